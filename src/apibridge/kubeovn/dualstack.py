@@ -1,0 +1,75 @@
+"""Kube-OVN's dual-stack value convention: one string, families joined by a comma.
+
+``cidrBlock: "100.100.100.0/24,fd00:100:100::/120"``, ``gateway: "100.100.100.1,fd00:100:100::1"``,
+``<provider>.kubernetes.io/ip_address: "100.100.100.2,fd00:100:100::2"``. Order is the user's; we
+look values up by family, never by position.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+
+Family = Literal[4, 6]
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def split(value: str | None) -> list[str]:
+    """The comma-separated parts of a Kube-OVN value, trimmed; empty parts dropped."""
+    if not value:
+        return []
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def join(parts: list[str]) -> str:
+    return ",".join(parts)
+
+
+def parse_cidrs(value: str | None, *, strict: bool = False) -> list[IPNetwork]:
+    """Parse a (dual-stack) CIDR value. ``strict=False`` normalises host bits away like ``net.ParseCIDR``.
+
+    Raises ``ValueError`` naming the bad part.
+    """
+    nets: list[IPNetwork] = []
+    for part in split(value):
+        if "/" not in part:
+            raise ValueError(f"{part!r} is not a CIDR (expected address/prefix, e.g. 100.100.100.0/24)")
+        try:
+            nets.append(ipaddress.ip_network(part, strict=strict))
+        except ValueError as exc:
+            raise ValueError(f"{part!r} is not a valid CIDR: {exc}") from None
+    return nets
+
+
+def parse_ips(value: str | None) -> list[IPAddress]:
+    """Parse a (dual-stack) IP value; raises ``ValueError`` naming the bad part."""
+    ips: list[IPAddress] = []
+    for part in split(value):
+        try:
+            ips.append(ipaddress.ip_address(part))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a valid IP address") from None
+    return ips
+
+
+def by_family(items: list[IPNetwork] | list[IPAddress]) -> dict[Family, IPNetwork | IPAddress]:
+    """First item of each family."""
+    out: dict[Family, IPNetwork | IPAddress] = {}
+    for item in items:
+        fam: Family = 4 if item.version == 4 else 6
+        out.setdefault(fam, item)
+    return out
+
+
+def protocol_of(nets: list[IPNetwork]) -> str:
+    """Kube-OVN's ``protocol`` for a CIDR list: IPv4, IPv6 or Dual."""
+    families = {n.version for n in nets}
+    if families == {4, 6}:
+        return "Dual"
+    return "IPv6" if families == {6} else "IPv4"
+
+
+def host_prefix(ip: IPAddress) -> str:
+    """``10.96.0.1/32`` or ``fd00::1/128``: the route destination for one address."""
+    return f"{ip}/{ip.max_prefixlen}"

@@ -1,0 +1,86 @@
+"""NetworkAttachmentDefinition ``spec.config`` as Kube-OVN reads it.
+
+The controller (``loadNetConf``) only asks: is this a kube-ovn NAD (``type: kube-ovn``, or any plugin
+of a conflist), an IPAM-only one (``ipam.type: kube-ovn``), or foreign? The provider it *derives*
+from the NAD's name and namespace; the CNI binary instead sends the config's own ``provider``
+field (default ``ovn``!). The two must agree, which is why the derived provider is the one we write.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from apibridge.kubeovn import rules
+
+Kind = Literal["kube-ovn", "ipam-only", "foreign", "empty"]
+
+
+class NadConfigError(ValueError):
+    """``spec.config`` is not a JSON object."""
+
+
+@dataclass(frozen=True)
+class NadConfig:
+    kind: Kind
+    provider: str | None  # the config's own "provider" field (what kube-ovn-cni sends), if any
+    routes: list[dict[str, Any]] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def cni_provider(self) -> str:
+        """What kube-ovn-cni uses: the config's provider, ``ovn`` when empty (cmd/cni/cni.go loadNetConf)."""
+        return self.provider or rules.OVN_PROVIDER
+
+    def derived_provider(self, name: str, namespace: str) -> str | None:
+        """What kube-ovn-controller derives, or None for a NAD it ignores."""
+        if self.kind == "kube-ovn":
+            return rules.nad_provider(name, namespace)
+        if self.kind == "ipam-only":
+            return rules.nad_provider(name, namespace, ipam_only=True)
+        return None
+
+
+def _plugin_kind(plugin: dict[str, Any]) -> Kind | None:
+    if plugin.get("type") == rules.NAD_TYPE:
+        return "kube-ovn"
+    ipam = plugin.get("ipam")
+    if isinstance(ipam, dict) and ipam.get("type") == rules.NAD_TYPE:
+        return "ipam-only"
+    return None
+
+
+def parse(config: str | None) -> NadConfig:
+    if config is None or not config.strip():
+        return NadConfig("empty", None)
+    try:
+        data = json.loads(config)
+    except json.JSONDecodeError as exc:
+        raise NadConfigError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+    if not isinstance(data, dict):
+        raise NadConfigError("must be a JSON object")
+    listed = data.get("plugins")
+    plugins: list[Any] = listed if isinstance(listed, list) else [data]
+    kinds = [_plugin_kind(p) for p in plugins if isinstance(p, dict)]
+    kind: Kind = "kube-ovn" if "kube-ovn" in kinds else "ipam-only" if "ipam-only" in kinds else "foreign"
+    provider: str | None = None
+    routes: list[dict[str, Any]] = []
+    for plugin in plugins:
+        if isinstance(plugin, dict) and _plugin_kind(plugin):
+            provider = plugin.get("provider") or (plugin.get("ipam") or {}).get("provider")
+            routes = list(plugin.get("routes") or [])
+            break
+    return NadConfig(kind, provider if isinstance(provider, str) else None, routes, data)
+
+
+def render(provider: str) -> str:
+    """The ``spec.config`` of a kube-ovn NAD, in the seed's shape, with ``provider`` set."""
+    return json.dumps(
+        {
+            "cniVersion": rules.NAD_CNI_VERSION,
+            "type": rules.NAD_TYPE,
+            "server_socket": rules.NAD_SERVER_SOCKET,
+            "provider": provider,
+        },
+        indent=2,
+    )

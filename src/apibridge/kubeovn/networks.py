@@ -1,0 +1,138 @@
+"""The Multus ``k8s.v1.cni.cncf.io/networks`` annotation, parsed as Multus and Kube-OVN parse it.
+
+Kube-OVN calls ``nadutils.ParseNetworkAnnotation`` (network-attachment-definition-client): a value
+containing ``[``, ``{`` or ``"`` is a JSON list of NetworkSelectionElement objects; otherwise it is a
+comma list of ``[<namespace>/]<name>[@<ifname>]`` items, each trimmed, every part a DNS-1123 label.
+A missing namespace means the pod's namespace.
+
+Round trips keep everything the user wrote: JSON elements keep unknown fields (``ips``, ``mac``,
+``cni-args`` …) in order, and ``append`` extends the text the pod already has in the same form
+instead of re-serialising it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+Form = Literal["comma", "json"]
+
+
+class NetworksError(ValueError):
+    """The annotation is not something Multus would accept."""
+
+
+@dataclass(frozen=True)
+class NetworkSelection:
+    """One attachment request: ``name``, optional ``namespace`` and ``interface``, other JSON fields kept."""
+
+    name: str
+    namespace: str | None = None
+    interface: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=True, hash=False)
+
+    def resolved_namespace(self, pod_namespace: str) -> str:
+        return self.namespace or pod_namespace
+
+    def ref(self, pod_namespace: str) -> tuple[str, str]:
+        """(namespace, name) of the NAD this selects, for a pod in ``pod_namespace``."""
+        return self.resolved_namespace(pod_namespace), self.name
+
+    def to_text(self) -> str:
+        text = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        return f"{text}@{self.interface}" if self.interface else text
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        if self.namespace:
+            out["namespace"] = self.namespace
+        if self.interface:
+            out["interface"] = self.interface
+        out.update(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class NetworksAnnotation:
+    form: Form
+    selections: tuple[NetworkSelection, ...]
+
+    def format(self) -> str:
+        if self.form == "json":
+            return json.dumps([s.to_json() for s in self.selections], separators=(",", ":"))
+        return ",".join(s.to_text() for s in self.selections)
+
+
+def _is_json(value: str) -> bool:
+    return any(ch in value for ch in "[{\"")
+
+
+def _parse_text_item(item: str) -> NetworkSelection:
+    if item.count("/") > 1 or item.count("@") > 1:
+        raise NetworksError(f"{item!r}: at most one '/' and one '@' are allowed ([namespace/]name[@interface])")
+    namespace: str | None = None
+    interface: str | None = None
+    rest = item
+    if "/" in rest:
+        namespace, rest = rest.split("/", 1)
+    if "@" in rest:
+        rest, interface = rest.split("@", 1)
+    for what, part in (("namespace", namespace), ("name", rest), ("interface", interface)):
+        if part is not None and not _LABEL.match(part):
+            raise NetworksError(f"{item!r}: {what} {part!r} is not a DNS-1123 label (lower case, digits, '-')")
+    return NetworkSelection(name=rest, namespace=namespace, interface=interface)
+
+
+def _parse_json_item(index: int, element: Any) -> NetworkSelection:
+    if not isinstance(element, dict):
+        raise NetworksError(f"element {index} is not an object")
+    name = element.get("name")
+    if not isinstance(name, str) or not name:
+        raise NetworksError(f"element {index} has no \"name\"")
+    namespace = element.get("namespace")
+    interface = element.get("interface")
+    for key, val in (("namespace", namespace), ("interface", interface)):
+        if val is not None and not isinstance(val, str):
+            raise NetworksError(f"element {index}: \"{key}\" must be a string")
+    extra = {k: v for k, v in element.items() if k not in ("name", "namespace", "interface")}
+    return NetworkSelection(name=name, namespace=namespace or None, interface=interface or None, extra=extra)
+
+
+def parse(value: str | None) -> NetworksAnnotation:
+    """Parse the annotation value; ``None`` or blank means no attachments (comma form)."""
+    if value is None or not value.strip():
+        return NetworksAnnotation("comma", ())
+    if _is_json(value):
+        try:
+            data = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise NetworksError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+        if not isinstance(data, list):
+            raise NetworksError("JSON form must be a list of network selection objects")
+        return NetworksAnnotation("json", tuple(_parse_json_item(i, el) for i, el in enumerate(data)))
+    items = [item.strip() for item in value.split(",")]
+    if any(not item for item in items):
+        raise NetworksError("empty item in comma-separated list")
+    return NetworksAnnotation("comma", tuple(_parse_text_item(item) for item in items))
+
+
+def append(value: str | None, selection: NetworkSelection) -> str:
+    """``value`` with ``selection`` added at the end, in the form ``value`` already uses.
+
+    Comma form is extended textually, so spacing and order the user wrote stay as they were.
+    """
+    current = parse(value)
+    if current.form == "json":
+        return NetworksAnnotation("json", (*current.selections, selection)).format()
+    if value is None or not value.strip():
+        return selection.to_text()
+    return f"{value.rstrip()},{selection.to_text()}"
+
+
+def interface_names(annotation: NetworksAnnotation) -> list[str]:
+    """The interface Multus gives each selection: its own name, else ``net<position>``."""
+    return [s.interface or f"net{i}" for i, s in enumerate(annotation.selections, start=1)]

@@ -1,0 +1,67 @@
+"""The ``<provider>.kubernetes.io/routes`` pod annotation, as kube-ovn-cni reads it.
+
+kube-ovn-cni unmarshals it into ``[]request.Route`` (``{"dst": "...", "gw": "..."}``, both
+omitempty) at CNI ADD. A value that is not a JSON list of such objects fails the pod's sandbox with
+``invalid routes for pod <ns>/<pod>: <json error>``; that is the only check Kube-OVN makes. Semantic
+checks (bad dst, empty gw, default route …) belong to the validator, which reads ``Route`` objects
+from here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class RoutesError(ValueError):
+    """Not JSON, or not a list of route objects: kube-ovn-cni would fail the pod."""
+
+
+@dataclass(frozen=True)
+class Route:
+    dst: str = ""
+    gw: str = ""
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.dst:
+            out["dst"] = self.dst
+        if self.gw:
+            out["gw"] = self.gw
+        out.update(self.extra)
+        return out
+
+
+def parse(value: str | None) -> list[Route]:
+    """Parse the annotation; ``None``/blank is no routes. Raises ``RoutesError`` like kube-ovn-cni fails."""
+    if value is None or not value.strip():
+        return []
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise RoutesError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+    if not isinstance(data, list):
+        raise RoutesError("must be a JSON list of {\"dst\": ..., \"gw\": ...} objects")
+    routes: list[Route] = []
+    for i, item in enumerate(data):
+        if not isinstance(item, dict):
+            raise RoutesError(f"element {i} is not an object")
+        for key in ("dst", "gw"):
+            if key in item and not isinstance(item[key], str):
+                raise RoutesError(f"element {i}: \"{key}\" must be a string")
+        extra = {k: v for k, v in item.items() if k not in ("dst", "gw")}
+        routes.append(Route(dst=item.get("dst", ""), gw=item.get("gw", ""), extra=extra))
+    return routes
+
+
+def format(routes: list[Route]) -> str:
+    """Compact JSON, as Kube-OVN and the seed write it: ``[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]``."""
+    return json.dumps([r.to_json() for r in routes], separators=(",", ":"))
+
+
+def merge(existing: list[Route], wanted: list[Route]) -> list[Route]:
+    """``existing`` plus every route of ``wanted`` whose dst is not routed yet: append-only, idempotent."""
+    have = {r.dst for r in existing}
+    return existing + [r for r in wanted if r.dst not in have]

@@ -1,0 +1,190 @@
+"""Names, keys and defaults of Kube-OVN and Multus, as their code spells them.
+
+Sources (kube-ovn v1.17 master unless noted): ``pkg/util/const.go`` (annotation templates,
+priorities), ``pkg/controller/config.go`` (controller flag defaults), ``pkg/ovs/util.go`` (OVN object
+naming), ``pkg/controller/pod.go getPodAttachmentNet`` (provider derivation). A Kube-OVN operator
+looking at a twin or a rendered manifest should recognise every name produced here.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- API groups and kinds ---------------------------------------------------------------------
+KUBEOVN_API: Final = "kubeovn.io/v1"
+NAD_API: Final = "k8s.cni.cncf.io/v1"
+APIBRIDGE_GROUP: Final = "apibridge.dev"
+APIBRIDGE_API: Final = "apibridge.dev/v1alpha1"
+
+# --- Multus -----------------------------------------------------------------------------------
+NETWORKS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/networks"
+NETWORK_STATUS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/network-status"
+DEFAULT_NETWORK_ANNOTATION: Final = "v1.multus-cni.io/default-network"
+MULTUS_GLOBAL_NAMESPACE: Final = "default"  # the only namespace readable from all others under namespaceIsolation
+# Multus names attachment interfaces net1, net2, ... by position unless the selection names one.
+ATTACHMENT_IFNAME_PREFIX: Final = "net"
+PRIMARY_IFNAME: Final = "eth0"
+
+# --- Kube-OVN controller defaults (pkg/controller/config.go) ------------------------------------
+DEFAULT_VPC: Final = "ovn-cluster"  # --cluster-router
+JOIN_SUBNET: Final = "join"  # --node-switch
+JOIN_CIDR: Final = "100.64.0.0/16"  # --node-switch-cidr
+DEFAULT_SUBNET: Final = "ovn-default"  # --default-ls
+DEFAULT_CIDR: Final = "10.16.0.0/16"  # --default-cidr
+SERVICE_CIDR: Final = "10.96.0.0/12"  # --service-cluster-ip-range
+OVN_PROVIDER: Final = "ovn"  # the primary network's provider
+DEFAULT_GATEWAY_TYPE: Final = "distributed"
+NAD_SERVER_SOCKET: Final = "/run/openvswitch/kube-ovn-daemon.sock"
+NAD_TYPE: Final = "kube-ovn"
+NAD_CNI_VERSION: Final = "0.3.1"
+
+# --- the seed's configuration (../shared/seed) -------------------------------------------------
+SEED_NAD_NAME: Final = "api-ovn-nad"
+SEED_NAD_NAMESPACE: Final = "kube-system"
+SEED_SUBNET: Final = "vpc-apiserver-subnet"
+SEED_CIDR: Final = "100.100.100.0/24"
+
+# --- Kubernetes -------------------------------------------------------------------------------
+KUBERNETES_SERVICE: Final = ("default", "kubernetes")
+KUBE_DNS_SERVICE: Final = ("kube-system", "kube-dns")
+DEFAULT_API_CLUSTER_IP: Final = "10.96.0.1"
+DEFAULT_API_PORT: Final = 443
+DEFAULT_APISERVER_PORT: Final = 6443  # kind / kubeadm endpoint port
+DEFAULT_DNS_CLUSTER_IP: Final = "10.96.0.10"
+ROLLOUT_RESTART_ANNOTATION: Final = "kubectl.kubernetes.io/restartedAt"
+
+
+# --- provider-scoped pod annotations (pkg/util/const.go: "%s.kubernetes.io/<key>") -------------
+def provider_key(provider: str, key: str) -> str:
+    """The pod annotation key ``<provider>.kubernetes.io/<key>`` that Kube-OVN reads or writes."""
+    return f"{provider}.kubernetes.io/{key}"
+
+
+ROUTES: Final = "routes"
+LOGICAL_SWITCH: Final = "logical_switch"
+LOGICAL_ROUTER: Final = "logical_router"
+IP_ADDRESS: Final = "ip_address"
+MAC_ADDRESS: Final = "mac_address"
+CIDR: Final = "cidr"
+GATEWAY: Final = "gateway"
+ALLOCATED: Final = "allocated"
+ROUTED: Final = "routed"
+DEFAULT_ROUTE: Final = "default_route"
+
+
+# --- our own keys ---------------------------------------------------------------------------------
+INJECT_ANNOTATION: Final = "apibridge.dev/inject"  # "false" opts a pod out
+BRIDGE_LABEL: Final = "apibridge.dev/bridge"  # on the NAD and Subnet a bridge owns
+MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
+MANAGED_BY: Final = "apibridge"
+
+
+# --- provider naming (pkg/controller/pod.go getPodAttachmentNet) -----------------------------------
+def nad_provider(nad_name: str, nad_namespace: str, *, ipam_only: bool = False, ifname: str | None = None) -> str:
+    """The provider Kube-OVN derives for an attachment.
+
+    ``<nad>.<ns>.ovn`` for a ``type: kube-ovn`` NAD, ``<nad>.<ns>`` for an IPAM-only one (another CNI
+    with ``ipam.type: kube-ovn``); ``.<ifname>`` is appended when the same NAD is attached twice.
+    """
+    base = f"{nad_name}.{nad_namespace}" if ipam_only else f"{nad_name}.{nad_namespace}.{OVN_PROVIDER}"
+    return f"{base}.{ifname}" if ifname else base
+
+
+def is_ovn_provider(provider: str) -> bool:
+    """``util.IsOvnProvider``: "", "ovn", or exactly three dot-separated fields ending in ``ovn``."""
+    if provider in ("", OVN_PROVIDER):
+        return True
+    fields = provider.split(".")
+    return len(fields) == 3 and fields[2] == OVN_PROVIDER
+
+
+def subnet_provider(provider: str) -> str:
+    """The provider a Subnet must carry for an attachment provider (strips a ``.<ifname>`` suffix)."""
+    fields = provider.split(".")
+    return ".".join(fields[:3]) if len(fields) > 3 and fields[2] == OVN_PROVIDER else provider
+
+
+def nad_of_provider(provider: str) -> tuple[str, str] | None:
+    """``util.GetNadBySubnetProvider``: (name, namespace) of the NAD behind an OVN provider, if any."""
+    fields = subnet_provider(provider).split(".")
+    if len(fields) == 3 and fields[2] == OVN_PROVIDER:
+        return fields[0], fields[1]
+    return None
+
+
+# --- OVN northbound object names (pkg/ovs/util.go, pkg/util) --------------------------------------
+def lsp_name(pod: str, namespace: str, provider: str = OVN_PROVIDER) -> str:
+    """``PodNameToPortName``: ``<pod>.<ns>`` for the primary network, ``<pod>.<ns>.<provider>`` otherwise."""
+    return f"{pod}.{namespace}" if provider == OVN_PROVIDER else f"{pod}.{namespace}.{provider}"
+
+
+def router_port(router: str, switch: str) -> str:
+    """The router side of a switch/router patch pair: LRP ``<lr>-<ls>``."""
+    return f"{router}-{switch}"
+
+
+def switch_router_port(switch: str, router: str) -> str:
+    """The switch side of a switch/router patch pair: LSP ``<ls>-<lr>`` of type router."""
+    return f"{switch}-{router}"
+
+
+def node_port(node: str) -> str:
+    """``util.NodeLspName``: the node's port on the join switch (host side: ``ovn0``)."""
+    return f"node-{node}"
+
+
+def port_group_name(*parts: str) -> str:
+    """Port groups and address sets cannot contain ``-``; Kube-OVN replaces it by ``.``.
+
+    ``port_group_name(subnet, node)`` is the per-node group of a distributed subnet.
+    """
+    return ".".join(parts).replace("-", ".")
+
+
+LB_PROTOCOLS: Final = ("tcp", "udp", "sctp")
+
+
+def cluster_load_balancers() -> list[str]:
+    """The six load balancers of the default VPC (``init.go initLB``), in Kube-OVN's order."""
+    names = [f"cluster-{p}-loadbalancer" for p in LB_PROTOCOLS]
+    return names + [f"cluster-{p}-session-loadbalancer" for p in LB_PROTOCOLS]
+
+
+def vpc_load_balancers(vpc: str) -> list[str]:
+    """The six load balancers of a custom VPC (``GenVpcLoadBalancer``)."""
+    if vpc == DEFAULT_VPC:
+        return cluster_load_balancers()
+    names = [f"vpc-{vpc}-{p}-load" for p in LB_PROTOCOLS]
+    return names + [f"vpc-{vpc}-{p}-sess-load" for p in LB_PROTOCOLS]
+
+
+def load_balancer_for(vpc: str, protocol: str, *, session: bool = False) -> str:
+    """The VPC load balancer that carries Service VIPs of ``protocol`` (tcp/udp/sctp)."""
+    proto = protocol.lower()
+    if vpc == DEFAULT_VPC:
+        return f"cluster-{proto}-session-loadbalancer" if session else f"cluster-{proto}-loadbalancer"
+    return f"vpc-{vpc}-{proto}-sess-load" if session else f"vpc-{vpc}-{proto}-load"
+
+
+# --- router policy and ACL priorities (pkg/util/const.go) -----------------------------------------
+SUBNET_ROUTER_POLICY_PRIORITY: Final = 31000  # ip4.dst == <subnet cidr> allow
+NODE_ROUTER_POLICY_PRIORITY: Final = 30000  # ip4.dst == <node ip> reroute <node join ip>
+GATEWAY_ROUTER_POLICY_PRIORITY: Final = 29000  # ip4.src == $<subnet>.<node>_ip4 reroute <node join ip>
+DEFAULT_DROP_PRIORITY: Final = 1000
+SUBNET_ALLOW_PRIORITY: Final = 1001
+NODE_ALLOW_PRIORITY: Final = 3000
+ALLOW_EW_PRIORITY: Final = 1900
+
+# Router options kube-ovn-controller sets on every VPC router (vpc.go createVpcRouter).
+ROUTER_OPTIONS: Final = {
+    "mac_binding_age_threshold": "300",
+    "dynamic_neigh_routers": "true",
+    "always_learn_from_arp_request": "false",
+}
+VENDOR: Final = {"vendor": "kube-ovn"}
+
+# Subnet spec values Kube-OVN accepts (pkg/util/validator.go).
+GATEWAY_TYPES: Final = ("distributed", "centralized")
+PROTOCOLS: Final = ("IPv4", "IPv6", "Dual")
+ACL_DIRECTIONS: Final = ("from-lport", "to-lport")
+ACL_ACTIONS: Final = ("allow", "allow-related", "allow-stateless", "drop", "reject", "pass")
