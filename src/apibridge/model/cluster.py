@@ -1,0 +1,289 @@
+"""The cluster as Kube-OVN sees it: indexed objects, defaults it would create, pod placement.
+
+``Cluster.from_documents`` types every document, rejects what it cannot use (unknown kinds in
+groups we model, duplicates) with an ``InputError`` naming the file, and fills in what Kube-OVN or
+kubeadm/kind create on their own — the default VPC ``ovn-cluster``, the ``join`` and ``ovn-default``
+subnets, the ``default/kubernetes`` Service — recording each as an ``Assumption`` so tools can say
+what they assumed. With ``lab_defaults`` it also assumes a kind node and the API endpoints, which
+only the twin needs.
+
+Pod placement follows ``getPodDefaultSubnet``: the pod's ``ovn.kubernetes.io/logical_switch``, then
+the namespace's, then a Subnet or Vpc listing the namespace, then the default subnet.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apibridge.base.errors import InputError, Location
+from apibridge.kubeovn import rules
+from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.model import objects as o
+from apibridge.model.load import Document
+
+# Kinds of well-known groups that we read past without modelling them (kept for `inject`).
+PASSTHROUGH_KINDS = {
+    "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
+    "PersistentVolumeClaim", "PersistentVolume", "Ingress", "IngressClass", "NetworkPolicy", "LimitRange",
+    "ResourceQuota", "PodDisruptionBudget", "HorizontalPodAutoscaler", "StorageClass", "PriorityClass",
+    "CustomResourceDefinition", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Event",
+    "Lease", "ControllerRevision", "IP", "Vlan", "ProviderNetwork", "VpcNatGateway", "IptablesEIP", "OvnEip",
+    "SecurityGroup", "VpcDns", "SwitchLBRule", "IPPool", "QoSPolicy", "VpcEgressGateway",
+}
+MODELLED_GROUPS = {"v1", "apps/v1", "batch/v1", "discovery.k8s.io/v1", rules.KUBEOVN_API, rules.NAD_API,
+                   rules.APIBRIDGE_API}
+LOGICAL_SWITCH_ANNOTATION = rules.provider_key(rules.OVN_PROVIDER, rules.LOGICAL_SWITCH)
+
+LAB_NODE = "kind-control-plane"
+LAB_NODE_IP = "172.18.0.2"
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """Something not in the input that we took as Kube-OVN or kind would have it."""
+
+    obj: str
+    what: str
+
+
+def _assumed_meta(kind: str, name: str, namespace: str | None = None) -> o.Meta:
+    ref = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+    return o.Meta(kind, name, namespace, {}, {}, Location("(assumed)", None, ref))
+
+
+_PARSERS: dict[str, Callable[[Document, o.Meta], Any]] = {
+    "Node": o.parse_node,
+    "Service": o.parse_service,
+    "Endpoints": o.parse_endpoints,
+    "EndpointSlice": o.parse_endpointslice,
+    "Vpc": o.parse_vpc,
+    "Subnet": o.parse_subnet,
+    "NetworkAttachmentDefinition": o.parse_nad,
+    "ApiBridge": o.parse_apibridge,
+    "Namespace": lambda doc, meta: o.Namespace(meta),
+    **{k: o.parse_podlike for k in ("Pod", *o.WORKLOAD_KINDS)},
+}
+
+
+@dataclass
+class Cluster:
+    documents: list[Document] = field(default_factory=list)
+    nodes: dict[str, o.Node] = field(default_factory=dict)
+    namespaces: dict[str, o.Namespace] = field(default_factory=dict)
+    services: dict[tuple[str, str], o.Service] = field(default_factory=dict)
+    endpoints: dict[tuple[str, str], list[o.Endpoints]] = field(default_factory=dict)
+    pods: list[o.PodLike] = field(default_factory=list)
+    vpcs: dict[str, o.Vpc] = field(default_factory=dict)
+    subnets: dict[str, o.Subnet] = field(default_factory=dict)
+    nads: dict[tuple[str, str], o.Nad] = field(default_factory=dict)
+    bridges: dict[str, o.ApiBridge] = field(default_factory=dict)
+    others: list[Document] = field(default_factory=list)
+    assumptions: list[Assumption] = field(default_factory=list)
+    _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
+
+    # ---- building ---------------------------------------------------------------------------------
+    @classmethod
+    def from_documents(cls, docs: Iterable[Document], *, lab_defaults: bool = False) -> Cluster:
+        cluster = cls()
+        seen: dict[tuple[str, str | None, str], Document] = {}
+        for doc in docs:
+            cluster.add_document(doc, seen)
+        cluster.apply_defaults(lab_defaults=lab_defaults)
+        return cluster
+
+    def add_document(self, doc: Document, seen: dict[tuple[str, str | None, str], Document] | None = None) -> None:
+        kind = doc.body.get("kind")
+        api = doc.body.get("apiVersion")
+        if not isinstance(kind, str) or not isinstance(api, str):
+            o.meta_of(doc)  # raises the precise error
+            return
+        parser = _PARSERS.get(kind) if (api, kind) in o.KNOWN_KINDS else None
+        if parser is None:
+            if kind in PASSTHROUGH_KINDS or api not in MODELLED_GROUPS:
+                self.others.append(doc)
+                return
+            if kind in _PARSERS:
+                raise InputError(f"apiVersion {api!r} is not served for kind {kind}",
+                                 doc.location(kind, "apiVersion"),
+                                 hint=f"use {next(a for a, k in o.KNOWN_KINDS if k == kind)}")
+            known = sorted(k for a, k in o.KNOWN_KINDS if a == api)
+            raise InputError(f"unknown kind {kind!r} in {api}", doc.location(kind, "kind"),
+                             hint=f"known kinds in {api}: {', '.join(known)}" if known else None)
+        meta = o.meta_of(doc)
+        key = (kind, meta.namespace, meta.name)
+        if seen is not None:
+            if key in seen:
+                first = seen[key]
+                raise InputError(f"defined twice (first in {first.source}, document {first.index + 1})",
+                                 meta.location)
+            seen[key] = doc
+        self.documents.append(doc)
+        obj = parser(doc, meta)
+        self._index(obj)
+
+    def _index(self, obj: Any) -> None:
+        if isinstance(obj, o.Node):
+            self.nodes[obj.meta.name] = obj
+        elif isinstance(obj, o.Namespace):
+            self.namespaces[obj.meta.name] = obj
+        elif isinstance(obj, o.Service):
+            self.services[(obj.meta.namespace or "default", obj.meta.name)] = obj
+        elif isinstance(obj, o.Endpoints):
+            self.endpoints.setdefault((obj.meta.namespace or "default", obj.service), []).append(obj)
+        elif isinstance(obj, o.PodLike):
+            self.pods.append(obj)
+        elif isinstance(obj, o.Vpc):
+            self.vpcs[obj.meta.name] = obj
+        elif isinstance(obj, o.Subnet):
+            self.subnets[obj.meta.name] = obj
+        elif isinstance(obj, o.Nad):
+            self.nads[(obj.meta.namespace or "default", obj.meta.name)] = obj
+        elif isinstance(obj, o.ApiBridge):
+            self.bridges[obj.meta.name] = obj
+        self._ns_subnet.clear()
+
+    def _assume(self, obj: str, what: str) -> None:
+        self.assumptions.append(Assumption(obj, what))
+
+    def apply_defaults(self, *, lab_defaults: bool = False) -> None:
+        """Add what Kube-OVN (and, for the twin, kind) would have created, recording each assumption."""
+        if rules.DEFAULT_VPC not in self.vpcs:
+            self.vpcs[rules.DEFAULT_VPC] = o.Vpc(_assumed_meta("Vpc", rules.DEFAULT_VPC), (), None, assumed=True)
+            self._assume(f"Vpc/{rules.DEFAULT_VPC}", "the default VPC, created by kube-ovn-controller")
+        if rules.JOIN_SUBNET not in self.subnets:
+            self.subnets[rules.JOIN_SUBNET] = _default_subnet(rules.JOIN_SUBNET, rules.JOIN_CIDR)
+            self._assume(f"Subnet/{rules.JOIN_SUBNET}", f"node switch {rules.JOIN_CIDR} (--node-switch-cidr)")
+        if self.default_subnet() is None:
+            self.subnets[rules.DEFAULT_SUBNET] = _default_subnet(rules.DEFAULT_SUBNET, rules.DEFAULT_CIDR,
+                                                                 default=True)
+            self._assume(f"Subnet/{rules.DEFAULT_SUBNET}", f"default subnet {rules.DEFAULT_CIDR} (--default-cidr)")
+        if lab_defaults and not self.nodes:
+            meta = o.Meta("Node", LAB_NODE, None, {"node-role.kubernetes.io/control-plane": ""}, {},
+                          Location("(assumed)", None, f"Node/{LAB_NODE}"))
+            self.nodes[LAB_NODE] = o.Node(meta, (ipaddress.ip_address(LAB_NODE_IP),), True)
+            self._assume(f"Node/{LAB_NODE}", f"one kind control-plane node, InternalIP {LAB_NODE_IP}")
+        if rules.KUBERNETES_SERVICE not in self.services:
+            ns, name = rules.KUBERNETES_SERVICE
+            ip = ipaddress.ip_address(rules.DEFAULT_API_CLUSTER_IP)
+            self.services[rules.KUBERNETES_SERVICE] = o.Service(
+                _assumed_meta("Service", name, ns), (ip,), (o.ServicePort(rules.DEFAULT_API_PORT, "TCP", "https"),),
+                None)
+            self._assume(f"Service/{ns}/{name}", f"ClusterIP {ip} port {rules.DEFAULT_API_PORT} (kubeadm default)")
+        if lab_defaults and rules.KUBERNETES_SERVICE not in self.endpoints:
+            cps = [n for n in self.nodes.values() if n.control_plane] or list(self.nodes.values())[:1]
+            addrs = tuple(ip for n in cps for ip in n.internal_ips)
+            ns, name = rules.KUBERNETES_SERVICE
+            self.endpoints[rules.KUBERNETES_SERVICE] = [o.Endpoints(
+                _assumed_meta("Endpoints", name, ns), name, addrs,
+                (o.EndpointPort(rules.DEFAULT_APISERVER_PORT, "TCP", "https"),))]
+            shown = ", ".join(str(a) for a in addrs)
+            self._assume(f"Endpoints/{ns}/{name}", f"control-plane node addresses {shown} port 6443")
+        for pod in self.pods:
+            if pod.namespace not in self.namespaces:
+                meta = o.Meta("Namespace", pod.namespace, None, {"kubernetes.io/metadata.name": pod.namespace}, {},
+                              Location("(implied)", None, f"Namespace/{pod.namespace}"))
+                self.namespaces[pod.namespace] = o.Namespace(meta)
+        self._ns_subnet.clear()
+
+    # ---- questions Kube-OVN answers -----------------------------------------------------------------
+    def default_subnet(self) -> o.Subnet | None:
+        for s in self.subnets.values():
+            if s.default and s.vpc == rules.DEFAULT_VPC:
+                return s
+        return self.subnets.get(rules.DEFAULT_SUBNET)
+
+    def namespace_labels(self, namespace: str) -> dict[str, str]:
+        ns = self.namespaces.get(namespace)
+        labels = dict(ns.meta.labels) if ns else {}
+        labels.setdefault("kubernetes.io/metadata.name", namespace)
+        return labels
+
+    def namespace_subnet(self, namespace: str) -> o.Subnet | None:
+        """The subnet a namespace's pods land in by default (Kube-OVN's namespace controller)."""
+        if namespace in self._ns_subnet:
+            return self._ns_subnet[namespace]
+        result: o.Subnet | None = None
+        ns = self.namespaces.get(namespace)
+        annotated = ns.meta.annotations.get(LOGICAL_SWITCH_ANNOTATION) if ns else None
+        if annotated:
+            result = self.subnets.get(annotated.split(",")[0].strip())
+        if result is None:
+            listing = sorted((s for s in self.subnets.values() if namespace in s.namespaces), key=lambda s: s.name)
+            result = listing[0] if listing else None
+        if result is None:
+            for vpc in sorted(self.vpcs.values(), key=lambda v: v.meta.name):
+                if namespace in vpc.namespaces:
+                    result = self.vpc_default_subnet(vpc.meta.name)
+                    break
+        if result is None:
+            result = self.default_subnet()
+        self._ns_subnet[namespace] = result
+        return result
+
+    def vpc_default_subnet(self, vpc: str) -> o.Subnet | None:
+        v = self.vpcs.get(vpc)
+        if v and v.default_subnet and v.default_subnet in self.subnets:
+            return self.subnets[v.default_subnet]
+        members = sorted((s for s in self.subnets.values() if s.vpc == vpc and s.is_ovn), key=lambda s: s.name)
+        return members[0] if members else None
+
+    def pod_subnet(self, pod: o.PodLike) -> o.Subnet | None:
+        """The subnet of the pod's primary interface (``getPodDefaultSubnet``)."""
+        annotated = pod.annotations.get(LOGICAL_SWITCH_ANNOTATION)
+        if annotated:
+            return self.subnets.get(annotated)
+        return self.namespace_subnet(pod.namespace)
+
+    def pod_vpc(self, pod: o.PodLike) -> str | None:
+        subnet = self.pod_subnet(pod)
+        return subnet.vpc if subnet else None
+
+    def vpc_namespaces(self, vpc: str) -> set[str]:
+        """Namespaces whose pods land in ``vpc`` by default."""
+        names = set(self.namespaces)
+        for s in self.subnets.values():
+            names.update(s.namespaces)
+        for v in self.vpcs.values():
+            names.update(v.namespaces)
+        return {n for n in names if (sub := self.namespace_subnet(n)) is not None and sub.vpc == vpc}
+
+    def subnets_of_vpc(self, vpc: str) -> list[o.Subnet]:
+        return [s for s in self.subnets.values() if s.vpc == vpc]
+
+    def service(self, namespace: str, name: str) -> o.Service | None:
+        return self.services.get((namespace, name))
+
+    def api_cluster_ips(self) -> tuple[IPAddress, ...]:
+        svc = self.services.get(rules.KUBERNETES_SERVICE)
+        return svc.cluster_ips if svc else ()
+
+    def node_ips(self) -> list[tuple[str, IPAddress]]:
+        return [(n.meta.name, ip) for n in self.nodes.values() for ip in n.internal_ips]
+
+    def nad(self, namespace: str, name: str) -> o.Nad | None:
+        return self.nads.get((namespace, name))
+
+    def subnets_by_provider(self, provider: str) -> list[o.Subnet]:
+        wanted = rules.subnet_provider(provider)
+        return [s for s in self.subnets.values() if s.provider == wanted]
+
+
+def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
+    net = ipaddress.ip_network(cidr)
+    return o.Subnet(
+        meta=_assumed_meta("Subnet", name), vpc=rules.DEFAULT_VPC, cidrs=(net,), gateways=(net.network_address + 1,),
+        provider=rules.OVN_PROVIDER, protocol="IPv4", namespaces=(), exclude_ips=(), gateway_type="distributed",
+        private=False, allow_subnets=(), acls=(), enable_lb=name != rules.JOIN_SUBNET,
+        nat_outgoing=name != rules.JOIN_SUBNET,
+        default=default, vlan="", raw_cidr=cidr, raw_gateway=None, assumed=True,
+    )
+
+
+def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False) -> Cluster:
+    """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
+    from apibridge.model.load import load_documents
+
+    return Cluster.from_documents(load_documents(paths), lab_defaults=lab_defaults)

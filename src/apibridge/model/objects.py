@@ -1,0 +1,542 @@
+"""Typed objects for the kinds apibridge reads, built from manifests with Kube-OVN's defaulting.
+
+Each object keeps its original body (``raw``) so that ``inject`` can print the input back with
+only our mutation applied, and its ``Location`` so that findings and errors name the file. Subnet
+defaults follow ``formatSubnet`` in kube-ovn-controller: CIDR normalised, gateway = first address,
+provider ``ovn``, ``vpc: ovn-cluster`` for OVN providers, gatewayType ``distributed``, enableLb
+true. Every defaulted field is recorded in ``Subnet.assumed`` so the tools can say what they
+assumed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from apibridge.base.errors import InputError, Location
+from apibridge.kubeovn import dualstack, nadconf, rules
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.model.fields import Fields
+from apibridge.model.load import Document
+from apibridge.model.selectors import LabelSelector, SelectorError
+
+
+@dataclass(frozen=True)
+class Meta:
+    kind: str
+    name: str
+    namespace: str | None
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    location: Location
+    uid: str | None = None
+
+    @property
+    def ref(self) -> str:
+        """``Kind/namespace/name``, or ``Kind/name`` for cluster-scoped objects."""
+        return f"{self.kind}/{self.namespace}/{self.name}" if self.namespace else f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Node:
+    meta: Meta
+    internal_ips: tuple[IPAddress, ...]
+    control_plane: bool
+
+
+@dataclass(frozen=True)
+class Namespace:
+    meta: Meta
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    port: int
+    protocol: str  # TCP, UDP, SCTP
+    name: str = ""
+    target_port: int | str | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    meta: Meta
+    cluster_ips: tuple[IPAddress, ...]
+    ports: tuple[ServicePort, ...]
+    selector: Mapping[str, str] | None
+
+
+@dataclass(frozen=True)
+class EndpointPort:
+    port: int
+    protocol: str
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Backends of a Service, from ``Endpoints`` or ``EndpointSlice`` (both normalised to this)."""
+
+    meta: Meta
+    service: str  # the Service's name (same namespace)
+    addresses: tuple[IPAddress, ...]
+    ports: tuple[EndpointPort, ...]
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    port: int
+    protocol: str
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
+TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": (),
+    "Deployment": ("spec", "template"),
+    "StatefulSet": ("spec", "template"),
+    "DaemonSet": ("spec", "template"),
+    "ReplicaSet": ("spec", "template"),
+    "Job": ("spec", "template"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template"),
+}
+
+
+@dataclass(frozen=True)
+class PodLike:
+    """A Pod, or the pod template of a workload: what a bridge selects and the webhook mutates.
+
+    ``labels``/``annotations`` are the *pod's* (the template's for workloads); ``meta`` is the owning
+    object's. ``template_path`` locates the pod template inside ``raw``.
+    """
+
+    meta: Meta
+    namespace: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    node_name: str | None
+    ports: tuple[ContainerPort, ...]
+    template_path: tuple[str, ...]
+    raw: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def is_template(self) -> bool:
+        return bool(self.template_path)
+
+    @property
+    def pod_name(self) -> str:
+        return self.meta.name
+
+
+@dataclass(frozen=True)
+class Vpc:
+    meta: Meta
+    namespaces: tuple[str, ...]
+    default_subnet: str | None
+    static_routes: tuple[Mapping[str, Any], ...] = ()
+    policy_routes: tuple[Mapping[str, Any], ...] = ()
+    assumed: bool = False  # not in the input: Kube-OVN creates it (the default VPC)
+
+
+@dataclass(frozen=True)
+class Acl:
+    direction: str
+    priority: int
+    match: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Subnet:
+    meta: Meta
+    vpc: str
+    cidrs: tuple[IPNetwork, ...]
+    gateways: tuple[IPAddress, ...]
+    provider: str
+    protocol: str
+    namespaces: tuple[str, ...]
+    exclude_ips: tuple[str, ...]
+    gateway_type: str
+    private: bool
+    allow_subnets: tuple[str, ...]
+    acls: tuple[Acl, ...]
+    enable_lb: bool
+    nat_outgoing: bool
+    default: bool
+    vlan: str
+    raw_cidr: str
+    raw_gateway: str | None
+    assumed_fields: tuple[str, ...] = ()  # spec fields filled by Kube-OVN's defaulting
+    assumed: bool = False  # the whole object is a Kube-OVN default (join, ovn-default)
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+    @property
+    def is_ovn(self) -> bool:
+        return rules.is_ovn_provider(self.provider)
+
+    def cidr(self, family: int) -> IPNetwork | None:
+        return next((c for c in self.cidrs if c.version == family), None)
+
+    def gateway(self, family: int) -> IPAddress | None:
+        return next((g for g in self.gateways if g.version == family), None)
+
+
+@dataclass(frozen=True)
+class Nad:
+    meta: Meta
+    config: nadconf.NadConfig | None
+    config_error: str | None
+
+    @property
+    def derived_provider(self) -> str | None:
+        if self.config is None:
+            return None
+        return self.config.derived_provider(self.meta.name, self.meta.namespace or "default")
+
+
+@dataclass(frozen=True)
+class ExtraDestination:
+    cidr: IPNetwork
+    ports: tuple[ServicePort, ...]  # empty: every port
+
+
+Isolation = Literal["strict", "open"]
+Rollout = Literal["none", "restart"]
+
+
+@dataclass(frozen=True)
+class ApiBridge:
+    """Our intent: give the pods of one custom VPC the API server (and maybe DNS) through an attachment."""
+
+    meta: Meta
+    vpc: str
+    namespace_selector: LabelSelector | None  # None: the VPC's namespaces
+    pod_selector: LabelSelector
+    cidr_block: str  # "auto" or one CIDR per family, comma-joined
+    apiserver: bool
+    dns: bool
+    extra: tuple[ExtraDestination, ...]
+    isolation: Isolation
+    nad_namespace: str
+    rollout: Rollout
+    generation: int = 1
+    on_the_fly: bool = False  # made from --vpc, not from the input
+
+    @property
+    def name(self) -> str:
+        return self.meta.name
+
+
+KNOWN_KINDS = {
+    ("v1", "Node"), ("v1", "Namespace"), ("v1", "Service"), ("v1", "Endpoints"), ("v1", "Pod"),
+    ("discovery.k8s.io/v1", "EndpointSlice"),
+    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("apps/v1", "ReplicaSet"),
+    ("batch/v1", "Job"), ("batch/v1", "CronJob"),
+    (rules.KUBEOVN_API, "Vpc"), (rules.KUBEOVN_API, "Subnet"),
+    (rules.NAD_API, "NetworkAttachmentDefinition"),
+    (rules.APIBRIDGE_API, "ApiBridge"),
+}
+NAMESPACED = {"Service", "Endpoints", "Pod", "EndpointSlice", "NetworkAttachmentDefinition", *WORKLOAD_KINDS}
+
+
+def meta_of(doc: Document) -> Meta:
+    body = doc.body
+    kind = body.get("kind")
+    api = body.get("apiVersion")
+    if not isinstance(kind, str) or not kind:
+        raise InputError("object has no kind", doc.location(field="kind"))
+    if not isinstance(api, str) or not api:
+        raise InputError("object has no apiVersion", doc.location(kind, "apiVersion"))
+    md = body.get("metadata")
+    if not isinstance(md, Mapping):
+        raise InputError("object has no metadata", doc.location(kind, "metadata"))
+    name = md.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputError("object has no metadata.name", doc.location(kind, "metadata.name"))
+    namespace = md.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise InputError("metadata.namespace must be a string", doc.location(kind, "metadata.namespace"))
+    namespace = (namespace or "default") if kind in NAMESPACED else None
+    ref = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
+    f = Fields(body, doc.location(ref))
+    uid = md.get("uid")
+    return Meta(kind, name, namespace, f.str_map("metadata.labels"), f.str_map("metadata.annotations"),
+                doc.location(ref), uid if isinstance(uid, str) else None)
+
+
+def _fields(doc: Document, meta: Meta) -> Fields:
+    return Fields(doc.body, meta.location)
+
+
+def _ip(f: Fields, path: str, value: str) -> IPAddress:
+    try:
+        return ipaddress.ip_address(value)
+    except ValueError:
+        raise f.error(path, f"{value!r} is not a valid IP address") from None
+
+
+def parse_node(doc: Document, meta: Meta) -> Node:
+    f = _fields(doc, meta)
+    ips: list[IPAddress] = []
+    for i, addr in enumerate(f.list_("status.addresses")):
+        if isinstance(addr, Mapping) and addr.get("type") == "InternalIP":
+            ips.append(_ip(f, f"status.addresses[{i}].address", str(addr.get("address", ""))))
+    cp = any(k in meta.labels for k in ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"))
+    return Node(meta, tuple(ips), cp)
+
+
+def _protocol(f: Fields, path: str) -> str:
+    proto = (f.str_(path) or "TCP").upper()
+    if proto not in ("TCP", "UDP", "SCTP"):
+        raise f.error(path, f"protocol {proto!r} is not TCP, UDP or SCTP")
+    return proto
+
+
+def _port(f: Fields, path: str) -> int:
+    port = f.int_(path)
+    if port is None or not 0 < port < 65536:
+        raise f.error(path, f"expected a port number 1-65535, got {f.get(path)!r}")
+    return port
+
+
+def parse_service(doc: Document, meta: Meta) -> Service:
+    f = _fields(doc, meta)
+    raw_ips = f.strs("spec.clusterIPs") or ([f.str_("spec.clusterIP") or ""] if f.get("spec.clusterIP") else [])
+    ips = tuple(_ip(f, "spec.clusterIPs", ip) for ip in raw_ips if ip and ip != "None")
+    ports = []
+    for i, entry in enumerate(f.list_("spec.ports")):
+        p = f"spec.ports[{i}]"
+        if not isinstance(entry, Mapping):
+            raise f.error(p, "expected a mapping")
+        sub = Fields(entry, meta.location)
+        port = sub.int_("port")
+        if port is None or not 0 < port < 65536:
+            raise f.error(f"{p}.port", f"expected a port number 1-65535, got {entry.get('port')!r}")
+        target = entry.get("targetPort")
+        ports.append(ServicePort(port, _protocol(sub, "protocol"), str(entry.get("name") or ""),
+                                 target if isinstance(target, int | str) else None))
+    selector = f.str_map("spec.selector") if f.get("spec.selector") is not None else None
+    return Service(meta, ips, tuple(ports), selector)
+
+
+def parse_endpoints(doc: Document, meta: Meta) -> Endpoints:
+    f = _fields(doc, meta)
+    addrs: list[IPAddress] = []
+    ports: list[EndpointPort] = []
+    for i, subset in enumerate(f.list_("subsets")):
+        if not isinstance(subset, Mapping):
+            raise f.error(f"subsets[{i}]", "expected a mapping")
+        sf = Fields(subset, meta.location)
+        for j, a in enumerate(sf.list_("addresses")):
+            ip = a.get("ip") if isinstance(a, Mapping) else None
+            addrs.append(_ip(f, f"subsets[{i}].addresses[{j}].ip", str(ip)))
+        for j, p in enumerate(sf.list_("ports")):
+            if not isinstance(p, Mapping):
+                raise f.error(f"subsets[{i}].ports[{j}]", "expected a mapping")
+            pf = Fields(p, meta.location)
+            ports.append(EndpointPort(_port(pf, "port"), _protocol(pf, "protocol"), str(p.get("name") or "")))
+    return Endpoints(meta, meta.name, tuple(addrs), tuple(ports))
+
+
+def parse_endpointslice(doc: Document, meta: Meta) -> Endpoints:
+    f = _fields(doc, meta)
+    service = meta.labels.get("kubernetes.io/service-name")
+    if not service:
+        raise f.error("metadata.labels", "EndpointSlice has no kubernetes.io/service-name label")
+    addrs: list[IPAddress] = []
+    for i, ep in enumerate(f.list_("endpoints")):
+        if not isinstance(ep, Mapping):
+            raise f.error(f"endpoints[{i}]", "expected a mapping")
+        cond = ep.get("conditions") or {}
+        if isinstance(cond, Mapping) and cond.get("ready") is False:
+            continue
+        for j, a in enumerate(ep.get("addresses") or []):
+            addrs.append(_ip(f, f"endpoints[{i}].addresses[{j}]", str(a)))
+    ports: list[EndpointPort] = []
+    for i, p in enumerate(f.list_("ports")):
+        if not isinstance(p, Mapping):
+            raise f.error(f"ports[{i}]", "expected a mapping")
+        pf = Fields(p, meta.location)
+        ports.append(EndpointPort(_port(pf, "port"), _protocol(pf, "protocol"), str(p.get("name") or "")))
+    return Endpoints(meta, service, tuple(addrs), tuple(ports))
+
+
+def parse_podlike(doc: Document, meta: Meta) -> PodLike:
+    path = TEMPLATE_PATHS[meta.kind]
+    f = _fields(doc, meta)
+    prefix = ".".join(path)
+    tmpl: Any = doc.body
+    for part in path:
+        tmpl = tmpl.get(part) if isinstance(tmpl, Mapping) else None
+    if not isinstance(tmpl, Mapping):
+        raise f.error(prefix, f"{meta.kind} has no pod template")
+    tf = Fields(tmpl, meta.location)
+    if path:
+        labels = tf.str_map("metadata.labels")
+        annotations = tf.str_map("metadata.annotations")
+    else:
+        labels, annotations = dict(meta.labels), dict(meta.annotations)
+    ports: list[ContainerPort] = []
+    for ci, c in enumerate(tf.list_("spec.containers")):
+        if not isinstance(c, Mapping):
+            raise f.error(f"{prefix + '.' if prefix else ''}spec.containers[{ci}]", "expected a mapping")
+        for pi, p in enumerate(c.get("ports") or []):
+            pf = Fields(p, meta.location) if isinstance(p, Mapping) else None
+            where = f"{prefix + '.' if prefix else ''}spec.containers[{ci}].ports[{pi}]"
+            if pf is None:
+                raise f.error(where, "expected a mapping")
+            port = pf.int_("containerPort")
+            if port is None or not 0 < port < 65536:
+                got = p.get("containerPort")
+                raise f.error(f"{where}.containerPort", f"expected a port number 1-65535, got {got!r}")
+            ports.append(ContainerPort(port, _protocol(pf, "protocol")))
+    node = tf.str_("spec.nodeName")
+    return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
+
+
+def parse_vpc(doc: Document, meta: Meta) -> Vpc:
+    f = _fields(doc, meta)
+    return Vpc(meta, tuple(f.strs("spec.namespaces")), f.str_("spec.defaultSubnet"),
+               tuple(r for r in f.list_("spec.staticRoutes") if isinstance(r, Mapping)),
+               tuple(r for r in f.list_("spec.policyRoutes") if isinstance(r, Mapping)))
+
+
+def parse_subnet(doc: Document, meta: Meta) -> Subnet:
+    """A Subnet after Kube-OVN's ``formatSubnet`` defaulting (recorded in ``assumed_fields``)."""
+    f = _fields(doc, meta)
+    assumed: list[str] = []
+    raw_cidr = f.str_("spec.cidrBlock")
+    if not raw_cidr:
+        raise f.error("spec.cidrBlock", "Subnet has no cidrBlock")
+    try:
+        cidrs = tuple(dualstack.parse_cidrs(raw_cidr))
+    except ValueError as exc:
+        raise f.error("spec.cidrBlock", str(exc)) from None
+    if len({c.version for c in cidrs}) != len(cidrs):
+        raise f.error("spec.cidrBlock", f"{raw_cidr!r} has more than one CIDR of a family")
+    raw_gw = f.str_("spec.gateway")
+    if raw_gw:
+        try:
+            gateways = tuple(dualstack.parse_ips(raw_gw))
+        except ValueError as exc:
+            raise f.error("spec.gateway", str(exc)) from None
+    else:
+        # formatSubnet: the first usable address of each CIDR
+        gateways = tuple(c.network_address + 1 for c in cidrs if c.num_addresses > 1)
+        assumed.append("spec.gateway")
+    provider = f.str_("spec.provider") or ""
+    if not provider:
+        provider = rules.OVN_PROVIDER
+        assumed.append("spec.provider")
+    vpc = f.str_("spec.vpc") or ""
+    if not vpc and rules.is_ovn_provider(provider):
+        vpc = rules.DEFAULT_VPC
+        assumed.append("spec.vpc")
+    protocol = f.str_("spec.protocol") or ""
+    if not protocol:
+        protocol = dualstack.protocol_of(list(cidrs))
+        assumed.append("spec.protocol")
+    gateway_type = f.str_("spec.gatewayType") or ""
+    if not gateway_type and vpc == rules.DEFAULT_VPC:
+        gateway_type = rules.DEFAULT_GATEWAY_TYPE
+        assumed.append("spec.gatewayType")
+    enable_lb = f.bool_("spec.enableLb")
+    if enable_lb is None:
+        enable_lb = True
+        assumed.append("spec.enableLb")
+    acls: list[Acl] = []
+    for i, entry in enumerate(f.list_("spec.acls")):
+        if not isinstance(entry, Mapping):
+            raise f.error(f"spec.acls[{i}]", "expected a mapping with direction, priority, match, action")
+        af = Fields(entry, meta.location)
+        prio = af.int_("priority")
+        acls.append(Acl(af.str_("direction") or "", prio if prio is not None else -1, af.str_("match") or "",
+                        af.str_("action") or ""))
+    return Subnet(
+        meta=meta, vpc=vpc, cidrs=cidrs, gateways=gateways, provider=provider, protocol=protocol,
+        namespaces=tuple(f.strs("spec.namespaces")), exclude_ips=tuple(f.strs("spec.excludeIps")),
+        gateway_type=gateway_type, private=bool(f.bool_("spec.private", False)),
+        allow_subnets=tuple(f.strs("spec.allowSubnets")), acls=tuple(acls), enable_lb=enable_lb,
+        nat_outgoing=bool(f.bool_("spec.natOutgoing", False)), default=bool(f.bool_("spec.default", False)),
+        vlan=f.str_("spec.vlan") or "", raw_cidr=raw_cidr, raw_gateway=raw_gw, assumed_fields=tuple(assumed),
+    )
+
+
+def parse_nad(doc: Document, meta: Meta) -> Nad:
+    f = _fields(doc, meta)
+    raw = f.str_("spec.config")
+    try:
+        return Nad(meta, nadconf.parse(raw), None)
+    except nadconf.NadConfigError as exc:
+        return Nad(meta, None, str(exc))
+
+
+def _selector(f: Fields, path: str) -> LabelSelector | None:
+    raw = f.get(path)
+    if raw is None:
+        return None
+    try:
+        return LabelSelector.parse(raw)
+    except SelectorError as exc:
+        raise f.error(path, str(exc)) from None
+
+
+def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
+    f = _fields(doc, meta)
+    vpc = f.str_("spec.vpc")
+    if not vpc:
+        raise f.error("spec.vpc", "ApiBridge needs spec.vpc, the custom VPC whose pods get API access")
+    cidr_block = f.str_("spec.cidrBlock") or "auto"
+    if cidr_block != "auto":
+        try:
+            nets = dualstack.parse_cidrs(cidr_block, strict=True)
+        except ValueError as exc:
+            raise f.error("spec.cidrBlock", f"{exc}; use 'auto' or one CIDR per family") from None
+        if len({n.version for n in nets}) != len(nets):
+            raise f.error("spec.cidrBlock", "at most one CIDR per family")
+    isolation = f.str_("spec.isolation") or "strict"
+    if isolation not in ("strict", "open"):
+        raise f.error("spec.isolation", f"{isolation!r} is not 'strict' or 'open'")
+    rollout = f.str_("spec.rollout") or "none"
+    if rollout not in ("none", "restart"):
+        raise f.error("spec.rollout", f"{rollout!r} is not 'none' or 'restart'")
+    extra: list[ExtraDestination] = []
+    for i, entry in enumerate(f.list_("spec.destinations.extra")):
+        path = f"spec.destinations.extra[{i}]"
+        if isinstance(entry, str):
+            entry = {"cidr": entry}
+        if not isinstance(entry, Mapping):
+            raise f.error(path, "expected an IP/CIDR string or a mapping with cidr and ports")
+        ef = Fields(entry, meta.location)
+        target = ef.str_("cidr") or ef.str_("ip")
+        if not target:
+            raise f.error(f"{path}.cidr", "missing cidr (an IP or a CIDR)")
+        try:
+            net = ipaddress.ip_network(target, strict=True)
+        except ValueError as exc:
+            raise f.error(f"{path}.cidr", f"{target!r} is not an IP or CIDR: {exc}") from None
+        ports: list[ServicePort] = []
+        for j, p in enumerate(ef.list_("ports")):
+            pp = f"{path}.ports[{j}]"
+            if isinstance(p, int) and not isinstance(p, bool):
+                p = {"port": p}
+            if not isinstance(p, Mapping):
+                raise f.error(pp, "expected a port number or a mapping with port and protocol")
+            pf = Fields(p, meta.location)
+            port = pf.int_("port")
+            if port is None or not 0 < port < 65536:
+                raise f.error(f"{pp}.port", f"expected a port number 1-65535, got {p.get('port')!r}")
+            ports.append(ServicePort(port, _protocol(pf, "protocol")))
+        extra.append(ExtraDestination(net, tuple(ports)))
+    nad_ns = f.str_("spec.nadNamespace") or rules.SEED_NAD_NAMESPACE
+    gen = f.int_("metadata.generation") or 1
+    return ApiBridge(
+        meta=meta, vpc=vpc, namespace_selector=_selector(f, "spec.namespaceSelector"),
+        pod_selector=_selector(f, "spec.podSelector") or LabelSelector(), cidr_block=cidr_block,
+        apiserver=bool(f.bool_("spec.destinations.apiserver", True)), dns=bool(f.bool_("spec.destinations.dns", False)),
+        extra=tuple(extra), isolation="open" if isolation == "open" else "strict", nad_namespace=nad_ns,
+        rollout="restart" if rollout == "restart" else "none", generation=gen,
+    )
