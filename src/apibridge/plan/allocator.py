@@ -1,0 +1,85 @@
+"""Deterministic CIDR allocation for ``cidrBlock: auto``.
+
+Each bridge hashes its name to a starting block in the pool and probes forward to the first block
+that overlaps nothing taken: every Subnet of every VPC, the API and DNS ClusterIPs, the service
+CIDR when known, node addresses and the join subnet. The same input always gives the same answer,
+and adding a bridge does not move the others (their hash start does not change, and a bridge whose
+Subnet already exists keeps its CIDR).
+
+Taken space is kept as merged, sorted integer intervals per family, so each probe is a binary
+search: O((subnets + bridges) log n) overall — no pairwise overlap loop.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import ipaddress
+from collections.abc import Iterable
+
+from apibridge.kubeovn.dualstack import IPNetwork
+
+
+class PoolExhaustedError(Exception):
+    pass
+
+
+class IntervalSet:
+    """Disjoint, sorted, closed integer intervals with O(log n) overlap queries."""
+
+    def __init__(self, intervals: Iterable[tuple[int, int]] = ()) -> None:
+        merged: list[tuple[int, int]] = []
+        for start, end in sorted(intervals):
+            if merged and start <= merged[-1][1] + 1:
+                if end > merged[-1][1]:
+                    merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((start, end))
+        self._starts = [s for s, _ in merged]
+        self._ends = [e for _, e in merged]
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self._starts, end) - 1
+        return i >= 0 and self._ends[i] >= start
+
+    def add(self, start: int, end: int) -> None:
+        """Add an interval known to be disjoint from every existing one."""
+        i = bisect.bisect_left(self._starts, start)
+        self._starts.insert(i, start)
+        self._ends.insert(i, end)
+
+
+def _span(net: IPNetwork) -> tuple[int, int]:
+    return int(net.network_address), int(net.broadcast_address)
+
+
+class Allocator:
+    def __init__(self, taken: Iterable[IPNetwork]) -> None:
+        by_family: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
+        for net in taken:
+            by_family[net.version].append(_span(net))
+        self._taken = {fam: IntervalSet(spans) for fam, spans in by_family.items()}
+
+    def is_free(self, net: IPNetwork) -> bool:
+        return not self._taken[net.version].overlaps(*_span(net))
+
+    def reserve(self, net: IPNetwork) -> None:
+        if self.is_free(net):
+            self._taken[net.version].add(*_span(net))
+
+    def allocate(self, pool: IPNetwork, prefixlen: int, key: str) -> IPNetwork:
+        """The first free ``/prefixlen`` block of ``pool``, probing from the block ``key`` hashes to."""
+        if prefixlen < pool.prefixlen or prefixlen > pool.max_prefixlen:
+            raise ValueError(f"block size /{prefixlen} does not fit pool {pool}")
+        count = 1 << (prefixlen - pool.prefixlen)
+        size = 1 << (pool.max_prefixlen - prefixlen)
+        base = int(pool.network_address)
+        start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
+        taken = self._taken[pool.version]
+        for step in range(count):
+            index = (start + step) % count
+            lo = base + index * size
+            if not taken.overlaps(lo, lo + size - 1):
+                taken.add(lo, lo + size - 1)
+                return ipaddress.ip_network((lo, prefixlen))
+        raise PoolExhaustedError(f"no free /{prefixlen} left in {pool}")

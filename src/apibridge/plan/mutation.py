@@ -1,0 +1,120 @@
+"""Which pods a bridge selects, and the annotations it adds to them.
+
+The mutation is what the webhook patches, what ``inject`` prints and what the twin's pods get:
+* ``k8s.v1.cni.cncf.io/networks`` gains ``<nadNamespace>/<nad>`` in the form the pod already uses
+  (comma text is extended as written; a JSON list gets one more element);
+* ``<provider>.kubernetes.io/logical_switch`` names the bridge's subnet (only if unset);
+* ``<provider>.kubernetes.io/routes`` gains one route per destination not routed yet, appended to
+  the JSON text the pod already has.
+It is append-only and idempotent: applying it to its own output changes nothing, and it never
+removes or rewrites a value it did not add. A pod opts out with ``apibridge.dev/inject: "false"``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from apibridge.kubeovn import networks, routes, rules
+from apibridge.model.cluster import Cluster
+from apibridge.model.load import Document
+from apibridge.model.objects import TEMPLATE_PATHS, PodLike, meta_of, parse_podlike
+from apibridge.plan.types import BridgePlan, Plan
+
+
+def opted_out(annotations: Mapping[str, str]) -> bool:
+    return annotations.get(rules.INJECT_ANNOTATION, "").strip().lower() == "false"
+
+
+def selects(cluster: Cluster, bridge_plan: BridgePlan, pod: PodLike) -> bool:
+    """Does this bridge select this pod (or pod template)? The pod must be in the bridge's VPC."""
+    bridge = bridge_plan.bridge
+    if opted_out(pod.annotations) or cluster.pod_vpc(pod) != bridge.vpc:
+        return False
+    if bridge.namespace_selector is not None and not bridge.namespace_selector.matches(
+            cluster.namespace_labels(pod.namespace)):
+        return False
+    return bridge.pod_selector.matches(pod.labels)
+
+
+def bridge_for(cluster: Cluster, plan: Plan, pod: PodLike) -> BridgePlan | None:
+    """The first bridge (by name) of the pod's VPC that selects it."""
+    vpc = cluster.pod_vpc(pod)
+    if vpc is None:
+        return None
+    return next((bp for bp in plan.by_vpc.get(vpc, ()) if selects(cluster, bp, pod)), None)
+
+
+def _append_routes_text(value: str, added: list[routes.Route]) -> str:
+    """Insert ``added`` before the closing bracket of the JSON list ``value``, keeping its text."""
+    body = value.rstrip()
+    assert body.endswith("]")
+    inner = body[:-1].rstrip()
+    items = ",".join(json.dumps(r.to_json(), separators=(",", ":")) for r in added)
+    separator = "" if inner.endswith("[") else ","
+    return f"{inner}{separator}{items}]"
+
+
+def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: BridgePlan) -> dict[str, str]:
+    """Annotation values to set (changed keys only). Raises ``NetworksError``/``RoutesError`` on values
+    that Multus or kube-ovn-cni would reject — the caller decides how to report them."""
+    changes: dict[str, str] = {}
+    current = annotations.get(rules.NETWORKS_ANNOTATION)
+    parsed = networks.parse(current)
+    want = (bridge_plan.nad_namespace, bridge_plan.nad_name)
+    if not any(sel.ref(namespace) == want for sel in parsed.selections):
+        changes[rules.NETWORKS_ANNOTATION] = networks.append(
+            current, networks.NetworkSelection(name=bridge_plan.nad_name, namespace=bridge_plan.nad_namespace))
+    ls_key = rules.provider_key(bridge_plan.provider, rules.LOGICAL_SWITCH)
+    if not annotations.get(ls_key):
+        changes[ls_key] = bridge_plan.subnet_name
+    routes_key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
+    raw_routes = annotations.get(routes_key)
+    existing = routes.parse(raw_routes)
+    merged = routes.merge(existing, list(bridge_plan.routes))
+    added = merged[len(existing):]
+    if added:
+        changes[routes_key] = (_append_routes_text(raw_routes, added) if raw_routes and raw_routes.strip()
+                               else routes.format(added))
+    return changes
+
+
+def mutate_annotations(cluster: Cluster, plan: Plan, pod: PodLike) -> tuple[BridgePlan | None, dict[str, str]]:
+    """The bridge selecting ``pod`` and the annotation changes it needs (empty when none)."""
+    bridge_plan = bridge_for(cluster, plan, pod)
+    if bridge_plan is None:
+        return None, {}
+    return bridge_plan, pod_mutation(pod.annotations, pod.namespace, bridge_plan)
+
+
+def apply_to_body(body: Mapping[str, Any], template_path: tuple[str, ...],
+                  changes: Mapping[str, str]) -> dict[str, Any]:
+    """A deep copy of the manifest with ``changes`` set on the pod (template) annotations."""
+    out = copy.deepcopy(dict(body))
+    node: dict[str, Any] = out
+    for part in template_path:
+        node = node.setdefault(part, {})
+    metadata = node.setdefault("metadata", {})
+    annotations = metadata.get("annotations")
+    if not isinstance(annotations, dict):
+        annotations = {}
+        metadata["annotations"] = annotations
+    annotations.update(changes)
+    return out
+
+
+def inject_documents(cluster: Cluster, plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:
+    """Every document's body, with the mutation applied to each Pod and pod template a bridge selects."""
+    out: list[dict[str, Any]] = []
+    for doc in documents:
+        kind = doc.body.get("kind")
+        if isinstance(kind, str) and kind in TEMPLATE_PATHS:
+            pod = parse_podlike(doc, meta_of(doc))
+            _, changes = mutate_annotations(cluster, plan, pod)
+            if changes:
+                out.append(apply_to_body(doc.body, pod.template_path, changes))
+                continue
+        out.append(doc.body)
+    return out

@@ -1,0 +1,210 @@
+"""ApiBridge intent -> the objects that make it real, computed without I/O.
+
+For each bridge: one NAD (``type: kube-ovn``) and one Subnet of its own in the default VPC — one
+subnet per bridge, so tenants never share an L2 segment — with the provider Kube-OVN derives for
+that NAD (``<nad>.<ns>.ovn``) written identically into the NAD config, the Subnet and the pod
+annotations. The Subnet sets ``vpc: ovn-cluster`` explicitly (so Kube-OVN's admission checks see
+it), never ``namespaces`` (that would clash with the custom VPC's), keeps ``enableLb`` on (the
+``cluster-*`` load balancers on its switch are what DNAT the ClusterIP), and has a gateway per family.
+Routes go to each destination address (/32, /128) via the gateway of its family.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apibridge.base.errors import Location
+from apibridge.kubeovn import dualstack, nadconf, rules
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork, host_prefix
+from apibridge.kubeovn.routes import Route
+from apibridge.model.cluster import Cluster
+from apibridge.model.objects import ApiBridge, Meta
+from apibridge.model.selectors import LabelSelector
+from apibridge.plan.allocator import Allocator, PoolExhaustedError
+from apibridge.plan.fence import fence_acls
+from apibridge.plan.types import BridgePlan, Destination, Plan, PlanProblem, PortSpec
+
+NAME_PREFIX = "apibridge-"
+DEFAULT_POOL_V4: IPNetwork = ipaddress.ip_network("100.100.0.0/16")
+DEFAULT_POOL_V6: IPNetwork = ipaddress.ip_network("fd00:100:100::/48")
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    """Where ``cidrBlock: auto`` allocates from, and what else to keep clear of."""
+
+    pool_v4: IPNetwork = DEFAULT_POOL_V4
+    block_v4: int = 24
+    pool_v6: IPNetwork = DEFAULT_POOL_V6
+    block_v6: int = 120
+    service_cidrs: tuple[IPNetwork, ...] = field(default_factory=tuple)
+
+
+def object_name(bridge: str) -> str:
+    """Name of the NAD and the Subnet a bridge owns."""
+    return f"{NAME_PREFIX}{bridge}"
+
+
+def bridge_for_vpc(vpc: str) -> ApiBridge:
+    """An ApiBridge with every default, for ``render --vpc`` (named after the VPC)."""
+    meta = Meta("ApiBridge", vpc, None, {}, {}, Location("(--vpc)", None, f"ApiBridge/{vpc}"))
+    return ApiBridge(meta=meta, vpc=vpc, namespace_selector=None, pod_selector=LabelSelector(), cidr_block="auto",
+                     apiserver=True, dns=False, extra=(), isolation="strict", nad_namespace=rules.SEED_NAD_NAMESPACE,
+                     rollout="none", on_the_fly=True)
+
+
+def _labels(bridge: str) -> dict[str, str]:
+    return {rules.MANAGED_BY_LABEL: rules.MANAGED_BY, rules.BRIDGE_LABEL: bridge}
+
+
+def destinations(cluster: Cluster, bridge: ApiBridge) -> tuple[list[Destination], list[PlanProblem]]:
+    out: list[Destination] = []
+    problems: list[PlanProblem] = []
+    ref = bridge.meta.ref
+    if bridge.apiserver:
+        svc = cluster.service(*rules.KUBERNETES_SERVICE)
+        ports = tuple(PortSpec(p.port, p.protocol) for p in svc.ports) if svc else ()
+        ips = svc.cluster_ips if svc else ()
+        if not ips:
+            problems.append(PlanProblem("AB101", ref, "spec.destinations.apiserver",
+                                        "the default/kubernetes Service has no ClusterIP",
+                                        "include the Service default/kubernetes in the input"))
+        out += [Destination(ipaddress.ip_network(host_prefix(ip)), ports, "apiserver") for ip in ips]
+    if bridge.dns:
+        svc = cluster.service(*rules.KUBE_DNS_SERVICE)
+        if svc is None or not svc.cluster_ips:
+            problems.append(PlanProblem("AB102", ref, "spec.destinations.dns",
+                                        "dns: true but the Service kube-system/kube-dns has no ClusterIP",
+                                        "include the kube-dns Service in the input"))
+        else:
+            dns_ports = (PortSpec(53, "UDP"), PortSpec(53, "TCP"))
+            out += [Destination(ipaddress.ip_network(host_prefix(ip)), dns_ports, "dns") for ip in svc.cluster_ips]
+    for extra in bridge.extra:
+        out.append(Destination(extra.cidr, tuple(PortSpec(p.port, p.protocol) for p in extra.ports), "extra"))
+    return out, problems
+
+
+def _taken(cluster: Cluster, config: PlannerConfig, own: set[str]) -> list[IPNetwork]:
+    taken: list[IPNetwork] = [c for s in cluster.subnets.values() if s.name not in own for c in s.cidrs]
+    for svc in cluster.services.values():
+        taken += [ipaddress.ip_network(host_prefix(ip)) for ip in svc.cluster_ips]
+    taken += [ipaddress.ip_network(host_prefix(ip)) for _, ip in cluster.node_ips()]
+    taken += list(config.service_cidrs)
+    return taken
+
+
+def _choose_cidrs(bridge: ApiBridge, families: set[int], cluster: Cluster, allocator: Allocator,
+                  config: PlannerConfig) -> tuple[list[IPNetwork], list[PlanProblem]]:
+    ref = bridge.meta.ref
+    if bridge.cidr_block != "auto":
+        explicit = [ipaddress.ip_network(p.strip()) for p in bridge.cidr_block.split(",") if p.strip()]
+        for net in explicit:
+            allocator.reserve(net)
+        return explicit, []
+    existing = cluster.subnets.get(object_name(bridge.name))
+    nets: list[IPNetwork] = []
+    problems: list[PlanProblem] = []
+    for family in sorted(families):
+        kept = existing.cidr(family) if existing else None
+        if kept is not None and allocator.is_free(kept):
+            allocator.reserve(kept)
+            nets.append(kept)
+            continue
+        pool, block = (config.pool_v4, config.block_v4) if family == 4 else (config.pool_v6, config.block_v6)
+        try:
+            nets.append(allocator.allocate(pool, block, bridge.name))
+        except PoolExhaustedError as exc:
+            problems.append(PlanProblem("AB103", ref, "spec.cidrBlock", f"cidrBlock auto: {exc}",
+                                        "set spec.cidrBlock explicitly or enlarge the pool"))
+    return nets, problems
+
+
+def _gateway(net: IPNetwork) -> IPAddress:
+    return net.network_address + 1
+
+
+def _manifests(bridge: ApiBridge, provider: str, cidrs: list[IPNetwork], gateways: list[IPAddress],
+               acls: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    name = object_name(bridge.name)
+    labels = _labels(bridge.name)
+    nad = {
+        "apiVersion": rules.NAD_API,
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": name, "namespace": bridge.nad_namespace, "labels": labels},
+        "spec": {"config": nadconf.render(provider)},
+    }
+    protocol = dualstack.protocol_of(cidrs)
+    spec: dict[str, Any] = {
+        "vpc": rules.DEFAULT_VPC,
+        "protocol": protocol,
+        "cidrBlock": ",".join(str(c) for c in cidrs),
+        "gateway": ",".join(str(g) for g in gateways),
+        "excludeIps": [str(g) for g in gateways],
+        "provider": provider,
+        "gatewayType": rules.DEFAULT_GATEWAY_TYPE,
+        "enableLb": True,
+        "natOutgoing": False,
+        "private": False,
+    }
+    if acls:
+        spec["acls"] = [{"direction": a.direction, "priority": a.priority, "match": a.match, "action": a.action}
+                        for a in acls]
+    subnet = {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": name, "labels": labels},
+              "spec": spec}
+    return nad, subnet
+
+
+def plan_bridge(cluster: Cluster, bridge: ApiBridge, allocator: Allocator,
+                config: PlannerConfig) -> tuple[BridgePlan | None, list[PlanProblem]]:
+    ref = bridge.meta.ref
+    name = object_name(bridge.name)
+    provider = rules.nad_provider(name, bridge.nad_namespace)
+    dests, problems = destinations(cluster, bridge)
+    families = {d.family for d in dests} or {4}
+    cidrs, more = _choose_cidrs(bridge, families, cluster, allocator, config)
+    problems += more
+    if not cidrs:
+        return None, problems
+    gateways = [_gateway(c) for c in cidrs]
+    routes: list[Route] = []
+    for dest in dests:
+        gw = next((g for g in gateways if g.version == dest.family), None)
+        if gw is None:
+            problems.append(PlanProblem(
+                "AB104", ref, "spec.cidrBlock",
+                f"destination {dest.network} is IPv{dest.family} "
+                f"but the attachment subnet has no IPv{dest.family} CIDR",
+                f"add an IPv{dest.family} CIDR to spec.cidrBlock (one per family)"))
+            continue
+        dst = host_prefix(dest.network.network_address) if dest.network.num_addresses == 1 else str(dest.network)
+        if all(r.dst != dst for r in routes):
+            routes.append(Route(dst=dst, gw=str(gw)))
+    acls = fence_acls(name, tuple(cidrs), tuple(gateways), tuple(dests)) if bridge.isolation == "strict" else ()
+    nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls)
+    return BridgePlan(
+        bridge=bridge, nad_name=name, nad_namespace=bridge.nad_namespace, subnet_name=name, provider=provider,
+        cidrs=tuple(cidrs), gateways=tuple(gateways), destinations=tuple(dests), routes=tuple(routes), acls=acls,
+        nad=nad, subnet=subnet,
+    ), problems
+
+
+def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: PlannerConfig | None = None) -> Plan:
+    """Plan every ApiBridge of ``cluster`` (plus ``extra_bridges``), in name order for determinism."""
+    config = config or PlannerConfig()
+    bridges = {**cluster.bridges, **{b.name: b for b in extra_bridges}}
+    own = {object_name(name) for name in bridges}
+    allocator = Allocator(_taken(cluster, config, own))
+    result = Plan()
+    ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
+    for bridge in ordered:
+        bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config)
+        result.problems += problems
+        if bridge_plan is not None:
+            result.bridges[bridge.name] = bridge_plan
+            result.by_vpc.setdefault(bridge.vpc, []).append(bridge_plan)
+    for plans in result.by_vpc.values():
+        plans.sort(key=lambda p: p.bridge.name)
+    return result

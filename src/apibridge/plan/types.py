@@ -1,0 +1,73 @@
+"""What the planner produces, as plain frozen dataclasses shared by every consumer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.kubeovn.routes import Route
+from apibridge.model.objects import Acl, ApiBridge
+
+DestinationKind = Literal["apiserver", "dns", "extra"]
+
+
+@dataclass(frozen=True)
+class PortSpec:
+    port: int
+    protocol: str  # TCP, UDP, SCTP
+
+
+@dataclass(frozen=True)
+class Destination:
+    """An address (or CIDR) the bridge's pods may reach through the attachment, on these ports (empty: any)."""
+
+    network: IPNetwork
+    ports: tuple[PortSpec, ...]
+    kind: DestinationKind
+
+    @property
+    def family(self) -> int:
+        return self.network.version
+
+
+@dataclass(frozen=True)
+class PlanProblem:
+    """Something the planner could not do; the validator reports it as a finding."""
+
+    code: str
+    obj: str
+    field: str
+    message: str
+    hint: str = ""
+    severity: Literal["error", "warning", "info"] = "error"
+
+
+@dataclass(frozen=True)
+class BridgePlan:
+    bridge: ApiBridge
+    nad_name: str
+    nad_namespace: str
+    subnet_name: str
+    provider: str
+    cidrs: tuple[IPNetwork, ...]
+    gateways: tuple[IPAddress, ...]
+    destinations: tuple[Destination, ...]
+    routes: tuple[Route, ...]
+    acls: tuple[Acl, ...]
+    nad: dict[str, Any] = field(repr=False)  # manifest to apply
+    subnet: dict[str, Any] = field(repr=False)  # manifest to apply
+
+    def gateway(self, family: int) -> IPAddress | None:
+        return next((g for g in self.gateways if g.version == family), None)
+
+    @property
+    def cidr_block(self) -> str:
+        return ",".join(str(c) for c in self.cidrs)
+
+
+@dataclass
+class Plan:
+    bridges: dict[str, BridgePlan] = field(default_factory=dict)
+    problems: list[PlanProblem] = field(default_factory=list)
+    by_vpc: dict[str, list[BridgePlan]] = field(default_factory=dict)  # bridges per custom VPC, by name
