@@ -32,6 +32,9 @@ JOIN_CIDR: Final = "100.64.0.0/16"  # --node-switch-cidr
 DEFAULT_SUBNET: Final = "ovn-default"  # --default-ls
 DEFAULT_CIDR: Final = "10.16.0.0/16"  # --default-cidr
 SERVICE_CIDR: Final = "10.96.0.0/12"  # --service-cluster-ip-range
+# dual-stack install defaults (dist/images/install.sh)
+JOIN_CIDR_V6: Final = "fd00:100:64::/112"
+DEFAULT_CIDR_V6: Final = "fd00:10:16::/112"
 OVN_PROVIDER: Final = "ovn"  # the primary network's provider
 DEFAULT_GATEWAY_TYPE: Final = "distributed"
 NAD_SERVER_SOCKET: Final = "/run/openvswitch/kube-ovn-daemon.sock"

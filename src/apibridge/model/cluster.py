@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apibridge.base.errors import InputError, Location
-from apibridge.kubeovn import rules
+from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model import objects as o
 from apibridge.model.load import Document
@@ -153,13 +153,17 @@ class Cluster:
         if rules.DEFAULT_VPC not in self.vpcs:
             self.vpcs[rules.DEFAULT_VPC] = o.Vpc(_assumed_meta("Vpc", rules.DEFAULT_VPC), (), None, assumed=True)
             self._assume(f"Vpc/{rules.DEFAULT_VPC}", "the default VPC, created by kube-ovn-controller")
+        # Kube-OVN's dual-stack install defaults when the API Service is dual-stack (install.sh).
+        api = self.services.get(rules.KUBERNETES_SERVICE)
+        dual = api is not None and {ip.version for ip in api.cluster_ips} == {4, 6}
+        join_cidr = f"{rules.JOIN_CIDR},{rules.JOIN_CIDR_V6}" if dual else rules.JOIN_CIDR
+        default_cidr = f"{rules.DEFAULT_CIDR},{rules.DEFAULT_CIDR_V6}" if dual else rules.DEFAULT_CIDR
         if rules.JOIN_SUBNET not in self.subnets:
-            self.subnets[rules.JOIN_SUBNET] = _default_subnet(rules.JOIN_SUBNET, rules.JOIN_CIDR)
-            self._assume(f"Subnet/{rules.JOIN_SUBNET}", f"node switch {rules.JOIN_CIDR} (--node-switch-cidr)")
+            self.subnets[rules.JOIN_SUBNET] = _default_subnet(rules.JOIN_SUBNET, join_cidr)
+            self._assume(f"Subnet/{rules.JOIN_SUBNET}", f"node switch {join_cidr} (--node-switch-cidr)")
         if self.default_subnet() is None:
-            self.subnets[rules.DEFAULT_SUBNET] = _default_subnet(rules.DEFAULT_SUBNET, rules.DEFAULT_CIDR,
-                                                                 default=True)
-            self._assume(f"Subnet/{rules.DEFAULT_SUBNET}", f"default subnet {rules.DEFAULT_CIDR} (--default-cidr)")
+            self.subnets[rules.DEFAULT_SUBNET] = _default_subnet(rules.DEFAULT_SUBNET, default_cidr, default=True)
+            self._assume(f"Subnet/{rules.DEFAULT_SUBNET}", f"default subnet {default_cidr} (--default-cidr)")
         if lab_defaults and not self.nodes:
             meta = o.Meta("Node", LAB_NODE, None, {"node-role.kubernetes.io/control-plane": ""}, {},
                           Location("(assumed)", None, f"Node/{LAB_NODE}"))
@@ -272,10 +276,12 @@ class Cluster:
 
 
 def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
-    net = ipaddress.ip_network(cidr)
+    nets = tuple(dualstack.parse_cidrs(cidr))
     return o.Subnet(
-        meta=_assumed_meta("Subnet", name), vpc=rules.DEFAULT_VPC, cidrs=(net,), gateways=(net.network_address + 1,),
-        provider=rules.OVN_PROVIDER, protocol="IPv4", namespaces=(), exclude_ips=(), gateway_type="distributed",
+        meta=_assumed_meta("Subnet", name), vpc=rules.DEFAULT_VPC, cidrs=nets,
+        gateways=tuple(n.network_address + 1 for n in nets),
+        provider=rules.OVN_PROVIDER, protocol=dualstack.protocol_of(list(nets)), namespaces=(), exclude_ips=(),
+        gateway_type="distributed",
         private=False, allow_subnets=(), acls=(), enable_lb=name != rules.JOIN_SUBNET,
         nat_outgoing=name != rules.JOIN_SUBNET,
         default=default, vlan="", raw_cidr=cidr, raw_gateway=None, assumed=True,
