@@ -1,0 +1,508 @@
+"""The logical network kube-ovn-controller and kube-ovn-cni would build, as plain data.
+
+``build_topology(cluster, plan)`` is pure: it applies the bridge mutation to the pods a bridge
+selects (exactly as the webhook would), then derives every northbound object Kube-OVN creates, with
+Kube-OVN's names (research/kubeovn.md §3): a router per Vpc with Kube-OVN's options, a switch per
+Subnet with its ``<lr>-<ls>``/``<ls>-<lr>`` patch pair, the ``join`` switch and ``node-<name>``
+ports, the default VPC's 0.0.0.0/0 static route and its 31000/30000/29000 policies with the
+per-node port groups of distributed subnets, custom VPCs' src-ip routes, the ``cluster-*`` and
+``vpc-<vpc>-*`` load balancers attached to their switches, Service VIPs, Subnet ACLs, and a port
+per pod interface (``<pod>.<ns>`` / ``<pod>.<ns>.<provider>``) with IPAM that honours excludeIps
+and gateways. It also records what kube-ovn-cni would do in each pod: addresses, default route,
+the routes annotation — and its failure modes (routes not JSON, provider bound to no subnet).
+
+The lab realizes this on real OVN; tests can inspect it without daemons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from apibridge.kubeovn import nadconf, networks, routes, rules
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.model.cluster import Cluster
+from apibridge.model.objects import PodLike, Subnet
+from apibridge.plan.mutation import mutate_annotations
+from apibridge.plan.types import Plan
+
+OVN0 = "ovn0"
+
+
+@dataclass(frozen=True)
+class Router:
+    name: str
+    vpc: str
+    options: dict[str, str] = field(default_factory=lambda: dict(rules.ROUTER_OPTIONS))
+
+
+@dataclass(frozen=True)
+class RouterPort:
+    router: str
+    name: str
+    mac: str
+    networks: tuple[str, ...]  # "100.100.100.1/24"
+
+
+@dataclass(frozen=True)
+class AclRule:
+    direction: str
+    priority: int
+    match: str
+    action: str
+
+
+@dataclass(frozen=True)
+class Switch:
+    name: str
+    vpc: str
+    cidrs: tuple[IPNetwork, ...]
+    gateways: tuple[IPAddress, ...]
+    load_balancers: tuple[str, ...]
+    acls: tuple[AclRule, ...]
+    router_port: RouterPort | None  # the patch pair towards the VPC router
+
+
+@dataclass(frozen=True)
+class LoadBalancer:
+    name: str
+    protocol: str  # tcp, udp, sctp
+    session: bool
+    vips: dict[str, str]  # "10.96.0.1:443" -> "172.18.0.2:6443,..."; IPv6 VIPs as "[fd00::1]:443"
+
+
+@dataclass(frozen=True)
+class StaticRoute:
+    router: str
+    prefix: str
+    nexthop: str
+    policy: str  # dst-ip | src-ip
+
+
+@dataclass(frozen=True)
+class Policy:
+    router: str
+    priority: int
+    match: str
+    action: str  # allow | reroute | drop
+    nexthop: str | None = None
+
+
+@dataclass(frozen=True)
+class PortGroup:
+    name: str
+    ports: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Nic:
+    """One pod (or node) interface: an LSP on a switch and the kernel side kube-ovn-cni configures."""
+
+    ifname: str  # eth0, net1, ovn0
+    lsp: str
+    switch: str
+    mac: str
+    addresses: tuple[str, ...]  # "10.0.1.2/24"
+    gateways: tuple[IPAddress, ...]
+    default_route: bool
+    routes: tuple[routes.Route, ...] = ()  # from the routes annotation (or the host routes of a node)
+    provider: str = rules.OVN_PROVIDER
+
+    @property
+    def ips(self) -> tuple[IPAddress, ...]:
+        return tuple(ipaddress.ip_interface(a).ip for a in self.addresses)
+
+
+@dataclass(frozen=True)
+class ListenPort:
+    port: int
+    protocol: str
+
+
+@dataclass(frozen=True)
+class TwinPod:
+    namespace: str
+    name: str
+    vpc: str | None
+    node: str
+    nics: tuple[Nic, ...]
+    ports: tuple[ListenPort, ...]
+    annotations: dict[str, str]  # after the mutation
+    bridge: str | None  # the ApiBridge that mutated it
+    failure: str | None = None  # why kube-ovn would fail this pod; then it has no interfaces
+
+    @property
+    def ref(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def nic(self, ifname: str) -> Nic | None:
+        return next((n for n in self.nics if n.ifname == ifname), None)
+
+
+@dataclass(frozen=True)
+class TwinNode:
+    name: str
+    control_plane: bool
+    internal_ips: tuple[IPAddress, ...]
+    nic: Nic  # ovn0 on join
+    apiserver_port: int | None  # where the API server stand-in listens, control-plane nodes only
+
+
+@dataclass
+class Topology:
+    routers: list[Router] = field(default_factory=list)
+    router_ports: list[RouterPort] = field(default_factory=list)
+    switches: list[Switch] = field(default_factory=list)
+    load_balancers: list[LoadBalancer] = field(default_factory=list)
+    static_routes: list[StaticRoute] = field(default_factory=list)
+    policies: list[Policy] = field(default_factory=list)
+    port_groups: list[PortGroup] = field(default_factory=list)
+    nodes: list[TwinNode] = field(default_factory=list)
+    pods: list[TwinPod] = field(default_factory=list)
+    api_cluster_ips: tuple[IPAddress, ...] = ()
+    api_port: int = rules.DEFAULT_API_PORT
+    notes: list[str] = field(default_factory=list)
+
+    def pod(self, ref: str) -> TwinPod | None:
+        return next((p for p in self.pods if p.ref == ref), None)
+
+    def switch(self, name: str) -> Switch | None:
+        return next((s for s in self.switches if s.name == name), None)
+
+
+def mac_for(name: str) -> str:
+    """A stable, locally administered unicast MAC (Kube-OVN uses random ``0a:…`` MACs)."""
+    digest = hashlib.sha256(name.encode()).digest()
+    return "0a:" + ":".join(f"{b:02x}" for b in digest[:5])
+
+
+class Ipam:
+    """Sequential per-subnet allocation that skips gateways and ``excludeIps`` (``a`` or ``a..b``)."""
+
+    def __init__(self, subnet: Subnet) -> None:
+        self.subnet = subnet
+        self._excluded: list[tuple[int, int]] = [(int(g), int(g)) for g in subnet.gateways]
+        for item in subnet.exclude_ips:
+            lo, _, hi = item.partition("..")
+            try:
+                a, b = ipaddress.ip_address(lo.strip()), ipaddress.ip_address((hi or lo).strip())
+            except ValueError:
+                continue
+            self._excluded.append((int(a), int(b)))
+        self._next: dict[int, int] = {c.version: int(c.network_address) + 1 for c in subnet.cidrs}
+        self._used: set[int] = set()
+
+    def _free(self, value: int) -> bool:
+        return value not in self._used and not any(lo <= value <= hi for lo, hi in self._excluded)
+
+    def allocate(self) -> tuple[str, ...]:
+        out: list[str] = []
+        for cidr in self.subnet.cidrs:
+            last = int(cidr.broadcast_address) - (1 if cidr.version == 4 else 0)
+            value = self._next[cidr.version]
+            while value <= last and not self._free(value):
+                value += 1
+            if value > last:
+                raise ValueError(f"subnet {self.subnet.name} ({cidr}) has no free address left")
+            self._used.add(value)
+            self._next[cidr.version] = value + 1
+            out.append(f"{ipaddress.ip_address(value)}/{cidr.prefixlen}")
+        return tuple(out)
+
+    def reserve(self, ip: IPAddress) -> None:
+        self._used.add(int(ip))
+
+
+def _vip(ip: IPAddress, port: int) -> str:
+    return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
+
+
+def _ipf(version: int) -> str:
+    return "ip4" if version == 4 else "ip6"
+
+
+class _Builder:
+    def __init__(self, cluster: Cluster, plan: Plan) -> None:
+        self.cluster = cluster
+        self.plan = plan
+        self.topo = Topology()
+        self.ipam: dict[str, Ipam] = {}
+        self.node_names = sorted(cluster.nodes)
+        self.pod_ports: dict[tuple[str, str], list[str]] = {}  # (subnet, node) -> LSPs, for port groups
+        self.pod_eth0: dict[str, tuple[TwinPod, PodLike]] = {}
+
+    # -- planned objects joined with the input -----------------------------------------------------
+    def subnets(self) -> list[Subnet]:
+        """Input subnets plus the ones the bridges create (parsed from the planner's manifests)."""
+        from apibridge.model.load import Document
+        from apibridge.model.objects import meta_of, parse_subnet
+
+        subnets = dict(self.cluster.subnets)
+        for bp in self.plan.bridges.values():
+            doc = Document(bp.subnet, "(planned)", 0)
+            subnets.setdefault(bp.subnet_name, parse_subnet(doc, meta_of(doc)))
+        return sorted(subnets.values(), key=lambda s: (s.name != rules.JOIN_SUBNET, s.name))
+
+    def build(self) -> Topology:
+        topo = self.topo
+        topo.api_cluster_ips = self.cluster.api_cluster_ips()
+        svc = self.cluster.service(*rules.KUBERNETES_SERVICE)
+        if svc and svc.ports:
+            topo.api_port = svc.ports[0].port
+        vpcs = sorted({rules.DEFAULT_VPC, *self.cluster.vpcs})
+        for vpc in vpcs:
+            topo.routers.append(Router(vpc, vpc))
+            for lb in rules.vpc_load_balancers(vpc):
+                topo.load_balancers.append(LoadBalancer(lb, _lb_proto(lb), "sess" in lb, {}))
+        subnets = self.subnets()
+        for subnet in subnets:
+            self._switch(subnet)
+        self._nodes()
+        for pod in sorted(self.cluster.pods, key=lambda p: (p.namespace, p.meta.name)):
+            if pod.meta.kind == "Pod":
+                topo.pods.append(self._pod(pod))
+        self._default_vpc_routing(subnets)
+        self._services()
+        return topo
+
+    def _switch(self, subnet: Subnet) -> None:
+        if not subnet.is_ovn:
+            self.topo.notes.append(f"Subnet/{subnet.name}: provider {subnet.provider} is not OVN; no switch")
+            return
+        router = subnet.vpc or rules.DEFAULT_VPC
+        lrp = RouterPort(router, rules.router_port(router, subnet.name), mac_for(f"lrp-{router}-{subnet.name}"),
+                         tuple(f"{g}/{c.prefixlen}" for g, c in zip(subnet.gateways, subnet.cidrs, strict=False)))
+        self.topo.router_ports.append(lrp)
+        lbs: tuple[str, ...] = ()
+        if subnet.enable_lb and subnet.name != rules.JOIN_SUBNET:
+            lbs = tuple(rules.vpc_load_balancers(router))
+        acls = tuple(AclRule(a.direction, a.priority, a.match, a.action) for a in subnet.acls)
+        if subnet.private:
+            acls += _private_acls(subnet)
+        self.topo.switches.append(Switch(subnet.name, router, subnet.cidrs, subnet.gateways, lbs, acls, lrp))
+        self.ipam[subnet.name] = Ipam(subnet)
+        if router != rules.DEFAULT_VPC:
+            for cidr, gw in zip(subnet.cidrs, subnet.gateways, strict=False):
+                self.topo.static_routes.append(StaticRoute(router, str(cidr), str(gw), "src-ip"))
+                self.topo.policies.append(Policy(router, rules.SUBNET_ROUTER_POLICY_PRIORITY,
+                                                 f"{_ipf(cidr.version)}.dst == {cidr}", "allow"))
+
+    def _nodes(self) -> None:
+        join = self.cluster.subnets[rules.JOIN_SUBNET]
+        ipam = self.ipam[rules.JOIN_SUBNET]
+        default_vpc_cidrs = [c for s in self.subnets() if s.vpc == rules.DEFAULT_VPC and s.is_ovn
+                             and s.name != rules.JOIN_SUBNET for c in s.cidrs]
+        for name in self.node_names:
+            node = self.cluster.nodes[name]
+            addrs = ipam.allocate()
+            host_routes = tuple(routes.Route(dst=str(c), gw=str(join.gateway(c.version)))
+                                for c in default_vpc_cidrs if join.gateway(c.version) is not None)
+            nic = Nic(OVN0, rules.node_port(name), rules.JOIN_SUBNET, mac_for(f"node-{name}"), addrs,
+                      join.gateways, False, host_routes)
+            api_port = None
+            if node.control_plane or len(self.node_names) == 1:
+                api_port = rules.DEFAULT_APISERVER_PORT
+            self.topo.nodes.append(TwinNode(name, node.control_plane, node.internal_ips, nic, api_port))
+        eps = self.cluster.endpoints.get(rules.KUBERNETES_SERVICE, [])
+        ports = {p.port for e in eps for p in e.ports}
+        if ports:
+            port = sorted(ports)[0]
+            self.topo.nodes = [TwinNode(n.name, n.control_plane, n.internal_ips, n.nic,
+                                        port if n.apiserver_port or any(ip in e.addresses for e in eps
+                                                                       for ip in n.internal_ips) else None)
+                               for n in self.topo.nodes]
+
+    def _pod_node(self, pod: PodLike, index: int) -> str:
+        if pod.node_name and pod.node_name in self.cluster.nodes:
+            return pod.node_name
+        return self.node_names[index % len(self.node_names)] if self.node_names else "node"
+
+    def _pod(self, pod: PodLike) -> TwinPod:
+        bridge_plan, changes = mutate_annotations(self.cluster, self.plan, pod)
+        annotations = {**pod.annotations, **changes}
+        node = self._pod_node(pod, len(self.topo.pods))
+        ports = tuple(ListenPort(p.port, p.protocol) for p in pod.ports)
+        subnet = self.cluster.pod_subnet(pod)
+        vpc = subnet.vpc if subnet else None
+        bridge = bridge_plan.bridge.name if bridge_plan else None
+
+        def failed(reason: str) -> TwinPod:
+            return TwinPod(pod.namespace, pod.meta.name, vpc, node, (), ports, annotations, bridge, reason)
+
+        if subnet is None or subnet.name not in self.ipam:
+            return failed("no subnet for the pod's primary network")
+        # attachments first: Kube-OVN's getPodKubeovnNets fails the whole pod on any bad attachment
+        try:
+            selections = networks.parse(annotations.get(rules.NETWORKS_ANNOTATION)).selections
+        except networks.NetworksError as exc:
+            return failed(f"invalid {rules.NETWORKS_ANNOTATION}: {exc}")
+        attach: list[tuple[str, str, Subnet]] = []
+        names = networks.interface_names(networks.NetworksAnnotation("comma", selections))
+        for sel, ifname in zip(selections, names, strict=True):
+            ns, name = sel.ref(pod.namespace)
+            found = self.cluster.nad(ns, name)
+            nad = (found.config if found else None) or self._planned_nad(ns, name)
+            if nad is None:
+                return failed(f"network-attachment-definitions.k8s.cni.cncf.io \"{name}\" not found in {ns}")
+            if nad.kind != "kube-ovn":
+                continue
+            provider = rules.nad_provider(name, ns)
+            ls = annotations.get(rules.provider_key(provider, rules.LOGICAL_SWITCH))
+            target = self._subnet_by_name(ls) if ls else None
+            if target is None:
+                bound = [s for s in self.subnets() if s.provider == provider]
+                if not bound:
+                    return failed(f"provider {provider} is not bound to any subnet")
+                target = bound[0]
+            if nad.cni_provider() != provider:
+                return failed(f"no address allocated to pod {pod.namespace}/{pod.meta.name} provider "
+                              f"{nad.cni_provider()} (NAD config provider differs from {provider})")
+            attach.append((ifname, provider, target))
+        nics: list[Nic] = []
+        for ifname, provider, target in attach:
+            raw = annotations.get(rules.provider_key(provider, rules.ROUTES))
+            try:
+                nic_routes = tuple(routes.parse(raw))
+            except routes.RoutesError as exc:
+                return failed(f"invalid routes for pod {pod.namespace}/{pod.meta.name}: {exc}")
+            if target.name not in self.ipam:
+                return failed(f"subnet {target.name} of provider {provider} has no switch")
+            nics.append(self._nic(pod, target, ifname, provider, nic_routes, node))
+        primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node)
+        return TwinPod(pod.namespace, pod.meta.name, vpc, node, (primary, *nics), ports, annotations, bridge)
+
+    def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
+        for bp in self.plan.bridges.values():
+            if (bp.nad_namespace, bp.nad_name) == (ns, name):
+                return nadconf.parse(bp.nad["spec"]["config"])
+        return None
+
+    def _subnet_by_name(self, name: str) -> Subnet | None:
+        return next((s for s in self.subnets() if s.name == name), None)
+
+    def _nic(self, pod: PodLike, subnet: Subnet, ifname: str, provider: str, nic_routes: tuple[routes.Route, ...],
+             node: str) -> Nic:
+        lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
+        addrs = self.ipam[subnet.name].allocate()
+        if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == "distributed":
+            self.pod_ports.setdefault((subnet.name, node), []).append(lsp)
+        return Nic(ifname, lsp, subnet.name, mac_for(lsp), addrs, subnet.gateways, ifname == rules.PRIMARY_IFNAME,
+                   nic_routes, provider)
+
+    def _default_vpc_routing(self, subnets: list[Subnet]) -> None:
+        topo = self.topo
+        join = self.cluster.subnets[rules.JOIN_SUBNET]
+        router = rules.DEFAULT_VPC
+        for gw in join.gateways:
+            prefix = "0.0.0.0/0" if gw.version == 4 else "::/0"
+            topo.static_routes.append(StaticRoute(router, prefix, str(gw), "dst-ip"))
+        for subnet in subnets:
+            if subnet.vpc != rules.DEFAULT_VPC or not subnet.is_ovn:
+                continue
+            for cidr in subnet.cidrs:
+                topo.policies.append(Policy(router, rules.SUBNET_ROUTER_POLICY_PRIORITY,
+                                            f"{_ipf(cidr.version)}.dst == {cidr}", "allow"))
+        for node in topo.nodes:
+            for ip in node.internal_ips:
+                join_ip = next((a for a in node.nic.ips if a.version == ip.version), None)
+                if join_ip is not None:
+                    topo.policies.append(Policy(router, rules.NODE_ROUTER_POLICY_PRIORITY,
+                                                f"{_ipf(ip.version)}.dst == {ip}", "reroute", str(join_ip)))
+        for (subnet_name, node_name), ports in sorted(self.pod_ports.items()):
+            pg = rules.port_group_name(subnet_name, node_name)
+            topo.port_groups.append(PortGroup(pg, tuple(ports)))
+            owner = next((n for n in topo.nodes if n.name == node_name), None)
+            if owner is None:
+                continue
+            for join_ip in owner.nic.ips:
+                topo.policies.append(Policy(router, rules.GATEWAY_ROUTER_POLICY_PRIORITY,
+                                            f"{_ipf(join_ip.version)}.src == ${pg}_ip{join_ip.version}", "reroute",
+                                            str(join_ip)))
+
+    def _services(self) -> None:
+        """Service VIPs into the LB of the VPC their endpoints live in (``getVpcAndSubnetForEndpoints``)."""
+        lbs = {lb.name: lb for lb in self.topo.load_balancers}
+        pod_ips: dict[str, str | None] = {}
+        for pod in self.topo.pods:
+            eth0 = pod.nic(rules.PRIMARY_IFNAME)
+            for ip in eth0.ips if eth0 else ():
+                pod_ips[str(ip)] = pod.vpc
+        for (ns, name), svc in sorted(self.cluster.services.items()):
+            backends = self._backends(ns, name)
+            if not backends:
+                continue
+            for sp in svc.ports:
+                for vip in svc.cluster_ips:
+                    family = [(ip, port) for ip, port, proto in backends
+                              if ip.version == vip.version and proto == sp.protocol]
+                    if not family:
+                        continue
+                    vpcs = {pod_ips.get(str(ip)) for ip, _ in family}
+                    vpc = next(iter(vpcs)) if len(vpcs) == 1 and None not in vpcs else rules.DEFAULT_VPC
+                    lb = lbs.get(rules.load_balancer_for(vpc or rules.DEFAULT_VPC, sp.protocol))
+                    if lb is not None:
+                        lb.vips[_vip(vip, sp.port)] = ",".join(_vip(ip, port) for ip, port in family)
+
+    def _backends(self, ns: str, name: str) -> list[tuple[IPAddress, int, str]]:
+        out: list[tuple[IPAddress, int, str]] = []
+        for eps in self.cluster.endpoints.get((ns, name), []):
+            out += [(ip, p.port, p.protocol) for ip in eps.addresses for p in eps.ports]
+        if out:
+            return out
+        svc = self.cluster.service(ns, name)
+        if not svc or not svc.selector:
+            return out
+        for pod in self.topo.pods:
+            src = next((p for p in self.cluster.pods if p.meta.kind == "Pod" and p.namespace == pod.namespace
+                        and p.meta.name == pod.name), None)
+            eth0 = pod.nic(rules.PRIMARY_IFNAME)
+            if src is None or eth0 is None or pod.namespace != ns:
+                continue
+            if all(src.labels.get(k) == v for k, v in svc.selector.items()):
+                for sp in svc.ports:
+                    port = sp.target_port if isinstance(sp.target_port, int) else sp.port
+                    out += [(ip, port, sp.protocol) for ip in eth0.ips]
+        return out
+
+
+def _lb_proto(name: str) -> str:
+    for proto in rules.LB_PROTOCOLS:
+        if f"-{proto}-" in name:
+            return proto
+    return "tcp"
+
+
+def _private_acls(subnet: Subnet) -> tuple[AclRule, ...]:
+    """``SetLogicalSwitchPrivate``: drop by default, allow in-subnet, the join subnet and allowSubnets."""
+    acls = [AclRule("to-lport", rules.DEFAULT_DROP_PRIORITY, "ip", "drop")]
+    for cidr in subnet.cidrs:
+        ipf = _ipf(cidr.version)
+        acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, f"{ipf}.src == {cidr} && {ipf}.dst == {cidr}",
+                            "allow-related"))
+        acls.append(AclRule("to-lport", rules.NODE_ALLOW_PRIORITY, f"{ipf}.src == {rules.JOIN_CIDR}"
+                            if cidr.version == 4 else f"{ipf}.src == {rules.JOIN_CIDR_V6}", "allow-related"))
+        for allow in subnet.allow_subnets:
+            try:
+                net = ipaddress.ip_network(allow, strict=False)
+            except ValueError:
+                continue
+            if net.version == cidr.version:
+                match = f"({ipf}.src == {cidr} && {ipf}.dst == {net}) || ({ipf}.src == {net} && {ipf}.dst == {cidr})"
+                acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, match, "allow-related"))
+    return tuple(acls)
+
+
+def build_topology(cluster: Cluster, plan: Plan) -> Topology:
+    """The twin's desired state for ``cluster`` with ``plan``'s bridges applied."""
+    return _Builder(cluster, plan).build()
+
+
+def iter_nics(topo: Topology) -> Iterator[tuple[str, Nic]]:
+    """Every interface with its owner (``node/<name>`` or ``<ns>/<pod>``)."""
+    for node in topo.nodes:
+        yield f"node/{node.name}", node.nic
+    for pod in topo.pods:
+        for nic in pod.nics:
+            yield pod.ref, nic
