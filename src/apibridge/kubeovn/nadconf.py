@@ -67,8 +67,14 @@ def parse(config: str | None) -> NadConfig:
     routes: list[dict[str, Any]] = []
     for plugin in plugins:
         if isinstance(plugin, dict) and _plugin_kind(plugin):
-            provider = plugin.get("provider") or (plugin.get("ipam") or {}).get("provider")
-            routes = list(plugin.get("routes") or [])
+            ipam = plugin.get("ipam")
+            if ipam is not None and not isinstance(ipam, dict):
+                raise NadConfigError("\"ipam\" must be an object")
+            raw_routes = plugin.get("routes")
+            if raw_routes is not None and not isinstance(raw_routes, list):
+                raise NadConfigError("\"routes\" must be a list")
+            provider = plugin.get("provider") or (ipam or {}).get("provider")
+            routes = list(raw_routes or [])
             break
     return NadConfig(kind, provider if isinstance(provider, str) else None, routes, data)
 

@@ -64,4 +64,9 @@ def format(routes: list[Route]) -> str:
 def merge(existing: list[Route], wanted: list[Route]) -> list[Route]:
     """``existing`` plus every route of ``wanted`` whose dst is not routed yet: append-only, idempotent."""
     have = {r.dst for r in existing}
-    return existing + [r for r in wanted if r.dst not in have]
+    merged = list(existing)
+    for route in wanted:
+        if route.dst not in have:
+            have.add(route.dst)
+            merged.append(route)
+    return merged

@@ -41,6 +41,10 @@ LAB_NODE = "kind-control-plane"
 LAB_NODE_IP = "172.18.0.2"
 
 
+def _group(api_version: str) -> str:
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
 @dataclass(frozen=True)
 class Assumption:
     """Something not in the input that we took as Kube-OVN or kind would have it."""
@@ -102,6 +106,10 @@ class Cluster:
             return
         parser = _PARSERS.get(kind) if (api, kind) in o.KNOWN_KINDS else None
         if parser is None:
+            served = next((a for a, k in o.KNOWN_KINDS if k == kind), None)
+            if served is not None and _group(served) == _group(api):
+                raise InputError(f"apiVersion {api!r} is not served for kind {kind}",
+                                 doc.location(kind, "apiVersion"), hint=f"use {served}")
             if kind in PASSTHROUGH_KINDS or api not in MODELLED_GROUPS:
                 self.others.append(doc)
                 return

@@ -80,7 +80,7 @@ class Fields:
         value = self.map_(path)
         out: dict[str, str] = {}
         for key, item in value.items():
-            if isinstance(item, bool) or not isinstance(item, str | int | float):
+            if not isinstance(item, str):
                 raise self.error(f"{path}.{key}", f"expected a string value, got {type(item).__name__}",
                                  hint="quote values such as \"true\" or \"8080\" in labels and annotations")
             out[str(key)] = str(item)

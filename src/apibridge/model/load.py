@@ -65,14 +65,14 @@ def _read(source: str) -> str:
 def parse_text(text: str, source: str) -> list[Document]:
     """Split ``text`` into documents. JSON (one value) and YAML (``---``-separated) are both accepted."""
     stripped = text.lstrip()
-    raw_docs: list[Any]
+    raw_docs: list[Any] = []
+    json_error: json.JSONDecodeError | None = None
     if stripped.startswith(("{", "[")):
         try:
             raw_docs = [json.loads(text)]
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            raise InputError(f"invalid JSON at {where}: {exc.msg}", Location(source)) from None
-    else:
+        except json.JSONDecodeError as exc:  # may still be YAML flow style, which kubectl accepts
+            json_error = exc
+    if not raw_docs:
         raw_docs = []
         try:
             for raw in yaml.load_all(text, Loader=_Loader):
@@ -81,6 +81,9 @@ def parse_text(text: str, source: str) -> list[Document]:
             mark = getattr(exc, "problem_mark", None)
             where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
             problem = getattr(exc, "problem", None) or str(exc)
+            if json_error is not None:
+                at = f"line {json_error.lineno} column {json_error.colno}"
+                raise InputError(f"invalid JSON at {at}: {json_error.msg}", Location(source)) from None
             raise InputError(f"invalid YAML{where}: {problem}", Location(source, len(raw_docs))) from None
     docs: list[Document] = []
     for index, raw in enumerate(raw_docs):

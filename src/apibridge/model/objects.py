@@ -11,6 +11,7 @@ assumed.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -484,8 +485,16 @@ def _selector(f: Fields, path: str) -> LabelSelector | None:
         raise f.error(path, str(exc)) from None
 
 
+BRIDGE_NAME_MAX = 63 - len("apibridge-")
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
 def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
     f = _fields(doc, meta)
+    if not _DNS_LABEL.match(meta.name) or len(meta.name) > BRIDGE_NAME_MAX:
+        raise f.error("metadata.name", f"{meta.name!r} cannot name an attachment: the NAD apibridge-<name> must be a "
+                      f"DNS-1123 label (lower case, digits, '-'; no dots) of at most 63 characters",
+                      hint=f"use a name of at most {BRIDGE_NAME_MAX} characters without dots")
     vpc = f.str_("spec.vpc")
     if not vpc:
         raise f.error("spec.vpc", "ApiBridge needs spec.vpc, the custom VPC whose pods get API access")

@@ -43,10 +43,14 @@ class IntervalSet:
         return i >= 0 and self._ends[i] >= start
 
     def add(self, start: int, end: int) -> None:
-        """Add an interval known to be disjoint from every existing one."""
-        i = bisect.bisect_left(self._starts, start)
-        self._starts.insert(i, start)
-        self._ends.insert(i, end)
+        """Add an interval, merging it with every interval it overlaps or touches."""
+        lo = bisect.bisect_left(self._ends, start - 1)  # first interval that ends at/after start-1
+        hi = bisect.bisect_right(self._starts, end + 1)  # intervals from lo to hi-1 touch [start, end]
+        if lo < hi:
+            start = min(start, self._starts[lo])
+            end = max(end, self._ends[hi - 1])
+        self._starts[lo:hi] = [start]
+        self._ends[lo:hi] = [end]
 
 
 def _span(net: IPNetwork) -> tuple[int, int]:
@@ -63,9 +67,11 @@ class Allocator:
     def is_free(self, net: IPNetwork) -> bool:
         return not self._taken[net.version].overlaps(*_span(net))
 
+    def is_free_all(self, nets: Iterable[IPNetwork]) -> bool:
+        return all(self.is_free(n) for n in nets)
+
     def reserve(self, net: IPNetwork) -> None:
-        if self.is_free(net):
-            self._taken[net.version].add(*_span(net))
+        self._taken[net.version].add(*_span(net))
 
     def allocate(self, pool: IPNetwork, prefixlen: int, key: str) -> IPNetwork:
         """The first free ``/prefixlen`` block of ``pool``, probing from the block ``key`` hashes to."""

@@ -15,12 +15,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
+from apibridge.base.errors import InputError
 from apibridge.kubeovn import networks, routes, rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
-from apibridge.model.objects import TEMPLATE_PATHS, PodLike, meta_of, parse_podlike
+from apibridge.model.objects import KNOWN_KINDS, TEMPLATE_PATHS, PodLike, meta_of, parse_podlike
 from apibridge.plan.types import BridgePlan, Plan
 
 
@@ -105,14 +107,30 @@ def apply_to_body(body: Mapping[str, Any], template_path: tuple[str, ...],
     return out
 
 
+def _annotation_error(pod: PodLike, key: str, exc: ValueError) -> InputError:
+    prefix = ".".join(pod.template_path)
+    where = f'{prefix + "." if prefix else ""}metadata.annotations["{key}"]'
+    return InputError(f"cannot add to this annotation: {exc}", replace(pod.meta.location, field=where),
+                      hint="fix the annotation; Multus or kube-ovn-cni would reject it too")
+
+
 def inject_documents(cluster: Cluster, plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:
     """Every document's body, with the mutation applied to each Pod and pod template a bridge selects."""
     out: list[dict[str, Any]] = []
     for doc in documents:
-        kind = doc.body.get("kind")
-        if isinstance(kind, str) and kind in TEMPLATE_PATHS:
+        kind, api = doc.body.get("kind"), doc.body.get("apiVersion")
+        if isinstance(kind, str) and kind in TEMPLATE_PATHS and (api, kind) in KNOWN_KINDS:
             pod = parse_podlike(doc, meta_of(doc))
-            _, changes = mutate_annotations(cluster, plan, pod)
+            bridge_plan = bridge_for(cluster, plan, pod)
+            changes: dict[str, str] = {}
+            if bridge_plan is not None:
+                try:
+                    changes = pod_mutation(pod.annotations, pod.namespace, bridge_plan)
+                except networks.NetworksError as exc:
+                    raise _annotation_error(pod, rules.NETWORKS_ANNOTATION, exc) from None
+                except routes.RoutesError as exc:
+                    key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
+                    raise _annotation_error(pod, key, exc) from None
             if changes:
                 out.append(apply_to_body(doc.body, pod.template_path, changes))
                 continue

@@ -96,22 +96,20 @@ def _taken(cluster: Cluster, config: PlannerConfig, own: set[str]) -> list[IPNet
     return taken
 
 
-def _choose_cidrs(bridge: ApiBridge, families: set[int], cluster: Cluster, allocator: Allocator,
-                  config: PlannerConfig) -> tuple[list[IPNetwork], list[PlanProblem]]:
+def _choose_cidrs(bridge: ApiBridge, families: set[int], allocator: Allocator, config: PlannerConfig,
+                  kept: list[IPNetwork]) -> tuple[list[IPNetwork], list[PlanProblem]]:
     ref = bridge.meta.ref
     if bridge.cidr_block != "auto":
         explicit = [ipaddress.ip_network(p.strip()) for p in bridge.cidr_block.split(",") if p.strip()]
         for net in explicit:
             allocator.reserve(net)
         return explicit, []
-    existing = cluster.subnets.get(object_name(bridge.name))
     nets: list[IPNetwork] = []
     problems: list[PlanProblem] = []
     for family in sorted(families):
-        kept = existing.cidr(family) if existing else None
-        if kept is not None and allocator.is_free(kept):
-            allocator.reserve(kept)
-            nets.append(kept)
+        own = next((c for c in kept if c.version == family), None)
+        if own is not None:  # reserved for this bridge by plan()
+            nets.append(own)
             continue
         pool, block = (config.pool_v4, config.block_v4) if family == 4 else (config.pool_v6, config.block_v6)
         try:
@@ -157,14 +155,14 @@ def _manifests(bridge: ApiBridge, provider: str, cidrs: list[IPNetwork], gateway
     return nad, subnet
 
 
-def plan_bridge(cluster: Cluster, bridge: ApiBridge, allocator: Allocator,
-                config: PlannerConfig) -> tuple[BridgePlan | None, list[PlanProblem]]:
+def plan_bridge(cluster: Cluster, bridge: ApiBridge, allocator: Allocator, config: PlannerConfig,
+                kept: list[IPNetwork] | None = None) -> tuple[BridgePlan | None, list[PlanProblem]]:
     ref = bridge.meta.ref
     name = object_name(bridge.name)
     provider = rules.nad_provider(name, bridge.nad_namespace)
     dests, problems = destinations(cluster, bridge)
     families = {d.family for d in dests} or {4}
-    cidrs, more = _choose_cidrs(bridge, families, cluster, allocator, config)
+    cidrs, more = _choose_cidrs(bridge, families, allocator, config, kept or [])
     problems += more
     if not cidrs:
         return None, problems
@@ -197,10 +195,19 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: P
     bridges = {**cluster.bridges, **{b.name: b for b in extra_bridges}}
     own = {object_name(name) for name in bridges}
     allocator = Allocator(_taken(cluster, config, own))
+    # Applied bridges keep their CIDRs: reserve every existing bridge Subnet before anyone allocates,
+    # so a new bridge probing from its hash start can never take an applied one's block.
+    kept: dict[str, list[IPNetwork]] = {}
+    for name in bridges:
+        existing = cluster.subnets.get(object_name(name))
+        if existing is not None and allocator.is_free_all(existing.cidrs):
+            kept[name] = list(existing.cidrs)
+            for cidr in existing.cidrs:
+                allocator.reserve(cidr)
     result = Plan()
     ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
     for bridge in ordered:
-        bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config)
+        bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config, kept.get(bridge.name, []))
         result.problems += problems
         if bridge_plan is not None:
             result.bridges[bridge.name] = bridge_plan

@@ -1,0 +1,478 @@
+"""Network namespaces wired the way kube-ovn-cni wires a pod NIC.
+
+The twin proves reachability with real TCP, so every pod or node is a Linux network namespace and
+every NIC is a veth pair: the namespace end is renamed to what the pod sees (``eth0``, ``net1``,
+``ovn0``) and gets MAC, addresses, MTU and routes; the host end is plugged into ``br-int`` with
+``external_ids:iface-id=<LSP name>`` plus the other external_ids kube-ovn-cni writes, so
+ovn-controller binds it to the logical switch port exactly as on a node.
+
+Two facts shape this module:
+
+* The host ends do not live in the root namespace. Each lab runs its ``ovs-vswitchd`` inside its own
+  *switch namespace* (see :mod:`apibridge.twin.daemons`), so ``br-int``, the userspace datapath's
+  ``ovs-netdev`` tap and all host veth ends of one lab are invisible to the machine and to other
+  labs; deleting that namespace removes every trace. IPv6 is disabled there for all devices.
+* The userspace (netdev) datapath receives frames through AF_PACKET with the TCP checksum still
+  left to offload: unless TX checksumming is turned off on the *namespace* end (``ethtool -K <if>
+  tx off``), ping works but every TCP connection hangs. That step is mandatory, not tuning.
+
+Routes follow kube-ovn-cni's ``configureContainerNic``: an invalid ``dst`` or ``gw`` is logged and
+skipped, an empty ``gw`` means an on-link route, an empty ``dst`` means the default route, and a
+kernel error on one route is logged and skipped too. The skipped routes are returned, so callers
+can show them instead of losing them in a log.
+
+Everything runs through the ``ip`` command (batch mode ``-b`` with ``-force`` to keep one process
+per namespace) and ``ovs-vsctl`` (one invocation for many ports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from apibridge.kubeovn import rules
+from apibridge.kubeovn.routes import Route
+from apibridge.twin.proc import CommandError, run, wait_gone
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "IFNAMSIZ",
+    "NETNS_DIR",
+    "Bridge",
+    "Namespaces",
+    "Nic",
+    "PluggedNic",
+    "Route",
+    "SkippedRoute",
+    "check_prefix",
+    "delete_netns",
+    "ensure_netns",
+    "exec_argv",
+    "host_ifname",
+    "list_netns",
+    "netns_exists",
+    "netns_pids",
+    "wait_for",
+]
+
+NETNS_DIR = Path("/run/netns")
+IFNAMSIZ = 15  # Linux interface names: 15 characters + NUL
+_IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
+# A lab prefix ends in a separator, so lab "ab-t1" can never claim the namespaces of lab "ab-t10".
+_PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}[-._]$")
+_FAILED_LINE = re.compile(r"Command failed -:(\d+)")
+
+
+# --- shapes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SkippedRoute:
+    """A route kube-ovn-cni would have logged and skipped, and why."""
+
+    route: Route
+    reason: str
+
+
+@dataclass(frozen=True)
+class Nic:
+    """A pod (or node) NIC as kube-ovn-cni configures it.
+
+    ``addresses`` are CIDRs (``10.0.1.2/24``, ``fd00::2/120``); ``gateways`` install a default route
+    per family (the pod's default-route NIC); ``routes`` are the annotation's extra routes.
+    """
+
+    ifname: str
+    iface_id: str
+    mac: str
+    addresses: tuple[str, ...] = ()
+    mtu: int | None = None
+    gateways: tuple[str, ...] = ()
+    routes: tuple[Route, ...] = ()
+    pod_name: str = ""
+    pod_namespace: str = ""
+
+
+@dataclass(frozen=True)
+class PluggedNic:
+    """A NIC after plugging: where both ends are and which routes were skipped."""
+
+    netns: str
+    ifname: str
+    host_ifname: str
+    iface_id: str
+    skipped_routes: tuple[SkippedRoute, ...] = ()
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """Where host ends go: the OVS database, the integration bridge and the namespace ovs-vswitchd runs in."""
+
+    ovs_db: str  # e.g. unix:/tmp/lab/ovs/db.sock
+    netns: str
+    name: str = "br-int"
+
+    def vsctl(self, timeout: int = 30) -> list[str]:
+        return ["ovs-vsctl", f"--db={self.ovs_db}", f"--timeout={timeout}"]
+
+
+# --- module-level namespace primitives ---------------------------------------------------------------
+
+
+def check_prefix(prefix: str) -> None:
+    """A lab prefix: letters, digits, ``-._``, ending in one of ``-._`` (e.g. ``ab-t1a2b3c-``, ``ab-dev.``)."""
+    if not _PREFIX.match(prefix):
+        raise ValueError(f"invalid lab prefix {prefix!r}: use [A-Za-z0-9_.-], at most 40, ending in '-', '.' or '_'")
+
+
+def netns_exists(name: str) -> bool:
+    return (NETNS_DIR / name).exists()
+
+
+def list_netns() -> list[str]:
+    """Names of all named network namespaces (``ip netns list``)."""
+    out = run(["ip", "netns", "list"]).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def ensure_netns(name: str, sysctls: Mapping[str, str] | None = None) -> bool:
+    """Create namespace ``name`` with ``lo`` up (no-op if it exists). Returns True if it was created."""
+    created = False
+    if not netns_exists(name):
+        run(["ip", "netns", "add", name])
+        created = True
+    run(["ip", "-n", name, "link", "set", "lo", "up"])
+    if sysctls:
+        run(["ip", "netns", "exec", name, "sysctl", "-q", "-w", *(f"{k}={v}" for k, v in sysctls.items())])
+    return created
+
+
+def netns_pids(name: str) -> list[int]:
+    """Processes whose network namespace is ``name``."""
+    if not netns_exists(name):
+        return []
+    out = run(["ip", "netns", "pids", name]).stdout
+    return [int(tok) for tok in out.split() if tok.isdigit()]
+
+
+def delete_netns(name: str, *, grace: float = 3.0) -> None:
+    """Kill the processes inside ``name`` (they are ours: the namespace is), then delete it."""
+    pids = netns_pids(name)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        pids = [pid for pid in pids if not wait_gone(pid, grace if sig == signal.SIGTERM else 5.0)]
+        if not pids:
+            break
+    if netns_exists(name):
+        run(["ip", "netns", "del", name])
+
+
+def exec_argv(netns: str, argv: Sequence[str]) -> list[str]:
+    """``argv`` run inside ``netns`` (``ip netns exec`` execs in place: the pid is the program's)."""
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+def host_ifname(netns: str, ifname: str) -> str:
+    """kube-ovn-cni's host veth name: ``<id[:12]>_h`` for eth0, ``<id[:12-len]>_<ifname>_h`` otherwise.
+
+    The container id is replaced by a hash of the namespace name, so names are stable, unique per
+    (namespace, interface) and never longer than 15 characters.
+    """
+    digest = hashlib.sha256(f"{netns}\0{ifname}".encode()).hexdigest()
+    if ifname == rules.PRIMARY_IFNAME:
+        return f"{digest[:12]}_h"
+    if len(ifname) <= 10:
+        return f"{digest[: 12 - len(ifname)]}_{ifname}_h"
+    return f"{digest[:12]}_h"
+
+
+# --- route and address lines (kube-ovn-cni semantics) -----------------------------------------------
+
+
+def _route_line(route: Route, ifname: str) -> tuple[str | None, str]:
+    """The ``ip route replace`` batch line for ``route``, or (None, reason) if kube-ovn-cni would skip it."""
+    gw = route.gw.strip()
+    if gw:
+        try:
+            gw_ip = ipaddress.ip_address(gw)
+        except ValueError:
+            return None, f"invalid gateway {gw!r}"
+        gw = str(gw_ip)
+    dst = route.dst.strip()
+    if not dst:
+        dst = "::/0" if gw and ":" in gw else "0.0.0.0/0"
+    else:
+        # Go's net.ParseCIDR: the mask is required, host bits are allowed (and dropped).
+        if "/" not in dst:
+            return None, f"invalid route destination {dst!r}: not a CIDR"
+        try:
+            dst = str(ipaddress.ip_network(dst, strict=False))
+        except ValueError:
+            return None, f"invalid route destination {dst!r}"
+    via = f" via {gw}" if gw else ""
+    return f"route replace {dst}{via} dev {ifname}", ""
+
+
+def _check_ifname(ifname: str) -> None:
+    if not _IFNAME.match(ifname):
+        raise ValueError(f"invalid interface name {ifname!r} (1-15 characters of [A-Za-z0-9_.-])")
+
+
+def _ovs_str(value: str) -> str:
+    """An OVSDB string atom, quoted (JSON escapes are a subset of what ovs-vsctl accepts)."""
+    return json.dumps(value)
+
+
+# --- a lab's namespaces ---------------------------------------------------------------------------------
+
+
+class Namespaces:
+    """The namespaces and NICs of one lab: every name starts with ``prefix``; host ends go to ``bridge``."""
+
+    def __init__(self, prefix: str, bridge: Bridge) -> None:
+        check_prefix(prefix)
+        self.prefix = prefix
+        self.bridge = bridge
+
+    # names
+    def name(self, short: str) -> str:
+        """The full namespace name for ``short`` (idempotent on full names)."""
+        return short if short.startswith(self.prefix) else f"{self.prefix}{short}"
+
+    def _own(self, netns: str) -> str:
+        if not netns.startswith(self.prefix) or netns == self.bridge.netns:
+            raise ValueError(f"namespace {netns!r} is not a pod/node namespace of lab {self.prefix!r}")
+        return netns
+
+    def create(self, short: str) -> str:
+        """Create (or reuse) the namespace for ``short``; returns its full name."""
+        netns = self._own(self.name(short))
+        ensure_netns(netns)
+        return netns
+
+    def owned(self) -> list[str]:
+        """The lab's pod/node namespaces (the switch namespace is the daemons' business)."""
+        return sorted(n for n in list_netns() if n.startswith(self.prefix) and n != self.bridge.netns)
+
+    def host_ports(self) -> list[str]:
+        """Host veth ends currently in the switch namespace."""
+        if not netns_exists(self.bridge.netns):
+            return []
+        out = run(["ip", "-n", self.bridge.netns, "-o", "link", "show", "type", "veth"]).stdout
+        return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line)
+
+    # NICs
+    def plug(self, netns: str, nic: Nic) -> PluggedNic:
+        """Create and configure one NIC (see :meth:`plug_many`)."""
+        return self.plug_many([(netns, nic)])[0]
+
+    def plug_many(self, items: Sequence[tuple[str, Nic]]) -> list[PluggedNic]:
+        """Create and configure NICs in bulk: one ``ip`` batch for all host ends, one per namespace,
+        one ``ethtool`` per NIC, and a single ``ovs-vsctl`` for all ports.
+
+        Idempotent: a NIC whose veth already exists is not recreated, but its addresses, routes,
+        offload setting and OVS port are applied again (``replace`` / ``--may-exist`` semantics).
+        """
+        if not items:
+            return []
+        existing = set(self.host_ports())
+        hosts: list[str] = []
+        sw_lines: list[str] = []
+        per_ns: dict[str, list[Nic]] = {}
+        for netns, nic in items:
+            self._own(netns)
+            _check_ifname(nic.ifname)
+            host = host_ifname(netns, nic.ifname)
+            hosts.append(host)
+            if host not in existing:
+                mtu = f" mtu {nic.mtu}" if nic.mtu else ""
+                peer = f"peer name {nic.ifname} netns {netns} address {nic.mac}{mtu}"
+                sw_lines.append(f"link add {host}{mtu} type veth {peer}")
+            sw_lines.append(f"link set {host} up")
+            per_ns.setdefault(netns, []).append(nic)
+        self._batch(self.bridge.netns, sw_lines, optional=set())
+
+        skipped: dict[tuple[str, str], tuple[SkippedRoute, ...]] = {}
+        for netns, nics in per_ns.items():
+            skipped.update(self._configure(netns, nics))
+            for nic in nics:
+                # Mandatory with the userspace datapath: otherwise TCP checksums are never filled in.
+                run(exec_argv(netns, ["ethtool", "-K", nic.ifname, "tx", "off"]))
+
+        cmd = self.bridge.vsctl()
+        for (netns, nic), host in zip(items, hosts, strict=True):
+            ext = {
+                "iface-id": nic.iface_id,
+                **rules.VENDOR,
+                "pod_name": nic.pod_name,
+                "pod_namespace": nic.pod_namespace,
+                "ip": ",".join(a.split("/")[0] for a in nic.addresses),
+                "pod_netns": netns,
+            }
+            cmd += ["--", "--may-exist", "add-port", self.bridge.name, host, "--", "set", "Interface", host]
+            cmd += [f"external_ids:{k}={_ovs_str(v)}" for k, v in ext.items()]
+        run(cmd)
+        return [
+            PluggedNic(netns, nic.ifname, host, nic.iface_id, skipped.get((netns, nic.ifname), ()))
+            for (netns, nic), host in zip(items, hosts, strict=True)
+        ]
+
+    def _configure(self, netns: str, nics: Sequence[Nic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
+        """Addresses, up, default routes (mandatory) and extra routes (best effort) in one batch."""
+        lines: list[str] = []
+        optional: dict[int, tuple[Nic, Route]] = {}
+        skipped: dict[tuple[str, str], list[SkippedRoute]] = {}
+        for nic in nics:
+            for cidr in nic.addresses:
+                iface = ipaddress.ip_interface(cidr)
+                nodad = " nodad" if iface.version == 6 else ""
+                lines.append(f"addr replace {iface.with_prefixlen} dev {nic.ifname}{nodad}")
+            lines.append(f"link set {nic.ifname} up")
+        for nic in nics:
+            for gw in nic.gateways:
+                line, reason = _route_line(Route("", gw), nic.ifname)
+                if line is None:
+                    raise ValueError(f"{netns}/{nic.ifname}: default gateway: {reason}")
+                lines.append(line)
+        for nic in nics:
+            for route in nic.routes:
+                line, reason = _route_line(route, nic.ifname)
+                if line is None:
+                    log.warning("%s/%s: skipping route %s: %s", netns, nic.ifname, route, reason)
+                    skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, reason))
+                    continue
+                lines.append(line)
+                optional[len(lines)] = (nic, route)
+        for lineno, why in self._batch(netns, lines, optional=set(optional)).items():
+            nic, route = optional[lineno]
+            log.warning("%s/%s: route %s failed: %s", netns, nic.ifname, route, why)
+            skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, why))
+        return {key: tuple(value) for key, value in skipped.items()}
+
+    def _batch(self, netns: str, lines: Sequence[str], *, optional: set[int]) -> dict[int, str]:
+        """Run ``ip -n netns -force -b -``; failures of ``optional`` line numbers (1-based) are returned,
+        any other failure raises :class:`CommandError`."""
+        argv = ["ip", "-n", netns, "-force", "-b", "-"]
+        text = "".join(line + "\n" for line in lines)
+        done = run(argv, input=text, check=False)
+        if done.returncode == 0:
+            return {}
+        failed: dict[int, str] = {}
+        reason_lines: list[str] = []
+        for line in done.stderr.splitlines():
+            m = _FAILED_LINE.search(line)
+            if m:
+                failed[int(m.group(1))] = " ".join(reason_lines) or "failed"
+                reason_lines = []
+            elif line.strip():
+                reason_lines.append(line.strip())
+        fatal = {n: why for n, why in failed.items() if n not in optional}
+        if fatal or not failed:
+            detail = "; ".join(f"line {n} ({lines[n - 1]}): {why}" for n, why in sorted(fatal.items()))
+            raise CommandError(argv, done.returncode, done.stdout, detail or done.stderr)
+        return failed
+
+    def apply_routes(self, netns: str, ifname: str, routes: Iterable[Route]) -> tuple[SkippedRoute, ...]:
+        """Apply extra routes to an existing NIC with kube-ovn-cni's skip-and-log semantics."""
+        lines: list[str] = []
+        optional: dict[int, Route] = {}
+        skipped: list[SkippedRoute] = []
+        for route in routes:
+            line, reason = _route_line(route, ifname)
+            if line is None:
+                log.warning("%s/%s: skipping route %s: %s", netns, ifname, route, reason)
+                skipped.append(SkippedRoute(route, reason))
+                continue
+            lines.append(line)
+            optional[len(lines)] = route
+        if lines:
+            for lineno, why in self._batch(self._own(netns), lines, optional=set(optional)).items():
+                log.warning("%s/%s: route %s failed: %s", netns, ifname, optional[lineno], why)
+                skipped.append(SkippedRoute(optional[lineno], why))
+        return tuple(skipped)
+
+    def add_host_addresses(self, netns: str, addresses: Sequence[str]) -> None:
+        """Host-only addresses on ``lo`` (a node's InternalIP, which is not on ``ovn0``).
+
+        A dummy interface would look more like a node's ``eth0``, but the ``dummy`` kernel module
+        is not always available; for local delivery ``lo`` is equivalent. Plain IPs become /32 (/128).
+        """
+        lines = []
+        for a in addresses:
+            iface = ipaddress.ip_interface(a if "/" in a else f"{a}/{32 if ':' not in a else 128}")
+            lines.append(f"addr replace {iface.with_prefixlen} dev lo")
+        self._batch(self._own(netns), lines, optional=set())
+
+    def wait_installed(self, host_ifnames: Sequence[str], timeout: float = 30.0) -> None:
+        """Block until ovn-controller marked every port ``external_ids:ovn-installed=true``
+        (what kube-ovn-cni waits for before answering the CNI ADD)."""
+        if not host_ifnames:
+            return
+        cmd = self.bridge.vsctl(timeout=max(1, int(timeout + 0.999)))
+        for host in host_ifnames:
+            cmd += ["--", "wait-until", "Interface", host, 'external_ids:ovn-installed="true"']
+        run(cmd, timeout=timeout + 5)
+
+    def unplug(self, netns: str, ifname: str) -> None:
+        """Remove one NIC: the OVS port and the veth pair."""
+        host = host_ifname(netns, ifname)
+        run([*self.bridge.vsctl(), "--if-exists", "del-port", self.bridge.name, host])
+        run(["ip", "-n", self.bridge.netns, "link", "del", host], check=False)
+
+    # teardown
+    def delete(self, netns: str) -> None:
+        """Delete a pod/node namespace: its processes, its OVS ports and the namespace (veths go with it)."""
+        self._own(netns)
+        self._del_ports({netns})
+        delete_netns(netns)
+
+    def delete_all(self) -> list[str]:
+        """Delete every pod/node namespace of the lab; returns their names."""
+        names = self.owned()
+        self._del_ports(set(names))
+        for netns in names:
+            delete_netns(netns)
+        return names
+
+    def _del_ports(self, netns_names: set[str]) -> None:
+        sock = self.bridge.ovs_db.removeprefix("unix:")
+        if not netns_names or not netns_exists(self.bridge.netns) or not Path(sock).exists():
+            return
+        try:
+            out = run([*self.bridge.vsctl(5), "--format=json", "--columns=name,external_ids", "list", "Interface"])
+        except CommandError:
+            return  # no ovsdb-server: nothing to unplug, the veths die with the namespaces
+        doomed: list[str] = []
+        for name, ext in json.loads(out.stdout).get("data", []):
+            pairs = dict(ext[1]) if isinstance(ext, list) and ext[0] == "map" else {}
+            if pairs.get("pod_netns") in netns_names:
+                doomed.append(name)
+        if doomed:
+            cmd = self.bridge.vsctl(5)
+            for name in doomed:
+                cmd += ["--", "--if-exists", "del-port", self.bridge.name, name]
+            run(cmd)
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:
+    """Poll ``predicate`` until it returns something truthy; False if ``timeout`` passed first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)

@@ -1,0 +1,167 @@
+"""The Cluster view: what Kube-OVN/kubeadm create on their own, and where pods land.
+
+Pod placement follows Kube-OVN's ``getPodDefaultSubnet`` and namespace controller: the pod's
+``ovn.kubernetes.io/logical_switch`` > the namespace's annotation > a Subnet listing the namespace in
+``spec.namespaces`` > a Vpc listing it (its ``defaultSubnet``) > the default subnet ``ovn-default``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from apibridge.model.cluster import Cluster
+from apibridge.model.load import Document
+
+from .model_kit import cluster, namespace, pod, service, subnet, vpc, workload
+
+LS = "ovn.kubernetes.io/logical_switch"
+
+
+def test_empty_input_assumes_what_kube_ovn_and_kubeadm_create() -> None:
+    c = cluster()
+    assert "ovn-cluster" in c.vpcs and c.vpcs["ovn-cluster"].assumed
+    join = c.subnets["join"]
+    assert join.cidrs == (ipaddress.ip_network("100.64.0.0/16"),)
+    assert join.vpc == "ovn-cluster"
+    default = c.default_subnet()
+    assert default is not None and default.name == "ovn-default"
+    assert default.cidrs == (ipaddress.ip_network("10.16.0.0/16"),)
+    assert default.gateways == (ipaddress.ip_address("10.16.0.1"),)
+    assert c.api_cluster_ips() == (ipaddress.ip_address("10.96.0.1"),)
+    svc = c.service("default", "kubernetes")
+    assert svc is not None and [p.port for p in svc.ports] == [443]
+    assumed = {a.obj for a in c.assumptions}
+    assert assumed == {"Vpc/ovn-cluster", "Subnet/join", "Subnet/ovn-default", "Service/default/kubernetes"}
+    assert all(a.what for a in c.assumptions)  # each says what was assumed
+
+
+def test_nothing_is_assumed_for_what_the_input_has() -> None:
+    c = cluster(vpc("ovn-cluster"), subnet("join", "100.65.0.0/16"), subnet("ovn-default", "10.17.0.0/16"),
+                service("default", "kubernetes", "10.100.0.1"))
+    assert c.assumptions == []
+    assert c.subnets["join"].cidrs == (ipaddress.ip_network("100.65.0.0/16"),)
+    assert c.api_cluster_ips() == (ipaddress.ip_address("10.100.0.1"),)
+
+
+def test_a_subnet_marked_default_replaces_ovn_default() -> None:
+    c = cluster(subnet("my-default", "10.20.0.0/16", default=True))
+    assert c.default_subnet() is c.subnets["my-default"]
+    assert "ovn-default" not in c.subnets
+
+
+def test_dual_stack_api_service_gives_dual_stack_default_subnets() -> None:
+    c = cluster(service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1"))
+    for name in ("join", "ovn-default"):
+        assert {n.version for n in c.subnets[name].cidrs} == {4, 6}
+        assert c.subnets[name].protocol == "Dual"
+
+
+def test_lab_defaults_assume_a_node_and_the_api_endpoints() -> None:
+    c = cluster(lab_defaults=True)
+    assert len(c.nodes) == 1
+    (node,) = c.nodes.values()
+    assert node.control_plane and node.internal_ips
+    eps = c.endpoints[("default", "kubernetes")]
+    assert [a for e in eps for a in e.addresses] == list(node.internal_ips)
+    assert {f"Node/{node.meta.name}", "Endpoints/default/kubernetes"} <= {a.obj for a in c.assumptions}
+    assert cluster().nodes == {}  # only with lab_defaults
+
+
+def test_namespaces_of_pods_are_implied() -> None:
+    c = cluster(pod("p", "implied"))
+    assert "implied" in c.namespaces
+    assert c.namespace_labels("implied")["kubernetes.io/metadata.name"] == "implied"
+
+
+def test_namespace_labels_include_the_automatic_name_label() -> None:
+    c = cluster(namespace("ns", labels={"tenant": "a"}))
+    assert c.namespace_labels("ns") == {"tenant": "a", "kubernetes.io/metadata.name": "ns"}
+
+
+# ---- placement ---------------------------------------------------------------------------------------
+def placement_cluster(*extra: dict) -> Cluster:  # type: ignore[type-arg]
+    """Namespace ``ns`` is claimed by every mechanism at once; each test removes the stronger ones."""
+    return cluster(
+        vpc("va", namespaces=["ns", "only-vpc"], default_subnet="va-main"),
+        subnet("va-aaa", "10.1.0.0/24", vpc="va"),  # sorts first, but is not the VPC's defaultSubnet
+        subnet("va-main", "10.1.1.0/24", vpc="va"),
+        vpc("vb"),
+        subnet("vb-listed", "10.2.0.0/24", vpc="vb", namespaces=["ns", "only-subnet"]),
+        vpc("vc"),
+        subnet("vc-annotated", "10.3.0.0/24", vpc="vc"),
+        vpc("vd"),
+        subnet("vd-pod", "10.4.0.0/24", vpc="vd"),
+        *extra,
+    )
+
+
+def where(c: Cluster, ns: str, annotations: dict[str, str] | None = None) -> tuple[str | None, str | None]:
+    p = next(p for p in c.pods if p.namespace == ns and dict(p.annotations) == (annotations or {}))
+    s = c.pod_subnet(p)
+    return (s.name if s else None), c.pod_vpc(p)
+
+
+def test_pod_annotation_wins_over_everything() -> None:
+    c = placement_cluster(namespace("ns", annotations={LS: "vc-annotated"}), pod("p", "ns", annotations={LS: "vd-pod"}))
+    assert where(c, "ns", {LS: "vd-pod"}) == ("vd-pod", "vd")
+
+
+def test_namespace_annotation_wins_over_subnet_and_vpc_lists() -> None:
+    c = placement_cluster(namespace("ns", annotations={LS: "vc-annotated"}), pod("p", "ns"))
+    assert where(c, "ns") == ("vc-annotated", "vc")
+
+
+def test_namespace_annotation_with_several_subnets_takes_the_first() -> None:
+    c = placement_cluster(namespace("ns", annotations={LS: "vc-annotated,vd-pod"}), pod("p", "ns"))
+    assert where(c, "ns") == ("vc-annotated", "vc")
+
+
+def test_subnet_namespaces_win_over_vpc_namespaces() -> None:
+    c = placement_cluster(pod("p", "ns"))
+    assert where(c, "ns") == ("vb-listed", "vb")
+    c = placement_cluster(pod("p", "only-subnet"))
+    assert where(c, "only-subnet") == ("vb-listed", "vb")
+
+
+def test_vpc_namespaces_use_the_vpc_default_subnet() -> None:
+    c = placement_cluster(pod("p", "only-vpc"))
+    assert where(c, "only-vpc") == ("va-main", "va")
+
+
+def test_anything_else_lands_in_the_default_subnet() -> None:
+    c = placement_cluster(pod("p", "elsewhere"))
+    assert where(c, "elsewhere") == ("ovn-default", "ovn-cluster")
+
+
+def test_pod_annotation_naming_an_unknown_subnet_has_no_vpc() -> None:
+    c = placement_cluster(pod("p", "ns", annotations={LS: "no-such-subnet"}))
+    assert where(c, "ns", {LS: "no-such-subnet"}) == (None, None)
+
+
+@pytest.mark.parametrize("kind", ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob"])
+def test_workload_templates_are_placed_by_their_template_annotations(kind: str) -> None:
+    c = placement_cluster(
+        workload(kind, "w1", "ns", annotations={LS: "vd-pod"}),
+        # an annotation on the workload itself (not its pod template) does not place its pods
+        workload(kind, "w2", "only-vpc", owner_annotations={LS: "vd-pod"}),
+        workload(kind, "w3", "elsewhere"),
+    )
+    placed = {p.meta.name: (c.pod_subnet(p).name, c.pod_vpc(p)) for p in c.pods}  # type: ignore[union-attr]
+    assert placed == {"w1": ("vd-pod", "vd"), "w2": ("va-main", "va"), "w3": ("ovn-default", "ovn-cluster")}
+    assert all(p.is_template for p in c.pods)
+
+
+def test_vpc_namespaces_lists_where_pods_land() -> None:
+    c = placement_cluster(namespace("ns"), namespace("only-vpc"), namespace("elsewhere"))
+    assert c.vpc_namespaces("va") == {"only-vpc"}
+    assert c.vpc_namespaces("vb") == {"ns", "only-subnet"}
+    assert "elsewhere" in c.vpc_namespaces("ovn-cluster")
+
+
+def test_placement_follows_objects_added_later() -> None:
+    c = placement_cluster(pod("p", "only-vpc"))
+    assert where(c, "only-vpc") == ("va-main", "va")
+    c.add_document(Document(subnet("vb-late", "10.9.0.0/24", vpc="vb", namespaces=["only-vpc"]), "late.yaml", 0))
+    assert where(c, "only-vpc") == ("vb-late", "vb")  # no stale cache
