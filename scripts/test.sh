@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite, in the order a reviewer would want failures: lint, types, layering, tests.
+# Stops at the first failure. Extra arguments go to pytest (e.g. -k inject, -m 'not ovn').
+# Tests marked `ovn` start real OVN/OVS daemons and need root; they are part of the suite.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+./scripts/setup.sh
+
+lint_paths=(src tests)
+[[ -d bench ]] && lint_paths+=(bench)
+
+echo "== ruff check ${lint_paths[*]}"
+.venv/bin/ruff check "${lint_paths[@]}"
+echo "== mypy (strict)"
+.venv/bin/mypy
+echo "== lint-imports"
+.venv/bin/lint-imports
+echo "== pytest"
+exec .venv/bin/pytest "$@"

@@ -1,0 +1,45 @@
+"""``apibridge check``: is this cluster's API-server access for custom VPCs correct and fenced?
+
+Loads the manifests, plans every ApiBridge in them and runs the validator over both — the seed's
+hand-written NAD, Subnet and annotations get the same scrutiny as our own plans. Exit 1 when any
+finding is an error, so CI can gate on it.
+"""
+
+from __future__ import annotations
+
+import click
+
+from apibridge.check.validator import check
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
+from apibridge.model.cluster import load_cluster
+from apibridge.plan.planner import plan
+from apibridge.report import findings as report
+from apibridge.report.console import Ui, steps
+from apibridge.report.manifests import dump
+
+
+@click.command("check")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@output_option(("text", "json", "yaml"), "text")
+@click.pass_context
+def check_command(ctx: click.Context, files: tuple[str, ...], output: str) -> None:
+    """Validate manifests (files, directories, or - for stdin).
+
+    \b
+    JSON/YAML shape: {"findings": [{"code", "severity", "object", "field", "message", "hint"}]}
+    """
+    ui = Ui()
+    with steps(ui.err, ("loading", "planning", "checking")) as step:
+        step(f"loading {len(files)} path(s)")
+        cluster = load_cluster(files)
+        step("planning")
+        the_plan = plan(cluster)
+        step("checking")
+        findings = check(cluster, the_plan)
+    if output == "text":
+        report.print_assumptions(ui.err, cluster.assumptions)
+        report.print_findings(ui.out, findings, sources=report.object_sources(cluster))
+        ui.out.print(report.summary(findings, objects=len(cluster.documents)))
+    else:
+        click.echo(dump(report.findings_document(findings), output), nl=False)
+    ctx.exit(EXIT_FINDINGS if report.has_errors(findings) else EXIT_OK)

@@ -1,0 +1,89 @@
+"""``apibridge inject -f``: the input manifests with the bridge's pod annotations added.
+
+Like ``istioctl kube-inject``: for clusters without the admission webhook, or to review what the
+webhook would do. Documents come out in input order; only Pods and pod templates that a bridge
+selects change, and only by the mutation (``apibridge.plan.mutation``), which is append-only and
+idempotent — injecting the output again changes nothing. The cluster (VPCs, subnets, bridges) is
+read from ``--cluster`` plus the ``-f`` file itself; a ``--cluster`` directory may contain the
+``-f`` file without it counting twice.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+import click
+
+from apibridge.base.errors import InputError
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
+from apibridge.kubeovn.networks import NetworksError
+from apibridge.kubeovn.routes import RoutesError
+from apibridge.model.cluster import Cluster
+from apibridge.model.load import Document, load_documents
+from apibridge.model.objects import TEMPLATE_PATHS, meta_of
+from apibridge.plan.mutation import inject_documents
+from apibridge.plan.planner import plan
+from apibridge.plan.types import Plan
+from apibridge.report import findings as report
+from apibridge.report.console import Ui, steps
+from apibridge.report.manifests import dump_documents
+
+
+@functools.cache
+def _file_key(source: str) -> str:
+    """The same file however it was named (``-`` is stdin)."""
+    return source if source == "-" else str(Path(source).resolve())
+
+
+def _annotations_field(doc: Document) -> str:
+    kind = doc.body.get("kind")
+    path = TEMPLATE_PATHS.get(kind, ()) if isinstance(kind, str) else ()
+    return ".".join((*path, "metadata", "annotations"))
+
+
+def _inject(cluster: Cluster, the_plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:
+    """The mutation over every document; an annotation Multus or kube-ovn-cni would reject is bad input."""
+    out: list[dict[str, Any]] = []
+    for doc in documents:
+        try:
+            out.extend(inject_documents(cluster, the_plan, [doc]))
+        except (NetworksError, RoutesError) as exc:
+            raise InputError(str(exc), doc.location(meta_of(doc).ref, _annotations_field(doc)),
+                             hint="fix the annotation: Multus or kube-ovn-cni would reject this pod") from None
+    return out
+
+
+@click.command("inject")
+@click.option("-f", "--filename", required=True, metavar="FILE",
+              help="Manifests to inject (a file, a directory, or - for stdin).")
+@click.option("--cluster", "cluster_files", multiple=True, metavar="FILE",
+              help="Manifests describing the cluster: VPCs, subnets, Services, ApiBridges (repeatable).")
+@output_option(("yaml", "json"), "yaml")
+@click.pass_context
+def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, ...], output: str) -> None:
+    """Print -f FILE with the API-server attachment added to every pod a bridge selects."""
+    ui = Ui()
+    with steps(ui.err, ("loading", "planning", "injecting")) as step:
+        step("loading")
+        documents = load_documents([filename])
+        own = {_file_key(d.source) for d in documents}
+        context = [d for d in load_documents(cluster_files) if _file_key(d.source) not in own]
+        cluster = Cluster.from_documents([*context, *documents])
+        step("planning")
+        the_plan = plan(cluster)
+        errors = [p for p in the_plan.problems if p.severity == "error"]
+        step(f"injecting {len(documents)} document(s)")
+        out = [] if errors else _inject(cluster, the_plan, documents)
+    if errors:
+        report.print_findings(ui.err, errors, sources=report.object_sources(cluster))
+        ui.error("not injected: the plan has errors (see above)")
+        ctx.exit(EXIT_FINDINGS)
+    if not cluster.bridges:
+        ui.warning("no ApiBridge in -f or --cluster: nothing to inject")
+    for doc, body in zip(documents, out, strict=True):
+        if body != doc.body:
+            ui.info(f"injected {meta_of(doc).ref}")
+    click.echo(dump_documents(out, output), nl=False)
+    ctx.exit(EXIT_OK)

@@ -1,0 +1,108 @@
+"""The root ``apibridge`` group and the guard that keeps bad input from ever showing a traceback.
+
+The guard sits in the group's ``invoke`` (not only in ``main``), so the installed command and
+click's ``CliRunner`` in the tests behave identically: an ``InputError`` becomes one line
+``error: <file (document N): object: field F: message (hint: …)>`` and exit 2; anything unexpected
+becomes one short line and exit 2 as well, with the traceback only when ``APIBRIDGE_DEBUG=1``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.logging import RichHandler
+
+from apibridge import __version__
+from apibridge.base.errors import InputError
+from apibridge.cli.check import check_command
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT
+from apibridge.cli.inject import inject_command
+from apibridge.cli.render import render_command
+from apibridge.report.console import Ui, make_console
+
+DEBUG_ENV = "APIBRIDGE_DEBUG"
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+class GuardedGroup(click.Group):
+    """A click group whose commands report unusable input as one line and exit 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except InputError as exc:
+            Ui().input_error(exc)
+            if _debug():
+                traceback.print_exc()
+            ctx.exit(EXIT_INPUT)
+        except BrokenPipeError:
+            # The reader went away (`apibridge render … | head`): stop quietly, like other CLI tools.
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
+            ctx.exit(EXIT_FINDINGS)
+        except Exception as exc:
+            Ui().error(f"internal error: {type(exc).__name__}: {exc}"
+                       + ("" if _debug() else f" (set {DEBUG_ENV}=1 to see the traceback)"))
+            if _debug():
+                traceback.print_exc()
+            ctx.exit(EXIT_INPUT)
+
+
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="apibridge")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging of apibridge on stderr.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool) -> None:
+    """Give Kube-OVN custom-VPC pods the Kubernetes API server: checked, fenced per tenant.
+
+    \b
+    Exit codes: 0 fine, 1 findings of severity error, 2 unusable input.
+    Set APIBRIDGE_DEBUG=1 to see tracebacks.
+    """
+    if verbose:
+        _debug_logging(ctx)
+
+
+def _debug_logging(ctx: click.Context) -> None:
+    """Debug records of ``apibridge.*`` to stderr for this invocation only.
+
+    Only our logger is touched, and it is put back when the command ends: in-process callers (the
+    tests, the twin) keep their own logging set-up.
+    """
+    logger = logging.getLogger("apibridge")
+    handler = RichHandler(console=make_console(stderr=True), show_path=False)
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
+
+    ctx.call_on_close(restore)
+
+
+cli.add_command(check_command)
+cli.add_command(render_command)
+cli.add_command(inject_command)
+
+
+def _prog_name() -> str:
+    """``kubectl apibridge`` when run as a kubectl plugin, else the name it was called by."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "apibridge"
+    return "kubectl apibridge" if name.startswith("kubectl-") else name
+
+
+def main() -> None:
+    """Console-script entry point (``apibridge`` and ``kubectl-apibridge``)."""
+    cli.main(prog_name=_prog_name())

@@ -1,0 +1,89 @@
+"""``apibridge render``: the NAD and Subnet each ApiBridge needs, as manifests to apply.
+
+For GitOps and for clusters without the operator: ``apibridge render bridges/ | kubectl apply -f -``.
+``--vpc NAME`` plans a bridge with every default for one VPC when the input has none, so a cluster
+that only has the seed's setup can be migrated. A plan with errors prints nothing on stdout (a
+half-applied bridge is worse than none); its findings go to stderr and the exit code is 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import click
+
+from apibridge.base.errors import InputError, Location
+from apibridge.check.validator import check
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
+from apibridge.model.cluster import Cluster, load_cluster
+from apibridge.model.objects import ApiBridge
+from apibridge.plan.planner import bridge_for_vpc, plan
+from apibridge.plan.types import BridgePlan
+from apibridge.report import findings as report
+from apibridge.report.console import Ui, steps
+from apibridge.report.findings import FindingLike
+from apibridge.report.manifests import dump_documents
+
+
+def _refs(bridge_plan: BridgePlan) -> set[str]:
+    """The objects a bridge's findings can be about: the bridge and the two objects it owns."""
+    return {
+        bridge_plan.bridge.meta.ref,
+        f"NetworkAttachmentDefinition/{bridge_plan.nad_namespace}/{bridge_plan.nad_name}",
+        f"Subnet/{bridge_plan.subnet_name}",
+    }
+
+
+def _chosen(cluster: Cluster, vpc: str | None, files: tuple[str, ...], ui: Ui) -> tuple[list[str], list[ApiBridge]]:
+    """Names of the bridges to render, and the on-the-fly bridge (if any) the planner must add."""
+    if vpc is None:
+        if not cluster.bridges:
+            raise InputError("no ApiBridge in the input", Location(", ".join(files)),
+                             hint="add an ApiBridge (apiVersion apibridge.dev/v1alpha1) or pass --vpc NAME")
+        return sorted(cluster.bridges), []
+    names = sorted(b.name for b in cluster.bridges.values() if b.vpc == vpc)
+    if names:
+        return names, []
+    ui.info(f"no ApiBridge for VPC {vpc} in the input: planning one with every default")
+    bridge = bridge_for_vpc(vpc)
+    return [bridge.name], [bridge]
+
+
+def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]:
+    """Findings about ``refs``, once each (the validator repeats the planner's problems)."""
+    out: list[FindingLike] = []
+    seen: set[tuple[str, str, str | None]] = set()
+    for finding in findings:
+        key = (finding.code, finding.obj, finding.field)
+        if finding.obj in refs and key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out
+
+
+@click.command("render")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--vpc", metavar="NAME", help="Render the bridge(s) of this VPC; plan one with defaults if none.")
+@output_option(("yaml", "json"), "yaml")
+@click.pass_context
+def render_command(ctx: click.Context, files: tuple[str, ...], vpc: str | None, output: str) -> None:
+    """Print the NAD and Subnet of every ApiBridge in FILE... (yaml: for kubectl apply -f -)."""
+    ui = Ui()
+    with steps(ui.err, ("loading", "planning", "checking")) as step:
+        step(f"loading {len(files)} path(s)")
+        cluster = load_cluster(files)
+        chosen, extra = _chosen(cluster, vpc, files, ui)
+        step("planning")
+        the_plan = plan(cluster, extra_bridges=extra)
+        planned = [the_plan.bridges[name] for name in chosen if name in the_plan.bridges]
+        refs = {f"ApiBridge/{name}" for name in chosen}.union(*(_refs(bp) for bp in planned))
+        step("checking")
+        relevant = _about([*the_plan.problems, *check(cluster, the_plan)], refs)
+    if relevant:
+        report.print_findings(ui.err, relevant, sources=report.object_sources(cluster))
+    if report.has_errors(relevant) or len(planned) < len(chosen):
+        ui.error("not rendered: the plan has errors (see above)")
+        ctx.exit(EXIT_FINDINGS)
+    documents = [doc for bp in planned for doc in (bp.nad, bp.subnet)]
+    click.echo(dump_documents(documents, output), nl=False)
+    ctx.exit(EXIT_OK)

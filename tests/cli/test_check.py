@@ -1,0 +1,124 @@
+"""``apibridge check``: exit codes follow the findings, the JSON shape is the contract, text is readable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apibridge.model.cluster import load_cluster
+from apibridge.model.objects import Meta
+
+from .support import EXAMPLES, REPO, Invoke, example_inputs, run_installed
+
+FINDING_KEYS = {"code", "severity", "object", "field", "message", "hint"}
+INPUTS = example_inputs()
+
+
+def _findings(invoke: Invoke, *paths: str) -> tuple[int, list[dict[str, object]]]:
+    result = invoke("check", *paths, "-o", "json")
+    assert result.exit_code in (0, 1), result.stderr
+    return result.exit_code, json.loads(result.stdout)["findings"]
+
+
+@pytest.mark.parametrize("example", sorted(INPUTS))
+def test_json_shape_and_exit_code(invoke: Invoke, example: str) -> None:
+    result = invoke("check", *INPUTS[example], "-o", "json")
+    doc = json.loads(result.stdout)
+    assert set(doc) == {"findings"}
+    for finding in doc["findings"]:
+        assert set(finding) == FINDING_KEYS
+        assert finding["severity"] in ("error", "warning", "info")
+        assert finding["code"] and finding["message"] and finding["object"]
+    has_error = any(f["severity"] == "error" for f in doc["findings"])
+    assert result.exit_code == (1 if has_error else 0)
+
+
+@pytest.mark.parametrize("example", sorted(INPUTS))
+def test_yaml_output_says_the_same_as_json(invoke: Invoke, example: str) -> None:
+    as_json = json.loads(invoke("check", *INPUTS[example], "-o", "json").stdout)
+    as_yaml = yaml.safe_load(invoke("check", *INPUTS[example], "-o", "yaml").stdout)
+    assert as_yaml == as_json
+
+
+def test_the_seed_is_flagged_and_the_bridges_are_clean(invoke: Invoke) -> None:
+    code, findings = _findings(invoke, "examples/seed/")
+    assert code == 1
+    seed_objects = {m.ref for m in _metas("seed")}
+    assert any(f["severity"] == "error" and f["object"] in seed_objects for f in findings)
+    for clean in ("apibridge", "dualstack"):
+        code, findings = _findings(invoke, f"examples/{clean}/")
+        assert code == 0, findings
+        assert not [f for f in findings if f["severity"] == "error"]
+
+
+def _metas(example: str) -> list[Meta]:
+    cluster = load_cluster([str(EXAMPLES / example)])
+    return [
+        *(n.meta for n in cluster.nads.values()), *(s.meta for s in cluster.subnets.values()),
+        *(p.meta for p in cluster.pods), *(b.meta for b in cluster.bridges.values()),
+        *(v.meta for v in cluster.vpcs.values()),
+    ]
+
+
+def test_text_groups_by_object_and_ends_with_a_summary(invoke: Invoke) -> None:
+    _, findings = _findings(invoke, "examples/seed/")
+    result = invoke("check", "examples/seed/")
+    lines = result.stdout.splitlines()
+    headers = [line for line in lines if line and not line.startswith(" ")]
+    objects = list(dict.fromkeys(str(f["object"]) for f in findings))
+    assert [h.split()[0] for h in headers[:-1]] == objects  # one header per object, in order
+    summary = lines[-1]
+    errors = sum(f["severity"] == "error" for f in findings)
+    warnings = sum(f["severity"] == "warning" for f in findings)
+    assert f"{errors} error" in summary and f"{warnings} warning" in summary
+    for finding in findings:
+        assert any(str(finding["code"]) in line and str(finding["message"]) in line for line in lines)
+        if finding["hint"]:
+            assert any(f"hint: {finding['hint']}" in line for line in lines)
+
+
+def test_text_names_the_file_of_each_object(invoke: Invoke) -> None:
+    _, findings = _findings(invoke, "examples/seed/")
+    result = invoke("check", "examples/seed/")
+    sources = {m.ref: m.location.source for m in _metas("seed")}
+    for finding in findings:
+        source = sources.get(str(finding["object"]))
+        if source:
+            source = str(Path(source).relative_to(REPO))
+            header = next(line for line in result.stdout.splitlines() if line.startswith(str(finding["object"])))
+            assert source in header
+
+
+def test_assumptions_go_to_stderr(invoke: Invoke) -> None:
+    cluster = load_cluster([str(EXAMPLES / "seed")])
+    assert cluster.assumptions
+    result = invoke("check", "examples/seed/")
+    for assumption in cluster.assumptions:
+        assert f"assumed {assumption.obj}: {assumption.what}" in result.stderr
+        assert assumption.what not in result.stdout
+
+
+def test_machine_output_keeps_stderr_quiet_and_stdout_pure(invoke: Invoke) -> None:
+    result = invoke("check", "examples/seed/", "-o", "json")
+    json.loads(result.stdout)
+    assert result.stderr == ""
+
+
+def test_stdin_and_files_agree(invoke: Invoke) -> None:
+    files = sorted((EXAMPLES / "apibridge").glob("*.yaml"))
+    text = "\n---\n".join(Path(f).read_text() for f in files)
+    from_stdin = invoke("check", "-", "-o", "json", input=text)
+    from_dir = invoke("check", "examples/apibridge/", "-o", "json")
+    assert from_stdin.exit_code == from_dir.exit_code
+    assert json.loads(from_stdin.stdout) == json.loads(from_dir.stdout)
+
+
+def test_installed_program_exit_codes_and_json() -> None:
+    seed = run_installed("apibridge", "check", "examples/seed/", "-o", "json")
+    assert seed.returncode == 1
+    assert any(f["severity"] == "error" for f in json.loads(seed.stdout)["findings"])
+    clean = run_installed("apibridge", "check", "examples/apibridge/", "-o", "json")
+    assert clean.returncode == 0, clean.stdout
