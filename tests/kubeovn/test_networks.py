@@ -206,3 +206,8 @@ def test_append_to_nothing_gives_the_selection(value: str | None) -> None:
 def test_append_rejects_values_multus_rejects() -> None:
     with pytest.raises(NetworksError):
         networks.append("a/b/c", NetworkSelection("x"))
+
+
+def test_spaces_around_separators_are_trimmed_like_multus() -> None:
+    (sel,) = networks.parse("kube-system / api-ovn-nad @ net1").selections
+    assert (sel.namespace, sel.name, sel.interface) == ("kube-system", "api-ovn-nad", "net1")

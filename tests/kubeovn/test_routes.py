@@ -92,3 +92,7 @@ def test_merge_never_routes_a_destination_twice() -> None:
     a2 = Route("10.96.0.1/32", "100.100.100.254")
     merged = routes.merge([], [a1, a2])
     assert [r.dst for r in merged] == ["10.96.0.1/32"]
+
+
+def test_null_is_no_routes_like_kube_ovn_cni() -> None:
+    assert routes.parse("null") == []

@@ -295,3 +295,11 @@ def test_bridge_names_give_attachments_multus_and_kube_ovn_accept() -> None:
     for bp in planner.plan(c).bridges.values():
         assert rules.is_ovn_provider(bp.provider)
         networks.parse(pod_mutation({}, "ingress-nginx", bp)[NETWORKS])
+
+
+def test_null_routes_annotation_is_replaced_by_the_bridge_routes() -> None:
+    bp = PLANS[0]
+    key = rules.provider_key(bp.provider, rules.ROUTES)
+    changes = pod_mutation({key: "null"}, "ingress-nginx", bp)
+    assert {r.dst for r in routes.parse(changes[key])} == {r.dst for r in bp.routes}
+    assert pod_mutation({key: changes[key]}, "ingress-nginx", bp).get(key) is None

@@ -79,8 +79,11 @@ def _parse_text_item(item: str) -> NetworkSelection:
     rest = item
     if "/" in rest:
         namespace, rest = rest.split("/", 1)
+        namespace = namespace.strip()
     if "@" in rest:
         rest, interface = rest.split("@", 1)
+        interface = interface.strip()
+    rest = rest.strip()
     for what, part in (("namespace", namespace), ("name", rest), ("interface", interface)):
         if part is not None and not _LABEL.match(part):
             raise NetworksError(f"{item!r}: {what} {part!r} is not a DNS-1123 label (lower case, digits, '-')")

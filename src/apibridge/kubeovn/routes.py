@@ -42,6 +42,8 @@ def parse(value: str | None) -> list[Route]:
         data = json.loads(value)
     except json.JSONDecodeError as exc:
         raise RoutesError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+    if data is None:  # json.Unmarshal of null into a slice: no routes
+        return []
     if not isinstance(data, list):
         raise RoutesError("must be a JSON list of {\"dst\": ..., \"gw\": ...} objects")
     routes: list[Route] = []

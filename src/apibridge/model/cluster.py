@@ -87,6 +87,13 @@ class Cluster:
     others: list[Document] = field(default_factory=list)
     assumptions: list[Assumption] = field(default_factory=list)
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
+    _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
+    _vpc_default: dict[str, o.Subnet] | None = field(default=None, repr=False)
+
+    def _invalidate(self) -> None:
+        self._ns_subnet.clear()
+        self._ns_listing = None
+        self._vpc_default = None
 
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
@@ -151,7 +158,7 @@ class Cluster:
             self.nads[(obj.meta.namespace or "default", obj.meta.name)] = obj
         elif isinstance(obj, o.ApiBridge):
             self.bridges[obj.meta.name] = obj
-        self._ns_subnet.clear()
+        self._invalidate()
 
     def _assume(self, obj: str, what: str) -> None:
         self.assumptions.append(Assumption(obj, what))
@@ -198,7 +205,7 @@ class Cluster:
                 meta = o.Meta("Namespace", pod.namespace, None, {"kubernetes.io/metadata.name": pod.namespace}, {},
                               Location("(implied)", None, f"Namespace/{pod.namespace}"))
                 self.namespaces[pod.namespace] = o.Namespace(meta)
-        self._ns_subnet.clear()
+        self._invalidate()
 
     # ---- questions Kube-OVN answers -----------------------------------------------------------------
     def default_subnet(self) -> o.Subnet | None:
@@ -223,7 +230,7 @@ class Cluster:
         if annotated:
             result = self.subnets.get(annotated.split(",")[0].strip())
         if result is None:
-            listing = sorted((s for s in self.subnets.values() if namespace in s.namespaces), key=lambda s: s.name)
+            listing = self._listing().get(namespace)
             result = listing[0] if listing else None
         if result is None:
             for vpc in sorted(self.vpcs.values(), key=lambda v: v.meta.name):
@@ -235,12 +242,27 @@ class Cluster:
         self._ns_subnet[namespace] = result
         return result
 
+    def _listing(self) -> dict[str, list[o.Subnet]]:
+        """namespace -> Subnets whose ``spec.namespaces`` list it, by name (built once per change)."""
+        if self._ns_listing is None:
+            listing: dict[str, list[o.Subnet]] = {}
+            for s in sorted(self.subnets.values(), key=lambda s: s.name):
+                for ns in s.namespaces:
+                    listing.setdefault(ns, []).append(s)
+            self._ns_listing = listing
+        return self._ns_listing
+
     def vpc_default_subnet(self, vpc: str) -> o.Subnet | None:
+        """``Vpc.spec.defaultSubnet``, else the VPC's subnet marked ``default: true`` (vpc.go getVpcSubnets)."""
         v = self.vpcs.get(vpc)
         if v and v.default_subnet and v.default_subnet in self.subnets:
             return self.subnets[v.default_subnet]
-        members = sorted((s for s in self.subnets.values() if s.vpc == vpc and s.is_ovn), key=lambda s: s.name)
-        return members[0] if members else None
+        if self._vpc_default is None:
+            self._vpc_default = {}
+            for s in sorted(self.subnets.values(), key=lambda s: s.name):
+                if s.default and s.is_ovn:
+                    self._vpc_default.setdefault(s.vpc, s)
+        return self._vpc_default.get(vpc)
 
     def pod_subnet(self, pod: o.PodLike) -> o.Subnet | None:
         """The subnet of the pod's primary interface (``getPodDefaultSubnet``)."""

@@ -428,6 +428,10 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         # formatSubnet: the first usable address of each CIDR
         gateways = tuple(c.network_address + 1 for c in cidrs if c.num_addresses > 1)
         assumed.append("spec.gateway")
+    missing = [c for c in cidrs if c.num_addresses > 1 and all(g.version != c.version for g in gateways)]
+    if raw_gw and missing:  # AppendGwByCidr: a family without a gateway gets the first address of its CIDR
+        gateways = (*gateways, *(c.network_address + 1 for c in missing))
+        assumed.append("spec.gateway")
     provider = f.str_("spec.provider") or ""
     if not provider:
         provider = rules.OVN_PROVIDER

@@ -52,7 +52,6 @@ def bridge_for(cluster: Cluster, plan: Plan, pod: PodLike) -> BridgePlan | None:
 def _append_routes_text(value: str, added: list[routes.Route]) -> str:
     """Insert ``added`` before the closing bracket of the JSON list ``value``, keeping its text."""
     body = value.rstrip()
-    assert body.endswith("]")
     inner = body[:-1].rstrip()
     items = ",".join(json.dumps(r.to_json(), separators=(",", ":")) for r in added)
     separator = "" if inner.endswith("[") else ","
@@ -78,8 +77,8 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     merged = routes.merge(existing, list(bridge_plan.routes))
     added = merged[len(existing):]
     if added:
-        changes[routes_key] = (_append_routes_text(raw_routes, added) if raw_routes and raw_routes.strip()
-                               else routes.format(added))
+        keep_text = bool(raw_routes and raw_routes.rstrip().endswith("]"))
+        changes[routes_key] = _append_routes_text(raw_routes or "", added) if keep_text else routes.format(merged)
     return changes
 
 

@@ -1,0 +1,128 @@
+"""ApiBridge rules: intent that cannot work, does nothing, or collides with other intent.
+
+Selection mirrors ``apibridge.plan.mutation.selects`` (opt-out annotation, the pod's VPC, the
+namespace selector, the pod selector) but evaluates each namespace selector once per namespace,
+and records *every* bridge that selects a pod, not just the winner, so overlaps can be reported.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from apibridge.kubeovn import rules
+from apibridge.model.cluster import Cluster
+from apibridge.model.objects import PodLike
+from apibridge.plan.mutation import opted_out
+from apibridge.plan.types import BridgePlan, Plan
+
+from .findings import Finding, finding, from_problem
+from .pods import PodAnalysis
+
+
+class Selector:
+    def __init__(self, cluster: Cluster, plan: Plan) -> None:
+        self.cluster = cluster
+        self.by_vpc = {vpc: [(bp, bp.bridge.meta.name, bp.bridge.namespace_selector, bp.bridge.pod_selector)
+                             for bp in plans] for vpc, plans in plan.by_vpc.items()}
+        self._ns_match: dict[tuple[str, str], bool] = {}
+
+    def selecting(self, pod: PodLike, vpc: str | None) -> list[BridgePlan]:
+        """Every bridge of the pod's VPC that selects it, by name (the first one is what the webhook applies)."""
+        candidates = self.by_vpc.get(vpc) if vpc is not None else None
+        if not candidates:
+            return []
+        if rules.INJECT_ANNOTATION in pod.annotations and opted_out(pod.annotations):
+            return []
+        out: list[BridgePlan] = []
+        for bp, name, ns_selector, pod_selector in candidates:
+            if ns_selector is not None:
+                key = (name, pod.namespace)
+                hit = self._ns_match.get(key)
+                if hit is None:
+                    hit = ns_selector.matches(self.cluster.namespace_labels(pod.namespace))
+                    self._ns_match[key] = hit
+                if not hit:
+                    continue
+            if not pod_selector.requirements or pod_selector.matches(pod.labels):
+                out.append(bp)
+        return out
+
+
+@dataclass
+class BridgeStats:
+    """What the pod pass learned about each bridge."""
+
+    selected: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    namespaces: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    overlaps: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    handwritten: dict[str, list[tuple[int, list[str], list[str]]]] = field(
+        default_factory=lambda: defaultdict(list))  # bridge -> (pods, sample refs, providers)
+
+    def record_overlap(self, ref: str, bridges: list[BridgePlan]) -> None:
+        first = bridges[0].bridge.meta.name
+        for other in bridges[1:]:
+            self.overlaps[(first, other.bridge.meta.name)].append(ref)
+
+    def record(self, analysis: PodAnalysis) -> None:
+        """Once per distinct analysis, after the pod pass: its pods share namespace and bridge."""
+        name = analysis.bridge
+        if name is None or not analysis.pods:
+            return
+        self.selected[name] += analysis.pods
+        self.namespaces[name].add(analysis.namespace)
+        if analysis.handwritten_api:
+            self.handwritten[name].append((analysis.pods, analysis.samples, analysis.handwritten_api))
+
+
+def _example(refs: list[str], total: int | None = None) -> str:
+    """Up to three refs, smallest first, and how many more there are of ``total``."""
+    refs = sorted(refs)[:3]
+    more = (total if total is not None else len(refs)) - len(refs)
+    return ", ".join(refs) + (f" and {more} more" if more > 0 else "")
+
+
+def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Finding]:
+    out = [from_problem(p) for p in plan.problems]
+    bridges = {**cluster.bridges, **{bp.bridge.name: bp.bridge for bp in plan.bridges.values()}}
+    for name in sorted(bridges):
+        b = bridges[name]
+        ref = b.meta.ref
+        if b.vpc == rules.DEFAULT_VPC:
+            out.append(finding("AB112", ref, "spec.vpc", f"vpc is the default VPC {rules.DEFAULT_VPC}, whose pods "
+                               "reach the API server without an attachment", "set spec.vpc to a custom VPC"))
+        elif b.vpc not in cluster.vpcs:
+            out.append(finding("AB111", ref, "spec.vpc", f"Vpc {b.vpc!r} is not in the input, so no pod is in it",
+                               "fix the VPC name, or include the Vpc and its subnets in the input"))
+        bp = plan.bridges.get(name)
+        if bp is None:
+            continue
+        if b.isolation == "open":
+            out.append(finding("AB303", ref, "spec.isolation", f"isolation: open leaves Subnet {bp.subnet_name} "
+                               "without an ACL fence: attached pods reach the whole default VPC and each other",
+                               "use isolation: strict unless the pods need more than their destinations"))
+        if b.vpc in cluster.vpcs and b.vpc != rules.DEFAULT_VPC and not stats.selected.get(name):
+            out.append(finding("AB113", ref, "spec.podSelector", f"no pod or pod template of VPC {b.vpc} in the input "
+                               "matches the selectors (or all opted out)",
+                               "fine if the pods come later; otherwise check the selectors against the pod labels"))
+        foreign_ns = sorted(stats.namespaces.get(name, set()) - {bp.nad_namespace})
+        if bp.nad_namespace != rules.MULTUS_GLOBAL_NAMESPACE and foreign_ns:
+            out.append(finding("AB115", ref, "spec.nadNamespace", f"pods in {', '.join(foreign_ns[:3])} will reference "
+                               f"{bp.nad_namespace}/{bp.nad_name}; Multus with namespaceIsolation only allows "
+                               f"cross-namespace references to {rules.MULTUS_GLOBAL_NAMESPACE}",
+                               f"set nadNamespace: {rules.MULTUS_GLOBAL_NAMESPACE} if namespaceIsolation is on"))
+        hand = stats.handwritten.get(name)
+        if hand:
+            providers = sorted({p for _, _, ps in hand for p in ps})
+            pods = sum(n for n, _, _ in hand)
+            samples = [r for _, refs, _ in hand for r in refs]
+            out.append(finding("AB114", ref, "spec.podSelector", f"{pods} selected pod(s) already route the API "
+                               f"server through {', '.join(providers)} (e.g. {_example(samples, pods)}); the "
+                               f"bridge adds its own attachment {bp.provider}",
+                               "remove the hand-written attachment and routes from those pods"))
+    for (winner, loser), refs in sorted(stats.overlaps.items()):
+        out.append(finding("AB110", bridges[loser].meta.ref, "spec.podSelector",
+                           f"{len(refs)} pod(s) selected by this bridge are also selected by ApiBridge {winner}, "
+                           f"which wins by name (e.g. {_example(refs, len(refs))})",
+                           "make the selectors of the VPC's bridges disjoint"))
+    return out

@@ -1,0 +1,349 @@
+"""Pod rules: the networks annotation, the NADs it names, the attachment subnets and the routes.
+
+Everything here is what Multus and kube-ovn-cni do at sandbox creation, where a mistake either
+fails the pod (unparseable annotations, an unbound provider) or — worse — starts it without the
+route it needed. A pod selected by an ApiBridge is judged *after* the bridge's injection, so a clash
+between the injected annotations and hand-written ones shows up here too.
+
+Speed: 100,000 pods share a few dozen distinct annotation sets. ``PodAnalyzer`` keys the whole
+analysis on what it depends on (namespace, primary subnet, VPC, bridge, the relevant annotations)
+and pins cached results to each pod; per pod the cost is a dict lookup and the findings it has.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from apibridge.kubeovn import networks, routes, rules
+from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.model.objects import Nad, PodLike, Subnet
+from apibridge.plan.mutation import pod_mutation
+from apibridge.plan.types import BridgePlan
+
+from .findings import CODES, Finding
+from .index import View, effective_gateway
+from .intervals import PointIndex
+from .routes import Iface, Problem, RouteContext, check_route, parse_dst
+
+SUFFIX_ROUTES = f".kubernetes.io/{rules.ROUTES}"
+SUFFIX_LS = f".kubernetes.io/{rules.LOGICAL_SWITCH}"
+SUFFIX_DEFAULT_ROUTE = f".kubernetes.io/{rules.DEFAULT_ROUTE}"
+_RELEVANT_SUFFIXES = (SUFFIX_ROUTES, SUFFIX_LS, SUFFIX_DEFAULT_ROUTE)
+PRIMARY_LS = rules.provider_key(rules.OVN_PROVIDER, rules.LOGICAL_SWITCH)
+
+
+def annotation_field(key: str) -> str:
+    return f'metadata.annotations["{key}"]'
+
+
+@dataclass(frozen=True)
+class Template:
+    """A pod finding without the pod: code, field below the pod's metadata, text."""
+
+    code: str
+    field: str
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True)
+class Attachment:
+    provider: str  # the NAD's provider: what the routes annotation key uses
+    full_provider: str  # with ".<ifname>" when the same NAD is attached twice
+    kind: Literal["ovn", "ipam"]
+    nad: tuple[str, str]
+    subnet: Subnet | None
+
+
+@dataclass
+class PodAnalysis:
+    """What one distinct (namespace, placement, bridge, annotations) combination yields, and which pods have it."""
+
+    namespace: str
+    vpc: str | None
+    bridge: str | None
+    templates: list[Template] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    api_subnets: set[str] = field(default_factory=set)  # attachment subnets that carry API traffic
+    clusterip_subnets: set[str] = field(default_factory=set)  # ... that carry any ClusterIP traffic
+    handwritten_api: list[str] = field(default_factory=list)  # other providers routing the API (AB114)
+    nad_refs: list[tuple[str, str]] = field(default_factory=list)
+    providers_named: set[str] = field(default_factory=set)  # providers of the pod's provider-scoped keys
+    pods: int = 0  # how many pods share this analysis
+    samples: list[str] = field(default_factory=list)  # the smallest few of their refs, sorted (for messages)
+
+    def count(self, ref: str) -> None:
+        """One more pod with this analysis; keep the ``SAMPLES`` smallest refs so messages do not depend on order."""
+        self.pods += 1
+        samples = self.samples
+        if len(samples) < SAMPLES:
+            bisect.insort(samples, ref)
+        elif ref < samples[-1]:
+            bisect.insort(samples, ref)
+            samples.pop()
+
+
+SAMPLES = 3
+
+
+class _Notes:
+    """Collects templates; marks values that came from the bridge's injection."""
+
+    def __init__(self, injected: Mapping[str, str], bridge: BridgePlan | None) -> None:
+        self.items: list[Template] = []
+        self.injected = injected
+        self.bridge = bridge
+
+    def add(self, code: str, key: str, suffix: str, message: str, hint: str) -> None:
+        if key in self.injected and self.bridge is not None:
+            message += f" (value after {self.bridge.bridge.meta.ref} injects its annotations)"
+        self.items.append(Template(code, annotation_field(key) + suffix, message, hint))
+
+    def problem(self, key: str, p: Problem) -> None:
+        self.add(p.code, key, p.suffix, p.message, p.hint)
+
+
+class PodAnalyzer:
+    def __init__(self, view: View) -> None:
+        self.view = view
+        self._cache: dict[tuple[object, ...], PodAnalysis] = {}
+        self._networks: dict[str, networks.NetworksAnnotation | str] = {}
+        self._routes: dict[str, list[routes.Route] | str] = {}
+        self._nad_route_families: dict[tuple[str, str], set[int]] = {}
+        names: dict[str, list[str]] = defaultdict(list)
+        for ns, name in sorted(view.nads):
+            names[name].append(ns)
+        self._nad_namespaces = dict(names)
+        service_items: dict[int, list[tuple[IPAddress, str]]] = defaultdict(list)
+        for ip, svc in view.service_ips.items():
+            service_items[ip.version].append((ip, svc))
+        self.services = {fam: PointIndex(items) for fam, items in service_items.items()}
+
+    # ---- parsing, once per distinct value --------------------------------------------------------------
+    def _parse_networks(self, value: str) -> networks.NetworksAnnotation | str:
+        cached = self._networks.get(value)
+        if cached is None:
+            try:
+                cached = networks.parse(value)
+            except networks.NetworksError as exc:
+                cached = str(exc)
+            self._networks[value] = cached
+        return cached
+
+    def _parse_routes(self, value: str) -> list[routes.Route] | str:
+        cached = self._routes.get(value)
+        if cached is None:
+            try:
+                cached = routes.parse(value)
+            except routes.RoutesError as exc:
+                cached = str(exc)
+            self._routes[value] = cached
+        return cached
+
+    def _nad_api_families(self, key: tuple[str, str], nad: Nad | None) -> set[int]:
+        """Families of API ClusterIPs that the NAD config's own ``routes`` carry (kube-ovn-cni adds them)."""
+        if key not in self._nad_route_families:
+            fams: set[int] = set()
+            for r in (nad.config.routes if nad is not None and nad.config is not None else []):
+                dst = parse_dst(str(r.get("dst", ""))) if isinstance(r, dict) else None
+                if dst is not None:
+                    fams.update(ip.version for ip in self.view.api_ips if ip.version == dst.version and ip in dst)
+            self._nad_route_families[key] = fams
+        return self._nad_route_families[key]
+
+    # ---- the analysis ------------------------------------------------------------------------------------
+    def analyse(self, pod: PodLike, primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None
+                ) -> PodAnalysis:
+        relevant = tuple(sorted((k, v) for k, v in pod.annotations.items()
+                                if k == rules.NETWORKS_ANNOTATION or k.endswith(_RELEVANT_SUFFIXES)))
+        key = (pod.namespace, primary.name if primary else None, vpc, bridge.bridge.meta.name if bridge else None,
+               relevant)
+        result = self._cache.get(key)
+        if result is None:
+            result = self._analyse(pod.namespace, primary, vpc, bridge, dict(relevant))
+            self._cache[key] = result
+        return result
+
+    def analyses(self) -> Iterable[PodAnalysis]:
+        """Every distinct analysis made so far, in the order first seen."""
+        return self._cache.values()
+
+    def _analyse(self, namespace: str, primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None,
+                 ann: dict[str, str]) -> PodAnalysis:
+        injected: dict[str, str] = {}
+        if bridge is not None:
+            try:
+                injected = pod_mutation(ann, namespace, bridge)
+            except (networks.NetworksError, routes.RoutesError):
+                injected = {}  # the pod's own value is broken; reported below, nothing injected
+        eff = {**ann, **injected}
+        notes = _Notes(injected, bridge)
+        result = PodAnalysis(namespace, vpc, bridge.bridge.name if bridge else None)
+        result.providers_named = {k[: -len(s)] for k in eff for s in _RELEVANT_SUFFIXES if k.endswith(s)}
+        primary_ls = eff.get(PRIMARY_LS)
+        if primary_ls and primary_ls not in self.view.subnets:
+            notes.add("AB039", PRIMARY_LS, "", f"logical_switch {primary_ls!r} names no Subnet; kube-ovn-controller "
+                      "cannot allocate eth0's address", "name an existing Subnet of the pod's VPC")
+        attachments = self._attachments(namespace, eff, injected, bridge, notes, result)
+        result.attachments = attachments
+        self._routes_rules(namespace, eff, attachments, primary, vpc, bridge, notes, result)
+        result.templates = notes.items
+        return result
+
+    def _attachments(self, namespace: str, eff: dict[str, str], injected: Mapping[str, str],
+                     bridge: BridgePlan | None, notes: _Notes, result: PodAnalysis) -> list[Attachment]:
+        raw = eff.get(rules.NETWORKS_ANNOTATION)
+        if raw is None:
+            return []
+        key = rules.NETWORKS_ANNOTATION
+        parsed = self._parse_networks(raw)
+        if isinstance(parsed, str):
+            notes.add("AB030", key, "", f"{parsed}; Multus refuses the pod", "write [namespace/]name[@interface] "
+                      "items separated by commas, or a JSON list of {\"name\", \"namespace\"} objects")
+            return []
+        counts = Counter(sel.ref(namespace) for sel in parsed.selections)
+        out: list[Attachment] = []
+        last = len(parsed.selections) - 1
+        for i, sel in enumerate(parsed.selections):
+            ref = sel.ref(namespace)
+            result.nad_refs.append(ref)
+            was_injected = key in injected and i == last
+            nad_ns, nad_name = ref
+            if sel.namespace and sel.namespace not in (namespace, rules.MULTUS_GLOBAL_NAMESPACE) and not was_injected:
+                notes.add("AB038", key, "", f"{sel.namespace}/{sel.name} is in namespace {sel.namespace}, not in the "
+                          f"pod's namespace {namespace} or {rules.MULTUS_GLOBAL_NAMESPACE}; with Multus "
+                          "namespaceIsolation on, the reference is refused",
+                          f"keep Multus namespaceIsolation off, or put the NAD in {rules.MULTUS_GLOBAL_NAMESPACE} "
+                          f"or in {namespace}")
+            nad = self.view.nads.get(ref)
+            kind: Literal["ovn", "ipam"]
+            if nad is None:
+                others = [ns for ns in self._nad_namespaces.get(nad_name, []) if ns != nad_ns]
+                implied = "" if sel.namespace else f" (no namespace given, so the pod's namespace {namespace})"
+                hint = (f"did you mean {others[0]}/{nad_name}? Write the NAD's namespace in the reference"
+                        if others else f"create NetworkAttachmentDefinition {nad_ns}/{nad_name}, or include it in "
+                        "the input")
+                notes.add("AB031", key, "", f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in "
+                          "the input; Multus fails the pod", hint)
+                provider, kind = rules.nad_provider(nad_name, nad_ns), "ovn"
+            elif nad.config is None or nad.config.kind in ("foreign", "empty"):
+                continue  # broken config: reported on the NAD; foreign: not Kube-OVN's business
+            else:
+                kind = "ovn" if nad.config.kind == "kube-ovn" else "ipam"
+                provider = rules.nad_provider(nad_name, nad_ns, ipam_only=kind == "ipam")
+            full = f"{provider}.{sel.interface}" if counts[ref] > 1 and sel.interface else provider
+            subnet = self._attachment_subnet(full, eff, notes)
+            out.append(Attachment(provider, full, kind, ref, subnet))
+        return out
+
+    def _attachment_subnet(self, provider: str, eff: dict[str, str], notes: _Notes) -> Subnet | None:
+        """``getPodAttachmentNet``: the provider's logical_switch annotation, else the Subnet with that provider."""
+        ls_key = rules.provider_key(provider, rules.LOGICAL_SWITCH)
+        named = eff.get(ls_key)
+        if named:
+            subnet = self.view.subnets.get(named)
+            if subnet is None:
+                notes.add("AB039", ls_key, "", f"logical_switch {named!r} names no Subnet; kube-ovn-controller "
+                          f"cannot allocate the {provider} attachment", "name an existing Subnet, or remove the "
+                          "annotation to use the Subnet whose provider matches")
+            elif subnet.provider != rules.subnet_provider(provider):
+                notes.add("AB040", ls_key, "", f"logical_switch {named!r} has provider {subnet.provider!r}, not "
+                          f"{rules.subnet_provider(provider)!r}; the attachment lands on a subnet that was not made "
+                          "for it", "remove the annotation, or point it at the Subnet made for this NAD")
+            return subnet
+        candidates = self.view.subnets_for_provider(provider)
+        return candidates[0] if candidates else None
+
+    def _routes_rules(self, namespace: str, eff: dict[str, str], attachments: list[Attachment],
+                      primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None, notes: _Notes,
+                      result: PodAnalysis) -> None:
+        ctx = RouteContext(self.view, self.services, vpc, primary)
+        by_provider: dict[str, Attachment] = {}
+        for a in attachments:
+            by_provider.setdefault(a.provider, a)
+            by_provider.setdefault(a.full_provider, a)
+        api_families: set[int] = set()
+        for a in attachments:
+            dr_key = rules.provider_key(a.full_provider, rules.DEFAULT_ROUTE)
+            if a.kind == "ovn" and eff.get(dr_key, "").strip().lower() == "true":
+                notes.add("AB205", dr_key, "", f"default_route \"true\" makes {a.provider}'s interface the pod's "
+                          "default route, replacing eth0's", "remove the annotation; route only the destinations "
+                          "the attachment is for")
+        for key in sorted(k for k in eff if k.endswith(SUFFIX_ROUTES)):
+            provider = key[: -len(SUFFIX_ROUTES)]
+            iface: Iface
+            att: Attachment | None = None
+            if provider == rules.OVN_PROVIDER:
+                iface = Iface(provider, "primary", primary)
+            else:
+                att = by_provider.get(provider)
+                if att is None:
+                    notes.add("AB210", key, "", f"the pod attaches no network with provider {provider!r}; "
+                              "kube-ovn-cni never reads this annotation", "attach the NAD in "
+                              f"{rules.NETWORKS_ANNOTATION}, or fix the provider part of the key")
+                    continue
+                iface = Iface(provider, att.kind, att.subnet)
+            parsed = self._parse_routes(eff[key])
+            if isinstance(parsed, str):
+                notes.add("AB201", key, "", f"{parsed}; kube-ovn-cni fails the pod's sandbox (\"invalid routes "
+                          f"for pod {namespace}/...\")", "write a JSON list: "
+                          "[{\"dst\":\"10.96.0.1/32\",\"gw\":\"<attachment subnet gateway>\"}]")
+                continue
+            carried_api: set[int] = set()
+            for i, route in enumerate(parsed):
+                outcome = check_route(i, route, iface, ctx)
+                for p in outcome.problems:
+                    notes.problem(key, p)
+                carried_api |= outcome.api_families
+                if att is not None and att.subnet is not None and outcome.carries_clusterip:
+                    result.clusterip_subnets.add(att.subnet.name)
+            if att is not None and carried_api:
+                api_families |= carried_api
+                if att.subnet is not None:
+                    result.api_subnets.add(att.subnet.name)
+                if bridge is None or provider != bridge.provider:
+                    result.handwritten_api.append(provider)
+        for a in attachments:
+            fams = self._nad_api_families(a.nad, self.view.nads.get(a.nad))
+            api_families |= fams
+            if fams and a.subnet is not None:
+                result.api_subnets.add(a.subnet.name)
+                result.clusterip_subnets.add(a.subnet.name)
+        self._api_coverage(vpc, attachments, api_families, notes)
+
+    def _api_coverage(self, vpc: str | None, attachments: list[Attachment], api_families: set[int],
+                      notes: _Notes) -> None:
+        api_ips = self.view.api_ips
+        if not api_ips or vpc is None or vpc == rules.DEFAULT_VPC:
+            return
+        api_atts = [a for a in attachments if a.kind == "ovn" and a.subnet is not None
+                    and a.subnet.vpc == rules.DEFAULT_VPC]
+        if not api_atts:
+            return
+        att = api_atts[0]
+        key = rules.provider_key(att.provider, rules.ROUTES)
+        wanted = sorted({ip.version for ip in api_ips})
+        if not api_families:
+            shown = ", ".join(f"{ip}/{ip.max_prefixlen}" for ip in api_ips)
+            gw = (effective_gateway(att.subnet, api_ips[0].version) if att.subnet else None) or "<gateway>"
+            notes.add("AB211", key, "", f"the pod attaches {att.nad[0]}/{att.nad[1]} (subnet "
+                      f"{att.subnet.name if att.subnet else '?'} in the default VPC) but routes no API ClusterIP "
+                      f"({shown}) through it: it gets the interface, not the API server",
+                      f"add {key}: '[{{\"dst\":\"{api_ips[0]}/{api_ips[0].max_prefixlen}\",\"gw\":\"{gw}\"}}]'")
+        elif len(wanted) > 1 and len(api_families) < len(wanted):
+            missing = [ip for ip in api_ips if ip.version not in api_families]
+            notes.add("AB213", key, "", f"the API server is dual-stack but only IPv{min(api_families)} is routed "
+                      f"through the attachment; {', '.join(map(str, missing))} stays unreachable",
+                      "clients use the family of KUBERNETES_SERVICE_HOST; route both if any client may use the other")
+
+
+def pin(pod: PodLike, analysis: PodAnalysis) -> list[Finding]:
+    """The analysis' templates as findings on this pod (or workload), fields below its pod template."""
+    prefix = ".".join(pod.template_path) + "." if pod.template_path else ""
+    ref = pod.meta.ref
+    return [Finding(t.code, CODES[t.code].severity, ref, prefix + t.field, t.message, t.hint)
+            for t in analysis.templates]

@@ -1,0 +1,60 @@
+"""``check(cluster, plan)``: every rule over the cluster as the plan would leave it, in a stable order.
+
+One pass over the pods feeds the per-pod findings; pods with the same namespace, placement, bridge
+and relevant annotations share one cached analysis, which also carries how many pods have it and a
+few of their names. The object-level rules (Subnet, NAD, attachment, ApiBridge) then read those
+analyses once each, never the pods again. Nothing here scans all subnets per pod: see ``index``
+and ``pods`` for how the work stays near-linear.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from apibridge.model.cluster import Cluster
+from apibridge.plan.types import Plan
+
+from .attachments import AttachmentStats, check_attachments
+from .bridges import BridgeStats, Selector, check_bridges
+from .findings import Finding, sort_findings
+from .index import build_view
+from .nads import check_nads
+from .pods import SAMPLES, PodAnalyzer, pin
+from .subnets import check_subnets
+
+
+def check(cluster: Cluster, plan: Plan) -> list[Finding]:
+    """All findings for ``cluster`` with ``plan`` applied, sorted by object, then code."""
+    view = build_view(cluster, plan)
+    analyzer = PodAnalyzer(view)
+    selector = Selector(cluster, plan)
+    bridge_stats = BridgeStats()
+    findings: list[Finding] = []
+    for pod in cluster.pods:
+        ref = pod.meta.ref
+        primary = cluster.pod_subnet(pod)
+        vpc = primary.vpc if primary is not None else None
+        bridges = selector.selecting(pod, vpc)
+        if len(bridges) > 1:
+            bridge_stats.record_overlap(ref, bridges)
+        analysis = analyzer.analyse(pod, primary, vpc, bridges[0] if bridges else None)
+        analysis.count(ref)
+        if analysis.templates:
+            findings += pin(pod, analysis)
+
+    attachment_stats = AttachmentStats()
+    nad_users: dict[tuple[str, str], tuple[int, list[str]]] = defaultdict(lambda: (0, []))
+    providers_named: set[str] = set()
+    for analysis in analyzer.analyses():
+        bridge_stats.record(analysis)
+        attachment_stats.record(analysis)
+        providers_named |= analysis.providers_named
+        for nad_ref in dict.fromkeys(analysis.nad_refs):
+            count, samples = nad_users[nad_ref]
+            nad_users[nad_ref] = (count + analysis.pods, sorted(samples + analysis.samples)[:SAMPLES])
+
+    findings += check_subnets(view)
+    findings += check_nads(view, nad_users, providers_named)
+    findings += check_attachments(view, attachment_stats)
+    findings += check_bridges(cluster, plan, bridge_stats)
+    return sort_findings(findings)

@@ -1,0 +1,250 @@
+"""Every finding code: a minimal input that triggers it (on the right object and field) and one that does not.
+
+The table is the contract between the registry and the rules: ``test_every_code_has_a_case`` fails
+when a code is added without a test (or a case names a code that does not exist), so codes cannot rot.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pytest
+
+from apibridge.check.findings import CODES
+from apibridge.plan.planner import PlannerConfig
+
+from .kit import (
+    FENCE,
+    NETWORKS,
+    SEED,
+    SEED_PROVIDER,
+    SEED_ROUTES,
+    SEED_ROUTES_KEY,
+    api_subnet,
+    bridge,
+    by_code,
+    codes,
+    nad,
+    node,
+    pod,
+    routes,
+    run,
+    seed_pod,
+    service,
+    subnet,
+    vpc,
+)
+
+VPC1 = vpc("vpc1", "ns1")
+LS_KEY = f"{SEED_PROVIDER}.kubernetes.io/logical_switch"
+POD = "Pod/ns1/app"
+ROUTES_FIELD = f'metadata.annotations["{SEED_ROUTES_KEY}"]'
+NETWORKS_FIELD = f'metadata.annotations["{NETWORKS}"]'
+GW = "100.100.100.1"
+DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
+
+
+def seed_route(dst: str = "10.96.0.1/32", gw: str | None = GW) -> str:
+    item = {"dst": dst} if gw is None else {"dst": dst, "gw": gw}
+    return routes(item)
+
+
+def with_routes(value: str) -> str:
+    return seed_pod(**{SEED_ROUTES_KEY: value})
+
+
+@dataclass(frozen=True)
+class Case:
+    code: str
+    trigger: list[str]
+    clean: list[str]
+    obj: str | None = None  # the object the triggered finding must name
+    field: str | None = None  # ... and the start of its field
+    config: PlannerConfig | None = None  # for the trigger only
+    id: str = ""
+
+
+def s(cidr: str = "10.1.0.0/24", **spec: object) -> list[str]:
+    return [subnet("s", cidr, **spec)]
+
+
+CASES = [
+    # --- Subnet rules ---------------------------------------------------------------------------------
+    Case("AB001", s(gateway="10.2.0.1"), s(gateway="10.1.0.1"), "Subnet/s", "spec.gateway"),
+    Case("AB002", s(gateway="10.1.0.255"), s(gateway="10.1.0.254"), "Subnet/s", "spec.gateway", id="broadcast"),
+    Case("AB002", s(gateway="10.1.0.0"), s(gateway="10.1.0.1"), "Subnet/s", "spec.gateway", id="network"),
+    Case("AB003", s(gateway="fd00::1"), s(gateway="10.1.0.1"), "Subnet/s", "spec.gateway"),
+    Case("AB004", s("10.1.0.0/24,fd00:1::/64", gateway="10.1.0.1"),
+         s("10.1.0.0/24,fd00:1::/64", gateway="10.1.0.1,fd00:1::1"), "Subnet/s", "spec.gateway"),
+    Case("AB005", s("10.1.0.5/32"), s("10.1.0.0/24"), "Subnet/s", "spec.cidrBlock"),
+    Case("AB006", s("169.254.10.0/24"), s("10.1.0.0/24"), "Subnet/s", "spec.cidrBlock", id="link-local"),
+    Case("AB006", s("fe80::/64"), s("fd00:1::/64"), "Subnet/s", "spec.cidrBlock", id="v6-link-local"),
+    Case("AB006", s("224.1.0.0/24"), s("10.1.0.0/24"), "Subnet/s", "spec.cidrBlock", id="multicast"),
+    Case("AB007", s(excludeIps=["10.1.0.20..10.1.0.10"]), s(excludeIps=["10.1.0.10..10.1.0.20", "10.1.0.5"]),
+         "Subnet/s", "spec.excludeIps[0]"),
+    Case("AB007", s(excludeIps=["10.1.0.5", "10.1.0.x"]), s(excludeIps=["10.1.0.5"]), "Subnet/s",
+         "spec.excludeIps[1]", id="not-an-ip"),
+    Case("AB008", s(allowSubnets=["10.16.0.1"]), s(allowSubnets=["10.16.0.0/16"]), "Subnet/s",
+         "spec.allowSubnets[0]"),
+    Case("AB009", s(gatewayType="central"), s(gatewayType="centralized"), "Subnet/s", "spec.gatewayType"),
+    Case("AB010", s(protocol="IPv5"), s(protocol="IPv4"), "Subnet/s", "spec.protocol"),
+    Case("AB011", s(protocol="Dual"), s(protocol="IPv4"), "Subnet/s", "spec.protocol"),
+    Case("AB012", s("fd00:1::/64", gateway="FD00:1::1"), s("fd00:1::/64", gateway="fd00:1::1"), "Subnet/s",
+         "spec.gateway"),
+    Case("AB013", [VPC1, subnet("vpc1", "10.0.2.0/24", vpc="vpc1")],
+         [VPC1, subnet("vpc1-b", "10.0.2.0/24", vpc="vpc1")], "Subnet/vpc1", "spec.vpc"),
+    Case("AB014", s("10.96.0.0/24"), s("10.97.0.0/24"), "Subnet/s", "spec.cidrBlock"),
+    Case("AB015", [node(), *s("172.18.0.0/24")], [node(), *s("172.19.0.0/24")], "Subnet/s", "spec.cidrBlock"),
+    Case("AB016", [VPC1, subnet("vpc1-b", "10.0.1.128/25", vpc="vpc1")],
+         [VPC1, subnet("vpc1-b", "10.0.2.0/24", vpc="vpc1"), vpc("vpc2", "ns2", cidr="10.0.1.0/24")],
+         "Subnet/vpc1-b", "spec.cidrBlock"),
+    Case("AB017", s(vpc="nope"), s(vpc="ovn-cluster"), "Subnet/s", "spec.vpc"),
+    Case("AB018", s(acls=[{**FENCE[0], "priority": 40000}]), s(acls=FENCE), "Subnet/s", "spec.acls[0].priority"),
+    Case("AB018", s(acls=[{**FENCE[0], "action": "permit"}]), s(acls=FENCE), "Subnet/s", "spec.acls[0].action",
+         id="action"),
+    Case("AB018", s(acls=[{**FENCE[0], "direction": "ingress"}]), s(acls=FENCE), "Subnet/s",
+         "spec.acls[0].direction", id="direction"),
+    Case("AB018", s(acls=[{**FENCE[0], "match": " "}]), s(acls=FENCE), "Subnet/s", "spec.acls[0].match", id="match"),
+    Case("AB019", [VPC1, subnet("vpc1-b", "10.0.2.0/24", vpc="vpc1", namespaces=["ns9"])],
+         [VPC1, subnet("vpc1-b", "10.0.2.0/24", vpc="vpc1", namespaces=["ns1"])], "Subnet/vpc1-b",
+         "spec.namespaces"),
+    Case("AB020", [VPC1, *s(namespaces=["ns1"])], [VPC1, *s(namespaces=["ns9"])], "Subnet/s", "spec.namespaces"),
+    # --- attachment subnets ---------------------------------------------------------------------------
+    Case("AB021", [nad(), api_subnet(enableLb=False), VPC1, seed_pod()], [*SEED, seed_pod()],
+         "Subnet/vpc-apiserver-subnet", "spec.enableLb"),
+    Case("AB022", [nad(), api_subnet(vpc="vpc2"), VPC1, vpc("vpc2", "ns2", cidr="10.0.2.0/24"), seed_pod()],
+         [*SEED, seed_pod()], "Subnet/vpc-apiserver-subnet", "spec.vpc"),
+    Case("AB023", [nad(), api_subnet(cidr="10.0.1.0/24"), VPC1, seed_pod()], [*SEED, seed_pod()],
+         "Subnet/vpc-apiserver-subnet", "spec.cidrBlock"),
+    Case("AB024", [nad(), api_subnet(private=True), VPC1, node(), seed_pod()],
+         [nad(), api_subnet(private=True, allowSubnets=["172.18.0.0/16"]), VPC1, node(), seed_pod()],
+         "Subnet/vpc-apiserver-subnet", "spec.allowSubnets"),
+    # --- networks annotation and NADs -------------------------------------------------------------------
+    Case("AB030", [*SEED, pod(annotations={NETWORKS: "a/b/c"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),
+    Case("AB030", [*SEED, pod(annotations={NETWORKS: '{"name": "x"}'})], [*SEED, seed_pod()], POD,
+         NETWORKS_FIELD, id="json-object"),
+    Case("AB031", [*SEED, seed_pod(**{NETWORKS: "api-ovn-nad"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),
+    Case("AB032", [nad(config="{not json"), api_subnet()], [nad(), api_subnet()],
+         "NetworkAttachmentDefinition/kube-system/api-ovn-nad", "spec.config"),
+    Case("AB033", [nad(config='{"cniVersion": "0.3.1", "type": "macvlan"}'), api_subnet()], [nad(), api_subnet()],
+         "NetworkAttachmentDefinition/kube-system/api-ovn-nad", "spec.config"),
+    Case("AB034", [nad(provider="api-ovn-nad.default.ovn"), api_subnet()], [nad(), api_subnet()],
+         "NetworkAttachmentDefinition/kube-system/api-ovn-nad", "spec.config"),
+    Case("AB035", [nad(provider=None), api_subnet()], [nad(), api_subnet()],
+         "NetworkAttachmentDefinition/kube-system/api-ovn-nad", "spec.config"),
+    Case("AB036", [nad()], [nad(), api_subnet()], "NetworkAttachmentDefinition/kube-system/api-ovn-nad",
+         "spec.config"),
+    Case("AB037", [nad(), api_subnet(), api_subnet("second", "100.100.101.0/24")], [nad(), api_subnet()],
+         "Subnet/second", "spec.provider"),
+    Case("AB038", [*SEED, seed_pod()],
+         [nad(ns="default"), api_subnet(provider="api-ovn-nad.default.ovn"), VPC1,
+          pod(annotations={NETWORKS: "default/api-ovn-nad",
+                           "api-ovn-nad.default.ovn.kubernetes.io/routes": SEED_ROUTES})],
+         POD, NETWORKS_FIELD),
+    Case("AB039", [*SEED, seed_pod(**{LS_KEY: "nope"})], [*SEED, seed_pod(**{LS_KEY: "vpc-apiserver-subnet"})],
+         POD, f'metadata.annotations["{LS_KEY}"]'),
+    Case("AB039", [*SEED, pod(annotations={"ovn.kubernetes.io/logical_switch": "nope"})],
+         [*SEED, pod(annotations={"ovn.kubernetes.io/logical_switch": "vpc1-net"})], POD,
+         'metadata.annotations["ovn.kubernetes.io/logical_switch"]', id="primary"),
+    Case("AB040", [*SEED, seed_pod(**{LS_KEY: "ovn-default"})], [*SEED, seed_pod(**{LS_KEY: "vpc-apiserver-subnet"})],
+         POD, f'metadata.annotations["{LS_KEY}"]'),
+    Case("AB041", [api_subnet()], [nad(), api_subnet()], "Subnet/vpc-apiserver-subnet", "spec.provider"),
+    # --- planner problems and ApiBridge intent ------------------------------------------------------------
+    Case("AB101", [service("default", "kubernetes"), VPC1, pod(), bridge("b")], [VPC1, pod(), bridge("b")],
+         "ApiBridge/b", "spec.destinations.apiserver"),
+    Case("AB102", [VPC1, pod(), bridge("b", destinations={"dns": True})],
+         [VPC1, pod(), service("kube-system", "kube-dns", "10.96.0.10", port=53),
+          bridge("b", destinations={"dns": True})], "ApiBridge/b", "spec.destinations.dns"),
+    Case("AB103", [VPC1, pod(), bridge("b")], [VPC1, pod(), bridge("b")], "ApiBridge/b", "spec.cidrBlock",
+         config=PlannerConfig(pool_v4=ipaddress.ip_network("10.0.1.0/24"))),
+    Case("AB104", [DUAL_API, VPC1, pod(), bridge("b", cidrBlock="100.100.5.0/24")],
+         [DUAL_API, VPC1, pod(), bridge("b", cidrBlock="100.100.5.0/24,fd00:100:5::/120")], "ApiBridge/b",
+         "spec.cidrBlock"),
+    Case("AB110", [VPC1, pod(), bridge("a"), bridge("b")],
+         [VPC1, pod(labels={"x": "1"}), pod("other", labels={"x": "2"}),
+          bridge("a", podSelector={"matchLabels": {"x": "1"}}), bridge("b", podSelector={"matchLabels": {"x": "2"}})],
+         "ApiBridge/b", "spec.podSelector"),
+    Case("AB111", [pod(), bridge("b", "nope")], [VPC1, pod(), bridge("b")], "ApiBridge/b", "spec.vpc"),
+    Case("AB112", [pod(), bridge("b", "ovn-cluster")], [VPC1, pod(), bridge("b")], "ApiBridge/b", "spec.vpc"),
+    Case("AB113", [VPC1, bridge("b")], [VPC1, pod(), bridge("b")], "ApiBridge/b", "spec.podSelector"),
+    Case("AB114", [*SEED, seed_pod(), bridge("b")], [*SEED, pod(), bridge("b")], "ApiBridge/b", "spec.podSelector"),
+    Case("AB115", [VPC1, pod(), bridge("b")], [VPC1, pod(), bridge("b", nadNamespace="default")], "ApiBridge/b",
+         "spec.nadNamespace"),
+    # --- routes ---------------------------------------------------------------------------------------------
+    Case("AB201", [*SEED, with_routes('{"dst":"10.96.0.1/32","gw":"100.100.100.1"}')], [*SEED, seed_pod()], POD,
+         ROUTES_FIELD),
+    Case("AB201", [*SEED, with_routes('[{"dst":"10.96.0.1/32",}]')], [*SEED, seed_pod()], POD, ROUTES_FIELD,
+         id="bad-json"),
+    Case("AB202", [*SEED, with_routes(seed_route("10.96.0.1"))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].dst"),
+    Case("AB203", [*SEED, with_routes(seed_route(gw="100.100.100.x"))], [*SEED, seed_pod()], POD,
+         ROUTES_FIELD + "[0].gw"),
+    Case("AB204", [*SEED, with_routes(seed_route(gw=None))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].gw"),
+    Case("AB205", [*SEED, with_routes(routes({"gw": GW}))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].dst"),
+    Case("AB205", [*SEED, with_routes(seed_route("0.0.0.0/0"))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].dst",
+         id="zero-cidr"),
+    Case("AB205", [*SEED, seed_pod(**{f"{SEED_PROVIDER}.kubernetes.io/default_route": "true"})],
+         [*SEED, seed_pod(**{f"{SEED_PROVIDER}.kubernetes.io/default_route": "false"})], POD,
+         f'metadata.annotations["{SEED_PROVIDER}.kubernetes.io/default_route"]', id="default-route-annotation"),
+    Case("AB206", [*SEED, with_routes(seed_route("10.96.0.0/12"))], [*SEED, seed_pod()], POD,
+         ROUTES_FIELD + "[0].dst"),
+    Case("AB207", [*SEED, subnet("vpc1-b", "10.0.2.0/24", vpc="vpc1"),
+                   with_routes(routes({"dst": "10.96.0.1/32", "gw": GW}, {"dst": "10.0.0.0/16", "gw": GW}))],
+         [*SEED, subnet("vpc1-b", "10.0.2.0/24", vpc="vpc1"), seed_pod()], POD, ROUTES_FIELD + "[1].dst"),
+    Case("AB208", [*SEED, with_routes(seed_route(gw="100.100.101.1"))], [*SEED, seed_pod()], POD,
+         ROUTES_FIELD + "[0].gw"),
+    Case("AB209", [*SEED, with_routes(seed_route(gw="fd00::1"))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].gw"),
+    Case("AB210", [*SEED, seed_pod(**{"other.kube-system.ovn.kubernetes.io/routes": SEED_ROUTES})],
+         [*SEED, seed_pod()], POD, 'metadata.annotations["other.kube-system.ovn.kubernetes.io/routes"]'),
+    Case("AB211", [*SEED, pod(annotations={NETWORKS: "kube-system/api-ovn-nad"})], [*SEED, seed_pod()], POD,
+         ROUTES_FIELD),
+    Case("AB212", [*SEED, with_routes(seed_route(gw="100.100.100.5"))], [*SEED, seed_pod()], POD,
+         ROUTES_FIELD + "[0].gw"),
+    Case("AB213", [DUAL_API, nad(), api_subnet(cidr="100.100.100.0/24,fd00:100::/120"), VPC1, seed_pod()],
+         [DUAL_API, nad(), api_subnet(cidr="100.100.100.0/24,fd00:100::/120"), VPC1,
+          with_routes(routes({"dst": "10.96.0.1/32", "gw": GW}, {"dst": "fd00:10:96::1/128", "gw": "fd00:100::1"}))],
+         POD, ROUTES_FIELD),
+    # --- security ---------------------------------------------------------------------------------------
+    Case("AB301", [*SEED, vpc("vpc2", "ns2", cidr="10.0.2.0/24"), seed_pod(), seed_pod("b", "ns2")],
+         [*SEED, vpc("vpc2", "ns2", cidr="10.0.2.0/24"), seed_pod(), seed_pod("b")],
+         "Subnet/vpc-apiserver-subnet", "spec.provider"),
+    Case("AB302", SEED, [nad(), api_subnet(acls=FENCE), VPC1], "Subnet/vpc-apiserver-subnet", "spec.acls"),
+    Case("AB303", [VPC1, pod(), bridge("b", isolation="open")], [VPC1, pod(), bridge("b", isolation="strict")],
+         "ApiBridge/b", "spec.isolation"),
+]
+
+
+def _id(case: Case) -> str:
+    return f"{case.code}-{case.id}" if case.id else case.code
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_triggers(case: Case) -> None:
+    found = by_code(run(*case.trigger, config=case.config), case.code)
+    assert found, f"{case.code} not reported"
+    if case.obj is not None:
+        assert any(f.obj == case.obj for f in found), [f.obj for f in found]
+    if case.field is not None:
+        assert any(f.obj == (case.obj or f.obj) and f.field.startswith(case.field) for f in found), \
+            [(f.obj, f.field) for f in found]
+    for f in found:
+        assert f.severity == CODES[case.code].severity
+        assert f.message and f.hint, f
+
+
+@pytest.mark.parametrize("case", CASES, ids=_id)
+def test_does_not_trigger(case: Case) -> None:
+    assert case.code not in codes(run(*case.clean))
+
+
+def test_every_code_has_a_case() -> None:
+    tested = {case.code for case in CASES}
+    assert sorted(set(CODES) - tested) == [], "codes without a triggering test"
+    assert sorted(tested - set(CODES)) == [], "cases for codes that are not registered"
+
+
+def test_every_emitted_code_is_registered_with_its_severity() -> None:
+    for case in CASES:
+        for f in run(*case.trigger, config=case.config):
+            assert f.code in CODES, f
+            assert f.severity == CODES[f.code].severity, f
