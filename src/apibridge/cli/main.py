@@ -22,6 +22,7 @@ from apibridge import __version__
 from apibridge.base.errors import InputError
 from apibridge.cli.check import check_command
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT
+from apibridge.cli.incluster_cmds import certs_command, webhook_command
 from apibridge.cli.inject import inject_command
 from apibridge.cli.render import render_command
 from apibridge.report.console import Ui, make_console
@@ -95,6 +96,8 @@ def _debug_logging(ctx: click.Context) -> None:
 cli.add_command(check_command)
 cli.add_command(render_command)
 cli.add_command(inject_command)
+cli.add_command(webhook_command)
+cli.add_command(certs_command)
 
 
 def _prog_name() -> str:

@@ -1,0 +1,35 @@
+{{/*
+Names and labels shared by every template. Kept to plain includes so the chart renders with the
+small test renderer in tests/deploy (see README.md, "Rendering without helm").
+*/}}
+{{- define "apibridge.fullname" -}}
+{{ .Release.Name }}
+{{- end }}
+
+{{- define "apibridge.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- end }}
+
+{{- define "apibridge.labels" -}}
+app.kubernetes.io/name: apibridge
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end }}
+
+{{- define "apibridge.controller.selectorLabels" -}}
+app.kubernetes.io/name: apibridge
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{- define "apibridge.webhook.selectorLabels" -}}
+app.kubernetes.io/name: apibridge
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{- define "apibridge.webhook.tlsSecret" -}}
+{{ .Release.Name }}-webhook-tls
+{{- end }}

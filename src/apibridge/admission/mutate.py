@@ -1,0 +1,168 @@
+"""The webhook's decision for one AdmissionReview, as a pure function (no I/O, no clock, no metrics).
+
+``admit(snapshot, payload)`` takes the decoded request body and returns an ``Outcome``: the review to
+send back (or ``None`` when the body is not a review at all — the server answers 400) and a result
+label for metrics. It produces exactly what ``apibridge inject`` writes for the same pod: the bridge
+is the one ``plan.mutation.bridge_for`` chooses and the changes are ``plan.mutation.pod_mutation``'s,
+looked up through the snapshot's per-namespace index and memo (the tests hold both equal to the
+planner's functions, and the applied patch equal to ``apply_to_body``).
+
+Rules:
+* Never deny. The webhook only adds an attachment; an answer it cannot compute is ``allowed`` with a
+  warning, so a broken webhook never stops a pod that did not need it (and ``failurePolicy`` decides
+  what happens when it is unreachable).
+* Warnings speak only of the pod under review: its own annotations and whether its attachment is
+  ready — never of other namespaces, tenants or bridges.
+* ``dryRun`` gets the same answer: the decision has no side effects to skip. The server only keeps
+  dry runs out of the injected-pods counter.
+* Idempotent under reinvocation: the mutation is append-only, so a pod that already carries it gets
+  no patch (result ``unchanged``).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from apibridge.admission.patch import annotation_patch
+from apibridge.admission.review import (
+    AdmissionReviewResponse,
+    Request,
+    Unusable,
+    encode_patch,
+    read_request,
+    response,
+)
+from apibridge.admission.snapshot import Snapshot
+from apibridge.base.errors import InputError, Location
+from apibridge.kubeovn import networks, routes, rules
+from apibridge.model.objects import Meta, PodLike
+from apibridge.plan import mutation
+
+Result = Literal["mutated", "unchanged", "not_selected", "opted_out", "skipped", "invalid", "not_ready", "rejected"]
+RESULTS: tuple[Result, ...] = ("mutated", "unchanged", "not_selected", "opted_out", "skipped", "invalid",
+                               "not_ready", "rejected")
+
+WARNING_PREFIX = "apibridge: "
+MAX_WARNING = 256  # the API server may truncate longer warnings; keep ours whole
+SOURCE = "admission review"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer and how to count it. ``review is None`` means HTTP 400 with ``error``."""
+
+    review: AdmissionReviewResponse | None
+    result: Result
+    dry_run: bool = False
+    error: str = ""
+
+    @property
+    def injected(self) -> bool:
+        return self.result == "mutated"
+
+
+def _warning(text: str) -> str:
+    text = WARNING_PREFIX + " ".join(text.split())
+    return text if len(text) <= MAX_WARNING else text[: MAX_WARNING - 1] + "…"
+
+
+def _allowed(req: Request, result: Result, warning: str | None = None) -> Outcome:
+    return Outcome(response(req.uid, warnings=[_warning(warning)] if warning else None), result, req.dry_run)
+
+
+def _str_map(value: Any, field: str) -> dict[str, str]:
+    """Labels or annotations, checked like ``Fields.str_map``: a mapping of strings to strings."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(f"expected a mapping, got {type(value).__name__}", Location(SOURCE, None, None, field))
+    for key, item in value.items():
+        if type(item) is not str:
+            raise InputError(f"expected a string value, got {type(item).__name__}",
+                             Location(SOURCE, None, None, f"{field}.{key}"))
+    return value
+
+
+def pod_of(req: Request) -> PodLike:
+    """The pod under review as the model's ``PodLike``. Raises ``InputError`` for a pod it cannot use.
+
+    Only what selection and mutation read is taken — namespace, labels, annotations — with the same
+    checks ``parse_podlike`` applies to them (tests hold the two together); container ports and the
+    rest of the spec are the API server's to validate, after admission. At CREATE the pod often has no
+    name yet (``generateName``: the API server names it after admission) and may leave
+    ``metadata.namespace`` to the request, so neither is required.
+    """
+    obj = req.obj
+    if obj is None:
+        raise InputError("the review has no object", None)
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict):
+        raise InputError("the pod has no metadata", Location(SOURCE, None, None, "metadata"))
+    name = metadata.get("name") or metadata.get("generateName") or ""
+    namespace = req.namespace or metadata.get("namespace") or "default"
+    if not isinstance(name, str) or not isinstance(namespace, str):
+        raise InputError("metadata.name and metadata.namespace must be strings", Location(SOURCE))
+    labels = _str_map(metadata.get("labels"), "metadata.labels")
+    annotations = _str_map(metadata.get("annotations"), "metadata.annotations")
+    meta = Meta("Pod", name, namespace, labels, annotations, Location(SOURCE, None, f"Pod/{namespace}/{name}"))
+    return PodLike(meta, namespace, labels, annotations, None, (), (), obj)
+
+
+def admit(snapshot: Snapshot | None, payload: Any) -> Outcome:
+    """Decide one review. Never raises for any JSON ``payload``."""
+    try:
+        req = read_request(payload)
+    except Unusable as exc:
+        if exc.uid is None:
+            return Outcome(None, "rejected", error=exc.message)
+        return Outcome(response(exc.uid, warnings=[_warning(f"review ignored: {exc.message}")]), "invalid")
+    if req.kind != "Pod" or req.group != "":
+        return _allowed(req, "invalid", f"this webhook reviews pods only, not {req.kind[:40]!r}; left unchanged")
+    if req.sub_resource or req.operation != "CREATE":
+        return _allowed(req, "skipped")  # CNI annotations are read at sandbox creation: only CREATE matters
+    try:
+        pod = pod_of(req)
+    except InputError as exc:
+        where = f" ({exc.location.field})" if exc.location.field else ""
+        return _allowed(req, "invalid", f"pod not checked for an API attachment: {exc.message}{where}")
+    if mutation.opted_out(pod.annotations):
+        return _allowed(req, "opted_out")
+    if snapshot is None:
+        return _allowed(req, "not_ready", "the cluster view is not loaded yet; the pod is admitted unchanged")
+    bridge_plan = snapshot.bridge_for(pod)
+    if bridge_plan is None:
+        return _allowed(req, "not_selected")
+    try:
+        changes = snapshot.changes(bridge_plan, pod)
+    except networks.NetworksError as exc:
+        return _allowed(req, "invalid", f"annotation {rules.NETWORKS_ANNOTATION} is not valid ({exc}); "
+                                        "the pod is admitted without its API attachment")
+    except routes.RoutesError as exc:
+        key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
+        return _allowed(req, "invalid", f"annotation {key} is not valid ({exc}); "
+                                        "the pod is admitted without its API attachment")
+    if not changes:
+        return _allowed(req, "unchanged")
+    if not snapshot.is_realised(bridge_plan):
+        return _allowed(req, "not_ready", "the API attachment for this pod is not created yet; the pod is admitted "
+                                          "without it and needs a restart once it is ready")
+    assert req.obj is not None  # pod_of checked it
+    current = req.obj["metadata"].get("annotations")
+    present = tuple(key in current for key in changes) if isinstance(current, dict) else None
+    return Outcome(response(req.uid, patch=_encoded_patch(tuple(changes.items()), present)), "mutated",
+                   req.dry_run)
+
+
+@functools.lru_cache(maxsize=4096)
+def _encoded_patch(changes: tuple[tuple[str, str], ...], present: tuple[bool, ...] | None) -> str:
+    """The encoded patch for ``changes``, given which of their keys the pod has (``None``: no annotations).
+
+    ``annotation_patch`` looks only at which keys exist, so this is all it depends on; pods of one
+    workload share it, and the JSON/base64 work is done once.
+    """
+    metadata: dict[str, Any] = {}
+    if present is not None:
+        metadata["annotations"] = {key: "" for (key, _), there in zip(changes, present, strict=True) if there}
+    return encode_patch(annotation_patch(metadata, dict(changes)))

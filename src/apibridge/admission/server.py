@@ -1,0 +1,215 @@
+"""The webhook's HTTPS server: one lean aiohttp app, answers from memory, never a 5xx.
+
+Two listeners, because they face different clients:
+* the *webhook port* (TLS): ``POST /mutate-pods`` for the API server, plus ``/healthz`` and
+  ``/readyz``. Its source is not predictable (the API server may be outside the pod network), so
+  the NetworkPolicy lets anyone reach it; it therefore serves nothing that names a tenant.
+* the *metrics port* (plain HTTP, optional): ``/metrics``, ``/healthz``, ``/readyz`` for Prometheus
+  and the kubelet, restricted by NetworkPolicy to a monitoring namespace. Without it, ``/metrics``
+  moves to the webhook port.
+
+The review handler reads the body, decodes it with the standard ``json`` module, asks the pure
+``mutate.admit`` and writes the answer; nothing on that path logs, allocates per-request loggers or
+calls the API server. A body that is not JSON or names no review uid gets 400 (there is nobody to
+answer); anything else gets 200 with a well-formed review. A bug that escapes anyway is caught by the
+top-level middleware and turned into an allowed answer or a 400 — the API server then applies
+``failurePolicy`` — and logged at most once per minute.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from apibridge.admission.metrics import WebhookMetrics
+from apibridge.admission.mutate import Outcome, admit
+from apibridge.admission.review import response
+from apibridge.admission.snapshot import SnapshotSource
+from apibridge.admission.tls import ReloadingContext
+
+log = logging.getLogger(__name__)
+
+MUTATE_PATH = "/mutate-pods"
+MAX_BODY = 8 * 1024 * 1024  # an AdmissionReview carries the whole pod; kube-apiserver allows ~3 MiB objects
+_JSON = "application/json"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 8443  # 0: any free port (tests)
+    metrics_port: int | None = None  # None: /metrics on the webhook port
+    shutdown_delay: float = 0.0  # seconds to keep answering after SIGTERM while endpoints update
+
+
+class _Throttle:
+    """Let one log line through per ``interval`` seconds: a fuzzer must not fill the disk."""
+
+    def __init__(self, interval: float = 60.0) -> None:
+        self.interval = interval
+        self._last = -interval
+
+    def __call__(self) -> bool:
+        now = time.monotonic()
+        if now - self._last >= self.interval:
+            self._last = now
+            return True
+        return False
+
+
+def _uid_of(body: bytes) -> str | None:
+    """Best effort: the request uid of a body, for answering a review whose handling failed."""
+    try:
+        uid = json.loads(body)["request"]["uid"]
+    except Exception:
+        return None
+    return uid if isinstance(uid, str) and uid else None
+
+
+class WebhookServer:
+    """Serve reviews from ``source`` over TLS from ``tls`` (``None``: plain HTTP, for tests only)."""
+
+    def __init__(self, source: SnapshotSource, tls: ReloadingContext | None, config: ServerConfig | None = None,
+                 *, registry: CollectorRegistry | None = None) -> None:
+        self.source = source
+        self.tls = tls
+        self.config = config or ServerConfig()
+        self.metrics = WebhookMetrics(lambda: self.source.current, lambda: self.tls.reloads if self.tls else 0,
+                                      registry)
+        self._runners: list[web.AppRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._draining = False
+        self._log_bug = _Throttle()
+        self.port = 0
+        self.metrics_port: int | None = None
+
+    # ---- apps ----------------------------------------------------------------------------------------
+    def webhook_app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
+        app.router.add_post(MUTATE_PATH, self._mutate)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        if self.config.metrics_port is None:
+            app.router.add_get("/metrics", self._metrics)
+        return app
+
+    def metrics_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._guard])
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        return app
+
+    # ---- handlers ------------------------------------------------------------------------------------
+    async def _mutate(self, request: web.Request) -> web.Response:
+        start = time.perf_counter()
+        body = await request.read()
+        try:
+            payload: Any = json.loads(body)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            outcome = Outcome(None, "rejected", error="the body is not a JSON AdmissionReview")
+        else:
+            try:
+                outcome = admit(self.source.current, payload)
+            except Exception:  # a bug: answer anyway, the pod must not pay for it
+                if self._log_bug():
+                    log.exception("review failed; answering allowed without a patch")
+                uid = _uid_of(body)
+                outcome = (Outcome(response(uid, warnings=["apibridge: internal error; pod admitted unchanged"]),
+                                   "invalid") if uid else Outcome(None, "rejected", error="unusable review"))
+        metrics = self.metrics
+        metrics.reviews[outcome.result].inc()
+        if outcome.injected and not outcome.dry_run:
+            metrics.injected.inc()
+        if outcome.review is None:
+            resp = web.Response(status=400, text=outcome.error + "\n")
+        else:
+            resp = web.Response(body=json.dumps(outcome.review, separators=(",", ":")).encode(), content_type=_JSON)
+        metrics.latency.observe(time.perf_counter() - start)
+        return resp
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok\n")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        if self._draining:
+            return web.Response(status=503, text="shutting down\n")
+        if self.source.current is None:
+            return web.Response(status=503, text="no cluster snapshot yet\n")
+        return web.Response(text="ok\n")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        resp = web.Response(body=generate_latest(self.metrics.registry))
+        resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
+        return resp
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Last line of defence: HTTP errors pass (404, 405, 413 …), anything else becomes a 400."""
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if self._log_bug():
+                log.exception("unexpected error serving %s %s", request.method, request.path)
+            return web.Response(status=400, text="unusable request\n")
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Start the snapshot source, the certificate watcher and both listeners."""
+        await self.source.start()
+        if self.tls is not None:
+            self._tasks.append(asyncio.create_task(self.tls.watch(), name="tls-reload"))
+        self.port = await self._listen(self.webhook_app(), self.config.port, self.tls.context if self.tls else None)
+        if self.config.metrics_port is not None:
+            self.metrics_port = await self._listen(self.metrics_app(), self.config.metrics_port, None)
+
+    async def _listen(self, app: web.Application, port: int, ssl_context: Any) -> int:
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, self.config.host, port, ssl_context=ssl_context, backlog=1024)
+        await site.start()
+        self._runners.append(runner)
+        return int(runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        for runner in reversed(self._runners):
+            await runner.cleanup()
+        self._runners.clear()
+        await self.source.stop()
+
+    async def serve(self) -> None:
+        """Run until SIGTERM/SIGINT; then report not-ready, wait ``shutdown_delay`` and stop."""
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await self.start()
+        log.info("webhook listening on %s:%d%s", self.config.host, self.port,
+                 f", metrics on {self.metrics_port}" if self.metrics_port else "")
+        try:
+            await stop.wait()
+            self._draining = True
+            await asyncio.sleep(self.config.shutdown_delay)
+        finally:
+            await self.stop()

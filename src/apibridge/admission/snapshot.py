@@ -1,0 +1,185 @@
+"""The webhook's view of the cluster: a ``Cluster`` and its ``Plan``, held in memory and swapped whole.
+
+Every peer incident in ecosystem.md §4.2 (Flux, kubeflow, Gatekeeper, NRI) is an API call or a
+client-side rate limiter on the admission path. So the webhook never calls the API server while a
+review waits: it answers from a ``Snapshot`` that a ``SnapshotSource`` rebuilds in the background
+(from files, or from watches in cluster) and replaces atomically — a review sees one snapshot from
+start to end.
+
+The snapshot also precomputes, per namespace, which bridges can select pods there (VPC and
+namespace selector). What is left per pod is the pod selector, which is the same decision as
+``plan.mutation.bridge_for`` (tests check the two agree); pods that pin their own subnet through
+``ovn.kubernetes.io/logical_switch`` take the general path.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from apibridge.kubeovn import rules
+from apibridge.model.cluster import LOGICAL_SWITCH_ANNOTATION, Cluster, load_cluster
+from apibridge.model.objects import PodLike
+from apibridge.plan import mutation
+from apibridge.plan.planner import PlannerConfig, plan
+from apibridge.plan.types import BridgePlan, Plan
+
+_MEMO_LIMIT = 10_000  # namespaces remembered beyond the snapshot's own (unknown ones, e.g. created since)
+
+
+@dataclass
+class Snapshot:
+    """One consistent cluster view. Immutable once published, except for its memo of namespaces.
+
+    ``realised_only``: inject only for bridges whose NAD and Subnet exist in the snapshot. In cluster
+    a pod pointing at a NAD that does not exist yet would fail its sandbox (Multus cannot find the
+    attachment), so the watch-fed webhook waits for the controller; snapshots from files (``inject``
+    style, where the NAD is part of the plan's output) do not.
+    """
+
+    cluster: Cluster
+    plan: Plan
+    generation: int = 1
+    realised_only: bool = False
+    built_at: float = field(default_factory=time.time)
+    _by_namespace: dict[str, tuple[BridgePlan, ...]] = field(default_factory=dict, repr=False)
+    _realised: frozenset[str] = field(default=frozenset(), repr=False)
+    _changes: dict[tuple[str, str, str | None, str | None, str | None], dict[str, str]] = field(
+        default_factory=dict, repr=False)
+
+    @classmethod
+    def build(cls, cluster: Cluster, *, generation: int = 1, realised_only: bool = False,
+              config: PlannerConfig | None = None) -> Snapshot:
+        """Plan ``cluster`` and precompute the per-namespace candidate bridges."""
+        snap = cls(cluster, plan(cluster, config=config), generation, realised_only)
+        snap._realised = frozenset(
+            name for name, bp in snap.plan.bridges.items()
+            if cluster.nad(bp.nad_namespace, bp.nad_name) is not None and bp.subnet_name in cluster.subnets)
+        for namespace in cluster.namespaces:
+            snap._by_namespace[namespace] = snap._candidates(namespace)
+        return snap
+
+    def _candidates(self, namespace: str) -> tuple[BridgePlan, ...]:
+        """Bridges of the namespace's VPC whose namespace selector matches, in the planner's order."""
+        subnet = self.cluster.namespace_subnet(namespace)
+        if subnet is None:
+            return ()
+        bridges = self.plan.by_vpc.get(subnet.vpc, ())
+        labels = self.cluster.namespace_labels(namespace)
+        return tuple(bp for bp in bridges
+                     if bp.bridge.namespace_selector is None or bp.bridge.namespace_selector.matches(labels))
+
+    def candidates(self, namespace: str) -> tuple[BridgePlan, ...]:
+        found = self._by_namespace.get(namespace)
+        if found is None:
+            found = self._candidates(namespace)
+            if len(self._by_namespace) < len(self.cluster.namespaces) + _MEMO_LIMIT:
+                self._by_namespace[namespace] = found
+        return found
+
+    def bridge_for(self, pod: PodLike) -> BridgePlan | None:
+        """The bridge that selects ``pod`` — exactly ``plan.mutation.bridge_for``, answered from the index."""
+        if mutation.opted_out(pod.annotations):
+            return None
+        if pod.annotations.get(LOGICAL_SWITCH_ANNOTATION):
+            return mutation.bridge_for(self.cluster, self.plan, pod)
+        labels = pod.labels
+        return next((bp for bp in self.candidates(pod.namespace) if bp.bridge.pod_selector.matches(labels)), None)
+
+    def is_realised(self, bridge_plan: BridgePlan) -> bool:
+        return not self.realised_only or bridge_plan.bridge.name in self._realised
+
+    def changes(self, bridge_plan: BridgePlan, pod: PodLike) -> dict[str, str]:
+        """``plan.mutation.pod_mutation`` for this pod, memoised on the only inputs it reads.
+
+        Most pods of a workload arrive with the same (usually no) networks/routes/logical_switch values,
+        so the parse-and-format work is done once per distinct shape. Raises ``NetworksError`` /
+        ``RoutesError`` (not memoised) for values Multus or kube-ovn-cni would reject. Callers must not
+        modify the returned dict.
+        """
+        ann = pod.annotations
+        provider = bridge_plan.provider
+        key = (bridge_plan.bridge.name, pod.namespace, ann.get(rules.NETWORKS_ANNOTATION),
+               ann.get(rules.provider_key(provider, rules.LOGICAL_SWITCH)),
+               ann.get(rules.provider_key(provider, rules.ROUTES)))
+        found = self._changes.get(key)
+        if found is None:
+            found = mutation.pod_mutation(ann, pod.namespace, bridge_plan)
+            if len(self._changes) >= _MEMO_LIMIT:
+                self._changes.clear()
+            self._changes[key] = found
+        return found
+
+    def mutation(self, pod: PodLike) -> tuple[BridgePlan | None, dict[str, str]]:
+        """Like ``plan.mutation.mutate_annotations``: the selecting bridge and the annotation changes.
+
+        Raises ``NetworksError``/``RoutesError`` for pod annotations Multus or kube-ovn-cni would reject.
+        """
+        bridge_plan = self.bridge_for(pod)
+        if bridge_plan is None:
+            return None, {}
+        return bridge_plan, self.changes(bridge_plan, pod)
+
+    @property
+    def age(self) -> float:
+        return time.time() - self.built_at
+
+
+def settle_heap() -> None:
+    """Take the live heap — above all the snapshot just published — out of the cyclic GC's full scans.
+
+    A snapshot of a real cluster is tens of thousands of objects that live until the next rebuild. Every
+    few thousand reviews the request garbage triggers a full collection, which walks all of them: about
+    10-20 ms with the whole loop stopped, landing straight in the p99. ``gc.freeze`` moves what is
+    alive now to a permanent generation those scans skip. The previous snapshot's objects are unfrozen
+    and collected first, so the few reference cycles in a dropped snapshot do not accumulate.
+    Process-wide: call it from the process that serves reviews, after publishing a snapshot.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
+class SnapshotSource(Protocol):
+    """Something that keeps a current ``Snapshot``: the webhook reads ``current`` on every review.
+
+    ``start`` begins feeding (it may return before the first snapshot exists: ``/readyz`` says so);
+    ``stop`` ends every background task it started.
+    """
+
+    @property
+    def current(self) -> Snapshot | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class StaticSource:
+    """A snapshot built once from manifests (``apibridge webhook --snapshot FILE...``) or a ``Cluster``.
+
+    Loading happens in the constructor so that a bad file stops the command with its ``InputError``
+    before the server listens.
+    """
+
+    def __init__(self, cluster: Cluster, *, realised_only: bool = False) -> None:
+        self._snapshot = Snapshot.build(cluster, realised_only=realised_only)
+        settle_heap()
+
+    @classmethod
+    def from_files(cls, paths: Iterable[str]) -> StaticSource:
+        return cls(load_cluster(list(paths)))
+
+    @property
+    def current(self) -> Snapshot | None:
+        return self._snapshot
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
