@@ -14,7 +14,7 @@ import pytest
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 
-from .model_kit import cluster, namespace, pod, service, subnet, vpc, workload
+from .model_kit import Body, cluster, namespace, pod, service, subnet, vpc, workload
 
 LS = "ovn.kubernetes.io/logical_switch"
 
@@ -165,3 +165,34 @@ def test_placement_follows_objects_added_later() -> None:
     assert where(c, "only-vpc") == ("va-main", "va")
     c.add_document(Document(subnet("vb-late", "10.9.0.0/24", vpc="vb", namespaces=["only-vpc"]), "late.yaml", 0))
     assert where(c, "only-vpc") == ("vb-late", "vb")  # no stale cache
+
+
+@pytest.mark.parametrize(
+    ("vpc_body", "members", "expected"),
+    [
+        # no default subnet of its own: Kube-OVN's namespace controller falls back to --default-ls
+        (vpc("va", namespaces=["only-vpc"]), [subnet("va-aaa", "10.1.0.0/24", vpc="va")], "ovn-default"),
+        # a member marked spec.default is the VPC's default subnet (getVpcSubnets)
+        (vpc("va", namespaces=["only-vpc"]),
+         [subnet("va-aaa", "10.1.0.0/24", vpc="va"), subnet("va-zzz", "10.1.1.0/24", vpc="va", default=True)],
+         "va-zzz"),
+    ],
+)
+def test_vpc_default_subnet_as_kube_ovn_computes_it(vpc_body: Body, members: list[Body], expected: str) -> None:
+    c = cluster(vpc_body, *members, pod("p", "only-vpc"))
+    (p,) = c.pods
+    s = c.pod_subnet(p)
+    assert s is not None and s.name == expected
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: Cluster.vpc_default_subnet takes Vpc.spec.defaultSubnet even when that "
+                                       "Subnet belongs to another VPC (or is not an OVN subnet); Kube-OVN's "
+                                       "getVpcSubnets only honours it for a member (subnet.Spec.Vpc == vpc.Name and "
+                                       "isOvnSubnet), else --default-ls ovn-default (cluster.py:258)")
+def test_vpc_default_subnet_must_be_a_member_of_the_vpc() -> None:
+    c = cluster(vpc("va", namespaces=["only-vpc"], default_subnet="other"), vpc("vz"),
+                subnet("va-aaa", "10.1.0.0/24", vpc="va"), subnet("other", "10.9.0.0/24", vpc="vz"),
+                pod("p", "only-vpc"))
+    (p,) = c.pods
+    s = c.pod_subnet(p)
+    assert s is not None and s.name == "ovn-default"

@@ -10,6 +10,7 @@ The overlap check is one sort per (VPC, VLAN, family), not Kube-OVN's pairwise l
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 
@@ -182,6 +183,13 @@ def _spec_value_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
         if not acl.match.strip():
             yield report("AB018", s, f"{where}.match", "ACL match is empty",
                          "write an OVN match expression, e.g. ip4.dst == 10.96.0.1 && tcp.dst == 443")
+        elif _NOMINAL_INEQUALITY.search(acl.match):
+            yield report("AB018", s, f"{where}.match", "ACL match tests inport/outport with '!=': OVN compares "
+                         "logical ports for equality only, so ovn-controller skips this ACL silently",
+                         "match the port with == and let a lower-priority rule handle the rest")
+
+
+_NOMINAL_INEQUALITY = re.compile(r"\b(inport|outport)\s*!=")
 
 
 def _is_cidr(text: str) -> bool:

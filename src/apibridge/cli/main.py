@@ -24,6 +24,8 @@ from apibridge.cli.check import check_command
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT
 from apibridge.cli.incluster_cmds import certs_command, webhook_command
 from apibridge.cli.inject import inject_command
+from apibridge.cli.lab_cmds import demo_command, lab_group
+from apibridge.cli.operator_cmds import doctor_command, operator_command
 from apibridge.cli.render import render_command
 from apibridge.report.console import Ui, make_console
 
@@ -98,6 +100,10 @@ cli.add_command(render_command)
 cli.add_command(inject_command)
 cli.add_command(webhook_command)
 cli.add_command(certs_command)
+cli.add_command(operator_command)
+cli.add_command(doctor_command)
+cli.add_command(lab_group)
+cli.add_command(demo_command)
 
 
 def _prog_name() -> str:

@@ -14,8 +14,10 @@ Two OVN facts shape it (see ../shared/research/ovnlab.md, "ACL after LB DNAT"):
 Replies need no rule: with stateful (allow-related) ACLs OVN passes ``ct.est && ct.rpl`` traffic
 ahead of the ACL table. IPv6 neighbour discovery is ICMPv6 and would fall to the drop rules, so it
 is allowed explicitly, as is the echo to the gateway that kube-ovn-cni's IPv6 gateway check sends.
-The drops are keyed on the switch's router port (``<subnet>-ovn-cluster``) rather than on source
-addresses, so a pod cannot step around them by spoofing its address.
+Everything else is dropped in both directions, except what crosses the switch's router port
+(``<subnet>-ovn-cluster``), which the pod-side rules already judged. The rules are keyed on that
+port and on the pod's own CIDR, never on a destination pod's address, so a pod cannot step around
+them by adding routes or spoofing its address — the twin's adversarial verify checks exactly that.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ def fence_acls(subnet: str, cidrs: tuple[IPNetwork, ...], gateways: tuple[IPAddr
             if gw.version == 6:
                 acls.append(Acl("from-lport", ALLOW_NEIGHBOUR, f"ip6.dst == {gw} && icmp6.type == 128",
                                 "allow-related"))
-    acls.append(Acl("from-lport", DROP, f'inport != "{router_port}" && ip', "drop"))
-    acls.append(Acl("to-lport", DROP, f'outport != "{router_port}" && ip', "drop"))
+    # Traffic between the switch and its router port is judged on the pod side of the switch: what
+    # enters from the router may go on to a pod only if the pod's to-lport rules allow it, and what
+    # a pod sends was already filtered on its from-lport. (OVN cannot match ``inport != ...``:
+    # logical ports are nominal fields, testable for equality only.)
+    acls.append(Acl("from-lport", ALLOW_DESTINATION, f'inport == "{router_port}" && ip', "allow-related"))
+    acls.append(Acl("to-lport", ALLOW_DESTINATION, f'outport == "{router_port}" && ip', "allow-related"))
+    acls.append(Acl("from-lport", DROP, "ip", "drop"))
+    acls.append(Acl("to-lport", DROP, "ip", "drop"))
     return tuple(acls)

@@ -18,17 +18,26 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 
 from apibridge.kubeovn import nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import PodLike, Subnet
 from apibridge.plan.mutation import mutate_annotations
-from apibridge.plan.types import Plan
+from apibridge.plan.types import Destination, Plan
 
 OVN0 = "ovn0"
+MAX_REPLICAS = 20  # pods per workload in the twin
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Where a port of a running lab sits: its switch and its addresses (``10.0.1.2/24``)."""
+
+    switch: str
+    addresses: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,10 @@ class AclRule:
     priority: int
     match: str
     action: str
+    external_ids: dict[str, str] = field(default_factory=dict)
+    log: bool = False
+    name: str | None = None
+    severity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +84,8 @@ class LoadBalancer:
     protocol: str  # tcp, udp, sctp
     session: bool
     vips: dict[str, str]  # "10.96.0.1:443" -> "172.18.0.2:6443,..."; IPv6 VIPs as "[fd00::1]:443"
+    options: dict[str, str] = field(default_factory=dict)
+    selection_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,7 @@ class StaticRoute:
     prefix: str
     nexthop: str
     policy: str  # dst-ip | src-ip
+    external_ids: dict[str, str] = field(default_factory=lambda: dict(rules.VENDOR))
 
 
 @dataclass(frozen=True)
@@ -88,12 +104,14 @@ class Policy:
     match: str
     action: str  # allow | reroute | drop
     nexthop: str | None = None
+    external_ids: dict[str, str] = field(default_factory=lambda: dict(rules.VENDOR))
 
 
 @dataclass(frozen=True)
 class PortGroup:
     name: str
     ports: tuple[str, ...]
+    external_ids: dict[str, str] = field(default_factory=lambda: dict(rules.VENDOR))
 
 
 @dataclass(frozen=True)
@@ -132,6 +150,7 @@ class TwinPod:
     annotations: dict[str, str]  # after the mutation
     bridge: str | None  # the ApiBridge that mutated it
     failure: str | None = None  # why kube-ovn would fail this pod; then it has no interfaces
+    owner: str = ""  # the workload it stands for (``Deployment/ns/name``), "" for a bare Pod
 
     @property
     def ref(self) -> str:
@@ -150,6 +169,22 @@ class TwinNode:
     apiserver_port: int | None  # where the API server stand-in listens, control-plane nodes only
 
 
+@dataclass(frozen=True)
+class TwinBridge:
+    """An ApiBridge as the twin needs it: whose pods, which subnet, which destinations, fenced or not."""
+
+    name: str
+    vpc: str
+    subnet: str
+    isolation: str  # strict | open
+    destinations: tuple[Destination, ...]
+
+    def reaches(self, ip: IPAddress, port: int | None = None) -> bool:
+        """Is ``ip`` (on ``port``) one of the bridge's destinations?"""
+        return any(ip in d.network and (port is None or not d.ports or any(p.port == port for p in d.ports))
+                   for d in self.destinations)
+
+
 @dataclass
 class Topology:
     routers: list[Router] = field(default_factory=list)
@@ -164,12 +199,19 @@ class Topology:
     api_cluster_ips: tuple[IPAddress, ...] = ()
     api_port: int = rules.DEFAULT_API_PORT
     notes: list[str] = field(default_factory=list)
+    bridges: list[TwinBridge] = field(default_factory=list)
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
 
     def switch(self, name: str) -> Switch | None:
         return next((s for s in self.switches if s.name == name), None)
+
+    def bridge(self, name: str | None) -> TwinBridge | None:
+        return next((b for b in self.bridges if b.name == name), None)
+
+    def node(self, name: str) -> TwinNode | None:
+        return next((n for n in self.nodes if n.name == name), None)
 
 
 def mac_for(name: str) -> str:
@@ -214,6 +256,20 @@ class Ipam:
     def reserve(self, ip: IPAddress) -> None:
         self._used.add(int(ip))
 
+    def claim(self, addresses: tuple[str, ...]) -> bool:
+        """Reserve a previous allocation if it still fits this subnet (one address per CIDR, same prefix)."""
+        try:
+            ifaces = [ipaddress.ip_interface(a) for a in addresses]
+        except ValueError:
+            return False
+        if sorted(str(i.network) for i in ifaces) != sorted(str(c) for c in self.subnet.cidrs):
+            return False
+        values = [int(i.ip) for i in ifaces]
+        if not all(self._free(v) for v in values):
+            return False
+        self._used.update(values)
+        return True
+
 
 def _vip(ip: IPAddress, port: int) -> str:
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
@@ -224,7 +280,7 @@ def _ipf(version: int) -> str:
 
 
 class _Builder:
-    def __init__(self, cluster: Cluster, plan: Plan) -> None:
+    def __init__(self, cluster: Cluster, plan: Plan, previous: Mapping[str, Allocation] | None = None) -> None:
         self.cluster = cluster
         self.plan = plan
         self.topo = Topology()
@@ -232,6 +288,23 @@ class _Builder:
         self.node_names = sorted(cluster.nodes)
         self.pod_ports: dict[tuple[str, str], list[str]] = {}  # (subnet, node) -> LSPs, for port groups
         self.pod_eth0: dict[str, tuple[TwinPod, PodLike]] = {}
+        self.previous = dict(previous or {})
+        self.kept: dict[str, tuple[str, ...]] = {}  # LSP -> addresses claimed from ``previous``
+        self.sources: dict[str, PodLike] = {}  # twin pod ref -> the Pod (or expanded template) it came from
+        self.owners: dict[str, str] = {}  # twin pod ref -> the workload it stands for
+
+    def _claim_previous(self) -> None:
+        """Keep the addresses existing ports already have (Kube-OVN keeps a running pod's IP)."""
+        for lsp, alloc in sorted(self.previous.items()):
+            ipam = self.ipam.get(alloc.switch)
+            if ipam is not None and ipam.claim(alloc.addresses):
+                self.kept[lsp] = alloc.addresses
+
+    def _addresses(self, lsp: str, switch: str) -> tuple[str, ...]:
+        prev = self.previous.get(lsp)
+        if prev is not None and prev.switch == switch and lsp in self.kept:
+            return self.kept[lsp]
+        return self.ipam[switch].allocate()
 
     # -- planned objects joined with the input -----------------------------------------------------
     def subnets(self) -> list[Subnet]:
@@ -248,6 +321,8 @@ class _Builder:
     def build(self) -> Topology:
         topo = self.topo
         topo.api_cluster_ips = self.cluster.api_cluster_ips()
+        topo.bridges = [TwinBridge(bp.bridge.name, bp.bridge.vpc, bp.subnet_name, bp.bridge.isolation, bp.destinations)
+                        for _, bp in sorted(self.plan.bridges.items())]
         svc = self.cluster.service(*rules.KUBERNETES_SERVICE)
         if svc and svc.ports:
             topo.api_port = svc.ports[0].port
@@ -255,14 +330,15 @@ class _Builder:
         for vpc in vpcs:
             topo.routers.append(Router(vpc, vpc))
             for lb in rules.vpc_load_balancers(vpc):
-                topo.load_balancers.append(LoadBalancer(lb, _lb_proto(lb), "sess" in lb, {}))
+                topo.load_balancers.append(_load_balancer(lb))
         subnets = self.subnets()
         for subnet in subnets:
             self._switch(subnet)
+        self._claim_previous()
         self._nodes()
-        for pod in sorted(self.cluster.pods, key=lambda p: (p.namespace, p.meta.name)):
-            if pod.meta.kind == "Pod":
-                topo.pods.append(self._pod(pod))
+        for pod in sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name)):
+            twin = self._pod(pod)
+            topo.pods.append(replace(twin, owner="" if pod.meta.kind == "Pod" else self._owner(pod)))
         self._default_vpc_routing(subnets)
         self._services()
         return topo
@@ -278,7 +354,9 @@ class _Builder:
         lbs: tuple[str, ...] = ()
         if subnet.enable_lb and subnet.name != rules.JOIN_SUBNET:
             lbs = tuple(rules.vpc_load_balancers(router))
-        acls = tuple(AclRule(a.direction, a.priority, a.match, a.action) for a in subnet.acls)
+        # UpdateLogicalSwitchACL: spec.acls verbatim, tagged with the subnet; SetLogicalSwitchPrivate: parent only
+        spec_ids = {"parent": subnet.name, "subnet": subnet.name, **rules.VENDOR}
+        acls = tuple(AclRule(a.direction, a.priority, a.match, a.action, dict(spec_ids)) for a in subnet.acls)
         if subnet.private:
             acls += _private_acls(subnet)
         self.topo.switches.append(Switch(subnet.name, router, subnet.cidrs, subnet.gateways, lbs, acls, lrp))
@@ -287,16 +365,16 @@ class _Builder:
             for cidr, gw in zip(subnet.cidrs, subnet.gateways, strict=False):
                 self.topo.static_routes.append(StaticRoute(router, str(cidr), str(gw), "src-ip"))
                 self.topo.policies.append(Policy(router, rules.SUBNET_ROUTER_POLICY_PRIORITY,
-                                                 f"{_ipf(cidr.version)}.dst == {cidr}", "allow"))
+                                                 f"{_ipf(cidr.version)}.dst == {cidr}", "allow",
+                                                 external_ids={"subnet": subnet.name, **rules.VENDOR}))
 
     def _nodes(self) -> None:
         join = self.cluster.subnets[rules.JOIN_SUBNET]
-        ipam = self.ipam[rules.JOIN_SUBNET]
         default_vpc_cidrs = [c for s in self.subnets() if s.vpc == rules.DEFAULT_VPC and s.is_ovn
                              and s.name != rules.JOIN_SUBNET for c in s.cidrs]
         for name in self.node_names:
             node = self.cluster.nodes[name]
-            addrs = ipam.allocate()
+            addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET)
             host_routes = tuple(routes.Route(dst=str(c), gw=str(join.gateway(c.version)))
                                 for c in default_vpc_cidrs if join.gateway(c.version) is not None)
             nic = Nic(OVN0, rules.node_port(name), rules.JOIN_SUBNET, mac_for(f"node-{name}"), addrs,
@@ -313,6 +391,41 @@ class _Builder:
                                         port if n.apiserver_port or any(ip in e.addresses for e in eps
                                                                        for ip in n.internal_ips) else None)
                                for n in self.topo.nodes]
+
+    def _expand_pods(self) -> list[PodLike]:
+        """Bare Pods as they are; each workload's template as the pods its controller would create:
+        ``replicas`` of a Deployment/ReplicaSet/StatefulSet (``<name>-0``, ``<name>-1``, …), one per
+        node for a DaemonSet (``<name>-<node>``), ``parallelism`` for a Job, one for a CronJob."""
+        out: list[PodLike] = []
+        for pod in self.cluster.pods:
+            kind = pod.meta.kind
+            if kind == "Pod":
+                out.append(pod)
+                self.sources[f"{pod.namespace}/{pod.meta.name}"] = pod
+                continue
+            spec = pod.raw.get("spec") if isinstance(pod.raw.get("spec"), Mapping) else {}
+            assert isinstance(spec, Mapping)
+            names: list[tuple[str, str | None]]
+            if kind == "DaemonSet":
+                names = [(f"{pod.meta.name}-{node}", node) for node in self.node_names]
+            else:
+                key = "parallelism" if kind == "Job" else "replicas"
+                count = spec.get(key, 1) if kind != "CronJob" else 1
+                count = count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else 1
+                if count > MAX_REPLICAS:
+                    self.topo.notes.append(f"{pod.meta.ref}: {count} {key}, the twin runs {MAX_REPLICAS}")
+                    count = MAX_REPLICAS
+                names = [(f"{pod.meta.name}-{i}", None) for i in range(count)]
+            for name, node in names:
+                meta = replace(pod.meta, name=name)
+                twin = replace(pod, meta=meta, node_name=node or pod.node_name)
+                self.sources[f"{pod.namespace}/{name}"] = twin
+                self.owners[f"{pod.namespace}/{name}"] = pod.meta.ref
+                out.append(twin)
+        return out
+
+    def _owner(self, pod: PodLike) -> str:
+        return self.owners.get(f"{pod.namespace}/{pod.meta.name}", "")
 
     def _pod_node(self, pod: PodLike, index: int) -> str:
         if pod.node_name and pod.node_name in self.cluster.nodes:
@@ -385,7 +498,7 @@ class _Builder:
     def _nic(self, pod: PodLike, subnet: Subnet, ifname: str, provider: str, nic_routes: tuple[routes.Route, ...],
              node: str) -> Nic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
-        addrs = self.ipam[subnet.name].allocate()
+        addrs = self._addresses(lsp, subnet.name)
         if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == "distributed":
             self.pod_ports.setdefault((subnet.name, node), []).append(lsp)
         return Nic(ifname, lsp, subnet.name, mac_for(lsp), addrs, subnet.gateways, ifname == rules.PRIMARY_IFNAME,
@@ -403,23 +516,28 @@ class _Builder:
                 continue
             for cidr in subnet.cidrs:
                 topo.policies.append(Policy(router, rules.SUBNET_ROUTER_POLICY_PRIORITY,
-                                            f"{_ipf(cidr.version)}.dst == {cidr}", "allow"))
+                                            f"{_ipf(cidr.version)}.dst == {cidr}", "allow",
+                                            external_ids={"subnet": subnet.name, **rules.VENDOR}))
         for node in topo.nodes:
             for ip in node.internal_ips:
                 join_ip = next((a for a in node.nic.ips if a.version == ip.version), None)
                 if join_ip is not None:
                     topo.policies.append(Policy(router, rules.NODE_ROUTER_POLICY_PRIORITY,
-                                                f"{_ipf(ip.version)}.dst == {ip}", "reroute", str(join_ip)))
+                                                f"{_ipf(ip.version)}.dst == {ip}", "reroute", str(join_ip),
+                                                {"node": node.name, "address-family": str(ip.version),
+                                                 **rules.VENDOR}))
         for (subnet_name, node_name), ports in sorted(self.pod_ports.items()):
             pg = rules.port_group_name(subnet_name, node_name)
-            topo.port_groups.append(PortGroup(pg, tuple(ports)))
+            topo.port_groups.append(PortGroup(pg, tuple(ports), {
+                "subnet": subnet_name, "node": node_name, "np": f"{subnet_name}/{node_name}", **rules.VENDOR}))
             owner = next((n for n in topo.nodes if n.name == node_name), None)
             if owner is None:
                 continue
             for join_ip in owner.nic.ips:
                 topo.policies.append(Policy(router, rules.GATEWAY_ROUTER_POLICY_PRIORITY,
                                             f"{_ipf(join_ip.version)}.src == ${pg}_ip{join_ip.version}", "reroute",
-                                            str(join_ip)))
+                                            str(join_ip), {"subnet": subnet_name, "node": node_name,
+                                                           **rules.VENDOR}))
 
     def _services(self) -> None:
         """Service VIPs into the LB of the VPC their endpoints live in (``getVpcAndSubnetForEndpoints``)."""
@@ -455,8 +573,7 @@ class _Builder:
         if not svc or not svc.selector:
             return out
         for pod in self.topo.pods:
-            src = next((p for p in self.cluster.pods if p.meta.kind == "Pod" and p.namespace == pod.namespace
-                        and p.meta.name == pod.name), None)
+            src = self.sources.get(pod.ref)
             eth0 = pod.nic(rules.PRIMARY_IFNAME)
             if src is None or eth0 is None or pod.namespace != ns:
                 continue
@@ -465,6 +582,19 @@ class _Builder:
                     port = sp.target_port if isinstance(sp.target_port, int) else sp.port
                     out += [(ip, port, sp.protocol) for ip in eth0.ips]
         return out
+
+
+def _load_balancer(name: str) -> LoadBalancer:
+    """``initLB`` / ``GenVpcLoadBalancer``: session LBs keep a client on one backend (``ip_src``;
+    Kube-OVN adds ``ipv6_src``, which the 23.03 schema does not know)."""
+    proto = _lb_proto(name)
+    session = "sess" in name
+    options = {"prefer_local_backend": "false"}
+    if session:
+        options["affinity_timeout"] = "10800"
+    elif proto == "udp":
+        options["ct_flush"] = "true"
+    return LoadBalancer(name, proto, session, {}, options, ("ip_src",) if session else ())
 
 
 def _lb_proto(name: str) -> str:
@@ -476,13 +606,15 @@ def _lb_proto(name: str) -> str:
 
 def _private_acls(subnet: Subnet) -> tuple[AclRule, ...]:
     """``SetLogicalSwitchPrivate``: drop by default, allow in-subnet, the join subnet and allowSubnets."""
-    acls = [AclRule("to-lport", rules.DEFAULT_DROP_PRIORITY, "ip", "drop")]
+    ids = {"parent": subnet.name, **rules.VENDOR}
+    acls = [AclRule("to-lport", rules.DEFAULT_DROP_PRIORITY, "ip", "drop", dict(ids), True, subnet.name, "warning")]
     for cidr in subnet.cidrs:
         ipf = _ipf(cidr.version)
         acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, f"{ipf}.src == {cidr} && {ipf}.dst == {cidr}",
-                            "allow-related"))
+                            "allow-related", dict(ids)))
         acls.append(AclRule("to-lport", rules.NODE_ALLOW_PRIORITY, f"{ipf}.src == {rules.JOIN_CIDR}"
-                            if cidr.version == 4 else f"{ipf}.src == {rules.JOIN_CIDR_V6}", "allow-related"))
+                            if cidr.version == 4 else f"{ipf}.src == {rules.JOIN_CIDR_V6}", "allow-related",
+                            dict(ids)))
         for allow in subnet.allow_subnets:
             try:
                 net = ipaddress.ip_network(allow, strict=False)
@@ -490,13 +622,22 @@ def _private_acls(subnet: Subnet) -> tuple[AclRule, ...]:
                 continue
             if net.version == cidr.version:
                 match = f"({ipf}.src == {cidr} && {ipf}.dst == {net}) || ({ipf}.src == {net} && {ipf}.dst == {cidr})"
-                acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, match, "allow-related"))
+                acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, match, "allow-related", dict(ids)))
     return tuple(acls)
 
 
-def build_topology(cluster: Cluster, plan: Plan) -> Topology:
-    """The twin's desired state for ``cluster`` with ``plan``'s bridges applied."""
-    return _Builder(cluster, plan).build()
+def build_topology(cluster: Cluster, plan: Plan, *, previous: Mapping[str, Allocation] | None = None) -> Topology:
+    """The twin's desired state for ``cluster`` with ``plan``'s bridges applied.
+
+    ``previous`` (LSP name -> allocation of a running lab) keeps existing ports at their addresses,
+    so reconciling a lab to a new input only touches what changed.
+    """
+    return _Builder(cluster, plan, previous).build()
+
+
+def allocations(topo: Topology) -> dict[str, Allocation]:
+    """LSP name -> (switch, addresses) of every interface, to pass back as ``previous``."""
+    return {nic.lsp: Allocation(nic.switch, nic.addresses) for _, nic in iter_nics(topo)}
 
 
 def iter_nics(topo: Topology) -> Iterator[tuple[str, Nic]]:

@@ -1,0 +1,139 @@
+"""``apibridge operator`` (the controller process) and ``apibridge doctor`` (one pod's chain, live).
+
+Both talk to a live API server found the usual way: ``$KUBECONFIG`` (or ``~/.kube/config``), else the
+pod's service account. The lead registers ``operator_command`` and ``doctor_command`` in the main group;
+``python -m apibridge.cli.operator_cmds`` runs them stand-alone.
+
+Exit codes follow the CLI's convention: ``doctor`` exits 0 when every link holds, 1 on a broken link, 2
+when the pod cannot be found or the API server cannot be reached; ``operator`` exits 0 after a signal
+and 1 when it lost leadership (the Deployment restarts it as a fresh candidate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+
+import click
+
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option
+from apibridge.operator import doctor, drift, runner
+from apibridge.operator.client import ApiError, Client, UnreachableError
+
+DEFAULT_NAMESPACE = "apibridge-system"
+MARKS = {"ok": "✓", "broken": "✗", "warning": "!", "skipped": "-"}
+
+
+def _rate(_: click.Context, __: click.Parameter, value: str) -> tuple[float, float]:
+    try:
+        return drift.parse_rate(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@click.command("operator")
+@click.option("--namespace", envvar="POD_NAMESPACE", default=DEFAULT_NAMESPACE, show_default=True,
+              help="Namespace of the leader-election Lease (in a pod: $POD_NAMESPACE).")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port for /metrics (0: off).")
+@click.option("--health-port", type=click.IntRange(0, 65535), default=8081, show_default=True,
+              help="Port for /healthz and /readyz (0: off; equal to --metrics-port: one server).")
+@click.option("--bind", "bind_host", default="0.0.0.0", show_default=True, help="Address for both ports.")
+@click.option("--rollout-rate", default="1/10s", show_default=True, callback=_rate,
+              help="At most this many owner restarts per duration for spec.rollout: restart (e.g. 1/10s, 3/1m).")
+@click.option("--lease-name", default="apibridge-operator", show_default=True)
+@click.option("--lease-duration", type=click.FloatRange(1.0), default=15.0, show_default=True,
+              help="leaseDurationSeconds; renew deadline and retry period scale with it as in client-go.")
+@click.option("--identity", envvar="POD_NAME", default="",
+              help="Lease holder identity (in a pod: $POD_NAME; default host-pid).")
+@click.option("--leader-election/--no-leader-election", default=True, show_default=True,
+              help="Without election the process reconciles at once (one replica only!).")
+@click.option("--resync-period", type=click.FloatRange(1.0), default=300.0, show_default=True,
+              help="Seconds between full passes without any watch event.")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
+              show_default=True)
+def operator_command(namespace: str, metrics_port: int, health_port: int, bind_host: str,
+                     rollout_rate: tuple[float, float], lease_name: str, lease_duration: float, identity: str,
+                     leader_election: bool, resync_period: float, log_level: str) -> None:
+    """Run the ApiBridge controller: NAD + Subnet per bridge, status, drift, restarts.
+
+    \b
+    KUBECONFIG=~/.kube/config apibridge operator --namespace apibridge-system
+    """
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    if log_level != "debug":
+        logging.getLogger("kopf").setLevel(logging.WARNING)  # kopf narrates every watch event at INFO
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+    options = runner.OperatorOptions(
+        namespace=namespace, metrics_port=metrics_port, health_port=health_port, bind_host=bind_host,
+        rollout_rate=rollout_rate, lease_name=lease_name, lease_duration=lease_duration, identity=identity,
+        leader_election=leader_election, resync_period=resync_period)
+    sys.exit(asyncio.run(runner.run(options)))
+
+
+def _text(diagnosis: doctor.Diagnosis) -> str:
+    chain = " → ".join(x for x in (
+        f"ApiBridge {diagnosis.bridge}" if diagnosis.bridge else None,
+        f"NAD {diagnosis.nad}" if diagnosis.nad else None,
+        f"provider {diagnosis.provider}" if diagnosis.provider else None,
+        f"Subnet {diagnosis.subnet}" if diagnosis.subnet else None) if x)
+    lines = [f"Pod {diagnosis.pod}" + (f": {chain}" if chain else "")]
+    for link in diagnosis.links:
+        lines.append(f"  {MARKS[link.status]} {link.title}: {link.detail}")
+    broken = diagnosis.broken
+    if broken is None:
+        lines.append("All links hold: the pod has its route to the API server.")
+    else:
+        lines.append(f"Broken link: {broken.title} — {broken.detail}")
+        lines.append(f"Fix: {broken.fix}")
+    return "\n".join(lines)
+
+
+async def _diagnose(pod: str, namespace: str | None) -> doctor.Diagnosis:
+    client = await Client.connect()
+    return await doctor.diagnose(client, namespace or client.default_namespace, pod)
+
+
+@click.command("doctor")
+@click.argument("pod")
+@click.option("-n", "--namespace", default=None, help="The pod's namespace (default: the kubeconfig context's).")
+@output_option(("text", "json"), "text")
+def doctor_command(pod: str, namespace: str | None, output: str) -> None:
+    """Walk the chain POD's API access depends on and name the first broken link.
+
+    \b
+    Exit codes: 0 every link holds, 1 a link is broken, 2 pod not found or API unreachable.
+    """
+    if "/" in pod and namespace is None:
+        namespace, pod = pod.split("/", 1)
+    try:
+        diagnosis = asyncio.run(_diagnose(pod, namespace))
+    except doctor.DoctorInputError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    except UnreachableError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    except ApiError as exc:
+        click.echo(f"error: the API server refused a read: {exc.message}", err=True)
+        sys.exit(EXIT_INPUT)
+    if output == "json":
+        click.echo(json.dumps(diagnosis.to_json(), indent=2))
+    else:
+        click.echo(_text(diagnosis))
+    sys.exit(EXIT_OK if diagnosis.healthy else EXIT_FINDINGS)
+
+
+if __name__ == "__main__":  # python -m apibridge.cli.operator_cmds operator|doctor ...
+    @click.group()
+    def _main() -> None:
+        """apibridge operator and doctor."""
+
+    _main.add_command(operator_command)
+    _main.add_command(doctor_command)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    _main()

@@ -1,0 +1,237 @@
+"""Live API objects -> the model's ``Document``s and ``Cluster``: the one bridge between the API and the planner.
+
+The controller must produce exactly what ``apibridge render`` produces for the same objects, so it does not
+have a planner of its own: it turns what it watches into ``Document``s and hands them to
+``Cluster.from_documents`` and ``plan``. Two things differ from reading files:
+
+* Objects carry server fields (``managedFields``, ``status``, ``resourceVersion``). ``slim`` keeps what the
+  model reads plus what the controller needs (uid, ownerReferences, deletionTimestamp), so the watch cache
+  stays small — a cluster has many pods, and pods are the bulk of it.
+* One malformed object in a live cluster (a foreign Subnet with a bad CIDR) must not stop every bridge.
+  ``build_cluster`` tries ``Cluster.from_documents`` first and, only if it raises, drops the documents that
+  do not parse on their own and reports them as ``Rejected`` — the bridge ones become status conditions.
+
+``fingerprint`` is the part of an object whose change can change a plan or a drift verdict; the watch
+handlers re-plan only when it moves, so Kube-OVN's Subnet status updates and node heartbeats cost nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from apibridge.base.errors import InputError
+from apibridge.kubeovn import rules
+from apibridge.model.cluster import Cluster
+from apibridge.model.load import Document
+
+SOURCE = "cluster"  # Document.source of everything read from the API
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One resource type: where it lives on the API server and how it is called."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0] if "/" in self.api_version else ""
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
+        """The request path, e.g. ``/apis/kubeovn.io/v1/subnets/x`` or ``/api/v1/namespaces/ns/pods``."""
+        base = f"/apis/{self.api_version}" if "/" in self.api_version else f"/api/{self.api_version}"
+        parts = [base]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+            if subresource:
+                parts.append(subresource)
+        return "/".join(parts)
+
+
+APIBRIDGE = Kind(rules.APIBRIDGE_API, "ApiBridge", "apibridges", False)
+SUBNET = Kind(rules.KUBEOVN_API, "Subnet", "subnets", False)
+VPC = Kind(rules.KUBEOVN_API, "Vpc", "vpcs", False)
+NAD = Kind(rules.NAD_API, "NetworkAttachmentDefinition", "network-attachment-definitions", True)
+NAMESPACE = Kind("v1", "Namespace", "namespaces", False)
+NODE = Kind("v1", "Node", "nodes", False)
+SERVICE = Kind("v1", "Service", "services", True)
+ENDPOINTSLICE = Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", True)
+POD = Kind("v1", "Pod", "pods", True)
+EVENT = Kind("v1", "Event", "events", True)
+LEASE = Kind("coordination.k8s.io/v1", "Lease", "leases", True)
+REPLICASET = Kind("apps/v1", "ReplicaSet", "replicasets", True)
+DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments", True)
+STATEFULSET = Kind("apps/v1", "StatefulSet", "statefulsets", True)
+DAEMONSET = Kind("apps/v1", "DaemonSet", "daemonsets", True)
+
+# What the controller watches to plan (all of them) and to find drift (pods).
+WATCHED: tuple[Kind, ...] = (APIBRIDGE, SUBNET, VPC, NAD, NAMESPACE, NODE, SERVICE, ENDPOINTSLICE, POD)
+# Services the planner reads: the API server's (destinations) and kube-dns (``dns: true``).
+PLANNED_SERVICES: frozenset[tuple[str, str]] = frozenset({rules.KUBERNETES_SERVICE, rules.KUBE_DNS_SERVICE})
+ENDPOINTSLICE_SERVICE_LABEL = "kubernetes.io/service-name"
+WORKLOADS: dict[str, Kind] = {k.kind: k for k in (DEPLOYMENT, STATEFULSET, DAEMONSET, REPLICASET)}
+BY_KIND: dict[str, Kind] = {k.kind: k for k in (*WATCHED, EVENT, LEASE, *WORKLOADS.values())}
+
+
+def kind_of(obj: Mapping[str, Any]) -> Kind | None:
+    kind = obj.get("kind")
+    return BY_KIND.get(kind) if isinstance(kind, str) else None
+
+
+def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    md = obj.get("metadata")
+    return md if isinstance(md, Mapping) else {}
+
+
+def name_of(obj: Mapping[str, Any]) -> str:
+    return str(meta(obj).get("name") or "")
+
+
+def namespace_of(obj: Mapping[str, Any]) -> str | None:
+    ns = meta(obj).get("namespace")
+    return ns if isinstance(ns, str) and ns else None
+
+
+def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    labels = meta(obj).get("labels")
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, Mapping) else {}
+
+
+def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
+    ann = meta(obj).get("annotations")
+    return {str(k): str(v) for k, v in ann.items()} if isinstance(ann, Mapping) else {}
+
+
+def ref(obj: Mapping[str, Any]) -> str:
+    """``Kind/namespace/name`` or ``Kind/name``, as ``Meta.ref`` spells it."""
+    ns = namespace_of(obj)
+    kind = obj.get("kind", "?")
+    return f"{kind}/{ns}/{name_of(obj)}" if ns else f"{kind}/{name_of(obj)}"
+
+
+def is_terminating(obj: Mapping[str, Any]) -> bool:
+    return bool(meta(obj).get("deletionTimestamp"))
+
+
+_KEEP_META = ("name", "namespace", "uid", "labels", "annotations", "ownerReferences", "generation",
+              "resourceVersion", "creationTimestamp", "deletionTimestamp")
+
+
+def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """What the watch cache keeps of an object (see the module docstring)."""
+    md = meta(obj)
+    out: dict[str, Any] = {
+        "apiVersion": obj.get("apiVersion"),
+        "kind": obj.get("kind"),
+        "metadata": {k: md[k] for k in _KEEP_META if k in md},
+    }
+    kind = obj.get("kind")
+    status = obj.get("status") if isinstance(obj.get("status"), Mapping) else {}
+    assert isinstance(status, Mapping)
+    if kind == "Pod":
+        spec = obj.get("spec") if isinstance(obj.get("spec"), Mapping) else {}
+        assert isinstance(spec, Mapping)
+        if spec.get("nodeName"):
+            out["spec"] = {"nodeName": spec["nodeName"]}
+        if status.get("phase"):
+            out["status"] = {"phase": status["phase"]}
+        return out
+    if kind == "Node":
+        out["status"] = {"addresses": status.get("addresses") or []}
+        return out
+    for key, value in obj.items():
+        if key not in ("apiVersion", "kind", "metadata", "status"):
+            out[key] = value
+    if kind == "ApiBridge" and status:
+        out["status"] = dict(status)  # the controller compares against it before writing
+    return out
+
+
+def fingerprint(obj: Mapping[str, Any]) -> str:
+    """A digest of the parts of ``obj`` a plan or a drift verdict depends on (not status, not versions)."""
+    md = {k: v for k, v in meta(obj).items() if k not in ("resourceVersion", "managedFields", "generation")}
+    body = {k: v for k, v in obj.items() if k not in ("metadata", "status")}
+    if obj.get("kind") == "Node":
+        body["addresses"] = (obj.get("status") or {}).get("addresses")
+    elif obj.get("kind") == "Pod":
+        body["phase"] = (obj.get("status") or {}).get("phase")
+    text = json.dumps({"m": md, "b": body}, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def planned_service(obj: Mapping[str, Any]) -> bool:
+    return (namespace_of(obj) or "default", name_of(obj)) in PLANNED_SERVICES
+
+
+def planned_endpointslice(obj: Mapping[str, Any]) -> bool:
+    ns, svc = rules.KUBERNETES_SERVICE
+    return namespace_of(obj) == ns and labels_of(obj).get(ENDPOINTSLICE_SERVICE_LABEL) == svc
+
+
+def to_documents(objects: Iterable[Mapping[str, Any]]) -> list[Document]:
+    """Documents in a stable order (kind, namespace, name), so two identical snapshots plan identically."""
+    ordered = sorted(objects, key=lambda o: (str(o.get("kind")), namespace_of(o) or "", name_of(o)))
+    return [Document(dict(obj), SOURCE, index) for index, obj in enumerate(ordered)]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """An object the model refused; ``error`` says why, in the model's words."""
+
+    obj: str
+    kind: str
+    name: str
+    error: InputError
+
+    @property
+    def message(self) -> str:
+        where = f"field {self.error.location.field}: " if self.error.location.field else ""
+        hint = f" (hint: {self.error.hint})" if self.error.hint else ""
+        return f"{where}{self.error.message}{hint}"
+
+
+def build_cluster(objects: Iterable[Mapping[str, Any]]) -> tuple[Cluster, list[Rejected]]:
+    """``Cluster.from_documents`` over the live objects; objects it refuses are left out and returned."""
+    docs = to_documents(objects)
+    try:
+        return Cluster.from_documents(docs), []
+    except InputError:
+        pass
+    good: list[Document] = []
+    rejected: list[Rejected] = []
+    seen: dict[tuple[str, str | None, str], Document] = {}
+    scratch = Cluster()
+    for doc in docs:
+        try:
+            scratch.add_document(doc, seen)
+        except InputError as exc:
+            rejected.append(Rejected(ref(doc.body), str(doc.body.get("kind")), name_of(doc.body), exc))
+        else:
+            good.append(doc)
+    return Cluster.from_documents(good), rejected
+
+
+def owner_reference(bridge: Mapping[str, Any]) -> dict[str, Any]:
+    """The controller ownerReference from a NAD or Subnet to its (cluster-scoped) ApiBridge."""
+    return {
+        "apiVersion": rules.APIBRIDGE_API,
+        "kind": APIBRIDGE.kind,
+        "name": name_of(bridge),
+        "uid": str(meta(bridge).get("uid") or ""),
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }

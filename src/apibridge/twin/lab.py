@@ -1,0 +1,594 @@
+"""A running twin: bring it up from manifests, reconcile it to new ones, describe it, tear it down.
+
+``Lab.up`` is the only writer and is idempotent: on a fresh state directory it starts the daemons
+and builds everything; on a running lab it *reconciles* — the NB database is diffed row by row
+(:mod:`apibridge.twin.realize`), pods whose wiring is unchanged keep their namespace (addresses
+stay put, see ``build_topology(previous=…)``), new pods are added, vanished or rewired ones removed
+or recreated. That makes "add a pod to the input" cost one pod, and lets the demo switch scenarios
+without a restart.
+
+What kube-ovn-cni does on a node is reproduced per namespace: nodes get ``ovn0`` on ``join`` with
+the host routes to every default-VPC subnet and their InternalIPs on ``lo``; pods get
+``eth0``, ``net1``… with MAC, addresses, the default route via eth0's gateway and the routes
+annotation (invalid entries skipped and reported). Failed pods (``TwinPod.failure``) get no
+namespace, only their Kube-OVN message. Each control-plane node runs the HTTPS API server
+stand-in; pods' containerPorts are answered by the lab's listener hub.
+
+``Lab.down`` works from the name alone (no record needed): it kills only processes whose command
+line names the lab's state directory, deletes only namespaces with the lab's prefix, and removes
+only the files it created.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from apibridge.base.certs import CertificateAuthority, write_bundle
+from apibridge.base.errors import InputError, Location
+from apibridge.kubeovn import rules
+from apibridge.model.cluster import Assumption, Cluster
+from apibridge.model.load import Document, load_documents
+from apibridge.plan.planner import plan as make_plan
+from apibridge.plan.types import Plan, PlanProblem
+from apibridge.twin import netns as ns
+from apibridge.twin import realize
+from apibridge.twin.apiserver import apiserver_hosts, start_apiserver
+from apibridge.twin.daemons import LabStatus, OvnDaemons
+from apibridge.twin.hub import HubClient, HubError, start_hub
+from apibridge.twin.nb import Northbound
+from apibridge.twin.nsock import interfaces, link_up, sysctl
+from apibridge.twin.proc import owned_by, read_pidfile, run, stop_pidfile
+from apibridge.twin.state import ApiServerRecord, LabPlace, LabRecord, PodRecord, read_record, write_record
+from apibridge.twin.topology import OVN0, Topology, TwinNode, TwinPod, allocations, build_topology
+
+Progress = Callable[[str], None]
+_NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
+_PARSE_FAILED = re.compile(r"\|WARN\|(.*): parsing expression failed \((.*)\)$")
+
+
+def _acl_match(lflow_match: str) -> str:
+    m = re.match(r"^reg0\[\d+\] == 1 && \((.*)\)$", lflow_match)
+    return m.group(1) if m else lflow_match
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass
+class Desired:
+    """The input and everything derived from it."""
+
+    documents: list[Document]
+    cluster: Cluster
+    plan: Plan
+    topology: Topology
+
+
+@dataclass
+class UpReport:
+    name: str
+    state_dir: Path
+    reconciled: bool  # the lab was running before
+    started_daemons: tuple[str, ...]
+    nb: realize.Changes
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    recreated: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    skipped_routes: dict[str, list[str]] = field(default_factory=dict)
+    assumptions: list[Assumption] = field(default_factory=list)
+    problems: list[PlanProblem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    apiservers: dict[str, str] = field(default_factory=dict)  # node -> https://ip:port
+    timings: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    acl_errors: list[str] = field(default_factory=list)
+    pods_up: int = 0
+    nodes: int = 0
+
+
+@dataclass
+class StatusReport:
+    name: str
+    state_dir: Path
+    exists: bool
+    daemons: LabStatus | None
+    hub: bool
+    apiservers: dict[str, bool]
+    pods_up: list[str]
+    pods_missing: list[str]  # recorded but their namespace is gone
+    failures: dict[str, str]
+    nb_counts: dict[str, int]
+    inputs: list[str]
+
+    @property
+    def healthy(self) -> bool:
+        return (self.exists and self.daemons is not None and self.daemons.healthy and self.hub
+                and all(self.apiservers.values()) and not self.pods_missing)
+
+
+@dataclass
+class DownReport:
+    name: str
+    stopped: list[str]
+    namespaces: list[str]
+    seconds: float
+
+
+class _Clock:
+    """Seconds per step of ``up`` (reported, and used by the benchmark)."""
+
+    def __init__(self) -> None:
+        self.start = self.last = time.monotonic()
+        self.timings: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.timings[name] = round(now - self.last, 4)
+        self.last = now
+
+    def total(self) -> float:
+        return time.monotonic() - self.start
+
+
+def _fingerprint(obj: object) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _pod_nics(pod: TwinPod) -> list[ns.Nic]:
+    out = []
+    for nic in pod.nics:
+        out.append(ns.Nic(
+            ifname=nic.ifname, iface_id=nic.lsp, mac=nic.mac, addresses=nic.addresses,
+            gateways=tuple(str(g) for g in nic.gateways) if nic.default_route else (),
+            routes=tuple(ns.Route(r.dst, r.gw) for r in nic.routes), pod_name=pod.name, pod_namespace=pod.namespace))
+    return out
+
+
+def _node_nic(node: TwinNode) -> ns.Nic:
+    nic = node.nic
+    return ns.Nic(ifname=nic.ifname, iface_id=nic.lsp, mac=nic.mac, addresses=nic.addresses, gateways=(),
+                  routes=tuple(ns.Route(r.dst, r.gw) for r in nic.routes), pod_name=node.name)
+
+
+def _node_addresses(node: TwinNode) -> list[str]:
+    return [f"{ip}/{ip.max_prefixlen}" for ip in node.internal_ips]
+
+
+def snapshot_text(documents: Iterable[Document]) -> str:
+    """The input as one JSON ``List`` (what later commands rebuild the lab's intent from; JSON because
+    it is written on every reconcile and the C encoder is fast)."""
+    return json.dumps({"apiVersion": "v1", "kind": "List", "items": [d.body for d in documents]}, default=str)
+
+
+class Lab:
+    """One lab (see the module docstring). Keep an instance to reconcile repeatedly without reconnecting."""
+
+    def __init__(self, place: LabPlace) -> None:
+        self.place = place
+        self.daemons = OvnDaemons(place.root, prefix=place.prefix)
+        self.namespaces = ns.Namespaces(place.prefix, self.daemons.bridge)
+        self._nb: Northbound | None = None
+        self._hub: HubClient | None = None
+
+    # --- plumbing --------------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.place.name
+
+    def record(self) -> LabRecord | None:
+        return read_record(self.place)
+
+    def exists(self) -> bool:
+        return self.place.record_file.exists() or self.daemons.pid("ovsdb-server") is not None
+
+    def nb(self) -> Northbound:
+        if self._nb is None:
+            self._nb = Northbound.connect(self.daemons.paths.nb_remote)
+        return self._nb
+
+    def hub(self) -> HubClient:
+        if self._hub is None:
+            self._hub = HubClient(self.place.run_dir / "hub.sock")
+        return self._hub
+
+    def close(self) -> None:
+        if self._nb is not None:
+            self._nb.close()
+            self._nb = None
+        if self._hub is not None:
+            self._hub.close()
+            self._hub = None
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _daemons_alive(self) -> bool:
+        marker = self.daemons.paths.marker
+        pids = [self.daemons.pid(n) for n in self.daemons.names]
+        return ns.netns_exists(self.daemons.switch_netns) and all(p is not None and owned_by(p, marker) for p in pids)
+
+    # --- intent ------------------------------------------------------------------------------------
+    def load(self, paths: Iterable[str], record: LabRecord | None = None) -> Desired:
+        """Documents -> cluster (with lab defaults) -> plan -> topology, keeping ``record``'s addresses."""
+        docs = load_documents(paths)
+        cluster = Cluster.from_documents(docs, lab_defaults=True)
+        the_plan = make_plan(cluster)
+        topo = build_topology(cluster, the_plan, previous=record.previous() if record else None)
+        return Desired(docs, cluster, the_plan, topo)
+
+    def desired(self) -> Desired:
+        """What the running lab was built from (its input snapshot)."""
+        record = self.record()
+        if record is None or not self.place.input_file.exists():
+            raise InputError(f"lab {self.name!r} is not up", Location(str(self.place.root)),
+                             hint=f"apibridge lab up --name {self.name} FILE...")
+        return self.load([str(self.place.input_file)], record)
+
+    def require(self) -> LabRecord:
+        record = self.record()
+        if record is None:
+            raise InputError(f"lab {self.name!r} is not up", Location(str(self.place.root)),
+                             hint=f"apibridge lab up --name {self.name} FILE...")
+        return record
+
+    # --- up / reconcile ------------------------------------------------------------------------------
+    def up(self, paths: Iterable[str], progress: Progress = _quiet) -> UpReport:
+        """Build the lab from ``paths``, or reconcile the running lab to them."""
+        clock = _Clock()
+        paths = list(paths)
+        progress("loading manifests")
+        previous = self.record()
+        desired = self.load(paths, previous)
+        record = previous or LabRecord(self.name, created=time.time())
+        clock.lap("load")
+        self.place.run_dir.mkdir(parents=True, exist_ok=True)
+        # The servers are Python processes (~0.1 s to start each): start them while OVN comes up.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lab-up") as pool:
+            report = self._up(paths, desired, record, previous is not None, pool, progress, clock)
+        return report
+
+    def _up(self, paths: list[str], desired: Desired, record: LabRecord, reconciled: bool, pool: ThreadPoolExecutor,
+            progress: Progress, clock: _Clock) -> UpReport:
+        topo = desired.topology
+        progress("starting OVN daemons")
+        hub_started = pool.submit(self._ensure_hub, record)
+        started: tuple[str, ...] = ()
+        if not self._daemons_alive():
+            self.close()
+            started = self.daemons.start().started
+        clock.lap("daemons")
+
+        progress("writing the northbound database")
+        nb = self.nb()
+        batch = nb.batch(ensure=True)
+        changes = realize.plan_changes(batch, realize.desired(topo), realize.current(nb))
+        batch.commit()
+        clock.lap("northbound")
+
+        progress("wiring namespaces")
+        report = UpReport(self.name, self.place.root, reconciled, started, changes,
+                          assumptions=list(desired.cluster.assumptions), problems=list(desired.plan.problems),
+                          notes=list(topo.notes))
+        self._namespaces(topo, record, report)
+        clock.lap("namespaces")
+
+        progress("starting listeners and API servers")
+        apis = pool.submit(self._apiservers, topo, record, report)
+        self._listeners(topo, record, restarted=hub_started.result())
+        clock.lap("listeners")
+
+        progress("waiting for ovn-controller")
+        nb.wait_hv(timeout=60)
+        apis.result()
+        clock.lap("wait_hv+apiserver")
+        acl_fp = _fingerprint(sorted((s.name, a.direction, a.priority, a.match) for s in topo.switches for a in s.acls))
+        if acl_fp != record.acl_fingerprint:
+            record.acl_errors = self._acl_errors(topo)
+            record.acl_fingerprint = acl_fp
+            clock.lap("acl_check")
+        report.acl_errors = list(record.acl_errors)
+
+        record.inputs = [str(Path(p).absolute()) if p != "-" else p for p in paths]
+        record.updated = time.time()
+        record.allocations = {lsp: [a.switch, list(a.addresses)] for lsp, a in allocations(topo).items()}
+        record.assumptions = [[a.obj, a.what] for a in desired.cluster.assumptions]
+        self.place.input_file.write_text(snapshot_text(desired.documents))
+        write_record(self.place, record)
+        clock.lap("record")
+        report.failures = dict(record.failures)
+        report.skipped_routes = dict(record.skipped_routes)
+        report.pods_up = sum(1 for r in record.pods if not r.startswith("node/"))
+        report.nodes = sum(1 for r in record.pods if r.startswith("node/"))
+        report.timings = clock.timings
+        report.seconds = clock.total()
+        return report
+
+    def _namespaces(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
+        place = self.place
+        want: dict[str, tuple[str, list[ns.Nic], list[str], str]] = {}  # ref -> (netns, nics, node addrs, fp)
+        host_routes: dict[str, list[str]] = {}
+        for node in topo.nodes:
+            nics = [_node_nic(node)]
+            addrs = _node_addresses(node)
+            # kube-ovn-cni updates a node's routes in place: they are not part of its identity
+            bare = [dataclasses.replace(n, routes=()) for n in nics]
+            ref = f"node/{node.name}"
+            want[ref] = (place.node_netns(node.name), nics, addrs, _fingerprint([bare, addrs]))
+            host_routes[ref] = [f"{r.dst} via {r.gw}" for r in node.nic.routes]
+        failures: dict[str, str] = {}
+        for pod in topo.pods:
+            if pod.failure:
+                failures[pod.ref] = pod.failure
+                continue
+            nics = _pod_nics(pod)
+            want[pod.ref] = (place.pod_netns(pod.namespace, pod.name), nics, [], _fingerprint(nics))
+        record.failures = failures
+
+        existing = {n for n in _list_netns() if n.startswith(place.prefix) and n != self.daemons.switch_netns}
+        switch_ns = self.daemons.switch_netns
+        host_ports = set(interfaces(switch_ns)) if existing and ns.netns_exists(switch_ns) else set()
+        keep: set[str] = set()
+        for ref, (netns, nics, _, fp) in want.items():
+            old = record.pods.get(ref)
+            hosts = [ns.host_ifname(netns, n.ifname) for n in nics]
+            if old is not None and old.netns == netns and old.fingerprint == fp and netns in existing \
+                    and all(h in host_ports for h in hosts):
+                keep.add(ref)
+        kept_netns = {record.pods[r].netns for r in keep}
+        doomed = {p.netns for r, p in record.pods.items() if r not in keep} | (existing - kept_netns)
+        gone_hosts = [h for r, p in record.pods.items() if r not in keep for h in p.host_ifnames if h in host_ports]
+        if gone_hosts:  # synchronously: a deleted namespace's veth peers vanish only later, asynchronously
+            run(["ip", "-n", self.daemons.switch_netns, "-force", "-b", "-"],
+                input="".join(f"link del {h}\n" for h in gone_hosts), check=False)
+        for netns in sorted(doomed):
+            self._remove_netns(netns, record)
+        for ref in [r for r in record.pods if r not in keep]:
+            del record.pods[ref]
+            (report.recreated if ref in want else report.removed).append(ref)
+        report.kept = sorted(keep)
+        for ref in sorted(keep & set(host_routes)):
+            self._update_host_routes(record.pods[ref], host_routes[ref])
+
+        new = {ref: v for ref, v in want.items() if ref not in keep}
+        if not new:
+            return
+        names = [v[0] for v in new.values()]
+        fresh = [n for n in names if not ns.netns_exists(n)]
+        if fresh:
+            run(["ip", "-b", "-"], input="".join(f"netns add {n}\n" for n in fresh))
+        for n in names:
+            link_up(n)
+            # Like a container runtime: no DAD on the pod's interfaces, so the link-local address used
+            # for neighbour discovery is usable at once (else the first IPv6 connections stall ~1 s).
+            sysctl(n, _NO_DAD)
+        items = [(netns, nic) for netns, nics, _, _ in new.values() for nic in nics]
+        if doomed:  # peers of namespaces deleted above may still be on their way out
+            wanted_hosts = {ns.host_ifname(netns, nic.ifname) for netns, nic in items}
+            ns.wait_for(lambda: not wanted_hosts & set(interfaces(self.daemons.switch_netns)), 5.0, 0.01)
+        plugged = self.namespaces.plug_many(items)
+        skipped: dict[str, list[str]] = {}
+        by_netns = {v[0]: ref for ref, v in new.items()}
+        for p in plugged:
+            for s in p.skipped_routes:
+                skipped.setdefault(by_netns[p.netns], []).append(
+                    f"{p.ifname}: dst {s.route.dst or '(default)'!r} gw {s.route.gw or '(on-link)'!r}: {s.reason}")
+        for ref, (netns, nics, addrs, fp) in new.items():
+            if addrs:
+                self.namespaces.add_host_addresses(netns, addrs)
+            record.pods[ref] = PodRecord(ref, netns, fp, [ns.host_ifname(netns, n.ifname) for n in nics],
+                                         host_routes=host_routes.get(ref, []))
+            if ref in skipped:
+                record.skipped_routes[ref] = skipped[ref]
+            else:
+                record.skipped_routes.pop(ref, None)
+            if ref not in report.recreated:
+                report.added.append(ref)
+        for ref in list(record.skipped_routes):
+            if ref not in record.pods:
+                del record.skipped_routes[ref]
+
+    def _acl_errors(self, topo: Topology) -> list[str]:
+        """ACLs whose match OVN cannot compile: ovn-controller skips them with one rate-limited log line,
+        so a fence can be silently open. ovn-trace parses every logical flow and names each failure."""
+        sw = next((s for s in topo.switches if s.acls), None)
+        if sw is None or sw.router_port is None:
+            return []
+        lsp = rules.switch_router_port(sw.name, sw.router_port.router)
+        done = run(["ovn-trace", f"--db={self.daemons.paths.sb_remote}", sw.name, f'inport == "{lsp}"'],
+                   env=self.daemons.env(), check=False, timeout=30)
+        errors: dict[str, str] = {}
+        for line in done.stderr.splitlines():
+            m = _PARSE_FAILED.search(line)
+            if m:
+                errors.setdefault(_acl_match(m.group(1)), m.group(2))
+        out = []
+        for match, why in errors.items():
+            owners = sorted({f"{s.name} {a.direction} {a.priority}" for s in topo.switches for a in s.acls
+                             if a.match == match})
+            if owners:
+                out.append(f"ACL '{match}' ({'; '.join(owners)}) does not compile in OVN and is ignored: {why}")
+        return out
+
+    def _update_host_routes(self, rec: PodRecord, routes: list[str]) -> None:
+        """A node's routes to the default-VPC subnets, as kube-ovn-cni keeps them (``routeDiff``)."""
+        if rec.host_routes == routes:
+            return
+        lines = [f"route del {r} dev {OVN0}" for r in rec.host_routes if r not in routes]
+        lines += [f"route replace {r} dev {OVN0}" for r in routes]
+        run(["ip", "-n", rec.netns, "-force", "-b", "-"], input="".join(line + "\n" for line in lines), check=False)
+        rec.host_routes = list(routes)
+
+    def _remove_netns(self, netns: str, record: LabRecord) -> None:
+        ref = next((r for r, p in record.pods.items() if p.netns == netns), None)
+        if ref is not None and ref.startswith("node/"):
+            api = record.apiservers.pop(ref.removeprefix("node/"), None)
+            if api is not None:
+                stop_pidfile(Path(api.pidfile), self.place.marker)
+        try:
+            self.hub().close_netns(netns)
+        except (HubError, OSError):
+            self._hub = None  # hub gone: its sockets went with it
+        self.namespaces.delete(netns)
+
+    def _ensure_hub(self, record: LabRecord) -> bool:
+        """True if the hub had to be (re)started (then every listener must be registered again)."""
+        pidfile = self.place.run_dir / "hub.pid"
+        pid = read_pidfile(pidfile)
+        if pid is not None and owned_by(pid, self.place.marker):
+            return False
+        if self._hub is not None:
+            self._hub.close()
+            self._hub = None
+        record.hub_pid = start_hub(self.place.run_dir).pid
+        return True
+
+    def _listeners(self, topo: Topology, record: LabRecord, *, restarted: bool) -> None:
+        hub = self.hub()
+        registered = {} if restarted else hub.pods()
+        for pod in topo.pods:
+            rec = record.pods.get(pod.ref)
+            if rec is None:
+                continue
+            tcp = sorted({p.port for p in pod.ports if p.protocol == "TCP"})
+            udp = sorted({p.port for p in pod.ports if p.protocol == "UDP"})
+            have = registered.get(rec.netns)
+            if not tcp and not udp:
+                if have is not None:
+                    hub.close_netns(rec.netns)
+                continue
+            if have is None or have["tcp"] != tcp or have["udp"] != udp:
+                hub.listen(rec.netns, pod.ref, tcp, udp)
+            rec.tcp, rec.udp = tcp, udp
+
+    def _ca(self) -> CertificateAuthority:
+        if self.place.ca_file.exists():
+            return CertificateAuthority.load(self.place.pki)
+        ca = CertificateAuthority.create(f"apibridge lab {self.name} CA")
+        ca.write(self.place.pki)
+        return ca
+
+    def _apiservers(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
+        ca: CertificateAuthority | None = None
+        cluster_ips = [str(ip) for ip in topo.api_cluster_ips]
+        for node in topo.nodes:
+            ref = f"node/{node.name}"
+            rec = record.pods.get(ref)
+            old = record.apiservers.get(node.name)
+            if node.apiserver_port is None or rec is None:
+                if old is not None:
+                    stop_pidfile(Path(old.pidfile), self.place.marker)
+                    del record.apiservers[node.name]
+                continue
+            node_ips = [str(ip) for ip in (*node.internal_ips, *node.nic.ips)]
+            sans = apiserver_hosts(cluster_ips, node_ips)
+            if old is not None and old.sans == sans and old.port == node.apiserver_port and old.netns == rec.netns \
+                    and owned_by(old.pid, self.place.marker):
+                report.apiservers[node.name] = _url(node)
+                continue
+            if old is not None:
+                stop_pidfile(Path(old.pidfile), self.place.marker)
+            ca = ca or self._ca()
+            bundle = write_bundle(self.place.pki / node.name, ca, ca.issue(sans, common_name="kube-apiserver"))
+            v6 = any(ip.version == 6 for ip in (*node.internal_ips, *node.nic.ips))
+            spawned = start_apiserver(rec.netns, bind="::" if v6 else "0.0.0.0", cert=bundle.cert, key=bundle.key,
+                                      run_dir=self.place.run_dir, port=node.apiserver_port, node=node.name)
+            record.apiservers[node.name] = ApiServerRecord(node.name, rec.netns, spawned.pid, str(spawned.pidfile),
+                                                           node.apiserver_port, sans)
+            report.apiservers[node.name] = _url(node)
+        for name in list(record.apiservers):
+            if topo.node(name) is None:
+                stop_pidfile(Path(record.apiservers.pop(name).pidfile), self.place.marker)
+
+    # --- down ------------------------------------------------------------------------------------
+    def down(self) -> DownReport:
+        """Stop everything of this lab and remove its state; safe after a crash and when nothing runs."""
+        t0 = time.monotonic()
+        self.close()
+        stopped: list[str] = []
+        marker = self.place.marker
+        run_dir = self.place.run_dir
+        if run_dir.exists():
+            for pidfile in sorted(run_dir.glob("*.pid")):
+                if stop_pidfile(pidfile, marker):
+                    stopped.append(pidfile.stem)
+        names = self.namespaces.delete_all()
+        report = self.daemons.stop(purge=False)
+        stopped += list(report.stopped)
+        for path in (self.place.record_file, self.place.input_file):
+            path.unlink(missing_ok=True)
+        for directory in (self.place.pki, run_dir):
+            shutil.rmtree(directory, ignore_errors=True)
+        self.daemons.stop(purge=True)  # nothing left to stop; removes the daemons' directories and the root
+        return DownReport(self.name, stopped, names, time.monotonic() - t0)
+
+    # --- status ------------------------------------------------------------------------------------
+    def status(self) -> StatusReport:
+        record = self.record()
+        exists = self.exists()
+        daemons = self.daemons.status() if exists else None
+        pid = read_pidfile(self.place.run_dir / "hub.pid")
+        hub = pid is not None and owned_by(pid, self.place.marker)
+        apis = {n: owned_by(a.pid, self.place.marker) for n, a in (record.apiservers if record else {}).items()}
+        present = set(_list_netns())
+        pods = record.pods if record else {}
+        up = sorted(r for r, p in pods.items() if p.netns in present)
+        missing = sorted(r for r, p in pods.items() if p.netns not in present)
+        counts: dict[str, int] = {}
+        if daemons is not None and any(d.name == "ovsdb-server-nb" and d.responsive for d in daemons.daemons):
+            try:
+                counts = realize.counts(self.nb())
+            except Exception:  # a half-dead database is reported as no counts, not as a crash
+                counts = {}
+        return StatusReport(self.name, self.place.root, exists, daemons, hub, apis, up, missing,
+                            dict(record.failures) if record else {}, counts, list(record.inputs) if record else [])
+
+    # --- pods ----------------------------------------------------------------------------------------
+    def resolve(self, ref: str) -> PodRecord:
+        """A pod (``ns/name``, ``name``, ``ns/workload``) or node (``node/<name>``) of the running lab."""
+        record = self.require()
+        pods = record.pods
+        if ref in pods:
+            return pods[ref]
+        matches = [r for r in pods if r.split("/", 1)[-1] == ref or r.startswith(f"{ref}-")
+                   or (r.split("/", 1)[-1].startswith(f"{ref}-") and "/" not in ref)]
+        if len(matches) >= 1 and len({m.rsplit("-", 1)[0] for m in matches}) == 1:
+            return pods[sorted(matches)[0]]
+        failed = record.failures.get(ref)
+        if failed:
+            raise InputError(f"pod {ref} failed in the twin: {failed}", Location(field="POD"))
+        shown = ", ".join(sorted(pods)[:12]) + (" …" if len(pods) > 12 else "")
+        raise InputError(f"no pod or node {ref!r} in lab {self.name!r}", Location(field="POD"),
+                         hint=f"one of: {shown}" if pods else None)
+
+    def exec_argv(self, ref: str, command: list[str]) -> list[str]:
+        return ns.exec_argv(self.resolve(ref).netns, command)
+
+
+def _url(node: TwinNode) -> str:
+    ip = node.internal_ips[0] if node.internal_ips else node.nic.ips[0]
+    host = f"[{ip}]" if ip.version == 6 else str(ip)
+    return f"https://{host}:{node.apiserver_port}"
+
+
+def _list_netns() -> list[str]:
+    try:
+        return os.listdir(ns.NETNS_DIR)
+    except FileNotFoundError:
+        return []
+

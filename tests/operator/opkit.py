@@ -1,0 +1,303 @@
+"""Test kit for the operator and doctor tests: an emulated cluster with Kube-OVN and Multus CRDs, and the
+real ``apibridge operator`` as a subprocess pointed at it.
+
+The ApiBridge CRD is the chart's own file (``deploy/chart/crds``), so the tests see the same schema —
+pruning, defaults, status fields — as a cluster installed from the chart. Kube-OVN's Subnet/Vpc and Multus'
+NetworkAttachmentDefinition CRDs are stand-ins with open schemas: only their names and scopes matter here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from apibridge.kubeovn import rules
+from apibridge.operator import kube
+from apibridge.operator.client import Client
+from apibridge.operator.controller import validator_findings
+from apibridge.operator.reconcile import Decisions, decide
+from apibridge.plan.planner import plan
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART_CRD = ROOT / "deploy" / "chart" / "crds" / "apibridges.apibridge.dev.yaml"
+OPERATOR_NAMESPACE = "apibridge-system"
+T = TypeVar("T")
+
+
+def _open_crd(group: str, kind: str, plural: str, scope: str, *, status: bool) -> dict[str, Any]:
+    version: dict[str, Any] = {
+        "name": "v1", "served": True, "storage": True,
+        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+    }
+    if status:
+        version["subresources"] = {"status": {}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.{group}"},
+        "spec": {"group": group, "scope": scope, "versions": [version],
+                 "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"}},
+    }
+
+
+def crds() -> list[dict[str, Any]]:
+    """The chart's ApiBridge CRD plus stand-ins for Kube-OVN's and Multus' CRDs."""
+    if not CHART_CRD.exists():
+        raise AssertionError(f"{CHART_CRD} is missing: the tests install the chart's CRD")
+    chart = yaml.safe_load(CHART_CRD.read_text())
+    return [
+        chart,
+        _open_crd("kubeovn.io", "Subnet", "subnets", "Cluster", status=True),
+        _open_crd("kubeovn.io", "Vpc", "vpcs", "Cluster", status=True),
+        _open_crd("k8s.cni.cncf.io", "NetworkAttachmentDefinition", "network-attachment-definitions", "Namespaced",
+                  status=False),
+    ]
+
+
+def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels or {}}}
+
+
+def base_objects() -> list[dict[str, Any]]:
+    """examples/apibridge/cluster.yaml in spirit: one node, tenant VPC ``tenant-a`` for ``ingress-nginx``."""
+    return [
+        namespace(OPERATOR_NAMESPACE),
+        namespace("ingress-nginx", {"tenant": "tenant-a"}),
+        namespace("tenant-b", {"tenant": "tenant-b"}),
+        {"apiVersion": "v1", "kind": "Node",
+         "metadata": {"name": "kind-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+         "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": "kubernetes", "namespace": "default",
+                      "labels": {"kubernetes.io/service-name": "kubernetes"}},
+         "addressType": "IPv4", "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": True}}],
+         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]},
+        {"apiVersion": rules.KUBEOVN_API, "kind": "Vpc", "metadata": {"name": "tenant-a"},
+         "spec": {"namespaces": ["ingress-nginx"]}},
+        {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "tenant-a-subnet"},
+         "spec": {"vpc": "tenant-a", "protocol": "IPv4", "cidrBlock": "10.0.1.0/24", "gateway": "10.0.1.1",
+                  "namespaces": ["ingress-nginx"]}},
+        {"apiVersion": rules.KUBEOVN_API, "kind": "Vpc", "metadata": {"name": "tenant-b"},
+         "spec": {"namespaces": ["tenant-b"]}},
+        {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "tenant-b-subnet"},
+         "spec": {"vpc": "tenant-b", "protocol": "IPv4", "cidrBlock": "10.0.2.0/24", "gateway": "10.0.2.1",
+                  "namespaces": ["tenant-b"]}},
+    ]
+
+
+def bridge(name: str, vpc: str = "tenant-a", **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": rules.APIBRIDGE_API, "kind": "ApiBridge", "metadata": {"name": name},
+            "spec": {"vpc": vpc, **spec}}
+
+
+def pod(name: str, ns: str = "ingress-nginx", labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None, owner: dict[str, Any] | None = None) -> dict[str, Any]:
+    md: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels or {}, "annotations": annotations or {}}
+    if owner:
+        md["ownerReferences"] = [owner]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
+            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, interval: float = 0.1,
+                     what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            last = await probe()
+        except AssertionError as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+        await asyncio.sleep(interval)
+
+
+def operator_argv(*args: str) -> list[str]:
+    """``apibridge operator ...``: through the main CLI once the lead registers it, else the module itself."""
+    try:
+        from apibridge.cli.main import cli
+        registered = "operator" in cli.commands
+    except ImportError:
+        registered = False
+    if registered:
+        return [sys.executable, "-c", "from apibridge.cli.main import main; main()", "operator", *args]
+    return [sys.executable, "-m", "apibridge.cli.operator_cmds", "operator", *args]
+
+
+class OperatorProcess:
+    """One ``apibridge operator`` subprocess with its own log file and ports."""
+
+    def __init__(self, kubeconfig: Path, log_dir: Path, *, identity: str = "test-operator",
+                 lease_duration: float = 3.0, rollout_rate: str = "1/10s", extra: tuple[str, ...] = ()) -> None:
+        self.kubeconfig = kubeconfig
+        self.metrics_port = free_port()
+        self.health_port = free_port()
+        self.identity = identity
+        self.args = ["--namespace", OPERATOR_NAMESPACE, "--metrics-port", str(self.metrics_port),
+                     "--health-port", str(self.health_port), "--bind", "127.0.0.1", "--identity", identity,
+                     "--lease-duration", str(lease_duration), "--rollout-rate", rollout_rate,
+                     "--log-level", "info", *extra]
+        self.log_path = log_dir / f"operator-{identity}-{time.monotonic_ns()}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> OperatorProcess:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "PYTHONUNBUFFERED": "1"}
+        env.pop("POD_NAME", None)
+        env.pop("POD_NAMESPACE", None)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(operator_argv(*self.args), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     cwd=ROOT)
+        log.close()
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no cleanup, no lease release — a crash."""
+        if self.alive:
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    async def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM and wait (the graceful path)."""
+        if self.proc is None:
+            return None
+        if self.alive:
+            self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while self.alive and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self.alive:
+            self.kill()
+        return self.proc.returncode
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+async def condition(client: Client, name: str, ctype: str) -> dict[str, Any] | None:
+    obj = await client.get(kube.APIBRIDGE, name)
+    for cond in ((obj or {}).get("status") or {}).get("conditions") or []:
+        if cond.get("type") == ctype:
+            return dict(cond)
+    return None
+
+
+async def wait_condition(client: Client, name: str, ctype: str, status: str, reason: str | None = None, *,
+                         timeout: float = 20.0) -> dict[str, Any]:
+    async def probe() -> dict[str, Any] | None:
+        cond = await condition(client, name, ctype)
+        if cond and cond.get("status") == status and (reason is None or cond.get("reason") == reason):
+            return cond
+        return None
+    return await eventually(probe, timeout=timeout, what=f"ApiBridge {name} {ctype}={status} {reason or ''}")
+
+
+async def dump(client: Client) -> list[dict[str, Any]]:
+    """What ``apibridge render`` would be given: every object of the kinds the controller plans from."""
+    objects: list[dict[str, Any]] = []
+    for kind in kube.WATCHED:
+        for obj in await client.list(kind):
+            if kind is kube.SERVICE and not kube.planned_service(obj):
+                continue
+            if kind is kube.ENDPOINTSLICE and not kube.planned_endpointslice(obj):
+                continue
+            objects.append(obj)
+    return objects
+
+
+@contextlib.contextmanager
+def operator_logs_on_failure(*procs: OperatorProcess) -> Any:
+    """Print the operators' logs when the block fails (pytest shows captured output)."""
+    try:
+        yield
+    except BaseException:
+        for p in procs:
+            print(f"===== {p.identity} ({p.log_path}) =====\n{p.log()[-20000:]}")
+        raise
+
+
+def deployment(name: str, ns: str = "ingress-nginx", labels: dict[str, str] | None = None) -> dict[str, Any]:
+    labels = labels or {"app.kubernetes.io/name": "ingress-nginx"}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
+            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]}}}}
+
+
+async def workload_with_pod(client: Client, name: str, ns: str = "ingress-nginx",
+                            labels: dict[str, str] | None = None) -> dict[str, Any]:
+    """A Deployment, its ReplicaSet and one pod, related by ownerReferences as the controllers would."""
+    labels = labels or {"app.kubernetes.io/name": "ingress-nginx"}
+    dep = await client.create(kube.DEPLOYMENT, deployment(name, ns, labels))
+    rs_body = deployment(f"{name}-5d4f8", ns, labels)
+    rs_body["kind"] = "ReplicaSet"
+    rs_body["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
+                                               "uid": dep["metadata"]["uid"], "controller": True}]
+    rs = await client.create(kube.REPLICASET, rs_body)
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"],
+             "uid": rs["metadata"]["uid"], "controller": True}
+    await client.create(kube.POD, pod(f"{name}-5d4f8-x1", ns, labels, owner=owner))
+    return dep
+
+
+# ---- pure reconcile helpers (no API server) -----------------------------------------------------------------
+KUBERNETES_SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default"},
+                  "spec": {"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"],
+                           "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}}
+
+
+def with_uid(obj: dict[str, Any], uid: str = "uid-1", generation: int = 1) -> dict[str, Any]:
+    out = copy.deepcopy(obj)
+    out["metadata"].update({"uid": uid, "generation": generation, "resourceVersion": "7"})
+    return out
+
+
+def run(objects: list[dict[str, Any]]) -> Decisions:
+    cluster, rejected = kube.build_cluster(objects)
+    p = plan(cluster)
+    bridges = {kube.name_of(o): o for o in objects if o["kind"] == "ApiBridge"}
+    nads = {(kube.namespace_of(o) or "default", kube.name_of(o)): o for o in objects
+            if o["kind"] == "NetworkAttachmentDefinition"}
+    subnets = {kube.name_of(o): o for o in objects if o["kind"] == "Subnet"}
+    return decide(bridges, cluster, p, rejected, validator_findings(cluster, p), nads, subnets)
+
+
+def world(*extra: dict[str, Any]) -> list[dict[str, Any]]:
+    return [*base_objects(), KUBERNETES_SVC, *extra]
+
+
+def applied(decisions: Decisions, name: str) -> list[dict[str, Any]]:
+    """The objects as the creates of ``decisions`` would leave them (with a resourceVersion)."""
+    out = []
+    for write in decisions.bridges[name].writes:
+        assert write.op == "create"
+        obj = copy.deepcopy(write.body)
+        obj["metadata"]["resourceVersion"] = "1"
+        out.append(obj)
+    return out

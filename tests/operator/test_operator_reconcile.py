@@ -1,0 +1,147 @@
+"""Desired vs. actual, without an API server: what the controller writes, leaves alone and deletes."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from opkit import applied, bridge, run, with_uid, world
+
+from apibridge.kubeovn import rules
+from apibridge.operator import kube
+from apibridge.operator.reconcile import desired_object, update_patch
+from apibridge.plan.planner import plan
+
+
+def test_missing_objects_are_created_with_labels_and_owner() -> None:
+    b = with_uid(bridge("tenant-a"))
+    d = run(world(b)).bridges["tenant-a"]
+    assert [(w.op, w.kind.kind, w.namespace, w.name) for w in d.writes] == [
+        ("create", "NetworkAttachmentDefinition", "kube-system", "apibridge-tenant-a"),
+        ("create", "Subnet", None, "apibridge-tenant-a")]
+    assert d.plan is not None
+    nad, subnet = (w.body for w in d.writes)
+    assert nad == desired_object(d.plan.nad, b) and subnet == desired_object(d.plan.subnet, b)
+    assert nad["metadata"]["labels"] == {rules.BRIDGE_LABEL: "tenant-a", rules.MANAGED_BY_LABEL: rules.MANAGED_BY}
+    assert nad["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert nad["spec"] == d.plan.nad["spec"]
+
+
+def test_objects_as_planned_are_left_alone() -> None:
+    b = with_uid(bridge("tenant-a"))
+    first = run(world(b))
+    second = run(world(b, *applied(first, "tenant-a"))).bridges["tenant-a"]
+    assert second.writes == []
+    assert [v.state for v in second.verdicts] == ["in-sync", "in-sync"]
+
+
+def test_foreign_object_with_our_name_is_name_taken_and_never_written() -> None:
+    foreign = {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
+               "metadata": {"name": "apibridge-tenant-a", "labels": {rules.BRIDGE_LABEL: "someone"}},
+               "spec": {"cidrBlock": "192.168.9.0/24"}}
+    d = run(world(with_uid(bridge("tenant-a")), foreign))
+    decision = d.bridges["tenant-a"]
+    assert [(w.op, w.kind.kind) for w in decision.writes] == [("create", "NetworkAttachmentDefinition")]
+    taken = [v for v in decision.verdicts if v.state == "name-taken"]
+    assert len(taken) == 1 and "Subnet/apibridge-tenant-a" in taken[0].message and "'someone'" in taken[0].message
+    assert d.orphans == []
+
+
+def test_update_patch_owns_planned_keys_only() -> None:
+    b = with_uid(bridge("tenant-a"))
+    first = run(world(b))
+    subnet = applied(first, "tenant-a")[1]
+    manifest = first.bridges["tenant-a"].plan.subnet  # type: ignore[union-attr]
+    assert update_patch(subnet, manifest, b) is None
+    subnet["spec"]["enableDHCP"] = True  # someone else's key (Kube-OVN defaulting)
+    assert update_patch(subnet, manifest, b) is None
+    subnet["spec"]["enableLb"] = False
+    subnet["metadata"]["labels"]["extra"] = "kept"
+    patch = update_patch(subnet, manifest, b)
+    assert patch == {"metadata": {"resourceVersion": "1"}, "spec": {"enableLb": True}}
+    # isolation: open -> the planner omits acls -> they must go
+    open_manifest = copy.deepcopy(manifest)
+    del open_manifest["spec"]["acls"]
+    assert update_patch(subnet, open_manifest, b)["spec"] == {"enableLb": True, "acls": None}  # type: ignore[index]
+
+
+def test_owner_reference_of_an_earlier_incarnation_is_replaced_in_place() -> None:
+    old = with_uid(bridge("tenant-a"), uid="old")
+    new = with_uid(bridge("tenant-a"), uid="new")
+    first = run(world(old))
+    nad = applied(first, "tenant-a")[0]
+    other = {"apiVersion": "v1", "kind": "ConfigMap", "name": "x", "uid": "cm"}
+    nad["metadata"]["ownerReferences"].append(other)
+    patch = update_patch(nad, first.bridges["tenant-a"].plan.nad, new)  # type: ignore[union-attr]
+    assert patch is not None
+    assert [r["uid"] for r in patch["metadata"]["ownerReferences"]] == ["new", "cm"]
+
+
+def test_terminating_object_waits() -> None:
+    b = with_uid(bridge("tenant-a"))
+    objs = applied(run(world(b)), "tenant-a")
+    objs[1]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    objs[1]["spec"]["cidrBlock"] = "100.100.1.0/24"
+    d = run(world(b, *objs)).bridges["tenant-a"]
+    assert d.writes == []
+    assert [v.state for v in d.verdicts] == ["in-sync", "terminating"]
+
+
+def test_orphans_are_ours_by_labels_and_name_and_unwanted() -> None:
+    labels = {rules.MANAGED_BY_LABEL: rules.MANAGED_BY}
+
+    def subnet(name: str, owner: str, uid: str = "u") -> dict[str, Any]:
+        return {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
+                "metadata": {"name": name, "uid": uid, "labels": {**labels, rules.BRIDGE_LABEL: owner}},
+                "spec": {"cidrBlock": "100.100.77.0/24"}}
+    b = with_uid(bridge("tenant-a", nadNamespace="default"))
+    stale_nad = {"apiVersion": rules.NAD_API, "kind": "NetworkAttachmentDefinition",
+                 "metadata": {"name": "apibridge-tenant-a", "namespace": "kube-system", "uid": "n1",
+                              "labels": {**labels, rules.BRIDGE_LABEL: "tenant-a"}},
+                 "spec": {"config": "{}"}}
+    bad = with_uid(bridge("broken", cidrBlock="100.100.5.0/24,100.100.6.0/24"))
+    d = run(world(b, bad, stale_nad, subnet("apibridge-gone", "gone", "g1"), subnet("not-our-name", "gone"),
+                  subnet("apibridge-broken", "broken")))
+    deletes = sorted((w.kind.kind, w.namespace, w.name, w.uid) for w in d.orphans)
+    assert deletes == [("NetworkAttachmentDefinition", "kube-system", "apibridge-tenant-a", "n1"),
+                       ("Subnet", None, "apibridge-gone", "g1")]
+    assert d.bridges["broken"].rejected is not None  # exists but cannot be planned: its objects stay
+    assert "spec.cidrBlock" in d.bridges["broken"].rejected.message
+
+
+def test_a_malformed_foreign_object_does_not_stop_the_others() -> None:
+    junk = {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "junk"},
+            "spec": {"cidrBlock": "not-a-cidr"}}
+    cluster, rejected = kube.build_cluster(world(with_uid(bridge("tenant-a")), junk))
+    assert [r.obj for r in rejected] == ["Subnet/junk"]
+    assert "not-a-cidr" in rejected[0].message
+    assert "tenant-a" in plan(cluster).bridges
+
+
+def test_validator_errors_belong_to_their_bridge() -> None:
+    d = run(world(with_uid(bridge("lost", vpc="nowhere")), with_uid(bridge("tenant-a"), uid="u2")))
+    assert [f.code for f in d.bridges["lost"].errors] == ["AB111"]
+    assert d.bridges["tenant-a"].errors == []
+
+
+def test_documents_are_in_a_stable_order() -> None:
+    objs = world(with_uid(bridge("tenant-a")))
+    assert kube.to_documents(objs) == kube.to_documents(list(reversed(objs)))
+
+
+def test_slim_keeps_what_the_model_and_controller_read() -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "p", "namespace": "n", "uid": "u", "labels": {"a": "b"}, "annotations": {"x": "y"},
+                        "managedFields": [{"big": True}], "ownerReferences": [{"kind": "ReplicaSet"}]},
+           "spec": {"nodeName": "n1", "containers": [{"name": "c"}]}, "status": {"phase": "Running", "podIP": "1"}}
+    slim = kube.slim(pod)
+    assert slim == {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": "p", "namespace": "n", "uid": "u", "labels": {"a": "b"},
+                                 "annotations": {"x": "y"}, "ownerReferences": [{"kind": "ReplicaSet"}]},
+                    "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
+    changed = copy.deepcopy(pod)
+    changed["status"]["podIP"] = "2"
+    changed["metadata"]["resourceVersion"] = "99"
+    assert kube.fingerprint(kube.slim(changed)) == kube.fingerprint(slim)
+    changed["metadata"]["labels"]["a"] = "c"
+    assert kube.fingerprint(kube.slim(changed)) != kube.fingerprint(slim)
