@@ -185,10 +185,6 @@ def test_vpc_default_subnet_as_kube_ovn_computes_it(vpc_body: Body, members: lis
     assert s is not None and s.name == expected
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: Cluster.vpc_default_subnet takes Vpc.spec.defaultSubnet even when that "
-                                       "Subnet belongs to another VPC (or is not an OVN subnet); Kube-OVN's "
-                                       "getVpcSubnets only honours it for a member (subnet.Spec.Vpc == vpc.Name and "
-                                       "isOvnSubnet), else --default-ls ovn-default (cluster.py:258)")
 def test_vpc_default_subnet_must_be_a_member_of_the_vpc() -> None:
     c = cluster(vpc("va", namespaces=["only-vpc"], default_subnet="other"), vpc("vz"),
                 subnet("va-aaa", "10.1.0.0/24", vpc="va"), subnet("other", "10.9.0.0/24", vpc="vz"),

@@ -98,11 +98,14 @@ class Cluster:
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
     def from_documents(cls, docs: Iterable[Document], *, lab_defaults: bool = False) -> Cluster:
+        from apibridge.model.load import no_gc
+
         cluster = cls()
         seen: dict[tuple[str, str | None, str], Document] = {}
-        for doc in docs:
-            cluster.add_document(doc, seen)
-        cluster.apply_defaults(lab_defaults=lab_defaults)
+        with no_gc():
+            for doc in docs:
+                cluster.add_document(doc, seen)
+            cluster.apply_defaults(lab_defaults=lab_defaults)
         return cluster
 
     def add_document(self, doc: Document, seen: dict[tuple[str, str | None, str], Document] | None = None) -> None:
@@ -255,8 +258,9 @@ class Cluster:
     def vpc_default_subnet(self, vpc: str) -> o.Subnet | None:
         """``Vpc.spec.defaultSubnet``, else the VPC's subnet marked ``default: true`` (vpc.go getVpcSubnets)."""
         v = self.vpcs.get(vpc)
-        if v and v.default_subnet and v.default_subnet in self.subnets:
-            return self.subnets[v.default_subnet]
+        named = self.subnets.get(v.default_subnet) if v and v.default_subnet else None
+        if named is not None and named.vpc == vpc and named.is_ovn:
+            return named
         if self._vpc_default is None:
             self._vpc_default = {}
             for s in sorted(self.subnets.values(), key=lambda s: s.name):

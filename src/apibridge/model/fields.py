@@ -6,10 +6,16 @@ raises ``InputError`` saying which file, document, object and field was wrong an
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
 from apibridge.base.errors import InputError, Location
+
+
+@functools.lru_cache(maxsize=1024)
+def _split(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
 
 
 class Fields:
@@ -23,8 +29,8 @@ class Fields:
 
     def get(self, path: str) -> Any:
         node: Any = self.body
-        for part in path.split("."):
-            if not isinstance(node, Mapping):
+        for part in _split(path):
+            if type(node) is not dict and not isinstance(node, Mapping):  # exact-type check first: hot path
                 return None
             node = node.get(part)
         return node
@@ -77,6 +83,9 @@ class Fields:
         return dict(value)
 
     def str_map(self, path: str) -> dict[str, str]:
+        raw = self.get(path)
+        if type(raw) is dict and all(type(v) is str for v in raw.values()):
+            return raw  # the common case: already a map of strings, shared with the manifest (read-only)
         value = self.map_(path)
         out: dict[str, str] = {}
         for key, item in value.items():

@@ -7,6 +7,8 @@ origin (file and document index) so that every later error can name it. Unparsea
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import sys
 from collections.abc import Iterable, Iterator
@@ -108,9 +110,26 @@ def parse_text(text: str, source: str) -> list[Document]:
     return docs
 
 
+@contextlib.contextmanager
+def no_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building large acyclic trees (manifests, the model).
+
+    Parsing 100,000 pods allocates millions of containers and none of them form cycles; letting
+    the collector scan them repeatedly costs about a third of the load time.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_documents(paths: Iterable[str]) -> list[Document]:
     """All documents of all ``paths`` (files, directories, ``-``), in order."""
     docs: list[Document] = []
-    for source in _expand(paths):
-        docs.extend(parse_text(_read(source), source))
+    with no_gc():
+        for source in _expand(paths):
+            docs.extend(parse_text(_read(source), source))
     return docs

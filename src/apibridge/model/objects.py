@@ -375,11 +375,13 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
     if not isinstance(tmpl, Mapping):
         raise f.error(prefix, f"{meta.kind} has no pod template")
     tf = Fields(tmpl, meta.location)
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
     if path:
         labels = tf.str_map("metadata.labels")
         annotations = tf.str_map("metadata.annotations")
     else:
-        labels, annotations = dict(meta.labels), dict(meta.annotations)
+        labels, annotations = meta.labels, meta.annotations
     ports: list[ContainerPort] = []
     for ci, c in enumerate(tf.list_("spec.containers")):
         if not isinstance(c, Mapping):

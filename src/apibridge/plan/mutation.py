@@ -12,7 +12,6 @@ removes or rewrites a value it did not add. A pod opts out with ``apibridge.dev/
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from dataclasses import replace
@@ -92,17 +91,19 @@ def mutate_annotations(cluster: Cluster, plan: Plan, pod: PodLike) -> tuple[Brid
 
 def apply_to_body(body: Mapping[str, Any], template_path: tuple[str, ...],
                   changes: Mapping[str, str]) -> dict[str, Any]:
-    """A deep copy of the manifest with ``changes`` set on the pod (template) annotations."""
-    out = copy.deepcopy(dict(body))
+    """The manifest with ``changes`` set on the pod (template) annotations; ``body`` is not modified.
+
+    Only the mappings on the path down to the annotations are copied; everything else is shared
+    with the input (callers treat manifests as read-only values).
+    """
+    out = dict(body)
     node: dict[str, Any] = out
-    for part in template_path:
-        node = node.setdefault(part, {})
-    metadata = node.setdefault("metadata", {})
-    annotations = metadata.get("annotations")
-    if not isinstance(annotations, dict):
-        annotations = {}
-        metadata["annotations"] = annotations
-    annotations.update(changes)
+    for part in (*template_path, "metadata"):
+        child = node.get(part)
+        node[part] = dict(child) if isinstance(child, Mapping) else {}
+        node = node[part]
+    annotations = node.get("annotations")
+    node["annotations"] = {**annotations, **changes} if isinstance(annotations, Mapping) else dict(changes)
     return out
 
 
@@ -116,10 +117,11 @@ def _annotation_error(pod: PodLike, key: str, exc: ValueError) -> InputError:
 def inject_documents(cluster: Cluster, plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:
     """Every document's body, with the mutation applied to each Pod and pod template a bridge selects."""
     out: list[dict[str, Any]] = []
+    known = {id(p.raw): p for p in cluster.pods}  # already parsed when the cluster was built
     for doc in documents:
         kind, api = doc.body.get("kind"), doc.body.get("apiVersion")
         if isinstance(kind, str) and kind in TEMPLATE_PATHS and (api, kind) in KNOWN_KINDS:
-            pod = parse_podlike(doc, meta_of(doc))
+            pod = known.get(id(doc.body)) or parse_podlike(doc, meta_of(doc))
             bridge_plan = bridge_for(cluster, plan, pod)
             changes: dict[str, str] = {}
             if bridge_plan is not None:
