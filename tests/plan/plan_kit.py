@@ -1,88 +1,24 @@
-"""Small builders for manifests used by the plan tests (plain dicts, as a user would write them)."""
+"""Builders for the plan tests: the model tests' manifest builders plus nodes, bridges and the seed scenario."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import yaml
+from model.model_kit import (  # tests/ is on sys.path (pytest rootdir import); one copy of the builders
+    Body,
+    cluster,
+    namespace,
+    pod,
+    service,
+    subnet,
+    template,
+    vpc,
+    workload,
+    write_yaml,
+)
 
-from apibridge.model.cluster import Cluster
-from apibridge.model.load import Document
-
-Body = dict[str, Any]
-
-
-def namespace(name: str, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> Body:
-    md: Body = {"name": name}
-    if labels:
-        md["labels"] = labels
-    if annotations:
-        md["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": md}
-
-
-def vpc(name: str, namespaces: list[str] | None = None, default_subnet: str | None = None) -> Body:
-    spec: Body = {}
-    if namespaces:
-        spec["namespaces"] = namespaces
-    if default_subnet:
-        spec["defaultSubnet"] = default_subnet
-    return {"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": name}, "spec": spec}
-
-
-def subnet(name: str, cidr: str, **spec: Any) -> Body:
-    return {"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": name},
-            "spec": {"cidrBlock": cidr, **spec}}
-
-
-def service(ns: str, name: str, *ips: str, port: int = 443) -> Body:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-            "spec": {"clusterIP": ips[0] if ips else "None", "clusterIPs": list(ips),
-                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}}
-
-
-def pod(name: str, ns: str, labels: dict[str, str] | None = None,
-        annotations: dict[str, str] | None = None) -> Body:
-    md: Body = {"name": name, "namespace": ns}
-    if labels:
-        md["labels"] = labels
-    if annotations:
-        md["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
-
-
-def template(labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> Body:
-    md: Body = {}
-    if labels:
-        md["labels"] = labels
-    if annotations:
-        md["annotations"] = annotations
-    return {"metadata": md, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
-
-
-def workload(kind: str, name: str, ns: str, labels: dict[str, str] | None = None,
-             annotations: dict[str, str] | None = None, owner_annotations: dict[str, str] | None = None) -> Body:
-    """A workload of ``kind`` whose *pod template* has these labels/annotations."""
-    api = "batch/v1" if kind in ("Job", "CronJob") else "apps/v1"
-    tmpl = template(labels, annotations)
-    spec: Body = ({"schedule": "* * * * *", "jobTemplate": {"spec": {"template": tmpl}}} if kind == "CronJob"
-                  else {"template": tmpl})
-    md: Body = {"name": name, "namespace": ns}
-    if owner_annotations:
-        md["annotations"] = owner_annotations
-    return {"apiVersion": api, "kind": kind, "metadata": md, "spec": spec}
-
-
-def cluster(*bodies: Body, lab_defaults: bool = False) -> Cluster:
-    return Cluster.from_documents([Document(b, "test.yaml", i) for i, b in enumerate(bodies)],
-                                  lab_defaults=lab_defaults)
-
-
-def write_yaml(path: Path, *bodies: Body | None) -> str:
-    path.write_text(yaml.safe_dump_all(list(bodies), sort_keys=False))
-    return str(path)
+__all__ = ["Body", "bridge", "cluster", "namespace", "node", "pod", "seed_cluster", "service", "subnet", "template",
+           "tenant", "vpc", "workload", "write_yaml"]
 
 
 def node(name: str, *ips: str, control_plane: bool = True) -> Body:

@@ -78,6 +78,7 @@ DEFAULT_ROUTE: Final = "default_route"
 # --- our own keys ---------------------------------------------------------------------------------
 INJECT_ANNOTATION: Final = "apibridge.dev/inject"  # "false" opts a pod out
 BRIDGE_LABEL: Final = "apibridge.dev/bridge"  # on the NAD and Subnet a bridge owns
+RESTARTED_FOR_ANNOTATION: Final = "apibridge.dev/restarted-for"  # on workloads the operator restarted
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "apibridge"
 

@@ -17,12 +17,10 @@ annotation key comes from ``apibridge.kubeovn.rules``.
 from __future__ import annotations
 
 import ipaddress
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from apibridge.kubeovn import dualstack, networks, rules
+from apibridge.kubeovn import dualstack, netstatus, networks, rules
 from apibridge.kubeovn import routes as routes_codec
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork, host_prefix
 from apibridge.model.cluster import Cluster
@@ -353,36 +351,25 @@ def _check_kube_ovn(walk: _Walk, pod: PodLike, provider: str, subnet: Subnet | N
                     "wait for scheduling, then check kube-ovn-controller's log for the pod")
 
 
-def _network_status(value: str | None) -> list[Mapping[str, Any]] | str:
-    if not value:
-        return "missing"
-    try:
-        data = json.loads(value)
-    except json.JSONDecodeError as exc:
-        return f"not JSON ({exc.msg})"
-    if not isinstance(data, list):
-        return "not a JSON list"
-    return [e for e in data if isinstance(e, Mapping)]
-
-
 def _check_multus(walk: _Walk, pod: PodLike, target: _Target, subnet: Subnet | None, ifname: str) -> None:
     ref = f"{target.nad_namespace}/{target.nad_name}"
     title = f"Multus attached {ref} on {ifname} with an address in the subnet"
-    entries = _network_status(pod.annotations.get(rules.NETWORK_STATUS_ANNOTATION))
-    if isinstance(entries, str):
-        walk.broken("multus.status", title, f"{rules.NETWORK_STATUS_ANNOTATION} is {entries}",
+    try:
+        entries = netstatus.parse(pod.annotations.get(rules.NETWORK_STATUS_ANNOTATION))
+    except netstatus.NetworkStatusError as exc:
+        walk.broken("multus.status", title, f"{rules.NETWORK_STATUS_ANNOTATION} is {exc}",
                     "Multus did not attach the network: is Multus installed and the pod's sandbox running? "
                     "(kubectl describe pod shows the CNI error)")
         return
-    entry = next((e for e in entries if e.get("name") == ref), None)
+    entry = next((e for e in entries if e.name == ref), None)
     if entry is None:
-        names = ", ".join(str(e.get("name")) for e in entries) or "nothing"
+        names = ", ".join(e.name for e in entries) or "nothing"
         walk.broken("multus.status", title, f"{rules.NETWORK_STATUS_ANNOTATION} has no entry for {ref} "
                                             f"(it lists {names})",
                     "Multus did not attach the NAD: check the networks annotation and Multus' log")
         return
-    interface = str(entry.get("interface") or "")
-    ips = [str(i) for i in entry.get("ips") or []]
+    interface = entry.interface
+    ips = list(entry.ips)
     if interface != ifname:
         walk.broken("multus.status", title, f"the {ref} entry is on interface {interface or '(none)'}, not {ifname}",
                     f"attach the NAD as {ifname} (first in the networks annotation, or name the interface)")

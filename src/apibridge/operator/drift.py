@@ -30,7 +30,7 @@ from apibridge.plan.mutation import bridge_for, pod_mutation
 from apibridge.plan.types import Plan
 
 # Our own key; it belongs next to the other apibridge keys in ``apibridge.kubeovn.rules``.
-RESTARTED_FOR_ANNOTATION = "apibridge.dev/restarted-for"
+RESTARTED_FOR_ANNOTATION = rules.RESTARTED_FOR_ANNOTATION
 FINISHED_PHASES = ("Succeeded", "Failed")
 
 
