@@ -3,38 +3,16 @@ and operator subprocesses that are always stopped at the end."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from opkit import OperatorProcess, base_objects, crds
-
-from apibridge.emulator import Emulator, Running, serve
-from apibridge.operator.client import Client
+from opkit import OperatorProcess, client, kubeconfig, running  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture
-async def running() -> AsyncIterator[Running]:
-    emulator = Emulator(history_window=5000, bookmark_interval=5.0)
-    await emulator.load(crds())
-    await emulator.load(base_objects())
-    async with serve(emulator) as served:
-        yield served
-
-
-@pytest.fixture
-def kubeconfig(running: Running, tmp_path: Path) -> Path:
-    return running.write_kubeconfig(tmp_path / "kubeconfig")
-
-
-@pytest.fixture
-async def client(kubeconfig: Path) -> Client:
-    return await Client.connect(str(kubeconfig))
-
-
-@pytest.fixture
-def operators(kubeconfig: Path, tmp_path: Path) -> Iterator[Callable[..., OperatorProcess]]:
+def operators(kubeconfig: Path, tmp_path: Path) -> Iterator[Callable[..., OperatorProcess]]:  # noqa: F811
     """``operators(identity=..., ...)`` starts an operator subprocess; all are killed after the test."""
     started: list[OperatorProcess] = []
 

@@ -17,12 +17,14 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import yaml
 
+from apibridge.emulator import Emulator, Running, serve
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
 from apibridge.operator.client import Client
@@ -301,3 +303,24 @@ def applied(decisions: Decisions, name: str) -> list[dict[str, Any]]:
         obj["metadata"]["resourceVersion"] = "1"
         out.append(obj)
     return out
+
+
+# ---- fixtures shared by tests/operator and tests/doctor (imported into both conftests) ----------------
+@pytest.fixture
+async def running() -> AsyncIterator[Running]:
+    """A fresh emulated cluster: our CRD plus the base objects."""
+    emulator = Emulator(history_window=5000, bookmark_interval=5.0)
+    await emulator.load(crds())
+    await emulator.load(base_objects())
+    async with serve(emulator) as served:
+        yield served
+
+
+@pytest.fixture
+def kubeconfig(running: Running, tmp_path: Path) -> Path:
+    return running.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+async def client(kubeconfig: Path) -> Client:
+    return await Client.connect(str(kubeconfig))
