@@ -116,7 +116,10 @@ class _Handler(BaseHTTPRequestHandler):
 def make_server(bind: str, port: int, cert: Path, key: Path) -> ThreadingHTTPServer:
     """The HTTPS server, bound and listening (IPv6 if ``bind`` has a colon)."""
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    server_cls = type("TwinHTTPSServer", (ThreadingHTTPServer,), {"address_family": family, "daemon_threads": True})
+    # kube-apiserver accepts bursts of connections; socketserver's default listen backlog of 5 would
+    # drop SYNs under a parallel verify and show up as false "blocked" results.
+    attrs = {"address_family": family, "daemon_threads": True, "request_queue_size": 128}
+    server_cls = type("TwinHTTPSServer", (ThreadingHTTPServer,), attrs)
     httpd: ThreadingHTTPServer = server_cls((bind, port), _Handler)
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
