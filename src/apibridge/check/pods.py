@@ -29,9 +29,9 @@ from .index import View, effective_gateway
 from .intervals import PointIndex
 from .routes import Iface, Problem, RouteContext, check_route, parse_dst
 
-SUFFIX_ROUTES = f".kubernetes.io/{rules.ROUTES}"
-SUFFIX_LS = f".kubernetes.io/{rules.LOGICAL_SWITCH}"
-SUFFIX_DEFAULT_ROUTE = f".kubernetes.io/{rules.DEFAULT_ROUTE}"
+SUFFIX_ROUTES = rules.provider_key_suffix(rules.ROUTES)
+SUFFIX_LS = rules.provider_key_suffix(rules.LOGICAL_SWITCH)
+SUFFIX_DEFAULT_ROUTE = rules.provider_key_suffix(rules.DEFAULT_ROUTE)
 _RELEVANT_SUFFIXES = (SUFFIX_ROUTES, SUFFIX_LS, SUFFIX_DEFAULT_ROUTE)
 PRIMARY_LS = rules.provider_key(rules.OVN_PROVIDER, rules.LOGICAL_SWITCH)
 

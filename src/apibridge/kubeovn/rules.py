@@ -24,6 +24,7 @@ MULTUS_GLOBAL_NAMESPACE: Final = "default"  # the only namespace readable from a
 # Multus names attachment interfaces net1, net2, ... by position unless the selection names one.
 ATTACHMENT_IFNAME_PREFIX: Final = "net"
 PRIMARY_IFNAME: Final = "eth0"
+NODE_NIC: Final = "ovn0"  # the node's OVS internal port on the join switch (kube-ovn-cni configureNodeNic)
 
 # --- Kube-OVN controller defaults (pkg/controller/config.go) ------------------------------------
 DEFAULT_VPC: Final = "ovn-cluster"  # --cluster-router
@@ -55,12 +56,29 @@ DEFAULT_API_PORT: Final = 443
 DEFAULT_APISERVER_PORT: Final = 6443  # kind / kubeadm endpoint port
 DEFAULT_DNS_CLUSTER_IP: Final = "10.96.0.10"
 ROLLOUT_RESTART_ANNOTATION: Final = "kubectl.kubernetes.io/restartedAt"
+NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"  # set on every Namespace by the API server
+SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"  # links an EndpointSlice to its Service
+CONTROL_PLANE_LABELS: Final = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
 
 
 # --- provider-scoped pod annotations (pkg/util/const.go: "%s.kubernetes.io/<key>") -------------
+_PROVIDER_KEY_INFIX = ".kubernetes.io/"
+
+
 def provider_key(provider: str, key: str) -> str:
     """The pod annotation key ``<provider>.kubernetes.io/<key>`` that Kube-OVN reads or writes."""
-    return f"{provider}.kubernetes.io/{key}"
+    return f"{provider}{_PROVIDER_KEY_INFIX}{key}"
+
+
+def provider_key_suffix(key: str) -> str:
+    """``.kubernetes.io/<key>``: what every provider's ``key`` annotation ends with."""
+    return f"{_PROVIDER_KEY_INFIX}{key}"
+
+
+def provider_of_key(annotation: str, key: str) -> str | None:
+    """The provider of a ``<provider>.kubernetes.io/<key>`` annotation, or None if it is not one."""
+    suffix = provider_key_suffix(key)
+    return annotation[: -len(suffix)] if annotation.endswith(suffix) and len(annotation) > len(suffix) else None
 
 
 ROUTES: Final = "routes"

@@ -183,7 +183,7 @@ class Cluster:
             self.subnets[rules.DEFAULT_SUBNET] = _default_subnet(rules.DEFAULT_SUBNET, default_cidr, default=True)
             self._assume(f"Subnet/{rules.DEFAULT_SUBNET}", f"default subnet {default_cidr} (--default-cidr)")
         if lab_defaults and not self.nodes:
-            meta = o.Meta("Node", LAB_NODE, None, {"node-role.kubernetes.io/control-plane": ""}, {},
+            meta = o.Meta("Node", LAB_NODE, None, {rules.CONTROL_PLANE_LABELS[0]: ""}, {},
                           Location("(assumed)", None, f"Node/{LAB_NODE}"))
             self.nodes[LAB_NODE] = o.Node(meta, (ipaddress.ip_address(LAB_NODE_IP),), True)
             self._assume(f"Node/{LAB_NODE}", f"one kind control-plane node, InternalIP {LAB_NODE_IP}")
@@ -205,7 +205,7 @@ class Cluster:
             self._assume(f"Endpoints/{ns}/{name}", f"control-plane node addresses {shown} port 6443")
         for pod in self.pods:
             if pod.namespace not in self.namespaces:
-                meta = o.Meta("Namespace", pod.namespace, None, {"kubernetes.io/metadata.name": pod.namespace}, {},
+                meta = o.Meta("Namespace", pod.namespace, None, {rules.NAMESPACE_NAME_LABEL: pod.namespace}, {},
                               Location("(implied)", None, f"Namespace/{pod.namespace}"))
                 self.namespaces[pod.namespace] = o.Namespace(meta)
         self._invalidate()
@@ -220,7 +220,7 @@ class Cluster:
     def namespace_labels(self, namespace: str) -> dict[str, str]:
         ns = self.namespaces.get(namespace)
         labels = dict(ns.meta.labels) if ns else {}
-        labels.setdefault("kubernetes.io/metadata.name", namespace)
+        labels.setdefault(rules.NAMESPACE_NAME_LABEL, namespace)
         return labels
 
     def namespace_subnet(self, namespace: str) -> o.Subnet | None:

@@ -285,7 +285,7 @@ def parse_node(doc: Document, meta: Meta) -> Node:
     for i, addr in enumerate(f.list_("status.addresses")):
         if isinstance(addr, Mapping) and addr.get("type") == "InternalIP":
             ips.append(_ip(f, f"status.addresses[{i}].address", str(addr.get("address", ""))))
-    cp = any(k in meta.labels for k in ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master"))
+    cp = any(k in meta.labels for k in rules.CONTROL_PLANE_LABELS)
     return Node(meta, tuple(ips), cp)
 
 
@@ -344,7 +344,7 @@ def parse_endpoints(doc: Document, meta: Meta) -> Endpoints:
 
 def parse_endpointslice(doc: Document, meta: Meta) -> Endpoints:
     f = _fields(doc, meta)
-    service = meta.labels.get("kubernetes.io/service-name")
+    service = meta.labels.get(rules.SERVICE_NAME_LABEL)
     if not service:
         raise f.error("metadata.labels", "EndpointSlice has no kubernetes.io/service-name label")
     addrs: list[IPAddress] = []

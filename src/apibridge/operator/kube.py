@@ -82,7 +82,7 @@ DAEMONSET = Kind("apps/v1", "DaemonSet", "daemonsets", True)
 WATCHED: tuple[Kind, ...] = (APIBRIDGE, SUBNET, VPC, NAD, NAMESPACE, NODE, SERVICE, ENDPOINTSLICE, POD)
 # Services the planner reads: the API server's (destinations) and kube-dns (``dns: true``).
 PLANNED_SERVICES: frozenset[tuple[str, str]] = frozenset({rules.KUBERNETES_SERVICE, rules.KUBE_DNS_SERVICE})
-ENDPOINTSLICE_SERVICE_LABEL = "kubernetes.io/service-name"
+ENDPOINTSLICE_SERVICE_LABEL = rules.SERVICE_NAME_LABEL
 WORKLOADS: dict[str, Kind] = {k.kind: k for k in (DEPLOYMENT, STATEFULSET, DAEMONSET, REPLICASET)}
 BY_KIND: dict[str, Kind] = {k.kind: k for k in (*WATCHED, EVENT, LEASE, *WORKLOADS.values())}
 

@@ -28,7 +28,7 @@ from apibridge.model.objects import PodLike, Subnet
 from apibridge.plan.mutation import mutate_annotations
 from apibridge.plan.types import Destination, Plan
 
-OVN0 = "ovn0"
+OVN0 = rules.NODE_NIC
 MAX_REPLICAS = 20  # pods per workload in the twin
 
 
