@@ -1,0 +1,177 @@
+"""The in-cluster story end to end: the real ``apibridge operator`` and ``apibridge webhook`` processes
+against the API server emulator, as they run in a cluster.
+
+The emulator serves HTTPS with a bearer token; the webhook lists and watches it (``--watch``) and the
+emulator calls the webhook over TLS through a MutatingWebhookConfiguration on every Pod CREATE, as
+kube-apiserver does. The story:
+
+1. an ApiBridge appears → the operator creates its NAD and Subnet and reports Ready;
+2. a pod is created → the stored pod carries the mutation, exactly what ``inject`` produces;
+3. the webhook goes down → pods are admitted unmutated (``failurePolicy: Ignore``), the operator
+   reports them as pending restart and, with ``rollout: restart``, restarts their Deployment.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opkit import (
+    OPERATOR_NAMESPACE,
+    ROOT,
+    OperatorProcess,
+    base_objects,
+    bridge,
+    crds,
+    eventually,
+    free_port,
+    operator_logs_on_failure,
+    pod,
+    wait_condition,
+    workload_with_pod,
+)
+
+from apibridge.base.certs import CertificateAuthority, write_bundle
+from apibridge.emulator import Emulator, Running, serve
+from apibridge.kubeovn import networks, rules
+from apibridge.operator import kube
+from apibridge.operator.client import Client
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "e2e-token"
+LABELS = {"app.kubernetes.io/name": "ingress-nginx"}
+
+
+@pytest.fixture
+async def tls_emulator(tmp_path: Path) -> AsyncIterator[Running]:
+    emulator = Emulator(token=TOKEN, history_window=5000, bookmark_interval=5.0)
+    await emulator.load(crds())
+    await emulator.load(base_objects())
+    async with serve(emulator, self_signed_tls=True) as served:
+        yield served
+
+
+class WebhookProcess:
+    """``apibridge webhook --watch`` against the emulator, with its own serving certificate."""
+
+    def __init__(self, api: Running, workdir: Path) -> None:
+        self.port = free_port()
+        self.ca = CertificateAuthority.create("e2e-webhook-ca")
+        self.bundle = write_bundle(workdir / "webhook-tls", self.ca, self.ca.issue(["127.0.0.1"]))
+        assert api.ca_pem is not None
+        (workdir / "api-ca.crt").write_text(api.ca_pem)
+        (workdir / "token").write_text(TOKEN)
+        self.argv = [sys.executable, "-c", "from apibridge.cli.main import main; main()", "webhook", "--watch",
+                     "--api-server", api.url, "--api-ca-file", str(workdir / "api-ca.crt"),
+                     "--api-token-file", str(workdir / "token"), "--host", "127.0.0.1", "--port", str(self.port),
+                     "--tls-cert-file", str(self.bundle.cert), "--tls-private-key-file", str(self.bundle.key)]
+        self.log_path = workdir / "webhook.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> WebhookProcess:
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        return self
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def configuration(self) -> dict[str, Any]:
+        """What the chart registers, pointed at this process (a URL instead of the in-cluster Service)."""
+        return {
+            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+            "metadata": {"name": "apibridge"},
+            "webhooks": [{
+                "name": "pods.apibridge.dev", "admissionReviewVersions": ["v1"], "sideEffects": "None",
+                "failurePolicy": "Ignore", "timeoutSeconds": 5, "reinvocationPolicy": "IfNeeded",
+                "clientConfig": {"url": f"https://127.0.0.1:{self.port}/mutate-pods",
+                                 "caBundle": base64.b64encode(self.ca.cert_pem()).decode()},
+                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
+                           "resources": ["pods"], "scope": "Namespaced"}],
+                "namespaceSelector": {"matchExpressions": [{"key": rules.NAMESPACE_NAME_LABEL, "operator": "NotIn",
+                                                            "values": ["kube-system", OPERATOR_NAMESPACE]}]},
+            }],
+        }
+
+
+@pytest.fixture
+def webhook(tls_emulator: Running, tmp_path: Path) -> Iterator[WebhookProcess]:
+    process = WebhookProcess(tls_emulator, tmp_path).start()
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+def attached(stored: dict[str, Any], nad: str) -> bool:
+    annotations = stored["metadata"].get("annotations") or {}
+    selections = networks.parse(annotations.get(rules.NETWORKS_ANNOTATION)).selections
+    return any(s.ref(stored["metadata"]["namespace"]) == ("kube-system", nad) for s in selections)
+
+
+async def test_operator_and_webhook_processes_together(tls_emulator: Running, webhook: WebhookProcess,
+                                                       tmp_path: Path) -> None:
+    kubeconfig = tls_emulator.write_kubeconfig(tmp_path / "kubeconfig")
+    client = await Client.connect(str(kubeconfig))
+    operator = OperatorProcess(kubeconfig, tmp_path, rollout_rate="10/1s").start()
+    with operator_logs_on_failure(operator):
+        try:
+            await client.create(kube.Kind("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
+                                          "mutatingwebhookconfigurations", False), webhook.configuration())
+            await client.create(kube.APIBRIDGE, bridge("tenant-a", podSelector={"matchLabels": LABELS},
+                                                       rollout="restart"))
+            await wait_condition(client, "tenant-a", "Ready", "True", timeout=30)
+            status = (await client.get(kube.APIBRIDGE, "tenant-a") or {}).get("status", {})
+            nad, subnet = status["nad"].split("/")[1], status["subnet"]
+            assert await client.get(kube.NAD, nad, "kube-system") is not None
+            assert await client.get(kube.SUBNET, subnet) is not None
+
+            # 2. the webhook injects once its watch has seen the bridge's NAD and Subnet
+            attempt = 0
+
+            async def created_mutated() -> dict[str, Any] | None:
+                nonlocal attempt
+                attempt += 1
+                stored = await client.create(kube.POD, pod(f"ctrl-{attempt}", labels=LABELS))
+                return stored if attached(stored, nad) else None
+
+            stored = await eventually(created_mutated, timeout=30, interval=0.3, what="a mutated pod")
+            annotations = stored["metadata"]["annotations"]
+            routes_key = rules.provider_key(status["provider"], rules.ROUTES)
+            assert routes_key in annotations and status["routes"][0]["dst"] in annotations[routes_key]
+            # only pods the bridge selects are touched
+            other = await client.create(kube.POD, pod("not-selected", labels={"app": "other"}))
+            assert not attached(other, nad)
+            for i in range(1, attempt + 1):  # the early, unmutated attempts would count as drift below
+                await client.delete(kube.POD, f"ctrl-{i}", "ingress-nginx")
+            await client.delete(kube.POD, "not-selected", "ingress-nginx")
+
+            # 3. webhook down: admitted unmutated, reported, and the owner restarted (rate-limited)
+            webhook.kill()
+            deployment = await workload_with_pod(client, "controller", labels=LABELS)
+            pods = await client.list(kube.POD, "ingress-nginx")
+            assert any(not attached(p, nad) for p in pods), "with the webhook down the pod is stored unmutated"
+
+            async def restarted() -> dict[str, Any] | None:
+                dep = await client.get(kube.DEPLOYMENT, deployment["metadata"]["name"], "ingress-nginx")
+                template = ((dep or {}).get("spec", {}).get("template", {}).get("metadata") or {})
+                return dep if rules.ROLLOUT_RESTART_ANNOTATION in (template.get("annotations") or {}) else None
+
+            await eventually(restarted, timeout=30, what="the Deployment restarted by the operator")
+            status = (await client.get(kube.APIBRIDGE, "tenant-a") or {}).get("status", {})
+            assert status.get("podsPendingRestart", 0) >= 1
+            events = await client.list(kube.EVENT, "ingress-nginx")
+            assert any(e.get("involvedObject", {}).get("kind") == "Pod" for e in events)
+        finally:
+            await operator.stop()
