@@ -27,18 +27,8 @@ from .intervals import RangeIndex
 
 
 def effective_gateway(subnet: Subnet, family: int) -> IPAddress | None:
-    """The gateway Kube-OVN uses for ``family``: the written one, else the CIDR's first address.
-
-    ``checkAndUpdateGateway`` appends the first address of a CIDR family the written gateway lacks
-    (``AppendGwByCidr``), so a dual-stack subnet with only an IPv4 gateway still has an IPv6 one.
-    """
-    gw = subnet.gateway(family)
-    if gw is not None:
-        return gw
-    cidr = subnet.cidr(family)
-    if cidr is None or cidr.num_addresses == 1:
-        return None
-    return cidr.network_address if cidr.num_addresses == 2 else cidr.network_address + 1
+    """The gateway Kube-OVN uses for ``family`` (the model already appended ``AppendGwByCidr``'s default)."""
+    return subnet.gateway(family)
 
 
 def is_attachment_subnet(subnet: Subnet) -> bool:

@@ -33,7 +33,7 @@ SUFFIX_ROUTES = rules.provider_key_suffix(rules.ROUTES)
 SUFFIX_LS = rules.provider_key_suffix(rules.LOGICAL_SWITCH)
 SUFFIX_DEFAULT_ROUTE = rules.provider_key_suffix(rules.DEFAULT_ROUTE)
 _RELEVANT_SUFFIXES = (SUFFIX_ROUTES, SUFFIX_LS, SUFFIX_DEFAULT_ROUTE)
-PRIMARY_LS = rules.provider_key(rules.OVN_PROVIDER, rules.LOGICAL_SWITCH)
+PRIMARY_LS = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
 
 def annotation_field(key: str) -> str:
@@ -235,7 +235,9 @@ class PodAnalyzer:
             else:
                 kind = "ovn" if nad.config.kind == "kube-ovn" else "ipam"
                 provider = rules.nad_provider(nad_name, nad_ns, ipam_only=kind == "ipam")
-            full = f"{provider}.{sel.interface}" if counts[ref] > 1 and sel.interface else provider
+            twice = counts[ref] > 1 and bool(sel.interface)
+            full = rules.nad_provider(nad_name, nad_ns, ipam_only=kind == "ipam",
+                                      ifname=sel.interface if twice else None)
             subnet = self._attachment_subnet(full, eff, notes)
             out.append(Attachment(provider, full, kind, ref, subnet))
         return out

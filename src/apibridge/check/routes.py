@@ -10,10 +10,10 @@ route. Each of those silent outcomes is a finding here.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
 from typing import Literal
 
+from apibridge.kubeovn import routes
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.routes import Route
 from apibridge.model.objects import Subnet
@@ -60,22 +60,8 @@ class RouteContext:
     primary: Subnet | None
 
 
-def parse_dst(text: str) -> IPNetwork | None:
-    """``net.ParseCIDR``: address/prefix required, host bits allowed (normalised away), no spaces."""
-    if "/" not in text or text != text.strip():
-        return None
-    try:
-        return ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return None
-
-
-def parse_gw(text: str) -> IPAddress | None:
-    """``net.ParseIP``: no spaces, no prefix."""
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
+parse_dst = routes.cni_dst
+parse_gw = routes.cni_gw
 
 
 def _is_default(dst: IPNetwork | None, raw: str) -> bool:

@@ -37,7 +37,7 @@ SPECIAL_RANGES: tuple[tuple[IPNetwork, str], ...] = tuple(
     )
 )
 _SPECIAL_SPANS = tuple((net.version, *span(net), net, what) for net, what in SPECIAL_RANGES)
-ACL_PRIORITY_MAX = 32767
+ACL_PRIORITY_MAX = rules.ACL_PRIORITY_MAX
 
 
 class SubnetReporter:
@@ -66,7 +66,7 @@ def _has_upper(text: str) -> bool:
 
 
 def _first_usable(cidr: IPNetwork) -> str:
-    return str(cidr.network_address + 1) if cidr.num_addresses > 2 else str(cidr.network_address)
+    return str(dualstack.default_gateway(cidr))
 
 
 def _gateway_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:

@@ -70,6 +70,12 @@ def protocol_of(nets: list[IPNetwork]) -> str:
     return "IPv6" if families == {6} else "IPv4"
 
 
+def default_gateway(cidr: IPNetwork) -> IPAddress:
+    """The gateway Kube-OVN gives a CIDR when ``spec.gateway`` names none (``util.GetGwByCidr``: the
+    first address after the network address)."""
+    return cidr.network_address + 1
+
+
 def host_prefix(ip: IPAddress) -> str:
     """``10.96.0.1/32`` or ``fd00::1/128``: the route destination for one address."""
     return f"{ip}/{ip.max_prefixlen}"

@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from apibridge.kubeovn import rules
+
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 Form = Literal["comma", "json"]
@@ -138,4 +140,4 @@ def append(value: str | None, selection: NetworkSelection) -> str:
 
 def interface_names(annotation: NetworksAnnotation) -> list[str]:
     """The interface Multus gives each selection: its own name, else ``net<position>``."""
-    return [s.interface or f"net{i}" for i, s in enumerate(annotation.selections, start=1)]
+    return [s.interface or f"{rules.ATTACHMENT_IFNAME_PREFIX}{i}" for i, s in enumerate(annotation.selections, start=1)]

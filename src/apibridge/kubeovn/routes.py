@@ -9,9 +9,12 @@ from here.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 
 
 class RoutesError(ValueError):
@@ -61,6 +64,26 @@ def parse(value: str | None) -> list[Route]:
 def format(routes: list[Route]) -> str:
     """Compact JSON, as Kube-OVN and the seed write it: ``[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]``."""
     return json.dumps([r.to_json() for r in routes], separators=(",", ":"))
+
+
+def cni_dst(text: str) -> IPNetwork | None:
+    """A route ``dst`` as kube-ovn-cni reads it (Go's ``net.ParseCIDR``): address/prefix required, host
+    bits allowed and dropped, no spaces. ``None`` means kube-ovn-cni logs "invalid route destination" and
+    skips the route. (An empty ``dst`` is a default route; callers handle that before asking.)"""
+    if "/" not in text or text != text.strip():
+        return None
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
+
+
+def cni_gw(text: str) -> IPAddress | None:
+    """A route ``gw`` as kube-ovn-cni reads it (Go's ``net.ParseIP``); ``None``: logged and skipped."""
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
 
 
 def merge(existing: list[Route], wanted: list[Route]) -> list[Route]:

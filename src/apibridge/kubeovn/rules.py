@@ -8,6 +8,7 @@ looking at a twin or a rendered manifest should recognise every name produced he
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 # --- API groups and kinds ---------------------------------------------------------------------
@@ -91,10 +92,20 @@ GATEWAY: Final = "gateway"
 ALLOCATED: Final = "allocated"
 ROUTED: Final = "routed"
 DEFAULT_ROUTE: Final = "default_route"
+# the primary network's switch, on a pod or a namespace (``ovn.kubernetes.io/logical_switch``)
+PRIMARY_LOGICAL_SWITCH_ANNOTATION: Final = provider_key(OVN_PROVIDER, LOGICAL_SWITCH)
 
 
 # --- our own keys ---------------------------------------------------------------------------------
 INJECT_ANNOTATION: Final = "apibridge.dev/inject"  # "false" opts a pod out
+BRIDGE_OBJECT_PREFIX: Final = "apibridge-"  # the NAD and Subnet of bridge X are both "apibridge-X"
+BRIDGE_NAME_MAX: Final = 63 - len(BRIDGE_OBJECT_PREFIX)  # so that the NAD name stays a DNS-1123 label
+
+
+def bridge_object_name(bridge: str) -> str:
+    """Name of the NAD and the Subnet an ApiBridge owns."""
+    return f"{BRIDGE_OBJECT_PREFIX}{bridge}"
+
 BRIDGE_LABEL: Final = "apibridge.dev/bridge"  # on the NAD and Subnet a bridge owns
 RESTARTED_FOR_ANNOTATION: Final = "apibridge.dev/restarted-for"  # on workloads the operator restarted
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
@@ -168,16 +179,45 @@ LB_PROTOCOLS: Final = ("tcp", "udp", "sctp")
 
 def cluster_load_balancers() -> list[str]:
     """The six load balancers of the default VPC (``init.go initLB``), in Kube-OVN's order."""
-    names = [f"cluster-{p}-loadbalancer" for p in LB_PROTOCOLS]
-    return names + [f"cluster-{p}-session-loadbalancer" for p in LB_PROTOCOLS]
+    return vpc_load_balancers(DEFAULT_VPC)
 
 
 def vpc_load_balancers(vpc: str) -> list[str]:
-    """The six load balancers of a custom VPC (``GenVpcLoadBalancer``)."""
-    if vpc == DEFAULT_VPC:
-        return cluster_load_balancers()
-    names = [f"vpc-{vpc}-{p}-load" for p in LB_PROTOCOLS]
-    return names + [f"vpc-{vpc}-{p}-sess-load" for p in LB_PROTOCOLS]
+    """The six load balancer names of a VPC (``GenVpcLoadBalancer``; ``cluster-*`` for the default VPC)."""
+    return [spec.name for spec in load_balancer_specs(vpc)]
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    """One of a VPC's six load balancers with the columns ``initLB`` gives it.
+
+    Session LBs keep a client on one backend: ``selection_fields`` ``ip_src`` (Kube-OVN also sets
+    ``ipv6_src``, which OVN 23.03's schema does not know) and ``affinity_timeout``; UDP LBs flush
+    conntrack when a backend goes; every LB carries ``prefer_local_backend`` (a Kube-OVN northd patch).
+    """
+
+    name: str
+    protocol: str  # tcp, udp, sctp
+    session: bool
+
+    @property
+    def options(self) -> dict[str, str]:
+        options = {"prefer_local_backend": "false"}
+        if self.session:
+            options["affinity_timeout"] = "10800"
+        elif self.protocol == "udp":
+            options["ct_flush"] = "true"
+        return options
+
+    @property
+    def selection_fields(self) -> tuple[str, ...]:
+        return ("ip_src",) if self.session else ()
+
+
+def load_balancer_specs(vpc: str) -> list[LoadBalancerSpec]:
+    """The six load balancers of ``vpc`` (``cluster-*`` for the default VPC), in Kube-OVN's order."""
+    return [LoadBalancerSpec(load_balancer_for(vpc, proto, session=session), proto, session)
+            for session in (False, True) for proto in LB_PROTOCOLS]
 
 
 def load_balancer_for(vpc: str, protocol: str, *, session: bool = False) -> str:
@@ -204,9 +244,19 @@ ROUTER_OPTIONS: Final = {
     "always_learn_from_arp_request": "false",
 }
 VENDOR: Final = {"vendor": "kube-ovn"}
+# NB_Global options kube-ovn-controller sets (controller.go); the ls_* ones only mean something to
+# Kube-OVN's patched northd and are inert on upstream OVN, but an operator would look for them.
+NB_GLOBAL_OPTIONS: Final = {
+    "use_ct_inv_match": "false",
+    "ls_dnat_mod_dl_dst": "true",
+    "ls_ct_skip_dst_lport_ips": "true",
+}
+# external_ids of a pod port whose switch is in a custom VPC (buildLogicalSwitchPort)
+CUSTOM_VPC_PORT_IDS: Final = {"associated_sg_default-securitygroup": "false"}
+ACL_PRIORITY_MAX: Final = 32767  # OVN's ACL priority range is 0..32767
 
 # Subnet spec values Kube-OVN accepts (pkg/util/validator.go).
-GATEWAY_TYPES: Final = ("distributed", "centralized")
+GATEWAY_TYPES: Final = (DEFAULT_GATEWAY_TYPE, "centralized")
 PROTOCOLS: Final = ("IPv4", "IPv6", "Dual")
 ACL_DIRECTIONS: Final = ("from-lport", "to-lport")
 ACL_ACTIONS: Final = ("allow", "allow-related", "allow-stateless", "drop", "reject", "pass")

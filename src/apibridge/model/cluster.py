@@ -35,7 +35,7 @@ PASSTHROUGH_KINDS = {
 }
 MODELLED_GROUPS = {"v1", "apps/v1", "batch/v1", "discovery.k8s.io/v1", rules.KUBEOVN_API, rules.NAD_API,
                    rules.APIBRIDGE_API}
-LOGICAL_SWITCH_ANNOTATION = rules.provider_key(rules.OVN_PROVIDER, rules.LOGICAL_SWITCH)
+LOGICAL_SWITCH_ANNOTATION = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
 LAB_NODE = "kind-control-plane"
 LAB_NODE_IP = "172.18.0.2"
@@ -313,9 +313,9 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
     nets = tuple(dualstack.parse_cidrs(cidr))
     return o.Subnet(
         meta=_assumed_meta("Subnet", name), vpc=rules.DEFAULT_VPC, cidrs=nets,
-        gateways=tuple(n.network_address + 1 for n in nets),
+        gateways=tuple(dualstack.default_gateway(n) for n in nets),
         provider=rules.OVN_PROVIDER, protocol=dualstack.protocol_of(list(nets)), namespaces=(), exclude_ips=(),
-        gateway_type="distributed",
+        gateway_type=rules.DEFAULT_GATEWAY_TYPE,
         private=False, allow_subnets=(), acls=(), enable_lb=name != rules.JOIN_SUBNET,
         nat_outgoing=name != rules.JOIN_SUBNET,
         default=default, vlan="", raw_cidr=cidr, raw_gateway=None, assumed=True,

@@ -428,11 +428,11 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
             raise f.error("spec.gateway", str(exc)) from None
     else:
         # formatSubnet: the first usable address of each CIDR
-        gateways = tuple(c.network_address + 1 for c in cidrs if c.num_addresses > 1)
+        gateways = tuple(dualstack.default_gateway(c) for c in cidrs if c.num_addresses > 1)
         assumed.append("spec.gateway")
     missing = [c for c in cidrs if c.num_addresses > 1 and all(g.version != c.version for g in gateways)]
     if raw_gw and missing:  # AppendGwByCidr: a family without a gateway gets the first address of its CIDR
-        gateways = (*gateways, *(c.network_address + 1 for c in missing))
+        gateways = (*gateways, *(dualstack.default_gateway(c) for c in missing))
         assumed.append("spec.gateway")
     provider = f.str_("spec.provider") or ""
     if not provider:
@@ -491,7 +491,7 @@ def _selector(f: Fields, path: str) -> LabelSelector | None:
         raise f.error(path, str(exc)) from None
 
 
-BRIDGE_NAME_MAX = 63 - len("apibridge-")
+BRIDGE_NAME_MAX = rules.BRIDGE_NAME_MAX
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 

@@ -27,7 +27,7 @@ from apibridge.plan.allocator import Allocator, PoolExhaustedError
 from apibridge.plan.fence import fence_acls
 from apibridge.plan.types import BridgePlan, Destination, Plan, PlanProblem, PortSpec
 
-NAME_PREFIX = "apibridge-"
+NAME_PREFIX = rules.BRIDGE_OBJECT_PREFIX
 DEFAULT_POOL_V4: IPNetwork = ipaddress.ip_network("100.100.0.0/16")
 DEFAULT_POOL_V6: IPNetwork = ipaddress.ip_network("fd00:100:100::/48")
 
@@ -43,9 +43,7 @@ class PlannerConfig:
     service_cidrs: tuple[IPNetwork, ...] = field(default_factory=tuple)
 
 
-def object_name(bridge: str) -> str:
-    """Name of the NAD and the Subnet a bridge owns."""
-    return f"{NAME_PREFIX}{bridge}"
+object_name = rules.bridge_object_name
 
 
 def bridge_for_vpc(vpc: str) -> ApiBridge:
@@ -120,8 +118,7 @@ def _choose_cidrs(bridge: ApiBridge, families: set[int], allocator: Allocator, c
     return nets, problems
 
 
-def _gateway(net: IPNetwork) -> IPAddress:
-    return net.network_address + 1
+_gateway = dualstack.default_gateway
 
 
 def _manifests(bridge: ApiBridge, provider: str, cidrs: list[IPNetwork], gateways: list[IPAddress],

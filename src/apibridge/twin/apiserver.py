@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
+from apibridge.kubeovn import rules
 from apibridge.twin.netns import exec_argv
 from apibridge.twin.proc import Spawned, announce_ready, spawn_ready, write_pidfile
 
@@ -136,7 +137,7 @@ def start_apiserver(
     cert: Path,
     key: Path,
     run_dir: Path,
-    port: int = 6443,
+    port: int = rules.DEFAULT_APISERVER_PORT,
     node: str = "",
     git_version: str = DEFAULT_GIT_VERSION,
     python: str = sys.executable,
@@ -161,7 +162,7 @@ def start_apiserver(
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m apibridge.twin.apiserver", description=__doc__.split("\n")[0])
     parser.add_argument("--bind", required=True)
-    parser.add_argument("--port", type=int, default=6443)
+    parser.add_argument("--port", type=int, default=rules.DEFAULT_APISERVER_PORT)
     parser.add_argument("--cert", type=Path, required=True)
     parser.add_argument("--key", type=Path, required=True)
     parser.add_argument("--pidfile", type=Path)

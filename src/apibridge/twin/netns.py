@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from apibridge.kubeovn import rules
+from apibridge.kubeovn import routes, rules
 from apibridge.kubeovn.routes import Route
 from apibridge.twin.proc import CommandError, run, wait_gone
 
@@ -204,24 +204,19 @@ def host_ifname(netns: str, ifname: str) -> str:
 
 def _route_line(route: Route, ifname: str) -> tuple[str | None, str]:
     """The ``ip route replace`` batch line for ``route``, or (None, reason) if kube-ovn-cni would skip it."""
-    gw = route.gw.strip()
-    if gw:
-        try:
-            gw_ip = ipaddress.ip_address(gw)
-        except ValueError:
-            return None, f"invalid gateway {gw!r}"
+    gw = ""
+    if route.gw:
+        gw_ip = routes.cni_gw(route.gw)
+        if gw_ip is None:
+            return None, f"invalid gateway {route.gw!r}"
         gw = str(gw_ip)
-    dst = route.dst.strip()
-    if not dst:
+    if not route.dst:
         dst = "::/0" if gw and ":" in gw else "0.0.0.0/0"
     else:
-        # Go's net.ParseCIDR: the mask is required, host bits are allowed (and dropped).
-        if "/" not in dst:
-            return None, f"invalid route destination {dst!r}: not a CIDR"
-        try:
-            dst = str(ipaddress.ip_network(dst, strict=False))
-        except ValueError:
-            return None, f"invalid route destination {dst!r}"
+        net = routes.cni_dst(route.dst)
+        if net is None:
+            return None, f"invalid route destination {route.dst!r}"
+        dst = str(net)
     via = f" via {gw}" if gw else ""
     return f"route replace {dst}{via} dev {ifname}", ""
 

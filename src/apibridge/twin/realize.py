@@ -30,13 +30,7 @@ AclKey = tuple[str, int, str]  # direction, priority, match
 RouteKey = tuple[str, str, str]  # prefix, policy, route_table
 PolicyKey = tuple[int, str]  # priority, match
 
-# NB_Global options kube-ovn-controller sets (controller.go); the ls_* ones only mean something to
-# Kube-OVN's patched northd and are inert here, but an operator would look for them.
-NB_GLOBAL_OPTIONS: Mapping[str, str] = {
-    "use_ct_inv_match": "false",
-    "ls_dnat_mod_dl_dst": "true",
-    "ls_ct_skip_dst_lport_ips": "true",
-}
+NB_GLOBAL_OPTIONS: Mapping[str, str] = rules.NB_GLOBAL_OPTIONS
 COUNTED_TABLES = ("Logical_Router", "Logical_Router_Port", "Logical_Switch", "Logical_Switch_Port", "ACL",
                   "Load_Balancer", "Logical_Router_Static_Route", "Logical_Router_Policy", "Port_Group")
 
@@ -113,7 +107,7 @@ def desired(topo: Topology) -> NbModel:
         if not owner.startswith("node/"):
             ids["pod"] = owner
             if vpc_of.get(nic.switch, rules.DEFAULT_VPC) != rules.DEFAULT_VPC:
-                ids["associated_sg_default-securitygroup"] = "false"
+                ids.update(rules.CUSTOM_VPC_PORT_IDS)
         m.lsps[nic.lsp] = (nic.switch, {"addresses": _lsp_addresses(nic.mac, nic.addresses), "port_security": [],
                                         "type": "", "options": {}, "external_ids": ids})
     for route in topo.static_routes:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -329,8 +330,9 @@ class _Builder:
         vpcs = sorted({rules.DEFAULT_VPC, *self.cluster.vpcs})
         for vpc in vpcs:
             topo.routers.append(Router(vpc, vpc))
-            for lb in rules.vpc_load_balancers(vpc):
-                topo.load_balancers.append(_load_balancer(lb))
+            for spec in rules.load_balancer_specs(vpc):
+                topo.load_balancers.append(LoadBalancer(spec.name, spec.protocol, spec.session, {}, spec.options,
+                                                        spec.selection_fields))
         subnets = self.subnets()
         for subnet in subnets:
             self._switch(subnet)
@@ -358,7 +360,7 @@ class _Builder:
         spec_ids = {"parent": subnet.name, "subnet": subnet.name, **rules.VENDOR}
         acls = tuple(AclRule(a.direction, a.priority, a.match, a.action, dict(spec_ids)) for a in subnet.acls)
         if subnet.private:
-            acls += _private_acls(subnet)
+            acls += _private_acls(subnet, self.cluster.subnets[rules.JOIN_SUBNET])
         self.topo.switches.append(Switch(subnet.name, router, subnet.cidrs, subnet.gateways, lbs, acls, lrp))
         self.ipam[subnet.name] = Ipam(subnet)
         if router != rules.DEFAULT_VPC:
@@ -453,6 +455,7 @@ class _Builder:
             return failed(f"invalid {rules.NETWORKS_ANNOTATION}: {exc}")
         attach: list[tuple[str, str, Subnet]] = []
         names = networks.interface_names(networks.NetworksAnnotation("comma", selections))
+        counts = Counter(sel.ref(pod.namespace) for sel in selections)
         for sel, ifname in zip(selections, names, strict=True):
             ns, name = sel.ref(pod.namespace)
             found = self.cluster.nad(ns, name)
@@ -461,21 +464,24 @@ class _Builder:
                 return failed(f"network-attachment-definitions.k8s.cni.cncf.io \"{name}\" not found in {ns}")
             if nad.kind != "kube-ovn":
                 continue
-            provider = rules.nad_provider(name, ns)
+            # the same NAD attached twice: Kube-OVN suffixes the provider with the interface name
+            twice = counts[(ns, name)] > 1 and bool(sel.interface)
+            provider = rules.nad_provider(name, ns, ifname=sel.interface if twice else None)
             ls = annotations.get(rules.provider_key(provider, rules.LOGICAL_SWITCH))
             target = self._subnet_by_name(ls) if ls else None
             if target is None:
-                bound = [s for s in self.subnets() if s.provider == provider]
+                bound = [s for s in self.subnets() if s.provider == rules.subnet_provider(provider)]
                 if not bound:
                     return failed(f"provider {provider} is not bound to any subnet")
                 target = bound[0]
-            if nad.cni_provider() != provider:
+            if nad.cni_provider() != rules.subnet_provider(provider):
                 return failed(f"no address allocated to pod {pod.namespace}/{pod.meta.name} provider "
                               f"{nad.cni_provider()} (NAD config provider differs from {provider})")
             attach.append((ifname, provider, target))
         nics: list[Nic] = []
         for ifname, provider, target in attach:
-            raw = annotations.get(rules.provider_key(provider, rules.ROUTES))
+            # kube-ovn-cni reads routes under the NAD config's (plain) provider, also for a NAD attached twice
+            raw = annotations.get(rules.provider_key(rules.subnet_provider(provider), rules.ROUTES))
             try:
                 nic_routes = tuple(routes.parse(raw))
             except routes.RoutesError as exc:
@@ -499,7 +505,7 @@ class _Builder:
              node: str) -> Nic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
         addrs = self._addresses(lsp, subnet.name)
-        if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == "distributed":
+        if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == rules.DEFAULT_GATEWAY_TYPE:
             self.pod_ports.setdefault((subnet.name, node), []).append(lsp)
         return Nic(ifname, lsp, subnet.name, mac_for(lsp), addrs, subnet.gateways, ifname == rules.PRIMARY_IFNAME,
                    nic_routes, provider)
@@ -584,27 +590,7 @@ class _Builder:
         return out
 
 
-def _load_balancer(name: str) -> LoadBalancer:
-    """``initLB`` / ``GenVpcLoadBalancer``: session LBs keep a client on one backend (``ip_src``;
-    Kube-OVN adds ``ipv6_src``, which the 23.03 schema does not know)."""
-    proto = _lb_proto(name)
-    session = "sess" in name
-    options = {"prefer_local_backend": "false"}
-    if session:
-        options["affinity_timeout"] = "10800"
-    elif proto == "udp":
-        options["ct_flush"] = "true"
-    return LoadBalancer(name, proto, session, {}, options, ("ip_src",) if session else ())
-
-
-def _lb_proto(name: str) -> str:
-    for proto in rules.LB_PROTOCOLS:
-        if f"-{proto}-" in name:
-            return proto
-    return "tcp"
-
-
-def _private_acls(subnet: Subnet) -> tuple[AclRule, ...]:
+def _private_acls(subnet: Subnet, join: Subnet) -> tuple[AclRule, ...]:
     """``SetLogicalSwitchPrivate``: drop by default, allow in-subnet, the join subnet and allowSubnets."""
     ids = {"parent": subnet.name, **rules.VENDOR}
     acls = [AclRule("to-lport", rules.DEFAULT_DROP_PRIORITY, "ip", "drop", dict(ids), True, subnet.name, "warning")]
@@ -612,9 +598,10 @@ def _private_acls(subnet: Subnet) -> tuple[AclRule, ...]:
         ipf = _ipf(cidr.version)
         acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, f"{ipf}.src == {cidr} && {ipf}.dst == {cidr}",
                             "allow-related", dict(ids)))
-        acls.append(AclRule("to-lport", rules.NODE_ALLOW_PRIORITY, f"{ipf}.src == {rules.JOIN_CIDR}"
-                            if cidr.version == 4 else f"{ipf}.src == {rules.JOIN_CIDR_V6}", "allow-related",
-                            dict(ids)))
+        join_cidr = join.cidr(cidr.version)
+        if join_cidr is not None:  # the nodes (kubelet probes) come from the join subnet
+            acls.append(AclRule("to-lport", rules.NODE_ALLOW_PRIORITY, f"{ipf}.src == {join_cidr}", "allow-related",
+                                dict(ids)))
         for allow in subnet.allow_subnets:
             try:
                 net = ipaddress.ip_network(allow, strict=False)
