@@ -205,10 +205,8 @@ def test_webhook_args_are_options_of_the_webhook_command(scenario: tuple[str, li
 
 def test_controller_args_are_options_of_the_operator_command(scenario: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = scenario
-    try:
-        from apibridge.cli.operator_cmds import operator_command
-    except ImportError:
-        pytest.skip("the operator command is not there yet")
+    from apibridge.cli.operator_cmds import operator_command
+
     container = one(docs, "Deployment", "apibridge-controller")["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["apibridge", "operator"]
     known = {opt for param in operator_command.params for opt in getattr(param, "opts", [])}
@@ -390,8 +388,6 @@ def operator_calls() -> set[tuple[str, str, str | None]]:
 
 def test_controller_rbac_covers_every_call_in_its_code(scenario: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = scenario
-    if not (OPERATOR / "kube.py").is_file():
-        pytest.skip("the operator is not there yet")
     from apibridge.operator import kube
 
     lease = default_values()["controller"]["leaseName"]

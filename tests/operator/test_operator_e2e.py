@@ -340,7 +340,7 @@ async def test_rollout_restart_restarts_owners_once_per_generation_at_a_bounded_
         for name in ("ctrl-a", "ctrl-b"):
             dep = await client.get(kube.DEPLOYMENT, name, "ingress-nginx") or {}
             assert dep["spec"]["template"]["metadata"]["annotations"][rules.ROLLOUT_RESTART_ANNOTATION] == stamps[name]
-            assert kube.annotations_of(dep)["apibridge.dev/restarted-for"].endswith("/1")
+            assert kube.annotations_of(dep)[rules.RESTARTED_FOR_ANNOTATION].endswith("/1")
         restarted = await _events(client, "default", "RolloutRestart")
         assert len(restarted) == 2
         # a new generation may restart again, once
@@ -348,6 +348,6 @@ async def test_rollout_restart_restarts_owners_once_per_generation_at_a_bounded_
 
         async def marked_gen2() -> bool:
             deps = [await client.get(kube.DEPLOYMENT, n, "ingress-nginx") or {} for n in ("ctrl-a", "ctrl-b")]
-            return all(kube.annotations_of(d).get("apibridge.dev/restarted-for", "").endswith("/2") for d in deps)
+            return all(kube.annotations_of(d).get(rules.RESTARTED_FOR_ANNOTATION, "").endswith("/2") for d in deps)
         await eventually(marked_gen2, what="both restarted for generation 2")
 

@@ -1,1 +1,1 @@
-"""Leaf utilities with no Kubernetes or Kube-OVN knowledge: errors, TLS material, JSON Patch."""
+"""Leaf utilities with no Kube-OVN knowledge: input errors with their coordinates, TLS certificates."""

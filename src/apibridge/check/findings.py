@@ -22,7 +22,6 @@ from typing import Literal, TypedDict
 from apibridge.plan.types import PlanProblem
 
 Severity = Literal["error", "warning", "info"]
-SEVERITY_ORDER: dict[Severity, int] = {"error": 0, "warning": 1, "info": 2}
 
 
 class FindingJson(TypedDict):

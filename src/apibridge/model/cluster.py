@@ -288,9 +288,6 @@ class Cluster:
             names.update(v.namespaces)
         return {n for n in names if (sub := self.namespace_subnet(n)) is not None and sub.vpc == vpc}
 
-    def subnets_of_vpc(self, vpc: str) -> list[o.Subnet]:
-        return [s for s in self.subnets.values() if s.vpc == vpc]
-
     def service(self, namespace: str, name: str) -> o.Service | None:
         return self.services.get((namespace, name))
 

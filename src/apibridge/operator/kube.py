@@ -87,11 +87,6 @@ WORKLOADS: dict[str, Kind] = {k.kind: k for k in (DEPLOYMENT, STATEFULSET, DAEMO
 BY_KIND: dict[str, Kind] = {k.kind: k for k in (*WATCHED, EVENT, LEASE, *WORKLOADS.values())}
 
 
-def kind_of(obj: Mapping[str, Any]) -> Kind | None:
-    kind = obj.get("kind")
-    return BY_KIND.get(kind) if isinstance(kind, str) else None
-
-
 def meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
     md = obj.get("metadata")
     return md if isinstance(md, Mapping) else {}

@@ -25,7 +25,6 @@ from apibridge.operator.reconcile import BridgeDecision
 READY = "Ready"
 VALIDATED = "Validated"
 DEGRADED = "Degraded"
-CONDITION_TYPES = (READY, VALIDATED, DEGRADED)
 MAX_MESSAGE = 1024
 
 

@@ -36,7 +36,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -379,25 +379,6 @@ class Namespaces:
             detail = "; ".join(f"line {n} ({lines[n - 1]}): {why}" for n, why in sorted(fatal.items()))
             raise CommandError(argv, done.returncode, done.stdout, detail or done.stderr)
         return failed
-
-    def apply_routes(self, netns: str, ifname: str, routes: Iterable[Route]) -> tuple[SkippedRoute, ...]:
-        """Apply extra routes to an existing NIC with kube-ovn-cni's skip-and-log semantics."""
-        lines: list[str] = []
-        optional: dict[int, Route] = {}
-        skipped: list[SkippedRoute] = []
-        for route in routes:
-            line, reason = _route_line(route, ifname)
-            if line is None:
-                log.warning("%s/%s: skipping route %s: %s", netns, ifname, route, reason)
-                skipped.append(SkippedRoute(route, reason))
-                continue
-            lines.append(line)
-            optional[len(lines)] = route
-        if lines:
-            for lineno, why in self._batch(self._own(netns), lines, optional=set(optional)).items():
-                log.warning("%s/%s: route %s failed: %s", netns, ifname, optional[lineno], why)
-                skipped.append(SkippedRoute(optional[lineno], why))
-        return tuple(skipped)
 
     def add_host_addresses(self, netns: str, addresses: Sequence[str]) -> None:
         """Host-only addresses on ``lo`` (a node's InternalIP, which is not on ``ovn0``).

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from apibridge.base.errors import InputError, Location
-from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.twin.proc import run
 from apibridge.twin.topology import Nic, Topology, TwinPod, iter_nics
@@ -319,6 +318,3 @@ def trace(topo: Topology, request: TraceRequest, sb_remote: str,
     return text, summarize(text, topo, request)
 
 
-def is_default_vpc_switch(topo: Topology, name: str) -> bool:
-    sw = topo.switch(name)
-    return sw is not None and sw.vpc == rules.DEFAULT_VPC
