@@ -215,7 +215,8 @@ def _route_line(route: Route, ifname: str) -> tuple[str | None, str]:
     else:
         net = routes.cni_dst(route.dst)
         if net is None:
-            return None, f"invalid route destination {route.dst!r}"
+            why = ": not a CIDR" if "/" not in route.dst else ""
+            return None, f"invalid route destination {route.dst!r}{why}"
         dst = str(net)
     via = f" via {gw}" if gw else ""
     return f"route replace {dst}{via} dev {ifname}", ""
