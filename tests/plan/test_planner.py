@@ -181,14 +181,26 @@ def test_explicit_cidr_block_is_honoured() -> None:
     assert [r.gw for r in bp.routes] == ["100.100.2.1"]
 
 
+def applied_subnet(bridge_name: str, cidr: str) -> Body:
+    """The Subnet a bridge already owns in the cluster (our labels on it)."""
+    body = subnet(f"apibridge-{bridge_name}", cidr, provider=f"apibridge-{bridge_name}.kube-system.ovn")
+    body["metadata"]["labels"] = rules.bridge_labels(bridge_name)
+    return body
+
+
 def test_existing_bridge_subnet_keeps_its_cidr() -> None:
-    existing = subnet("apibridge-tenant-a", "100.100.77.0/24", provider="apibridge-tenant-a.kube-system.ovn")
-    _, p = plan_of(*seed_cluster(), existing, bridge("tenant-a", "tenant-a"))
+    _, p = plan_of(*seed_cluster(), applied_subnet("tenant-a", "100.100.77.0/24"), bridge("tenant-a", "tenant-a"))
     assert p.bridges["tenant-a"].cidrs == (ipaddress.ip_network("100.100.77.0/24"),)
 
 
+def test_a_foreign_subnet_holding_the_name_does_not_lend_its_cidr() -> None:
+    foreign = subnet("apibridge-tenant-a", "100.100.77.0/24", provider="apibridge-tenant-a.kube-system.ovn")
+    _, p = plan_of(*seed_cluster(), foreign, bridge("tenant-a", "tenant-a"))
+    assert p.bridges["tenant-a"].cidrs != (ipaddress.ip_network("100.100.77.0/24"),)
+
+
 def test_existing_bridge_subnet_that_now_conflicts_is_moved() -> None:
-    existing = subnet("apibridge-tenant-a", "100.100.77.0/24", provider="apibridge-tenant-a.kube-system.ovn")
+    existing = applied_subnet("tenant-a", "100.100.77.0/24")
     squatter = subnet("late", "100.100.77.0/25", vpc="tenant-b")
     _, p = plan_of(*seed_cluster(), existing, squatter, bridge("tenant-a", "tenant-a"))
     (cidr,) = p.bridges["tenant-a"].cidrs

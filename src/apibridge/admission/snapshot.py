@@ -55,9 +55,12 @@ class Snapshot:
               config: PlannerConfig | None = None) -> Snapshot:
         """Plan ``cluster`` and precompute the per-namespace candidate bridges."""
         snap = cls(cluster, plan(cluster, config=config), generation, realised_only)
-        snap._realised = frozenset(
-            name for name, bp in snap.plan.bridges.items()
-            if cluster.nad(bp.nad_namespace, bp.nad_name) is not None and bp.subnet_name in cluster.subnets)
+        def ours(name: str, bp: BridgePlan) -> bool:  # a foreign object holding the name does not count
+            nad, subnet = cluster.nad(bp.nad_namespace, bp.nad_name), cluster.subnets.get(bp.subnet_name)
+            return (nad is not None and subnet is not None and rules.owned_by_bridge(nad.meta.labels, name)
+                    and rules.owned_by_bridge(subnet.meta.labels, name))
+
+        snap._realised = frozenset(name for name, bp in snap.plan.bridges.items() if ours(name, bp))
         for namespace in cluster.namespaces:
             snap._by_namespace[namespace] = snap._candidates(namespace)
         return snap

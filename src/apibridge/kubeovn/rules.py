@@ -8,6 +8,7 @@ looking at a twin or a rendered manifest should recognise every name produced he
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
@@ -105,6 +106,16 @@ BRIDGE_NAME_MAX: Final = 63 - len(BRIDGE_OBJECT_PREFIX)  # so that the NAD name 
 def bridge_object_name(bridge: str) -> str:
     """Name of the NAD and the Subnet an ApiBridge owns."""
     return f"{BRIDGE_OBJECT_PREFIX}{bridge}"
+
+
+def bridge_labels(bridge: str) -> dict[str, str]:
+    """The labels on the NAD and Subnet a bridge owns: how everyone tells ours from a foreign object."""
+    return {MANAGED_BY_LABEL: MANAGED_BY, BRIDGE_LABEL: bridge}
+
+
+def owned_by_bridge(labels: Mapping[str, str], bridge: str) -> bool:
+    """Does an object with these labels belong to ApiBridge ``bridge``? A name alone never proves it."""
+    return labels.get(BRIDGE_LABEL) == bridge and labels.get(MANAGED_BY_LABEL) == MANAGED_BY
 
 BRIDGE_LABEL: Final = "apibridge.dev/bridge"  # on the NAD and Subnet a bridge owns
 RESTARTED_FOR_ANNOTATION: Final = "apibridge.dev/restarted-for"  # on workloads the operator restarted

@@ -112,7 +112,7 @@ def desired_object(manifest: Mapping[str, Any], bridge: Mapping[str, Any]) -> di
 
 def _is_ours(obj: Mapping[str, Any], bridge: str) -> bool:
     labels = kube.labels_of(obj)
-    return labels.get(rules.BRIDGE_LABEL) == bridge and labels.get(rules.MANAGED_BY_LABEL) == rules.MANAGED_BY
+    return rules.owned_by_bridge(labels, bridge)
 
 
 def _owner_refs(actual: Mapping[str, Any], bridge: Mapping[str, Any]) -> tuple[list[dict[str, Any]], bool]:

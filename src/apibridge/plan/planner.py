@@ -54,8 +54,7 @@ def bridge_for_vpc(vpc: str) -> ApiBridge:
                      rollout="none", on_the_fly=True)
 
 
-def _labels(bridge: str) -> dict[str, str]:
-    return {rules.MANAGED_BY_LABEL: rules.MANAGED_BY, rules.BRIDGE_LABEL: bridge}
+_labels = rules.bridge_labels
 
 
 def destinations(cluster: Cluster, bridge: ApiBridge) -> tuple[list[Destination], list[PlanProblem]]:
@@ -197,7 +196,9 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: P
     kept: dict[str, list[IPNetwork]] = {}
     for name in bridges:
         existing = cluster.subnets.get(object_name(name))
-        if existing is not None and allocator.is_free_all(existing.cidrs):
+        # only our own Subnet keeps its CIDR: a foreign one holding the name is not the bridge's (NameTaken)
+        if (existing is not None and rules.owned_by_bridge(existing.meta.labels, name)
+                and allocator.is_free_all(existing.cidrs)):
             kept[name] = list(existing.cidrs)
             for cidr in existing.cidrs:
                 allocator.reserve(cidr)
