@@ -28,11 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apibridge.twin.listener import http_answer
+from apibridge.twin.listener import UdpEcho, answer_tcp
 from apibridge.twin.nsock import entered
 from apibridge.twin.proc import Spawned, announce_ready, spawn_ready, write_pidfile
-
-_HEAD_TIMEOUT = 1.0
 
 
 class HubError(RuntimeError):
@@ -48,26 +46,6 @@ class _Pod:
     tcp: list[int]
     udp: list[int]
     closers: list[Any] = field(default_factory=list)
-
-
-class _Echo(asyncio.DatagramProtocol):
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
-
-    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        self.transport.sendto(data, addr)
-
-
-async def _answer(name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                             ConnectionError):
-        await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_TIMEOUT)
-    with contextlib.suppress(ConnectionError, OSError):
-        writer.write(http_answer(name))
-        await writer.drain()
-        writer.close()
-        await writer.wait_closed()
 
 
 def _bound(netns: str, kind: int, port: int) -> list[socket.socket]:
@@ -108,7 +86,7 @@ class _Hub:
         loop = asyncio.get_running_loop()
 
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await _answer(name, reader, writer)
+            await answer_tcp(name, reader, writer)
 
         try:
             for port in pod.tcp:
@@ -117,7 +95,7 @@ class _Hub:
                     pod.closers.append(server)
             for port in pod.udp:
                 for sock in _bound(netns, socket.SOCK_DGRAM, port):
-                    transport, _ = await loop.create_datagram_endpoint(_Echo, sock=sock)
+                    transport, _ = await loop.create_datagram_endpoint(UdpEcho, sock=sock)
                     pod.closers.append(transport)
         except OSError:
             await self._close(pod)

@@ -32,17 +32,21 @@ def http_answer(name: str) -> bytes:
     return head.encode() + body
 
 
-async def _serve_tcp(name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+async def answer_tcp(name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Read a request head (or give up after a short wait) and answer one HTTP 200 naming the pod."""
+    with contextlib.suppress(asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                             ConnectionError):
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_TIMEOUT)
-    with contextlib.suppress(ConnectionError):
+    with contextlib.suppress(OSError):
         writer.write(http_answer(name))
         await writer.drain()
         writer.close()
         await writer.wait_closed()
 
 
-class _Echo(asyncio.DatagramProtocol):
+class UdpEcho(asyncio.DatagramProtocol):
+    """Echo every datagram back to its sender (what a probe of a UDP containerPort expects)."""
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # the selector transport is not registered as a DatagramTransport subclass: cast, don't assert
         self.transport = cast(asyncio.DatagramTransport, transport)
@@ -65,7 +69,7 @@ async def _run(name: str, tcp: Sequence[int], udp: Sequence[int], pidfile: Path 
     hosts = ["0.0.0.0", "::"] if _v6_available() else ["0.0.0.0"]
     servers = []
     for port in tcp:
-        servers.append(await asyncio.start_server(lambda r, w: _serve_tcp(name, r, w), host=hosts, port=port))
+        servers.append(await asyncio.start_server(lambda r, w: answer_tcp(name, r, w), host=hosts, port=port))
     for port in udp:
         for host in hosts:
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -73,7 +77,7 @@ async def _run(name: str, tcp: Sequence[int], udp: Sequence[int], pidfile: Path 
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind((host, port))
-            await loop.create_datagram_endpoint(_Echo, sock=sock)
+            await loop.create_datagram_endpoint(UdpEcho, sock=sock)
     if pidfile:
         write_pidfile(pidfile)
     sys.stderr.write(f"{name}: tcp {list(tcp)} udp {list(udp)} on {hosts}\n")
