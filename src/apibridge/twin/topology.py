@@ -532,7 +532,13 @@ class _Builder:
                                                 f"{_ipf(ip.version)}.dst == {ip}", "reroute", str(join_ip),
                                                 {"node": node.name, "address-family": str(ip.version),
                                                  **rules.VENDOR}))
-        for (subnet_name, node_name), ports in sorted(self.pod_ports.items()):
+        # reconcileDistributedSubnetRouteInDefaultVpc: every distributed default-VPC subnet gets a port group
+        # and a 29000 policy per node, with or without pods on it yet (join is the node switch: none).
+        distributed = [s.name for s in subnets if s.vpc == rules.DEFAULT_VPC and s.is_ovn
+                       and s.gateway_type == rules.DEFAULT_GATEWAY_TYPE and s.name != rules.JOIN_SUBNET]
+        pairs = {*self.pod_ports, *((s, n.name) for s in distributed for n in topo.nodes)}
+        for subnet_name, node_name in sorted(pairs):
+            ports = self.pod_ports.get((subnet_name, node_name), [])
             pg = rules.port_group_name(subnet_name, node_name)
             topo.port_groups.append(PortGroup(pg, tuple(ports), {
                 "subnet": subnet_name, "node": node_name, "np": f"{subnet_name}/{node_name}", **rules.VENDOR}))
