@@ -80,15 +80,19 @@ class TraceSummary:
 def parse_destination(dest: str) -> tuple[str, int | None]:
     """``10.96.0.1``, ``10.96.0.1:443``, ``[fd00::1]:443``, ``fd00::1`` -> (ip, port or None)."""
     text = dest.strip()
-    port: int | None = None
+    port_text: str | None = None
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")
         if rest.startswith(":"):
-            port = int(rest[1:])
+            port_text = rest[1:]
         text = host
     elif text.count(":") == 1:
-        text, _, p = text.partition(":")
-        port = int(p)
+        text, _, port_text = text.partition(":")
+    port: int | None = None
+    if port_text is not None:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise InputError(f"{dest!r}: port {port_text!r} is not a port number 1-65535", Location(field="DEST"))
+        port = int(port_text)
     try:
         return str(ipaddress.ip_address(text)), port
     except ValueError:
@@ -223,7 +227,8 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
     s = TraceSummary()
     s.warnings = [line.split("|WARN|", 1)[1] for line in text.splitlines() if "|WARN|" in line]
     routers = {r.name for r in topo.routers}
-    lbs_by_vip = {vip: lb.name for lb in topo.load_balancers for vip in lb.vips}
+    # one VIP can be in the TCP and the UDP load balancer (kube-dns 10.96.0.10:53): key by protocol too
+    lbs_by_vip = {(vip, lb.protocol): lb.name for lb in topo.load_balancers for vip in lb.vips}
     acls = {(sw.name, a.direction, a.priority, a.match): a for sw in topo.switches for a in sw.acls}
     seen_dp: list[tuple[str, str]] = []
     last_outputs: list[tuple[str, str]] = []
@@ -243,7 +248,8 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
         backends = _BACKENDS.search(joined)
         if backends and st.table.startswith("ls_in_lb"):
             vip = _vip_of(st.match)
-            name = lbs_by_vip.get(vip or "", "a load balancer")
+            proto = re.search(r"\b(tcp|udp|sctp)\.dst ==", st.match)
+            name = lbs_by_vip.get((vip or "", proto.group(1) if proto else "tcp"), "a load balancer")
             s.steps.append(Step("lb", f"load balancer {name} DNATs {vip} → {backends.group(1)}"))
         if "_acl" in st.table and "hint" not in st.table and st.priority >= ACL_PRIORITY_OFFSET:
             direction = "from-lport" if st.table.startswith("ls_in") else "to-lport"
