@@ -153,6 +153,9 @@ CASES = [
     Case("AB040", [*SEED, seed_pod(**{LS_KEY: "ovn-default"})], [*SEED, seed_pod(**{LS_KEY: "vpc-apiserver-subnet"})],
          POD, f'metadata.annotations["{LS_KEY}"]'),
     Case("AB041", [api_subnet()], [nad(), api_subnet()], "Subnet/vpc-apiserver-subnet", "spec.provider"),
+    Case("AB042", [*SEED, nad("other"), seed_pod(**{NETWORKS: "kube-system/other@net2,kube-system/api-ovn-nad"})],
+         [*SEED, nad("other"), seed_pod(**{NETWORKS: "kube-system/other@net2,kube-system/api-ovn-nad@net1"})],
+         POD, NETWORKS_FIELD),
     # --- planner problems and ApiBridge intent ------------------------------------------------------------
     Case("AB101", [service("default", "kubernetes"), VPC1, pod(), bridge("b")], [VPC1, pod(), bridge("b")],
          "ApiBridge/b", "spec.destinations.apiserver"),

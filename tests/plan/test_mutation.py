@@ -303,3 +303,15 @@ def test_null_routes_annotation_is_replaced_by_the_bridge_routes() -> None:
     changes = pod_mutation({key: "null"}, "ingress-nginx", bp)
     assert {r.dst for r in routes.parse(changes[key])} == {r.dst for r in bp.routes}
     assert pod_mutation({key: changes[key]}, "ingress-nginx", bp).get(key) is None
+
+
+def test_appended_attachment_never_collides_with_an_interface_the_pod_named() -> None:
+    bp = PLANS[0]
+    changes = pod_mutation({NETWORKS: "macv@net2"}, "ingress-nginx", bp)
+    annotation = networks.parse(changes[NETWORKS])
+    names = networks.interface_names(annotation)
+    assert len(names) == len(set(names)) == 2
+    assert changes[NETWORKS].startswith("macv@net2,")
+    # the usual case keeps Multus' positional name and writes no @interface
+    plain = pod_mutation({NETWORKS: "macv"}, "ingress-nginx", bp)[NETWORKS]
+    assert "@" not in plain and networks.interface_names(networks.parse(plain)) == ["net1", "net2"]

@@ -98,6 +98,7 @@ CODES: dict[str, CodeInfo] = {
     "AB039": CodeInfo("error", "logical_switch annotation names a Subnet that does not exist"),
     "AB040": CodeInfo("warning", "logical_switch annotation names a Subnet of another provider"),
     "AB041": CodeInfo("warning", "Attachment subnet's provider names a NAD that is not in the input"),
+    "AB042": CodeInfo("error", "Two attachments of a pod get the same interface name"),
     # --- planner problems (apibridge.plan, converted 1:1) and ApiBridge intent --------------------------
     "AB101": CodeInfo("error", "ApiBridge wants the API server but default/kubernetes has no ClusterIP"),
     "AB102": CodeInfo("error", "ApiBridge wants DNS but kube-system/kube-dns has no ClusterIP"),

@@ -205,6 +205,12 @@ class PodAnalyzer:
             notes.add("AB030", key, "", f"{parsed}; Multus refuses the pod", "write [namespace/]name[@interface] "
                       "items separated by commas, or a JSON list of {\"name\", \"namespace\"} objects")
             return []
+        names = Counter(networks.interface_names(parsed))
+        clashes = sorted(n for n, c in names.items() if c > 1)
+        if clashes:
+            notes.add("AB042", key, "", f"two attachments would get interface {', '.join(clashes)} (Multus names "
+                      "unnamed ones net<position>); Multus fails the pod",
+                      "name the interfaces explicitly with @<ifname> so that they differ")
         counts = Counter(sel.ref(namespace) for sel in parsed.selections)
         out: list[Attachment] = []
         last = len(parsed.selections) - 1

@@ -138,6 +138,20 @@ def append(value: str | None, selection: NetworkSelection) -> str:
     return f"{value.rstrip()},{selection.to_text()}"
 
 
+def free_interface(annotation: NetworksAnnotation) -> str | None:
+    """The interface to name for one more selection appended to ``annotation``: ``None`` when Multus'
+    positional name (``net<n+1>``) is free, else the first free ``net<k>`` — so that an appended
+    attachment never collides with an interface the pod named itself (``macvlan@net2``)."""
+    taken = set(interface_names(annotation))
+    positional = f"{rules.ATTACHMENT_IFNAME_PREFIX}{len(annotation.selections) + 1}"
+    if positional not in taken:
+        return None
+    k = 1
+    while f"{rules.ATTACHMENT_IFNAME_PREFIX}{k}" in taken:
+        k += 1
+    return f"{rules.ATTACHMENT_IFNAME_PREFIX}{k}"
+
+
 def interface_names(annotation: NetworksAnnotation) -> list[str]:
     """The interface Multus gives each selection: its own name, else ``net<position>``."""
     return [s.interface or f"{rules.ATTACHMENT_IFNAME_PREFIX}{i}" for i, s in enumerate(annotation.selections, start=1)]

@@ -66,7 +66,8 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     want = (bridge_plan.nad_namespace, bridge_plan.nad_name)
     if not any(sel.ref(namespace) == want for sel in parsed.selections):
         changes[rules.NETWORKS_ANNOTATION] = networks.append(
-            current, networks.NetworkSelection(name=bridge_plan.nad_name, namespace=bridge_plan.nad_namespace))
+            current, networks.NetworkSelection(name=bridge_plan.nad_name, namespace=bridge_plan.nad_namespace,
+                                               interface=networks.free_interface(parsed)))
     ls_key = rules.provider_key(bridge_plan.provider, rules.LOGICAL_SWITCH)
     if not annotations.get(ls_key):
         changes[ls_key] = bridge_plan.subnet_name
