@@ -126,3 +126,11 @@ def test_items_that_are_not_objects_are_errors() -> None:
 def test_yaml_flow_style_document_is_yaml() -> None:
     docs = parse_text("{apiVersion: v1, kind: Namespace, metadata: {name: flow}}\n", "flow.yaml")
     assert names(docs) == ["flow"]
+
+
+def test_a_repeated_key_is_an_error_not_a_lost_object() -> None:
+    """Two documents run together without ``---``: kubectl refuses them, and so do we (naming the line)."""
+    text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"
+    with pytest.raises(InputError, match=r"line 4 .*duplicate key 'apiVersion'") as err:
+        parse_text(text, "two.yaml")
+    assert err.value.location.source == "two.yaml"

@@ -28,6 +28,32 @@ except AttributeError:  # pragma: no cover - depends on the libyaml build
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    """kubectl refuses a mapping that repeats a key; YAML's "last one wins" would silently lose an
+    object when two documents run together without ``---``."""
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node)
+        try:
+            duplicate = key in seen
+            seen.add(key)
+        except TypeError:  # unhashable key: the base constructor reports it
+            continue
+        if duplicate:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+    loader.flatten_mapping(node)
+    return dict(loader.construct_pairs(node))
+
+
+class _StrictLoader(_Loader):  # type: ignore[valid-type,misc]
+    pass
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:map", _no_duplicate_keys)
+
+
 @dataclass(frozen=True)
 class Document:
     """One Kubernetes object as written, with where it came from."""
@@ -77,7 +103,7 @@ def parse_text(text: str, source: str) -> list[Document]:
     if not raw_docs:
         raw_docs = []
         try:
-            for raw in yaml.load_all(text, Loader=_Loader):
+            for raw in yaml.load_all(text, Loader=_StrictLoader):
                 raw_docs.append(raw)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
