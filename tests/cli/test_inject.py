@@ -9,7 +9,9 @@ from typing import Any
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from apibridge.cli.main import cli
 from apibridge.kubeovn import networks, routes, rules
 from apibridge.model.cluster import load_cluster
 from apibridge.model.objects import TEMPLATE_PATHS
@@ -198,3 +200,14 @@ def test_inject_in_a_real_process_is_idempotent() -> None:
                           "--cluster", "examples/apibridge/bridges.yaml", input=once.stdout)
     assert twice.returncode == 0, twice.stderr
     assert twice.stdout == once.stdout
+
+
+def test_stdin_objects_replace_their_older_copies_in_a_cluster_dump() -> None:
+    """``kubectl get -o yaml | apibridge inject -f - --cluster dump/``: the piped objects are also in the dump."""
+    workload = (EXAMPLES / "apibridge" / "workload.yaml").read_text()
+    result = CliRunner().invoke(cli, ["inject", "-f", "-", "--cluster", str(EXAMPLES / "apibridge")], input=workload)
+    assert result.exit_code == 0, result.output
+    docs = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert len(docs) == len([d for d in yaml.safe_load_all(workload) if d])
+    assert all(rules.NETWORKS_ANNOTATION in d["spec"]["template"]["metadata"]["annotations"]
+               for d in docs if d["kind"] == "Deployment")

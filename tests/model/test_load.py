@@ -130,7 +130,8 @@ def test_yaml_flow_style_document_is_yaml() -> None:
 
 def test_a_repeated_key_is_an_error_not_a_lost_object() -> None:
     """Two documents run together without ``---``: kubectl refuses them, and so do we (naming the line)."""
-    text = "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"
+    text = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n")
     with pytest.raises(InputError, match=r"line 4 .*duplicate key 'apiVersion'") as err:
         parse_text(text, "two.yaml")
     assert err.value.location.source == "two.yaml"

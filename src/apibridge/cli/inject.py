@@ -43,6 +43,15 @@ def _annotations_field(doc: Document) -> str:
     return ".".join((*path, "metadata", "annotations"))
 
 
+def _identity(doc: Document) -> tuple[object, ...]:
+    """(kind, namespace, name) as the API server keys objects; the raw fields when they are unusable."""
+    try:
+        meta = meta_of(doc)
+    except InputError:  # reported when the cluster is built; never equal to another document
+        return (doc.body.get("kind"), id(doc))
+    return (meta.kind, meta.namespace, meta.name)
+
+
 def _inject(cluster: Cluster, the_plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:
     """The mutation over every document; an annotation Multus or kube-ovn-cni would reject is bad input."""
     out: list[dict[str, Any]] = []
@@ -69,7 +78,10 @@ def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, 
         step("loading")
         documents = load_documents([filename])
         own = {_file_key(d.source) for d in documents}
-        context = [d for d in load_documents(cluster_files) if _file_key(d.source) not in own]
+        # -f's objects are the newer version of the same objects in a cluster dump: they replace them
+        replaced = {_identity(d) for d in documents}
+        context = [d for d in load_documents(cluster_files)
+                   if _file_key(d.source) not in own and _identity(d) not in replaced]
         cluster = Cluster.from_documents([*context, *documents])
         step("planning")
         the_plan = plan(cluster)
