@@ -152,7 +152,8 @@ class OperatorProcess:
     """One ``apibridge operator`` subprocess with its own log file and ports."""
 
     def __init__(self, kubeconfig: Path, log_dir: Path, *, identity: str = "test-operator",
-                 lease_duration: float = 3.0, rollout_rate: str = "1/10s", extra: tuple[str, ...] = ()) -> None:
+                 lease_duration: float = 3.0, rollout_rate: str = "1/10s", restart_settle: float = 0.0,
+                 restart_retry: float = 60.0, extra: tuple[str, ...] = ()) -> None:
         self.kubeconfig = kubeconfig
         self.metrics_port = free_port()
         self.health_port = free_port()
@@ -160,6 +161,7 @@ class OperatorProcess:
         self.args = ["--namespace", OPERATOR_NAMESPACE, "--metrics-port", str(self.metrics_port),
                      "--health-port", str(self.health_port), "--bind", "127.0.0.1", "--identity", identity,
                      "--lease-duration", str(lease_duration), "--rollout-rate", rollout_rate,
+                     "--restart-settle", str(restart_settle), "--restart-retry", str(restart_retry),
                      "--log-level", "info", *extra]
         self.log_path = log_dir / f"operator-{identity}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen[bytes] | None = None

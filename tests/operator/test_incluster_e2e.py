@@ -124,7 +124,8 @@ async def test_operator_and_webhook_processes_together(tls_emulator: Running, we
                                                        tmp_path: Path) -> None:
     kubeconfig = tls_emulator.write_kubeconfig(tmp_path / "kubeconfig")
     client = await Client.connect(str(kubeconfig))
-    operator = OperatorProcess(kubeconfig, tmp_path, rollout_rate="10/1s").start()
+    operator = OperatorProcess(kubeconfig, tmp_path, rollout_rate="10/1s", restart_settle=2.0,
+                               restart_retry=1.0).start()
     with operator_logs_on_failure(operator):
         try:
             await client.create(kube.Kind("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
@@ -171,6 +172,13 @@ async def test_operator_and_webhook_processes_together(tls_emulator: Running, we
             await eventually(restarted, timeout=30, what="the Deployment restarted by the operator")
             status = (await client.get(kube.APIBRIDGE, "tenant-a") or {}).get("status", {})
             assert status.get("podsPendingRestart", 0) >= 1
+
+            # the restart's pods still lack the attachment (webhook still down): restarted again, with backoff
+            async def retried() -> bool:
+                dep = await client.get(kube.DEPLOYMENT, deployment["metadata"]["name"], "ingress-nginx") or {}
+                return kube.annotations_of(dep).get(rules.RESTARTED_FOR_ANNOTATION, "").endswith("#2")
+
+            await eventually(retried, timeout=30, what="a second restart of the Deployment")
             events = await client.list(kube.EVENT, "ingress-nginx")
             assert any(e.get("involvedObject", {}).get("kind") == "Pod" for e in events)
         finally:

@@ -176,3 +176,22 @@ async def test_owner_resolution_walks_replicasets_to_deployments() -> None:
     assert await resolve_owner(client, "ns", ("DaemonSet", "agent")) == ("DaemonSet", "agent")
     assert await resolve_owner(client, "ns", ("Job", "once")) is None
     assert await resolve_owner(client, "ns", None) is None
+
+
+def test_restarts_are_retried_with_backoff_and_bounded() -> None:
+    from apibridge.operator.drift import RESTART_ATTEMPTS, restart_due, restart_patch
+
+    def workload(recorded: str | None, restarted_at: str | None) -> dict[str, Any]:
+        md: dict[str, Any] = {"annotations": {rules.RESTARTED_FOR_ANNOTATION: recorded} if recorded else {}}
+        tmpl: dict[str, Any] = {"annotations": {rules.ROLLOUT_RESTART_ANNOTATION: restarted_at} if restarted_at else {}}
+        return {"metadata": md, "spec": {"template": {"metadata": tmpl}}}
+
+    t0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+    stamp = "2027-01-15T08:00:00Z"
+    assert restart_due(workload(None, None), "b/u/1", 60, t0) == (1, 0.0)
+    assert restart_due(workload("b/u/0", stamp), "b/u/1", 60, t0) == (1, 0.0)  # an older generation's restart
+    assert restart_due(workload("b/u/1", stamp), "b/u/1", 60, t0 + 10) == (2, 50.0)
+    assert restart_due(workload("b/u/1#2", stamp), "b/u/1", 60, t0 + 200) == (3, 0.0)  # waited 120 s > 2 x 60
+    assert restart_due(workload(f"b/u/1#{RESTART_ATTEMPTS}", stamp), "b/u/1", 60, t0 + 1e6) == (None, 0.0)
+    patch = restart_patch("b/u/1", stamp, 3)
+    assert patch["metadata"]["annotations"][rules.RESTARTED_FOR_ANNOTATION] == "b/u/1#3"

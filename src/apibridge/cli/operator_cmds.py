@@ -44,6 +44,12 @@ def _rate(_: click.Context, __: click.Parameter, value: str) -> tuple[float, flo
 @click.option("--bind", "bind_host", default="0.0.0.0", show_default=True, help="Address for both ports.")
 @click.option("--rollout-rate", default="1/10s", show_default=True, callback=_rate,
               help="At most this many owner restarts per duration for spec.rollout: restart (e.g. 1/10s, 3/1m).")
+@click.option("--restart-settle", type=click.FloatRange(0.0), default=10.0, show_default=True,
+              help="Seconds a bridge's NAD and Subnet must exist before owners are restarted (the webhook must "
+                   "see them first, or the new pods miss the attachment too).")
+@click.option("--restart-retry", type=click.FloatRange(1.0), default=60.0, show_default=True,
+              help="Seconds before restarting an owner again whose new pods still lack the attachment "
+                   "(doubles each time, at most 5 restarts per bridge generation).")
 @click.option("--lease-name", default="apibridge-operator", show_default=True)
 @click.option("--lease-duration", type=click.FloatRange(1.0), default=15.0, show_default=True,
               help="leaseDurationSeconds; renew deadline and retry period scale with it as in client-go.")
@@ -56,7 +62,8 @@ def _rate(_: click.Context, __: click.Parameter, value: str) -> tuple[float, flo
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
               show_default=True)
 def operator_command(namespace: str, metrics_port: int, health_port: int, bind_host: str,
-                     rollout_rate: tuple[float, float], lease_name: str, lease_duration: float, identity: str,
+                     rollout_rate: tuple[float, float], restart_settle: float, restart_retry: float,
+                     lease_name: str, lease_duration: float, identity: str,
                      leader_election: bool, resync_period: float, log_level: str) -> None:
     """Run the ApiBridge controller: NAD + Subnet per bridge, status, drift, restarts.
 
@@ -70,7 +77,8 @@ def operator_command(namespace: str, metrics_port: int, health_port: int, bind_h
         logging.getLogger("httpx").setLevel(logging.WARNING)
     options = runner.OperatorOptions(
         namespace=namespace, metrics_port=metrics_port, health_port=health_port, bind_host=bind_host,
-        rollout_rate=rollout_rate, lease_name=lease_name, lease_duration=lease_duration, identity=identity,
+        rollout_rate=rollout_rate, restart_settle=restart_settle, restart_retry=restart_retry,
+        lease_name=lease_name, lease_duration=lease_duration, identity=identity,
         leader_election=leader_election, resync_period=resync_period)
     sys.exit(asyncio.run(runner.run(options)))
 

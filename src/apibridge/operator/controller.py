@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from apibridge.check.validator import check
+from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.operator import kube
 from apibridge.operator.client import (
@@ -33,11 +34,11 @@ from apibridge.operator.client import (
     UnreachableError,
 )
 from apibridge.operator.drift import (
-    RESTARTED_FOR_ANNOTATION,
     BridgeDrift,
     TokenBucket,
     find_drift,
     resolve_owner,
+    restart_due,
     restart_marker,
     restart_patch,
 )
@@ -50,7 +51,6 @@ from apibridge.plan.types import Plan
 
 log = logging.getLogger(__name__)
 
-MEMORY_LIMIT = 10_000  # remembered restarts; forgetting costs one GET per owner
 
 
 def now_rfc3339() -> str:
@@ -82,6 +82,12 @@ def validator_findings(cluster: Cluster, plan: Plan) -> list[Any]:
 @dataclass
 class ControllerConfig:
     rollout_rate: tuple[float, float] = (1.0, 10.0)  # restarts per seconds
+    # A restart is only worth it once the webhook can inject: the bridge's NAD and Subnet must have
+    # existed this long (the webhook's watch has seen them) before owners are restarted.
+    restart_settle: float = 10.0
+    # If the pods an owner got from a restart still lack the attachment (the webhook was down), restart
+    # it again after this long, doubling each time, at most RESTART_ATTEMPTS times per bridge generation.
+    restart_retry: float = 60.0
     debounce: float = 0.2
     resync_period: float = 300.0
     max_backoff: float = 30.0
@@ -109,10 +115,11 @@ class Controller:
         self.config = config or ControllerConfig()
         self.events = EventRecorder(client, self.config.identity)
         self.bucket = TokenBucket(*self.config.rollout_rate, clock=clock)
+        self.clock = clock
+        self._realised_since: dict[str, float] = {}  # bridge -> when its own NAD and Subnet were first seen
         self._indices: dict[str, Mapping[Any, Iterable[Any]]] = {}
         self._fingerprints: dict[tuple[str, str, str], str] = {}
         self._wake = asyncio.Event()
-        self._restarted: set[tuple[str, str]] = set()  # (marker, "Kind/ns/name") done by this process
         self._last_duration = 0.0
         self.ready = asyncio.Event()  # set after the first pass completed
         self.passes = 0
@@ -201,6 +208,7 @@ class Controller:
         decisions = decide(bridges, cluster, plan, rejected, findings, nads, subnets)
         result = PassResult(plan=plan, decisions=decisions)
         result.drift = find_drift(cluster, plan)
+        self._track_realised(decisions, nads, subnets)
         for name, decision in decisions.bridges.items():
             outcome = Outcome()
             result.outcomes[name] = outcome
@@ -216,6 +224,20 @@ class Controller:
             await self._write_status(decision, outcome)
         self._update_metrics(decisions, result)
         return result
+
+    def _track_realised(self, decisions: Decisions, nads: Mapping[tuple[str, str], Mapping[str, Any]],
+                        subnets: Mapping[str, Mapping[str, Any]]) -> None:
+        for name, decision in decisions.bridges.items():
+            bp = decision.plan
+            nad = nads.get((bp.nad_namespace, bp.nad_name)) if bp else None
+            subnet = subnets.get(bp.subnet_name) if bp else None
+            if nad and subnet and rules.owned_by_bridge(kube.labels_of(nad), name) \
+                    and rules.owned_by_bridge(kube.labels_of(subnet), name):
+                self._realised_since.setdefault(name, self.clock())
+            else:
+                self._realised_since.pop(name, None)
+        for gone in set(self._realised_since) - set(decisions.bridges):
+            del self._realised_since[gone]
 
     def _leading(self) -> bool:
         if not self.leadership.is_leading():
@@ -294,6 +316,12 @@ class Controller:
                            else "restart it (or set spec.rollout: restart)"))
         if decision.plan is None or decision.plan.bridge.rollout != "restart":
             return
+        since = self._realised_since.get(decision.name)
+        waited = self.clock() - since if since is not None else 0.0
+        if since is None or waited < self.config.restart_settle:
+            # the webhook may not inject yet: a restart now would give new pods without the attachment
+            self._requeue(result, max(self.config.restart_settle - waited, 0.1))
+            return
         marker = restart_marker(body)
         owners: dict[tuple[str, str, str], list[str]] = {}
         for pod in drift.pending:
@@ -306,19 +334,19 @@ class Controller:
                 continue  # bare pods (or Jobs) are reported, never deleted
             owners.setdefault((owner[0], pod.namespace, owner[1]), []).append(pod.key)
         for (kind, namespace, name), pods in sorted(owners.items()):
-            ident = (marker, f"{kind}/{namespace}/{name}")
-            if ident in self._restarted:
-                continue
-            if len(self._restarted) > MEMORY_LIMIT:
-                self._restarted.clear()  # only an optimisation: the marker on the workload is the record
             workload_kind = kube.WORKLOADS[kind]
             try:
                 workload = await self.client.get(workload_kind, name, namespace)
             except (ApiError, UnreachableError) as exc:
                 log.warning("cannot read %s %s/%s: %s", kind, namespace, name, exc)
                 continue
-            if workload is None or kube.annotations_of(workload).get(RESTARTED_FOR_ANNOTATION) == marker:
-                self._restarted.add(ident)  # already restarted for this generation (maybe by an earlier process)
+            if workload is None:
+                continue
+            attempt, wait = restart_due(workload, marker, self.config.restart_retry, time.time())
+            if attempt is None:
+                continue  # restarted for this generation as often as is useful
+            if wait > 0:
+                self._requeue(result, wait)  # restarted recently: give the rollout (and the webhook) time
                 continue
             if not self.bucket.try_take():
                 self._requeue(result, max(self.bucket.wait_time(), 0.1))
@@ -326,12 +354,14 @@ class Controller:
             if not self._leading():
                 return
             try:
-                await self.client.patch(workload_kind, name, restart_patch(marker, now_rfc3339()), namespace)
+                await self.client.patch(workload_kind, name, restart_patch(marker, now_rfc3339(), attempt),
+                                        namespace)
             except (ApiError, UnreachableError) as exc:
                 log.warning("cannot restart %s %s/%s: %s", kind, namespace, name, exc)
                 continue
-            self._restarted.add(ident)
             self.metrics.restarts.inc()
+            # look again once a retry could be due: if the new pods still lack the attachment, restart again
+            self._requeue(result, self.config.restart_retry * 2 ** (attempt - 1))
             result.writes.append(f"restart {kind}/{namespace}/{name}")
             log.info("restarted %s %s/%s for ApiBridge %s (pods %s)", kind, namespace, name, decision.name,
                      ", ".join(pods))

@@ -16,6 +16,7 @@ bridge's spec changes — a restart loop would be worse than the drift. Bare pod
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -169,9 +170,38 @@ def restart_marker(bridge: Mapping[str, Any]) -> str:
     return f"{md.get('name')}/{md.get('uid')}/{md.get('generation') or 1}"
 
 
-def restart_patch(marker: str, now: str) -> dict[str, Any]:
-    """What ``kubectl rollout restart`` patches, plus our marker on the workload itself."""
+RESTART_ATTEMPTS = 5  # per owner and bridge generation
+
+
+def restart_due(workload: Mapping[str, Any], marker: str, retry: float, now: float) -> tuple[int | None, float]:
+    """(attempt number to restart with, seconds to wait first) for an owner whose pods still lack the
+    attachment; attempt ``None`` when it was already restarted ``RESTART_ATTEMPTS`` times for ``marker``.
+
+    The record lives on the workload (``<marker>#<attempt>`` in ``apibridge.dev/restarted-for``, and the
+    template's ``restartedAt``), so it survives operator restarts and leader changes. The wait doubles
+    with each attempt: a restart whose new pods still miss the attachment (the webhook was down) is
+    retried, but never in a tight loop.
+    """
+    recorded = kube.annotations_of(workload).get(RESTARTED_FOR_ANNOTATION, "")
+    base, _, count = recorded.partition("#")
+    if base != marker:
+        return 1, 0.0
+    done = int(count) if count.isdigit() else 1
+    if done >= RESTART_ATTEMPTS:
+        return None, 0.0
+    template = (workload.get("spec") or {}).get("template") or {}
+    stamp = ((template.get("metadata") or {}).get("annotations") or {}).get(rules.ROLLOUT_RESTART_ANNOTATION, "")
+    try:
+        last = dt.datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC).timestamp()
+    except ValueError:
+        last = 0.0
+    return done + 1, max(0.0, last + retry * 2 ** (done - 1) - now)
+
+
+def restart_patch(marker: str, now: str, attempt: int = 1) -> dict[str, Any]:
+    """What ``kubectl rollout restart`` patches, plus our marker (with the attempt) on the workload itself."""
+    recorded = marker if attempt == 1 else f"{marker}#{attempt}"
     return {
-        "metadata": {"annotations": {RESTARTED_FOR_ANNOTATION: marker}},
+        "metadata": {"annotations": {RESTARTED_FOR_ANNOTATION: recorded}},
         "spec": {"template": {"metadata": {"annotations": {rules.ROLLOUT_RESTART_ANNOTATION: now}}}},
     }

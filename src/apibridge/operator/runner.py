@@ -45,6 +45,8 @@ class OperatorOptions:
     health_port: int = 8081
     bind_host: str = "0.0.0.0"
     rollout_rate: tuple[float, float] = (1.0, 10.0)
+    restart_settle: float = 10.0
+    restart_retry: float = 60.0
     lease_name: str = "apibridge-operator"
     lease_duration: float = 15.0
     identity: str = ""
@@ -149,7 +151,8 @@ async def _lead(options: OperatorOptions, state: _State, client: Client, metrics
         metrics.leader.set(1)
 
     controller = Controller(client, metrics, elector or AlwaysLeading(), ControllerConfig(
-        rollout_rate=options.rollout_rate, resync_period=options.resync_period, identity=identity))
+        rollout_rate=options.rollout_rate, restart_settle=options.restart_settle,
+        restart_retry=options.restart_retry, resync_period=options.resync_period, identity=identity))
     state.controller = controller
     state.worker = asyncio.create_task(controller.run(), name="reconcile")
     existing = asyncio.all_tasks()
