@@ -40,7 +40,7 @@ from apibridge.twin.proc import run
 from apibridge.twin.topology import Nic, Topology, TwinPod
 
 Expect = Literal["reach", "blocked"]
-Kind = Literal["api", "dns", "same-vpc", "cross-vpc", "node"]
+Kind = Literal["api", "dns", "same-vpc", "cross-vpc", "node", "attachment"]
 FALLBACK_PORT = 80  # probed when a target declares no port: a refusal still proves reachability
 
 
@@ -264,6 +264,24 @@ class _Matrix:
                     self.add(pod, ip, port, "tcp", "blocked", "node",
                              f"the fence of ApiBridge {pod.bridge} allows only its destinations", to_node=node.name)
 
+    def attachments(self) -> None:
+        """Under a strict fence an attached pod reaches no other attached pod, not even one of its own
+        bridge: the attachment subnet is a way to the API server, not a second pod network."""
+        by_switch: dict[str, list[tuple[TwinPod, IPAddress]]] = {}
+        for pod in self.pods:
+            for nic in _attachments(pod):
+                for ip in nic.ips:
+                    by_switch.setdefault(nic.switch, []).append((pod, ip))
+        for pod in self.pods:
+            if not self.strict(pod):
+                continue
+            for nic in _attachments(pod):
+                peer = next(((p, ip) for p, ip in by_switch.get(nic.switch, ()) if p.ref != pod.ref
+                             and ip.version in _families(pod)), None)
+                if peer is not None:
+                    self.add(pod, peer[1], _first_tcp(peer[0]), "tcp", "blocked", "attachment",
+                             f"the fence of ApiBridge {pod.bridge} allows only its destinations", to_pod=peer[0].ref)
+
     def dns(self) -> None:
         """UDP 53 to the DNS ClusterIPs for bridges with ``dns: true``."""
         for pod in self.pods:
@@ -284,6 +302,7 @@ def expectations(topo: Topology, netns_of: dict[str, str]) -> list[Expectation]:
     m.same_vpc()
     m.cross_vpc()
     m.nodes()
+    m.attachments()
     return m.out
 
 
