@@ -7,10 +7,12 @@ finding is an error, so CI can gate on it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from apibridge.check.validator import check
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
 from apibridge.report import findings as report
@@ -21,8 +23,10 @@ from apibridge.report.manifests import dump
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @output_option(("text", "json", "yaml"), "text")
+@pool_options
 @click.pass_context
-def check_command(ctx: click.Context, files: tuple[str, ...], output: str) -> None:
+def check_command(ctx: click.Context, files: tuple[str, ...], output: str, pool_v4: Any, pool_v6: Any,
+                  service_cidrs: tuple[Any, ...]) -> None:
     """Validate manifests (files, directories, or - for stdin).
 
     \b
@@ -33,7 +37,7 @@ def check_command(ctx: click.Context, files: tuple[str, ...], output: str) -> No
         step(f"loading {len(files)} path(s)")
         cluster = load_cluster(files)
         step("planning")
-        the_plan = plan(cluster)
+        the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         step("checking")
         findings = check(cluster, the_plan)
     if output == "text":

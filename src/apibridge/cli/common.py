@@ -1,14 +1,17 @@
-"""What every command shares: the ``-o`` option and the exit codes.
+"""What every command shares: the ``-o`` option, the planner's pool options and the exit codes.
 
 Kept apart from ``main`` so that command modules can use it without importing the root group.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
+
+from apibridge.plan.planner import DEFAULT_POOL_V4, DEFAULT_POOL_V6, PlannerConfig
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings of severity error (or a plan that cannot be made)
@@ -23,3 +26,43 @@ def output_option(choices: tuple[str, ...], default: str) -> Callable[[F], F]:
         "-o", "--output", type=click.Choice(choices), default=default, show_default=True,
         help="Output format.",
     )
+
+
+def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        values = value if isinstance(value, tuple) else (value,)
+        out = []
+        for item in values:
+            if item is None:
+                continue
+            try:
+                net = ipaddress.ip_network(item, strict=True)
+            except ValueError as exc:
+                raise click.BadParameter(f"{item!r} is not a CIDR: {exc}") from None
+            if family and net.version != family:
+                raise click.BadParameter(f"{item} is not an IPv{family} CIDR")
+            out.append(net)
+        return tuple(out) if isinstance(value, tuple) else (out[0] if out else None)
+    return convert
+
+
+def pool_options(func: F) -> F:
+    """``--pool``, ``--pool-v6``, ``--service-cidr``: where ``cidrBlock: auto`` allocates and what it avoids.
+
+    The command receives one ``planner`` argument, a ``PlannerConfig``.
+    """
+    func = click.option("--service-cidr", "service_cidrs", multiple=True, callback=_network(0), metavar="CIDR",
+                        help="The cluster's service CIDR(s), kept clear by auto allocation (repeatable).")(func)
+    func = click.option("--pool-v6", callback=_network(6), default=str(DEFAULT_POOL_V6), show_default=True,
+                        metavar="CIDR", help="IPv6 pool for cidrBlock: auto (/120 blocks).")(func)
+    func = click.option("--pool", "pool_v4", callback=_network(4), default=str(DEFAULT_POOL_V4),
+                        show_default=True, metavar="CIDR", help="IPv4 pool for cidrBlock: auto (/24 blocks).")(func)
+    return func
+
+
+def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -> PlannerConfig:
+    config = PlannerConfig(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs))
+    for pool, block in ((config.pool_v4, config.block_v4), (config.pool_v6, config.block_v6)):
+        if pool.prefixlen > block:
+            raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")
+    return config

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from apibridge.base.errors import InputError
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
 from apibridge.kubeovn.networks import NetworksError
 from apibridge.kubeovn.routes import RoutesError
 from apibridge.model.cluster import Cluster
@@ -70,8 +70,10 @@ def _inject(cluster: Cluster, the_plan: Plan, documents: list[Document]) -> list
 @click.option("--cluster", "cluster_files", multiple=True, metavar="FILE",
               help="Manifests describing the cluster: VPCs, subnets, Services, ApiBridges (repeatable).")
 @output_option(("yaml", "json"), "yaml")
+@pool_options
 @click.pass_context
-def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, ...], output: str) -> None:
+def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, ...], output: str, pool_v4: Any,
+                   pool_v6: Any, service_cidrs: tuple[Any, ...]) -> None:
     """Print -f FILE with the API-server attachment added to every pod a bridge selects."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "injecting")) as step:
@@ -84,7 +86,7 @@ def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, 
                    if _file_key(d.source) not in own and _identity(d) not in replaced]
         cluster = Cluster.from_documents([*context, *documents])
         step("planning")
-        the_plan = plan(cluster)
+        the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         errors = [p for p in the_plan.problems if p.severity == "error"]
         step(f"injecting {len(documents)} document(s)")
         out = [] if errors else _inject(cluster, the_plan, documents)

@@ -9,12 +9,13 @@ half-applied bridge is worse than none); its findings go to stderr and the exit 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import click
 
 from apibridge.base.errors import InputError, Location
 from apibridge.check.validator import check
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
 from apibridge.model.cluster import Cluster, load_cluster
 from apibridge.model.objects import ApiBridge
 from apibridge.plan.planner import bridge_for_vpc, plan
@@ -65,8 +66,10 @@ def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--vpc", metavar="NAME", help="Render the bridge(s) of this VPC; plan one with defaults if none.")
 @output_option(("yaml", "json"), "yaml")
+@pool_options
 @click.pass_context
-def render_command(ctx: click.Context, files: tuple[str, ...], vpc: str | None, output: str) -> None:
+def render_command(ctx: click.Context, files: tuple[str, ...], vpc: str | None, output: str, pool_v4: Any,
+                   pool_v6: Any, service_cidrs: tuple[Any, ...]) -> None:
     """Print the NAD and Subnet of every ApiBridge in FILE... (yaml: for kubectl apply -f -)."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "checking")) as step:
@@ -74,7 +77,7 @@ def render_command(ctx: click.Context, files: tuple[str, ...], vpc: str | None, 
         cluster = load_cluster(files)
         chosen, extra = _chosen(cluster, vpc, files, ui)
         step("planning")
-        the_plan = plan(cluster, extra_bridges=extra)
+        the_plan = plan(cluster, extra_bridges=extra, config=planner_config(pool_v4, pool_v6, service_cidrs))
         planned = [the_plan.bridges[name] for name in chosen if name in the_plan.bridges]
         refs = {f"ApiBridge/{name}" for name in chosen}.union(*(_refs(bp) for bp in planned))
         step("checking")
