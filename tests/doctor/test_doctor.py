@@ -198,6 +198,15 @@ async def test_nothing_gives_the_pod_access(client: Client, kubeconfig: Path) ->
     assert "spec.vpc: tenant-a" in result.output
 
 
+async def test_a_default_vpc_pod_needs_no_attachment(client: Client, kubeconfig: Path) -> None:
+    """A pod of the default VPC reaches the API server directly: doctor must not send it to make a bridge."""
+    await client.create(kube.NAMESPACE, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "web"}})
+    await client.create(kube.POD, pod("site", "web"))
+    result = await doctor(kubeconfig, "site", "-n", "web")
+    assert result.exit_code == 0, result.output
+    assert "default VPC" in result.output and "ApiBridge with spec.vpc" not in result.output
+
+
 async def test_unusable_input_exits_2(client: Client, kubeconfig: Path, tmp_path: Path) -> None:
     result = await doctor(kubeconfig, "nope", "-n", "ingress-nginx")
     assert result.exit_code == 2 and "pod ingress-nginx/nope not found" in result.output

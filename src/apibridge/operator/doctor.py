@@ -134,6 +134,10 @@ def _target(walk: _Walk, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan
     chosen = candidates[0] if candidates else None
     if chosen is None:
         vpc = cluster.pod_vpc(pod) or "?"
+        if vpc == rules.DEFAULT_VPC:
+            walk.ok("selection", title, f"the pod is in the default VPC {vpc}: its switch carries the cluster load "
+                                        "balancers, so it reaches the API server without an attachment")
+            return None
         why = (f"the pod opts out with {rules.INJECT_ANNOTATION}: \"false\"" if opted_out(pod.annotations)
                else "no ApiBridge selects it" if bridges_exist else "there is no ApiBridge in the cluster")
         walk.broken("selection", title,
@@ -212,7 +216,7 @@ def _check_subnet(walk: _Walk, cluster: Cluster, pod: PodLike, provider: str, ta
 
 def _check_subnet_shape(walk: _Walk, subnet: Subnet, target: _Target) -> None:
     name = subnet.name
-    if subnet.vpc != rules.DEFAULT_VPC:
+    if subnet.vpc not in ("", rules.DEFAULT_VPC):  # empty: Kube-OVN defaults it to the default VPC
         walk.broken("subnet.vpc", f"Subnet {name} is in VPC {rules.DEFAULT_VPC}",
                     f"it is in VPC {subnet.vpc!r}; only the default VPC's load balancers carry the API ClusterIP",
                     f"set spec.vpc: {rules.DEFAULT_VPC} (or leave it empty) on Subnet {name}")

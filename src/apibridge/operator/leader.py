@@ -152,7 +152,10 @@ class LeaderElector:
             elif self.leading.is_set():
                 expired = self._last_renew is None or now - self._last_renew >= cfg.renew_deadline
                 if self.holder not in (None, cfg.identity) or expired:
-                    log.error("lost leadership (lease now held by %s)", self.holder or "nobody")
+                    if self.holder not in (None, cfg.identity):
+                        log.error("lost leadership: the lease is now held by %s", self.holder)
+                    else:
+                        log.error("lost leadership: could not renew the lease within %.0f s", cfg.renew_deadline)
                     self.lost.set()
                     if self._on_change:
                         self._on_change(False)
