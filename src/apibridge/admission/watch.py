@@ -70,6 +70,7 @@ class Resource:
 
 WATCHED: tuple[Resource, ...] = (
     Resource("v1", "Namespace", "namespaces"),
+    Resource("v1", "Node", "nodes"),  # the planner keeps auto CIDRs clear of node addresses, as the operator does
     Resource(rules.KUBEOVN_API, "Vpc", "vpcs"),
     Resource(rules.KUBEOVN_API, "Subnet", "subnets"),
     Resource(rules.NAD_API, "NetworkAttachmentDefinition", "network-attachment-definitions"),
