@@ -35,6 +35,8 @@ TLS = {"webhook": {"tls": {"cert": SERVING.cert_pem().decode(), "key": SERVING.k
 SCENARIOS: dict[str, dict[str, Any]] = {
     "tls-from-values": TLS,
     "cert-manager": {"certManager": {"enabled": True}},
+    "webhook-from-control-plane": merge(TLS, {"networkPolicy": {"webhookFrom": [
+        {"ipBlock": {"cidr": "172.18.0.0/16"}}]}}),
     "cert-manager-cluster-issuer": {"certManager": {"enabled": True, "issuerRef": {
         "group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corporate-ca"}}},
     "fail-closed-no-netpol": merge(TLS, {"webhook": {"failurePolicy": "Fail", "excludeNamespaces": [
@@ -298,8 +300,9 @@ def test_network_policies(scenario: tuple[str, list[dict[str, Any]]]) -> None:
         assert policy["spec"]["policyTypes"] == ["Ingress"]
         for rule in policy["spec"]["ingress"]:
             numbers = {p["port"] for p in rule["ports"]}
-            if "from" not in rule:  # open to all: only the webhook port, never metrics
-                assert numbers == {ports["webhook"]}
+            if numbers == {ports.get("webhook")}:  # open to all, or to networkPolicy.webhookFrom when set
+                want = [{"ipBlock": {"cidr": "172.18.0.0/16"}}] if name == "webhook-from-control-plane" else None
+                assert rule.get("from") == want
             else:
                 assert rule["from"] == [{"namespaceSelector": selector}]
                 assert numbers == {ports["metrics"]}
