@@ -133,3 +133,30 @@ def test_the_picture_shows_vpcs_the_shared_subnet_and_the_api_routes(tmp_path: P
     assert "route 10.96.0.1/32 via 100.100.100.1 dev net1" in dot
     out = graph.render(dot, tmp_path / "lab.svg")
     assert out.read_text().lstrip().startswith("<?xml")
+
+
+def test_client_ip_affinity_lands_in_the_session_load_balancer() -> None:
+    """Kube-OVN programs Services with sessionAffinity: ClientIP into the *-session-* load balancers."""
+    from apibridge.model.cluster import Cluster
+    from apibridge.model.load import parse_text
+    from apibridge.plan.planner import plan
+    from apibridge.twin.topology import build_topology
+
+    text = """
+apiVersion: v1
+kind: Service
+metadata: {name: sticky, namespace: default}
+spec:
+  clusterIP: 10.96.5.5
+  sessionAffinity: ClientIP
+  ports: [{port: 80, protocol: TCP}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: sticky, namespace: default}
+subsets: [{addresses: [{ip: 10.16.0.9}], ports: [{port: 8080, protocol: TCP}]}]
+"""
+    cluster = Cluster.from_documents(parse_text(text, "sticky.yaml"), lab_defaults=True)
+    topo = build_topology(cluster, plan(cluster))
+    holders = {lb.name for lb in topo.load_balancers if "10.96.5.5:80" in lb.vips}
+    assert holders == {"cluster-tcp-session-loadbalancer"}

@@ -66,6 +66,7 @@ class Service:
     cluster_ips: tuple[IPAddress, ...]
     ports: tuple[ServicePort, ...]
     selector: Mapping[str, str] | None
+    session_affinity: bool = False  # spec.sessionAffinity: ClientIP (Kube-OVN: the *-session-* load balancers)
 
 
 @dataclass(frozen=True)
@@ -320,7 +321,10 @@ def parse_service(doc: Document, meta: Meta) -> Service:
         ports.append(ServicePort(port, _protocol(sub, "protocol"), str(entry.get("name") or ""),
                                  target if isinstance(target, int | str) else None))
     selector = f.str_map("spec.selector") if f.get("spec.selector") is not None else None
-    return Service(meta, ips, tuple(ports), selector)
+    affinity = f.str_("spec.sessionAffinity") or "None"
+    if affinity not in ("None", "ClientIP"):
+        raise f.error("spec.sessionAffinity", f"{affinity!r} is not None or ClientIP")
+    return Service(meta, ips, tuple(ports), selector, affinity == "ClientIP")
 
 
 def parse_endpoints(doc: Document, meta: Meta) -> Endpoints:

@@ -571,7 +571,8 @@ class _Builder:
                         continue
                     vpcs = {pod_ips.get(str(ip)) for ip, _ in family}
                     vpc = next(iter(vpcs)) if len(vpcs) == 1 and None not in vpcs else rules.DEFAULT_VPC
-                    lb = lbs.get(rules.load_balancer_for(vpc or rules.DEFAULT_VPC, sp.protocol))
+                    lb = lbs.get(rules.load_balancer_for(vpc or rules.DEFAULT_VPC, sp.protocol,
+                                                         session=svc.session_affinity))
                     if lb is not None:
                         lb.vips[_vip(vip, sp.port)] = ",".join(_vip(ip, port) for ip, port in family)
 
