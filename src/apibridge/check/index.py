@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
-from apibridge.model.load import Document
-from apibridge.model.objects import Nad, Subnet, meta_of, parse_nad, parse_subnet
+from apibridge.model.objects import Nad, Subnet
 from apibridge.plan.types import BridgePlan, Plan
 
 from .intervals import RangeIndex
@@ -62,16 +61,6 @@ class View:
         return self.planned_subnets.get(name)
 
 
-def _planned_subnet(bp: BridgePlan) -> Subnet:
-    doc = Document(bp.subnet, f"(planned by {bp.bridge.meta.ref})", 0)
-    return parse_subnet(doc, meta_of(doc))
-
-
-def _planned_nad(bp: BridgePlan) -> Nad:
-    doc = Document(bp.nad, f"(planned by {bp.bridge.meta.ref})", 0)
-    return parse_nad(doc, meta_of(doc))
-
-
 def build_view(cluster: Cluster, plan: Plan) -> View:
     subnets = dict(cluster.subnets)
     nads = dict(cluster.nads)
@@ -79,10 +68,10 @@ def build_view(cluster: Cluster, plan: Plan) -> View:
     planned_nads: dict[tuple[str, str], BridgePlan] = {}
     for name in sorted(plan.bridges):
         bp = plan.bridges[name]
-        subnets[bp.subnet_name] = _planned_subnet(bp)
+        subnets[bp.subnet_name] = bp.model_subnet
         planned_subnets[bp.subnet_name] = bp
         key = (bp.nad_namespace, bp.nad_name)
-        nads[key] = _planned_nad(bp)
+        nads[key] = bp.model_nad
         planned_nads[key] = bp
     by_provider: dict[str, list[Subnet]] = defaultdict(list)
     vpc_items: dict[tuple[str, int], list[tuple[IPNetwork, str]]] = defaultdict(list)

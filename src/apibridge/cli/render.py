@@ -51,15 +51,8 @@ def _chosen(cluster: Cluster, vpc: str | None, files: tuple[str, ...], ui: Ui) -
 
 
 def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]:
-    """Findings about ``refs``, once each (the validator repeats the planner's problems)."""
-    out: list[FindingLike] = []
-    seen: set[tuple[str, str, str | None]] = set()
-    for finding in findings:
-        key = (finding.code, finding.obj, finding.field)
-        if finding.obj in refs and key not in seen:
-            seen.add(key)
-            out.append(finding)
-    return out
+    """The findings about ``refs`` (the validator's list already includes the planner's problems)."""
+    return [f for f in findings if f.obj in refs]
 
 
 @click.command("render")
@@ -81,7 +74,7 @@ def render_command(ctx: click.Context, files: tuple[str, ...], vpc: str | None, 
         planned = [the_plan.bridges[name] for name in chosen if name in the_plan.bridges]
         refs = {f"ApiBridge/{name}" for name in chosen}.union(*(_refs(bp) for bp in planned))
         step("checking")
-        relevant = _about([*the_plan.problems, *check(cluster, the_plan)], refs)
+        relevant = _about(check(cluster, the_plan), refs)
     if relevant:
         report.print_findings(ui.err, relevant, sources=report.object_sources(cluster))
     if report.has_errors(relevant) or len(planned) < len(chosen):

@@ -21,7 +21,8 @@ from apibridge.kubeovn import dualstack, nadconf, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork, host_prefix
 from apibridge.kubeovn.routes import Route
 from apibridge.model.cluster import Cluster
-from apibridge.model.objects import ApiBridge, Meta
+from apibridge.model.load import Document
+from apibridge.model.objects import ApiBridge, Meta, meta_of, parse_nad, parse_subnet
 from apibridge.model.selectors import LabelSelector
 from apibridge.plan.allocator import Allocator, PoolExhaustedError
 from apibridge.plan.fence import fence_acls
@@ -178,10 +179,13 @@ def plan_bridge(cluster: Cluster, bridge: ApiBridge, allocator: Allocator, confi
             routes.append(Route(dst=dst, gw=str(gw)))
     acls = fence_acls(name, tuple(cidrs), tuple(gateways), tuple(dests)) if bridge.isolation == "strict" else ()
     nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls)
+    source = f"(planned by {ref})"
+    nad_doc, subnet_doc = Document(nad, source, 0), Document(subnet, source, 0)
     return BridgePlan(
         bridge=bridge, nad_name=name, nad_namespace=bridge.nad_namespace, subnet_name=name, provider=provider,
         cidrs=tuple(cidrs), gateways=tuple(gateways), destinations=tuple(dests), routes=tuple(routes), acls=acls,
-        nad=nad, subnet=subnet,
+        nad=nad, subnet=subnet, model_nad=parse_nad(nad_doc, meta_of(nad_doc)),
+        model_subnet=parse_subnet(subnet_doc, meta_of(subnet_doc)),
     ), problems
 
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.routes import Route
-from apibridge.model.objects import Acl, ApiBridge
+from apibridge.model.objects import Acl, ApiBridge, Nad, Subnet
 
 DestinationKind = Literal["apiserver", "dns", "extra"]
 
@@ -57,6 +57,10 @@ class BridgePlan:
     acls: tuple[Acl, ...]
     nad: dict[str, Any] = field(repr=False)  # manifest to apply
     subnet: dict[str, Any] = field(repr=False)  # manifest to apply
+    # the same two objects as the model reads them once applied (Kube-OVN's defaulting included), for
+    # the validator and the twin, which judge and build the cluster as the plan would leave it
+    model_nad: Nad = field(repr=False, compare=False)
+    model_subnet: Subnet = field(repr=False, compare=False)
 
     def gateway(self, family: int) -> IPAddress | None:
         return next((g for g in self.gateways if g.version == family), None)

@@ -288,6 +288,7 @@ class _Builder:
         self.ipam: dict[str, Ipam] = {}
         self.node_names = sorted(cluster.nodes)
         self.pod_ports: dict[tuple[str, str], list[str]] = {}  # (subnet, node) -> LSPs, for port groups
+        self._subnets: list[Subnet] | None = None
         self.pod_eth0: dict[str, tuple[TwinPod, PodLike]] = {}
         self.previous = dict(previous or {})
         self.kept: dict[str, tuple[str, ...]] = {}  # LSP -> addresses claimed from ``previous``
@@ -309,15 +310,12 @@ class _Builder:
 
     # -- planned objects joined with the input -----------------------------------------------------
     def subnets(self) -> list[Subnet]:
-        """Input subnets plus the ones the bridges create (parsed from the planner's manifests)."""
-        from apibridge.model.load import Document
-        from apibridge.model.objects import meta_of, parse_subnet
-
-        subnets = dict(self.cluster.subnets)
-        for bp in self.plan.bridges.values():
-            doc = Document(bp.subnet, "(planned)", 0)
-            subnets.setdefault(bp.subnet_name, parse_subnet(doc, meta_of(doc)))
-        return sorted(subnets.values(), key=lambda s: (s.name != rules.JOIN_SUBNET, s.name))
+        """Input subnets with the bridges' subnets applied over them (computed once)."""
+        if self._subnets is None:
+            subnets = dict(self.cluster.subnets)
+            subnets.update({bp.subnet_name: bp.model_subnet for bp in self.plan.bridges.values()})
+            self._subnets = sorted(subnets.values(), key=lambda s: (s.name != rules.JOIN_SUBNET, s.name))
+        return self._subnets
 
     def build(self) -> Topology:
         topo = self.topo
@@ -495,7 +493,7 @@ class _Builder:
     def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
         for bp in self.plan.bridges.values():
             if (bp.nad_namespace, bp.nad_name) == (ns, name):
-                return nadconf.parse(bp.nad["spec"]["config"])
+                return bp.model_nad.config
         return None
 
     def _subnet_by_name(self, name: str) -> Subnet | None:
