@@ -284,15 +284,8 @@ class WatchSource:
 
 def build_snapshot(documents: list[Document], generation: int) -> tuple[Snapshot, list[str]]:
     """A realised-only snapshot of ``documents``, skipping (and naming) objects the model rejects."""
-    cluster = Cluster()
-    seen: dict[tuple[str, str | None, str], Document] = {}
-    skipped: list[str] = []
-    for doc in documents:
-        try:
-            cluster.add_document(doc, seen)
-        except InputError as exc:
-            skipped.append(str(exc))
+    cluster, refused = Cluster.tolerant(documents)
+    skipped = [str(exc) for _, exc in refused]
     if skipped:
         log.warning("%d object(s) left out of the snapshot, first: %s", len(skipped), skipped[0])
-    cluster.apply_defaults()
     return Snapshot.build(cluster, generation=generation, realised_only=True), skipped

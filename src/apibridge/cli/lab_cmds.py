@@ -28,12 +28,14 @@ from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_opti
 from apibridge.report import findings as report
 from apibridge.report.console import Ui
 from apibridge.report.manifests import to_json, to_yaml
+from apibridge.twin import demo, graph, trace
 from apibridge.twin.daemons import LabStatus
 from apibridge.twin.hub import HubError
 from apibridge.twin.lab import Lab, StatusReport, UpReport
 from apibridge.twin.nb import NorthboundError
 from apibridge.twin.proc import CommandError
 from apibridge.twin.state import DEFAULT_NAME, ENV_DIR, locate
+from apibridge.twin.verify import verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 NAME_ENV = "APIBRIDGE_LAB_NAME"
@@ -176,7 +178,6 @@ def verify_command(ctx: click.Context, adversarial: bool, timeout: float, parall
            "passed": n, "failed": m}
     Exit 1 when any probe did not behave as expected (a leak, or a blocked path).
     """
-    from apibridge.twin.verify import verify
 
     ui = Ui()
     with _open(name) as lab:
@@ -225,7 +226,6 @@ def print_verify(ui: Ui, result: Any, *, show_all: bool = False, indent: str = "
 def trace_command(pod: str, dest: str, udp: bool, via: str | None, summary_only: bool, name: str,
                   output: str) -> None:
     """The path of one packet from POD to DEST, in plain words, then the ovn-trace behind it."""
-    from apibridge.twin import trace
 
     ui = Ui()
     with _open(name) as lab:
@@ -355,7 +355,6 @@ def down_command(name: str) -> None:
 @twin_errors
 def graph_command(output_file: Path, name: str) -> None:
     """Draw the lab: VPCs, subnets, pods, attachments, routes to the API, ACL fences."""
-    from apibridge.twin import graph
 
     with _open(name) as lab:
         topo = lab.desired().topology
@@ -377,7 +376,6 @@ def graph_command(output_file: Path, name: str) -> None:
 @twin_errors
 def demo_command(ctx: click.Context, scenario: Path | None, graph_file: Path, keep: bool, name: str) -> None:
     """The story on the real OVN twin: no access → the seed's fix (and its leak) → strict ApiBridges."""
-    from apibridge.twin import demo
 
     ui = Ui()
     out = ui.out
@@ -433,7 +431,6 @@ def _print_phase(console: Console, result: Any) -> None:
 
 
 def _print_table(out: Console, result: Any) -> None:
-    from apibridge.twin import demo
 
     table = Table(title="scenario × check (✓ = as the story expects)", show_lines=False)
     table.add_column("check")

@@ -22,7 +22,7 @@ from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model import objects as o
-from apibridge.model.load import Document
+from apibridge.model.load import Document, load_documents, no_gc
 
 # Kinds of well-known groups that we read past without modelling them (kept for `inject`).
 PASSTHROUGH_KINDS = {
@@ -98,8 +98,6 @@ class Cluster:
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
     def from_documents(cls, docs: Iterable[Document], *, lab_defaults: bool = False) -> Cluster:
-        from apibridge.model.load import no_gc
-
         cluster = cls()
         seen: dict[tuple[str, str | None, str], Document] = {}
         with no_gc():
@@ -107,6 +105,24 @@ class Cluster:
                 cluster.add_document(doc, seen)
             cluster.apply_defaults(lab_defaults=lab_defaults)
         return cluster
+
+    @classmethod
+    def tolerant(cls, docs: Iterable[Document], *, lab_defaults: bool = False,
+                 ) -> tuple[Cluster, list[tuple[Document, InputError]]]:
+        """Like ``from_documents``, but an object the model refuses is left out and returned with its
+        error instead of failing the whole cluster: what a controller needs when one bad object in the
+        API server must not stop it serving the others."""
+        cluster = cls()
+        seen: dict[tuple[str, str | None, str], Document] = {}
+        rejected: list[tuple[Document, InputError]] = []
+        with no_gc():
+            for doc in docs:
+                try:
+                    cluster.add_document(doc, seen)
+                except InputError as exc:
+                    rejected.append((doc, exc))
+            cluster.apply_defaults(lab_defaults=lab_defaults)
+        return cluster, rejected
 
     def add_document(self, doc: Document, seen: dict[tuple[str, str | None, str], Document] | None = None) -> None:
         kind = doc.body.get("kind")
@@ -321,6 +337,4 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
 
 def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False) -> Cluster:
     """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
-    from apibridge.model.load import load_documents
-
     return Cluster.from_documents(load_documents(paths), lab_defaults=lab_defaults)

@@ -201,23 +201,9 @@ class Rejected:
 
 def build_cluster(objects: Iterable[Mapping[str, Any]]) -> tuple[Cluster, list[Rejected]]:
     """``Cluster.from_documents`` over the live objects; objects it refuses are left out and returned."""
-    docs = to_documents(objects)
-    try:
-        return Cluster.from_documents(docs), []
-    except InputError:
-        pass
-    good: list[Document] = []
-    rejected: list[Rejected] = []
-    seen: dict[tuple[str, str | None, str], Document] = {}
-    scratch = Cluster()
-    for doc in docs:
-        try:
-            scratch.add_document(doc, seen)
-        except InputError as exc:
-            rejected.append(Rejected(ref(doc.body), str(doc.body.get("kind")), name_of(doc.body), exc))
-        else:
-            good.append(doc)
-    return Cluster.from_documents(good), rejected
+    cluster, refused = Cluster.tolerant(to_documents(objects))
+    return cluster, [Rejected(ref(doc.body), str(doc.body.get("kind")), name_of(doc.body), exc)
+                     for doc, exc in refused]
 
 
 def owner_reference(bridge: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apibridge.base.errors import InputError, Location
+from apibridge.twin import graph
 from apibridge.twin.lab import Lab, UpReport
 from apibridge.twin.verify import Checked, VerifyReport, verify
 
@@ -136,8 +137,6 @@ def run_demo(lab: Lab, scenario: Path, *, graph_file: Path | None,
              on_result: Callable[[PhaseResult], None] | None = None,
              timeout: float = 1.0) -> DemoReport:
     """Run the three phases on ``lab`` (reconciling between them) and judge each."""
-    from apibridge.twin import graph
-
     t0 = time.monotonic()
     report = DemoReport()
     step = on_step or (lambda _: None)
