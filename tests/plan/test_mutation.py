@@ -22,7 +22,7 @@ from apibridge.kubeovn.networks import NetworkSelection
 from apibridge.model.load import Document
 from apibridge.model.objects import TEMPLATE_PATHS
 from apibridge.plan import planner
-from apibridge.plan.mutation import inject_documents, mutate_annotations, pod_mutation, selects
+from apibridge.plan.mutation import BridgeIndex, inject_documents, mutate_annotations, pod_mutation
 from apibridge.plan.types import BridgePlan
 
 from .plan_kit import Body, bridge, cluster, namespace, pod, seed_cluster, service, tenant, workload
@@ -189,10 +189,10 @@ def test_selection() -> None:
         "no-bridge": (None, False),  # no bridge for its VPC
     }
     # a bridge never selects a pod of another VPC, whatever its selectors say
+    index = BridgeIndex(c, p)
     for pd in c.pods:
-        for bp in p.bridges.values():
-            if selects(c, bp, pd):
-                assert c.pod_vpc(pd) == bp.bridge.vpc
+        for bp in index.selecting(pd):
+            assert c.pod_vpc(pd) == bp.bridge.vpc
 
 
 # ---- inject ------------------------------------------------------------------------------------------------

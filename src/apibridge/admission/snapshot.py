@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from apibridge.kubeovn import rules
-from apibridge.model.cluster import LOGICAL_SWITCH_ANNOTATION, Cluster, load_cluster
+from apibridge.model.cluster import Cluster, load_cluster
 from apibridge.model.objects import PodLike
 from apibridge.plan import mutation
 from apibridge.plan.planner import PlannerConfig, plan
@@ -45,7 +45,7 @@ class Snapshot:
     generation: int = 1
     realised_only: bool = False
     built_at: float = field(default_factory=time.time)
-    _by_namespace: dict[str, tuple[BridgePlan, ...]] = field(default_factory=dict, repr=False)
+    _index: mutation.BridgeIndex = field(init=False, repr=False)
     _realised: frozenset[str] = field(default=frozenset(), repr=False)
     _changes: dict[tuple[str, str, str | None, str | None, str | None], dict[str, str]] = field(
         default_factory=dict, repr=False)
@@ -61,36 +61,15 @@ class Snapshot:
                     and rules.owned_by_bridge(subnet.meta.labels, name))
 
         snap._realised = frozenset(name for name, bp in snap.plan.bridges.items() if ours(name, bp))
-        for namespace in cluster.namespaces:
-            snap._by_namespace[namespace] = snap._candidates(namespace)
+        snap._index = mutation.BridgeIndex(cluster, snap.plan)
         return snap
 
-    def _candidates(self, namespace: str) -> tuple[BridgePlan, ...]:
-        """Bridges of the namespace's VPC whose namespace selector matches, in the planner's order."""
-        subnet = self.cluster.namespace_subnet(namespace)
-        if subnet is None:
-            return ()
-        bridges = self.plan.by_vpc.get(subnet.vpc, ())
-        labels = self.cluster.namespace_labels(namespace)
-        return tuple(bp for bp in bridges
-                     if bp.bridge.namespace_selector is None or bp.bridge.namespace_selector.matches(labels))
-
-    def candidates(self, namespace: str) -> tuple[BridgePlan, ...]:
-        found = self._by_namespace.get(namespace)
-        if found is None:
-            found = self._candidates(namespace)
-            if len(self._by_namespace) < len(self.cluster.namespaces) + _MEMO_LIMIT:
-                self._by_namespace[namespace] = found
-        return found
+    def candidates(self, namespace: str) -> list[BridgePlan]:
+        return self._index.namespace_bridges(namespace)
 
     def bridge_for(self, pod: PodLike) -> BridgePlan | None:
-        """The bridge that selects ``pod`` — exactly ``plan.mutation.bridge_for``, answered from the index."""
-        if mutation.opted_out(pod.annotations):
-            return None
-        if pod.annotations.get(LOGICAL_SWITCH_ANNOTATION):
-            return mutation.bridge_for(self.cluster, self.plan, pod)
-        labels = pod.labels
-        return next((bp for bp in self.candidates(pod.namespace) if bp.bridge.pod_selector.matches(labels)), None)
+        """The bridge that selects ``pod``: ``plan.mutation.BridgeIndex``, built once per snapshot."""
+        return self._index.bridge_for(pod)
 
     def is_realised(self, bridge_plan: BridgePlan) -> bool:
         return not self.realised_only or bridge_plan.bridge.name in self._realised

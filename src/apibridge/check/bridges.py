@@ -1,8 +1,7 @@
 """ApiBridge rules: intent that cannot work, does nothing, or collides with other intent.
 
-Selection mirrors ``apibridge.plan.mutation.selects`` (opt-out annotation, the pod's VPC, the
-namespace selector, the pod selector) but evaluates each namespace selector once per namespace,
-and records *every* bridge that selects a pod, not just the winner, so overlaps can be reported.
+Selection is ``apibridge.plan.mutation.BridgeIndex``; the validator records *every* bridge that
+selects a pod, not just the one that injects it, so overlaps can be reported.
 """
 
 from __future__ import annotations
@@ -12,41 +11,13 @@ from dataclasses import dataclass, field
 
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
-from apibridge.model.objects import PodLike
-from apibridge.plan.mutation import opted_out
+from apibridge.plan.mutation import BridgeIndex
 from apibridge.plan.types import BridgePlan, Plan
 
 from .findings import Finding, finding, from_problem
 from .pods import PodAnalysis
 
-
-class Selector:
-    def __init__(self, cluster: Cluster, plan: Plan) -> None:
-        self.cluster = cluster
-        self.by_vpc = {vpc: [(bp, bp.bridge.meta.name, bp.bridge.namespace_selector, bp.bridge.pod_selector)
-                             for bp in plans] for vpc, plans in plan.by_vpc.items()}
-        self._ns_match: dict[tuple[str, str], bool] = {}
-
-    def selecting(self, pod: PodLike, vpc: str | None) -> list[BridgePlan]:
-        """Every bridge of the pod's VPC that selects it, by name (the first one is what the webhook applies)."""
-        candidates = self.by_vpc.get(vpc) if vpc is not None else None
-        if not candidates:
-            return []
-        if rules.INJECT_ANNOTATION in pod.annotations and opted_out(pod.annotations):
-            return []
-        out: list[BridgePlan] = []
-        for bp, name, ns_selector, pod_selector in candidates:
-            if ns_selector is not None:
-                key = (name, pod.namespace)
-                hit = self._ns_match.get(key)
-                if hit is None:
-                    hit = ns_selector.matches(self.cluster.namespace_labels(pod.namespace))
-                    self._ns_match[key] = hit
-                if not hit:
-                    continue
-            if not pod_selector.requirements or pod_selector.matches(pod.labels):
-                out.append(bp)
-        return out
+Selector = BridgeIndex  # selection has one definition, in the planner
 
 
 @dataclass

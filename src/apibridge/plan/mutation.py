@@ -29,23 +29,59 @@ def opted_out(annotations: Mapping[str, str]) -> bool:
     return annotations.get(rules.INJECT_ANNOTATION, "").strip().lower() == "false"
 
 
-def selects(cluster: Cluster, bridge_plan: BridgePlan, pod: PodLike) -> bool:
-    """Does this bridge select this pod (or pod template)? The pod must be in the bridge's VPC."""
-    bridge = bridge_plan.bridge
-    if opted_out(pod.annotations) or cluster.pod_vpc(pod) != bridge.vpc:
-        return False
-    if bridge.namespace_selector is not None and not bridge.namespace_selector.matches(
-            cluster.namespace_labels(pod.namespace)):
-        return False
-    return bridge.pod_selector.matches(pod.labels)
+class BridgeIndex:
+    """Which bridges select a pod (or pod template): the one definition of selection.
+
+    A bridge selects a pod of its own VPC (the pod's subnet decides, as in Kube-OVN) that does not opt
+    out, whose namespace matches ``namespaceSelector`` (unset: any namespace of the VPC) and whose
+    labels match ``podSelector``. Namespace selectors are evaluated once per (bridge, namespace), so
+    the validator's pass over 100,000 pods and the webhook's hot path stay cheap.
+    """
+
+    def __init__(self, cluster: Cluster, plan: Plan) -> None:
+        self.cluster = cluster
+        self.plan = plan
+        self._ns_match: dict[tuple[str, str], bool] = {}
+
+    def _namespace_ok(self, bridge_plan: BridgePlan, namespace: str) -> bool:
+        selector = bridge_plan.bridge.namespace_selector
+        if selector is None:
+            return True
+        key = (bridge_plan.bridge.name, namespace)
+        hit = self._ns_match.get(key)
+        if hit is None:
+            if len(self._ns_match) > _MEMO_LIMIT:
+                self._ns_match.clear()
+            hit = self._ns_match[key] = selector.matches(self.cluster.namespace_labels(namespace))
+        return hit
+
+    def namespace_bridges(self, namespace: str) -> list[BridgePlan]:
+        """The bridges that may select pods of ``namespace`` (its VPC's, namespace selector matching)."""
+        subnet = self.cluster.namespace_subnet(namespace)
+        candidates = self.plan.by_vpc.get(subnet.vpc, ()) if subnet is not None else ()
+        return [bp for bp in candidates if self._namespace_ok(bp, namespace)]
+
+    def selecting(self, pod: PodLike) -> list[BridgePlan]:
+        """Every bridge that selects ``pod``, by name; the first is the one that injects it."""
+        if opted_out(pod.annotations):
+            return []
+        vpc = self.cluster.pod_vpc(pod)
+        candidates = self.plan.by_vpc.get(vpc, ()) if vpc is not None else ()
+        return [bp for bp in candidates
+                if self._namespace_ok(bp, pod.namespace) and bp.bridge.pod_selector.matches(pod.labels)]
+
+    def bridge_for(self, pod: PodLike) -> BridgePlan | None:
+        """The bridge that injects ``pod``: the first (by name) of its VPC that selects it."""
+        found = self.selecting(pod)
+        return found[0] if found else None
+
+
+_MEMO_LIMIT = 100_000
 
 
 def bridge_for(cluster: Cluster, plan: Plan, pod: PodLike) -> BridgePlan | None:
-    """The first bridge (by name) of the pod's VPC that selects it."""
-    vpc = cluster.pod_vpc(pod)
-    if vpc is None:
-        return None
-    return next((bp for bp in plan.by_vpc.get(vpc, ()) if selects(cluster, bp, pod)), None)
+    """The bridge that injects ``pod`` (one-off; build a ``BridgeIndex`` for many pods)."""
+    return BridgeIndex(cluster, plan).bridge_for(pod)
 
 
 def _append_routes_text(value: str, added: list[routes.Route]) -> str:
@@ -82,9 +118,10 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     return changes
 
 
-def mutate_annotations(cluster: Cluster, plan: Plan, pod: PodLike) -> tuple[BridgePlan | None, dict[str, str]]:
+def mutate_annotations(cluster: Cluster, plan: Plan, pod: PodLike,
+                       index: BridgeIndex | None = None) -> tuple[BridgePlan | None, dict[str, str]]:
     """The bridge selecting ``pod`` and the annotation changes it needs (empty when none)."""
-    bridge_plan = bridge_for(cluster, plan, pod)
+    bridge_plan = (index or BridgeIndex(cluster, plan)).bridge_for(pod)
     if bridge_plan is None:
         return None, {}
     return bridge_plan, pod_mutation(pod.annotations, pod.namespace, bridge_plan)
@@ -119,11 +156,12 @@ def inject_documents(cluster: Cluster, plan: Plan, documents: list[Document]) ->
     """Every document's body, with the mutation applied to each Pod and pod template a bridge selects."""
     out: list[dict[str, Any]] = []
     known = {id(p.raw): p for p in cluster.pods}  # already parsed when the cluster was built
+    index = BridgeIndex(cluster, plan)
     for doc in documents:
         kind, api = doc.body.get("kind"), doc.body.get("apiVersion")
         if isinstance(kind, str) and kind in TEMPLATE_PATHS and (api, kind) in KNOWN_KINDS:
             pod = known.get(id(doc.body)) or parse_podlike(doc, meta_of(doc))
-            bridge_plan = bridge_for(cluster, plan, pod)
+            bridge_plan = index.bridge_for(pod)
             changes: dict[str, str] = {}
             if bridge_plan is not None:
                 try:
