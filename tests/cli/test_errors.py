@@ -34,7 +34,7 @@ BAD_INPUTS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     ),
     "bad-label-value": (
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n    enabled: true\n",
-        ("(document 1)", "Namespace/a", "field metadata.labels.enabled", "hint:"),
+        ("(document 1)", "Namespace/a", 'field metadata.labels["enabled"]', "hint:"),
     ),
     "not-an-object": ("- just\n- a list\n", ("(document 1)", "expected a Kubernetes object")),
 }

@@ -68,14 +68,14 @@ def test_subnet_without_cidr_block(tmp_path: Path) -> None:
 def test_non_string_label_value(tmp_path: Path) -> None:
     err = load_error(tmp_path, pod("p", "first", labels={"enabled": True}))  # type: ignore[dict-item]
     assert err.location.obj == "Pod/first/p"
-    assert err.location.field == "metadata.labels.enabled"
+    assert err.location.field == 'metadata.labels["enabled"]'
     assert err.hint and "quote" in err.hint
 
 
 @pytest.mark.parametrize("value", [8080, 1.10])
 def test_numeric_label_value_is_an_error(tmp_path: Path, value: float) -> None:
     err = load_error(tmp_path, namespace("n", labels={"version": value}))  # type: ignore[dict-item]
-    assert err.location.field == "metadata.labels.version"
+    assert err.location.field == 'metadata.labels["version"]'
 
 
 def test_non_string_template_annotation(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_non_string_template_annotation(tmp_path: Path) -> None:
                                   "spec": {"containers": []}}}}
     err = load_error(tmp_path, body)
     assert err.location.obj == "Deployment/first/d"
-    assert err.location.field == "metadata.annotations.apibridge.dev/inject"
+    assert err.location.field == 'spec.template.metadata.annotations["apibridge.dev/inject"]'
 
 
 def test_duplicate_object_names_both_documents(tmp_path: Path) -> None:

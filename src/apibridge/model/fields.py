@@ -19,12 +19,15 @@ def _split(path: str) -> tuple[str, ...]:
 
 
 class Fields:
-    def __init__(self, body: Mapping[str, Any], location: Location) -> None:
+    def __init__(self, body: Mapping[str, Any], location: Location, prefix: str = "") -> None:
+        """``prefix``: where ``body`` sits in the object (``spec.template``), so errors name the full field."""
         self.body = body
         self.location = location
+        self.prefix = f"{prefix}." if prefix else ""
 
     def error(self, path: str, message: str, hint: str | None = None) -> InputError:
-        return InputError(message, Location(self.location.source, self.location.document, self.location.obj, path),
+        where = f"{self.prefix}{path}"
+        return InputError(message, Location(self.location.source, self.location.document, self.location.obj, where),
                           hint=hint)
 
     def get(self, path: str) -> Any:
@@ -90,7 +93,7 @@ class Fields:
         out: dict[str, str] = {}
         for key, item in value.items():
             if not isinstance(item, str):
-                raise self.error(f"{path}.{key}", f"expected a string value, got {type(item).__name__}",
+                raise self.error(f'{path}["{key}"]', f"expected a string value, got {type(item).__name__}",
                                  hint="quote values such as \"true\" or \"8080\" in labels and annotations")
             out[str(key)] = str(item)
         return out

@@ -307,13 +307,14 @@ def _port(f: Fields, path: str) -> int:
 def parse_service(doc: Document, meta: Meta) -> Service:
     f = _fields(doc, meta)
     raw_ips = f.strs("spec.clusterIPs") or ([f.str_("spec.clusterIP") or ""] if f.get("spec.clusterIP") else [])
-    ips = tuple(_ip(f, "spec.clusterIPs", ip) for ip in raw_ips if ip and ip != "None")
+    ip_field = "spec.clusterIPs" if f.get("spec.clusterIPs") else "spec.clusterIP"
+    ips = tuple(_ip(f, ip_field, ip) for ip in raw_ips if ip and ip != "None")
     ports = []
     for i, entry in enumerate(f.list_("spec.ports")):
         p = f"spec.ports[{i}]"
         if not isinstance(entry, Mapping):
             raise f.error(p, "expected a mapping")
-        sub = Fields(entry, meta.location)
+        sub = Fields(entry, meta.location, p)
         port = sub.int_("port")
         if port is None or not 0 < port < 65536:
             raise f.error(f"{p}.port", f"expected a port number 1-65535, got {entry.get('port')!r}")
@@ -334,14 +335,14 @@ def parse_endpoints(doc: Document, meta: Meta) -> Endpoints:
     for i, subset in enumerate(f.list_("subsets")):
         if not isinstance(subset, Mapping):
             raise f.error(f"subsets[{i}]", "expected a mapping")
-        sf = Fields(subset, meta.location)
+        sf = Fields(subset, meta.location, f"subsets[{i}]")
         for j, a in enumerate(sf.list_("addresses")):
             ip = a.get("ip") if isinstance(a, Mapping) else None
             addrs.append(_ip(f, f"subsets[{i}].addresses[{j}].ip", str(ip)))
         for j, p in enumerate(sf.list_("ports")):
             if not isinstance(p, Mapping):
                 raise f.error(f"subsets[{i}].ports[{j}]", "expected a mapping")
-            pf = Fields(p, meta.location)
+            pf = Fields(p, meta.location, f"subsets[{i}].ports[{j}]")
             ports.append(EndpointPort(_port(pf, "port"), _protocol(pf, "protocol"), str(p.get("name") or "")))
     return Endpoints(meta, meta.name, tuple(addrs), tuple(ports))
 
@@ -364,7 +365,7 @@ def parse_endpointslice(doc: Document, meta: Meta) -> Endpoints:
     for i, p in enumerate(f.list_("ports")):
         if not isinstance(p, Mapping):
             raise f.error(f"ports[{i}]", "expected a mapping")
-        pf = Fields(p, meta.location)
+        pf = Fields(p, meta.location, f"ports[{i}]")
         ports.append(EndpointPort(_port(pf, "port"), _protocol(pf, "protocol"), str(p.get("name") or "")))
     return Endpoints(meta, service, tuple(addrs), tuple(ports))
 
@@ -378,7 +379,7 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
         tmpl = tmpl.get(part) if isinstance(tmpl, Mapping) else None
     if not isinstance(tmpl, Mapping):
         raise f.error(prefix, f"{meta.kind} has no pod template")
-    tf = Fields(tmpl, meta.location)
+    tf = Fields(tmpl, meta.location, prefix)
     labels: Mapping[str, str]
     annotations: Mapping[str, str]
     if path:
@@ -391,14 +392,14 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
         if not isinstance(c, Mapping):
             raise f.error(f"{prefix + '.' if prefix else ''}spec.containers[{ci}]", "expected a mapping")
         for pi, p in enumerate(c.get("ports") or []):
-            pf = Fields(p, meta.location) if isinstance(p, Mapping) else None
             where = f"{prefix + '.' if prefix else ''}spec.containers[{ci}].ports[{pi}]"
+            pf = Fields(p, meta.location, where) if isinstance(p, Mapping) else None
             if pf is None:
                 raise f.error(where, "expected a mapping")
             port = pf.int_("containerPort")
             if port is None or not 0 < port < 65536:
                 got = p.get("containerPort")
-                raise f.error(f"{where}.containerPort", f"expected a port number 1-65535, got {got!r}")
+                raise pf.error("containerPort", f"expected a port number 1-65535, got {got!r}")
             ports.append(ContainerPort(port, _protocol(pf, "protocol")))
     node = tf.str_("spec.nodeName")
     return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
@@ -462,7 +463,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
     for i, entry in enumerate(f.list_("spec.acls")):
         if not isinstance(entry, Mapping):
             raise f.error(f"spec.acls[{i}]", "expected a mapping with direction, priority, match, action")
-        af = Fields(entry, meta.location)
+        af = Fields(entry, meta.location, f"spec.acls[{i}]")
         prio = af.int_("priority")
         acls.append(Acl(af.str_("direction") or "", prio if prio is not None else -1, af.str_("match") or "",
                         af.str_("action") or ""))
@@ -529,7 +530,7 @@ def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
             entry = {"cidr": entry}
         if not isinstance(entry, Mapping):
             raise f.error(path, "expected an IP/CIDR string or a mapping with cidr and ports")
-        ef = Fields(entry, meta.location)
+        ef = Fields(entry, meta.location, path)
         target = ef.str_("cidr") or ef.str_("ip")
         if not target:
             raise f.error(f"{path}.cidr", "missing cidr (an IP or a CIDR)")
@@ -544,7 +545,7 @@ def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
                 p = {"port": p}
             if not isinstance(p, Mapping):
                 raise f.error(pp, "expected a port number or a mapping with port and protocol")
-            pf = Fields(p, meta.location)
+            pf = Fields(p, meta.location, pp)
             port = pf.int_("port")
             if port is None or not 0 < port < 65536:
                 raise f.error(f"{pp}.port", f"expected a port number 1-65535, got {p.get('port')!r}")
