@@ -211,3 +211,19 @@ def test_stdin_objects_replace_their_older_copies_in_a_cluster_dump() -> None:
     assert len(docs) == len([d for d in yaml.safe_load_all(workload) if d])
     assert all(rules.NETWORKS_ANNOTATION in d["spec"]["template"]["metadata"]["annotations"]
                for d in docs if d["kind"] == "Deployment")
+
+
+def test_a_selected_pod_that_stays_broken_is_reported_not_silently_passed() -> None:
+    """Injection only appends; a route the pod already had with no gw still breaks it, and inject says so."""
+    pod = {"apiVersion": "v1", "kind": "Pod",
+           "metadata": {"name": "p", "namespace": "ingress-nginx",
+                        "labels": {"app.kubernetes.io/name": "ingress-nginx"},
+                        "annotations": {"apibridge-tenant-a.kube-system.ovn.kubernetes.io/routes":
+                                        '[{"dst":"10.96.0.1/32"}]'}},
+           "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    result = CliRunner().invoke(cli, ["inject", "-f", "-", "--cluster", str(EXAMPLES / "apibridge")],
+                                input=yaml.safe_dump(pod))
+    assert result.exit_code == 1
+    (out,) = [d for d in yaml.safe_load_all(result.stdout) if d]
+    assert rules.NETWORKS_ANNOTATION in out["metadata"]["annotations"]  # injected all the same
+    assert "AB204" in result.stderr and "Pod/ingress-nginx/p" in result.stderr

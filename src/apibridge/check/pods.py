@@ -218,8 +218,10 @@ class PodAnalyzer:
             ref = sel.ref(namespace)
             result.nad_refs.append(ref)
             was_injected = key in injected and i == last
+            # a bridge's own NAD (injected now, or by an earlier inject/webhook): AB115 on the bridge says it
+            ours = was_injected or (bridge is not None and ref == (bridge.nad_namespace, bridge.nad_name))
             nad_ns, nad_name = ref
-            if sel.namespace and sel.namespace not in (namespace, rules.MULTUS_GLOBAL_NAMESPACE) and not was_injected:
+            if sel.namespace and sel.namespace not in (namespace, rules.MULTUS_GLOBAL_NAMESPACE) and not ours:
                 notes.add("AB038", key, "", f"{sel.namespace}/{sel.name} is in namespace {sel.namespace}, not in the "
                           f"pod's namespace {namespace} or {rules.MULTUS_GLOBAL_NAMESPACE}; with Multus "
                           "namespaceIsolation on, the reference is refused",

@@ -17,15 +17,13 @@ from typing import Any
 import click
 
 from apibridge.base.errors import InputError
+from apibridge.check.validator import check
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
-from apibridge.kubeovn.networks import NetworksError
-from apibridge.kubeovn.routes import RoutesError
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document, load_documents
-from apibridge.model.objects import TEMPLATE_PATHS, meta_of
+from apibridge.model.objects import meta_of
 from apibridge.plan.mutation import inject_documents
 from apibridge.plan.planner import plan
-from apibridge.plan.types import Plan
 from apibridge.report import findings as report
 from apibridge.report.console import Ui, steps
 from apibridge.report.manifests import dump_documents
@@ -37,12 +35,6 @@ def _file_key(source: str) -> str:
     return source if source == "-" else str(Path(source).resolve())
 
 
-def _annotations_field(doc: Document) -> str:
-    kind = doc.body.get("kind")
-    path = TEMPLATE_PATHS.get(kind, ()) if isinstance(kind, str) else ()
-    return ".".join((*path, "metadata", "annotations"))
-
-
 def _identity(doc: Document) -> tuple[object, ...]:
     """(kind, namespace, name) as the API server keys objects; the raw fields when they are unusable."""
     try:
@@ -50,18 +42,6 @@ def _identity(doc: Document) -> tuple[object, ...]:
     except InputError:  # reported when the cluster is built; never equal to another document
         return (doc.body.get("kind"), id(doc))
     return (meta.kind, meta.namespace, meta.name)
-
-
-def _inject(cluster: Cluster, the_plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:
-    """The mutation over every document; an annotation Multus or kube-ovn-cni would reject is bad input."""
-    out: list[dict[str, Any]] = []
-    for doc in documents:
-        try:
-            out.extend(inject_documents(cluster, the_plan, [doc]))
-        except (NetworksError, RoutesError) as exc:
-            raise InputError(str(exc), doc.location(meta_of(doc).ref, _annotations_field(doc)),
-                             hint="fix the annotation: Multus or kube-ovn-cni would reject this pod") from None
-    return out
 
 
 @click.command("inject")
@@ -89,15 +69,23 @@ def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, 
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         errors = [p for p in the_plan.problems if p.severity == "error"]
         step(f"injecting {len(documents)} document(s)")
-        out = [] if errors else _inject(cluster, the_plan, documents)
+        out = [] if errors else inject_documents(cluster, the_plan, documents)
     if errors:
         report.print_findings(ui.err, errors, sources=report.object_sources(cluster))
         ui.error("not injected: the plan has errors (see above)")
         ctx.exit(EXIT_FINDINGS)
     if not cluster.bridges:
         ui.warning("no ApiBridge in -f or --cluster: nothing to inject")
+    injected = set()
     for doc, body in zip(documents, out, strict=True):
         if body != doc.body:
+            injected.add(meta_of(doc).ref)
             ui.info(f"injected {meta_of(doc).ref}")
     click.echo(dump_documents(out, output), nl=False)
+    # Injection only appends: a pod that was broken before still is. Say so instead of staying silent.
+    broken = [f for f in check(cluster, the_plan) if f.severity == "error" and f.obj in injected]
+    if broken:
+        report.print_findings(ui.err, broken, sources=report.object_sources(cluster))
+        ui.error("injected, but these pods still will not reach the API server (see above)")
+        ctx.exit(EXIT_FINDINGS)
     ctx.exit(EXIT_OK)
