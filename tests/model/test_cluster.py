@@ -40,7 +40,9 @@ def test_empty_input_assumes_what_kube_ovn_and_kubeadm_create() -> None:
 def test_nothing_is_assumed_for_what_the_input_has() -> None:
     c = cluster(vpc("ovn-cluster"), subnet("join", "100.65.0.0/16"), subnet("ovn-default", "10.17.0.0/16"),
                 service("default", "kubernetes", "10.100.0.1"))
-    assert c.assumptions == []
+    # no object is assumed; only the spec fields Kube-OVN fills in on the given subnets are named
+    assert {a.obj for a in c.assumptions} == {"Subnet/join", "Subnet/ovn-default"}
+    assert all(a.what.startswith("Kube-OVN fills in spec.gateway: ") for a in c.assumptions)
     assert c.subnets["join"].cidrs == (ipaddress.ip_network("100.65.0.0/16"),)
     assert c.api_cluster_ips() == (ipaddress.ip_address("10.100.0.1"),)
 

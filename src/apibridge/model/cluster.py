@@ -180,7 +180,9 @@ class Cluster:
         self._invalidate()
 
     def _assume(self, obj: str, what: str) -> None:
-        self.assumptions.append(Assumption(obj, what))
+        assumption = Assumption(obj, what)
+        if assumption not in self.assumptions:
+            self.assumptions.append(assumption)
 
     def apply_defaults(self, *, lab_defaults: bool = False) -> None:
         """Add what Kube-OVN (and, for the twin, kind) would have created, recording each assumption."""
@@ -219,6 +221,10 @@ class Cluster:
                 (o.EndpointPort(rules.DEFAULT_APISERVER_PORT, "TCP", "https"),))]
             shown = ", ".join(str(a) for a in addrs)
             self._assume(f"Endpoints/{ns}/{name}", f"control-plane node addresses {shown} port 6443")
+        for subnet in sorted(self.subnets.values(), key=lambda s: s.name):
+            if subnet.assumed_fields and not subnet.assumed:
+                self._assume(subnet.meta.ref, "Kube-OVN fills in " + ", ".join(
+                    f"{f}: {_field_value(subnet, f)}" for f in subnet.assumed_fields))
         for pod in self.pods:
             if pod.namespace not in self.namespaces:
                 meta = o.Meta("Namespace", pod.namespace, None, {rules.NAMESPACE_NAME_LABEL: pod.namespace}, {},
@@ -320,6 +326,19 @@ class Cluster:
     def subnets_by_provider(self, provider: str) -> list[o.Subnet]:
         wanted = rules.subnet_provider(provider)
         return [s for s in self.subnets.values() if s.provider == wanted]
+
+
+def _field_value(subnet: o.Subnet, path: str) -> str:
+    """The defaulted value of a Subnet spec field, as Kube-OVN's formatSubnet writes it."""
+    values = {
+        "spec.gateway": ",".join(str(g) for g in subnet.gateways),
+        "spec.provider": subnet.provider,
+        "spec.vpc": subnet.vpc,
+        "spec.protocol": subnet.protocol,
+        "spec.gatewayType": subnet.gateway_type,
+        "spec.enableLb": "true" if subnet.enable_lb else "false",
+    }
+    return values.get(path, "?")
 
 
 def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
