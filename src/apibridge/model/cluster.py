@@ -51,6 +51,7 @@ class Assumption:
 
     obj: str
     what: str
+    whole: bool = True  # the object itself is assumed; False: only fields of an input object
 
 
 def _assumed_meta(kind: str, name: str, namespace: str | None = None) -> o.Meta:
@@ -179,8 +180,8 @@ class Cluster:
             self.bridges[obj.meta.name] = obj
         self._invalidate()
 
-    def _assume(self, obj: str, what: str) -> None:
-        assumption = Assumption(obj, what)
+    def _assume(self, obj: str, what: str, *, whole: bool = True) -> None:
+        assumption = Assumption(obj, what, whole)
         if assumption not in self.assumptions:
             self.assumptions.append(assumption)
 
@@ -224,7 +225,7 @@ class Cluster:
         for subnet in sorted(self.subnets.values(), key=lambda s: s.name):
             if subnet.assumed_fields and not subnet.assumed:
                 self._assume(subnet.meta.ref, "Kube-OVN fills in " + ", ".join(
-                    f"{f}: {_field_value(subnet, f)}" for f in subnet.assumed_fields))
+                    f"{f}: {_field_value(subnet, f)}" for f in subnet.assumed_fields), whole=False)
         for pod in self.pods:
             if pod.namespace not in self.namespaces:
                 meta = o.Meta("Namespace", pod.namespace, None, {rules.NAMESPACE_NAME_LABEL: pod.namespace}, {},
