@@ -163,6 +163,28 @@ def test_python_ssl_and_kr8s_client_succeed(topo: Topo) -> None:
     assert got.stdout.splitlines() == ["HTTP/1.1 200 OK", "v1.31.0"]
 
 
+def test_the_official_kubernetes_client_succeeds(topo: Topo) -> None:
+    """What in-cluster config gives an operator: the ClusterIP, the cluster CA, full TLS verification."""
+    kubeconfig = topo.lab.state / "kubeconfig-official"
+    kubeconfig.write_text(textwrap.dedent(f"""\
+        apiVersion: v1
+        kind: Config
+        clusters: [{{name: twin, cluster: {{server: "https://{VIP}", certificate-authority: "{topo.pki.ca_cert}"}}}}]
+        users: [{{name: pod, user: {{token: not-checked}}}}]
+        contexts: [{{name: twin, context: {{cluster: twin, user: pod}}}}]
+        current-context: twin
+        """))  # fmt: skip
+    script = textwrap.dedent(f"""\
+        from kubernetes import client, config
+        config.load_kube_config("{kubeconfig}")
+        print(client.VersionApi().get_code().git_version)
+        """)
+    got = subprocess.run(exec_argv(topo.with_route, [sys.executable, "-c", script]), capture_output=True, text=True,
+                         timeout=60)  # fmt: skip
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.strip() == "v1.31.0"
+
+
 def test_pod_without_route_cannot_reach_the_api(topo: Topo) -> None:
     got = _curl(topo.without_route, f"https://{VIP}/version", "--cacert", str(topo.pki.ca_cert), timeout=1.5)
     assert got.returncode == 28, (got.returncode, got.stdout, got.stderr)  # timeout: vpc1 has no path
