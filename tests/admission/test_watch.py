@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from apibridge.admission.watch import WATCHED, Resource, WatchSource, _Gone
+from apibridge.base import kinds
 
 from .emulated import crds, emulated, eventually
 
@@ -118,7 +119,7 @@ async def test_an_expired_resource_version_is_gone(tmp_path: Path) -> None:
 
 def test_watch_error_410_event_means_relist() -> None:
     source = WatchSource.__new__(WatchSource)
-    res = Resource("v1", "Namespace", "namespaces")
+    res = Resource(kinds.NAMESPACE)
     with pytest.raises(_Gone):
         source._apply(res, {"type": "ERROR", "object": {"kind": "Status", "code": 410}})
 
@@ -138,3 +139,17 @@ async def test_stop_is_prompt(tmp_path: Path) -> None:
         await eventually(lambda: source.current is not None)
         await asyncio.wait_for(source.stop(), timeout=5)
 
+
+
+def test_watched_paths_and_labels() -> None:
+    """The reflectors' request paths (and what RBAC must allow), spelled out once here as a pin."""
+    assert [(r.path, r.name, r.label) for r in WATCHED] == [
+        ("/api/v1/namespaces", None, "Namespace"),
+        ("/api/v1/nodes", None, "Node"),
+        ("/apis/kubeovn.io/v1/vpcs", None, "Vpc"),
+        ("/apis/kubeovn.io/v1/subnets", None, "Subnet"),
+        ("/apis/k8s.cni.cncf.io/v1/network-attachment-definitions", None, "NetworkAttachmentDefinition"),
+        ("/apis/apibridge.dev/v1alpha1/apibridges", None, "ApiBridge"),
+        ("/api/v1/namespaces/default/services", "kubernetes", "Service default/kubernetes"),
+        ("/api/v1/namespaces/kube-system/services", "kube-dns", "Service kube-system/kube-dns"),
+    ]

@@ -35,7 +35,9 @@ from urllib.parse import urlencode
 import aiohttp
 
 from apibridge.admission.snapshot import Snapshot, settle_heap
+from apibridge.base import kinds
 from apibridge.base.errors import InputError, Location
+from apibridge.base.kinds import Kind
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
@@ -48,19 +50,31 @@ WATCH_TIMEOUT = 300  # seconds the API server keeps one watch open (it closes it
 
 @dataclass(frozen=True)
 class Resource:
-    """One list/watch: which objects, and the apiVersion/kind to stamp on list items (lists omit them)."""
+    """One list/watch: a kind, optionally narrowed to one namespace or one object.
 
-    api_version: str
-    kind: str
-    plural: str
+    The kind's apiVersion and kind are also what is stamped on list items (lists omit them).
+    """
+
+    type: Kind
     namespace: str | None = None
     name: str | None = None  # watch one object (fieldSelector metadata.name), as RBAC resourceNames allow
 
     @property
+    def api_version(self) -> str:
+        return self.type.api_version
+
+    @property
+    def kind(self) -> str:
+        return self.type.kind
+
+    @property
+    def plural(self) -> str:
+        return self.type.plural
+
+    @property
     def path(self) -> str:
-        root = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        scope = f"/namespaces/{self.namespace}" if self.namespace else ""
-        return f"{root}{scope}/{self.plural}"
+        """The collection path (the one object is picked by field selector, not by path)."""
+        return self.type.path(self.namespace)
 
     @property
     def label(self) -> str:
@@ -69,14 +83,14 @@ class Resource:
 
 
 WATCHED: tuple[Resource, ...] = (
-    Resource("v1", "Namespace", "namespaces"),
-    Resource("v1", "Node", "nodes"),  # the planner keeps auto CIDRs clear of node addresses, as the operator does
-    Resource(rules.KUBEOVN_API, "Vpc", "vpcs"),
-    Resource(rules.KUBEOVN_API, "Subnet", "subnets"),
-    Resource(rules.NAD_API, "NetworkAttachmentDefinition", "network-attachment-definitions"),
-    Resource(rules.APIBRIDGE_API, "ApiBridge", "apibridges"),
-    Resource("v1", "Service", "services", *rules.KUBERNETES_SERVICE),
-    Resource("v1", "Service", "services", *rules.KUBE_DNS_SERVICE),
+    Resource(kinds.NAMESPACE),
+    Resource(kinds.NODE),  # the planner keeps auto CIDRs clear of node addresses, as the operator does
+    Resource(rules.VPC_KIND),
+    Resource(rules.SUBNET_KIND),
+    Resource(rules.NAD_KIND),
+    Resource(rules.APIBRIDGE_KIND),
+    Resource(kinds.SERVICE, *rules.KUBERNETES_SERVICE),
+    Resource(kinds.SERVICE, *rules.KUBE_DNS_SERVICE),
 )
 
 

@@ -19,9 +19,11 @@ import sys
 
 import click
 
+from apibridge.base.errors import InputError
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option
 from apibridge.operator import doctor, drift, runner
 from apibridge.operator.client import ApiError, Client, UnreachableError
+from apibridge.report.console import Ui
 
 DEFAULT_NAMESPACE = "apibridge-system"
 MARKS = {"ok": "✓", "broken": "✗", "warning": "!", "skipped": "-"}
@@ -120,8 +122,8 @@ def doctor_command(pod: str, namespace: str | None, output: str) -> None:
         namespace, pod = pod.split("/", 1)
     try:
         diagnosis = asyncio.run(_diagnose(pod, namespace))
-    except doctor.DoctorInputError as exc:
-        click.echo(f"error: {exc}", err=True)
+    except InputError as exc:
+        Ui().input_error(exc)
         sys.exit(EXIT_INPUT)
     except UnreachableError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -12,11 +12,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from apibridge.base.kinds import Kind
+
 # --- API groups and kinds ---------------------------------------------------------------------
 KUBEOVN_API: Final = "kubeovn.io/v1"
 NAD_API: Final = "k8s.cni.cncf.io/v1"
 APIBRIDGE_GROUP: Final = "apibridge.dev"
 APIBRIDGE_API: Final = "apibridge.dev/v1alpha1"
+# The kinds of those groups (the built-in ones are in ``apibridge.base.kinds``).
+SUBNET_KIND: Final = Kind(KUBEOVN_API, "Subnet", "subnets", False)
+VPC_KIND: Final = Kind(KUBEOVN_API, "Vpc", "vpcs", False)
+NAD_KIND: Final = Kind(NAD_API, "NetworkAttachmentDefinition", "network-attachment-definitions", True)
+APIBRIDGE_KIND: Final = Kind(APIBRIDGE_API, "ApiBridge", "apibridges", False)
 
 # --- Multus -----------------------------------------------------------------------------------
 NETWORKS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/networks"

@@ -20,7 +20,7 @@ import httpx
 import kr8s
 import kr8s.asyncio
 
-from apibridge.operator.kube import Kind
+from apibridge.base.kinds import Kind
 
 log = logging.getLogger(__name__)
 

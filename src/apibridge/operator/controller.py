@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from apibridge.check.findings import Finding, from_problem
 from apibridge.check.validator import check
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
@@ -52,7 +53,6 @@ from apibridge.plan.types import Plan
 log = logging.getLogger(__name__)
 
 
-
 def now_rfc3339() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -68,15 +68,15 @@ class AlwaysLeading:
         return True
 
 
-def validator_findings(cluster: Cluster, plan: Plan) -> list[Any]:
+def validator_findings(cluster: Cluster, plan: Plan) -> list[Finding]:
     """The validator's findings plus any planner problem it did not report itself."""
     try:
-        found: list[Any] = list(check(cluster, plan))
+        found = check(cluster, plan)
     except Exception:  # a validator bug must not stop reconciling
         log.exception("validator failed; using the planner's problems only")
         found = []
-    codes = {(getattr(f, "code", None), getattr(f, "obj", None)) for f in found}
-    return found + [p for p in plan.problems if (p.code, p.obj) not in codes]
+    codes = {(f.code, f.obj) for f in found}
+    return found + [from_problem(p) for p in plan.problems if (p.code, p.obj) not in codes]
 
 
 @dataclass
@@ -221,7 +221,8 @@ class Controller:
                 outcome.pods_injected = len(drift.injected)
                 outcome.pods_pending = [p.key for p in drift.pending]
                 await self._handle_drift(decision, drift, result)
-            await self._write_status(decision, outcome)
+            outcome.status = desired_status(decision, outcome, now_rfc3339())
+            await self._write_status(decision, outcome.status)
         self._update_metrics(decisions, result)
         return result
 
@@ -370,10 +371,9 @@ class Controller:
                 event_type="Normal",
                 message=f"restarted {kind} {namespace}/{name}: its pods {', '.join(pods)} ran without the attachment")
 
-    async def _write_status(self, decision: BridgeDecision, outcome: Outcome) -> None:
+    async def _write_status(self, decision: BridgeDecision, desired: Mapping[str, Any]) -> None:
         if kube.is_terminating(decision.body):
             return
-        desired = desired_status(decision, outcome, now_rfc3339())
         current = decision.body.get("status") if isinstance(decision.body.get("status"), Mapping) else None
         patch = status_patch(current, desired)
         if patch is None or not self._leading():
@@ -388,9 +388,10 @@ class Controller:
     def _update_metrics(self, decisions: Decisions, result: PassResult) -> None:
         self.metrics.bridges.set(len(decisions.bridges))
         ready = 0
-        for name, decision in decisions.bridges.items():
-            status = desired_status(decision, result.outcomes[name], "")
-            if any(c["type"] == READY and c["status"] == "True" for c in status["conditions"]):
+        for name in decisions.bridges:
+            status = result.outcomes[name].status  # set in reconcile_once before the status write
+            if status is not None and any(c["type"] == READY and c["status"] == "True"
+                                          for c in status["conditions"]):
                 ready += 1
         self.metrics.bridges_ready.set(ready)
         self.metrics.set_pending({name: len(result.outcomes[name].pods_pending) for name in decisions.bridges})

@@ -20,6 +20,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from apibridge.base.errors import InputError, Location
+from apibridge.base.kinds import Kind
 from apibridge.kubeovn import dualstack, netstatus, networks, rules
 from apibridge.kubeovn import routes as routes_codec
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork, host_prefix
@@ -32,10 +34,6 @@ from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.types import BridgePlan
 
 LinkStatus = Literal["ok", "broken", "warning", "skipped"]
-
-
-class DoctorInputError(Exception):
-    """The pod cannot be diagnosed (not found, not a pod): exit 2."""
 
 
 @dataclass(frozen=True)
@@ -110,7 +108,7 @@ def _find_pod(cluster: Cluster, namespace: str, name: str) -> PodLike:
     for pod in cluster.pods:
         if pod.meta.kind == "Pod" and pod.namespace == namespace and pod.pod_name == name:
             return pod
-    raise DoctorInputError(f"pod {namespace}/{name} could not be read into the model")
+    raise InputError("could not be read into the model", Location(obj=f"Pod/{namespace}/{name}"))
 
 
 def _target(walk: _Walk, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan | None,
@@ -411,7 +409,7 @@ def diagnose_objects(namespace: str, name: str, objects: list[dict[str, Any]]) -
 
 
 # ---- reading the cluster --------------------------------------------------------------------------------
-async def _list(client: Client, kind: kube.Kind) -> list[dict[str, Any]]:
+async def _list(client: Client, kind: Kind) -> list[dict[str, Any]]:
     """All objects of ``kind``; an API that does not serve the kind (CRD not installed) has none."""
     try:
         return await client.list(kind)
@@ -422,10 +420,10 @@ async def _list(client: Client, kind: kube.Kind) -> list[dict[str, Any]]:
 
 
 async def diagnose(client: Client, namespace: str, name: str) -> Diagnosis:
-    """Read what the chain depends on and walk it. Raises ``DoctorInputError`` when the pod does not exist."""
+    """Read what the chain depends on and walk it. Raises ``InputError`` when the pod does not exist."""
     pod = await client.get(kube.POD, name, namespace)
     if pod is None:
-        raise DoctorInputError(f"pod {namespace}/{name} not found")
+        raise InputError(f"pod {namespace}/{name} not found")
     objects: list[dict[str, Any]] = [pod]
     for kind in (kube.APIBRIDGE, kube.SUBNET, kube.VPC, kube.NAD, kube.NAMESPACE, kube.NODE):
         objects += await _list(client, kind)

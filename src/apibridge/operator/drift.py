@@ -28,7 +28,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.operator import kube
 from apibridge.operator.client import Client
 from apibridge.plan.mutation import bridge_for, pod_mutation
-from apibridge.plan.types import Plan
+from apibridge.plan.types import BridgePlan, Plan
 
 # Our own key; it belongs next to the other apibridge keys in ``apibridge.kubeovn.rules``.
 RESTARTED_FOR_ANNOTATION = rules.RESTARTED_FOR_ANNOTATION
@@ -61,7 +61,7 @@ def _controller_owner(body: Mapping[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def missing_parts(annotations: Mapping[str, str], namespace: str, bridge_plan: Any) -> tuple[str, ...]:
+def missing_parts(annotations: Mapping[str, str], namespace: str, bridge_plan: BridgePlan) -> tuple[str, ...]:
     """What the pod lacks of the bridge's mutation, in words; empty when it has all of it."""
     try:
         changes = pod_mutation(annotations, namespace, bridge_plan)

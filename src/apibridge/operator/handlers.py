@@ -23,9 +23,9 @@ from typing import Any
 
 import kopf
 
+from apibridge.base.kinds import Kind
 from apibridge.operator import kube
 from apibridge.operator.controller import Controller
-from apibridge.operator.kube import Kind
 
 INDEX_PREFIX = "idx_"
 

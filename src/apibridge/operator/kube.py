@@ -23,7 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apibridge.base import kinds
 from apibridge.base.errors import InputError
+from apibridge.base.kinds import Kind as Kind
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
@@ -31,52 +33,24 @@ from apibridge.model.load import Document
 SOURCE = "cluster"  # Document.source of everything read from the API
 
 
-@dataclass(frozen=True)
-class Kind:
-    """One resource type: where it lives on the API server and how it is called."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    @property
-    def group(self) -> str:
-        return self.api_version.rpartition("/")[0] if "/" in self.api_version else ""
-
-    @property
-    def version(self) -> str:
-        return self.api_version.rpartition("/")[2]
-
-    def path(self, namespace: str | None = None, name: str | None = None, subresource: str | None = None) -> str:
-        """The request path, e.g. ``/apis/kubeovn.io/v1/subnets/x`` or ``/api/v1/namespaces/ns/pods``."""
-        base = f"/apis/{self.api_version}" if "/" in self.api_version else f"/api/{self.api_version}"
-        parts = [base]
-        if self.namespaced and namespace:
-            parts.append(f"namespaces/{namespace}")
-        parts.append(self.plural)
-        if name:
-            parts.append(name)
-            if subresource:
-                parts.append(subresource)
-        return "/".join(parts)
-
-
-APIBRIDGE = Kind(rules.APIBRIDGE_API, "ApiBridge", "apibridges", False)
-SUBNET = Kind(rules.KUBEOVN_API, "Subnet", "subnets", False)
-VPC = Kind(rules.KUBEOVN_API, "Vpc", "vpcs", False)
-NAD = Kind(rules.NAD_API, "NetworkAttachmentDefinition", "network-attachment-definitions", True)
-NAMESPACE = Kind("v1", "Namespace", "namespaces", False)
-NODE = Kind("v1", "Node", "nodes", False)
-SERVICE = Kind("v1", "Service", "services", True)
-ENDPOINTSLICE = Kind("discovery.k8s.io/v1", "EndpointSlice", "endpointslices", True)
-POD = Kind("v1", "Pod", "pods", True)
-EVENT = Kind("v1", "Event", "events", True)
-LEASE = Kind("coordination.k8s.io/v1", "Lease", "leases", True)
-REPLICASET = Kind("apps/v1", "ReplicaSet", "replicasets", True)
-DEPLOYMENT = Kind("apps/v1", "Deployment", "deployments", True)
-STATEFULSET = Kind("apps/v1", "StatefulSet", "statefulsets", True)
-DAEMONSET = Kind("apps/v1", "DaemonSet", "daemonsets", True)
+# The kinds the controller reads and writes, under the short names its code and the RBAC test use. They
+# are defined once — built-in ones in ``apibridge.base.kinds``, Kube-OVN/Multus/ApiBridge ones in
+# ``apibridge.kubeovn.rules`` — and shared with the webhook's reflectors.
+APIBRIDGE = rules.APIBRIDGE_KIND
+SUBNET = rules.SUBNET_KIND
+VPC = rules.VPC_KIND
+NAD = rules.NAD_KIND
+NAMESPACE = kinds.NAMESPACE
+NODE = kinds.NODE
+SERVICE = kinds.SERVICE
+ENDPOINTSLICE = kinds.ENDPOINTSLICE
+POD = kinds.POD
+EVENT = kinds.EVENT
+LEASE = kinds.LEASE
+REPLICASET = kinds.REPLICASET
+DEPLOYMENT = kinds.DEPLOYMENT
+STATEFULSET = kinds.STATEFULSET
+DAEMONSET = kinds.DAEMONSET
 
 # What the controller watches to plan (all of them) and to find drift (pods).
 WATCHED: tuple[Kind, ...] = (APIBRIDGE, SUBNET, VPC, NAD, NAMESPACE, NODE, SERVICE, ENDPOINTSLICE, POD)

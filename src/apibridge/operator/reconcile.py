@@ -29,10 +29,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from apibridge.base.kinds import Kind
+from apibridge.check.findings import Finding
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.operator import kube
-from apibridge.operator.kube import Kind, Rejected
+from apibridge.operator.kube import Rejected
 from apibridge.plan.planner import object_name
 from apibridge.plan.types import BridgePlan, Plan
 
@@ -65,21 +67,6 @@ class ObjectVerdict:
     ref: str
     state: ObjectState
     message: str = ""
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A validator finding (or planner problem) that concerns one bridge."""
-
-    code: str
-    severity: str
-    message: str
-    field: str = ""
-    hint: str = ""
-
-    def text(self) -> str:
-        where = f" ({self.field})" if self.field else ""
-        return f"{self.code}{where}: {self.message}"
 
 
 @dataclass
@@ -193,30 +180,27 @@ def _decide_object(decision: BridgeDecision, kind: Kind, manifest: Mapping[str, 
     decision.verdicts.append(ObjectVerdict(kind.kind, ref, "update"))
 
 
-def bridge_findings(bridge_plan_ref: str, related: set[str], findings: Sequence[Any]) -> list[Finding]:
+def bridge_findings(bridge_plan_ref: str, related: set[str], findings: Sequence[Finding]) -> list[Finding]:
     """Findings whose object is the bridge or one of the objects it owns (deduplicated, in order)."""
     out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     for f in findings:
-        obj = str(getattr(f, "obj", ""))
-        if obj != bridge_plan_ref and obj not in related:
+        if f.obj != bridge_plan_ref and f.obj not in related:
             continue
-        code, message = str(getattr(f, "code", "")), str(getattr(f, "message", ""))
-        if (code, message) in seen:
+        if (f.code, f.message) in seen:
             continue
-        seen.add((code, message))
-        out.append(Finding(code, str(getattr(f, "severity", "error")), message, str(getattr(f, "field", "") or ""),
-                           str(getattr(f, "hint", "") or "")))
+        seen.add((f.code, f.message))
+        out.append(f)
     return out
 
 
 def decide(bridges: Mapping[str, Mapping[str, Any]], cluster: Cluster, plan: Plan, rejected: Sequence[Rejected],
-           findings: Sequence[Any], nads: Mapping[tuple[str, str], Mapping[str, Any]],
+           findings: Sequence[Finding], nads: Mapping[tuple[str, str], Mapping[str, Any]],
            subnets: Mapping[str, Mapping[str, Any]]) -> Decisions:
     """Everything to write, per bridge, plus the orphans to delete.
 
-    ``bridges`` are the ApiBridge API objects by name; ``findings`` the validator's findings (or the
-    planner's problems, which have the same fields); ``nads``/``subnets`` the objects that exist now.
+    ``bridges`` are the ApiBridge API objects by name; ``findings`` the validator's findings (and the
+    planner's problems as findings); ``nads``/``subnets`` the objects that exist now.
     """
     out = Decisions()
     rejected_bridges = {r.name: r for r in rejected if r.kind == kube.APIBRIDGE.kind}

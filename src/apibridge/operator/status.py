@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from apibridge.check.findings import Finding
 from apibridge.operator import kube
 from apibridge.operator.reconcile import BridgeDecision
 
@@ -36,6 +37,13 @@ class Outcome:
     retrying: bool = False  # a write raced (409); the next pass settles it
     pods_injected: int = 0
     pods_pending: list[str] = field(default_factory=list)  # "ns/name"
+    status: dict[str, Any] | None = None  # the status this pass wants (``desired_status``), once computed
+
+
+def finding_text(finding: Finding) -> str:
+    """``CODE (field): message``: a finding as a condition message names it."""
+    where = f" ({finding.field})" if finding.field else ""
+    return f"{finding.code}{where}: {finding.message}"
 
 
 def _condition(ctype: str, ok: bool, reason: str, message: str, generation: int) -> dict[str, Any]:
@@ -51,11 +59,12 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
     if decision.rejected is not None:
         validated = _condition(VALIDATED, False, "InvalidSpec", decision.rejected.message, generation)
     elif decision.errors:
-        text = "; ".join(f.text() for f in decision.errors)
+        text = "; ".join(finding_text(f) for f in decision.errors)
         validated = _condition(VALIDATED, False, "ValidationFailed", text, generation)
     else:
         warnings = [f for f in decision.findings if f.severity == "warning"]
-        note = f"{len(warnings)} warning(s): " + "; ".join(f.text() for f in warnings) if warnings else "no errors"
+        note = (f"{len(warnings)} warning(s): " + "; ".join(finding_text(f) for f in warnings)) if warnings \
+            else "no errors"
         validated = _condition(VALIDATED, True, "Valid", note, generation)
 
     taken = [v for v in decision.verdicts if v.state == "name-taken"]
@@ -79,7 +88,7 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
     if decision.rejected is not None:
         ready = _condition(READY, False, "InvalidSpec", "the spec is invalid (see Validated)", generation)
     elif plan is None:
-        why = "; ".join(f.text() for f in decision.errors) or "the planner produced no objects"
+        why = "; ".join(finding_text(f) for f in decision.errors) or "the planner produced no objects"
         ready = _condition(READY, False, "PlanFailed", why, generation)
     elif taken:
         ready = _condition(READY, False, "NameTaken", "; ".join(v.message for v in taken), generation)
