@@ -3,7 +3,9 @@ the trace reader and the picture."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from apibridge.model.cluster import load_cluster
@@ -59,6 +61,30 @@ def test_the_nb_diff_is_empty_for_the_same_topology_and_one_port_for_one_pod() -
     changes = realize.plan_changes(rec, realize.desired(bigger), want)  # type: ignore[arg-type]
     assert changes.added == {"switch ports": 1}
     assert [c for c in rec.calls if c[0] == "lsp_add"] == [("lsp_add", ("tenant-a-subnet", "backend.ingress-nginx"))]
+
+
+def test_the_nb_diff_updates_changed_children_and_removes_vanished_ones_by_uuid() -> None:
+    want = realize.desired(_topology(example("seed")))
+    have = copy.deepcopy(want)
+    changed = (30000, "ip4.dst == 172.18.0.2")
+    have.policies["ovn-cluster"][changed] = {**want.policies["ovn-cluster"][changed], "action": "drop"}
+    stale = (31000, "ip4.dst == 192.0.2.1")
+    have.policies["ovn-cluster"][stale] = {"action": "allow", "nexthops": [], "external_ids": {}}
+    have.uuids[("policy", "ovn-cluster", stale)] = "uuid-of-stale"
+    missing = ("10.0.1.0/24", "src-ip", "")
+    del have.routes["tenant-a"][missing]
+    rec = _Recorder()
+    changes = realize.plan_changes(rec, want, have)  # type: ignore[arg-type]
+    assert (changes.added, changes.changed, changes.removed) == (
+        {"static routes": 1}, {"policies": 1}, {"policies": 1})
+    assert [args[:3] for verb, args in rec.calls if verb == "lr_policy_add"] == [("ovn-cluster", *changed)]
+    assert [args[:2] for verb, args in rec.calls if verb == "lr_route_add"] == [("tenant-a", "10.0.1.0/24")]
+    removed: list[tuple[Any, ...]] = []
+    api = SimpleNamespace(db_remove=lambda *args, **kwargs: removed.append(args))
+    for verb, args in rec.calls:
+        if verb == "raw":
+            args[1](api)
+    assert removed == [("Logical_Router", "ovn-cluster", "policies", "uuid-of-stale")]
 
 
 def test_nb_rows_carry_kube_ovn_names_and_external_ids() -> None:

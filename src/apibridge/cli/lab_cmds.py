@@ -4,7 +4,9 @@ The twin library (``apibridge.twin``) does the work; these commands choose the l
 state under ``$APIBRIDGE_LAB_DIR/<name>``, default ``/run/apibridge/lab/<name>``), show progress on
 stderr while it runs, and print results in the project's common style: text or ``-o json|yaml`` on
 stdout, diagnostics on stderr, exit 0 (as intended), 1 (an expectation failed: a leak, a blocked
-path) or 2 (unusable input, or the twin could not run — one line, never a traceback).
+path) or 2 (unusable input, or the twin could not run — one line, never a traceback). How results
+look is ``apibridge.report.lab``'s business; a command here parses options, calls the twin, hands
+the report over and picks the exit code.
 """
 
 from __future__ import annotations
@@ -12,26 +14,21 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from apibridge.base.errors import InputError, Location
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option
 from apibridge.report import findings as report
-from apibridge.report.console import Ui
-from apibridge.report.manifests import to_json, to_yaml
+from apibridge.report import lab as lab_report
+from apibridge.report.console import Ui, activity, counting
+from apibridge.report.manifests import dump
 from apibridge.twin import demo, graph, trace
-from apibridge.twin.daemons import LabStatus
 from apibridge.twin.hub import HubError
-from apibridge.twin.lab import Lab, StatusReport, UpReport
+from apibridge.twin.lab import Lab
 from apibridge.twin.nb import NorthboundError
 from apibridge.twin.proc import CommandError
 from apibridge.twin.state import DEFAULT_NAME, ENV_DIR, locate
@@ -67,63 +64,8 @@ def twin_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@contextmanager
-def _progress(console: Console, total: int | None = None) -> Iterator[Progress]:
-    columns: list[Any] = [SpinnerColumn(), TextColumn("{task.description}")]
-    if total is not None:
-        columns += [BarColumn(), MofNCompleteColumn()]
-    columns.append(TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        yield progress
-
-
 def _dump(document: Any, output: str) -> None:
-    click.echo(to_json(document) if output == "json" else to_yaml(document), nl=False)
-
-
-# --- up ------------------------------------------------------------------------------------------
-
-
-def up_document(r: UpReport) -> dict[str, Any]:
-    return {
-        "name": r.name, "stateDir": str(r.state_dir), "reconciled": r.reconciled, "seconds": round(r.seconds, 3),
-        "startedDaemons": list(r.started_daemons), "northbound": {"added": r.nb.added, "changed": r.nb.changed,
-                                                                 "removed": r.nb.removed},
-        "pods": {"up": r.pods_up, "added": r.added, "removed": r.removed, "recreated": r.recreated,
-                 "failed": r.failures},
-        "nodes": r.nodes, "apiServers": r.apiservers, "skippedRoutes": r.skipped_routes,
-        "aclErrors": r.acl_errors, "notes": r.notes, "timings": r.timings,
-        "assumptions": [{"object": a.obj, "what": a.what} for a in r.assumptions],
-        "planProblems": [{"code": p.code, "object": p.obj, "message": p.message} for p in r.problems],
-    }  # fmt: skip
-
-
-def print_up(ui: Ui, r: UpReport) -> None:
-    out = ui.out
-    verb = "reconciled" if r.reconciled else "up"
-    out.print(f"[ok]lab {escape(r.name)} {verb}[/ok] in {r.seconds:.2f}s "
-              f"[muted](state {escape(str(r.state_dir))})[/muted]")
-    if r.started_daemons:
-        out.print(f"  daemons started: {', '.join(r.started_daemons)}")
-    out.print(f"  northbound: {escape(r.nb.summary())}")
-    moved = [f"+{len(r.added)} added"] if r.added else []
-    moved += [f"{len(r.recreated)} recreated"] if r.recreated else []
-    moved += [f"-{len(r.removed)} removed"] if r.removed else []
-    out.print(f"  pods: {r.pods_up} up, {len(r.failures)} failed; nodes: {r.nodes}"
-              + (f" ({', '.join(moved)})" if moved else ""))
-    for node, url in sorted(r.apiservers.items()):
-        out.print(f"  API server stand-in on {escape(node)}: {escape(url)}")
-    for ref, why in sorted(r.failures.items()):
-        out.print(f"  [error]failed[/error] {escape(ref)}: {escape(why)}")
-    for ref, lines in sorted(r.skipped_routes.items()):
-        for line in lines:
-            ui.warning(f"{ref} {line} (skipped, as kube-ovn-cni does)")
-    for line in r.acl_errors:
-        ui.warning(line)
-    for p in r.problems:
-        ui.warning(f"{p.obj}: {p.message}")
-    for note in r.notes:
-        ui.info(note)
+    click.echo(dump(document, output), nl=False)
 
 
 @click.group("lab")
@@ -147,14 +89,13 @@ def lab_group() -> None:
 def up_command(files: tuple[str, ...], name: str, output: str) -> None:
     """Build the twin from manifests, or reconcile a running one to them."""
     ui = Ui()
-    with _open(name) as lab, _progress(ui.err) as progress:
-        task = progress.add_task("starting")
-        result = lab.up(files, progress=lambda step: progress.update(task, description=step))
+    with _open(name) as lab, activity(ui.err, "starting") as step:
+        result = lab.up(files, progress=step)
     if output == "text":
         report.print_assumptions(ui.err, result.assumptions)
-        print_up(ui, result)
+        lab_report.print_up(ui, result)
     else:
-        _dump(up_document(result), output)
+        _dump(lab_report.up_document(result), output)
 
 
 # --- verify ----------------------------------------------------------------------------------------
@@ -183,32 +124,14 @@ def verify_command(ctx: click.Context, adversarial: bool, timeout: float, parall
     with _open(name) as lab:
         desired = lab.desired()
         netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
-        with _progress(ui.err, total=0) as progress:
-            task = progress.add_task("probing" + (" adversarially" if adversarial else ""), total=None)
+        with counting(ui.err, "probing" + (" adversarially" if adversarial else "")) as done:
             result = verify(desired.topology, netns, ca_file=lab.place.ca_file, adversarial=adversarial,
-                            timeout=timeout, parallel=parallel,
-                            done=lambda n, total: progress.update(task, completed=n, total=total))
+                            timeout=timeout, parallel=parallel, done=done)
     if output != "text":
         _dump(result.to_json(), output)
     else:
-        print_verify(ui, result, show_all=show_all)
+        lab_report.print_verify(ui, result, show_all=show_all)
     ctx.exit(EXIT_OK if result.failed == 0 else EXIT_FINDINGS)
-
-
-def print_verify(ui: Ui, result: Any, *, show_all: bool = False, indent: str = "") -> None:
-    out = ui.out
-    for c in result.checked:
-        if show_all or not c.ok:
-            style = "ok" if c.ok else "error"
-            out.print(f"{indent}[{style}]{escape(c.message())}[/{style}]")
-    kinds: dict[str, list[int]] = {}
-    for c in result.checked:
-        kinds.setdefault(c.exp.kind, [0, 0])[0 if c.ok else 1] += 1
-    parts = ", ".join(f"{k} {ok}/{ok + bad}" for k, (ok, bad) in kinds.items())
-    mode = " (adversarial)" if result.adversarial else ""
-    style = "ok" if result.failed == 0 else "error"
-    out.print(f"{indent}[{style}]verify{mode}: {result.passed} passed, {result.failed} failed[/{style}] "
-              f"in {result.seconds:.1f}s [muted]({parts})[/muted]")
 
 
 # --- trace -----------------------------------------------------------------------------------------
@@ -238,29 +161,11 @@ def trace_command(pod: str, dest: str, udp: bool, via: str | None, summary_only:
         sb = lab.daemons.paths.sb_remote
         text, summary = trace.trace(topo, request, sb, env=lab.daemons.env())
     if output != "text":
-        _dump({"pod": request.pod, "interface": request.nic, "datapath": request.datapath, "src": request.src,
-               "dst": request.dst, "port": request.port, "protocol": request.protocol,
-               "nextHop": request.next_hop, "microflow": request.microflow,
-               "steps": [{"what": s.what, "text": s.text} for s in summary.steps], "verdict": summary.verdict,
-               "deliveredTo": summary.delivered_to, "dropped": summary.dropped, "ovnTrace": text}, output)
+        _dump(lab_report.trace_document(request, summary, text), output)
         return
-    out = ui.out
-    hop = f"next hop {request.next_hop}" if request.next_hop else "on-link"
-    out.print(f"[object]{escape(request.pod)}[/object] {escape(request.src)} → {escape(request.dst)}:"
-              f"{request.port}/{request.protocol} leaves on {request.nic} ({hop}), enters switch "
-              f"{escape(request.datapath)}")
-    for i, step in enumerate(summary.steps, 1):
-        style = "error" if "DROPPED" in step.text or step.what == "drop" else ""
-        line = escape(step.text)
-        out.print(f"  {i:>2}. " + (f"[{style}]{line}[/{style}]" if style else line))
-    style = "ok" if summary.delivered_to else "error"
-    out.print(f"  [{style}]⇒ {escape(summary.verdict)}[/{style}]")
-    for warning in summary.warnings[:5]:
-        ui.warning(f"ovn-trace: {warning}")
+    lab_report.print_trace(ui, request, summary)
     if not summary_only:
-        argv = request.argv(sb)
-        shown = " ".join(a if " " not in a else f"'{a}'" for a in argv)
-        out.print(f"\n[muted]$ {escape(shown)}[/muted]")
+        lab_report.print_trace_command(ui, request.argv(sb))
         click.echo(text.rstrip())
 
 
@@ -281,18 +186,6 @@ def exec_command(pod: str, command: tuple[str, ...], name: str) -> None:
     os.execvp(argv[0], argv)
 
 
-def status_document(s: StatusReport) -> dict[str, Any]:
-    daemons: LabStatus | None = s.daemons
-    return {
-        "name": s.name, "stateDir": str(s.state_dir), "exists": s.exists, "healthy": s.healthy,
-        "daemons": [{"name": d.name, "pid": d.pid, "running": d.running, "responsive": d.responsive}
-                    for d in (daemons.daemons if daemons else ())],
-        "chassisRegistered": bool(daemons and daemons.chassis_registered), "listenerHub": s.hub,
-        "apiServers": s.apiservers, "pods": {"up": s.pods_up, "missing": s.pods_missing, "failed": s.failures},
-        "northbound": s.nb_counts, "inputs": s.inputs,
-    }  # fmt: skip
-
-
 @lab_group.command("status")
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
@@ -304,36 +197,10 @@ def status_command(ctx: click.Context, name: str, output: str) -> None:
     with _open(name) as lab:
         s = lab.status()
     if output != "text":
-        _dump(status_document(s), output)
-        ctx.exit(EXIT_OK if s.healthy else EXIT_FINDINGS)
-    out = ui.out
-    if not s.exists:
-        out.print(f"lab {escape(s.name)} is not up [muted]({escape(str(s.state_dir))})[/muted]")
-        ctx.exit(EXIT_FINDINGS)
-    health = "[ok]healthy[/ok]" if s.healthy else "[error]unhealthy[/error]"
-    out.print(f"lab {escape(s.name)}: {health} [muted](state {escape(str(s.state_dir))})[/muted]")
-    table = Table("daemon", "pid", "running", "responsive", box=None, pad_edge=False)
-    for d in s.daemons.daemons if s.daemons else ():
-        table.add_row(d.name, str(d.pid or "-"), _mark(d.running), _mark(d.responsive))
-    table.add_row("listener hub", "", _mark(s.hub), "")
-    for node, alive in sorted(s.apiservers.items()):
-        table.add_row(f"apiserver {node}", "", _mark(alive), "")
-    out.print(table)
-    if s.daemons is not None:
-        out.print(f"chassis registered: {_mark(s.daemons.chassis_registered)}")
-    out.print(f"pods: {len([p for p in s.pods_up if not p.startswith('node/')])} up, {len(s.failures)} failed, "
-              f"{len(s.pods_missing)} missing")
-    for ref, why in sorted(s.failures.items()):
-        out.print(f"  [error]failed[/error] {escape(ref)}: {escape(why)}")
-    for ref in s.pods_missing:
-        out.print(f"  [error]missing[/error] {escape(ref)} (its namespace is gone: run lab up again)")
-    if s.nb_counts:
-        out.print("northbound: " + ", ".join(f"{k} {v}" for k, v in s.nb_counts.items()))
+        _dump(lab_report.status_document(s), output)
+    else:
+        lab_report.print_status(ui, s)
     ctx.exit(EXIT_OK if s.healthy else EXIT_FINDINGS)
-
-
-def _mark(flag: bool) -> str:
-    return "[ok]✓[/ok]" if flag else "[error]✗[/error]"
 
 
 @lab_group.command("down")
@@ -344,8 +211,7 @@ def down_command(name: str) -> None:
     ui = Ui()
     with _open(name) as lab:
         result = lab.down()
-    ui.out.print(f"lab {escape(name)} down in {result.seconds:.2f}s: stopped {len(result.stopped)} processes, "
-                 f"deleted {len(result.namespaces)} namespaces")
+    lab_report.print_down(ui, name, result)
 
 
 @lab_group.command("graph")
@@ -359,7 +225,7 @@ def graph_command(output_file: Path, name: str) -> None:
     with _open(name) as lab:
         topo = lab.desired().topology
     path = graph.render(graph.to_dot(topo, f"apibridge lab {name}"), output_file)
-    Ui().out.print(f"wrote {escape(str(path))}")
+    lab_report.print_wrote(Ui(), path)
 
 
 # --- demo --------------------------------------------------------------------------------------------
@@ -377,79 +243,18 @@ def graph_command(output_file: Path, name: str) -> None:
 def demo_command(ctx: click.Context, scenario: Path | None, graph_file: Path, keep: bool, name: str) -> None:
     """The story on the real OVN twin: no access → the seed's fix (and its leak) → strict ApiBridges."""
 
-    ui = Ui()
-    out = ui.out
+    out = Ui().out
     directory = demo.scenario_dir(scenario)
     t0 = time.monotonic()
-    out.print(f"apibridge demo: one OVN twin, three inputs from {escape(str(directory))}")
+    lab_report.print_demo_start(out, directory)
     with _open(name) as lab:
         try:
-            with _progress(out) as progress:
-                task = progress.add_task("starting")
-
-                def on_phase(phase: demo.Phase) -> None:
-                    progress.console.print(f"\n[object]{escape(phase.title)}[/object] "
-                                           f"[muted](cluster.yaml + {escape(phase.file)})[/muted]")
-
-                def on_result(result: demo.PhaseResult) -> None:
-                    _print_phase(progress.console, result)
-
-                result = demo.run_demo(lab, directory, graph_file=graph_file.absolute(), on_phase=on_phase,
-                                       on_step=lambda s: progress.update(task, description=s), on_result=on_result)
+            with activity(out, "starting") as step:
+                result = demo.run_demo(lab, directory, graph_file=graph_file.absolute(),
+                                       on_phase=functools.partial(lab_report.print_phase_start, out),
+                                       on_step=step, on_result=functools.partial(lab_report.print_phase, out))
         finally:
             if not keep:
                 lab.down()
-    out.print()
-    _print_table(out, result)
-    if result.graph:
-        out.print(f"picture of the final lab: {escape(str(result.graph))}")
-    verdict = ("[ok]every phase behaved as expected[/ok]" if result.ok
-               else "[error]a phase did not behave as expected[/error]")
-    out.print(f"{verdict} in {time.monotonic() - t0:.1f}s"
-              + ("" if not keep else f" — lab {escape(name)} is still up (apibridge lab down --name {escape(name)})"))
+    lab_report.print_demo(out, result, seconds=time.monotonic() - t0, kept=name if keep else None)
     ctx.exit(EXIT_OK if result.ok else EXIT_FINDINGS)
-
-
-def _print_phase(console: Console, result: Any) -> None:
-    up = result.up
-    console.print(f"   lab {'reconciled' if up.reconciled else 'up'} in {up.seconds:.2f}s: {up.pods_up} pods "
-                  f"[muted]({escape(up.nb.summary())})[/muted]")
-    for line in up.acl_errors:
-        console.print(f"   [warning]warning: {escape(line)}[/warning]")
-    for c in result.verify.checked:
-        if c.exp.kind == "api":
-            style = "ok" if c.result == "reach" else "muted"
-            verb = "reaches" if c.result == "reach" else "cannot reach"
-            console.print(f"   [{style}]{escape(c.exp.source)} {verb} https://{escape(c.hostport)}/version"
-                          f"[/{style}] [muted]({escape(c.detail)})[/muted]")
-    for c in result.leaks:
-        console.print(f"   [error]{escape(c.message())}[/error]")
-    for report_ in (result.verify, result.adversarial):
-        if report_ is not None:
-            mode = "adversarial verify" if report_.adversarial else "verify"
-            console.print(f"   {mode}: {report_.passed} passed, {report_.failed} failed in {report_.seconds:.1f}s")
-
-
-def _print_table(out: Console, result: Any) -> None:
-
-    table = Table(title="scenario × check (✓ = as the story expects)", show_lines=False)
-    table.add_column("check")
-    for phase in demo.PHASES:
-        table.add_column(phase.title)
-    names: list[str] = []
-    for p in result.phases:
-        for c in p.checks:
-            if c.name not in names:
-                names.append(c.name)
-    for check_name in names:
-        row = [check_name]
-        for phase in demo.PHASES:
-            found = next((c for p in result.phases if p.phase is phase for c in p.checks if c.name == check_name),
-                         None)
-            if found is None:
-                row.append("—")
-            else:
-                mark = "[ok]✓[/ok]" if found.ok else "[error]✗[/error]"
-                row.append(f"{mark} {escape(found.observed)}")
-        table.add_row(*row)
-    out.print(table)

@@ -9,13 +9,22 @@ must stay one line, whatever the terminal width.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.theme import Theme
 
 from apibridge.base.errors import InputError
@@ -67,20 +76,49 @@ def one_line(text: str) -> str:
 
 
 @contextmanager
+def progress(console: Console, *, counted: bool = False, elapsed: bool = True) -> Iterator[Progress]:
+    """The one progress display every command uses: a spinner and what is going on, plus a bar and
+    done/total when ``counted``, plus the time so far when ``elapsed``. Transient on a terminal, nothing
+    when piped."""
+    columns: list[ProgressColumn] = [SpinnerColumn(), TextColumn("{task.description}")]
+    if counted:
+        columns += [BarColumn(), MofNCompleteColumn()]
+    if elapsed:
+        columns.append(TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as bar:
+        yield bar
+
+
+@contextmanager
 def steps(console: Console, names: Sequence[str]) -> Iterator[Step]:
     """Progress through named stages on stderr (a transient bar on a terminal, nothing when piped)."""
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    with progress:
-        task = progress.add_task(names[0] if names else "", total=len(names))
-        yield Step(progress, task, list(names))
+    with progress(console, counted=True, elapsed=False) as bar:
+        task = bar.add_task(names[0] if names else "", total=len(names))
+        yield Step(bar, task, list(names))
+
+
+@contextmanager
+def activity(console: Console, first: str) -> Iterator[Callable[[str], None]]:
+    """Progress of work whose stages are not known ahead (``lab up``): call the result with each stage."""
+    with progress(console) as bar:
+        task = bar.add_task(first)
+
+        def describe(description: str) -> None:
+            bar.update(task, description=description)
+
+        yield describe
+
+
+@contextmanager
+def counting(console: Console, description: str) -> Iterator[Callable[[int, int], None]]:
+    """Progress through items whose number may be known late (``lab verify``): call it with (done, total)."""
+    with progress(console, counted=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def done(n: int, total: int) -> None:
+            bar.update(task, completed=n, total=total)
+
+        yield done
 
 
 @dataclass

@@ -103,7 +103,7 @@ class _Upsert(ovs_command.BaseCommand):  # type: ignore[misc]
         else:
             rows = self.api.tables[self.table].rows.values()
         for row in rows:
-            if all((_plain(getattr(row, k)) or self.defaults.get(k, "")) == v for k, v in self.key.items()):
+            if all((plain(getattr(row, k)) or self.defaults.get(k, "")) == v for k, v in self.key.items()):
                 return row
         return None
 
@@ -225,14 +225,14 @@ def _plain_eq(current: Any, wanted: Any) -> bool:
     return bool(current == wanted)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """IDL optional columns come back as one-element lists; compare them as scalars."""
     if isinstance(value, list) and len(value) <= 1:
         return value[0] if value else ""
     return value
 
 
-def _prefix(cidr: str) -> str:
+def normal_prefix(cidr: str) -> str:
     """ovn-nbctl's normal form: ``10.0.1.7/24`` -> ``10.0.1.0/24``, a bare IP stays an IP."""
     net = ipaddress.ip_network(cidr, strict=False)
     return str(net.network_address) if "/" not in cidr else str(net)
@@ -487,7 +487,7 @@ class Batch:
         external_ids: Mapping[str, str] | None = None,
     ) -> None:
         """A static route (``--policy=src-ip`` for Kube-OVN's per-subnet routes in custom VPCs)."""
-        key = {"ip_prefix": _prefix(prefix), "policy": policy, "route_table": route_table}
+        key = {"ip_prefix": normal_prefix(prefix), "policy": policy, "route_table": route_table}
         cols = {
             "nexthop": str(ipaddress.ip_address(nexthop)),
             "output_port": [output_port] if output_port else [],

@@ -16,10 +16,9 @@ columns the twin writes are compared, so a column OVN itself maintains never cau
 
 from __future__ import annotations
 
-import ipaddress
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from apibridge.kubeovn import rules
 from apibridge.twin import nb as nbapi
@@ -29,6 +28,7 @@ Cols = dict[str, Any]
 AclKey = tuple[str, int, str]  # direction, priority, match
 RouteKey = tuple[str, str, str]  # prefix, policy, route_table
 PolicyKey = tuple[int, str]  # priority, match
+K = TypeVar("K", bound=Hashable)
 
 NB_GLOBAL_OPTIONS: Mapping[str, str] = rules.NB_GLOBAL_OPTIONS
 COUNTED_TABLES = ("Logical_Router", "Logical_Router_Port", "Logical_Switch", "Logical_Switch_Port", "ACL",
@@ -62,11 +62,6 @@ class NbModel:
             "static_routes": sum(len(v) for v in self.routes.values()),
             "policies": sum(len(v) for v in self.policies.values()), "port_groups": len(self.port_groups),
         }  # fmt: skip
-
-
-def _prefix(cidr: str) -> str:
-    net = ipaddress.ip_network(cidr, strict=False)
-    return str(net.network_address) if "/" not in cidr else str(net)
 
 
 def _lsp_addresses(mac: str, addresses: tuple[str, ...]) -> list[str]:
@@ -111,7 +106,7 @@ def desired(topo: Topology) -> NbModel:
         m.lsps[nic.lsp] = (nic.switch, {"addresses": _lsp_addresses(nic.mac, nic.addresses), "port_security": [],
                                         "type": "", "options": {}, "external_ids": ids})
     for route in topo.static_routes:
-        key = (_prefix(route.prefix), route.policy, "")
+        key = (nbapi.normal_prefix(route.prefix), route.policy, "")
         m.routes.setdefault(route.router, {})[key] = {"nexthop": route.nexthop,
                                                       "external_ids": dict(route.external_ids)}
     for pol in topo.policies:
@@ -125,12 +120,6 @@ def desired(topo: Topology) -> NbModel:
 
 
 # --- reading the lab's NB database ------------------------------------------------------------------
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list) and len(value) <= 1:
-        return value[0] if value else ""
-    return value
 
 
 def _map(value: Any) -> dict[str, str]:
@@ -154,9 +143,9 @@ def current(northbound: nbapi.Northbound) -> NbModel:
                 m.uuids[("lrp", p.name)] = p.uuid
             routes: dict[RouteKey, Cols] = {}
             for r in row.static_routes:
-                policy = _plain(r.policy) or "dst-ip"
+                policy = nbapi.plain(r.policy) or "dst-ip"
                 table = getattr(r, "route_table", "") or ""
-                key = (_prefix(r.ip_prefix), policy, table)
+                key = (nbapi.normal_prefix(r.ip_prefix), policy, table)
                 routes[key] = {"nexthop": r.nexthop, "external_ids": _map(r.external_ids)}
                 m.uuids[("route", row.name, key)] = r.uuid
             m.routes[row.name] = routes
@@ -168,7 +157,7 @@ def current(northbound: nbapi.Northbound) -> NbModel:
                 m.uuids[("policy", row.name, pkey)] = p.uuid
             m.policies[row.name] = policies
         for row in t["Load_Balancer"].rows.values():
-            m.lbs[row.name] = {"protocol": _plain(row.protocol) or "tcp", "vips": _map(row.vips),
+            m.lbs[row.name] = {"protocol": nbapi.plain(row.protocol) or "tcp", "vips": _map(row.vips),
                                "options": _map(row.options), "selection_fields": sorted(row.selection_fields),
                                "external_ids": _map(row.external_ids)}
             m.uuids[("lb", row.name)] = row.uuid
@@ -184,8 +173,8 @@ def current(northbound: nbapi.Northbound) -> NbModel:
             acls: dict[AclKey, Cols] = {}
             for a in row.acls:
                 akey = (a.direction, int(a.priority), a.match)
-                acls[akey] = {"action": a.action, "log": bool(a.log), "name": _plain(a.name) or "",
-                              "severity": _plain(a.severity) or "", "external_ids": _map(a.external_ids)}
+                acls[akey] = {"action": a.action, "log": bool(a.log), "name": nbapi.plain(a.name) or "",
+                              "severity": nbapi.plain(a.severity) or "", "external_ids": _map(a.external_ids)}
                 m.uuids[("acl", row.name, akey)] = a.uuid
             m.acls[row.name] = acls
         for row in t["Port_Group"].rows.values():
@@ -226,123 +215,169 @@ class Changes:
         return "; ".join(parts) or "no change"
 
 
-def _remove(batch: nbapi.Batch, table: str, record: str, column: str, uuid: Any) -> None:
-    batch.raw(nbapi.PARENTS, lambda api: api.db_remove(table, record, column, uuid, if_exists=True))
-
-
 def plan_changes(batch: nbapi.Batch, want: NbModel, have: NbModel) -> Changes:
     """Queue on ``batch`` (an ``ensure`` batch) what turns ``have`` into ``want``."""
-    ch = Changes()
-    if any(have.options.get(k) != v for k, v in want.options.items()):
-        batch.nb_global_set_options(**want.options)
-        ch.note("changed", "NB_Global options")
+    diff = _Diff(batch, want, have)
+    diff.nb_global()
+    diff.parents()
+    diff.router_ports()
+    diff.switch_ports()
+    diff.switch_load_balancers()
+    diff.acls()
+    diff.static_routes()
+    diff.policies()
+    diff.port_group_members()
+    return diff.changes
 
-    def named(what: str, w: Mapping[str, Cols], h: Mapping[str, Cols], add: Any, delete: Any) -> None:
-        for name, cols in w.items():
-            if name not in h:
-                add(name, cols)
-                ch.note("added", what)
-            elif h[name] != cols:
-                add(name, cols)
-                ch.note("changed", what)
-        for name in h:
-            if name not in w:
+
+@dataclass
+class _Diff:
+    """One reconcile being planned: each method queues one kind of row and notes what it queued."""
+
+    batch: nbapi.Batch
+    want: NbModel
+    have: NbModel
+    changes: Changes = field(default_factory=Changes)
+
+    @property
+    def gone_routers(self) -> set[str]:
+        return set(self.have.routers) - set(self.want.routers)
+
+    @property
+    def gone_switches(self) -> set[str]:
+        return set(self.have.switches) - set(self.want.switches)
+
+    def _remove(self, table: str, record: str, column: str, uuid: Any) -> None:
+        """Drop one reference from a parent's column (OVSDB garbage-collects the unreferenced child)."""
+        self.batch.raw(nbapi.PARENTS, lambda api: api.db_remove(table, record, column, uuid, if_exists=True))
+
+    def nb_global(self) -> None:
+        if any(self.have.options.get(k) != v for k, v in self.want.options.items()):
+            self.batch.nb_global_set_options(**self.want.options)
+            self.changes.note("changed", "NB_Global options")
+
+    def _named(self, what: str, want: Mapping[str, Cols], have: Mapping[str, Cols],
+               put: Callable[[str, Cols], Any], delete: Callable[[str], Any]) -> None:
+        """Rows found by name: create-or-update what differs, delete what is no longer wanted."""
+        for name, cols in want.items():
+            if name not in have:
+                put(name, cols)
+                self.changes.note("added", what)
+            elif have[name] != cols:
+                put(name, cols)
+                self.changes.note("changed", what)
+        for name in have:
+            if name not in want:
                 delete(name)
-                ch.note("removed", what)
+                self.changes.note("removed", what)
 
-    named("routers", want.routers, have.routers,
-          lambda n, c: batch.lr_add(n, options=c["options"], external_ids=c["external_ids"]), batch.lr_del)
-    named("switches", want.switches, have.switches,
-          lambda n, c: batch.ls_add(n, other_config=c["other_config"], external_ids=c["external_ids"]), batch.ls_del)
-    named("load balancers", want.lbs, have.lbs,
-          lambda n, c: batch.lb_add(n, {k: v.split(",") for k, v in c["vips"].items()}, protocol=c["protocol"],
-                                    options=c["options"], selection_fields=c["selection_fields"],
-                                    external_ids=c["external_ids"]), batch.lb_del)
-    named("port groups", want.port_groups, have.port_groups,
-          lambda n, c: batch.pg_add(n, external_ids=c["external_ids"]), batch.pg_del)
-    gone_routers = set(have.routers) - set(want.routers)
-    gone_switches = set(have.switches) - set(want.switches)
+    def parents(self) -> None:
+        """Routers, switches, load balancers and port groups (deleting one takes its children with it)."""
+        b, want, have = self.batch, self.want, self.have
+        self._named("routers", want.routers, have.routers,
+                    lambda n, c: b.lr_add(n, options=c["options"], external_ids=c["external_ids"]), b.lr_del)
+        self._named("switches", want.switches, have.switches,
+                    lambda n, c: b.ls_add(n, other_config=c["other_config"], external_ids=c["external_ids"]),
+                    b.ls_del)
+        self._named("load balancers", want.lbs, have.lbs,
+                    lambda n, c: b.lb_add(n, {k: v.split(",") for k, v in c["vips"].items()},
+                                          protocol=c["protocol"], options=c["options"],
+                                          selection_fields=c["selection_fields"], external_ids=c["external_ids"]),
+                    b.lb_del)
+        self._named("port groups", want.port_groups, have.port_groups,
+                    lambda n, c: b.pg_add(n, external_ids=c["external_ids"]), b.pg_del)
 
-    for name, (router, cols) in want.lrps.items():
-        old = have.lrps.get(name)
-        if old == (router, cols):
-            continue
-        if old is not None and old[0] != router and old[0] not in gone_routers:
-            _remove(batch, "Logical_Router", old[0], "ports", have.uuids[("lrp", name)])
-        batch.lrp_add(router, name, cols["mac"], cols["networks"], external_ids=cols["external_ids"])
-        ch.note("added" if old is None else "changed", "router ports")
-    for name, (router, _) in have.lrps.items():
-        if name not in want.lrps and router not in gone_routers:
-            _remove(batch, "Logical_Router", router, "ports", have.uuids[("lrp", name)])
-            ch.note("removed", "router ports")
-
-    for name, (switch, cols) in want.lsps.items():
-        old_lsp = have.lsps.get(name)
-        if old_lsp == (switch, cols):
-            continue
-        if old_lsp is not None and old_lsp[0] != switch:
-            batch.lsp_del(name)  # moves between switches: delete first (parents phase), then create
-        batch.lsp_add(switch, name, addresses=cols["addresses"], port_security=cols["port_security"],
-                      type=cols["type"], options=cols["options"], external_ids=cols["external_ids"])
-        ch.note("added" if old_lsp is None else "changed", "switch ports")
-    for name, (switch, _) in have.lsps.items():
-        if name not in want.lsps and switch not in gone_switches:
-            batch.lsp_del(name)
-            ch.note("removed", "switch ports")
-
-    for switch, lbs in want.ls_lbs.items():
-        present = have.ls_lbs.get(switch, frozenset())
-        for lb in sorted(lbs - present):
-            batch.ls_lb_add(switch, lb)
-            ch.note("added", "switch load balancers")
-        if switch in have.switches:
-            for lb in sorted(present - lbs):
-                if ("lb", lb) in have.uuids:
-                    _remove(batch, "Logical_Switch", switch, "load_balancer", have.uuids[("lb", lb)])
-                    ch.note("removed", "switch load balancers")
-
-    for switch, acls in want.acls.items():
-        old_acls = have.acls.get(switch, {})
-        for akey, cols in acls.items():
-            if old_acls.get(akey) == cols:
+    def router_ports(self) -> None:
+        """A port that moved to another router is first removed from the old one (unless it is going)."""
+        want, have, gone = self.want.lrps, self.have.lrps, self.gone_routers
+        for name, (router, cols) in want.items():
+            old = have.get(name)
+            if old == (router, cols):
                 continue
-            batch.acl_add(switch, akey[0], akey[1], akey[2], cols["action"], log=cols["log"],  # type: ignore[arg-type]
-                          name=cols["name"] or None, severity=cols["severity"] or None,
-                          external_ids=cols["external_ids"])
-            ch.note("added" if akey not in old_acls else "changed", "ACLs")
-        for akey in old_acls:
-            if akey not in acls:
-                _remove(batch, "Logical_Switch", switch, "acls", have.uuids[("acl", switch, akey)])
-                ch.note("removed", "ACLs")
+            if old is not None and old[0] != router and old[0] not in gone:
+                self._remove("Logical_Router", old[0], "ports", self.have.uuids[("lrp", name)])
+            self.batch.lrp_add(router, name, cols["mac"], cols["networks"], external_ids=cols["external_ids"])
+            self.changes.note("added" if old is None else "changed", "router ports")
+        for name, (router, _) in have.items():
+            if name not in want and router not in gone:
+                self._remove("Logical_Router", router, "ports", self.have.uuids[("lrp", name)])
+                self.changes.note("removed", "router ports")
 
-    for router, routes in want.routes.items():
-        old_routes = have.routes.get(router, {})
-        for rkey, cols in routes.items():
-            if old_routes.get(rkey) == cols:
+    def switch_ports(self) -> None:
+        want, have, gone = self.want.lsps, self.have.lsps, self.gone_switches
+        for name, (switch, cols) in want.items():
+            old = have.get(name)
+            if old == (switch, cols):
                 continue
-            batch.lr_route_add(router, rkey[0], cols["nexthop"], policy=rkey[1],  # type: ignore[arg-type]
-                               route_table=rkey[2], external_ids=cols["external_ids"])
-            ch.note("added" if rkey not in old_routes else "changed", "static routes")
-        for rkey in old_routes:
-            if rkey not in routes:
-                _remove(batch, "Logical_Router", router, "static_routes", have.uuids[("route", router, rkey)])
-                ch.note("removed", "static routes")
+            if old is not None and old[0] != switch:
+                self.batch.lsp_del(name)  # moves between switches: delete first (parents phase), then create
+            self.batch.lsp_add(switch, name, addresses=cols["addresses"], port_security=cols["port_security"],
+                               type=cols["type"], options=cols["options"], external_ids=cols["external_ids"])
+            self.changes.note("added" if old is None else "changed", "switch ports")
+        for name, (switch, _) in have.items():
+            if name not in want and switch not in gone:
+                self.batch.lsp_del(name)
+                self.changes.note("removed", "switch ports")
 
-    for router, policies in want.policies.items():
-        old_pols = have.policies.get(router, {})
-        for pkey, cols in policies.items():
-            if old_pols.get(pkey) == cols:
-                continue
-            batch.lr_policy_add(router, pkey[0], pkey[1], cols["action"], nexthops=cols["nexthops"],
-                                external_ids=cols["external_ids"])
-            ch.note("added" if pkey not in old_pols else "changed", "policies")
-        for pkey in old_pols:
-            if pkey not in policies:
-                _remove(batch, "Logical_Router", router, "policies", have.uuids[("policy", router, pkey)])
-                ch.note("removed", "policies")
+    def switch_load_balancers(self) -> None:
+        for switch, lbs in self.want.ls_lbs.items():
+            present = self.have.ls_lbs.get(switch, frozenset())
+            for lb in sorted(lbs - present):
+                self.batch.ls_lb_add(switch, lb)
+                self.changes.note("added", "switch load balancers")
+            if switch in self.have.switches:
+                for lb in sorted(present - lbs):
+                    if ("lb", lb) in self.have.uuids:
+                        self._remove("Logical_Switch", switch, "load_balancer", self.have.uuids[("lb", lb)])
+                        self.changes.note("removed", "switch load balancers")
 
-    for pg, ports in want.pg_ports.items():
-        if have.pg_ports.get(pg) != ports:
-            batch.pg_set_ports(pg, sorted(ports))
-            ch.note("changed", "port group members")
-    return ch
+    def _keyed(self, what: str, want: Mapping[str, Mapping[K, Cols]], have: Mapping[str, Mapping[K, Cols]],
+               put: Callable[[str, K, Cols], Any], *, table: str, column: str, uuid_kind: str) -> None:
+        """Children keyed inside their parent (ACLs, static routes, policies): create-or-update what
+        differs, remove what is no longer wanted by its uuid from ``table.column`` of the parent.
+        Parents that are going are skipped: their children go with them."""
+        for parent, rows in want.items():
+            old = have.get(parent, {})
+            for key, cols in rows.items():
+                if old.get(key) == cols:
+                    continue
+                put(parent, key, cols)
+                self.changes.note("added" if key not in old else "changed", what)
+            for key in old:
+                if key not in rows:
+                    self._remove(table, parent, column, self.have.uuids[(uuid_kind, parent, key)])
+                    self.changes.note("removed", what)
+
+    def acls(self) -> None:
+        def put(switch: str, key: AclKey, cols: Cols) -> None:
+            direction, priority, match = key
+            self.batch.acl_add(switch, direction, priority, match, cols["action"],  # type: ignore[arg-type]
+                               log=cols["log"], name=cols["name"] or None, severity=cols["severity"] or None,
+                               external_ids=cols["external_ids"])
+
+        self._keyed("ACLs", self.want.acls, self.have.acls, put,
+                    table="Logical_Switch", column="acls", uuid_kind="acl")
+
+    def static_routes(self) -> None:
+        def put(router: str, key: RouteKey, cols: Cols) -> None:
+            prefix, policy, route_table = key
+            self.batch.lr_route_add(router, prefix, cols["nexthop"], policy=policy,  # type: ignore[arg-type]
+                                    route_table=route_table, external_ids=cols["external_ids"])
+
+        self._keyed("static routes", self.want.routes, self.have.routes, put,
+                    table="Logical_Router", column="static_routes", uuid_kind="route")
+
+    def policies(self) -> None:
+        def put(router: str, key: PolicyKey, cols: Cols) -> None:
+            priority, match = key
+            self.batch.lr_policy_add(router, priority, match, cols["action"], nexthops=cols["nexthops"],
+                                     external_ids=cols["external_ids"])
+
+        self._keyed("policies", self.want.policies, self.have.policies, put,
+                    table="Logical_Router", column="policies", uuid_kind="policy")
+
+    def port_group_members(self) -> None:
+        for pg, ports in self.want.pg_ports.items():
+            if self.have.pg_ports.get(pg) != ports:
+                self.batch.pg_set_ports(pg, sorted(ports))
+                self.changes.note("changed", "port group members")
