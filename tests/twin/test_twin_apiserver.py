@@ -138,9 +138,10 @@ def test_pod_with_route_gets_version_over_verified_https(topo: Topo) -> None:
     assert named.stdout == "ok\n200"
 
 
-def test_python_ssl_and_kr8s_client_succeed(topo: Topo) -> None:
-    kubeconfig = topo.lab.state / "kubeconfig"
-    kubeconfig.write_text(textwrap.dedent(f"""\
+def _kubeconfig(topo: Topo) -> Path:
+    """What a pod's in-cluster config amounts to: the ClusterIP and the cluster CA (token not checked)."""
+    path = topo.lab.state / "kubeconfig"
+    path.write_text(textwrap.dedent(f"""\
         apiVersion: v1
         kind: Config
         clusters: [{{name: twin, cluster: {{server: "https://{VIP}", certificate-authority: "{topo.pki.ca_cert}"}}}}]
@@ -148,6 +149,11 @@ def test_python_ssl_and_kr8s_client_succeed(topo: Topo) -> None:
         contexts: [{{name: twin, context: {{cluster: twin, user: pod, namespace: default}}}}]
         current-context: twin
         """))  # fmt: skip
+    return path
+
+
+def test_python_ssl_and_kr8s_client_succeed(topo: Topo) -> None:
+    kubeconfig = _kubeconfig(topo)
     script = textwrap.dedent(f"""\
         import json, socket, ssl, kr8s
         ctx = ssl.create_default_context(cafile="{topo.pki.ca_cert}")
@@ -165,15 +171,7 @@ def test_python_ssl_and_kr8s_client_succeed(topo: Topo) -> None:
 
 def test_the_official_kubernetes_client_succeeds(topo: Topo) -> None:
     """What in-cluster config gives an operator: the ClusterIP, the cluster CA, full TLS verification."""
-    kubeconfig = topo.lab.state / "kubeconfig-official"
-    kubeconfig.write_text(textwrap.dedent(f"""\
-        apiVersion: v1
-        kind: Config
-        clusters: [{{name: twin, cluster: {{server: "https://{VIP}", certificate-authority: "{topo.pki.ca_cert}"}}}}]
-        users: [{{name: pod, user: {{token: not-checked}}}}]
-        contexts: [{{name: twin, context: {{cluster: twin, user: pod}}}}]
-        current-context: twin
-        """))  # fmt: skip
+    kubeconfig = _kubeconfig(topo)
     script = textwrap.dedent(f"""\
         from kubernetes import client, config
         config.load_kube_config("{kubeconfig}")

@@ -19,7 +19,6 @@ top-level middleware and turned into an allowed answer or a 400 — the API serv
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import signal
@@ -34,7 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from apibridge.admission.metrics import WebhookMetrics
 from apibridge.admission.mutate import Outcome, admit
 from apibridge.admission.review import response
-from apibridge.admission.snapshot import SnapshotSource
+from apibridge.admission.snapshot import SnapshotSource, cancel_all
 from apibridge.admission.tls import ReloadingContext
 
 log = logging.getLogger(__name__)
@@ -187,12 +186,7 @@ class WebhookServer:
         return int(runner.addresses[0][1])
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()

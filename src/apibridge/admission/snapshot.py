@@ -14,11 +14,13 @@ namespace selector). What is left per pod is the pod selector, which is the same
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster, load_cluster
@@ -165,3 +167,13 @@ class StaticSource:
     async def stop(self) -> None:
         return None
 
+
+
+async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel ``tasks``, wait until each has finished, and empty the list (server and watch shutdown)."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tasks.clear()

@@ -21,7 +21,6 @@ bridge injects only once its NAD and Subnet exist (see ``Snapshot``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -34,7 +33,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from apibridge.admission.snapshot import Snapshot, settle_heap
+from apibridge.admission.snapshot import Snapshot, cancel_all, settle_heap
 from apibridge.base import kinds
 from apibridge.base.errors import InputError, Location
 from apibridge.base.kinds import Kind
@@ -167,12 +166,7 @@ class WatchSource:
         self._tasks.append(asyncio.create_task(self._rebuilder(), name="snapshot rebuild"))
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks.clear()
+        await cancel_all(self._tasks)
         if self._session is not None:
             await self._session.close()
             self._session = None

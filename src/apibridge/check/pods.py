@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 from apibridge.kubeovn import networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress
@@ -107,6 +107,22 @@ class _Notes:
         self.add(p.code, key, p.suffix, p.message, p.hint)
 
 
+T = TypeVar("T")
+
+
+def _parsed_once(cache: dict[str, T | str], value: str, parse: Callable[[str], T],
+                 error: type[ValueError]) -> T | str:
+    """``parse(value)``, or its error message, computed once per distinct annotation value."""
+    found = cache.get(value)
+    if found is None:
+        try:
+            found = parse(value)
+        except error as exc:
+            found = str(exc)
+        cache[value] = found
+    return found
+
+
 class PodAnalyzer:
     def __init__(self, view: View) -> None:
         self.view = view
@@ -125,24 +141,10 @@ class PodAnalyzer:
 
     # ---- parsing, once per distinct value --------------------------------------------------------------
     def _parse_networks(self, value: str) -> networks.NetworksAnnotation | str:
-        cached = self._networks.get(value)
-        if cached is None:
-            try:
-                cached = networks.parse(value)
-            except networks.NetworksError as exc:
-                cached = str(exc)
-            self._networks[value] = cached
-        return cached
+        return _parsed_once(self._networks, value, networks.parse, networks.NetworksError)
 
     def _parse_routes(self, value: str) -> list[routes.Route] | str:
-        cached = self._routes.get(value)
-        if cached is None:
-            try:
-                cached = routes.parse(value)
-            except routes.RoutesError as exc:
-                cached = str(exc)
-            self._routes[value] = cached
-        return cached
+        return _parsed_once(self._routes, value, routes.parse, routes.RoutesError)
 
     def _nad_api_families(self, key: tuple[str, str], nad: Nad | None) -> set[int]:
         """Families of API ClusterIPs that the NAD config's own ``routes`` carry (kube-ovn-cni adds them)."""
