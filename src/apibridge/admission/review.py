@@ -17,20 +17,10 @@ import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NotRequired, TypedDict
 
+from apibridge.base.kinds import GroupVersionKind, GroupVersionResource
+
 API_VERSION: Final = "admission.k8s.io/v1"
 KIND: Final = "AdmissionReview"
-
-
-class GroupVersionKind(TypedDict):
-    group: str
-    version: str
-    kind: str
-
-
-class GroupVersionResource(TypedDict):
-    group: str
-    version: str
-    resource: str
 
 
 class UserInfo(TypedDict, total=False):

@@ -10,7 +10,7 @@ Multus or ApiBridge — their kinds sit with their API groups in ``apibridge.kub
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypedDict
 
 
 @dataclass(frozen=True)
@@ -59,3 +59,19 @@ REPLICASET: Final = Kind("apps/v1", "ReplicaSet", "replicasets", True)
 DEPLOYMENT: Final = Kind("apps/v1", "Deployment", "deployments", True)
 STATEFULSET: Final = Kind("apps/v1", "StatefulSet", "statefulsets", True)
 DAEMONSET: Final = Kind("apps/v1", "DaemonSet", "daemonsets", True)
+
+
+class GroupVersionKind(TypedDict):
+    """``{group, version, kind}`` as AdmissionReview and discovery spell a type (core group: "")."""
+
+    group: str
+    version: str
+    kind: str
+
+
+class GroupVersionResource(TypedDict):
+    """``{group, version, resource}``: the REST resource (plural) a request went to."""
+
+    group: str
+    version: str
+    resource: str

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
+from apibridge.base.kinds import GroupVersionKind, GroupVersionResource
+
 Obj = dict[str, Any]
 """One Kubernetes object as JSON: ``apiVersion``, ``kind``, ``metadata``, and whatever else."""
 
@@ -50,18 +52,6 @@ class WatchEvent(TypedDict):
 
     type: WatchEventType
     object: Obj
-
-
-class GroupVersionKind(TypedDict):
-    group: str
-    version: str
-    kind: str
-
-
-class GroupVersionResource(TypedDict):
-    group: str
-    version: str
-    resource: str
 
 
 class APIResource(TypedDict):
