@@ -125,6 +125,30 @@ async def test_no_subnet_for_the_provider(client: Client, kubeconfig: Path) -> N
     assert f"provider {bp.provider} is not bound to any subnet" in link["detail"]
 
 
+async def test_subnet_links_are_the_validators(client: Client, kubeconfig: Path) -> None:
+    """The Subnet links are judged by the validator's rules, in its words: the finding's code, message and hint."""
+    bp = await bridged(client)
+    await client.patch(kube.SUBNET, bp.subnet_name, {"spec": {"enableLb": False}})
+    link = await broken(kubeconfig)
+    assert link["key"] == "subnet.lb" and link["detail"].startswith("AB021: enableLb: false")
+    assert "set it to true" in link["fix"] and "ApiBridge tenant-a" in link["fix"]
+    await client.patch(kube.SUBNET, bp.subnet_name, {"spec": {"enableLb": True, "gateway": "10.9.9.1"}})
+    link = await broken(kubeconfig)
+    assert link["key"] == "subnet.gateway"
+    assert link["detail"] == f"AB001: gateway 10.9.9.1 is not in cidr {bp.cidrs[0]}"
+
+
+async def test_several_subnets_for_one_provider(client: Client, kubeconfig: Path) -> None:
+    bp = await bridged(client, **{rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.LOGICAL_SWITCH):
+                                  None})
+    await client.create(kube.SUBNET, {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "twin"},
+                                      "spec": {"protocol": "IPv4", "cidrBlock": "100.100.250.0/24",
+                                               "provider": bp.provider}})
+    link = await broken(kubeconfig)
+    assert link["key"] == "subnet.provider" and link["detail"].startswith("AB037: ")
+    assert "twin" in link["detail"]
+
+
 async def test_missing_route(client: Client, kubeconfig: Path) -> None:
     routes_key = rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.ROUTES)
     await bridged(client, **{routes_key: '[{"dst":"10.96.0.10/32","gw":"100.100.0.1"}]'})
@@ -221,7 +245,7 @@ async def test_unusable_input_exits_2(client: Client, kubeconfig: Path, tmp_path
 async def test_as_a_process(client: Client, kubeconfig: Path) -> None:
     await bridged(client, **{rules.NETWORKS_ANNOTATION: None})
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "apibridge.cli.operator_cmds", "doctor", "ctrl", "-n", "ingress-nginx",
+        sys.executable, "-c", "from apibridge.cli.main import main; main()", "doctor", "ctrl", "-n", "ingress-nginx",
         env={"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin"}, cwd=ROOT,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 30)

@@ -137,15 +137,8 @@ async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float
 
 
 def operator_argv(*args: str) -> list[str]:
-    """``apibridge operator ...``: through the main CLI once the lead registers it, else the module itself."""
-    try:
-        from apibridge.cli.main import cli
-        registered = "operator" in cli.commands
-    except ImportError:
-        registered = False
-    if registered:
-        return [sys.executable, "-c", "from apibridge.cli.main import main; main()", "operator", *args]
-    return [sys.executable, "-m", "apibridge.cli.operator_cmds", "operator", *args]
+    """``apibridge operator ...`` through the main CLI, as the chart runs it."""
+    return [sys.executable, "-c", "from apibridge.cli.main import main; main()", "operator", *args]
 
 
 class OperatorProcess:

@@ -1,8 +1,7 @@
 """``apibridge operator`` (the controller process) and ``apibridge doctor`` (one pod's chain, live).
 
 Both talk to a live API server found the usual way: ``$KUBECONFIG`` (or ``~/.kube/config``), else the
-pod's service account. The lead registers ``operator_command`` and ``doctor_command`` in the main group;
-``python -m apibridge.cli.operator_cmds`` runs them stand-alone.
+pod's service account.
 
 Exit codes follow the CLI's convention: ``doctor`` exits 0 when every link holds, 1 on a broken link, 2
 when the pod cannot be found or the API server cannot be reached; ``operator`` exits 0 after a signal
@@ -14,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
 import sys
 
 import click
@@ -137,13 +135,3 @@ def doctor_command(pod: str, namespace: str | None, output: str) -> None:
         click.echo(_text(diagnosis))
     sys.exit(EXIT_OK if diagnosis.healthy else EXIT_FINDINGS)
 
-
-if __name__ == "__main__":  # python -m apibridge.cli.operator_cmds operator|doctor ...
-    @click.group()
-    def _main() -> None:
-        """apibridge operator and doctor."""
-
-    _main.add_command(operator_command)
-    _main.add_command(doctor_command)
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    _main()

@@ -9,31 +9,59 @@ networks/routes/logical_switch annotations, kube-ovn-controller must have writte
 access fails, the user sees only a timeout; ``doctor`` names the first broken link and how to fix it.
 
 Every link is checked (a later link may fail *because* of an earlier one, so the verdict is the first
-broken link in chain order). Which pods a bridge selects, and with which NAD, provider and routes, comes
-from the same planner ``render`` and the controller use, over the objects read from the cluster; every
-annotation key comes from ``apibridge.kubeovn.rules``.
+broken link in chain order). A link that a validator rule covers is judged by that rule: the validator
+(``apibridge.check``) runs once over the objects as they are *now* — an empty plan, so neither a bridge's
+planned NAD and Subnet nor the webhook's injection hide what the cluster really holds — and the link
+shows the finding's code, message and hint, the wording ``apibridge check`` prints. What doctor adds is
+what only a live cluster or the bridge's plan can say: which bridge (or hand-written attachment) the pod
+uses, whether the pod carries what its bridge injects and the Subnet the ACLs its bridge plans, and what
+kube-ovn-controller (``allocated``/``routed``) and Multus (``network-status``) wrote. Which pods a bridge
+selects, and with which NAD, provider and routes, comes from the same planner ``render`` and the
+controller use; every annotation key comes from ``apibridge.kubeovn.rules``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from apibridge.base.errors import InputError, Location
 from apibridge.base.kinds import Kind
+from apibridge.check.findings import Finding
+from apibridge.check.pods import annotation_field
+from apibridge.check.validator import check
 from apibridge.kubeovn import dualstack, netstatus, networks, rules
 from apibridge.kubeovn import routes as routes_codec
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork, host_prefix
 from apibridge.model.cluster import Cluster
-from apibridge.model.objects import PodLike, Subnet
+from apibridge.model.objects import Nad, PodLike, Subnet
 from apibridge.operator import kube
 from apibridge.operator.client import ApiError, Client
 from apibridge.plan.mutation import bridge_for, opted_out
 from apibridge.plan.planner import plan as make_plan
-from apibridge.plan.types import BridgePlan
+from apibridge.plan.types import BridgePlan, Plan
 
 LinkStatus = Literal["ok", "broken", "warning", "skipped"]
+
+# The validator rules behind each link: a finding with one of these codes about the link's object (and field)
+# breaks the link, or — second tuple — makes it a warning.
+NAD_TYPE_RULES = ("AB032", "AB033")
+NAD_PROVIDER_RULES = ("AB034", "AB035")
+UNBOUND_PROVIDER_RULES = ("AB036",)
+SHARED_PROVIDER_RULES = ("AB037",)
+SUBNET_VPC_RULES = ("AB022",)
+SUBNET_LB_RULES = ("AB021",)
+SUBNET_GATEWAY_RULES = ("AB001", "AB002", "AB003")
+FENCE_RULES, FENCE_WARNINGS = ("AB024",), ("AB302",)
+NETWORKS_PARSE_RULES = ("AB030",)
+NETWORKS_RULES = ("AB030", "AB042")
+UNKNOWN_SUBNET_RULES = ("AB039",)
+LOGICAL_SWITCH_WARNINGS = ("AB040",)
+ROUTES_RULES = ("AB201", "AB202", "AB203", "AB204", "AB208", "AB209", "AB210", "AB211", "AB212")
+ROUTES_WARNINGS = ("AB206", "AB207", "AB213")
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,28 @@ class Diagnosis:
                 "broken": broken.to_json() if broken else None}
 
 
+class _Findings:
+    """The validator's findings over the live objects, looked up by the object (and field) a link is about."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self._by_obj: dict[str, list[Finding]] = defaultdict(list)
+        for f in findings:
+            self._by_obj[f.obj].append(f)
+
+    def about(self, obj: str, codes: Collection[str], field_prefix: str = "") -> list[Finding]:
+        """Findings with one of ``codes`` about ``obj``, on a field starting with ``field_prefix``."""
+        return [f for f in self._by_obj.get(obj, []) if f.code in codes and f.field.startswith(field_prefix)]
+
+
+def _detail(found: Sequence[Finding]) -> str:
+    return "; ".join(f"{f.code}: {f.message}" for f in found)
+
+
+def _fix(found: Sequence[Finding], also: str = "") -> str:
+    hints = "; ".join(dict.fromkeys(f.hint for f in found if f.hint))
+    return " — ".join(x for x in (hints, also) if x)
+
+
 class _Walk:
     """Accumulates links; ``ok``/``broken``/``warn`` read like the chain they describe."""
 
@@ -93,6 +143,18 @@ class _Walk:
     def skip(self, key: str, title: str, detail: str) -> None:
         self.d.links.append(Link(key, title, "skipped", detail))
 
+    def judged(self, key: str, title: str, broken: Sequence[Finding], warnings: Sequence[Finding] = (),
+               also: str = "") -> bool:
+        """The link as the validator's findings judge it; False (nothing added) when there are none.
+        ``also``: what doctor adds to the fix (who owns the object, how to get the pod re-injected)."""
+        if broken:
+            self.broken(key, title, _detail(broken), _fix(broken, also))
+        elif warnings:
+            self.warn(key, title, _detail(warnings), _fix(warnings))
+        else:
+            return False
+        return True
+
 
 # ---- the chain ----------------------------------------------------------------------------------------
 @dataclass
@@ -103,6 +165,21 @@ class _Target:
     nad_name: str
     bridge: BridgePlan | None
 
+    def owner_note(self, what: str) -> str:
+        """For the bridge's own NAD and Subnet: who writes them, added to the validator's hint."""
+        if self.bridge is None:
+            return ""
+        name = self.bridge.bridge.name
+        return (f"the operator maintains {what} for ApiBridge {name}: is the operator running? "
+                f"(kubectl get apibridge {name} -o yaml shows why not in status.conditions)")
+
+    def recreate_note(self) -> str:
+        """For the pod's own annotations: a bridge's pod gets them from the webhook, so it is recreated."""
+        if self.bridge is None:
+            return ""
+        return ("the pod was created without the mutation (webhook unavailable, or the pod predates the bridge): "
+                "recreate it (kubectl rollout restart its owner, or spec.rollout: restart on the bridge)")
+
 
 def _find_pod(cluster: Cluster, namespace: str, name: str) -> PodLike:
     for pod in cluster.pods:
@@ -111,7 +188,7 @@ def _find_pod(cluster: Cluster, namespace: str, name: str) -> PodLike:
     raise InputError("could not be read into the model", Location(obj=f"Pod/{namespace}/{name}"))
 
 
-def _target(walk: _Walk, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan | None,
+def _target(walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan | None,
             bridges_exist: bool) -> _Target | None:
     title = "an ApiBridge (or a hand-written annotation) gives the pod the attachment"
     if bridge_plan is not None:
@@ -121,9 +198,10 @@ def _target(walk: _Walk, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan
     try:
         parsed = networks.parse(pod.annotations.get(rules.NETWORKS_ANNOTATION))
     except networks.NetworksError as exc:
+        found = facts.about(pod.meta.ref, NETWORKS_PARSE_RULES, annotation_field(rules.NETWORKS_ANNOTATION))
         walk.broken("selection", title, f"no ApiBridge selects the pod, and its {rules.NETWORKS_ANNOTATION} "
-                                        f"annotation is malformed: {exc}",
-                    "fix the annotation (Multus rejects the pod as it is), or let an ApiBridge select the pod")
+                                        f"annotation is malformed: {_detail(found) or exc}",
+                    _fix(found, "or let an ApiBridge select the pod"))
         return None
     refs = [sel.ref(pod.namespace) for sel in parsed.selections]
     kube_ovn = [r for r in refs if (nad := cluster.nad(*r)) is not None and nad.config is not None
@@ -148,93 +226,88 @@ def _target(walk: _Walk, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan
     return _Target(chosen[0], chosen[1], None)
 
 
-def _check_nad(walk: _Walk, cluster: Cluster, target: _Target) -> str:
-    """The NAD links; returns the provider to follow (the derived one)."""
+def _check_nad(walk: _Walk, facts: _Findings, cluster: Cluster, target: _Target) -> tuple[str, Nad | None]:
+    """The NAD links; returns the provider to follow (the derived one) and the NAD, if it is a kube-ovn NAD."""
     ref = f"{target.nad_namespace}/{target.nad_name}"
     derived = rules.nad_provider(target.nad_name, target.nad_namespace)
     nad = cluster.nad(target.nad_namespace, target.nad_name)
-    owner = (f"the operator creates it for ApiBridge {target.bridge.bridge.name}: is the operator running? "
-             f"(kubectl get apibridge {target.bridge.bridge.name} -o yaml shows why not in status.conditions)"
-             if target.bridge else "create it (apibridge render prints one), or fix the pod's networks annotation")
     if nad is None:
-        walk.broken("nad.exists", f"NetworkAttachmentDefinition {ref} exists", f"NAD {ref} was not found", owner)
-        return derived
+        fix = (target.owner_note("it") if target.bridge
+               else "create it (apibridge render prints one), or fix the pod's networks annotation")
+        walk.broken("nad.exists", f"NetworkAttachmentDefinition {ref} exists", f"NAD {ref} was not found", fix)
+        return derived, None
     walk.ok("nad.exists", f"NetworkAttachmentDefinition {ref} exists", "found")
+    title = f"NAD {ref} is a kube-ovn NAD"
     if nad.config is None or nad.config.kind != "kube-ovn":
-        what = f"spec.config is not valid: {nad.config_error}" if nad.config is None else (
-            f"its config is {nad.config.kind!r}, not type: {rules.NAD_TYPE}; Kube-OVN ignores it")
-        walk.broken("nad.type", f"NAD {ref} is a kube-ovn NAD", what,
-                    f'set spec.config to a "type": "{rules.NAD_TYPE}" config with "provider": "{derived}"')
-        return derived
-    walk.ok("nad.type", f"NAD {ref} is a kube-ovn NAD", f"type: {rules.NAD_TYPE}")
-    sent = nad.config.cni_provider()
+        if not walk.judged("nad.type", title, facts.about(nad.meta.ref, NAD_TYPE_RULES)):
+            # no rule fired: a NAD of another type is fine for the validator, but it is not this chain's attachment
+            kind = nad.config.kind if nad.config is not None else "invalid"
+            walk.broken("nad.type", title, f"its config is {kind!r}, not type: {rules.NAD_TYPE}; Kube-OVN ignores "
+                                           "it, so it gives the pod no Kube-OVN attachment",
+                        f'set spec.config to a "type": "{rules.NAD_TYPE}" config with "provider": "{derived}"')
+        return derived, None
+    walk.ok("nad.type", title, f"type: {rules.NAD_TYPE}")
     title = f"NAD {ref} provider is the derived {derived}"
-    if sent != derived:
-        walk.broken("nad.provider", title,
-                    f"spec.config says provider {sent!r}"
-                    + (" (empty: kube-ovn-cni uses 'ovn')" if not nad.config.provider else "")
-                    + f", but kube-ovn-controller derives {derived!r} from the NAD's name and namespace: "
-                      f"kube-ovn-cni waits for {rules.provider_key(sent, rules.IP_ADDRESS)} and the pod never starts",
-                    f'set "provider": "{derived}" in the NAD config (and in the Subnet\'s spec.provider)')
-    else:
+    if not walk.judged("nad.provider", title, facts.about(nad.meta.ref, NAD_PROVIDER_RULES),
+                       also=target.owner_note("it")):
         walk.ok("nad.provider", title, f"provider {derived}")
-    return derived
+    return derived, nad
 
 
-def _check_subnet(walk: _Walk, cluster: Cluster, pod: PodLike, provider: str, target: _Target) -> Subnet | None:
+def _check_subnet(walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, provider: str, nad: Nad | None,
+                  target: _Target) -> Subnet | None:
     ls_key = rules.provider_key(provider, rules.LOGICAL_SWITCH)
     pinned = pod.annotations.get(ls_key)
     title = f"exactly one Subnet serves provider {provider}"
     if pinned:
         subnet = cluster.subnets.get(pinned)
         if subnet is None:
-            walk.broken("subnet.provider", title, f"the pod's {ls_key} names Subnet {pinned!r}, which does not exist",
-                        f"create Subnet {pinned} or remove the annotation from the pod template")
+            unknown = facts.about(pod.meta.ref, UNKNOWN_SUBNET_RULES, annotation_field(ls_key))
+            if not walk.judged("subnet.provider", title, unknown, also=target.recreate_note()):
+                walk.skip("subnet.provider", title, f"the pod's {ls_key} names Subnet {pinned!r}, which does not "
+                                                    "exist; judged (AB039) once the pod lists the NAD")
             return None
         walk.ok("subnet.provider", title, f"the pod's {ls_key} pins Subnet {pinned}")
         return subnet
     found = sorted(cluster.subnets_by_provider(provider), key=lambda s: s.name)
     if not found:
-        fix = (f"the operator creates Subnet {target.bridge.subnet_name} for ApiBridge {target.bridge.bridge.name}: "
-               f"check the bridge's status" if target.bridge
-               else f"create a Subnet with spec.provider: {provider} (apibridge render prints one)")
-        walk.broken("subnet.provider", title,
-                    f"no Subnet has spec.provider {provider}: kube-ovn-controller fails the pod with "
-                    f"\"provider {provider} is not bound to any subnet\"", fix)
+        if nad is None or not walk.judged("subnet.provider", title,
+                                          facts.about(nad.meta.ref, UNBOUND_PROVIDER_RULES),
+                                          also=target.owner_note(f"Subnet {target.bridge.subnet_name}")
+                                          if target.bridge else ""):
+            walk.skip("subnet.provider", title, f"no Subnet has provider {provider}; judged (AB036) once the NAD "
+                                                "is a kube-ovn NAD")
         return None
     if len(found) > 1:
-        names = ", ".join(s.name for s in found)
-        walk.broken("subnet.provider", title,
-                    f"{len(found)} Subnets carry provider {provider} ({names}); Kube-OVN picks one at random",
-                    "keep one Subnet per provider, or pin one with the pod's logical_switch annotation")
-        return found[0]
+        shared = facts.about(found[0].meta.ref, SHARED_PROVIDER_RULES)
+        if walk.judged("subnet.provider", title, shared):
+            return found[0]
     walk.ok("subnet.provider", title, f"Subnet {found[0].name}")
     return found[0]
 
 
-def _check_subnet_shape(walk: _Walk, subnet: Subnet, target: _Target) -> None:
-    name = subnet.name
-    if subnet.vpc not in ("", rules.DEFAULT_VPC):  # empty: Kube-OVN defaults it to the default VPC
-        walk.broken("subnet.vpc", f"Subnet {name} is in VPC {rules.DEFAULT_VPC}",
-                    f"it is in VPC {subnet.vpc!r}; only the default VPC's load balancers carry the API ClusterIP",
-                    f"set spec.vpc: {rules.DEFAULT_VPC} (or leave it empty) on Subnet {name}")
-    else:
-        walk.ok("subnet.vpc", f"Subnet {name} is in VPC {rules.DEFAULT_VPC}", f"vpc {subnet.vpc}")
-    if not subnet.enable_lb:
-        walk.broken("subnet.lb", f"Subnet {name} has the cluster load balancers", "spec.enableLb is false: "
-                    "the ClusterIP is never DNATed on the attachment's switch",
-                    f"set spec.enableLb: true on Subnet {name}")
-    else:
-        walk.ok("subnet.lb", f"Subnet {name} has the cluster load balancers", "enableLb true")
-    outside = [str(g) for g in subnet.gateways if not any(g in c for c in subnet.cidrs)]
+def _check_subnet_shape(walk: _Walk, facts: _Findings, subnet: Subnet, target: _Target) -> None:
+    name, ref = subnet.name, subnet.meta.ref
+    owner = target.owner_note(f"Subnet {name}") if target.bridge and name == target.bridge.subnet_name else ""
+    title = f"Subnet {name} is in VPC {rules.DEFAULT_VPC}"
+    if not walk.judged("subnet.vpc", title, facts.about(ref, SUBNET_VPC_RULES), also=owner):
+        if subnet.vpc in ("", rules.DEFAULT_VPC):  # empty: Kube-OVN defaults it to the default VPC
+            walk.ok("subnet.vpc", title, f"vpc {subnet.vpc}")
+        else:  # AB022 applies to a subnet the API traffic goes through: the routes link says why it does not
+            walk.skip("subnet.vpc", title, f"it is in VPC {subnet.vpc!r}; judged (AB022) once the pod routes the "
+                                           "API server through it")
+    title = f"Subnet {name} has the cluster load balancers"
+    if not walk.judged("subnet.lb", title, facts.about(ref, SUBNET_LB_RULES), also=owner):
+        if subnet.enable_lb:
+            walk.ok("subnet.lb", title, "enableLb true")
+        else:
+            walk.skip("subnet.lb", title, "enableLb false; judged (AB021) once the pod routes ClusterIPs through it")
     title = f"Subnet {name} gateway is inside its CIDR"
-    if outside or not subnet.gateways:
-        walk.broken("subnet.gateway", title,
-                    f"gateway {', '.join(outside) or '(none)'} is not in {subnet.raw_cidr}",
-                    "set spec.gateway to an address of spec.cidrBlock (usually the first one)")
-    else:
+    if not walk.judged("subnet.gateway", title, facts.about(ref, SUBNET_GATEWAY_RULES), also=owner):
         walk.ok("subnet.gateway", title, f"gateway {', '.join(str(g) for g in subnet.gateways)} in {subnet.raw_cidr}")
     title = f"Subnet {name} is fenced by ACLs"
+    if walk.judged("subnet.fence", title, facts.about(ref, FENCE_RULES), also=owner):
+        return
     if target.bridge is not None and target.bridge.bridge.isolation == "strict":
         missing = [a for a in target.bridge.acls if a not in subnet.acls]
         if missing:
@@ -244,11 +317,9 @@ def _check_subnet_shape(walk: _Walk, subnet: Subnet, target: _Target) -> None:
                         f"{target.bridge.bridge.name} (is it running?), or apply `apibridge render`'s Subnet")
         else:
             walk.ok("subnet.fence", title, f"{len(target.bridge.acls)} ACLs as planned")
-    elif subnet.acls:
-        walk.ok("subnet.fence", title, f"{len(subnet.acls)} ACLs")
-    else:
-        walk.warn("subnet.fence", title, "no ACLs: pods on this subnet reach the whole default VPC and each other",
-                  "use an ApiBridge with isolation: strict, or add ACLs (apibridge render shows the fence)")
+    elif not walk.judged("subnet.fence", title, (), facts.about(ref, FENCE_WARNINGS)):
+        walk.ok("subnet.fence", title, f"{len(subnet.acls)} ACLs" if subnet.acls
+                else "private" if subnet.private else "no ACLs")
 
 
 def _expected_routes(cluster: Cluster, subnet: Subnet | None, target: _Target) -> list[routes_codec.Route]:
@@ -261,61 +332,65 @@ def _expected_routes(cluster: Cluster, subnet: Subnet | None, target: _Target) -
     return out
 
 
-def _check_annotations(walk: _Walk, cluster: Cluster, pod: PodLike, provider: str, subnet: Subnet | None,
-                       target: _Target) -> str:
+def _missing_routes(pod: PodLike, routes_key: str, expected: list[routes_codec.Route], target: _Target) -> list[str]:
+    """Expected routes the pod lacks: for a bridge's pod, what the webhook injects (destination and gateway);
+    for a hand-written attachment, a route to each API ClusterIP (its gateway is the validator's: AB212)."""
+    try:
+        have = {r.dst: r.gw for r in routes_codec.parse(pod.annotations.get(routes_key))}
+    except routes_codec.RoutesError:
+        have = {}  # the validator reports it (AB201)
+    if target.bridge is None:
+        return [f"no route to {r.dst} (want via {r.gw or '?'})" for r in expected if r.dst not in have]
+    return [f"no route to {r.dst} (want via {r.gw})" if r.dst not in have
+            else f"{r.dst} goes via {have[r.dst] or '(no gateway)'}, not {r.gw} as ApiBridge "
+                 f"{target.bridge.bridge.name} injects"
+            for r in expected if have.get(r.dst) != r.gw]
+
+
+def _check_annotations(walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, provider: str,
+                       subnet: Subnet | None, target: _Target) -> str:
     """The pod's own annotations; returns the interface name Multus gives the attachment."""
     want = (target.nad_namespace, target.nad_name)
     ref = f"{want[0]}/{want[1]}"
     ifname = f"{rules.ATTACHMENT_IFNAME_PREFIX}1"
-    recreate = ("the pod was created without the mutation (webhook unavailable, or the pod predates the bridge): "
-                "recreate it (kubectl rollout restart its owner, or spec.rollout: restart on the bridge)"
-                if target.bridge else "add it to the pod template and recreate the pod")
+    recreate = target.recreate_note()
+    title = f"the pod's {rules.NETWORKS_ANNOTATION} lists {ref}"
+    networks_findings = facts.about(pod.meta.ref, NETWORKS_RULES, annotation_field(rules.NETWORKS_ANNOTATION))
     try:
         parsed = networks.parse(pod.annotations.get(rules.NETWORKS_ANNOTATION))
     except networks.NetworksError as exc:
-        walk.broken("pod.networks", f"the pod's {rules.NETWORKS_ANNOTATION} lists {ref}", f"malformed: {exc}",
-                    "fix the annotation; Multus rejects it")
-        parsed = networks.NetworksAnnotation("comma", ())
+        if not walk.judged("pod.networks", title, networks_findings, also=recreate):
+            walk.broken("pod.networks", title, f"malformed: {exc}", "fix the annotation; Multus rejects it")
     else:
         positions = [i for i, sel in enumerate(parsed.selections) if sel.ref(pod.namespace) == want]
-        if positions:
-            ifname = networks.interface_names(parsed)[positions[0]]
-            walk.ok("pod.networks", f"the pod's {rules.NETWORKS_ANNOTATION} lists {ref}", f"as {ifname}")
-        else:
-            walk.broken("pod.networks", f"the pod's {rules.NETWORKS_ANNOTATION} lists {ref}",
+        if not positions:
+            walk.broken("pod.networks", title,
                         f"it is {pod.annotations.get(rules.NETWORKS_ANNOTATION)!r}" if parsed.selections
-                        else "the annotation is missing", recreate)
+                        else "the annotation is missing", recreate or "add it to the pod template and recreate the pod")
+        else:
+            ifname = networks.interface_names(parsed)[positions[0]]
+            if not walk.judged("pod.networks", title, networks_findings, also=recreate):
+                walk.ok("pod.networks", title, f"as {ifname}")
     routes_key = rules.provider_key(provider, rules.ROUTES)
     title = f"the pod's {routes_key} routes the API ClusterIP via the gateway"
     expected = _expected_routes(cluster, subnet, target)
-    try:
-        have = routes_codec.parse(pod.annotations.get(routes_key))
-    except routes_codec.RoutesError as exc:
-        walk.broken("pod.routes", title, f"malformed ({exc}): kube-ovn-cni fails the pod's sandbox",
-                    "write a JSON list of {\"dst\": ..., \"gw\": ...} objects")
-    else:
-        by_dst = {r.dst: r.gw for r in have}
-        wrong = [f"no route to {r.dst} (want via {r.gw or '?'})" if r.dst not in by_dst
-                 else f"{r.dst} goes via {by_dst[r.dst] or '(no gateway)'}, not the subnet gateway {r.gw or '?'}"
-                 for r in expected if by_dst.get(r.dst) != r.gw or not r.gw]
-        if not expected:
-            walk.broken("pod.routes", title, "the default/kubernetes Service has no ClusterIP to route",
-                        "check the Service default/kubernetes")
-        elif wrong:
-            walk.broken("pod.routes", title, "; ".join(wrong),
-                        recreate if target.bridge else f"set {routes_key} to {routes_codec.format(expected)}")
-        else:
-            walk.ok("pod.routes", title, ", ".join(f"{r.dst} via {r.gw}" for r in expected))
+    about_routes = annotation_field(routes_key)
+    if walk.judged("pod.routes", title, facts.about(pod.meta.ref, ROUTES_RULES, about_routes), also=recreate):
+        pass
+    elif not expected:
+        walk.broken("pod.routes", title, "the default/kubernetes Service has no ClusterIP to route",
+                    "check the Service default/kubernetes")
+    elif missing := _missing_routes(pod, routes_key, expected, target):
+        walk.broken("pod.routes", title, "; ".join(missing),
+                    recreate or f"set {routes_key} to {routes_codec.format(expected)}")
+    elif not walk.judged("pod.routes", title, (), facts.about(pod.meta.ref, ROUTES_WARNINGS, about_routes)):
+        walk.ok("pod.routes", title, ", ".join(f"{r.dst} via {r.gw}" for r in expected))
     ls_key = rules.provider_key(provider, rules.LOGICAL_SWITCH)
     pinned = pod.annotations.get(ls_key)
     title = f"the pod's {ls_key} names the attachment subnet"
-    if pinned and subnet is not None and pinned != subnet.name:
-        walk.broken("pod.logical_switch", title, f"it names {pinned!r}, not {subnet.name}",
-                    f"set it to {subnet.name} or remove it")
-    elif pinned:
-        walk.ok("pod.logical_switch", title, pinned)
-    else:
-        walk.ok("pod.logical_switch", title, "unset: Kube-OVN picks the Subnet by provider")
+    other_provider = facts.about(pod.meta.ref, LOGICAL_SWITCH_WARNINGS, annotation_field(ls_key))
+    if not walk.judged("pod.logical_switch", title, (), other_provider):
+        walk.ok("pod.logical_switch", title, pinned or "unset: Kube-OVN picks the Subnet by provider")
     return ifname
 
 
@@ -389,20 +464,22 @@ def diagnose_objects(namespace: str, name: str, objects: list[dict[str, Any]]) -
     walk = _Walk(diagnosis)
     cluster, _ = kube.build_cluster(objects)
     pod = _find_pod(cluster, namespace, name)
-    plan = make_plan(cluster)
-    bridge_plan = bridge_for(cluster, plan, pod)
-    target = _target(walk, cluster, pod, bridge_plan, bool(cluster.bridges))
+    bridge_plan = bridge_for(cluster, make_plan(cluster), pod)
+    # the validator judges the objects as they are: with the plan applied it would judge the bridge's planned
+    # NAD and Subnet instead of the live ones, and the pod after the webhook's injection instead of as it runs
+    facts = _Findings(check(cluster, Plan()))
+    target = _target(walk, facts, cluster, pod, bridge_plan, bool(cluster.bridges))
     if target is None:
         return diagnosis
     diagnosis.bridge = bridge_plan.bridge.name if bridge_plan else None
     diagnosis.nad = f"{target.nad_namespace}/{target.nad_name}"
-    provider = _check_nad(walk, cluster, target)
+    provider, nad = _check_nad(walk, facts, cluster, target)
     diagnosis.provider = provider
-    subnet = _check_subnet(walk, cluster, pod, provider, target)
+    subnet = _check_subnet(walk, facts, cluster, pod, provider, nad, target)
     if subnet is not None:
         diagnosis.subnet = subnet.name
-        _check_subnet_shape(walk, subnet, target)
-    ifname = _check_annotations(walk, cluster, pod, provider, subnet, target)
+        _check_subnet_shape(walk, facts, subnet, target)
+    ifname = _check_annotations(walk, facts, cluster, pod, provider, subnet, target)
     _check_kube_ovn(walk, pod, provider, subnet)
     _check_multus(walk, pod, target, subnet, ifname)
     return diagnosis
