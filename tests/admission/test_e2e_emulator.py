@@ -20,6 +20,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from apibridge.admission.mutate import RESULTS
 from apibridge.admission.server import ServerConfig, WebhookServer
 from apibridge.admission.tls import ReloadingContext
 from apibridge.admission.watch import WatchSource
@@ -114,15 +115,32 @@ async def test_json_networks_and_namespace_selector(stack: Stack) -> None:
     assert stored["metadata"]["annotations"] == injected_as_inject_would(stack, obj, "tenant-b")
 
 
-async def test_unselected_and_opted_out_pods_are_stored_unchanged(stack: Stack) -> None:
+async def test_unselected_pods_are_stored_unchanged(stack: Stack) -> None:
     plain = await stack.env.must_create(pod("default", labels=INGRESS))
     assert not plain["metadata"].get("annotations")
-    # The emulator does not evaluate matchConditions (CEL), so this reaches the webhook, which says no itself.
-    opted = await stack.env.must_create(pod("ingress-nginx", name="opted", labels=INGRESS,
-                                            annotations={rules.INJECT_ANNOTATION: "false"}))
-    assert opted["metadata"]["annotations"] == {rules.INJECT_ANNOTATION: "false"}
     assert metric(stack, "apibridge_webhook_reviews_total", result="not_selected") == 1
-    assert metric(stack, "apibridge_webhook_reviews_total", result="opted_out") == 1
+
+
+def reviews(stack: Stack) -> float:
+    return sum(metric(stack, "apibridge_webhook_reviews_total", result=r) for r in RESULTS)
+
+
+async def test_chart_match_condition_keeps_opted_out_pods_from_the_webhook(stack: Stack) -> None:
+    """The chart's ``not-opted-out`` matchCondition (CEL) is evaluated by the emulator as by kube-apiserver:
+    an opted-out pod never reaches the webhook (no review at all), an ordinary selected pod is mutated."""
+    [condition] = _hook(await _mwc(stack))["matchConditions"]
+    assert condition["name"] == "not-opted-out" and "lowerAscii()" in condition["expression"]
+
+    for name, value in (("opted", "false"), ("opted-loudly", " FALSE ")):  # trim().lowerAscii() in the chart
+        opted = await stack.env.must_create(pod("ingress-nginx", name=name, labels=INGRESS,
+                                                annotations={rules.INJECT_ANNOTATION: value}))
+        assert opted["metadata"]["annotations"] == {rules.INJECT_ANNOTATION: value}
+    assert reviews(stack) == 0  # not even an "opted_out" answer: the webhook was never called
+
+    ordinary = await stack.env.must_create(pod("ingress-nginx", name="ordinary", labels=INGRESS,
+                                               annotations={rules.INJECT_ANNOTATION: "true"}))
+    assert ordinary["metadata"]["annotations"][rules.NETWORKS_ANNOTATION] == "kube-system/apibridge-tenant-a"
+    assert reviews(stack) == 1 and metric(stack, "apibridge_webhook_reviews_total", result="mutated") == 1
 
 
 async def test_dry_run_returns_the_mutation_and_stores_nothing(stack: Stack) -> None:

@@ -22,8 +22,9 @@ Start one, hand out a kubeconfig, register a webhook::
 or from a shell: ``python -m apibridge.emulator --port 6443 --self-signed-tls --kubeconfig-out kc.yaml``.
 
 Modules: ``server`` (``Emulator``, ``build_app``, ``serve``), ``cluster`` (verbs and built-in controllers),
-``store`` (objects, resourceVersions, history), ``watch``, ``admission``, ``discovery``, ``kinds``, ``crds``,
-``strategies`` (per-kind defaults and rules), ``selectors``, ``patches``, ``errors``, ``wire``, ``kubeconfig``.
+``store`` (objects, resourceVersions, history), ``watch``, ``admission``, ``matchconditions`` (CEL),
+``discovery``, ``kinds``, ``crds``, ``strategies`` (per-kind defaults and rules), ``selectors``, ``patches``,
+``errors``, ``wire``, ``kubeconfig``.
 
 Known gaps (where the emulator is *not* a real cluster):
 
@@ -39,8 +40,11 @@ Known gaps (where the emulator is *not* a real cluster):
   (kubectl falls back to NAME/AGE columns). No ``managedFields``.
 * CRDs: no CEL (``x-kubernetes-validations``), no ``scale`` subresource, no conversion webhooks, no
   ``additionalPrinterColumns``; ``selectableFields`` are honoured by field selectors.
-* Admission: ``matchConditions`` are not evaluated (such webhooks are always called, and a warning is
-  logged); ``matchPolicy: Equivalent`` does not map between versions; validating webhooks run one after
+* Admission: ``matchConditions`` are evaluated with celpy, which has no type checker (an unknown field or
+  function is an evaluation error subject to ``failurePolicy``, not a rejected configuration), no cost
+  budget, no ``authorizer`` variable (an expression using it fails to evaluate) and, of Kubernetes' CEL
+  libraries, only strings, regex ``find``/``findAll`` and some list functions (no URL, IP/CIDR, quantity,
+  semver); ``matchPolicy: Equivalent`` does not map between versions; validating webhooks run one after
   another; no built-in admission plugins besides ServiceAccount and NamespaceLifecycle.
 * Foreground deletion deletes dependents first and then the owner, without the ``foregroundDeletion``
   finalizer dance. Garbage collection runs synchronously right after the owner is removed.

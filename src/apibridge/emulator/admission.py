@@ -8,10 +8,14 @@ emulator — the same rule/selector matching, the same ``failurePolicy`` handlin
 (``Internal error occurred: failed calling webhook "…": …``), the same JSONPatch application, and the same
 response checks (``apiVersion``/``kind``/``response.uid`` must be right or the call is a failure).
 
-Not emulated: ``matchConditions`` are **not evaluated** (CEL); a webhook that has them is called as if they
-all matched, which over-calls rather than hides a call. ``matchPolicy: Equivalent`` does not translate
-between versions (the emulator serves one version per built-in kind). Validating webhooks are called one
-after the other, not in parallel.
+``matchConditions`` (CEL) are evaluated as kube-apiserver does, last, after rules and selectors
+(``matchconditions``): a ``false`` condition skips the webhook; an evaluation error fails the request (403)
+under ``failurePolicy: Fail`` and skips the webhook under ``Ignore``. Mutating webhooks are checked one at a
+time, just before each is called, so they see the object as the earlier webhooks left it; validating webhooks
+are all checked first.
+
+Not emulated: ``matchPolicy: Equivalent`` does not translate between versions (the emulator serves one
+version per built-in kind). Validating webhooks are called one after the other, not in parallel.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any, Literal
 import aiohttp
 import jsonpatch
 
-from apibridge.emulator import errors
+from apibridge.emulator import errors, matchconditions
 from apibridge.emulator.kinds import ResourceType
 from apibridge.emulator.selectors import SelectorError, matches, selector_from_object
 from apibridge.emulator.wire import AdmissionRequest, AdmissionReviewRequest, Obj, UserInfo
@@ -97,7 +101,7 @@ class Dispatcher:
 
     def __init__(self, resolver: ServiceResolver | None = None) -> None:
         self.resolver = resolver
-        self._warned_match_conditions: set[str] = set()
+        self.conditions = matchconditions.CompileCache()
 
     def _applies(self, hook: Mapping[str, Any], a: Attributes, namespace_labels: dict[str, str] | None) -> bool:
         if not any(rule_matches(rule, a) for rule in hook.get("rules") or []):
@@ -111,42 +115,62 @@ class Dispatcher:
             return False
         if obj_selector is None:
             return False
-        if not (matches(obj_selector, _labels(a.obj)) and a.obj is not None) and not (
+        return (matches(obj_selector, _labels(a.obj)) and a.obj is not None) or (
             a.old is not None and matches(obj_selector, _labels(a.old))
-        ):
-            return False
-        if hook.get("matchConditions") and hook.get("name") not in self._warned_match_conditions:
-            self._warned_match_conditions.add(str(hook.get("name")))
-            log.warning("webhook %s has matchConditions; the emulator does not evaluate CEL and calls it anyway",
-                        hook.get("name"))
-        return True
+        )
 
-    def _hooks(self, configs: list[Obj], a: Attributes, ns_labels: dict[str, str] | None) -> list[dict[str, Any]]:
-        hooks = []
-        for config in sorted(configs, key=lambda c: c["metadata"]["name"]):
-            for hook in config.get("webhooks") or []:
-                if self._applies(hook, a, ns_labels):
-                    hooks.append(hook)
-        return hooks
+    def _should_call(self, config: Obj, hook: Mapping[str, Any], a: Attributes,
+                     namespace_labels: dict[str, str] | None) -> bool:
+        """``ShouldCallHook``: rules and selectors, then ``matchConditions``; raises 403 when a condition
+        fails to evaluate under ``failurePolicy: Fail``."""
+        if not self._applies(hook, a, namespace_labels):
+            return False
+        if not hook.get("matchConditions"):
+            return True
+        conditions = self.conditions.get(config, hook)
+        outcome = matchconditions.evaluate(
+            conditions, matchconditions.activation(a.obj, a.old, self._request("", a)))
+        if outcome.false_condition is not None or not outcome.errors:
+            return outcome.false_condition is None
+        name = str(hook.get("name"))
+        if hook.get("failurePolicy", "Fail") == "Ignore":
+            log.warning("webhook %s skipped: matchConditions failed to evaluate (failurePolicy: Ignore): %s",
+                        name, outcome.error_message())
+            return False
+        log.warning("Failed evaluating match conditions, failing closed %s: %s", name, outcome.error_message())
+        raise errors.forbidden(a.rt.plural, a.rt.group, a.name, outcome.error_message())
+
+    @staticmethod
+    def _ordered(configs: list[Obj]) -> list[tuple[Obj, dict[str, Any]]]:
+        return [(config, hook) for config in sorted(configs, key=lambda c: c["metadata"]["name"])
+                for hook in config.get("webhooks") or []]
 
     async def mutate(self, configs: list[Obj], a: Attributes, ns_labels: dict[str, str] | None) -> Obj | None:
-        """Call every matching mutating webhook in order; return the (possibly patched) object."""
-        hooks = self._hooks(configs, a, ns_labels)
+        """Call every matching mutating webhook in order; return the (possibly patched) object.
+
+        Whether a webhook is called is decided just before calling it, on the object as the webhooks
+        before it left it (kube-apiserver's mutating dispatcher does the same)."""
+        called: list[tuple[Obj, dict[str, Any]]] = []
         changed_after: dict[int, bool] = {}
-        for i, hook in enumerate(hooks):
+        for config, hook in self._ordered(configs):
+            if not self._should_call(config, hook, a, ns_labels):
+                continue
             before = copy.deepcopy(a.obj)
             await self._invoke(hook, a, mutating=True)
             if a.obj != before:
                 for j in changed_after:
                     changed_after[j] = True
-            changed_after[i] = False
-        for i, hook in enumerate(hooks):  # reinvocationPolicy: IfNeeded — one more call if others changed it
-            if hook.get("reinvocationPolicy") == "IfNeeded" and changed_after.get(i):
+            changed_after[len(called)] = False
+            called.append((config, hook))
+        for i, (config, hook) in enumerate(called):  # reinvocationPolicy: IfNeeded — once more if others changed it
+            if (hook.get("reinvocationPolicy") == "IfNeeded" and changed_after.get(i)
+                    and self._should_call(config, hook, a, ns_labels)):
                 await self._invoke(hook, a, mutating=True)
         return a.obj
 
     async def validate(self, configs: list[Obj], a: Attributes, ns_labels: dict[str, str] | None) -> None:
-        for hook in self._hooks(configs, a, ns_labels):
+        hooks = [hook for config, hook in self._ordered(configs) if self._should_call(config, hook, a, ns_labels)]
+        for hook in hooks:
             await self._invoke(hook, a, mutating=False)
 
     async def _invoke(self, hook: Mapping[str, Any], a: Attributes, *, mutating: bool) -> None:
@@ -232,6 +256,10 @@ class Dispatcher:
         return response
 
     def _review(self, uid: str, a: Attributes) -> AdmissionReviewRequest:
+        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": self._request(uid, a)}
+
+    @staticmethod
+    def _request(uid: str, a: Attributes) -> AdmissionRequest:
         gvk = {"group": a.rt.group, "version": a.rt.version, "kind": a.rt.kind}
         gvr = {"group": a.rt.group, "version": a.rt.version, "resource": a.rt.plural}
         request: AdmissionRequest = {
@@ -255,7 +283,7 @@ class Dispatcher:
             request["requestSubResource"] = a.subresource
         if not a.name:
             del request["name"]
-        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+        return request
 
 
 def _rejection(name: str, status: Any) -> errors.ApiError:

@@ -97,12 +97,9 @@ def bad_request(message: str) -> ApiError:
 
 
 def forbidden(plural: str, group: str, name: str, why: str) -> ApiError:
-    return ApiError(
-        403,
-        "Forbidden",
-        f'{qualified(plural, group)} "{name}" is forbidden: {why}',
-        _details(name, plural, group),
-    )
+    """``pods "x" is forbidden: why`` (``pods is forbidden: why`` when there is no name yet)."""
+    subject = f'{qualified(plural, group)} "{name}"' if name else qualified(plural, group)
+    return ApiError(403, "Forbidden", f"{subject} is forbidden: {why}", _details(name, plural, group))
 
 
 def unauthorized() -> ApiError:

@@ -15,6 +15,7 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
+from apibridge.emulator import matchconditions
 from apibridge.emulator.kinds import ResourceType
 from apibridge.emulator.wire import Obj, StatusCause
 
@@ -212,6 +213,7 @@ def validate_webhooks(obj: Obj) -> list[StatusCause]:
         if not isinstance(timeout, int) or not 1 <= timeout <= 30:
             causes.append({"reason": "FieldValueInvalid", "field": f"{at}.timeoutSeconds",
                            "message": f"Invalid value: {timeout}: the timeout value must be between 1 and 30 seconds"})
+        causes += matchconditions.validate(hook, at)
     return causes
 
 
