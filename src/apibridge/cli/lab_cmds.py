@@ -233,7 +233,7 @@ def graph_command(output_file: Path, name: str) -> None:
 
 @click.command("demo")
 @click.option("--scenario", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR",
-              help="Scenario directory (default: the repository's examples/demo).")
+              help="Scenario directory (default: the embedded one, also at examples/demo).")
 @click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path),
               default=Path("apibridge-demo.svg"), show_default=True, help="Where to draw the final lab.")
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (explore it with lab trace/exec).")

@@ -12,8 +12,9 @@ One lab, three inputs applied by reconcile (``lab up`` on the running lab), a ve
    itself (``--adversarial``).
 
 The demo judges each phase against what the story expects and returns a table of checks; the CLI
-prints it and exits 0 only if every phase behaved as expected. The scenario lives in
-``examples/demo`` (a ``cluster.yaml`` plus one file per phase).
+prints it and exits 0 only if every phase behaved as expected. The scenario is embedded in the
+package (``demo_scenario/``: a ``cluster.yaml`` plus one file per phase; ``examples/demo`` in the
+repository points at it), so an installed ``apibridge demo`` needs nothing else.
 """
 
 from __future__ import annotations
@@ -87,16 +88,17 @@ class DemoReport:
         return bool(self.phases) and all(c.ok for p in self.phases for c in p.checks)
 
 
+EMBEDDED_SCENARIO = Path(__file__).resolve().parent / "demo_scenario"
+
+
 def scenario_dir(explicit: Path | None = None) -> Path:
-    """``examples/demo`` of the source tree (or ``explicit``); it must hold cluster.yaml and the phases."""
-    candidates = [explicit] if explicit else [Path(__file__).resolve().parents[3] / "examples" / "demo",
-                                             Path.cwd() / "examples" / "demo"]
-    for directory in candidates:
-        if directory is not None and all((directory / f).is_file() for f in ("cluster.yaml", *PHASE_FILES)):
-            return directory
-    shown = candidates[0] if candidates and candidates[0] else Path("examples/demo")
-    raise InputError(f"demo scenario not found (need cluster.yaml and {', '.join(PHASE_FILES)})",
-                     Location(str(shown)), hint="pass --scenario DIR (the repository's examples/demo)")
+    """The embedded scenario (or ``explicit``); it must hold cluster.yaml and one file per phase."""
+    directory = explicit or EMBEDDED_SCENARIO
+    missing = [f for f in ("cluster.yaml", *PHASE_FILES) if not (directory / f).is_file()]
+    if missing:
+        raise InputError(f"demo scenario incomplete: no {', '.join(missing)}", Location(str(directory)),
+                         hint="a scenario directory holds cluster.yaml and " + ", ".join(PHASE_FILES))
+    return directory
 
 
 def _api_reaches(report: VerifyReport, pod: str) -> bool | None:
