@@ -122,3 +122,17 @@ def internal(message: str) -> ApiError:
     return ApiError(
         500, "InternalError", f"Internal error occurred: {message}", StatusDetails(causes=[{"message": message}])
     )
+
+
+def list_item_name_causes(name: str, field: str, seen: set[str], *, valid: bool, rule: str) -> list[StatusCause]:
+    """Validation causes for the ``name`` of one item of a list whose names must be set, valid and unique
+    (webhooks of a configuration, matchConditions of a webhook); records ``name`` in ``seen``."""
+    causes: list[StatusCause] = []
+    if not name:
+        causes.append({"reason": "FieldValueRequired", "field": field, "message": "Required value"})
+    elif not valid:
+        causes.append({"reason": "FieldValueInvalid", "field": field, "message": f'Invalid value: "{name}": {rule}'})
+    elif name in seen:
+        causes.append({"reason": "FieldValueDuplicate", "field": field, "message": f'Duplicate value: "{name}"'})
+    seen.add(name)
+    return causes

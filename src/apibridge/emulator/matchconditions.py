@@ -34,6 +34,7 @@ from celpy.adapter import json_to_cel
 from celpy.celparser import CELParseError
 from celpy.evaluation import CELEvalError, bool_eq
 
+from apibridge.emulator.errors import list_item_name_causes
 from apibridge.emulator.wire import Obj, StatusCause
 
 log = logging.getLogger(__name__)
@@ -317,16 +318,10 @@ def validate(hook: Mapping[str, Any], at: str) -> list[StatusCause]:
                 causes.append({"reason": "FieldValueInvalid", "field": f"{here}.expression",
                                "message": f"Invalid value: {expression!r}: compilation failed: {_syntax_error(exc)}"})
         name = str(condition.get("name") or "")
-        if not name:
-            causes.append({"reason": "FieldValueRequired", "field": f"{here}.name", "message": "Required value"})
-        elif not _qualified_name(name):
-            causes.append({"reason": "FieldValueInvalid", "field": f"{here}.name",
-                           "message": f'Invalid value: "{name}": name part must consist of alphanumeric characters, '
-                                      "'-', '_' or '.', and must start and end with an alphanumeric character"})
-        elif name in seen:
-            causes.append({"reason": "FieldValueDuplicate", "field": f"{here}.name",
-                           "message": f'Duplicate value: "{name}"'})
-        seen.add(name)
+        causes += list_item_name_causes(
+            name, f"{here}.name", seen, valid=_qualified_name(name),
+            rule="name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
+                 "with an alphanumeric character")
     return causes
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from apibridge.emulator import matchconditions
+from apibridge.emulator.errors import list_item_name_causes
 from apibridge.emulator.kinds import ResourceType
 from apibridge.emulator.wire import Obj, StatusCause
 
@@ -185,16 +186,9 @@ def validate_webhooks(obj: Obj) -> list[StatusCause]:
     for i, hook in enumerate(obj.get("webhooks") or []):
         at = f"webhooks[{i}]"
         name = str(hook.get("name") or "")
-        if not name:
-            causes.append({"reason": "FieldValueRequired", "field": f"{at}.name", "message": "Required value"})
-        elif name.count(".") < 2 or not _SUBDOMAIN.match(name):
-            causes.append({"reason": "FieldValueInvalid", "field": f"{at}.name",
-                           "message": f'Invalid value: "{name}": should be a domain with at least three segments '
-                                      "separated by dots"})
-        elif name in seen:
-            causes.append({"reason": "FieldValueDuplicate", "field": f"{at}.name",
-                           "message": f'Duplicate value: "{name}"'})
-        seen.add(name)
+        causes += list_item_name_causes(name, f"{at}.name", seen,
+                                        valid=name.count(".") >= 2 and bool(_SUBDOMAIN.match(name)),
+                                        rule="should be a domain with at least three segments separated by dots")
         if hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
             causes.append({"reason": "FieldValueNotSupported", "field": f"{at}.sideEffects",
                            "message": f'Unsupported value: {hook.get("sideEffects")!r}: supported values: '

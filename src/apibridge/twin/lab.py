@@ -49,7 +49,7 @@ from apibridge.twin.nb import Northbound
 from apibridge.twin.nsock import interfaces, link_up, sysctl
 from apibridge.twin.proc import owned_by, read_pidfile, run, stop_pidfile
 from apibridge.twin.state import ApiServerRecord, LabPlace, LabRecord, PodRecord, read_record, write_record
-from apibridge.twin.topology import OVN0, Topology, TwinNode, TwinPod, allocations, build_topology
+from apibridge.twin.topology import OVN0, Nic, Topology, TwinNode, allocations, build_topology
 
 Progress = Callable[[str], None]
 _NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
@@ -147,20 +147,11 @@ def _fingerprint(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _pod_nics(pod: TwinPod) -> list[ns.Nic]:
-    out = []
-    for nic in pod.nics:
-        out.append(ns.Nic(
-            ifname=nic.ifname, iface_id=nic.lsp, mac=nic.mac, addresses=nic.addresses,
-            gateways=tuple(str(g) for g in nic.gateways) if nic.default_route else (),
-            routes=tuple(ns.Route(r.dst, r.gw) for r in nic.routes), pod_name=pod.name, pod_namespace=pod.namespace))
-    return out
-
-
-def _node_nic(node: TwinNode) -> ns.Nic:
-    nic = node.nic
-    return ns.Nic(ifname=nic.ifname, iface_id=nic.lsp, mac=nic.mac, addresses=nic.addresses, gateways=(),
-                  routes=tuple(ns.Route(r.dst, r.gw) for r in nic.routes), pod_name=node.name)
+def _plugged(nic: Nic, owner: str, namespace: str = "") -> ns.Nic:
+    """A topology NIC as ``netns.plug`` takes it (the default route only on the pod's default-route NIC)."""
+    return ns.Nic(ifname=nic.ifname, iface_id=nic.lsp, mac=nic.mac, addresses=nic.addresses,
+                  gateways=tuple(str(g) for g in nic.gateways) if nic.default_route else (),
+                  routes=nic.routes, pod_name=owner, pod_namespace=namespace)
 
 
 def _node_addresses(node: TwinNode) -> list[str]:
@@ -324,7 +315,7 @@ class Lab:
         want: dict[str, tuple[str, list[ns.Nic], list[str], str]] = {}  # ref -> (netns, nics, node addrs, fp)
         host_routes: dict[str, list[str]] = {}
         for node in topo.nodes:
-            nics = [_node_nic(node)]
+            nics = [_plugged(node.nic, node.name)]
             addrs = _node_addresses(node)
             # kube-ovn-cni updates a node's routes in place: they are not part of its identity
             bare = [dataclasses.replace(n, routes=()) for n in nics]
@@ -336,7 +327,7 @@ class Lab:
             if pod.failure:
                 failures[pod.ref] = pod.failure
                 continue
-            nics = _pod_nics(pod)
+            nics = [_plugged(nic, pod.name, pod.namespace) for nic in pod.nics]
             want[pod.ref] = (place.pod_netns(pod.namespace, pod.name), nics, [], _fingerprint(nics))
         record.failures = failures
 
