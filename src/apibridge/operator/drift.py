@@ -27,7 +27,7 @@ from apibridge.kubeovn import networks, routes, rules
 from apibridge.model.cluster import Cluster
 from apibridge.operator import kube
 from apibridge.operator.client import Client
-from apibridge.plan.mutation import bridge_for, pod_mutation
+from apibridge.plan.mutation import BridgeIndex, pod_mutation
 from apibridge.plan.types import BridgePlan, Plan
 
 # Our own key; it belongs next to the other apibridge keys in ``apibridge.kubeovn.rules``.
@@ -81,13 +81,14 @@ def missing_parts(annotations: Mapping[str, str], namespace: str, bridge_plan: B
 def find_drift(cluster: Cluster, plan: Plan) -> dict[str, BridgeDrift]:
     """Per planned bridge: the selected pods that carry its mutation and the ones that do not."""
     out = {name: BridgeDrift() for name in plan.bridges}
+    index = BridgeIndex(cluster, plan)
     for pod in cluster.pods:
         if pod.is_template or pod.meta.kind != "Pod":
             continue
         raw = pod.raw
         if kube.is_terminating(raw) or (raw.get("status") or {}).get("phase") in FINISHED_PHASES:
             continue
-        bridge_plan = bridge_for(cluster, plan, pod)
+        bridge_plan = index.bridge_for(pod)
         if bridge_plan is None:
             continue
         entry = out[bridge_plan.bridge.name]
