@@ -56,6 +56,10 @@ want=$(sha256sum pyproject.toml | cut -d' ' -f1)
 have=$(cat "$STAMP" 2>/dev/null || true)
 if [[ $want != "$have" || ! -x $VENV/bin/apibridge ]]; then
   say "installing apibridge and its dev tools into $VENV (pip install -e '.[dev]')"
-  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+  # Some machines' pip configuration names local index folders that do not exist; pip warns once per
+  # package about each. Those lines say nothing about this project, so they are left out (pip's exit
+  # status, and every other message, still come through).
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e '.[dev]' \
+    2> >(grep -v "^WARNING: Location 'file://.*' is ignored: it is neither a file nor a directory\.$" >&2)
   printf '%s\n' "$want" >"$STAMP"
 fi
