@@ -73,8 +73,15 @@ class Floor:
         self.sw = f"{prefix}ovs"
         self.servers: list[subprocess.Popen[bytes]] = []
         self.namespaces: list[str] = []
-        self.env = {**os.environ, "OVS_RUNDIR": str(root), "OVS_DBDIR": str(root), "OVS_LOGDIR": str(root),
-                    "OVN_RUNDIR": str(root), "OVN_DBDIR": str(root), "OVN_LOGDIR": str(root)}
+        self.env = {
+            **os.environ,
+            "OVS_RUNDIR": str(root),
+            "OVS_DBDIR": str(root),
+            "OVS_LOGDIR": str(root),
+            "OVN_RUNDIR": str(root),
+            "OVN_DBDIR": str(root),
+            "OVN_LOGDIR": str(root),
+        }
         self.nb = f"unix:{root}/nb.sock"
         self.sb = f"unix:{root}/sb.sock"
         self.ovs = f"unix:{root}/db.sock"
@@ -92,32 +99,82 @@ class Floor:
         r = self.root
         common = ["--detach", "--no-chdir", "-vconsole:off"]
         self.sh("ovsdb-tool", "create", f"{r}/conf.db", "/usr/share/openvswitch/vswitch.ovsschema")
-        self.sh("ovsdb-server", f"{r}/conf.db", f"--remote=punix:{r}/db.sock", f"--pidfile={r}/ovsdb-server.pid",
-                f"--unixctl={r}/ovsdb-server.ctl", f"--log-file={r}/ovsdb-server.log", *common)
+        self.sh(
+            "ovsdb-server",
+            f"{r}/conf.db",
+            f"--remote=punix:{r}/db.sock",
+            f"--pidfile={r}/ovsdb-server.pid",
+            f"--unixctl={r}/ovsdb-server.ctl",
+            f"--log-file={r}/ovsdb-server.log",
+            *common,
+        )
         self.vsctl("--no-wait", "init")
         self.sh("ip", "netns", "add", self.sw)
-        self.sh("ip", "netns", "exec", self.sw, "ovs-vswitchd", self.ovs, f"--pidfile={r}/ovs-vswitchd.pid",
-                f"--unixctl={r}/ovs-vswitchd.ctl", f"--log-file={r}/ovs-vswitchd.log", *common)
+        self.sh(
+            "ip",
+            "netns",
+            "exec",
+            self.sw,
+            "ovs-vswitchd",
+            self.ovs,
+            f"--pidfile={r}/ovs-vswitchd.pid",
+            f"--unixctl={r}/ovs-vswitchd.ctl",
+            f"--log-file={r}/ovs-vswitchd.log",
+            *common,
+        )
         for db, schema in (("nb", "/usr/share/ovn/ovn-nb.ovsschema"), ("sb", "/usr/share/ovn/ovn-sb.ovsschema")):
             self.sh("ovsdb-tool", "create", f"{r}/{db}.db", schema)
-            self.sh("ovsdb-server", f"{r}/{db}.db", f"--remote=punix:{r}/{db}.sock", f"--pidfile={r}/{db}.pid",
-                    f"--unixctl={r}/{db}.ctl", f"--log-file={r}/{db}.log", *common)
+            self.sh(
+                "ovsdb-server",
+                f"{r}/{db}.db",
+                f"--remote=punix:{r}/{db}.sock",
+                f"--pidfile={r}/{db}.pid",
+                f"--unixctl={r}/{db}.ctl",
+                f"--log-file={r}/{db}.log",
+                *common,
+            )
         self.nbctl("--no-wait", "init")
         self.sh("ovn-sbctl", f"--db={self.sb}", "init")
-        self.sh("ovn-northd", f"--ovnnb-db={self.nb}", f"--ovnsb-db={self.sb}", f"--pidfile={r}/northd.pid",
-                f"--unixctl={r}/northd.ctl", f"--log-file={r}/northd.log", *common)
+        self.sh(
+            "ovn-northd",
+            f"--ovnnb-db={self.nb}",
+            f"--ovnsb-db={self.sb}",
+            f"--pidfile={r}/northd.pid",
+            f"--unixctl={r}/northd.ctl",
+            f"--log-file={r}/northd.log",
+            *common,
+        )
         chassis = f"{self.prefix}chassis"
-        self.vsctl("set", "open_vswitch", ".", f"external_ids:system-id={chassis}",
-                   f"external_ids:ovn-remote={self.sb}", "external_ids:ovn-encap-type=geneve",
-                   "external_ids:ovn-encap-ip=127.0.0.1",
-                   "external_ids:ovn-bridge-datapath-type=netdev")
-        self.vsctl("--may-exist", "add-br", "br-int", "--", "set", "bridge", "br-int", "datapath_type=netdev",
-                   "fail-mode=secure", "other-config:disable-in-band=true")
+        self.vsctl(
+            "set",
+            "open_vswitch",
+            ".",
+            f"external_ids:system-id={chassis}",
+            f"external_ids:ovn-remote={self.sb}",
+            "external_ids:ovn-encap-type=geneve",
+            "external_ids:ovn-encap-ip=127.0.0.1",
+            "external_ids:ovn-bridge-datapath-type=netdev",
+        )
+        self.vsctl(
+            "--may-exist",
+            "add-br",
+            "br-int",
+            "--",
+            "set",
+            "bridge",
+            "br-int",
+            "datapath_type=netdev",
+            "fail-mode=secure",
+            "other-config:disable-in-band=true",
+        )
         self.sh("ovn-controller", self.ovs, f"--pidfile={r}/controller.pid", f"--log-file={r}/controller.log", *common)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            out = run(["ovn-sbctl", f"--db={self.sb}", "--bare", "--columns=name", "list", "chassis"], env=self.env,
-                      check=False).stdout
+            out = run(
+                ["ovn-sbctl", f"--db={self.sb}", "--bare", "--columns=name", "list", "chassis"],
+                env=self.env,
+                check=False,
+            ).stdout
             if chassis in out:
                 return
             time.sleep(0.01)
@@ -127,12 +184,27 @@ class Floor:
         v = "external_ids:vendor=kube-ovn"
         self.nbctl("set", "NB_Global", ".", "options:use_ct_inv_match=false")
         for r in topo.routers:
-            self.nbctl("lr-add", r.name, "--", "set", "logical_router", r.name, v,
-                       *(f"options:{k}={val}" for k, val in r.options.items()))
+            self.nbctl(
+                "lr-add",
+                r.name,
+                "--",
+                "set",
+                "logical_router",
+                r.name,
+                v,
+                *(f"options:{k}={val}" for k, val in r.options.items()),
+            )
         for lb in topo.load_balancers:
             extra = ["selection_fields=ip_src"] if lb.selection_fields else []
-            self.nbctl("create", "load_balancer", f"name={lb.name}", f"protocol={lb.protocol}", v, *extra,
-                       *(f"options:{k}={val}" for k, val in lb.options.items()))
+            self.nbctl(
+                "create",
+                "load_balancer",
+                f"name={lb.name}",
+                f"protocol={lb.protocol}",
+                v,
+                *extra,
+                *(f"options:{k}={val}" for k, val in lb.options.items()),
+            )
             for vip, backends in lb.vips.items():
                 self.nbctl("lb-add", lb.name, vip, backends, lb.protocol)
         for sw in topo.switches:
@@ -140,11 +212,42 @@ class Floor:
             rp = sw.router_port
             if rp is not None:
                 lsp = rules.switch_router_port(sw.name, rp.router)
-                self.nbctl("lrp-add", rp.router, rp.name, rp.mac, *rp.networks, "--", "set", "logical_router_port",
-                           rp.name, f"external_ids:lr={rp.router}", v)
-                self.nbctl("lsp-add", sw.name, lsp, "--", "lsp-set-type", lsp, "router", "--", "lsp-set-addresses",
-                           lsp, "router", "--", "lsp-set-options", lsp, f"router-port={rp.name}", "--", "set",
-                           "logical_switch_port", lsp, f"external_ids:ls={sw.name}", v)
+                self.nbctl(
+                    "lrp-add",
+                    rp.router,
+                    rp.name,
+                    rp.mac,
+                    *rp.networks,
+                    "--",
+                    "set",
+                    "logical_router_port",
+                    rp.name,
+                    f"external_ids:lr={rp.router}",
+                    v,
+                )
+                self.nbctl(
+                    "lsp-add",
+                    sw.name,
+                    lsp,
+                    "--",
+                    "lsp-set-type",
+                    lsp,
+                    "router",
+                    "--",
+                    "lsp-set-addresses",
+                    lsp,
+                    "router",
+                    "--",
+                    "lsp-set-options",
+                    lsp,
+                    f"router-port={rp.name}",
+                    "--",
+                    "set",
+                    "logical_switch_port",
+                    lsp,
+                    f"external_ids:ls={sw.name}",
+                    v,
+                )
             for lb_name in sw.load_balancers:
                 self.nbctl("ls-lb-add", sw.name, lb_name)
             for acl in sw.acls:
@@ -152,8 +255,14 @@ class Floor:
         for route in topo.static_routes:
             self.nbctl(f"--policy={route.policy}", "lr-route-add", route.router, route.prefix, route.nexthop)
         for pol in topo.policies:
-            self.nbctl("lr-policy-add", pol.router, str(pol.priority), pol.match, pol.action,
-                       *([pol.nexthop] if pol.nexthop else []))
+            self.nbctl(
+                "lr-policy-add",
+                pol.router,
+                str(pol.priority),
+                pol.match,
+                pol.action,
+                *([pol.nexthop] if pol.nexthop else []),
+            )
         for owner, nic in iter_nics(topo):
             self.lsp(owner, nic)
         for pg in topo.port_groups:
@@ -161,9 +270,22 @@ class Floor:
 
     def lsp(self, owner: str, nic: Any) -> None:
         ips = " ".join(a.split("/")[0] for a in nic.addresses)
-        self.nbctl("lsp-add", nic.switch, nic.lsp, "--", "lsp-set-addresses", nic.lsp, f"{nic.mac} {ips}", "--",
-                   "set", "logical_switch_port", nic.lsp, f"external_ids:ls={nic.switch}",
-                   f'external_ids:pod="{owner}"', "external_ids:vendor=kube-ovn")
+        self.nbctl(
+            "lsp-add",
+            nic.switch,
+            nic.lsp,
+            "--",
+            "lsp-set-addresses",
+            nic.lsp,
+            f"{nic.mac} {ips}",
+            "--",
+            "set",
+            "logical_switch_port",
+            nic.lsp,
+            f"external_ids:ls={nic.switch}",
+            f'external_ids:pod="{owner}"',
+            "external_ids:vendor=kube-ovn",
+        )
 
     def netns_for(self, owner: str) -> str:
         return f"{self.prefix}{owner.replace('/', '_')}"
@@ -183,8 +305,17 @@ class Floor:
         self.sh("ip", "-n", netns, "link", "set", nic.ifname, "up")
         self.sh("ip", "-n", self.sw, "link", "set", host, "up")
         self.sh("ip", "netns", "exec", netns, "ethtool", "-K", nic.ifname, "tx", "off")
-        self.vsctl("--may-exist", "add-port", "br-int", host, "--", "set", "interface", host,
-                   f"external_ids:iface-id={nic.lsp}")
+        self.vsctl(
+            "--may-exist",
+            "add-port",
+            "br-int",
+            host,
+            "--",
+            "set",
+            "interface",
+            host,
+            f"external_ids:iface-id={nic.lsp}",
+        )
         if nic.default_route:
             for gw in nic.gateways:
                 self.sh("ip", "-n", netns, "route", "add", "default", "via", str(gw), "dev", nic.ifname)
@@ -206,15 +337,20 @@ class Floor:
             if pod.ports:
                 listen.append((self.netns_for(pod.ref), pod.ports[0].port))
         for netns, port in listen:  # ovnlab.sh: python3 -m http.server per server
-            self.servers.append(subprocess.Popen(
-                ["ip", "netns", "exec", netns, sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            self.servers.append(
+                subprocess.Popen(
+                    ["ip", "netns", "exec", netns, sys.executable, "-m", "http.server", str(port), "--bind", "0.0.0.0"],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
         pending = list(listen)
         deadline = time.monotonic() + 30
         while pending and time.monotonic() < deadline:
             outcomes = probe.run([probe.Probe(n, "127.0.0.1", p) for n, p in pending], timeout=0.2)
-            pending = [item for item, o in zip(pending, outcomes, strict=True) if "refused" in o.detail
-                       or o.verdict != "reach"]
+            pending = [
+                item for item, o in zip(pending, outcomes, strict=True) if "refused" in o.detail or o.verdict != "reach"
+            ]
             if pending:
                 time.sleep(0.01)
 
@@ -248,25 +384,44 @@ def pod_doc(name: str, namespace: str, port: int | None = None) -> dict[str, Any
     container: dict[str, Any] = {"name": "c", "image": "x"}
     if port:
         container["ports"] = [{"containerPort": port}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"containers": [container]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [container]},
+    }
 
 
 def ten_by_ten() -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "kind-control-plane",
-                                                          "labels": {"node-role.kubernetes.io/control-plane": ""}},
-         "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "kind-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]},
+        },
     ]
     for v in range(10):
         vpc, namespace = f"tenant-{v}", f"team-{v}"
         docs += [
-            {"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": vpc},
-             "spec": {"namespaces": [namespace]}},
-            {"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": f"{vpc}-subnet"},
-             "spec": {"vpc": vpc, "cidrBlock": f"10.{v + 1}.0.0/24", "namespaces": [namespace]}},
-            {"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge", "metadata": {"name": vpc},
-             "spec": {"vpc": vpc, "cidrBlock": "auto", "isolation": "strict"}},
+            {
+                "apiVersion": "kubeovn.io/v1",
+                "kind": "Vpc",
+                "metadata": {"name": vpc},
+                "spec": {"namespaces": [namespace]},
+            },
+            {
+                "apiVersion": "kubeovn.io/v1",
+                "kind": "Subnet",
+                "metadata": {"name": f"{vpc}-subnet"},
+                "spec": {"vpc": vpc, "cidrBlock": f"10.{v + 1}.0.0/24", "namespaces": [namespace]},
+            },
+            {
+                "apiVersion": "apibridge.dev/v1alpha1",
+                "kind": "ApiBridge",
+                "metadata": {"name": vpc},
+                "spec": {"vpc": vpc, "cidrBlock": "auto", "isolation": "strict"},
+            },
         ]
         docs += [pod_doc(f"app-{p}", namespace, 8080) for p in range(10)]
     return docs
@@ -332,8 +487,10 @@ def main() -> int:
             finally:
                 floor.down()
         cold, floor_cold = statistics.median(ours), statistics.median(floors)
-        say(f"cold start (examples/seed): {cold:.3f}s, floor {floor_cold:.3f}s ({cold / floor_cold:.2f}x) "
-            f"[ours {', '.join(f'{x:.2f}' for x in ours)}; floor {', '.join(f'{x:.2f}' for x in floors)}]")
+        say(
+            f"cold start (examples/seed): {cold:.3f}s, floor {floor_cold:.3f}s ({cold / floor_cold:.2f}x) "
+            f"[ours {', '.join(f'{x:.2f}' for x in ours)}; floor {', '.join(f'{x:.2f}' for x in floors)}]"
+        )
 
         # per pod: add one Pod at a time to a running seed lab; the floor adds the same pod by hand
         extra = work / "extra.yaml"
@@ -383,17 +540,28 @@ def main() -> int:
             t0 = time.monotonic()
             result = verify(lab.desired().topology, netns, ca_file=lab.place.ca_file)
             verify_s = time.monotonic() - t0
-            say(f"verify of 100 pods: {verify_s:.2f}s for {len(result.checked)} probes "
-                f"({result.passed} as expected, {result.failed} not)")
+            say(
+                f"verify of 100 pods: {verify_s:.2f}s for {len(result.checked)} probes "
+                f"({result.passed} as expected, {result.failed} not)"
+            )
             rss = daemon_rss_mb(lab)
             say(f"RSS of the six OVN/OVS daemons with 100 pods: {rss:.1f} MiB")
         finally:
             lab.down()
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(json.dumps({"cold_start_s": round(cold, 3), "floor_cold_start_s": round(floor_cold, 3),
-                      "per_pod_s": round(per_pod, 4), "floor_per_pod_s": round(floor_per_pod, 4),
-                      "verify_100_pods_s": round(verify_s, 2), "rss_mb": round(rss, 1)}))
+    print(
+        json.dumps(
+            {
+                "cold_start_s": round(cold, 3),
+                "floor_cold_start_s": round(floor_cold, 3),
+                "per_pod_s": round(per_pod, 4),
+                "floor_per_pod_s": round(floor_per_pod, 4),
+                "verify_100_pods_s": round(verify_s, 2),
+                "rss_mb": round(rss, 1),
+            }
+        )
+    )
     return 0
 
 

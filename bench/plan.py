@@ -51,34 +51,74 @@ def _ns(i: int) -> str:
 
 def generate(vpcs: int, pods: int) -> Iterator[dict[str, Any]]:
     """Every object of the synthetic cluster, in a realistic order (infrastructure first)."""
-    yield {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default"},
-           "spec": {"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"],
-                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}}
-    yield {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
-           "spec": {"clusterIP": "10.96.0.10", "ports": [{"name": "dns", "port": 53, "protocol": "UDP"},
-                                                         {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}}
+    yield {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "spec": {
+            "clusterIP": "10.96.0.1",
+            "clusterIPs": ["10.96.0.1"],
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+        },
+    }
+    yield {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "spec": {
+            "clusterIP": "10.96.0.10",
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+            ],
+        },
+    }
     for n in range(3):
-        yield {"apiVersion": "v1", "kind": "Node",
-               "metadata": {"name": f"node-{n}", "labels": {"node-role.kubernetes.io/control-plane": ""} if n == 0
-                            else {}},
-               "status": {"addresses": [{"type": "InternalIP", "address": f"172.18.0.{n + 2}"}]}}
+        yield {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": f"node-{n}",
+                "labels": {"node-role.kubernetes.io/control-plane": ""} if n == 0 else {},
+            },
+            "status": {"addresses": [{"type": "InternalIP", "address": f"172.18.0.{n + 2}"}]},
+        }
     for name in ("default", "kube-system"):
         yield {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
     # the secondary network some pods already attach by hand (a foreign NAD in 'default', global under Multus)
-    yield {"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
-           "metadata": {"name": "macvlan-conf", "namespace": "default"},
-           "spec": {"config": json.dumps({"cniVersion": "0.3.1", "type": "macvlan", "master": "eth1",
-                                          "ipam": {"type": "host-local", "subnet": "192.168.200.0/24"}})}}
+    yield {
+        "apiVersion": "k8s.cni.cncf.io/v1",
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": "macvlan-conf", "namespace": "default"},
+        "spec": {
+            "config": json.dumps(
+                {
+                    "cniVersion": "0.3.1",
+                    "type": "macvlan",
+                    "master": "eth1",
+                    "ipam": {"type": "host-local", "subnet": "192.168.200.0/24"},
+                }
+            )
+        },
+    }
     base = int(TENANT_SPACE.network_address)
     for v in range(vpcs):
         vpc, ns = _vpc(v), _ns(v)
         yield {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"tenant": vpc}}}
-        yield {"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": vpc},
-               "spec": {"namespaces": [ns], "defaultSubnet": f"{vpc}-s0"}}
+        yield {
+            "apiVersion": "kubeovn.io/v1",
+            "kind": "Vpc",
+            "metadata": {"name": vpc},
+            "spec": {"namespaces": [ns], "defaultSubnet": f"{vpc}-s0"},
+        }
         for s in range(SUBNETS_PER_VPC):
             cidr = ipaddress.ip_network((base + (v * SUBNETS_PER_VPC + s) * 256, 24))
-            spec: dict[str, Any] = {"vpc": vpc, "protocol": "IPv4", "cidrBlock": str(cidr),
-                                    "gateway": str(cidr.network_address + 1)}
+            spec: dict[str, Any] = {
+                "vpc": vpc,
+                "protocol": "IPv4",
+                "cidrBlock": str(cidr),
+                "gateway": str(cidr.network_address + 1),
+            }
             if s == 0:
                 spec["namespaces"] = [ns]
             yield {"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": f"{vpc}-s{s}"}, "spec": spec}
@@ -87,8 +127,12 @@ def generate(vpcs: int, pods: int) -> Iterator[dict[str, Any]]:
             bridge_spec["podSelector"] = {"matchLabels": {"needs-api": "true"}}
         if v % 10 == 0:
             bridge_spec["destinations"] = {"apiserver": True, "dns": True}
-        yield {"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge", "metadata": {"name": f"br-{v:04d}"},
-               "spec": bridge_spec}
+        yield {
+            "apiVersion": "apibridge.dev/v1alpha1",
+            "kind": "ApiBridge",
+            "metadata": {"name": f"br-{v:04d}"},
+            "spec": bridge_spec,
+        }
     for p in range(pods):
         ns = _ns(p % vpcs)
         labels = {"app": f"app-{p % 7}", "needs-api": "true" if p % 3 == 0 else "false"}
@@ -97,14 +141,26 @@ def generate(vpcs: int, pods: int) -> Iterator[dict[str, Any]]:
             annotations["k8s.v1.cni.cncf.io/networks"] = "default/macvlan-conf"
         container = {"name": "app", "image": "registry.example/app:1", "ports": [{"containerPort": 8080}]}
         if p % DEPLOYMENT_EVERY == 0:
-            yield {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"deploy-{p}", "namespace": ns},
-                   "spec": {"replicas": 2, "selector": {"matchLabels": {"app": f"app-{p % 7}"}},
-                            "template": {"metadata": {"labels": labels, "annotations": annotations},
-                                         "spec": {"containers": [container]}}}}
+            yield {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"deploy-{p}", "namespace": ns},
+                "spec": {
+                    "replicas": 2,
+                    "selector": {"matchLabels": {"app": f"app-{p % 7}"}},
+                    "template": {
+                        "metadata": {"labels": labels, "annotations": annotations},
+                        "spec": {"containers": [container]},
+                    },
+                },
+            }
         else:
-            yield {"apiVersion": "v1", "kind": "Pod",
-                   "metadata": {"name": f"pod-{p}", "namespace": ns, "labels": labels, "annotations": annotations},
-                   "spec": {"nodeName": f"node-{p % 3}", "containers": [container]}}
+            yield {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"pod-{p}", "namespace": ns, "labels": labels, "annotations": annotations},
+                "spec": {"nodeName": f"node-{p % 3}", "containers": [container]},
+            }
 
 
 def write_manifest(path: Path, vpcs: int, pods: int) -> None:
@@ -158,9 +214,14 @@ def run_child(manifest: str, profile: bool) -> dict[str, Any]:
         stages.update(load=t1 - t0, plan=t2 - t1, check=t3 - t2, inject=t4 - t3)
         cpu["seconds"] = time.process_time() - c0
         by_id = {id(d.body) for d in cluster.documents}
-        counts.update(documents=len(cluster.documents) + len(cluster.others), pods=len(cluster.pods),
-                      bridges=len(the_plan.bridges), problems=len(the_plan.problems), findings=len(findings),
-                      mutated=sum(1 for body in out if id(body) not in by_id))
+        counts.update(
+            documents=len(cluster.documents) + len(cluster.others),
+            pods=len(cluster.pods),
+            bridges=len(the_plan.bridges),
+            problems=len(the_plan.problems),
+            findings=len(findings),
+            mutated=sum(1 for body in out if id(body) not in by_id),
+        )
 
     profile_text = ""
     if profile:
@@ -181,9 +242,17 @@ def run_child(manifest: str, profile: bool) -> dict[str, Any]:
         pipeline()
     # The target (issue #2) is on load + plan + check; inject is measured and shown beside it.
     measured = stages["load"] + stages["plan"] + stages["check"]
-    return {"stages": stages, "seconds": measured, "cpu_s": cpu["seconds"],
-            "load_avg": os.getloadavg()[0], "peak_mb": _rss_mb() - baseline,
-            "baseline_mb": baseline, "counts": counts, "note": check_note, "profile": profile_text}
+    return {
+        "stages": stages,
+        "seconds": measured,
+        "cpu_s": cpu["seconds"],
+        "load_avg": os.getloadavg()[0],
+        "peak_mb": _rss_mb() - baseline,
+        "baseline_mb": baseline,
+        "counts": counts,
+        "note": check_note,
+        "profile": profile_text,
+    }
 
 
 # ---- driver ---------------------------------------------------------------------------------------------------
@@ -193,8 +262,7 @@ def measure(vpcs: int, pods: int, profile: bool, workdir: Path) -> dict[str, Any
     write_manifest(manifest, vpcs, pods)
     gen_s = time.perf_counter() - t0
     cmd = [sys.executable, __file__, "--child", str(manifest)] + (["--profile"] if profile else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env={**os.environ, "PYTHONHASHSEED": "0"})
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
         raise SystemExit(f"benchmark child failed for {pods} pods (exit {proc.returncode})")
@@ -223,37 +291,50 @@ def main() -> None:
             results[pods] = measure(vpcs, pods, False, Path(tmp))
         profiled = measure(vpcs, sizes[-1], True, Path(tmp)) if args.profile else None
 
-    print(f"apibridge pipeline: {vpcs} VPCs x {SUBNETS_PER_VPC} subnets, {vpcs} ApiBridges, pool {POOL_V4}; "
-          f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(
+        f"apibridge pipeline: {vpcs} VPCs x {SUBNETS_PER_VPC} subnets, {vpcs} ApiBridges, pool {POOL_V4}; "
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs"
+    )
     notes = {r["note"] for r in results.values() if r["note"]}
     for note in sorted(notes):
         print(f"NOTE: {note}")
-    header = (f"{'pods':>8} {'docs':>8} {'MiB in':>7} {'load s':>7} {'plan s':>7} {'check s':>8} {'inject s':>9} "
-              f"{'l+p+c s':>8} {'cpu s':>6} {'peak MB':>8} {'bridges':>8} {'findings':>9} {'mutated':>8}")
+    header = (
+        f"{'pods':>8} {'docs':>8} {'MiB in':>7} {'load s':>7} {'plan s':>7} {'check s':>8} {'inject s':>9} "
+        f"{'l+p+c s':>8} {'cpu s':>6} {'peak MB':>8} {'bridges':>8} {'findings':>9} {'mutated':>8}"
+    )
     print(header)
     print("-" * len(header))
     for pods, r in results.items():
         st, c = r["stages"], r["counts"]
-        print(f"{pods:>8} {c['documents']:>8} {r['manifest_mb']:>7.1f} {st['load']:>7.2f} {st['plan']:>7.2f} "
-              f"{st['check']:>8.2f} {st['inject']:>9.2f} {r['seconds']:>8.2f} {r['cpu_s']:>6.2f} {r['peak_mb']:>8.0f} "
-              f"{c['bridges']:>8} {c['findings']:>9} {c['mutated']:>8}")
+        print(
+            f"{pods:>8} {c['documents']:>8} {r['manifest_mb']:>7.1f} {st['load']:>7.2f} {st['plan']:>7.2f} "
+            f"{st['check']:>8.2f} {st['inject']:>9.2f} {r['seconds']:>8.2f} {r['cpu_s']:>6.2f} {r['peak_mb']:>8.0f} "
+            f"{c['bridges']:>8} {c['findings']:>9} {c['mutated']:>8}"
+        )
     busiest = max(r["load_avg"] for r in results.values())
     if busiest > (os.cpu_count() or 1) - 0.5:
-        print(f"NOTE: machine busy (1-min load average up to {busiest:.1f} on {os.cpu_count()} CPUs): wall times are "
-              "inflated; 'cpu s' is this process's CPU time")
+        print(
+            f"NOTE: machine busy (1-min load average up to {busiest:.1f} on {os.cpu_count()} CPUs): wall times are "
+            "inflated; 'cpu s' is this process's CPU time"
+        )
     small, large = results[sizes[0]], results[sizes[-1]]
     growth = large["seconds"] / small["seconds"] if small["seconds"] else float("inf")
     factor = sizes[-1] // sizes[0]
-    print(f"growth {sizes[-1]} / {sizes[0]} pods: x{growth:.1f} time (x{factor} input; target <= x{factor * 1.2:.0f}), "
-          f"x{large['peak_mb'] / max(small['peak_mb'], 1):.1f} memory")
+    print(
+        f"growth {sizes[-1]} / {sizes[0]} pods: x{growth:.1f} time (x{factor} input; target <= x{factor * 1.2:.0f}), "
+        f"x{large['peak_mb'] / max(small['peak_mb'], 1):.1f} memory"
+    )
     if not args.quick:
         verdict = "OK" if large["seconds"] < 5 else "OVER"
         print(f"{sizes[-1]} pods in {large['seconds']:.2f} s (target < 5 s): {verdict}")
     if profiled is not None:
         print(f"\ncProfile of {sizes[-1]} pods (times inflated by the profiler):")
         print(profiled["profile"])
-    print(json.dumps({str(p): {"seconds": round(r["seconds"], 3), "peak_mb": round(r["peak_mb"], 1)}
-                      for p, r in results.items()}))
+    print(
+        json.dumps(
+            {str(p): {"seconds": round(r["seconds"], 3), "peak_mb": round(r["peak_mb"], 1)} for p, r in results.items()}
+        )
+    )
 
 
 if __name__ == "__main__":

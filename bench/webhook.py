@@ -59,76 +59,168 @@ NAMESPACES_PER_TENANT = 3
 # ---- the cluster and the requests ------------------------------------------------------------------------
 def cluster_documents() -> list[dict[str, Any]]:
     docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{i}", "labels": {
-            **({"node-role.kubernetes.io/control-plane": ""} if i == 0 else {})}},
-         "status": {"addresses": [{"type": "InternalIP", "address": f"172.18.0.{i + 2}"}]}} for i in range(5)]
-    docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kube-dns", "namespace": "kube-system"},
-                 "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 53, "protocol": "UDP"}]}})
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {
+                "name": f"node-{i}",
+                "labels": {**({"node-role.kubernetes.io/control-plane": ""} if i == 0 else {})},
+            },
+            "status": {"addresses": [{"type": "InternalIP", "address": f"172.18.0.{i + 2}"}]},
+        }
+        for i in range(5)
+    ]
+    docs.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+            "spec": {"clusterIP": "10.96.0.10", "ports": [{"port": 53, "protocol": "UDP"}]},
+        }
+    )
     for name in ("default", "kube-system", "monitoring", "ingress"):
         docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     for t in range(TENANTS):
         vpc = f"tenant-{t}"
         namespaces = [f"{vpc}-ns{j}" for j in range(NAMESPACES_PER_TENANT)]
         for j, ns in enumerate(namespaces):
-            docs.append({"apiVersion": "v1", "kind": "Namespace",
-                         "metadata": {"name": ns, "labels": {"tenant": vpc, "tier": "prod" if j else "dev"}}})
-        docs.append({"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": vpc},
-                     "spec": {"namespaces": namespaces}})
-        docs.append({"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": f"{vpc}-subnet"},
-                     "spec": {"vpc": vpc, "cidrBlock": f"10.{t // 200}.{t % 200}.0/24", "namespaces": namespaces}})
+            docs.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Namespace",
+                    "metadata": {"name": ns, "labels": {"tenant": vpc, "tier": "prod" if j else "dev"}},
+                }
+            )
+        docs.append(
+            {
+                "apiVersion": "kubeovn.io/v1",
+                "kind": "Vpc",
+                "metadata": {"name": vpc},
+                "spec": {"namespaces": namespaces},
+            }
+        )
+        docs.append(
+            {
+                "apiVersion": "kubeovn.io/v1",
+                "kind": "Subnet",
+                "metadata": {"name": f"{vpc}-subnet"},
+                "spec": {"vpc": vpc, "cidrBlock": f"10.{t // 200}.{t % 200}.0/24", "namespaces": namespaces},
+            }
+        )
         spec: dict[str, Any] = {"vpc": vpc, "destinations": {"dns": t % 3 == 0}}
         if t % 2:
             spec["podSelector"] = {"matchExpressions": [{"key": "app", "operator": "In", "values": ["api", "web"]}]}
         else:
             spec["namespaceSelector"] = {"matchLabels": {"tier": "prod"}}
-        docs.append({"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge", "metadata": {"name": vpc},
-                     "spec": spec})
+        docs.append(
+            {"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge", "metadata": {"name": vpc}, "spec": spec}
+        )
     return docs
 
 
 def pod(namespace: str, app: str, annotations: dict[str, str] | None = None) -> dict[str, Any]:
     rs = f"{app}-7d9f8c6b5"
     md: dict[str, Any] = {
-        "generateName": f"{rs}-", "namespace": namespace,
-        "labels": {"app": app, "pod-template-hash": "7d9f8c6b5", "app.kubernetes.io/part-of": "shop",
-                   "app.kubernetes.io/version": "2.14.1"},
-        "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs, "controller": True,
-                             "blockOwnerDeletion": True, "uid": "9b0b8c4e-2d5f-4f77-9c6a-0f6b1c1d2e3f"}],
+        "generateName": f"{rs}-",
+        "namespace": namespace,
+        "labels": {
+            "app": app,
+            "pod-template-hash": "7d9f8c6b5",
+            "app.kubernetes.io/part-of": "shop",
+            "app.kubernetes.io/version": "2.14.1",
+        },
+        "ownerReferences": [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "name": rs,
+                "controller": True,
+                "blockOwnerDeletion": True,
+                "uid": "9b0b8c4e-2d5f-4f77-9c6a-0f6b1c1d2e3f",
+            }
+        ],
     }
     if annotations is not None:
         md["annotations"] = annotations
     container = {
-        "name": app, "image": f"registry.example.com/shop/{app}:2.14.1", "imagePullPolicy": "IfNotPresent",
+        "name": app,
+        "image": f"registry.example.com/shop/{app}:2.14.1",
+        "imagePullPolicy": "IfNotPresent",
         "args": ["--listen=:8080", "--metrics=:9090", "--log-format=json"],
-        "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                {"name": "GOMAXPROCS", "value": "2"}, {"name": "SHOP_REGION", "value": "eu-west-1"}],
-        "ports": [{"name": "http", "containerPort": 8080, "protocol": "TCP"},
-                  {"name": "metrics", "containerPort": 9090, "protocol": "TCP"}],
+        "env": [
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "GOMAXPROCS", "value": "2"},
+            {"name": "SHOP_REGION", "value": "eu-west-1"},
+        ],
+        "ports": [
+            {"name": "http", "containerPort": 8080, "protocol": "TCP"},
+            {"name": "metrics", "containerPort": 9090, "protocol": "TCP"},
+        ],
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
         "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 5},
         "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10},
-        "volumeMounts": [{"name": "kube-api-access-x7k2p", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
-                          "readOnly": True}, {"name": "config", "mountPath": "/etc/shop"}],
-        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
-                            "capabilities": {"drop": ["ALL"]}},
-        "terminationMessagePath": "/dev/termination-log", "terminationMessagePolicy": "File",
+        "volumeMounts": [
+            {
+                "name": "kube-api-access-x7k2p",
+                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount",
+                "readOnly": True,
+            },
+            {"name": "config", "mountPath": "/etc/shop"},
+        ],
+        "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "terminationMessagePath": "/dev/termination-log",
+        "terminationMessagePolicy": "File",
     }
     return {
-        "apiVersion": "v1", "kind": "Pod", "metadata": md,
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": md,
         "spec": {
-            "containers": [container], "restartPolicy": "Always", "dnsPolicy": "ClusterFirst",
-            "serviceAccountName": "default", "schedulerName": "default-scheduler", "priority": 0,
-            "enableServiceLinks": True, "preemptionPolicy": "PreemptLowerPriority",
-            "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-                             "tolerationSeconds": 300},
-                            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-                             "tolerationSeconds": 300}],
-            "volumes": [{"name": "config", "configMap": {"name": f"{app}-config", "defaultMode": 420}},
-                        {"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420, "sources": [
+            "containers": [container],
+            "restartPolicy": "Always",
+            "dnsPolicy": "ClusterFirst",
+            "serviceAccountName": "default",
+            "schedulerName": "default-scheduler",
+            "priority": 0,
+            "enableServiceLinks": True,
+            "preemptionPolicy": "PreemptLowerPriority",
+            "tolerations": [
+                {
+                    "key": "node.kubernetes.io/not-ready",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "operator": "Exists",
+                    "effect": "NoExecute",
+                    "tolerationSeconds": 300,
+                },
+            ],
+            "volumes": [
+                {"name": "config", "configMap": {"name": f"{app}-config", "defaultMode": 420}},
+                {
+                    "name": "kube-api-access-x7k2p",
+                    "projected": {
+                        "defaultMode": 420,
+                        "sources": [
                             {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
                             {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
-                                "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}}],
+                            {
+                                "downwardAPI": {
+                                    "items": [
+                                        {
+                                            "path": "namespace",
+                                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                        }
+                                    ]
+                                }
+                            },
+                        ],
+                    },
+                },
+            ],
         },
     }
 
@@ -136,13 +228,28 @@ def pod(namespace: str, app: str, annotations: dict[str, str] | None = None) -> 
 def review(obj: dict[str, Any], n: int) -> dict[str, Any]:
     gvk = {"group": "", "version": "v1", "kind": "Pod"}
     gvr = {"group": "", "version": "v1", "resource": "pods"}
-    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
-        "uid": f"0000{n:08d}-1111-2222-3333-444455556666", "kind": gvk, "resource": gvr, "requestKind": gvk,
-        "requestResource": gvr, "namespace": obj["metadata"]["namespace"], "operation": "CREATE",
-        "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller",
-                     "uid": "5f1c", "groups": ["system:serviceaccounts", "system:authenticated"]},
-        "object": obj, "oldObject": None, "dryRun": False,
-        "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"}}}
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": f"0000{n:08d}-1111-2222-3333-444455556666",
+            "kind": gvk,
+            "resource": gvr,
+            "requestKind": gvk,
+            "requestResource": gvr,
+            "namespace": obj["metadata"]["namespace"],
+            "operation": "CREATE",
+            "userInfo": {
+                "username": "system:serviceaccount:kube-system:replicaset-controller",
+                "uid": "5f1c",
+                "groups": ["system:serviceaccounts", "system:authenticated"],
+            },
+            "object": obj,
+            "oldObject": None,
+            "dryRun": False,
+            "options": {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"},
+        },
+    }
 
 
 def request_bodies(snapshot: Snapshot, count: int = 400) -> list[bytes]:
@@ -221,6 +328,7 @@ async def _load(url: str, ca: Path, bodies: list[bytes], concurrency: int, warmu
     sent = 0
     headers = {"Content-Type": "application/json"}
     async with ClientSession(connector=TCPConnector(limit=concurrency, ssl=ctx, force_close=False)) as session:
+
         async def worker(quota: int, record: bool) -> None:
             nonlocal sent
             for _ in range(quota):
@@ -239,8 +347,11 @@ async def _load(url: str, ca: Path, bodies: list[bytes], concurrency: int, warmu
         await asyncio.gather(*(worker(total // concurrency, True) for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
     latencies.sort()
-    return {"rps": len(latencies) / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
+    }
 
 
 # ---- orchestration -----------------------------------------------------------------------------------------
@@ -261,8 +372,18 @@ def _start_server(kind: str, work: Path, extra: list[str]) -> tuple[subprocess.P
 
 
 def _measure(port: int, work: Path, concurrency: int, args: argparse.Namespace) -> dict[str, float]:
-    proc = _run_self("--load", f"https://127.0.0.1:{port}{MUTATE_PATH}", "--work", str(work),
-                     "--concurrency", str(concurrency), "--requests", str(args.requests), "--warmup", str(args.warmup))
+    proc = _run_self(
+        "--load",
+        f"https://127.0.0.1:{port}{MUTATE_PATH}",
+        "--work",
+        str(work),
+        "--concurrency",
+        str(concurrency),
+        "--requests",
+        str(args.requests),
+        "--warmup",
+        str(args.warmup),
+    )
     out, _ = proc.communicate(timeout=600)
     if proc.returncode != 0:
         raise SystemExit(f"load process failed at concurrency {concurrency}")
@@ -291,8 +412,16 @@ def main() -> None:
         return
     if args.load:
         bodies = json.loads((args.work / "bodies.json").read_text())
-        result = asyncio.run(_load(args.load, args.work / "ca.crt", [b.encode() for b in bodies], args.concurrency,
-                                   args.warmup, args.requests))
+        result = asyncio.run(
+            _load(
+                args.load,
+                args.work / "ca.crt",
+                [b.encode() for b in bodies],
+                args.concurrency,
+                args.warmup,
+                args.requests,
+            )
+        )
         print(json.dumps(result))
         return
 
@@ -307,10 +436,14 @@ def main() -> None:
         ca = CertificateAuthority.create("bench-ca")
         write_bundle(work, ca, ca.issue(["127.0.0.1"]))
         mean = sum(len(b) for b in bodies) / len(bodies)
-        print(f"cluster: {TENANTS} VPCs, {len(snapshot.cluster.namespaces)} namespaces, "
-              f"{len(snapshot.plan.bridges)} bridges; review bodies: {len(bodies)} distinct, mean {mean:.0f} bytes")
-        print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.requests} requests per level "
-              f"after {args.warmup} warm-up, median of {args.rounds} alternating rounds")
+        print(
+            f"cluster: {TENANTS} VPCs, {len(snapshot.cluster.namespaces)} namespaces, "
+            f"{len(snapshot.plan.bridges)} bridges; review bodies: {len(bodies)} distinct, mean {mean:.0f} bytes"
+        )
+        print(
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; {args.requests} requests per level "
+            f"after {args.warmup} warm-up, median of {args.rounds} alternating rounds"
+        )
         # Both servers run for the whole benchmark and the load alternates between them, level by level and
         # round by round; each cell is the median over rounds. On a shared 2-core machine, background load
         # drifts: alternating makes it hit both servers alike instead of skewing the ratio.
@@ -325,14 +458,20 @@ def main() -> None:
             for proc, _ in procs.values():
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=30)
-        results = {kind: {c: {key: statistics.median(r[key] for r in cells[c]) for key in cells[c][0]}
-                          for c in levels} for kind, cells in runs.items()}
-        print(f"{'concurrency':>11} {'webhook/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'echo/s':>9} {'p99 ms':>7} "
-              f"{'ratio':>6}")
+        results = {
+            kind: {c: {key: statistics.median(r[key] for r in cells[c]) for key in cells[c][0]} for c in levels}
+            for kind, cells in runs.items()
+        }
+        print(
+            f"{'concurrency':>11} {'webhook/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'echo/s':>9} {'p99 ms':>7} "
+            f"{'ratio':>6}"
+        )
         for c in levels:
             w, e = results["webhook"][c], results["echo"][c]
-            print(f"{c:>11} {w['rps']:>10.0f} {w['p50_ms']:>7.2f} {w['p99_ms']:>7.2f} {e['rps']:>9.0f} "
-                  f"{e['p99_ms']:>7.2f} {w['rps'] / e['rps']:>6.2f}")
+            print(
+                f"{c:>11} {w['rps']:>10.0f} {w['p50_ms']:>7.2f} {w['p99_ms']:>7.2f} {e['rps']:>9.0f} "
+                f"{e['p99_ms']:>7.2f} {w['rps'] / e['rps']:>6.2f}"
+            )
         summary = {
             "reviews_per_s": {str(c): round(results["webhook"][c]["rps"], 1) for c in levels},
             "echo_per_s": {str(c): round(results["echo"][c]["rps"], 1) for c in levels},

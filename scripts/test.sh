@@ -11,6 +11,8 @@ lint_paths=(src tests)
 
 echo "== ruff check ${lint_paths[*]}"
 .venv/bin/ruff check "${lint_paths[@]}"
+echo "== ruff format --check ${lint_paths[*]}"
+.venv/bin/ruff format --check "${lint_paths[@]}"
 echo "== mypy (strict)"
 .venv/bin/mypy
 echo "== lint-imports"

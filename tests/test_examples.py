@@ -80,8 +80,9 @@ def test_seed_puts_two_tenants_on_one_attachment_subnet() -> None:
     cluster = load_cluster([str(EXAMPLES / "seed")])
     vpcs = {cluster.pod_vpc(pod) for pod in cluster.pods}
     assert len(vpcs) == 2 and rules.DEFAULT_VPC not in vpcs
-    attached = {a for pod in cluster.pods
-                for a in networks.parse(pod.annotations[rules.NETWORKS_ANNOTATION]).selections}
+    attached = {
+        a for pod in cluster.pods for a in networks.parse(pod.annotations[rules.NETWORKS_ANNOTATION]).selections
+    }
     assert len(attached) == 1
 
 

@@ -28,8 +28,13 @@ from .support import EXAMPLES, REPO
 TOKEN = "webhook-test-token"
 FIXTURES = Path(__file__).parent / "fixtures"
 RELEASE_NAMESPACE = "apibridge"
-BOOTSTRAPPED = {("Namespace", "default"), ("Namespace", "kube-system"), ("Service", "kubernetes"),
-                ("Endpoints", "kubernetes"), ("Node", "kind-control-plane")}
+BOOTSTRAPPED = {
+    ("Namespace", "default"),
+    ("Namespace", "kube-system"),
+    ("Service", "kubernetes"),
+    ("Endpoints", "kubernetes"),
+    ("Node", "kind-control-plane"),
+}
 
 
 def crds(*, nad: bool = True) -> list[dict[str, Any]]:
@@ -77,10 +82,17 @@ def collection(obj: dict[str, Any]) -> str:
     """The collection path an object is created in (enough for the kinds these tests use)."""
     api = obj["apiVersion"]
     root = "/api/v1" if api == "v1" else f"/apis/{api}"
-    plural = {"Namespace": "namespaces", "Pod": "pods", "Service": "services", "Vpc": "vpcs", "Subnet": "subnets",
-              "NetworkAttachmentDefinition": "network-attachment-definitions", "ApiBridge": "apibridges",
-              "CustomResourceDefinition": "customresourcedefinitions",
-              "MutatingWebhookConfiguration": "mutatingwebhookconfigurations"}[obj["kind"]]
+    plural = {
+        "Namespace": "namespaces",
+        "Pod": "pods",
+        "Service": "services",
+        "Vpc": "vpcs",
+        "Subnet": "subnets",
+        "NetworkAttachmentDefinition": "network-attachment-definitions",
+        "ApiBridge": "apibridges",
+        "CustomResourceDefinition": "customresourcedefinitions",
+        "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
+    }[obj["kind"]]
     namespaced = obj["kind"] in ("Pod", "Service", "NetworkAttachmentDefinition")
     ns = obj["metadata"].get("namespace") or "default"
     return f"{root}/namespaces/{ns}/{plural}" if namespaced else f"{root}/{plural}"
@@ -93,16 +105,16 @@ async def emulated(tmp_path: Path, *, nad_crd: bool = True, history_window: int 
     def resolve(namespace: str, name: str, port: int) -> str:
         return services[(namespace, name, port)]
 
-    emulator = Emulator(token=TOKEN, bookmark_interval=0.2, history_window=history_window,
-                        service_resolver=resolve)
+    emulator = Emulator(token=TOKEN, bookmark_interval=0.2, history_window=history_window, service_resolver=resolve)
     async with serve(emulator, self_signed_tls=True) as running:
         assert running.ca_pem
         ca_file = tmp_path / "emulator-ca.crt"
         ca_file.write_text(running.ca_pem)
         ctx_headers = {"Authorization": f"Bearer {TOKEN}"}
         ssl_ctx = ssl.create_default_context(cafile=str(ca_file))
-        async with aiohttp.ClientSession(running.url, headers=ctx_headers,
-                                         connector=aiohttp.TCPConnector(ssl=ssl_ctx)) as session:
+        async with aiohttp.ClientSession(
+            running.url, headers=ctx_headers, connector=aiohttp.TCPConnector(ssl=ssl_ctx)
+        ) as session:
             env = Emulated(running, ca_file, session, services)
             for crd in crds(nad=nad_crd):
                 await env.must_create(crd)

@@ -45,13 +45,22 @@ spec:
 def make_cluster() -> Cluster:
     """examples/apibridge (tenant-a selects ingress-nginx pods, tenant-b selects namespaces labelled
     tenant=tenant-b) plus a tenant-b namespace the selector leaves out."""
-    docs = [d for d in load_documents([str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "bridges.yaml")])
-            if not (d.body.get("kind") == "Vpc" and d.body["metadata"]["name"] == "tenant-b")]
+    docs = [
+        d
+        for d in load_documents([str(EXAMPLES / "cluster.yaml"), str(EXAMPLES / "bridges.yaml")])
+        if not (d.body.get("kind") == "Vpc" and d.body["metadata"]["name"] == "tenant-b")
+    ]
     return Cluster.from_documents([*docs, *parse_text(EXTRA, "extra")])
 
 
-def pod(namespace: str | None = "ingress-nginx", *, name: str | None = "web-0", generate_name: str | None = None,
-        labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+def pod(
+    namespace: str | None = "ingress-nginx",
+    *,
+    name: str | None = "web-0",
+    generate_name: str | None = None,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     if name:
         metadata["name"] = name
@@ -63,16 +72,34 @@ def pod(namespace: str | None = "ingress-nginx", *, name: str | None = "web-0", 
         metadata["labels"] = labels
     if annotations is not None:
         metadata["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-            "spec": {"containers": [{"name": "app", "image": "registry.example/app:1",
-                                     "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": metadata,
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "registry.example/app:1",
+                    "ports": [{"containerPort": 8080, "protocol": "TCP"}],
+                }
+            ]
+        },
+    }
 
 
 INGRESS = {"app.kubernetes.io/name": "ingress-nginx"}
 
 
-def review(obj: dict[str, Any] | None, *, namespace: str = "ingress-nginx", dry_run: bool = False,
-           operation: str = "CREATE", kind: str = "Pod", uid: str | None = None) -> dict[str, Any]:
+def review(
+    obj: dict[str, Any] | None,
+    *,
+    namespace: str = "ingress-nginx",
+    dry_run: bool = False,
+    operation: str = "CREATE",
+    kind: str = "Pod",
+    uid: str | None = None,
+) -> dict[str, Any]:
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
@@ -139,8 +166,9 @@ class Client:
         self.host = host
         self.conn = http.client.HTTPSConnection(host, port, context=self.context, timeout=10)
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, bytes]:
         try:
             self.conn.request(method, path, body=body, headers=headers or {})
             resp = self.conn.getresponse()

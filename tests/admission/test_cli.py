@@ -27,8 +27,17 @@ def run(command: object, *args: str) -> tuple[int, str, str]:
 
 
 def test_certs_writes_a_bundle_for_names_and_ips(tmp_path: Path) -> None:
-    code, out, _ = run(certs_command, "--out", str(tmp_path / "c"), "--host", "apibridge-webhook.apibridge.svc",
-                       "--host", "10.96.7.7", "--days", "30")
+    code, out, _ = run(
+        certs_command,
+        "--out",
+        str(tmp_path / "c"),
+        "--host",
+        "apibridge-webhook.apibridge.svc",
+        "--host",
+        "10.96.7.7",
+        "--days",
+        "30",
+    )
     assert code == 0 and "apibridge-webhook.apibridge.svc" in out and "10.96.7.7" in out
     bundle = load_bundle(tmp_path / "c")
     assert bundle.serving.dns_names == ["apibridge-webhook.apibridge.svc"]
@@ -64,8 +73,15 @@ def test_webhook_needs_exactly_one_source(tmp_path: Path) -> None:
     assert code == 2 and err.startswith("error: ") and err.count("\n") == 1
     other = ca.issue(["localhost"])
     (tmp_path / "other.key").write_bytes(other.key_pem())
-    code, _, err = run(webhook_command, "--snapshot", str(EXAMPLES), "--tls-cert-file", str(tmp_path / "tls.crt"),
-                       "--tls-private-key-file", str(tmp_path / "other.key"))
+    code, _, err = run(
+        webhook_command,
+        "--snapshot",
+        str(EXAMPLES),
+        "--tls-cert-file",
+        str(tmp_path / "tls.crt"),
+        "--tls-private-key-file",
+        str(tmp_path / "other.key"),
+    )
     assert code == 2 and "serving certificate" in err
 
 
@@ -81,10 +97,28 @@ def test_webhook_process_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
     code = "import sys; from apibridge.cli.incluster_cmds import webhook_command; sys.exit(webhook_command())"
     proc = subprocess.Popen(
-        [sys.executable, "-c", code, "--snapshot", str(EXAMPLES / "cluster.yaml"), "--snapshot",
-         str(EXAMPLES / "bridges.yaml"), "--host", "127.0.0.1", "--port", str(port),
-         "--tls-cert-file", str(tmp_path / "tls.crt"), "--tls-private-key-file", str(tmp_path / "tls.key")],
-        cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO / "src")}, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--snapshot",
+            str(EXAMPLES / "cluster.yaml"),
+            "--snapshot",
+            str(EXAMPLES / "bridges.yaml"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--tls-cert-file",
+            str(tmp_path / "tls.crt"),
+            "--tls-private-key-file",
+            str(tmp_path / "tls.key"),
+        ],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO / "src")},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         client = None
         deadline = time.monotonic() + 30

@@ -46,8 +46,18 @@ class Stack:
 
 def chart_webhook_configuration(ca: CertificateAuthority, bundle: BundlePaths) -> dict[str, Any]:
     values = yaml.safe_load((REPO / "deploy/chart/values.yaml").read_text())
-    values = merge(values, {"webhook": {"tls": {"cert": bundle.cert.read_text(), "key": bundle.key.read_text(),
-                                                "caBundle": ca.cert_pem().decode()}}})
+    values = merge(
+        values,
+        {
+            "webhook": {
+                "tls": {
+                    "cert": bundle.cert.read_text(),
+                    "key": bundle.key.read_text(),
+                    "caBundle": ca.cert_pem().decode(),
+                }
+            }
+        },
+    )
     docs = Renderer(REPO / "deploy/chart", values, release="apibridge", namespace=RELEASE_NAMESPACE).manifests()
     (mwc,) = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"]
     return mwc
@@ -58,8 +68,9 @@ async def stack(tmp_path: Path, ca: CertificateAuthority) -> AsyncIterator[Stack
     bundle = write_bundle(tmp_path / "webhook-tls", ca, ca.issue([f"{SERVICE[1]}.{SERVICE[0]}.svc"]))
     async with emulated(tmp_path) as env:
         source = WatchSource(env.connection(), debounce=0.02)
-        server = WebhookServer(source, ReloadingContext(bundle.cert, bundle.key),
-                               ServerConfig(host="127.0.0.1", port=0, metrics_port=0))
+        server = WebhookServer(
+            source, ReloadingContext(bundle.cert, bundle.key), ServerConfig(host="127.0.0.1", port=0, metrics_port=0)
+        )
         await server.start()
         env.services[SERVICE] = f"https://127.0.0.1:{server.port}"
         try:
@@ -70,9 +81,15 @@ async def stack(tmp_path: Path, ca: CertificateAuthority) -> AsyncIterator[Stack
             for bp in snap.plan.bridges.values():  # what the controller would create
                 await env.must_create(bp.nad)
                 await env.must_create(bp.subnet)
-            await eventually(lambda: bool(source.current) and all(
-                source.current.is_realised(bp) for bp in source.current.plan.bridges.values())
-                if source.current else False, what="both bridges realised")
+            await eventually(
+                lambda: (
+                    bool(source.current)
+                    and all(source.current.is_realised(bp) for bp in source.current.plan.bridges.values())
+                    if source.current
+                    else False
+                ),
+                what="both bridges realised",
+            )
             yield Stack(env, server, source, bundle)
         finally:
             await server.stop()
@@ -95,8 +112,7 @@ def metric(stack: Stack, name: str, **labels: str) -> float:
 
 
 async def test_created_pod_is_stored_with_the_mutation(stack: Stack) -> None:
-    obj = pod(None, name=None, generate_name="ingress-nginx-controller-", labels=INGRESS,
-              annotations={"team": "edge"})
+    obj = pod(None, name=None, generate_name="ingress-nginx-controller-", labels=INGRESS, annotations={"team": "edge"})
     stored = await stack.env.must_create({**obj, "metadata": {**obj["metadata"], "namespace": "ingress-nginx"}})
     annotations = stored["metadata"]["annotations"]
     assert stored["metadata"]["name"].startswith("ingress-nginx-controller-")
@@ -111,7 +127,9 @@ async def test_json_networks_and_namespace_selector(stack: Stack) -> None:
     obj = pod("tenant-b", annotations={rules.NETWORKS_ANNOTATION: value})
     stored = await stack.env.must_create(obj)
     assert json.loads(stored["metadata"]["annotations"][rules.NETWORKS_ANNOTATION]) == [
-        {"name": "macvlan", "interface": "net7"}, {"name": "apibridge-tenant-b", "namespace": "kube-system"}]
+        {"name": "macvlan", "interface": "net7"},
+        {"name": "apibridge-tenant-b", "namespace": "kube-system"},
+    ]
     assert stored["metadata"]["annotations"] == injected_as_inject_would(stack, obj, "tenant-b")
 
 
@@ -132,13 +150,15 @@ async def test_chart_match_condition_keeps_opted_out_pods_from_the_webhook(stack
     assert condition["name"] == "not-opted-out" and "lowerAscii()" in condition["expression"]
 
     for name, value in (("opted", "false"), ("opted-loudly", " FALSE ")):  # trim().lowerAscii() in the chart
-        opted = await stack.env.must_create(pod("ingress-nginx", name=name, labels=INGRESS,
-                                                annotations={rules.INJECT_ANNOTATION: value}))
+        opted = await stack.env.must_create(
+            pod("ingress-nginx", name=name, labels=INGRESS, annotations={rules.INJECT_ANNOTATION: value})
+        )
         assert opted["metadata"]["annotations"] == {rules.INJECT_ANNOTATION: value}
     assert reviews(stack) == 0  # not even an "opted_out" answer: the webhook was never called
 
-    ordinary = await stack.env.must_create(pod("ingress-nginx", name="ordinary", labels=INGRESS,
-                                               annotations={rules.INJECT_ANNOTATION: "true"}))
+    ordinary = await stack.env.must_create(
+        pod("ingress-nginx", name="ordinary", labels=INGRESS, annotations={rules.INJECT_ANNOTATION: "true"})
+    )
     assert ordinary["metadata"]["annotations"][rules.NETWORKS_ANNOTATION] == "kube-system/apibridge-tenant-a"
     assert reviews(stack) == 1 and metric(stack, "apibridge_webhook_reviews_total", result="mutated") == 1
 
@@ -153,8 +173,9 @@ async def test_dry_run_returns_the_mutation_and_stores_nothing(stack: Stack) -> 
     assert metric(stack, "apibridge_webhook_pods_injected_total") == 0
 
 
-async def test_reinvoked_after_another_webhook_gives_no_second_patch(stack: Stack, ca: CertificateAuthority,
-                                                                    tmp_path: Path) -> None:
+async def test_reinvoked_after_another_webhook_gives_no_second_patch(
+    stack: Stack, ca: CertificateAuthority, tmp_path: Path
+) -> None:
     """A second mutating webhook (ordered after ours) adds an annotation; ours is called again and is a no-op."""
     other = write_bundle(tmp_path / "other", ca, ca.issue(["127.0.0.1"]))
 
@@ -162,8 +183,18 @@ async def test_reinvoked_after_another_webhook_gives_no_second_patch(stack: Stac
         review = await request.json()
         ops = [{"op": "add", "path": "/metadata/annotations/other.example~1seen", "value": "yes"}]
         patch = base64.b64encode(json.dumps(ops).encode()).decode()
-        return web.json_response({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": {
-            "uid": review["request"]["uid"], "allowed": True, "patchType": "JSONPatch", "patch": patch}})
+        return web.json_response(
+            {
+                "apiVersion": "admission.k8s.io/v1",
+                "kind": "AdmissionReview",
+                "response": {
+                    "uid": review["request"]["uid"],
+                    "allowed": True,
+                    "patchType": "JSONPatch",
+                    "patch": patch,
+                },
+            }
+        )
 
     app = web.Application()
     app.router.add_post("/", add_label)
@@ -175,14 +206,27 @@ async def test_reinvoked_after_another_webhook_gives_no_second_patch(stack: Stac
     await site.start()
     port = runner.addresses[0][1]
     try:
-        await stack.env.must_create({
-            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": "zz-other"},
-            "webhooks": [{"name": "other.example.com", "admissionReviewVersions": ["v1"], "sideEffects": "None",
-                          "clientConfig": {"url": f"https://127.0.0.1:{port}/",
-                                           "caBundle": base64.b64encode(ca.cert_pem()).decode()},
-                          "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                                     "resources": ["pods"]}]}]})
+        await stack.env.must_create(
+            {
+                "apiVersion": "admissionregistration.k8s.io/v1",
+                "kind": "MutatingWebhookConfiguration",
+                "metadata": {"name": "zz-other"},
+                "webhooks": [
+                    {
+                        "name": "other.example.com",
+                        "admissionReviewVersions": ["v1"],
+                        "sideEffects": "None",
+                        "clientConfig": {
+                            "url": f"https://127.0.0.1:{port}/",
+                            "caBundle": base64.b64encode(ca.cert_pem()).decode(),
+                        },
+                        "rules": [
+                            {"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}
+                        ],
+                    }
+                ],
+            }
+        )
         stored = await stack.env.must_create(pod("ingress-nginx", name="twice", labels=INGRESS))
         annotations = stored["metadata"]["annotations"]
         assert annotations["other.example/seen"] == "yes"
@@ -198,8 +242,11 @@ async def test_webhook_down_failure_policy_decides(stack: Stack) -> None:
     ignored = await stack.env.must_create(pod("ingress-nginx", name="while-down", labels=INGRESS))
     assert not ignored["metadata"].get("annotations")  # failurePolicy: Ignore (the chart default)
 
-    status, _ = await stack.env.call("PATCH", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
-                                     "apibridge", {"webhooks": [{**_hook(await _mwc(stack)), "failurePolicy": "Fail"}]})
+    status, _ = await stack.env.call(
+        "PATCH",
+        "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/apibridge",
+        {"webhooks": [{**_hook(await _mwc(stack)), "failurePolicy": "Fail"}]},
+    )
     assert status == 200
     status, body = await stack.env.create(pod("ingress-nginx", name="refused", labels=INGRESS))
     assert status == 500 and "failed calling webhook" in body["message"]
@@ -207,7 +254,8 @@ async def test_webhook_down_failure_policy_decides(stack: Stack) -> None:
 
 async def _mwc(stack: Stack) -> dict[str, Any]:
     status, body = await stack.env.call(
-        "GET", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/apibridge")
+        "GET", "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/apibridge"
+    )
     assert status == 200
     mwc: dict[str, Any] = body
     return mwc

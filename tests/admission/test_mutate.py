@@ -114,14 +114,18 @@ def test_namespace_selector_bridge(snapshot: Snapshot) -> None:
     assert f"{TENANT_B}.kubernetes.io/routes" in out["metadata"]["annotations"]
 
 
-@pytest.mark.parametrize(("namespace", "labels"), [
-    ("default", INGRESS),  # the default VPC: no bridge there
-    ("ingress-nginx", {"app.kubernetes.io/name": "other"}),  # the pod selector says no
-    ("tenant-b-sandbox", {}),  # the VPC has a bridge but its namespace selector says no
-    ("never-seen", INGRESS),  # a namespace the snapshot does not know: the default VPC
-])
-def test_not_selected_is_allowed_without_patch_or_warning(snapshot: Snapshot, namespace: str,
-                                                          labels: dict[str, str]) -> None:
+@pytest.mark.parametrize(
+    ("namespace", "labels"),
+    [
+        ("default", INGRESS),  # the default VPC: no bridge there
+        ("ingress-nginx", {"app.kubernetes.io/name": "other"}),  # the pod selector says no
+        ("tenant-b-sandbox", {}),  # the VPC has a bridge but its namespace selector says no
+        ("never-seen", INGRESS),  # a namespace the snapshot does not know: the default VPC
+    ],
+)
+def test_not_selected_is_allowed_without_patch_or_warning(
+    snapshot: Snapshot, namespace: str, labels: dict[str, str]
+) -> None:
     result, answer = decide(snapshot, pod(namespace, labels=labels), namespace=namespace)
     assert result == "not_selected"
     assert answer["response"] == {"uid": answer["response"]["uid"], "allowed": True}
@@ -143,8 +147,11 @@ def test_dry_run_gets_the_same_answer(snapshot: Snapshot) -> None:
 
 
 def test_reinvocation_gives_no_patch(snapshot: Snapshot) -> None:
-    for obj in (pod(labels=INGRESS), pod(labels=INGRESS, annotations={NETWORKS: "a,b", "x": "y"}),
-                pod("tenant-b", name=None, generate_name="op-")):
+    for obj in (
+        pod(labels=INGRESS),
+        pod(labels=INGRESS, annotations={NETWORKS: "a,b", "x": "y"}),
+        pod("tenant-b", name=None, generate_name="op-"),
+    ):
         ns = obj["metadata"].get("namespace", "ingress-nginx")
         once = mutated(snapshot, obj, namespace=ns)
         result, answer = decide(snapshot, once, namespace=ns)
@@ -152,13 +159,17 @@ def test_reinvocation_gives_no_patch(snapshot: Snapshot) -> None:
         assert patch_of(answer) is None
 
 
-@pytest.mark.parametrize(("annotations", "key"), [
-    ({NETWORKS: "[not json"}, NETWORKS),
-    ({NETWORKS: "Bad_Name"}, NETWORKS),
-    ({f"{TENANT_A}.kubernetes.io/routes": "{\"dst\": 1}"}, f"{TENANT_A}.kubernetes.io/routes"),
-])
-def test_unparseable_annotations_are_allowed_with_a_warning(snapshot: Snapshot, annotations: dict[str, str],
-                                                            key: str) -> None:
+@pytest.mark.parametrize(
+    ("annotations", "key"),
+    [
+        ({NETWORKS: "[not json"}, NETWORKS),
+        ({NETWORKS: "Bad_Name"}, NETWORKS),
+        ({f"{TENANT_A}.kubernetes.io/routes": '{"dst": 1}'}, f"{TENANT_A}.kubernetes.io/routes"),
+    ],
+)
+def test_unparseable_annotations_are_allowed_with_a_warning(
+    snapshot: Snapshot, annotations: dict[str, str], key: str
+) -> None:
     result, answer = decide(snapshot, pod(labels=INGRESS, annotations=annotations))
     assert result == "invalid"
     assert patch_of(answer) is None
@@ -166,14 +177,17 @@ def test_unparseable_annotations_are_allowed_with_a_warning(snapshot: Snapshot, 
     assert key in warning and warning.startswith("apibridge: ")
 
 
-@pytest.mark.parametrize(("obj", "kw", "result"), [
-    (None, {}, "invalid"),  # CREATE without an object
-    ({"kind": "Pod"}, {}, "invalid"),  # no metadata
-    (pod(labels=INGRESS), {"kind": "Deployment"}, "invalid"),  # wrong kind
-    (pod(labels={"app": [1]}), {}, "invalid"),  # type: ignore[dict-item]  # a label that is not a string
-    (pod(labels=INGRESS), {"operation": "UPDATE"}, "skipped"),
-    (pod(labels=INGRESS), {"operation": "DELETE"}, "skipped"),
-])
+@pytest.mark.parametrize(
+    ("obj", "kw", "result"),
+    [
+        (None, {}, "invalid"),  # CREATE without an object
+        ({"kind": "Pod"}, {}, "invalid"),  # no metadata
+        (pod(labels=INGRESS), {"kind": "Deployment"}, "invalid"),  # wrong kind
+        (pod(labels={"app": [1]}), {}, "invalid"),  # type: ignore[dict-item]  # a label that is not a string
+        (pod(labels=INGRESS), {"operation": "UPDATE"}, "skipped"),
+        (pod(labels=INGRESS), {"operation": "DELETE"}, "skipped"),
+    ],
+)
 def test_unusable_reviews_are_answered_allowed(snapshot: Snapshot, obj: Any, kw: dict[str, Any], result: str) -> None:
     got, answer = decide(snapshot, obj, **kw)
     assert got == result
@@ -182,10 +196,19 @@ def test_unusable_reviews_are_answered_allowed(snapshot: Snapshot, obj: Any, kw:
         assert len(answer["response"]["warnings"]) == 1
 
 
-@pytest.mark.parametrize("payload", [[], "x", 1, None, {}, {"request": {}},
-                                     {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"},
-                                     {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
-                                      "request": {"uid": 7}}])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [],
+        "x",
+        1,
+        None,
+        {},
+        {"request": {}},
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview"},
+        {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {"uid": 7}},
+    ],
+)
 def test_bodies_without_a_uid_are_rejected(snapshot: Snapshot, payload: Any) -> None:
     outcome = admit(snapshot, payload)
     assert outcome.review is None and outcome.result == "rejected" and outcome.error
@@ -206,8 +229,11 @@ def test_no_snapshot_yet(snapshot: Snapshot) -> None:
 
 def test_warnings_never_name_other_tenants(snapshot: Snapshot) -> None:
     others = {"tenant-b", "apibridge-tenant-b", "tenant-b-sandbox", "tenant-b-subnet", "10.0.2."}
-    for obj, ns in [(pod(labels=INGRESS, annotations={NETWORKS: "[x"}), "ingress-nginx"),
-                    (None, "ingress-nginx"), (pod(labels=INGRESS), "ingress-nginx")]:
+    for obj, ns in [
+        (pod(labels=INGRESS, annotations={NETWORKS: "[x"}), "ingress-nginx"),
+        (None, "ingress-nginx"),
+        (pod(labels=INGRESS), "ingress-nginx"),
+    ]:
         answer = admit(snapshot, review(obj, namespace=ns)).review
         assert answer is not None
         text = json.dumps(answer["response"].get("warnings", []))
@@ -222,8 +248,9 @@ def test_realised_only_waits_for_the_nad_and_subnet() -> None:
     result, answer = decide(snap, pod(labels=INGRESS))
     assert result == "not_ready" and patch_of(answer) is None
     bp = snap.plan.bridges["tenant-a"]
-    realised = Cluster.from_documents([*cluster.documents, Document(bp.nad, "controller", 0),
-                                       Document(bp.subnet, "controller", 1)])
+    realised = Cluster.from_documents(
+        [*cluster.documents, Document(bp.nad, "controller", 0), Document(bp.subnet, "controller", 1)]
+    )
     snap = Snapshot.build(realised, realised_only=True)
     assert decide(snap, pod(labels=INGRESS))[0] == "mutated"
 
@@ -242,10 +269,14 @@ _pods = st.builds(
     lambda ns, name_label, tenant, pinned, opt: pod(
         ns,
         labels={k: v for k, v in {"app.kubernetes.io/name": name_label, "tenant": tenant}.items() if v},
-        annotations={**({"ovn.kubernetes.io/logical_switch": pinned} if pinned else {}),
-                     **({rules.INJECT_ANNOTATION: opt} if opt else {})}),
+        annotations={
+            **({"ovn.kubernetes.io/logical_switch": pinned} if pinned else {}),
+            **({rules.INJECT_ANNOTATION: opt} if opt else {}),
+        },
+    ),
     st.sampled_from(["ingress-nginx", "tenant-b", "tenant-b-sandbox", "default", "kube-system", "elsewhere"]),
-    _label_values, _label_values,
+    _label_values,
+    _label_values,
     st.sampled_from(["", "tenant-a-subnet", "tenant-b-subnet", "ovn-default", "missing"]),
     st.sampled_from(["", "false", "true"]),
 )
@@ -267,8 +298,9 @@ def test_index_agrees_with_mutation_bridge_for(snapshot: Snapshot, obj: dict[str
 
 
 # ---- the webhook's pod reader agrees with the model's parser on what selection reads --------------------
-_scalar = st.one_of(st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.lists(st.text(max_size=3),
-                                                                                          max_size=1))
+_scalar = st.one_of(
+    st.text(max_size=8), st.integers(), st.booleans(), st.none(), st.lists(st.text(max_size=3), max_size=1)
+)
 _maps = st.one_of(st.none(), st.dictionaries(st.text(min_size=1, max_size=8), _scalar, max_size=3))
 
 
@@ -294,4 +326,7 @@ def test_pod_of_reads_labels_and_annotations_like_parse_podlike(labels: Any, ann
     assert (ours is None) == (reference is None)
     if ours is not None and reference is not None:
         assert (ours.namespace, dict(ours.labels), dict(ours.annotations)) == (
-            reference.namespace, dict(reference.labels), dict(reference.annotations))
+            reference.namespace,
+            dict(reference.labels),
+            dict(reference.annotations),
+        )

@@ -50,8 +50,9 @@ _values = st.text(max_size=20)
     changes=st.dictionaries(_keys, _values, min_size=1, max_size=5),
     labels=st.dictionaries(_keys, _values, max_size=3),
 )
-def test_patch_applies_to_exactly_what_apply_to_body_makes(existing: dict[str, str] | None,
-                                                          changes: dict[str, str], labels: dict[str, str]) -> None:
+def test_patch_applies_to_exactly_what_apply_to_body_makes(
+    existing: dict[str, str] | None, changes: dict[str, str], labels: dict[str, str]
+) -> None:
     metadata: dict[str, Any] = {"generateName": "web-", "labels": labels}
     if existing is not None:
         metadata["annotations"] = existing

@@ -97,10 +97,18 @@ def test_metrics_count_reviews_and_exclude_dry_runs_from_injections(server: Runn
 
 
 # ---- garbage in ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("body", "status"), [
-    (b"", 400), (b"not json", 400), (b"\xff\xfe\x00", 400), (b"[" * 100_000, 400), (b"{}", 400), (b"null", 400),
-    (json.dumps(review(pod(), uid="u")).encode()[:-3], 400),
-])
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b"", 400),
+        (b"not json", 400),
+        (b"\xff\xfe\x00", 400),
+        (b"[" * 100_000, 400),
+        (b"{}", 400),
+        (b"null", 400),
+        (json.dumps(review(pod(), uid="u")).encode()[:-3], 400),
+    ],
+)
 def test_garbage_bodies_get_4xx(client: Client, body: bytes, status: int) -> None:
     assert client.request("POST", "/mutate-pods", body)[0] == status
 
@@ -123,9 +131,30 @@ _json = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
     max_leaves=20,
 )
-_paths = st.lists(st.sampled_from(["request", "object", "metadata", "annotations", "labels", "uid", "kind",
-                                   "namespace", "operation", "dryRun", "name", "generateName", "spec",
-                                   "containers", rules.NETWORKS_ANNOTATION, "apiVersion"]), min_size=1, max_size=4)
+_paths = st.lists(
+    st.sampled_from(
+        [
+            "request",
+            "object",
+            "metadata",
+            "annotations",
+            "labels",
+            "uid",
+            "kind",
+            "namespace",
+            "operation",
+            "dryRun",
+            "name",
+            "generateName",
+            "spec",
+            "containers",
+            rules.NETWORKS_ANNOTATION,
+            "apiVersion",
+        ]
+    ),
+    min_size=1,
+    max_size=4,
+)
 
 
 def _poke(payload: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
@@ -140,13 +169,22 @@ def _poke(payload: dict[str, Any], path: list[str], value: Any) -> dict[str, Any
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.one_of(
-    _json.map(lambda v: json.dumps(v).encode()),
-    st.builds(lambda p, v, ann: json.dumps(_poke(review(pod(labels=INGRESS, annotations=ann)), p, v)).encode(),
-              _paths, _json, st.dictionaries(st.sampled_from([rules.NETWORKS_ANNOTATION, rules.INJECT_ANNOTATION,
-                                                              "x/y"]), st.text(max_size=30), max_size=3)),
-    st.binary(max_size=64),
-))
+@given(
+    body=st.one_of(
+        _json.map(lambda v: json.dumps(v).encode()),
+        st.builds(
+            lambda p, v, ann: json.dumps(_poke(review(pod(labels=INGRESS, annotations=ann)), p, v)).encode(),
+            _paths,
+            _json,
+            st.dictionaries(
+                st.sampled_from([rules.NETWORKS_ANNOTATION, rules.INJECT_ANNOTATION, "x/y"]),
+                st.text(max_size=30),
+                max_size=3,
+            ),
+        ),
+        st.binary(max_size=64),
+    )
+)
 def test_fuzzed_reviews_never_get_a_5xx(client: Client, body: bytes) -> None:
     status, answer = client.request("POST", "/mutate-pods", body)
     assert status < 500
@@ -169,8 +207,11 @@ def test_a_bug_in_the_decision_is_answered_not_crashed(bundle: BundlePaths) -> N
     try:
         c = Client(running.port, bundle.ca_cert)
         answer = c.review(review(pod(labels=INGRESS), uid="u-9"))
-        assert answer["response"] == {"uid": "u-9", "allowed": True,
-                                      "warnings": ["apibridge: internal error; pod admitted unchanged"]}
+        assert answer["response"] == {
+            "uid": "u-9",
+            "allowed": True,
+            "warnings": ["apibridge: internal error; pod admitted unchanged"],
+        }
         assert c.request("GET", "/healthz")[0] == 200
         c.close()
     finally:
@@ -180,15 +221,18 @@ def test_a_bug_in_the_decision_is_answered_not_crashed(bundle: BundlePaths) -> N
 # ---- certificate rotation ------------------------------------------------------------------------------
 def _served_cert(port: int, ca_file: Path) -> x509.Certificate:
     ctx = ssl.create_default_context(cafile=str(ca_file))
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock, \
-            ctx.wrap_socket(sock, server_hostname="localhost") as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as sock,
+        ctx.wrap_socket(sock, server_hostname="localhost") as tls,
+    ):
         der = tls.getpeercert(binary_form=True)
     assert der is not None
     return x509.load_der_x509_certificate(der)
 
 
-def test_rotated_certificate_is_served_to_new_connections(server: RunningServer, client: Client,
-                                                          bundle: BundlePaths, ca: CertificateAuthority) -> None:
+def test_rotated_certificate_is_served_to_new_connections(
+    server: RunningServer, client: Client, bundle: BundlePaths, ca: CertificateAuthority
+) -> None:
     first = _served_cert(server.port, bundle.ca_cert)
     client.review(review(pod(labels=INGRESS)))  # a keep-alive connection on the old certificate
     rotated = ca.issue(["127.0.0.1", "localhost"], common_name="rotated")
@@ -201,8 +245,9 @@ def test_rotated_certificate_is_served_to_new_connections(server: RunningServer,
     assert client.review(review(pod(labels=INGRESS)))["response"]["allowed"]  # old connection still works
 
 
-def test_rotation_to_a_new_ca_and_half_written_pairs(server: RunningServer, bundle: BundlePaths,
-                                                     tmp_path: Path) -> None:
+def test_rotation_to_a_new_ca_and_half_written_pairs(
+    server: RunningServer, bundle: BundlePaths, tmp_path: Path
+) -> None:
     other = CertificateAuthority.create("rotated-ca")
     fresh = other.issue(["127.0.0.1", "localhost"])
     tls = server.server.tls

@@ -31,16 +31,25 @@ async def test_lists_then_follows_changes(tmp_path: Path) -> None:
             assert str(snap.cluster.api_cluster_ips()[0]) == "10.96.0.1"  # from the emulator's own Service
             generation = snap.generation
 
-            await env.must_create({"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge",
-                                   "metadata": {"name": "tenant-c"}, "spec": {"vpc": "tenant-a"}})
+            await env.must_create(
+                {
+                    "apiVersion": "apibridge.dev/v1alpha1",
+                    "kind": "ApiBridge",
+                    "metadata": {"name": "tenant-c"},
+                    "spec": {"vpc": "tenant-a"},
+                }
+            )
             await eventually(lambda: "tenant-c" in bridge_names(source), what="the new bridge")
             assert source.current is not None and source.current.generation > generation
 
-            status, _ = await env.call("PATCH", "/api/v1/namespaces/tenant-b",
-                                       {"metadata": {"labels": {"tenant": "someone-else"}}})
+            status, _ = await env.call(
+                "PATCH", "/api/v1/namespaces/tenant-b", {"metadata": {"labels": {"tenant": "someone-else"}}}
+            )
             assert status == 200
-            await eventually(lambda: bool(source.current) and not source.current.candidates("tenant-b")
-                             if source.current else False, what="the namespace label change")
+            await eventually(
+                lambda: bool(source.current) and not source.current.candidates("tenant-b") if source.current else False,
+                what="the namespace label change",
+            )
 
             status, _ = await env.call("DELETE", "/apis/apibridge.dev/v1alpha1/apibridges/tenant-c")
             assert status == 200
@@ -61,8 +70,10 @@ async def test_bridges_inject_only_once_their_nad_and_subnet_exist(tmp_path: Pat
             assert not snap.is_realised(bp)
             await env.must_create(bp.nad)
             await env.must_create(bp.subnet)
-            await eventually(lambda: bool(source.current and source.current.is_realised(
-                source.current.plan.bridges["tenant-a"])), what="the bridge to be realised")
+            await eventually(
+                lambda: bool(source.current and source.current.is_realised(source.current.plan.bridges["tenant-a"])),
+                what="the bridge to be realised",
+            )
             after = source.current
             assert after is not None
             assert after.plan.bridges["tenant-a"].cidrs == bp.cidrs  # the existing Subnet keeps its CIDR
@@ -89,8 +100,14 @@ async def test_a_missing_crd_counts_as_empty_until_it_appears(tmp_path: Path) ->
 async def test_bad_objects_are_skipped_not_fatal(tmp_path: Path) -> None:
     async with emulated(tmp_path) as env:
         # A Subnet whose CIDR the model rejects (the stand-in CRD does not validate it).
-        await env.must_create({"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": "broken"},
-                               "spec": {"cidrBlock": "not-a-cidr"}})
+        await env.must_create(
+            {
+                "apiVersion": "kubeovn.io/v1",
+                "kind": "Subnet",
+                "metadata": {"name": "broken"},
+                "spec": {"cidrBlock": "not-a-cidr"},
+            }
+        )
         source = WatchSource(env.connection(), debounce=0.02)
         await source.start()
         try:
@@ -128,8 +145,9 @@ def test_one_object_resources_are_listed_by_field_selector() -> None:
     svc = next(r for r in WATCHED if r.name == "kubernetes")
     source = WatchSource.__new__(WatchSource)
     source.connection = type("C", (), {"server": "https://api"})()  # type: ignore[assignment]
-    assert source._query(svc) == ("https://api/api/v1/namespaces/default/services"
-                                  "?fieldSelector=metadata.name%3Dkubernetes")
+    assert source._query(svc) == (
+        "https://api/api/v1/namespaces/default/services?fieldSelector=metadata.name%3Dkubernetes"
+    )
 
 
 async def test_stop_is_prompt(tmp_path: Path) -> None:
@@ -138,7 +156,6 @@ async def test_stop_is_prompt(tmp_path: Path) -> None:
         await source.start()
         await eventually(lambda: source.current is not None)
         await asyncio.wait_for(source.stop(), timeout=5)
-
 
 
 def test_watched_paths_and_labels() -> None:

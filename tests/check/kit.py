@@ -30,12 +30,21 @@ def doc(body: dict[str, Any]) -> str:
     return yaml.safe_dump(body, sort_keys=False)
 
 
-def nad(name: str = "api-ovn-nad", ns: str = "kube-system", *, provider: str | None = "",
-        config: str | None = None, **extra: Any) -> str:
+def nad(
+    name: str = "api-ovn-nad",
+    ns: str = "kube-system",
+    *,
+    provider: str | None = "",
+    config: str | None = None,
+    **extra: Any,
+) -> str:
     """A kube-ovn NAD in the seed's shape; ``provider=""`` means the derived one, ``None`` leaves it out."""
     if config is None:
-        body: dict[str, Any] = {"cniVersion": "0.3.0", "type": "kube-ovn",
-                                "server_socket": "/run/openvswitch/kube-ovn-daemon.sock"}
+        body: dict[str, Any] = {
+            "cniVersion": "0.3.0",
+            "type": "kube-ovn",
+            "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
+        }
         if provider is not None:
             body["provider"] = provider or f"{name}.{ns}.ovn"
         body.update(extra)
@@ -52,31 +61,49 @@ spec:
 
 
 def subnet(name: str, cidr: str, **spec: Any) -> str:
-    return doc({"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": name},
-                "spec": {"cidrBlock": cidr, **spec}})
+    return doc(
+        {
+            "apiVersion": "kubeovn.io/v1",
+            "kind": "Subnet",
+            "metadata": {"name": name},
+            "spec": {"cidrBlock": cidr, **spec},
+        }
+    )
 
 
-def api_subnet(name: str = "vpc-apiserver-subnet", cidr: str = "100.100.100.0/24",
-               provider: str = SEED_PROVIDER, **spec: Any) -> str:
+def api_subnet(
+    name: str = "vpc-apiserver-subnet", cidr: str = "100.100.100.0/24", provider: str = SEED_PROVIDER, **spec: Any
+) -> str:
     return subnet(name, cidr, provider=provider, **spec)
 
 
 def vpc(name: str, *namespaces: str, cidr: str = "10.0.1.0/24") -> str:
     """A custom VPC with one subnet ``<name>-net`` for its namespaces."""
-    return doc({"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": name},
-                "spec": {"namespaces": list(namespaces)}}) + "---\n" + subnet(
-        f"{name}-net", cidr, vpc=name, namespaces=list(namespaces))
+    return (
+        doc(
+            {
+                "apiVersion": "kubeovn.io/v1",
+                "kind": "Vpc",
+                "metadata": {"name": name},
+                "spec": {"namespaces": list(namespaces)},
+            }
+        )
+        + "---\n"
+        + subnet(f"{name}-net", cidr, vpc=name, namespaces=list(namespaces))
+    )
 
 
-def pod(name: str = "app", ns: str = "ns1", annotations: dict[str, str] | None = None,
-        labels: dict[str, str] | None = None) -> str:
+def pod(
+    name: str = "app", ns: str = "ns1", annotations: dict[str, str] | None = None, labels: dict[str, str] | None = None
+) -> str:
     md: dict[str, Any] = {"name": name, "namespace": ns}
     if labels:
         md["labels"] = labels
     if annotations:
         md["annotations"] = annotations
-    return doc({"apiVersion": "v1", "kind": "Pod", "metadata": md,
-                "spec": {"containers": [{"name": "c", "image": "busybox"}]}})
+    return doc(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": md, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    )
 
 
 def seed_pod(name: str = "app", ns: str = "ns1", **overrides: str) -> str:
@@ -90,19 +117,40 @@ def routes(*items: dict[str, str]) -> str:
 
 
 def bridge(name: str, vpc_name: str = "vpc1", **spec: Any) -> str:
-    return doc({"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge", "metadata": {"name": name},
-                "spec": {"vpc": vpc_name, **spec}})
+    return doc(
+        {
+            "apiVersion": "apibridge.dev/v1alpha1",
+            "kind": "ApiBridge",
+            "metadata": {"name": name},
+            "spec": {"vpc": vpc_name, **spec},
+        }
+    )
 
 
 def service(ns: str, name: str, *ips: str, port: int = 443) -> str:
-    return doc({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                "spec": {"clusterIP": ips[0] if ips else "None", "clusterIPs": list(ips) or ["None"],
-                         "ports": [{"name": "p", "port": port, "protocol": "TCP"}]}})
+    return doc(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": name, "namespace": ns},
+            "spec": {
+                "clusterIP": ips[0] if ips else "None",
+                "clusterIPs": list(ips) or ["None"],
+                "ports": [{"name": "p", "port": port, "protocol": "TCP"}],
+            },
+        }
+    )
 
 
 def node(name: str = "kind-control-plane", *ips: str) -> str:
-    return doc({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
-                "status": {"addresses": [{"type": "InternalIP", "address": ip} for ip in ips or ("172.18.0.2",)]}})
+    return doc(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": name},
+            "status": {"addresses": [{"type": "InternalIP", "address": ip} for ip in ips or ("172.18.0.2",)]},
+        }
+    )
 
 
 SEED = [nad(), api_subnet(), vpc("vpc1", "ns1")]

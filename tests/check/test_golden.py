@@ -121,18 +121,22 @@ def test_seed_routes_are_checked_against_the_seed_subnet_gateway() -> None:
     findings = run(*CLUSTER, SEED_YAML, TENANT_A, bad)
     [gw] = [f for f in findings if f.code == "AB208"]
     assert gw.obj == "Deployment/ingress-nginx/ingress-nginx-controller"
-    assert gw.field == ('spec.template.metadata.annotations["api-ovn-nad.kube-system.ovn.kubernetes.io/routes"]'
-                        "[0].gw")
+    assert gw.field == ('spec.template.metadata.annotations["api-ovn-nad.kube-system.ovn.kubernetes.io/routes"][0].gw')
     assert "100.100.100.1" in gw.hint
 
 
 def test_the_same_scenario_through_api_bridges_is_clean() -> None:
-    bridges = [bridge("tenant-a", "tenant-a", podSelector={"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}),
-               bridge("tenant-b", "tenant-b", cidrBlock="100.100.2.0/24")]
-    plain_ingress = INGRESS.replace("""      annotations:
+    bridges = [
+        bridge("tenant-a", "tenant-a", podSelector={"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}),
+        bridge("tenant-b", "tenant-b", cidrBlock="100.100.2.0/24"),
+    ]
+    plain_ingress = INGRESS.replace(
+        """      annotations:
         k8s.v1.cni.cncf.io/networks: kube-system/api-ovn-nad
         api-ovn-nad.kube-system.ovn.kubernetes.io/routes: '[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]'
-""", "")
+""",
+        "",
+    )
     findings = run(*CLUSTER, TENANT_A, TENANT_B, plain_ingress, pod("operator", "tenant-b"), *bridges)
     assert [f for f in findings if f.severity in ("error", "warning")] == []
     assert codes(findings) <= {"AB115"}  # info: NADs in kube-system, pods elsewhere
@@ -151,8 +155,13 @@ metadata: {name: tenant-a-subnet}
 spec: {vpc: tenant-a, cidrBlock: "10.0.1.0/24,fd00:10:0:1::/64", gateway: "10.0.1.1,fd00:10:0:1::1",
        namespaces: [ingress-nginx]}
 """
-    findings = run(node("n", "172.18.0.2", "fc00::2"), service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1"),
-                   dual, pod("web", "ingress-nginx"), bridge("tenant-a", "tenant-a"))
+    findings = run(
+        node("n", "172.18.0.2", "fc00::2"),
+        service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1"),
+        dual,
+        pod("web", "ingress-nginx"),
+        bridge("tenant-a", "tenant-a"),
+    )
     assert [f for f in findings if f.severity in ("error", "warning")] == []
 
 

@@ -16,9 +16,12 @@ from .kit import by_code, run, subnet, vpc
 
 # small CIDRs inside 10.0.0.0/16 so that random sets overlap often
 cidrs = st.builds(
-    lambda prefix, offset: ipaddress.ip_network((0x0A000000 + (offset << (32 - prefix)) % (1 << 16), prefix),
-                                                strict=False),
-    st.integers(min_value=16, max_value=28), st.integers(min_value=0, max_value=1 << 12))
+    lambda prefix, offset: ipaddress.ip_network(
+        (0x0A000000 + (offset << (32 - prefix)) % (1 << 16), prefix), strict=False
+    ),
+    st.integers(min_value=16, max_value=28),
+    st.integers(min_value=0, max_value=1 << 12),
+)
 
 
 def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
@@ -43,8 +46,7 @@ def test_range_index_finds_an_overlap_iff_there_is_one(nets: list[IPNetwork], pr
     assert {key for key, _ in found} <= truth
     assert bool(found) == bool(truth)
     # CIDRs nest or are disjoint: everything starting inside the probe is listed
-    inside = {f"n{i}" for i, n in enumerate(nets)
-              if span(probe)[0] <= span(n)[0] <= span(probe)[1]}
+    inside = {f"n{i}" for i, n in enumerate(nets) if span(probe)[0] <= span(n)[0] <= span(probe)[1]}
     assert inside <= {key for key, _ in found}
 
 
@@ -60,19 +62,22 @@ def test_subnet_overlap_rule_matches_brute_force(nets: list[IPNetwork]) -> None:
     docs = [vpc("t", "ns-t", cidr="192.168.0.0/24")]
     docs += [subnet(f"s{i}", str(n), vpc="t") for i, n in enumerate(nets)]
     flagged = {f.obj for f in by_code(run(*docs), "AB016")}
-    expected = {f"Subnet/s{i}" for i, n in enumerate(nets)
-                if any(j != i and n.overlaps(m) for j, m in enumerate(nets))}
+    expected = {f"Subnet/s{i}" for i, n in enumerate(nets) if any(j != i and n.overlaps(m) for j, m in enumerate(nets))}
     assert flagged == expected
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.integers(min_value=8, max_value=30), st.integers(min_value=0, max_value=(1 << 24) - 1),
-       st.integers(min_value=0, max_value=(1 << 25) - 1))
+@given(
+    st.integers(min_value=8, max_value=30),
+    st.integers(min_value=0, max_value=(1 << 24) - 1),
+    st.integers(min_value=0, max_value=(1 << 25) - 1),
+)
 def test_gateway_rules_match_a_reference(prefix: int, net_offset: int, gw_offset: int) -> None:
     cidr = ipaddress.ip_network((0x0A000000 + (net_offset << (32 - prefix)) % (1 << 24), prefix), strict=False)
     gw = ipaddress.ip_address(0x0A000000 + gw_offset % (1 << 25))  # 10.0.0.0 - 10.1.255.255
-    found = {f.code for f in run(subnet("s", str(cidr), gateway=str(gw), vpc="t"), vpc("t", "ns-t"))
-             if f.obj == "Subnet/s"}
+    found = {
+        f.code for f in run(subnet("s", str(cidr), gateway=str(gw), vpc="t"), vpc("t", "ns-t")) if f.obj == "Subnet/s"
+    }
     assert ("AB001" in found) == (gw not in cidr)
     assert ("AB002" in found) == (gw in cidr and gw in (cidr.network_address, cidr.broadcast_address))
     assert "AB003" not in found

@@ -37,8 +37,14 @@ GW = "100.100.100.1"
 
 def test_finding_json_is_exactly_the_contract() -> None:
     f = Finding("AB001", "error", "Subnet/s", "spec.gateway", "m", "h")
-    assert f.to_json() == {"code": "AB001", "severity": "error", "object": "Subnet/s", "field": "spec.gateway",
-                           "message": "m", "hint": "h"}
+    assert f.to_json() == {
+        "code": "AB001",
+        "severity": "error",
+        "object": "Subnet/s",
+        "field": "spec.gateway",
+        "message": "m",
+        "hint": "h",
+    }
 
 
 def test_findings_sort_by_object_then_code_and_drop_duplicates() -> None:
@@ -61,9 +67,15 @@ def test_registry_renders_as_a_docs_table() -> None:
 
 
 def test_output_is_independent_of_input_order() -> None:
-    docs = [*SEED, vpc("vpc2", "ns2", cidr="10.0.2.0/24"), seed_pod("a"), seed_pod("b", "ns2"),
-            seed_pod("c", "ns1", **{SEED_ROUTES_KEY: routes({"dst": "10.96.0.0/16", "gw": GW})}),
-            subnet("x", "10.0.1.0/25", vpc="vpc1"), bridge("b1", "vpc2")]
+    docs = [
+        *SEED,
+        vpc("vpc2", "ns2", cidr="10.0.2.0/24"),
+        seed_pod("a"),
+        seed_pod("b", "ns2"),
+        seed_pod("c", "ns1", **{SEED_ROUTES_KEY: routes({"dst": "10.96.0.0/16", "gw": GW})}),
+        subnet("x", "10.0.1.0/25", vpc="vpc1"),
+        bridge("b1", "vpc2"),
+    ]
     expected = run(*docs)
     assert expected == sorted(expected, key=Finding.sort_key)
     rng = random.Random(7)
@@ -95,8 +107,9 @@ def test_planned_subnet_holding_the_api_clusterip_is_reported_on_the_bridge() ->
 
 def test_a_clash_between_injection_and_hand_written_annotations_is_marked() -> None:
     ls_key = "apibridge-b.kube-system.ovn.kubernetes.io/logical_switch"
-    findings = run(vpc("vpc1", "ns1"), pod(annotations={ls_key: "ovn-default"}),
-                   bridge("b", cidrBlock="100.100.5.0/24"))
+    findings = run(
+        vpc("vpc1", "ns1"), pod(annotations={ls_key: "ovn-default"}), bridge("b", cidrBlock="100.100.5.0/24")
+    )
     assert "AB040" in codes(findings)
     [gw] = by_code(findings, "AB208")
     assert "after ApiBridge/b injects its annotations" in gw.message
@@ -109,55 +122,109 @@ def test_opted_out_pods_are_not_selected() -> None:
 
 
 def test_workload_fields_are_below_the_pod_template() -> None:
-    cronjob = doc({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "job", "namespace": "ns1"},
-                   "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {
-                       "metadata": {"annotations": {NETWORKS: "kube-system/api-ovn-nad",
-                                                    SEED_ROUTES_KEY: routes({"dst": "10.96.0.1"})}}},
-                       "spec": {"containers": [{"name": "c", "image": "x"}]}}}}})
+    cronjob = doc(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": {"name": "job", "namespace": "ns1"},
+            "spec": {
+                "schedule": "* * * * *",
+                "jobTemplate": {
+                    "spec": {
+                        "template": {
+                            "metadata": {
+                                "annotations": {
+                                    NETWORKS: "kube-system/api-ovn-nad",
+                                    SEED_ROUTES_KEY: routes({"dst": "10.96.0.1"}),
+                                }
+                            }
+                        },
+                        "spec": {"containers": [{"name": "c", "image": "x"}]},
+                    }
+                },
+            },
+        }
+    )
     [bad] = by_code(run(*SEED, cronjob), "AB202")
     assert bad.obj == "CronJob/ns1/job"
     assert bad.field == f'spec.jobTemplate.spec.template.metadata.annotations["{SEED_ROUTES_KEY}"][0].dst'
 
 
 def test_same_nad_twice_uses_interface_providers_and_plain_routes_key() -> None:
-    nets = json.dumps([{"name": "api-ovn-nad", "namespace": "kube-system", "interface": "net1"},
-                       {"name": "api-ovn-nad", "namespace": "kube-system", "interface": "net2"}])
+    nets = json.dumps(
+        [
+            {"name": "api-ovn-nad", "namespace": "kube-system", "interface": "net1"},
+            {"name": "api-ovn-nad", "namespace": "kube-system", "interface": "net2"},
+        ]
+    )
     findings = run(*SEED, pod(annotations={NETWORKS: nets, SEED_ROUTES_KEY: SEED_ROUTES}))
     assert not {"AB210", "AB211", "AB030", "AB031"} & codes(findings)
 
 
 def test_routes_in_the_nad_config_count_as_api_routes() -> None:
     with_routes = nad(routes=[{"dst": "10.96.0.1/32", "gw": GW}])
-    findings = run(with_routes, api_subnet(), vpc("vpc1", "ns1"),
-                   pod(annotations={NETWORKS: "kube-system/api-ovn-nad"}))
+    findings = run(
+        with_routes, api_subnet(), vpc("vpc1", "ns1"), pod(annotations={NETWORKS: "kube-system/api-ovn-nad"})
+    )
     assert "AB211" not in codes(findings)
 
 
 def test_ipam_only_nad_is_an_attachment_without_ovn_rules() -> None:
-    macvlan = nad("macvlan", "default", config=json.dumps(
-        {"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0",
-         "ipam": {"type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
-                  "provider": "macvlan.default"}}))
+    macvlan = nad(
+        "macvlan",
+        "default",
+        config=json.dumps(
+            {
+                "cniVersion": "0.3.1",
+                "type": "macvlan",
+                "master": "eth0",
+                "ipam": {
+                    "type": "kube-ovn",
+                    "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
+                    "provider": "macvlan.default",
+                },
+            }
+        ),
+    )
     under = subnet("underlay", "172.30.0.0/24", provider="macvlan.default")
-    findings = run(macvlan, under, vpc("vpc1", "ns1"), pod(annotations={
-        NETWORKS: "default/macvlan", "macvlan.default.kubernetes.io/routes": routes({"dst": "", "gw": "172.30.0.1"})}))
+    findings = run(
+        macvlan,
+        under,
+        vpc("vpc1", "ns1"),
+        pod(
+            annotations={
+                NETWORKS: "default/macvlan",
+                "macvlan.default.kubernetes.io/routes": routes({"dst": "", "gw": "172.30.0.1"}),
+            }
+        ),
+    )
     assert not {"AB036", "AB205", "AB210", "AB033", "AB034"} & codes(findings)
 
 
 def test_foreign_nad_routes_are_not_read() -> None:
     foreign = nad("other", "default", config='{"cniVersion": "0.3.1", "type": "bridge"}')
-    findings = run(foreign, vpc("vpc1", "ns1"), pod(annotations={
-        NETWORKS: "default/other", "other.default.ovn.kubernetes.io/routes": SEED_ROUTES}))
+    findings = run(
+        foreign,
+        vpc("vpc1", "ns1"),
+        pod(annotations={NETWORKS: "default/other", "other.default.ovn.kubernetes.io/routes": SEED_ROUTES}),
+    )
     assert "AB210" in codes(findings)
     assert "AB033" in codes(findings)  # the ovn-style key says someone meant a kube-ovn NAD
 
 
 def test_primary_routes_are_checked_against_the_primary_subnet() -> None:
-    findings = run(vpc("vpc1", "ns1"), pod(annotations={
-        "ovn.kubernetes.io/routes": routes({"gw": "10.0.1.254"}, {"dst": "114.114.114.0/26", "gw": "10.9.0.1"})}))
+    findings = run(
+        vpc("vpc1", "ns1"),
+        pod(
+            annotations={
+                "ovn.kubernetes.io/routes": routes({"gw": "10.0.1.254"}, {"dst": "114.114.114.0/26", "gw": "10.9.0.1"})
+            }
+        ),
+    )
     # the upstream e2e case: a default route on eth0 is fine; a gw off eth0's subnet is not
     assert [f.field for f in findings if f.severity == "error"] == [
-        'metadata.annotations["ovn.kubernetes.io/routes"][1].gw']
+        'metadata.annotations["ovn.kubernetes.io/routes"][1].gw'
+    ]
 
 
 def test_one_cached_analysis_serves_many_pods() -> None:

@@ -20,30 +20,60 @@ from apibridge.plan.planner import PlannerConfig, plan
 
 def _cluster(vpcs: int, pods: int) -> Cluster:
     bodies: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default"},
-         "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443}]}},
-        {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n0"},
-         "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"port": 443}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "n0"},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]},
+        },
     ]
     for v in range(vpcs):
         ns = f"tenant-{v}"
-        bodies.append({"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": f"vpc-{v}"},
-                       "spec": {"namespaces": [ns], "defaultSubnet": f"vpc-{v}-s0"}})
+        bodies.append(
+            {
+                "apiVersion": "kubeovn.io/v1",
+                "kind": "Vpc",
+                "metadata": {"name": f"vpc-{v}"},
+                "spec": {"namespaces": [ns], "defaultSubnet": f"vpc-{v}-s0"},
+            }
+        )
         for s in range(10):
             n = v * 10 + s
             spec: dict[str, Any] = {"vpc": f"vpc-{v}", "cidrBlock": f"10.{128 + n // 256}.{n % 256}.0/24"}
             if s == 0:
                 spec["namespaces"] = [ns]
-            bodies.append({"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": f"vpc-{v}-s{s}"},
-                           "spec": spec})
-        bodies.append({"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge", "metadata": {"name": f"br-{v}"},
-                       "spec": {"vpc": f"vpc-{v}", "podSelector": {"matchLabels": {"api": "yes"}} if v % 2 else {}}})
+            bodies.append(
+                {"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": f"vpc-{v}-s{s}"}, "spec": spec}
+            )
+        bodies.append(
+            {
+                "apiVersion": "apibridge.dev/v1alpha1",
+                "kind": "ApiBridge",
+                "metadata": {"name": f"br-{v}"},
+                "spec": {"vpc": f"vpc-{v}", "podSelector": {"matchLabels": {"api": "yes"}} if v % 2 else {}},
+            }
+        )
     for p in range(pods):
         annotations = {"k8s.v1.cni.cncf.io/networks": "kube-system/macvlan"} if p % 10 == 0 else {}
-        bodies.append({"apiVersion": "v1", "kind": "Pod",
-                       "metadata": {"name": f"pod-{p}", "namespace": f"tenant-{p % vpcs}",
-                                    "labels": {"api": "yes" if p % 3 else "no"}, "annotations": annotations},
-                       "spec": {"containers": [{"name": "c", "image": "x"}]}})
+        bodies.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {
+                    "name": f"pod-{p}",
+                    "namespace": f"tenant-{p % vpcs}",
+                    "labels": {"api": "yes" if p % 3 else "no"},
+                    "annotations": annotations,
+                },
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            }
+        )
     return Cluster.from_documents(Document(b, "scale.json", i) for i, b in enumerate(bodies))
 
 

@@ -39,8 +39,16 @@ def example_inputs() -> dict[str, list[str]]:
 def run_installed(program: str, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed console script (``apibridge`` or ``kubectl-apibridge``) as a real process."""
     env = {k: v for k, v in os.environ.items() if k not in ("APIBRIDGE_DEBUG", "FORCE_COLOR")}
-    return subprocess.run([str(BIN / program), *args], cwd=REPO, input=input, capture_output=True, text=True,
-                          env=env, timeout=60, check=False)
+    return subprocess.run(
+        [str(BIN / program), *args],
+        cwd=REPO,
+        input=input,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 def documents(text: str) -> list[dict[str, Any]]:

@@ -57,8 +57,10 @@ def test_the_seed_is_flagged_and_the_bridges_are_clean(invoke: Invoke) -> None:
 def _metas(example: str) -> list[Meta]:
     cluster = load_cluster([str(EXAMPLES / example)])
     return [
-        *(n.meta for n in cluster.nads.values()), *(s.meta for s in cluster.subnets.values()),
-        *(p.meta for p in cluster.pods), *(b.meta for b in cluster.bridges.values()),
+        *(n.meta for n in cluster.nads.values()),
+        *(s.meta for s in cluster.subnets.values()),
+        *(p.meta for p in cluster.pods),
+        *(b.meta for b in cluster.bridges.values()),
         *(v.meta for v in cluster.vpcs.values()),
     ]
 

@@ -68,8 +68,10 @@ def test_selected_pods_get_the_attachment_and_the_routes(invoke: Invoke) -> None
         if rules.NETWORKS_ANNOTATION not in annotations:
             continue
         selected += 1
-        attached = {sel.ref(doc["metadata"]["namespace"]) for sel in networks.parse(
-            annotations[rules.NETWORKS_ANNOTATION]).selections}
+        attached = {
+            sel.ref(doc["metadata"]["namespace"])
+            for sel in networks.parse(annotations[rules.NETWORKS_ANNOTATION]).selections
+        }
         matching = [(ns, nad, provider) for ns, nad, provider in plans.values() if (ns, nad) in attached]
         assert len(matching) == 1
         _, _, provider = matching[0]
@@ -90,8 +92,14 @@ def test_everything_else_is_unchanged(invoke: Invoke) -> None:
 
 def test_the_seed_deployment_keeps_its_annotations_and_gains_ours(invoke: Invoke) -> None:
     seed = EXAMPLES / "seed"
-    args = ("--cluster", str(seed / "cluster.yaml"), "--cluster", str(seed / "seed.yaml"),
-            "--cluster", str(EXAMPLES / "apibridge" / "bridges.yaml"))
+    args = (
+        "--cluster",
+        str(seed / "cluster.yaml"),
+        "--cluster",
+        str(seed / "seed.yaml"),
+        "--cluster",
+        str(EXAMPLES / "apibridge" / "bridges.yaml"),
+    )
     result = invoke("inject", "-f", str(seed / "workload.yaml"), *args)
     assert result.exit_code == 0, result.stderr
     original = documents((seed / "workload.yaml").read_text())
@@ -102,7 +110,7 @@ def test_the_seed_deployment_keeps_its_annotations_and_gains_ours(invoke: Invoke
         for key, value in old.items():  # the seed's values are only ever appended to
             assert new[key].startswith(value)
         old_refs = networks.parse(old[rules.NETWORKS_ANNOTATION]).selections
-        assert networks.parse(new[rules.NETWORKS_ANNOTATION]).selections[:len(old_refs)] == old_refs
+        assert networks.parse(new[rules.NETWORKS_ANNOTATION]).selections[: len(old_refs)] == old_refs
         changed = {k for k in new if new[k] != old.get(k)}
         restored = _without_annotations(after, changed)
         assert _without_annotations(before, changed) == restored
@@ -113,8 +121,15 @@ def test_inject_is_idempotent(invoke: Invoke, tmp_path: Path) -> None:
     assert once.exit_code == 0
     injected = tmp_path / "injected.yaml"
     injected.write_text(once.stdout)
-    twice = invoke("inject", "-f", str(injected), "--cluster", "examples/apibridge/cluster.yaml",
-                   "--cluster", "examples/apibridge/bridges.yaml")
+    twice = invoke(
+        "inject",
+        "-f",
+        str(injected),
+        "--cluster",
+        "examples/apibridge/cluster.yaml",
+        "--cluster",
+        "examples/apibridge/bridges.yaml",
+    )
     assert twice.exit_code == 0
     assert documents(twice.stdout) == documents(once.stdout)
     assert twice.stdout == once.stdout
@@ -124,21 +139,43 @@ def test_inject_is_idempotent(invoke: Invoke, tmp_path: Path) -> None:
 def test_unknown_and_unselected_documents_pass_through(invoke: Invoke, tmp_path: Path) -> None:
     extra = [
         {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}, "spec": {"x": [1, 2]}},
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ingress-nginx"},
-         "data": {"multi": "line one\nline two\n"}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "elsewhere", "namespace": "default"},
-         "spec": {"containers": [{"name": "c", "image": "busybox"}]}},
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {
-            "name": "opted-out", "namespace": "ingress-nginx", "labels": {"app.kubernetes.io/name": "ingress-nginx"},
-            "annotations": {rules.INJECT_ANNOTATION: "false"}},
-         "spec": {"containers": [{"name": "c", "image": "busybox"}]}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "c", "namespace": "ingress-nginx"},
+            "data": {"multi": "line one\nline two\n"},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "elsewhere", "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                "name": "opted-out",
+                "namespace": "ingress-nginx",
+                "labels": {"app.kubernetes.io/name": "ingress-nginx"},
+                "annotations": {rules.INJECT_ANNOTATION: "false"},
+            },
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+        },
     ]
     original = documents((REPO / WORKLOAD).read_text())
     mixed = [extra[0], original[0], extra[1], extra[2], original[1], extra[3]]
     path = tmp_path / "mixed.yaml"
     path.write_text(yaml.safe_dump_all(mixed, sort_keys=False))
-    result = invoke("inject", "-f", str(path), "--cluster", "examples/apibridge/cluster.yaml",
-                    "--cluster", "examples/apibridge/bridges.yaml")
+    result = invoke(
+        "inject",
+        "-f",
+        str(path),
+        "--cluster",
+        "examples/apibridge/cluster.yaml",
+        "--cluster",
+        "examples/apibridge/bridges.yaml",
+    )
     assert result.exit_code == 0, result.stderr
     out = documents(result.stdout)
     assert [d["kind"] for d in out] == [d["kind"] for d in mixed]  # order kept
@@ -157,8 +194,16 @@ def test_json_output_is_a_list_of_the_same_documents(invoke: Invoke) -> None:
 
 def test_stdin(invoke: Invoke) -> None:
     from_file = invoke("inject", "-f", WORKLOAD, "--cluster", CLUSTER)
-    from_stdin = invoke("inject", "-f", "-", "--cluster", "examples/apibridge/cluster.yaml",
-                        "--cluster", "examples/apibridge/bridges.yaml", input=(REPO / WORKLOAD).read_text())
+    from_stdin = invoke(
+        "inject",
+        "-f",
+        "-",
+        "--cluster",
+        "examples/apibridge/cluster.yaml",
+        "--cluster",
+        "examples/apibridge/bridges.yaml",
+        input=(REPO / WORKLOAD).read_text(),
+    )
     assert from_stdin.exit_code == 0
     assert from_stdin.stdout == from_file.stdout
 
@@ -181,14 +226,21 @@ def test_without_bridges_nothing_changes_and_it_says_so(invoke: Invoke) -> None:
     assert "warning:" in result.stderr
 
 
-@pytest.mark.parametrize("value", ["Bad_Name", "[{\"namespace\": \"x\"}]"])
+@pytest.mark.parametrize("value", ["Bad_Name", '[{"namespace": "x"}]'])
 def test_an_annotation_multus_would_reject_is_unusable_input(invoke: Invoke, tmp_path: Path, value: str) -> None:
     doc = documents((REPO / WORKLOAD).read_text())[0]
     doc["spec"]["template"]["metadata"]["annotations"] = {rules.NETWORKS_ANNOTATION: value}
     path = tmp_path / "bad.yaml"
     path.write_text(json.dumps(doc))
-    result = invoke("inject", "-f", str(path), "--cluster", "examples/apibridge/cluster.yaml",
-                    "--cluster", "examples/apibridge/bridges.yaml")
+    result = invoke(
+        "inject",
+        "-f",
+        str(path),
+        "--cluster",
+        "examples/apibridge/cluster.yaml",
+        "--cluster",
+        "examples/apibridge/bridges.yaml",
+    )
     assert result.exit_code == 2
     assert_one_line_error(result.stderr, str(path), "(document 1)", "spec.template.metadata.annotations")
 
@@ -196,8 +248,17 @@ def test_an_annotation_multus_would_reject_is_unusable_input(invoke: Invoke, tmp
 def test_inject_in_a_real_process_is_idempotent() -> None:
     once = run_installed("apibridge", "inject", "-f", WORKLOAD, "--cluster", CLUSTER)
     assert once.returncode == 0, once.stderr
-    twice = run_installed("apibridge", "inject", "-f", "-", "--cluster", "examples/apibridge/cluster.yaml",
-                          "--cluster", "examples/apibridge/bridges.yaml", input=once.stdout)
+    twice = run_installed(
+        "apibridge",
+        "inject",
+        "-f",
+        "-",
+        "--cluster",
+        "examples/apibridge/cluster.yaml",
+        "--cluster",
+        "examples/apibridge/bridges.yaml",
+        input=once.stdout,
+    )
     assert twice.returncode == 0, twice.stderr
     assert twice.stdout == once.stdout
 
@@ -209,20 +270,29 @@ def test_stdin_objects_replace_their_older_copies_in_a_cluster_dump() -> None:
     assert result.exit_code == 0, result.output
     docs = [d for d in yaml.safe_load_all(result.stdout) if d]
     assert len(docs) == len([d for d in yaml.safe_load_all(workload) if d])
-    assert all(rules.NETWORKS_ANNOTATION in d["spec"]["template"]["metadata"]["annotations"]
-               for d in docs if d["kind"] == "Deployment")
+    assert all(
+        rules.NETWORKS_ANNOTATION in d["spec"]["template"]["metadata"]["annotations"]
+        for d in docs
+        if d["kind"] == "Deployment"
+    )
 
 
 def test_a_selected_pod_that_stays_broken_is_reported_not_silently_passed() -> None:
     """Injection only appends; a route the pod already had with no gw still breaks it, and inject says so."""
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": "p", "namespace": "ingress-nginx",
-                        "labels": {"app.kubernetes.io/name": "ingress-nginx"},
-                        "annotations": {"apibridge-tenant-a.kube-system.ovn.kubernetes.io/routes":
-                                        '[{"dst":"10.96.0.1/32"}]'}},
-           "spec": {"containers": [{"name": "c", "image": "x"}]}}
-    result = CliRunner().invoke(cli, ["inject", "-f", "-", "--cluster", str(EXAMPLES / "apibridge")],
-                                input=yaml.safe_dump(pod))
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": "ingress-nginx",
+            "labels": {"app.kubernetes.io/name": "ingress-nginx"},
+            "annotations": {"apibridge-tenant-a.kube-system.ovn.kubernetes.io/routes": '[{"dst":"10.96.0.1/32"}]'},
+        },
+        "spec": {"containers": [{"name": "c", "image": "x"}]},
+    }
+    result = CliRunner().invoke(
+        cli, ["inject", "-f", "-", "--cluster", str(EXAMPLES / "apibridge")], input=yaml.safe_dump(pod)
+    )
     assert result.exit_code == 1
     (out,) = [d for d in yaml.safe_load_all(result.stdout) if d]
     assert rules.NETWORKS_ANNOTATION in out["metadata"]["annotations"]  # injected all the same

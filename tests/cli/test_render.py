@@ -60,7 +60,7 @@ def test_subnets_are_apart_from_everything_else(invoke: Invoke, example: str) ->
         assert not any(net.overlaps(other) for other in existing if other.version == net.version)
         assert not any(ip in net for ip in cluster.api_cluster_ips())
     for i, net in enumerate(rendered):
-        assert not any(net.overlaps(other) for other in rendered[i + 1:] if other.version == net.version)
+        assert not any(net.overlaps(other) for other in rendered[i + 1 :] if other.version == net.version)
 
 
 def test_dualstack_subnet_has_one_cidr_per_family(invoke: Invoke) -> None:

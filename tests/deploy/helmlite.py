@@ -84,7 +84,7 @@ def parse(text: str, where: str) -> tuple[list[Any], dict[str, list[Any]]]:
     pieces: list[Any] = []
     pos = 0
     for m in _ACTION.finditer(text):
-        pieces.append(Text(text[pos:m.start()]))
+        pieces.append(Text(text[pos : m.start()]))
         trim_left, body, trim_right = m.group(1), m.group(2).strip(), m.group(3)
         pieces.append((bool(trim_left), body, bool(trim_right)))
         pos = m.end()
@@ -162,8 +162,9 @@ def to_yaml(value: Any) -> str:
 
 
 class Renderer:
-    def __init__(self, chart: Path, values: Mapping[str, Any], *, release: str = "apibridge",
-                 namespace: str = "apibridge") -> None:
+    def __init__(
+        self, chart: Path, values: Mapping[str, Any], *, release: str = "apibridge", namespace: str = "apibridge"
+    ) -> None:
         self.chart = chart
         meta = yaml.safe_load((chart / "Chart.yaml").read_text())
         self.context = {
@@ -181,8 +182,12 @@ class Renderer:
             if not path.name.startswith("_"):
                 self.templates[path.name] = nodes
         self.functions: dict[str, Callable[..., Any]] = {
-            "include": self._include, "toYaml": to_yaml, "nindent": self._nindent, "quote": self._quote,
-            "b64enc": lambda s: base64.b64encode(go_string(s).encode()).decode(), "required": self._required,
+            "include": self._include,
+            "toYaml": to_yaml,
+            "nindent": self._nindent,
+            "quote": self._quote,
+            "b64enc": lambda s: base64.b64encode(go_string(s).encode()).decode(),
+            "required": self._required,
             "not": lambda v: not truthy(v),
         }
 

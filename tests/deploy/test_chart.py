@@ -30,18 +30,36 @@ from .support import CHART, K8S_VERSIONS, REPO
 NAMESPACE = "apibridge-system"
 CA = CertificateAuthority.create("chart-test-ca")
 SERVING = CA.issue([f"apibridge-webhook.{NAMESPACE}.svc"])
-TLS = {"webhook": {"tls": {"cert": SERVING.cert_pem().decode(), "key": SERVING.key_pem().decode(),
-                           "caBundle": CA.cert_pem().decode()}}}
+TLS = {
+    "webhook": {
+        "tls": {
+            "cert": SERVING.cert_pem().decode(),
+            "key": SERVING.key_pem().decode(),
+            "caBundle": CA.cert_pem().decode(),
+        }
+    }
+}
 SCENARIOS: dict[str, dict[str, Any]] = {
     "tls-from-values": TLS,
     "cert-manager": {"certManager": {"enabled": True}},
-    "webhook-from-control-plane": merge(TLS, {"networkPolicy": {"webhookFrom": [
-        {"ipBlock": {"cidr": "172.18.0.0/16"}}]}}),
-    "cert-manager-cluster-issuer": {"certManager": {"enabled": True, "issuerRef": {
-        "group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corporate-ca"}}},
-    "fail-closed-no-netpol": merge(TLS, {"webhook": {"failurePolicy": "Fail", "excludeNamespaces": [
-        "kube-system", "kube-ovn"]}, "networkPolicy": {"enabled": False}, "imagePullSecrets": [{"name": "regcred"}],
-        "controller": {"extraArgs": ["--resync-period=600"], "nodeSelector": {"kubernetes.io/os": "linux"}}}),
+    "webhook-from-control-plane": merge(
+        TLS, {"networkPolicy": {"webhookFrom": [{"ipBlock": {"cidr": "172.18.0.0/16"}}]}}
+    ),
+    "cert-manager-cluster-issuer": {
+        "certManager": {
+            "enabled": True,
+            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corporate-ca"},
+        }
+    },
+    "fail-closed-no-netpol": merge(
+        TLS,
+        {
+            "webhook": {"failurePolicy": "Fail", "excludeNamespaces": ["kube-system", "kube-ovn"]},
+            "networkPolicy": {"enabled": False},
+            "imagePullSecrets": [{"name": "regcred"}],
+            "controller": {"extraArgs": ["--resync-period=600"], "nodeSelector": {"kubernetes.io/os": "linux"}},
+        },
+    ),
 }
 
 
@@ -75,8 +93,13 @@ def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 def pods_of(docs: list[dict[str, Any]], namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
-    return [d["spec"]["template"] for d in docs if d["kind"] == "Deployment" and d["metadata"]["namespace"] == namespace
-            and matches(selector, d["spec"]["template"]["metadata"]["labels"])]
+    return [
+        d["spec"]["template"]
+        for d in docs
+        if d["kind"] == "Deployment"
+        and d["metadata"]["namespace"] == namespace
+        and matches(selector, d["spec"]["template"]["metadata"]["labels"])
+    ]
 
 
 def container_ports(template: dict[str, Any]) -> dict[str, int]:
@@ -99,8 +122,15 @@ def test_the_renderer_refuses_what_it_does_not_support(tmp_path: Path) -> None:
     (tmp_path / "templates").mkdir()
     (tmp_path / "crds").mkdir()
     (tmp_path / "Chart.yaml").write_text("name: x\nversion: 0.0.1\nappVersion: '1'\n")
-    for bad in ("{{ range .Values.x }}{{ end }}", "{{ .Values.x | upper }}", "{{ $x := 1 }}", "{{ .Values.y }}",
-                "{{ if .Values.x }}", "{{ (include \"a\" .) }}", "{{ else }}"):
+    for bad in (
+        "{{ range .Values.x }}{{ end }}",
+        "{{ .Values.x | upper }}",
+        "{{ $x := 1 }}",
+        "{{ .Values.y }}",
+        "{{ if .Values.x }}",
+        '{{ (include "a" .) }}',
+        "{{ else }}",
+    ):
         (tmp_path / "templates" / "t.yaml").write_text(bad)
         with pytest.raises(RenderError):
             Renderer(tmp_path, {"x": [1]}).manifests()
@@ -235,8 +265,15 @@ def test_the_webhook_configuration_points_at_the_webhook(scenario: tuple[str, li
     assert hook["admissionReviewVersions"] == ["v1"] and hook["sideEffects"] == "None"
     assert hook["timeoutSeconds"] == 5 and hook["reinvocationPolicy"] == "IfNeeded"
     assert hook["failurePolicy"] == ("Fail" if name == "fail-closed-no-netpol" else "Ignore")
-    assert hook["rules"] == [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                              "resources": ["pods"], "scope": "Namespaced"}]
+    assert hook["rules"] == [
+        {
+            "operations": ["CREATE"],
+            "apiGroups": [""],
+            "apiVersions": ["v1"],
+            "resources": ["pods"],
+            "scope": "Namespaced",
+        }
+    ]
     assert "objectSelector" not in hook
     (expr,) = hook["namespaceSelector"]["matchExpressions"]
     assert expr["key"] == "kubernetes.io/metadata.name" and expr["operator"] == "NotIn"
@@ -261,8 +298,10 @@ def test_webhook_tls_is_wired(scenario: tuple[str, list[dict[str, Any]]]) -> Non
         assert cert["spec"]["secretName"] == secret_name
         svc = hook["clientConfig"]["service"]
         assert f"{svc['name']}.{svc['namespace']}.svc" in cert["spec"]["dnsNames"]  # the name the API server dials
-        assert mwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"] == \
-            f"{cert['metadata']['namespace']}/{cert['metadata']['name']}"
+        assert (
+            mwc["metadata"]["annotations"]["cert-manager.io/inject-ca-from"]
+            == f"{cert['metadata']['namespace']}/{cert['metadata']['name']}"
+        )
         assert "caBundle" not in hook["clientConfig"] and not find(docs, "Secret")
         issuer_ref = cert["spec"]["issuerRef"]
         if name == "cert-manager":
@@ -316,8 +355,9 @@ def _bound_rules(docs: list[dict[str, Any]], account: str) -> Iterator[tuple[str
     """(namespace or None for cluster-wide, rule) for every rule bound to ``account``."""
     for binding in find(docs, "ClusterRoleBinding") + find(docs, "RoleBinding"):
         subjects = binding["subjects"]
-        if not any(s["kind"] == "ServiceAccount" and s["name"] == account and s["namespace"] == NAMESPACE
-                   for s in subjects):
+        if not any(
+            s["kind"] == "ServiceAccount" and s["name"] == account and s["namespace"] == NAMESPACE for s in subjects
+        ):
             continue
         role_ref = binding["roleRef"]
         role = one(docs, role_ref["kind"], role_ref["name"])
@@ -328,8 +368,15 @@ def _bound_rules(docs: list[dict[str, Any]], account: str) -> Iterator[tuple[str
             yield scope, rule
 
 
-def allowed(docs: list[dict[str, Any]], account: str, verb: str, group: str, resource: str,
-            namespace: str | None = None, name: str | None = None) -> bool:
+def allowed(
+    docs: list[dict[str, Any]],
+    account: str,
+    verb: str,
+    group: str,
+    resource: str,
+    namespace: str | None = None,
+    name: str | None = None,
+) -> bool:
     for scope, rule in _bound_rules(docs, account):
         if scope is not None and scope != namespace:
             continue
@@ -349,8 +396,9 @@ def test_webhook_rbac_covers_its_watches_and_nothing_more(scenario: tuple[str, l
     _, docs = scenario
     for res in webhook_watch.WATCHED:
         for verb in ("get", "list", "watch"):
-            assert allowed(docs, "apibridge-webhook", verb, _group(res.api_version), res.plural, res.namespace,
-                           res.name), f"webhook cannot {verb} {res.label}"
+            assert allowed(
+                docs, "apibridge-webhook", verb, _group(res.api_version), res.plural, res.namespace, res.name
+            ), f"webhook cannot {verb} {res.label}"
     assert not allowed(docs, "apibridge-webhook", "list", "", "services", "default", None), "services by name only"
     assert not allowed(docs, "apibridge-webhook", "list", "", "secrets", NAMESPACE, None)
     for _, rule in _bound_rules(docs, "apibridge-webhook"):
@@ -395,16 +443,21 @@ def test_controller_rbac_covers_every_call_in_its_code(scenario: tuple[str, list
 
     lease = default_values()["controller"]["leaseName"]
     needed: set[tuple[str, str, str | None]] = set(operator_calls())
-    needed |= {(verb, name, None) for name, k in vars(kube).items() if isinstance(k, kube.Kind)
-               and k in kube.WATCHED for verb in ("list", "watch")}  # kopf lists and watches each indexed kind
+    needed |= {
+        (verb, name, None)
+        for name, k in vars(kube).items()
+        if isinstance(k, kube.Kind) and k in kube.WATCHED
+        for verb in ("list", "watch")
+    }  # kopf lists and watches each indexed kind
     assert ("patch", "APIBRIDGE", "status") in needed and ("create", "EVENT", None) in needed
     for verb, const, sub in sorted(needed, key=str):
         k = getattr(kube, const)
         resource = f"{k.plural}/{sub}" if sub else k.plural
         namespace = NAMESPACE if const == "LEASE" else None  # the Lease lives in the release namespace
         name = lease if const == "LEASE" and verb != "create" else None
-        assert allowed(docs, "apibridge-controller", verb, k.group, resource, namespace, name), \
+        assert allowed(docs, "apibridge-controller", verb, k.group, resource, namespace, name), (
             f"controller cannot {verb} {resource} ({k.api_version})"
+        )
     # its own Lease only, in its own namespace
     assert not allowed(docs, "apibridge-controller", "update", "coordination.k8s.io", "leases", "kube-system", lease)
     assert not allowed(docs, "apibridge-controller", "update", "coordination.k8s.io", "leases", NAMESPACE, "other")

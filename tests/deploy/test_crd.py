@@ -32,8 +32,12 @@ def examples() -> list[dict[str, Any]]:
 
 
 def bridge(spec: dict[str, Any], status: dict[str, Any] | None = None) -> dict[str, Any]:
-    obj: dict[str, Any] = {"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge",
-                           "metadata": {"name": "b"}, "spec": spec}
+    obj: dict[str, Any] = {
+        "apiVersion": "apibridge.dev/v1alpha1",
+        "kind": "ApiBridge",
+        "metadata": {"name": "b"},
+        "spec": spec,
+    }
     if status is not None:
         obj["status"] = status
     return obj
@@ -106,57 +110,84 @@ def test_every_example_apibridge_is_accepted() -> None:
 GOOD_STATUS = {
     "observedGeneration": 2,
     "conditions": [
-        {"type": "Ready", "status": "True", "reason": "Applied", "message": "NAD and Subnet are in place",
-         "lastTransitionTime": "2026-11-27T10:00:00Z", "observedGeneration": 2},
+        {
+            "type": "Ready",
+            "status": "True",
+            "reason": "Applied",
+            "message": "NAD and Subnet are in place",
+            "lastTransitionTime": "2026-11-27T10:00:00Z",
+            "observedGeneration": 2,
+        },
         {"type": "Validated", "status": "True", "reason": "Valid", "message": ""},
         {"type": "Degraded", "status": "False", "reason": "AsExpected", "message": ""},
     ],
-    "nad": "kube-system/apibridge-b", "subnet": "apibridge-b", "provider": "apibridge-b.kube-system.ovn",
-    "cidrBlock": "100.100.3.0/24", "gateways": ["100.100.3.1"],
-    "routes": [{"dst": "10.96.0.1/32", "gw": "100.100.3.1"}], "podsInjected": 3, "podsPendingRestart": 0,
+    "nad": "kube-system/apibridge-b",
+    "subnet": "apibridge-b",
+    "provider": "apibridge-b.kube-system.ovn",
+    "cidrBlock": "100.100.3.0/24",
+    "gateways": ["100.100.3.1"],
+    "routes": [{"dst": "10.96.0.1/32", "gw": "100.100.3.1"}],
+    "podsInjected": 3,
+    "podsPendingRestart": 0,
 }
 
 
 def test_a_full_spec_and_status_are_accepted() -> None:
-    obj = bridge({
-        "vpc": "tenant-a",
-        "namespaceSelector": {"matchLabels": {"tenant": "a"},
-                              "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]},
-        "podSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
-        "cidrBlock": "100.100.3.0/24, fd00:100:100::/120",
-        "destinations": {"apiserver": True, "dns": True, "extra": [
-            {"cidr": "192.0.2.10"},
-            {"cidr": "198.51.100.0/24", "ports": [{"port": 443}, {"port": 53, "protocol": "UDP"}]},
-        ]},
-        "isolation": "open", "nadNamespace": "apibridge", "rollout": "restart",
-    }, GOOD_STATUS)
+    obj = bridge(
+        {
+            "vpc": "tenant-a",
+            "namespaceSelector": {
+                "matchLabels": {"tenant": "a"},
+                "matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}],
+            },
+            "podSelector": {"matchExpressions": [{"key": "app", "operator": "Exists"}]},
+            "cidrBlock": "100.100.3.0/24, fd00:100:100::/120",
+            "destinations": {
+                "apiserver": True,
+                "dns": True,
+                "extra": [
+                    {"cidr": "192.0.2.10"},
+                    {"cidr": "198.51.100.0/24", "ports": [{"port": 443}, {"port": 53, "protocol": "UDP"}]},
+                ],
+            },
+            "isolation": "open",
+            "nadNamespace": "apibridge",
+            "rollout": "restart",
+        },
+        GOOD_STATUS,
+    )
     assert [e.message for e in VALIDATOR.iter_errors(obj)] == []
     assert parser_accepts(obj)
 
 
-@pytest.mark.parametrize(("spec", "status"), [
-    ({}, None),  # no vpc
-    ({"vpc": ""}, None),
-    ({"vpc": 7}, None),
-    ({"vpc": "v", "cidrBlock": "10.0.0.0"}, None),  # no prefix length
-    ({"vpc": "v", "cidrBlock": "automatic"}, None),
-    ({"vpc": "v", "cidrBlock": "10.0.0.0/24,10.0.1.0/24,fd00::/120"}, None),  # three CIDRs
-    ({"vpc": "v", "isolation": "closed"}, None),
-    ({"vpc": "v", "rollout": "always"}, None),
-    ({"vpc": "v", "destinations": {"apiserver": "yes"}}, None),
-    ({"vpc": "v", "destinations": {"extra": ["10.0.0.1"]}}, None),  # file shorthand, not in the API
-    ({"vpc": "v", "destinations": {"extra": [{"ports": [{"port": 443}]}]}}, None),  # no cidr
-    ({"vpc": "v", "destinations": {"extra": [{"cidr": "10.0.0.1", "ports": [{"port": 0}]}]}}, None),
-    ({"vpc": "v", "destinations": {"extra": [{"cidr": "10.0.0.1", "ports": [{"port": 65536}]}]}}, None),
-    ({"vpc": "v", "destinations": {"extra": [{"cidr": "10.0.0.1", "ports": [{"port": 1, "protocol": "ICMP"}]}]}},
-     None),
-    ({"vpc": "v", "podSelector": {"matchExpressions": [{"key": "a", "operator": "Has"}]}}, None),
-    ({"vpc": "v", "namespaceSelector": {"matchLabels": {"a": 1}}}, None),
-    ({"vpc": "v", "nadNamespace": "Kube_System"}, None),
-    ({"vpc": "v"}, {"conditions": [{"type": "Happy", "status": "True"}]}),
-    ({"vpc": "v"}, {"conditions": [{"type": "Ready", "status": "yes"}]}),
-    ({"vpc": "v"}, {"podsInjected": -1}),
-])
+@pytest.mark.parametrize(
+    ("spec", "status"),
+    [
+        ({}, None),  # no vpc
+        ({"vpc": ""}, None),
+        ({"vpc": 7}, None),
+        ({"vpc": "v", "cidrBlock": "10.0.0.0"}, None),  # no prefix length
+        ({"vpc": "v", "cidrBlock": "automatic"}, None),
+        ({"vpc": "v", "cidrBlock": "10.0.0.0/24,10.0.1.0/24,fd00::/120"}, None),  # three CIDRs
+        ({"vpc": "v", "isolation": "closed"}, None),
+        ({"vpc": "v", "rollout": "always"}, None),
+        ({"vpc": "v", "destinations": {"apiserver": "yes"}}, None),
+        ({"vpc": "v", "destinations": {"extra": ["10.0.0.1"]}}, None),  # file shorthand, not in the API
+        ({"vpc": "v", "destinations": {"extra": [{"ports": [{"port": 443}]}]}}, None),  # no cidr
+        ({"vpc": "v", "destinations": {"extra": [{"cidr": "10.0.0.1", "ports": [{"port": 0}]}]}}, None),
+        ({"vpc": "v", "destinations": {"extra": [{"cidr": "10.0.0.1", "ports": [{"port": 65536}]}]}}, None),
+        (
+            {"vpc": "v", "destinations": {"extra": [{"cidr": "10.0.0.1", "ports": [{"port": 1, "protocol": "ICMP"}]}]}},
+            None,
+        ),
+        ({"vpc": "v", "podSelector": {"matchExpressions": [{"key": "a", "operator": "Has"}]}}, None),
+        ({"vpc": "v", "namespaceSelector": {"matchLabels": {"a": 1}}}, None),
+        ({"vpc": "v", "nadNamespace": "Kube_System"}, None),
+        ({"vpc": "v"}, {"conditions": [{"type": "Happy", "status": "True"}]}),
+        ({"vpc": "v"}, {"conditions": [{"type": "Ready", "status": "yes"}]}),
+        ({"vpc": "v"}, {"podsInjected": -1}),
+    ],
+)
 def test_bad_apibridges_are_rejected(spec: dict[str, Any], status: dict[str, Any] | None) -> None:
     assert not schema_accepts(bridge(spec, status))
 
@@ -168,29 +199,60 @@ def test_missing_spec_is_rejected() -> None:
 
 
 # ---- the schema and the parser agree on the explicit form ------------------------------------------------
-_cidrs = st.sampled_from(["auto", "100.100.2.0/24", "100.100.2.0/24,fd00:100:100::/120", "fd00::/120",
-                          "10.0.0.0", "auto,", "10.0.0.0/24;fd00::/64"])
+_cidrs = st.sampled_from(
+    [
+        "auto",
+        "100.100.2.0/24",
+        "100.100.2.0/24,fd00:100:100::/120",
+        "fd00::/120",
+        "10.0.0.0",
+        "auto,",
+        "10.0.0.0/24;fd00::/64",
+    ]
+)
 _selector = st.one_of(
     st.none(),
-    st.fixed_dictionaries({}, optional={
-        "matchLabels": st.dictionaries(st.sampled_from(["a", "b"]), st.sampled_from(["x", "y"]), max_size=2),
-        "matchExpressions": st.lists(st.fixed_dictionaries(
-            {"key": st.sampled_from(["a", "b"]), "operator": st.sampled_from(["In", "NotIn", "Exists", "Bad"])},
-            optional={"values": st.lists(st.sampled_from(["x", "y"]), min_size=1, max_size=2)}), max_size=2)}),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "matchLabels": st.dictionaries(st.sampled_from(["a", "b"]), st.sampled_from(["x", "y"]), max_size=2),
+            "matchExpressions": st.lists(
+                st.fixed_dictionaries(
+                    {"key": st.sampled_from(["a", "b"]), "operator": st.sampled_from(["In", "NotIn", "Exists", "Bad"])},
+                    optional={"values": st.lists(st.sampled_from(["x", "y"]), min_size=1, max_size=2)},
+                ),
+                max_size=2,
+            ),
+        },
+    ),
 )
-_ports = st.lists(st.fixed_dictionaries({"port": st.sampled_from([0, 1, 443, 65535, 65536])},
-                                        optional={"protocol": st.sampled_from(["TCP", "UDP", "SCTP", "ICMP"])}),
-                  max_size=2)
-_extra = st.lists(st.fixed_dictionaries({"cidr": st.sampled_from(["192.0.2.10", "198.51.100.0/24", "fd00::1"])},
-                                        optional={"ports": _ports}), max_size=2)
-_specs = st.fixed_dictionaries({"vpc": st.sampled_from(["tenant-a", ""])}, optional={
-    "namespaceSelector": _selector, "podSelector": _selector, "cidrBlock": _cidrs,
-    "destinations": st.fixed_dictionaries({}, optional={"apiserver": st.booleans(), "dns": st.booleans(),
-                                                        "extra": _extra}),
-    "isolation": st.sampled_from(["strict", "open", "closed"]),
-    "nadNamespace": st.sampled_from(["kube-system", "apibridge"]),
-    "rollout": st.sampled_from(["none", "restart", "always"]),
-})
+_ports = st.lists(
+    st.fixed_dictionaries(
+        {"port": st.sampled_from([0, 1, 443, 65535, 65536])},
+        optional={"protocol": st.sampled_from(["TCP", "UDP", "SCTP", "ICMP"])},
+    ),
+    max_size=2,
+)
+_extra = st.lists(
+    st.fixed_dictionaries(
+        {"cidr": st.sampled_from(["192.0.2.10", "198.51.100.0/24", "fd00::1"])}, optional={"ports": _ports}
+    ),
+    max_size=2,
+)
+_specs = st.fixed_dictionaries(
+    {"vpc": st.sampled_from(["tenant-a", ""])},
+    optional={
+        "namespaceSelector": _selector,
+        "podSelector": _selector,
+        "cidrBlock": _cidrs,
+        "destinations": st.fixed_dictionaries(
+            {}, optional={"apiserver": st.booleans(), "dns": st.booleans(), "extra": _extra}
+        ),
+        "isolation": st.sampled_from(["strict", "open", "closed"]),
+        "nadNamespace": st.sampled_from(["kube-system", "apibridge"]),
+        "rollout": st.sampled_from(["none", "restart", "always"]),
+    },
+)
 
 
 def _drop_none(spec: dict[str, Any]) -> dict[str, Any]:
@@ -203,8 +265,10 @@ def test_schema_and_parser_agree(spec: dict[str, Any]) -> None:
     obj = bridge(_drop_none(copy.deepcopy(spec)))
     exprs_ok = all(
         (e["operator"] in ("In", "NotIn")) == bool(e.get("values"))
-        for sel in (spec.get("namespaceSelector"), spec.get("podSelector")) if sel
-        for e in sel.get("matchExpressions", []))
+        for sel in (spec.get("namespaceSelector"), spec.get("podSelector"))
+        if sel
+        for e in sel.get("matchExpressions", [])
+    )
     if schema_accepts(obj) and exprs_ok:
         # values-vs-operator pairing is a semantic rule the API server's LabelSelector validation
         # enforces, not the schema; everything else the schema lets through must parse.

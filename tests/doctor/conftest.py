@@ -8,4 +8,3 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
 from opkit import client, kubeconfig, running  # noqa: F401 - shared fixtures
-

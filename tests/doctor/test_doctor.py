@@ -29,24 +29,31 @@ LABELS = {"app.kubernetes.io/name": "ingress-nginx"}
 async def doctor(kubeconfig: Path, *args: str) -> Result:
     """Run the click command in a thread: it has its own event loop, the emulator keeps serving on ours."""
     runner = CliRunner()
-    return await asyncio.to_thread(runner.invoke, doctor_command, list(args),
-                                   env={"KUBECONFIG": str(kubeconfig)}, catch_exceptions=False)
+    return await asyncio.to_thread(
+        runner.invoke, doctor_command, list(args), env={"KUBECONFIG": str(kubeconfig)}, catch_exceptions=False
+    )
 
 
-def kube_ovn_and_multus(annotations: dict[str, str], provider: str, nad: str, subnet: str, ip: str,
-                        *, ifname: str = "net1") -> dict[str, str]:
+def kube_ovn_and_multus(
+    annotations: dict[str, str], provider: str, nad: str, subnet: str, ip: str, *, ifname: str = "net1"
+) -> dict[str, str]:
     """What kube-ovn-controller and Multus write once the attachment is up."""
     out = dict(annotations)
-    out.update({
-        rules.provider_key(provider, rules.ALLOCATED): "true",
-        rules.provider_key(provider, rules.ROUTED): "true",
-        rules.provider_key(provider, rules.IP_ADDRESS): ip,
-        rules.provider_key(provider, rules.LOGICAL_SWITCH): subnet,
-        rules.provider_key(rules.OVN_PROVIDER, rules.ALLOCATED): "true",
-        rules.NETWORK_STATUS_ANNOTATION: json.dumps([
-            {"name": "kube-ovn", "interface": "eth0", "ips": ["10.0.1.7"], "default": True, "dns": {}},
-            {"name": nad, "interface": ifname, "ips": [ip], "mac": "0a:58:64:64:00:02", "dns": {}}]),
-    })
+    out.update(
+        {
+            rules.provider_key(provider, rules.ALLOCATED): "true",
+            rules.provider_key(provider, rules.ROUTED): "true",
+            rules.provider_key(provider, rules.IP_ADDRESS): ip,
+            rules.provider_key(provider, rules.LOGICAL_SWITCH): subnet,
+            rules.provider_key(rules.OVN_PROVIDER, rules.ALLOCATED): "true",
+            rules.NETWORK_STATUS_ANNOTATION: json.dumps(
+                [
+                    {"name": "kube-ovn", "interface": "eth0", "ips": ["10.0.1.7"], "default": True, "dns": {}},
+                    {"name": nad, "interface": ifname, "ips": [ip], "mac": "0a:58:64:64:00:02", "dns": {}},
+                ]
+            ),
+        }
+    )
     return out
 
 
@@ -54,12 +61,14 @@ async def bridged(client: Client, **pod_changes: Any) -> BridgePlan:
     """Bridge tenant-a with its planned NAD and Subnet applied, and a pod set up as it would be in a cluster."""
     await client.create(kube.APIBRIDGE, bridge("tenant-a", podSelector={"matchLabels": LABELS}))
     bp = plan(Cluster.from_documents([Document(o, "t", i) for i, o in enumerate(await dump(client))])).bridges[
-        "tenant-a"]
+        "tenant-a"
+    ]
     await client.create(kube.NAD, bp.nad)
     await client.create(kube.SUBNET, bp.subnet)
     ip = str(bp.cidrs[0].network_address + 2)
-    annotations = kube_ovn_and_multus(pod_mutation({}, "ingress-nginx", bp), bp.provider,
-                                      f"{bp.nad_namespace}/{bp.nad_name}", bp.subnet_name, ip)
+    annotations = kube_ovn_and_multus(
+        pod_mutation({}, "ingress-nginx", bp), bp.provider, f"{bp.nad_namespace}/{bp.nad_name}", bp.subnet_name, ip
+    )
     body = pod("ctrl", labels=LABELS, annotations=annotations)
     body["spec"]["nodeName"] = "kind-control-plane"
     for key, value in pod_changes.items():
@@ -81,9 +90,23 @@ async def test_healthy_pod_passes(client: Client, kubeconfig: Path) -> None:
     assert data["healthy"] is True and data["broken"] is None
     assert [x["status"] for x in data["links"]] == ["ok"] * len(data["links"])
     keys = [x["key"] for x in data["links"]]
-    assert keys == ["selection", "nad.exists", "nad.type", "nad.provider", "subnet.provider", "subnet.vpc",
-                    "subnet.lb", "subnet.gateway", "subnet.fence", "pod.networks", "pod.routes",
-                    "pod.logical_switch", "kubeovn.allocated", "kubeovn.routed", "multus.status"]
+    assert keys == [
+        "selection",
+        "nad.exists",
+        "nad.type",
+        "nad.provider",
+        "subnet.provider",
+        "subnet.vpc",
+        "subnet.lb",
+        "subnet.gateway",
+        "subnet.fence",
+        "pod.networks",
+        "pod.routes",
+        "pod.logical_switch",
+        "kubeovn.allocated",
+        "kubeovn.routed",
+        "multus.status",
+    ]
 
 
 async def broken(kubeconfig: Path) -> dict[str, Any]:
@@ -117,8 +140,7 @@ async def test_provider_mismatch(client: Client, kubeconfig: Path) -> None:
 
 
 async def test_no_subnet_for_the_provider(client: Client, kubeconfig: Path) -> None:
-    bp = await bridged(client, **{rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.LOGICAL_SWITCH):
-                                  None})
+    bp = await bridged(client, **{rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.LOGICAL_SWITCH): None})
     await client.delete(kube.SUBNET, bp.subnet_name)
     link = await broken(kubeconfig)
     assert link["key"] == "subnet.provider"
@@ -139,11 +161,16 @@ async def test_subnet_links_are_the_validators(client: Client, kubeconfig: Path)
 
 
 async def test_several_subnets_for_one_provider(client: Client, kubeconfig: Path) -> None:
-    bp = await bridged(client, **{rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.LOGICAL_SWITCH):
-                                  None})
-    await client.create(kube.SUBNET, {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "twin"},
-                                      "spec": {"protocol": "IPv4", "cidrBlock": "100.100.250.0/24",
-                                               "provider": bp.provider}})
+    bp = await bridged(client, **{rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.LOGICAL_SWITCH): None})
+    await client.create(
+        kube.SUBNET,
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "twin"},
+            "spec": {"protocol": "IPv4", "cidrBlock": "100.100.250.0/24", "provider": bp.provider},
+        },
+    )
     link = await broken(kubeconfig)
     assert link["key"] == "subnet.provider" and link["detail"].startswith("AB037: ")
     assert "twin" in link["detail"]
@@ -163,20 +190,33 @@ async def test_network_status_without_net1(client: Client, kubeconfig: Path) -> 
     obj = await client.get(kube.POD, "ctrl", "ingress-nginx") or {}
     status = json.loads(obj["metadata"]["annotations"][rules.NETWORK_STATUS_ANNOTATION])
     status[1]["interface"] = "net2"
-    await client.patch(kube.POD, "ctrl", {"metadata": {"annotations": {
-        rules.NETWORK_STATUS_ANNOTATION: json.dumps(status)}}}, "ingress-nginx")
+    await client.patch(
+        kube.POD,
+        "ctrl",
+        {"metadata": {"annotations": {rules.NETWORK_STATUS_ANNOTATION: json.dumps(status)}}},
+        "ingress-nginx",
+    )
     link = await broken(kubeconfig)
     assert link["key"] == "multus.status"
     assert f"kube-system/{bp.nad_name} entry is on interface net2, not net1" in link["detail"]
-    await client.patch(kube.POD, "ctrl", {"metadata": {"annotations": {
-        rules.NETWORK_STATUS_ANNOTATION: json.dumps(status[:1])}}}, "ingress-nginx")
+    await client.patch(
+        kube.POD,
+        "ctrl",
+        {"metadata": {"annotations": {rules.NETWORK_STATUS_ANNOTATION: json.dumps(status[:1])}}},
+        "ingress-nginx",
+    )
     link = await broken(kubeconfig)
     assert link["key"] == "multus.status" and "has no entry for" in link["detail"]
 
 
 async def test_not_allocated_by_kube_ovn(client: Client, kubeconfig: Path) -> None:
-    await bridged(client, **{rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.ALLOCATED): None,
-                             rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.ROUTED): None})
+    await bridged(
+        client,
+        **{
+            rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.ALLOCATED): None,
+            rules.provider_key("apibridge-tenant-a.kube-system.ovn", rules.ROUTED): None,
+        },
+    )
     link = await broken(kubeconfig)
     assert link["key"] == "kubeovn.allocated" and "PodNetworkAllocationFailed" in link["fix"]
 
@@ -190,20 +230,36 @@ async def test_pod_without_the_mutation(client: Client, kubeconfig: Path) -> Non
 async def test_the_seeds_hand_written_attachment(client: Client, kubeconfig: Path) -> None:
     """No ApiBridge: the seed's NAD, Subnet and annotations, checked link by link (no fence: a warning)."""
     provider = rules.nad_provider(rules.SEED_NAD_NAME, rules.SEED_NAD_NAMESPACE)
-    config = {"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": rules.NAD_SERVER_SOCKET,
-              "provider": provider}
-    await client.create(kube.NAD, {"apiVersion": rules.NAD_API, "kind": "NetworkAttachmentDefinition",
-                                   "metadata": {"name": rules.SEED_NAD_NAME, "namespace": rules.SEED_NAD_NAMESPACE},
-                                   "spec": {"config": json.dumps(config)}})
-    await client.create(kube.SUBNET, {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
-                                      "metadata": {"name": rules.SEED_SUBNET},
-                                      "spec": {"protocol": "IPv4", "cidrBlock": rules.SEED_CIDR,
-                                               "provider": provider}})
+    config = {"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": rules.NAD_SERVER_SOCKET, "provider": provider}
+    await client.create(
+        kube.NAD,
+        {
+            "apiVersion": rules.NAD_API,
+            "kind": "NetworkAttachmentDefinition",
+            "metadata": {"name": rules.SEED_NAD_NAME, "namespace": rules.SEED_NAD_NAMESPACE},
+            "spec": {"config": json.dumps(config)},
+        },
+    )
+    await client.create(
+        kube.SUBNET,
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": rules.SEED_SUBNET},
+            "spec": {"protocol": "IPv4", "cidrBlock": rules.SEED_CIDR, "provider": provider},
+        },
+    )
     nad = f"{rules.SEED_NAD_NAMESPACE}/{rules.SEED_NAD_NAME}"
-    annotations = kube_ovn_and_multus({rules.NETWORKS_ANNOTATION: nad,
-                                       rules.provider_key(provider, rules.ROUTES):
-                                           '[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]'},
-                                      provider, nad, rules.SEED_SUBNET, "100.100.100.2")
+    annotations = kube_ovn_and_multus(
+        {
+            rules.NETWORKS_ANNOTATION: nad,
+            rules.provider_key(provider, rules.ROUTES): '[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]',
+        },
+        provider,
+        nad,
+        rules.SEED_SUBNET,
+        "100.100.100.2",
+    )
     await client.create(kube.POD, pod("ctrl", annotations=annotations))
     result = await doctor(kubeconfig, "ctrl", "-n", "ingress-nginx", "-o", "json")
     assert result.exit_code == 0, result.output
@@ -235,8 +291,11 @@ async def test_unusable_input_exits_2(client: Client, kubeconfig: Path, tmp_path
     result = await doctor(kubeconfig, "nope", "-n", "ingress-nginx")
     assert result.exit_code == 2 and "pod ingress-nginx/nope not found" in result.output
     dead = tmp_path / "dead-kubeconfig"
-    dead.write_text(kubeconfig.read_text().replace(kubeconfig.read_text().split("server: ")[1].split()[0],
-                                                   f"http://127.0.0.1:{free_port()}"))
+    dead.write_text(
+        kubeconfig.read_text().replace(
+            kubeconfig.read_text().split("server: ")[1].split()[0], f"http://127.0.0.1:{free_port()}"
+        )
+    )
     result = await doctor(dead, "ctrl", "-n", "ingress-nginx")
     assert result.exit_code == 2 and "error:" in result.output
 
@@ -245,9 +304,18 @@ async def test_unusable_input_exits_2(client: Client, kubeconfig: Path, tmp_path
 async def test_as_a_process(client: Client, kubeconfig: Path) -> None:
     await bridged(client, **{rules.NETWORKS_ANNOTATION: None})
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", "from apibridge.cli.main import main; main()", "doctor", "ctrl", "-n", "ingress-nginx",
-        env={"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin"}, cwd=ROOT,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sys.executable,
+        "-c",
+        "from apibridge.cli.main import main; main()",
+        "doctor",
+        "ctrl",
+        "-n",
+        "ingress-nginx",
+        env={"KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin"},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 1, (out, err)
     assert b"Broken link: the pod's k8s.v1.cni.cncf.io/networks lists" in out

@@ -41,4 +41,5 @@ def ca() -> CertificateAuthority:
 def tls_bundle(ca: CertificateAuthority, tmp_path: Path) -> Callable[[list[str]], BundlePaths]:
     def make(hosts: list[str]) -> BundlePaths:
         return write_bundle(tmp_path / "tls" / "-".join(hosts)[:40], ca, ca.issue(hosts))
+
     return make

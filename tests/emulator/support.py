@@ -23,8 +23,15 @@ class Api:
     def __init__(self, session: aiohttp.ClientSession) -> None:
         self.session = session
 
-    async def call(self, method: str, path: str, body: Any = None, *, content_type: str = "application/json",
-                   params: dict[str, str] | None = None) -> Reply:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        content_type: str = "application/json",
+        params: dict[str, str] | None = None,
+    ) -> Reply:
         data = None if body is None else json.dumps(body).encode()
         headers = {"Content-Type": content_type} if data is not None else {}
         async with self.session.request(method, path, data=data, headers=headers, params=params) as resp:
@@ -50,8 +57,9 @@ class Api:
     async def delete(self, path: str, body: Any = None, **params: str) -> Reply:
         return await self.call("DELETE", path, body, params=params or None)
 
-    async def watch(self, path: str, *, until: Callable[[list[dict[str, Any]]], bool] | None = None,
-                    **params: str) -> list[dict[str, Any]]:
+    async def watch(
+        self, path: str, *, until: Callable[[list[dict[str, Any]]], bool] | None = None, **params: str
+    ) -> list[dict[str, Any]]:
         """Read watch events until the server closes the stream or ``until(events)`` holds."""
         events: list[dict[str, Any]] = []
         async with self.session.get(path, params={"watch": "true", **params}) as resp:
@@ -75,8 +83,12 @@ def pod(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name}
     if labels:
         meta["labels"] = labels
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
-            "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": meta,
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+    }
 
 
 CM = "/api/v1/namespaces/default/configmaps"
@@ -90,29 +102,43 @@ WIDGET_CRD: dict[str, Any] = {
         "group": "example.com",
         "scope": "Namespaced",
         "names": {"plural": "widgets", "singular": "widget", "kind": "Widget", "shortNames": ["wd"]},
-        "versions": [{
-            "name": "v1", "served": True, "storage": True,
-            "subresources": {"status": {}},
-            "schema": {"openAPIV3Schema": {
-                "type": "object",
-                "properties": {
-                    "spec": {"type": "object", "properties": {
-                        "size": {"type": "integer", "minimum": 0},
-                        "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
-                        "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
-                    }, "required": ["size"]},
-                    "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "size": {"type": "integer", "minimum": 0},
+                                    "color": {"type": "string", "enum": ["red", "blue"], "default": "red"},
+                                    "extra": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                                },
+                                "required": ["size"],
+                            },
+                            "status": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+                        },
+                    }
                 },
-            }},
-        }],
+            }
+        ],
     },
 }
 WIDGETS = "/apis/example.com/v1/namespaces/default/widgets"
 
 
 def widget(name: str, size: int = 1, **extra: Any) -> dict[str, Any]:
-    return {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": name},
-            "spec": {"size": size, **extra}}
+    return {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": name},
+        "spec": {"size": size, **extra},
+    }
 
 
 async def make_crd(api: Api, crd: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -81,19 +81,32 @@ async def webhook_server(bundle: BundlePaths, behaviour: Behaviour) -> AsyncIter
         sock.close()
 
 
-def config(hook: Webhook | None, name: str = "pods.example.com", *, url: str | None = None,
-           rules: list[dict[str, Any]] | None = None, kind: str = "MutatingWebhookConfiguration",
-           **settings: Any) -> dict[str, Any]:
+def config(
+    hook: Webhook | None,
+    name: str = "pods.example.com",
+    *,
+    url: str | None = None,
+    rules: list[dict[str, Any]] | None = None,
+    kind: str = "MutatingWebhookConfiguration",
+    **settings: Any,
+) -> dict[str, Any]:
     client: dict[str, Any] = {"url": url or (hook.url if hook else "https://127.0.0.1:1/mutate")}
     if hook:
         client["caBundle"] = hook.ca_bundle
     webhook: dict[str, Any] = {
-        "name": name, "clientConfig": client, "sideEffects": "None", "admissionReviewVersions": ["v1"],
+        "name": name,
+        "clientConfig": client,
+        "sideEffects": "None",
+        "admissionReviewVersions": ["v1"],
         "rules": rules or [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"], "resources": ["pods"]}],
         **settings,
     }
-    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind,
-            "metadata": {"name": name.split(".")[0]}, "webhooks": [webhook]}
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": name.split(".")[0]},
+        "webhooks": [webhook],
+    }
 
 
 @pytest.fixture
@@ -103,8 +116,9 @@ def services() -> dict[tuple[str, str, int], str]:
 
 @pytest.fixture
 def emulator(services: dict[tuple[str, str, int], str]) -> Emulator:
-    return Emulator(history_window=100, bookmark_interval=0.2,
-                    service_resolver=lambda ns, name, port: services[(ns, name, port)])
+    return Emulator(
+        history_window=100, bookmark_interval=0.2, service_resolver=lambda ns, name, port: services[(ns, name, port)]
+    )
 
 
 @pytest.fixture
@@ -113,14 +127,19 @@ def localhost(tls_bundle: Callable[[list[str]], BundlePaths]) -> BundlePaths:
 
 
 async def test_pod_create_calls_the_webhook_and_applies_its_patch(api: Api, localhost: BundlePaths) -> None:
-    patch = [{"op": "add", "path": "/metadata/annotations", "value": {"example.com/injected": "yes"}},
-             {"op": "add", "path": "/metadata/labels/example.com~1role", "value": "edge"}]
+    patch = [
+        {"op": "add", "path": "/metadata/annotations", "value": {"example.com/injected": "yes"}},
+        {"op": "add", "path": "/metadata/labels/example.com~1role", "value": "edge"},
+    ]
     async with webhook_server(localhost, lambda r: allow(r, patch, warnings=["be careful"])) as hook:
         made = await api.post(MWC, config(hook))
         assert made.status == 201
         webhook = made.body["webhooks"][0]  # server-side defaults, as on a real cluster
         assert (webhook["failurePolicy"], webhook["timeoutSeconds"], webhook["reinvocationPolicy"]) == (
-            "Fail", 10, "Never")
+            "Fail",
+            10,
+            "Never",
+        )
         created = await api.post(PODS, pod("web", {"app": "web"}))
         assert created.status == 201, created.body
         assert created.body["metadata"]["annotations"] == {"example.com/injected": "yes"}
@@ -164,7 +183,8 @@ async def test_failure_policy_fail_and_ignore_with_the_webhook_down(api: Api) ->
     assert refused.status == 500 and refused.body["reason"] == "InternalError"
     assert refused.body["message"].startswith(
         'Internal error occurred: failed calling webhook "strict.example.com": failed to call webhook: '
-        'Post "https://127.0.0.1:1/mutate?timeout=10s": ')
+        'Post "https://127.0.0.1:1/mutate?timeout=10s": '
+    )
     await api.delete(f"{MWC}/strict")
     await api.post(MWC, config(None, "lenient.example.com", url="https://127.0.0.1:1/mutate", failurePolicy="Ignore"))
     assert (await api.post(PODS, pod("down"))).status == 201
@@ -210,23 +230,36 @@ async def test_bad_responses_and_untrusted_certificates_are_call_failures(api: A
 
 async def test_selectors_and_rules_decide_who_is_called(api: Api, localhost: BundlePaths) -> None:
     async with webhook_server(localhost, allow) as hook:
-        await api.post("/api/v1/namespaces", {"apiVersion": "v1", "kind": "Namespace",
-                                              "metadata": {"name": "injected", "labels": {"inject": "on"}}})
-        await api.post(MWC, config(
-            hook,
-            namespaceSelector={"matchLabels": {"inject": "on"}},
-            objectSelector={"matchExpressions": [{"key": "skip", "operator": "DoesNotExist"}]},
-            rules=[{"operations": ["CREATE", "UPDATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                    "resources": ["pods", "configmaps"], "scope": "Namespaced"}],
-        ))
+        await api.post(
+            "/api/v1/namespaces",
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "injected", "labels": {"inject": "on"}}},
+        )
+        await api.post(
+            MWC,
+            config(
+                hook,
+                namespaceSelector={"matchLabels": {"inject": "on"}},
+                objectSelector={"matchExpressions": [{"key": "skip", "operator": "DoesNotExist"}]},
+                rules=[
+                    {
+                        "operations": ["CREATE", "UPDATE"],
+                        "apiGroups": [""],
+                        "apiVersions": ["v1"],
+                        "resources": ["pods", "configmaps"],
+                        "scope": "Namespaced",
+                    }
+                ],
+            ),
+        )
         await api.post(PODS, pod("outside"))  # default namespace has no inject label
         await api.post("/api/v1/namespaces/injected/pods", pod("skipped", {"skip": "yes"}))
         await api.post("/api/v1/namespaces/injected/pods", pod("inside"))
         await api.post("/api/v1/namespaces/injected/configmaps", cm("c"))
         await api.patch("/api/v1/namespaces/injected/configmaps/c", {"data": {"a": "b"}})
         await api.patch("/api/v1/namespaces/injected/pods/inside/status", {"status": {"phase": "Running"}})
-    calls = [(r["request"]["operation"], r["request"]["resource"]["resource"], r["request"]["name"])
-             for r in hook.reviews]
+    calls = [
+        (r["request"]["operation"], r["request"]["resource"]["resource"], r["request"]["name"]) for r in hook.reviews
+    ]
     assert calls == [("CREATE", "pods", "inside"), ("CREATE", "configmaps", "c"), ("UPDATE", "configmaps", "c")]
     update = hook.reviews[-1]["request"]
     assert update["oldObject"]["data"] == {}
@@ -240,8 +273,10 @@ async def test_service_references_go_through_the_resolver_and_check_the_service_
     async with webhook_server(good, allow) as hook:
         services[("webhooks", "apibridge", 443)] = f"https://127.0.0.1:{hook.port}"
         svc = config(hook)
-        svc["webhooks"][0]["clientConfig"] = {"service": {"namespace": "webhooks", "name": "apibridge",
-                                                          "path": "/mutate"}, "caBundle": hook.ca_bundle}
+        svc["webhooks"][0]["clientConfig"] = {
+            "service": {"namespace": "webhooks", "name": "apibridge", "path": "/mutate"},
+            "caBundle": hook.ca_bundle,
+        }
         await api.post(MWC, svc)
         assert (await api.post(PODS, pod("via-svc"))).status == 201
         assert len(hook.reviews) == 1

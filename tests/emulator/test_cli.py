@@ -15,12 +15,25 @@ from .support import WIDGET_CRD, widget
 
 async def test_standalone_server_seeds_objects_and_writes_a_kubeconfig(tmp_path: Path) -> None:
     manifests = tmp_path / "seed.yaml"
-    manifests.write_text(yaml.safe_dump_all([WIDGET_CRD, {**widget("seeded", size=4),
-                                                          "metadata": {"name": "seeded", "namespace": "default"}}]))
+    manifests.write_text(
+        yaml.safe_dump_all(
+            [WIDGET_CRD, {**widget("seeded", size=4), "metadata": {"name": "seeded", "namespace": "default"}}]
+        )
+    )
     kubeconfig = tmp_path / "out" / "kubeconfig"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "apibridge.emulator", "--port", "0", "--kubeconfig-out", str(kubeconfig),
-        "--load", str(manifests), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "apibridge.emulator",
+        "--port",
+        "0",
+        "--kubeconfig-out",
+        str(kubeconfig),
+        "--load",
+        str(manifests),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     try:
         assert proc.stdout is not None
         first = (await asyncio.wait_for(proc.stdout.readline(), 20)).decode()
@@ -46,8 +59,14 @@ async def test_bad_seed_files_fail_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("apiVersion: nothing.example/v1\nkind: Nothing\nmetadata: {name: x}\n")
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "apibridge.emulator", "--load", str(bad),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "apibridge.emulator",
+        "--load",
+        str(bad),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     _, err = await asyncio.wait_for(proc.communicate(), 20)
     assert proc.returncode == 2
     assert err.decode().strip().startswith("--load: no resource serves nothing.example/v1 Nothing")

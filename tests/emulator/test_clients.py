@@ -23,8 +23,9 @@ from .support import WIDGET_CRD, WIDGETS, Api, eventually, make_crd
 
 @pytest.fixture
 async def tls_running() -> AsyncIterator[Running]:
-    async with serve(Emulator(token="client-token", history_window=100, bookmark_interval=0.5),
-                     self_signed_tls=True) as served:
+    async with serve(
+        Emulator(token="client-token", history_window=100, bookmark_interval=0.5), self_signed_tls=True
+    ) as served:
         yield served
 
 
@@ -53,8 +54,9 @@ async def test_kr8s_create_get_list_patch_watch_delete(kubeconfig: Path, tls_api
     try:
         version = await api.version()
         assert version["major"] == "1"
-        made = await ConfigMap({"metadata": {"name": "k", "namespace": "default", "labels": {"via": "kr8s"}},
-                                "data": {"a": "1"}}, api=api)
+        made = await ConfigMap(
+            {"metadata": {"name": "k", "namespace": "default", "labels": {"via": "kr8s"}}, "data": {"a": "1"}}, api=api
+        )
         await made.create()
         start = made.metadata.resourceVersion
         got = await ConfigMap.get("k", namespace="default", api=api)
@@ -94,8 +96,9 @@ async def test_kr8s_create_get_list_patch_watch_delete(kubeconfig: Path, tls_api
             await session.aclose()
 
 
-async def test_kopf_operator_reacts_to_custom_resources(kubeconfig: Path, tls_api: Api,
-                                                        caplog: pytest.LogCaptureFixture) -> None:
+async def test_kopf_operator_reacts_to_custom_resources(
+    kubeconfig: Path, tls_api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     registry = kopf.OperatorRegistry()
     handled: list[tuple[str, Any]] = []
@@ -126,12 +129,16 @@ async def test_kopf_operator_reacts_to_custom_resources(kubeconfig: Path, tls_ap
     # The CRD exists before the operator starts: kopf discovers it by scanning /apis (a CRD created between
     # kopf's initial scan and its CRD listing is missed by kopf itself, on any server).
     await make_crd(tls_api)
-    operator = asyncio.create_task(kopf.operator(registry=registry, settings=settings, standalone=True,
-                                                 clusterwide=True, stop_flag=stop, ready_flag=ready))
+    operator = asyncio.create_task(
+        kopf.operator(
+            registry=registry, settings=settings, standalone=True, clusterwide=True, stop_flag=stop, ready_flag=ready
+        )
+    )
     try:
         await asyncio.wait_for(ready.wait(), 10)
-        await tls_api.post(WIDGETS, {"apiVersion": "example.com/v1", "kind": "Widget",
-                                     "metadata": {"name": "op"}, "spec": {"size": 1}})
+        await tls_api.post(
+            WIDGETS, {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "op"}, "spec": {"size": 1}}
+        )
 
         async def status_written() -> Any:
             body = (await tls_api.get(f"{WIDGETS}/op")).body
@@ -160,8 +167,9 @@ async def test_kopf_operator_reacts_to_custom_resources(kubeconfig: Path, tls_ap
     finally:
         stop.set()
         await asyncio.wait_for(operator, 20)
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records
-                                                                         if r.levelno >= logging.ERROR]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [
+        r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
+    ]
 
 
 async def _async(value: Any) -> Any:
@@ -170,8 +178,13 @@ async def _async(value: Any) -> Any:
 
 async def kubectl(kubeconfig: Path, *args: str, stdin: str | None = None) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        "kubectl", *args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+        "kubectl",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "KUBECONFIG": str(kubeconfig)},
+    )
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin else None), 30)
     return proc.returncode or 0, out.decode(), err.decode()
 
@@ -183,8 +196,9 @@ async def test_kubectl_apply_get_patch_delete(kubeconfig: Path) -> None:
     assert "namespace/default" in out.split()
     code, out, err = await kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(WIDGET_CRD))
     assert code == 0, err
-    code, out, err = await kubectl(kubeconfig, "wait", "--for=condition=Established", "--timeout=10s",
-                                   "crd/widgets.example.com")
+    code, out, err = await kubectl(
+        kubeconfig, "wait", "--for=condition=Established", "--timeout=10s", "crd/widgets.example.com"
+    )
     assert code == 0, err
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "kc"}, "spec": {"size": 1}}
     code, out, err = await kubectl(kubeconfig, "apply", "-f", "-", stdin=json.dumps(widget))
@@ -198,8 +212,15 @@ async def test_kubectl_apply_get_patch_delete(kubeconfig: Path) -> None:
     code, out, err = await kubectl(kubeconfig, "get", "wd", "kc", "-o", "json")
     assert code == 0, err
     assert json.loads(out)["spec"] == {"size": 2, "color": "red"}
-    code, out, err = await kubectl(kubeconfig, "patch", "configmap", "kube-root-ca.crt", "--type=json",
-                                   "-p", '[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]')
+    code, out, err = await kubectl(
+        kubeconfig,
+        "patch",
+        "configmap",
+        "kube-root-ca.crt",
+        "--type=json",
+        "-p",
+        '[{"op":"add","path":"/metadata/labels","value":{"a":"b"}}]',
+    )
     assert code == 0, err
     code, out, err = await kubectl(kubeconfig, "get", "configmaps", "-l", "a=b", "-o", "name")
     assert out.split() == ["configmap/kube-root-ca.crt"], err

@@ -21,7 +21,11 @@ async def test_crd_creation_serves_the_resource_and_shows_in_discovery(api: Api)
     resources = (await api.get("/apis/example.com/v1")).body["resources"]
     main = next(r for r in resources if r["name"] == "widgets")
     assert (main["kind"], main["namespaced"], main["singularName"], main["shortNames"]) == (
-        "Widget", True, "widget", ["wd"])
+        "Widget",
+        True,
+        "widget",
+        ["wd"],
+    )
     assert any(r["name"] == "widgets/status" for r in resources)
 
     made = await api.post(WIDGETS, widget("w1", size=3))
@@ -73,8 +77,18 @@ async def test_status_and_generation_for_custom_resources(api: Api) -> None:
     del no_status["spec"]["versions"][0]["subresources"]
     await make_crd(api, no_status)
     gadgets = "/apis/example.com/v1/gadgets"
-    created = (await api.post(gadgets, {"apiVersion": "example.com/v1", "kind": "Gadget",
-                                        "metadata": {"name": "c"}, "spec": {"size": 1}, "status": {"a": 1}})).body
+    created = (
+        await api.post(
+            gadgets,
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Gadget",
+                "metadata": {"name": "c"},
+                "spec": {"size": 1},
+                "status": {"a": 1},
+            },
+        )
+    ).body
     assert created["status"] == {"a": 1} and "namespace" not in created["metadata"]
     bumped = (await api.patch(f"{gadgets}/c", {"status": {"a": 2}})).body
     assert bumped["metadata"]["generation"] == 2  # without a status subresource, status is just data
@@ -130,8 +144,9 @@ async def test_field_validation_reports_pruned_fields(api: Api) -> None:
     assert warned.status == 201 and warned.headers.getall("Warning") == ['299 - "unknown field \\"spec.bogus\\""']
     strict = await api.post(WIDGETS, widget("fv2", size=1, bogus=1), fieldValidation="Strict")
     assert strict.status == 400
-    assert strict.body["message"] == ('Widget in version "v1" cannot be handled as a Widget: strict decoding error: '
-                                      'unknown field "spec.bogus"')
+    assert strict.body["message"] == (
+        'Widget in version "v1" cannot be handled as a Widget: strict decoding error: unknown field "spec.bogus"'
+    )
     ignored = await api.post(WIDGETS, widget("fv3", size=1, bogus=1), fieldValidation="Ignore")
     assert ignored.status == 201 and "Warning" not in ignored.headers
     assert (await api.post(WIDGETS, widget("fv4"), fieldValidation="Loud")).status == 400

@@ -42,9 +42,14 @@ async def test_errors_are_status_objects(api: Api) -> None:
     missing = await api.get(f"{CM}/nope")
     assert missing.status == 404
     assert missing.body == {
-        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-        "message": 'configmaps "nope" not found', "reason": "NotFound",
-        "details": {"name": "nope", "kind": "configmaps"}, "code": 404,
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": 'configmaps "nope" not found',
+        "reason": "NotFound",
+        "details": {"name": "nope", "kind": "configmaps"},
+        "code": 404,
     }
     assert (await api.post(CM, cm("dup"))).status == 201
     dup = await api.post(CM, cm("dup"))
@@ -85,7 +90,8 @@ async def test_resource_version_is_monotonic_and_stale_writes_conflict(api: Api)
     stale = await api.put(f"{CM}/v", {**first, "data": {"a": "3"}})
     assert stale.status == 409 and stale.body["reason"] == "Conflict"
     assert stale.body["message"].startswith(
-        'Operation cannot be fulfilled on configmaps "v": the object has been modified')
+        'Operation cannot be fulfilled on configmaps "v": the object has been modified'
+    )
 
     pinned_old = {"resourceVersion": first["metadata"]["resourceVersion"]}
     stale_patch = await api.patch(f"{CM}/v", {"metadata": pinned_old, "data": {"a": "4"}})
@@ -120,10 +126,18 @@ async def test_system_metadata_is_the_servers(api: Api) -> None:
 
 
 async def test_generation_moves_on_spec_changes_only(api: Api) -> None:
-    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
-              "spec": {"selector": {"matchLabels": {"app": "d"}},
-                       "template": {"metadata": {"labels": {"app": "d"}},
-                                    "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}}
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "d"}},
+            "template": {
+                "metadata": {"labels": {"app": "d"}},
+                "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+            },
+        },
+    }
     path = "/apis/apps/v1/namespaces/default/deployments"
     created = (await api.post(path, deploy)).body
     assert created["metadata"]["generation"] == 1
@@ -219,8 +233,15 @@ async def test_auth_discovery_and_health(running: Running, api: Api) -> None:
     assert pods["namespaced"] and pods["kind"] == "Pod" and "watch" in pods["verbs"] and pods["shortNames"] == ["po"]
     assert any(r["name"] == "pods/status" for r in core["resources"])
     groups = {g["name"] for g in (await api.get("/apis")).body["groups"]}
-    assert {"apps", "batch", "coordination.k8s.io", "discovery.k8s.io", "admissionregistration.k8s.io",
-            "apiextensions.k8s.io", "events.k8s.io"} <= groups
+    assert {
+        "apps",
+        "batch",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "admissionregistration.k8s.io",
+        "apiextensions.k8s.io",
+        "events.k8s.io",
+    } <= groups
     assert (await api.get("/apis/apps")).body["preferredVersion"]["groupVersion"] == "apps/v1"
     assert (await api.get("/readyz")).status == 200
 

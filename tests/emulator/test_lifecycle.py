@@ -16,14 +16,16 @@ async def test_status_subresource_splits_spec_from_status(api: Api) -> None:
     via_main = await api.patch(f"{PODS}/s", {"status": {"phase": "Running"}, "metadata": {"labels": {"a": "b"}}})
     assert via_main.body["status"]["phase"] == "Pending" and via_main.body["metadata"]["labels"] == {"a": "b"}
 
-    via_status = await api.patch(f"{PODS}/s/status", {"status": {"phase": "Running"},
-                                                      "metadata": {"labels": {"c": "d"}}})
+    via_status = await api.patch(
+        f"{PODS}/s/status", {"status": {"phase": "Running"}, "metadata": {"labels": {"c": "d"}}}
+    )
     assert via_status.status == 200
     assert via_status.body["status"]["phase"] == "Running"
     assert via_status.body["metadata"]["labels"] == {"a": "b"}  # /status ignores everything but status
 
-    put_status = await api.put(f"{PODS}/s/status", {**via_status.body, "spec": {"containers": []},
-                                                     "status": {"phase": "Succeeded"}})
+    put_status = await api.put(
+        f"{PODS}/s/status", {**via_status.body, "spec": {"containers": []}, "status": {"phase": "Succeeded"}}
+    )
     assert put_status.status == 200 and put_status.body["status"]["phase"] == "Succeeded"
     assert put_status.body["spec"]["containers"][0]["name"] == "c"
     assert (await api.get(f"{PODS}/s/status")).body["status"]["phase"] == "Succeeded"
@@ -54,9 +56,12 @@ async def test_finalizers_hold_deletion_until_removed(api: Api) -> None:
 
 
 async def test_generation_bumps_when_marked_for_deletion(api: Api) -> None:
-    deploy = {"apiVersion": "apps/v1", "kind": "Deployment",
-              "metadata": {"name": "gd", "finalizers": ["example.com/hold"]},
-              "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}}}
+    deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "gd", "finalizers": ["example.com/hold"]},
+        "spec": {"selector": {"matchLabels": {"a": "b"}}, "template": {"metadata": {"labels": {"a": "b"}}}},
+    }
     await api.post(DEPLOYS, deploy)
     marked = await api.delete(f"{DEPLOYS}/gd")
     assert marked.body["metadata"]["generation"] == 2
@@ -64,8 +69,14 @@ async def test_generation_bumps_when_marked_for_deletion(api: Api) -> None:
 
 def owned_by(owner: dict[str, Any], name: str) -> dict[str, Any]:
     obj = cm(name)
-    obj["metadata"]["ownerReferences"] = [{"apiVersion": owner["apiVersion"], "kind": owner["kind"],
-                                           "name": owner["metadata"]["name"], "uid": owner["metadata"]["uid"]}]
+    obj["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": owner["apiVersion"],
+            "kind": owner["kind"],
+            "name": owner["metadata"]["name"],
+            "uid": owner["metadata"]["uid"],
+        }
+    ]
     return obj
 
 

@@ -10,8 +10,9 @@ JSON = "application/json-patch+json"
 async def test_merge_patch_merges_objects_deletes_nulls_replaces_lists(api: Api) -> None:
     body = {**cm("m", a="1", b="2"), "metadata": {"name": "m", "annotations": {"keep": "1", "drop": "2"}}}
     await api.post(CM, body)
-    out = await api.patch(f"{CM}/m", {"data": {"a": None, "c": "3"}, "metadata": {"annotations": {"drop": None},
-                                                                                   "finalizers": ["x/y"]}})
+    out = await api.patch(
+        f"{CM}/m", {"data": {"a": None, "c": "3"}, "metadata": {"annotations": {"drop": None}, "finalizers": ["x/y"]}}
+    )
     assert out.status == 200
     assert out.body["data"] == {"b": "2", "c": "3"}
     assert out.body["metadata"]["annotations"] == {"keep": "1"}
@@ -34,8 +35,11 @@ async def test_json_patch_with_escaping_and_test_ops(api: Api) -> None:
     assert out.status == 200, out.body
     assert out.body["metadata"]["annotations"] == {"example.com/role": "edge", "tilde~key": "t"}
 
-    stale = await api.patch(f"{CM}/j", [{"op": "test", "path": "/metadata/resourceVersion", "value": rv},
-                                        {"op": "remove", "path": "/data/k"}], JSON)
+    stale = await api.patch(
+        f"{CM}/j",
+        [{"op": "test", "path": "/metadata/resourceVersion", "value": rv}, {"op": "remove", "path": "/data/k"}],
+        JSON,
+    )
     assert stale.status == 422 and stale.body["kind"] == "Status" and stale.body["code"] == 422
     missing = await api.patch(f"{CM}/j", [{"op": "remove", "path": "/data/nope"}], JSON)
     assert missing.status == 422

@@ -85,8 +85,15 @@ def test_string_selectors_match_like_the_reference(reqs: list[Req], labels: dict
 
 @given(reqs=st.lists(requirement().filter(lambda r: r[1] not in (">", "<")), max_size=4), labels=labelsets)
 def test_object_selectors_agree_with_string_selectors(reqs: list[Req], labels: dict[str, str]) -> None:
-    op_names = {"=": "In", "==": "In", "in": "In", "!=": "NotIn", "notin": "NotIn", "exists": "Exists",
-                "!": "DoesNotExist"}
+    op_names = {
+        "=": "In",
+        "==": "In",
+        "in": "In",
+        "!=": "NotIn",
+        "notin": "NotIn",
+        "exists": "Exists",
+        "!": "DoesNotExist",
+    }
     exprs: list[Any] = []
     for key, op, values in reqs:
         expr: dict[str, Any] = {"key": key, "operator": op_names[op]}

@@ -20,8 +20,7 @@ async def test_watch_replays_history_from_a_resource_version(api: Api) -> None:
     await api.patch(f"{CM}/w-a", {"data": {"x": "2"}})
     await api.post(CM, cm("w-b"))
     await api.delete(f"{CM}/w-a")
-    events = await api.watch(CM, resourceVersion=start, timeoutSeconds="5",
-                             until=lambda ev: len(summary(ev)) >= 3)
+    events = await api.watch(CM, resourceVersion=start, timeoutSeconds="5", until=lambda ev: len(summary(ev)) >= 3)
     assert summary(events) == [("MODIFIED", "w-a"), ("ADDED", "w-b"), ("DELETED", "w-a")]
     rvs = [int(e["object"]["metadata"]["resourceVersion"]) for e in events]
     assert rvs == sorted(rvs) and rvs[0] > int(start)
@@ -45,8 +44,13 @@ async def test_watch_without_version_starts_with_synthetic_adds_then_goes_live(a
 
 async def test_bookmarks_carry_the_current_resource_version(api: Api) -> None:
     current = (await api.post(CM, cm("bm"))).body["metadata"]["resourceVersion"]
-    events = await api.watch(CM, resourceVersion=current, allowWatchBookmarks="true", timeoutSeconds="5",
-                             until=lambda ev: any(e["type"] == "BOOKMARK" for e in ev))
+    events = await api.watch(
+        CM,
+        resourceVersion=current,
+        allowWatchBookmarks="true",
+        timeoutSeconds="5",
+        until=lambda ev: any(e["type"] == "BOOKMARK" for e in ev),
+    )
     mark = events[-1]
     assert mark["type"] == "BOOKMARK"
     assert mark["object"]["kind"] == "ConfigMap"
@@ -82,17 +86,23 @@ async def test_selector_transitions_become_added_and_deleted(api: Api) -> None:
     await api.patch(f"{CM}/tr", {"metadata": {"labels": {"app": "y"}}})
     await api.patch(f"{CM}/tr", {"data": {"ignored": "1"}})  # not matching before or after: invisible
     await api.patch(f"{CM}/tr", {"metadata": {"labels": {"app": "x"}}})
-    events = await api.watch(CM, resourceVersion=rv, labelSelector="app=x", timeoutSeconds="5",
-                             until=lambda ev: len(summary(ev)) >= 3)
+    events = await api.watch(
+        CM, resourceVersion=rv, labelSelector="app=x", timeoutSeconds="5", until=lambda ev: len(summary(ev)) >= 3
+    )
     assert summary(events) == [("ADDED", "tr"), ("DELETED", "tr"), ("ADDED", "tr")]
     assert events[1]["object"]["metadata"]["labels"] == {"app": "x"}  # DELETED carries the last matching state
 
 
 async def test_send_initial_events_ends_with_an_annotated_bookmark(api: Api) -> None:
     await api.post(CM, cm("init"))
-    events = await api.watch(CM, sendInitialEvents="true", allowWatchBookmarks="true",
-                             resourceVersionMatch="NotOlderThan", timeoutSeconds="5",
-                             until=lambda ev: ev[-1]["type"] == "BOOKMARK")
+    events = await api.watch(
+        CM,
+        sendInitialEvents="true",
+        allowWatchBookmarks="true",
+        resourceVersionMatch="NotOlderThan",
+        timeoutSeconds="5",
+        until=lambda ev: ev[-1]["type"] == "BOOKMARK",
+    )
     assert ("ADDED", "init") in summary(events)
     assert events[-1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
 
@@ -102,11 +112,13 @@ async def test_cluster_wide_watch_and_named_watch(api: Api) -> None:
     rv = (await api.get("/api/v1/configmaps")).body["metadata"]["resourceVersion"]
     await api.post("/api/v1/namespaces/w2/configmaps", cm("elsewhere"))
     await api.post(CM, cm("here"))
-    everywhere = await api.watch("/api/v1/configmaps", resourceVersion=rv, timeoutSeconds="5",
-                                 until=lambda ev: len(summary(ev)) >= 2)
+    everywhere = await api.watch(
+        "/api/v1/configmaps", resourceVersion=rv, timeoutSeconds="5", until=lambda ev: len(summary(ev)) >= 2
+    )
     assert summary(everywhere) == [("ADDED", "elsewhere"), ("ADDED", "here")]
-    named = await api.watch(f"{CM}/here", resourceVersion=rv, timeoutSeconds="5",
-                            until=lambda ev: len(summary(ev)) >= 1)
+    named = await api.watch(
+        f"{CM}/here", resourceVersion=rv, timeoutSeconds="5", until=lambda ev: len(summary(ev)) >= 1
+    )
     assert summary(named) == [("ADDED", "here")]
 
 

@@ -23,7 +23,9 @@ def test_split_and_join() -> None:
 
 def test_parse_cidrs_normalises_host_bits_like_net_parsecidr() -> None:
     assert dualstack.parse_cidrs("10.0.0.5/24,fd00::7/120") == [
-        ipaddress.ip_network("10.0.0.0/24"), ipaddress.ip_network("fd00::/120")]
+        ipaddress.ip_network("10.0.0.0/24"),
+        ipaddress.ip_network("fd00::/120"),
+    ]
     with pytest.raises(ValueError, match=re.escape("10.0.0.5/24")):
         dualstack.parse_cidrs("10.0.0.5/24", strict=True)
 
@@ -37,7 +39,9 @@ def test_parse_cidrs_errors_name_the_bad_part(value: str) -> None:
 
 def test_parse_ips() -> None:
     assert dualstack.parse_ips("100.100.100.2, fd00:100:100::2") == [
-        ipaddress.ip_address("100.100.100.2"), ipaddress.ip_address("fd00:100:100::2")]
+        ipaddress.ip_address("100.100.100.2"),
+        ipaddress.ip_address("fd00:100:100::2"),
+    ]
     with pytest.raises(ValueError, match=re.escape("300.1.1.1")):
         dualstack.parse_ips("10.0.0.1,300.1.1.1")
 
@@ -50,8 +54,12 @@ def test_by_family_takes_the_first_of_each_family_whatever_the_order() -> None:
 
 @pytest.mark.parametrize(
     ("value", "protocol"),
-    [("10.0.0.0/24", "IPv4"), ("fd00::/120", "IPv6"), ("fd00::/120,10.0.0.0/24", "Dual"),
-     ("10.0.0.0/24,fd00::/120", "Dual")],
+    [
+        ("10.0.0.0/24", "IPv4"),
+        ("fd00::/120", "IPv6"),
+        ("fd00::/120,10.0.0.0/24", "Dual"),
+        ("10.0.0.0/24,fd00::/120", "Dual"),
+    ],
 )
 def test_protocol_of(value: str, protocol: str) -> None:
     assert dualstack.protocol_of(dualstack.parse_cidrs(value)) == protocol

@@ -42,9 +42,20 @@ def test_kube_ovn_nad_without_provider_makes_cni_use_ovn() -> None:
 
 
 def test_ipam_only_nad() -> None:
-    conf = nadconf.parse(json.dumps({"cniVersion": "0.3.1", "type": "macvlan", "master": "eth0",
-                                     "ipam": {"type": "kube-ovn", "provider": "macvlan.default",
-                                              "server_socket": "/run/openvswitch/kube-ovn-daemon.sock"}}))
+    conf = nadconf.parse(
+        json.dumps(
+            {
+                "cniVersion": "0.3.1",
+                "type": "macvlan",
+                "master": "eth0",
+                "ipam": {
+                    "type": "kube-ovn",
+                    "provider": "macvlan.default",
+                    "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
+                },
+            }
+        )
+    )
     assert conf.kind == "ipam-only"
     assert conf.provider == "macvlan.default"
     assert conf.derived_provider("macvlan", "default") == "macvlan.default"
@@ -65,10 +76,23 @@ def test_foreign_nads_are_ignored_by_kube_ovn(config: str) -> None:
 
 
 def test_conflist_with_a_kube_ovn_plugin_is_kube_ovn() -> None:
-    conf = nadconf.parse(json.dumps({"cniVersion": "0.3.1", "name": "n", "plugins": [
-        {"type": "kube-ovn", "server_socket": "/x", "provider": "n.ns.ovn",
-         "routes": [{"dst": "10.96.0.1/32", "gw": "100.100.100.1"}]},
-        {"type": "portmap", "capabilities": {"portMappings": True}}]}))
+    conf = nadconf.parse(
+        json.dumps(
+            {
+                "cniVersion": "0.3.1",
+                "name": "n",
+                "plugins": [
+                    {
+                        "type": "kube-ovn",
+                        "server_socket": "/x",
+                        "provider": "n.ns.ovn",
+                        "routes": [{"dst": "10.96.0.1/32", "gw": "100.100.100.1"}],
+                    },
+                    {"type": "portmap", "capabilities": {"portMappings": True}},
+                ],
+            }
+        )
+    )
     assert conf.kind == "kube-ovn"
     assert conf.provider == "n.ns.ovn"
     assert conf.routes == [{"dst": "10.96.0.1/32", "gw": "100.100.100.1"}]

@@ -32,8 +32,19 @@ JSON_VALUE = st.recursive(
     max_leaves=6,
 )
 # fields of NetworkSelectionElement other than name/namespace/interface, plus unknown ones
-EXTRA_KEYS = st.sampled_from(["ips", "mac", "cni-args", "default-route", "portMappings", "bandwidth",
-                              "infiniband-guid", "ipam-claim-reference", "x-custom"])
+EXTRA_KEYS = st.sampled_from(
+    [
+        "ips",
+        "mac",
+        "cni-args",
+        "default-route",
+        "portMappings",
+        "bandwidth",
+        "infiniband-guid",
+        "ipam-claim-reference",
+        "x-custom",
+    ]
+)
 EXTRA = st.dictionaries(EXTRA_KEYS, JSON_VALUE, max_size=4)
 # JSON form does not restrict names to DNS-1123 labels (dots etc. are fine there)
 JSON_NAME = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-._", min_size=1, max_size=20)
@@ -156,7 +167,9 @@ def test_missing_namespace_resolves_to_pod_namespace(name: str, pod_ns: str, ns:
 def test_interface_names_are_positional_unless_named() -> None:
     assert networks.interface_names(networks.parse("a,b@foo,c")) == ["net1", "foo", "net3"]
     assert networks.interface_names(networks.parse('[{"name":"a","interface":"api0"},{"name":"b"}]')) == [
-        "api0", "net2"]
+        "api0",
+        "net2",
+    ]
     assert networks.interface_names(networks.parse("")) == []
 
 
@@ -172,8 +185,9 @@ def test_interface_names_one_per_selection(sels: list[NetworkSelection]) -> None
 # ---- append ---------------------------------------------------------------------------------------------
 @FAST
 @given(comma_text(), COMMA_SELECTION)
-def test_append_comma_form_keeps_text_as_prefix_and_adds_one(case: tuple[str, list[NetworkSelection]],
-                                                           new: NetworkSelection) -> None:
+def test_append_comma_form_keeps_text_as_prefix_and_adds_one(
+    case: tuple[str, list[NetworkSelection]], new: NetworkSelection
+) -> None:
     text, sels = case
     out = networks.append(text, new)
     # the user's text stays as written (trailing blanks aside: they are dropped before the comma)
@@ -185,8 +199,7 @@ def test_append_comma_form_keeps_text_as_prefix_and_adds_one(case: tuple[str, li
 
 @FAST
 @given(st.lists(JSON_SELECTION, min_size=1, max_size=4), COMMA_SELECTION)
-def test_append_json_form_keeps_every_element_and_adds_one(sels: list[NetworkSelection],
-                                                           new: NetworkSelection) -> None:
+def test_append_json_form_keeps_every_element_and_adds_one(sels: list[NetworkSelection], new: NetworkSelection) -> None:
     raw: list[dict[str, Any]] = [s.to_json() for s in sels]
     text = json.dumps(raw, indent=1)  # the user's own spacing
     out = networks.append(text, new)

@@ -17,11 +17,13 @@ from apibridge.kubeovn.routes import Route, RoutesError
 
 FAST = settings(max_examples=150, deadline=None)
 
-ADDR = st.sampled_from(["", "10.96.0.1/32", "10.96.0.10/32", "fd00:10:96::1/128", "0.0.0.0/0", "172.18.0.0/16",
-                        "192.168.7.0/24"])
+ADDR = st.sampled_from(
+    ["", "10.96.0.1/32", "10.96.0.10/32", "fd00:10:96::1/128", "0.0.0.0/0", "172.18.0.0/16", "192.168.7.0/24"]
+)
 GW = st.sampled_from(["", "100.100.100.1", "fd00:100:100::1", "10.0.1.1"])
-EXTRA = st.dictionaries(st.sampled_from(["table", "metric", "x-note"]),
-                        st.integers(0, 99) | st.text(max_size=5), max_size=2)
+EXTRA = st.dictionaries(
+    st.sampled_from(["table", "metric", "x-note"]), st.integers(0, 99) | st.text(max_size=5), max_size=2
+)
 ROUTE = st.builds(Route, dst=ADDR, gw=GW, extra=EXTRA)
 
 
@@ -74,7 +76,7 @@ def test_merge_is_append_only_and_idempotent(existing: list[Route], wanted: list
     assert merged[: len(existing)] == existing  # nothing the pod had is removed, rewritten or reordered
     routed = {r.dst for r in merged}
     assert {r.dst for r in wanted} <= routed  # every wanted destination is routed
-    added = merged[len(existing):]
+    added = merged[len(existing) :]
     assert all(r in wanted for r in added)  # only wanted routes are added
     assert not {r.dst for r in added} & {r.dst for r in existing}  # a routed dst is never routed again
     assert routes.merge(merged, wanted) == merged  # idempotent

@@ -30,9 +30,17 @@ def test_ipam_only_and_ifname_suffix() -> None:
 
 @pytest.mark.parametrize(
     ("provider", "ovn"),
-    [("", True), ("ovn", True), ("api-ovn-nad.kube-system.ovn", True), ("macvlan.default", False),
-     ("api.kube-system.ovn.net2", False), ("a.b.c", False), ("ovn.b", False), ("a.ovn.b", False),
-     ("a.b.ovn.", False)],
+    [
+        ("", True),
+        ("ovn", True),
+        ("api-ovn-nad.kube-system.ovn", True),
+        ("macvlan.default", False),
+        ("api.kube-system.ovn.net2", False),
+        ("a.b.c", False),
+        ("ovn.b", False),
+        ("a.ovn.b", False),
+        ("a.b.ovn.", False),
+    ],
 )
 def test_is_ovn_provider(provider: str, ovn: bool) -> None:
     assert rules.is_ovn_provider(provider) is ovn
@@ -48,8 +56,7 @@ def test_is_ovn_provider(provider: str, ovn: bool) -> None:
         ("", "", None),
     ],
 )
-def test_subnet_provider_and_nad_of_provider(provider: str, subnet_provider: str,
-                                             nad: tuple[str, str] | None) -> None:
+def test_subnet_provider_and_nad_of_provider(provider: str, subnet_provider: str, nad: tuple[str, str] | None) -> None:
     assert rules.subnet_provider(provider) == subnet_provider
     assert rules.nad_of_provider(provider) == nad
 
@@ -70,8 +77,10 @@ def test_provider_naming_laws(name: str, ns: str, ifname: str | None) -> None:
 
 
 def test_provider_key() -> None:
-    assert rules.provider_key("api-ovn-nad.kube-system.ovn", rules.ROUTES) == \
-        "api-ovn-nad.kube-system.ovn.kubernetes.io/routes"
+    assert (
+        rules.provider_key("api-ovn-nad.kube-system.ovn", rules.ROUTES)
+        == "api-ovn-nad.kube-system.ovn.kubernetes.io/routes"
+    )
     assert rules.provider_key(rules.OVN_PROVIDER, rules.LOGICAL_SWITCH) == "ovn.kubernetes.io/logical_switch"
 
 
@@ -94,13 +103,21 @@ def test_port_group_names_have_no_dashes() -> None:
 
 def test_load_balancer_names() -> None:
     assert rules.cluster_load_balancers() == [
-        "cluster-tcp-loadbalancer", "cluster-udp-loadbalancer", "cluster-sctp-loadbalancer",
-        "cluster-tcp-session-loadbalancer", "cluster-udp-session-loadbalancer", "cluster-sctp-session-loadbalancer",
+        "cluster-tcp-loadbalancer",
+        "cluster-udp-loadbalancer",
+        "cluster-sctp-loadbalancer",
+        "cluster-tcp-session-loadbalancer",
+        "cluster-udp-session-loadbalancer",
+        "cluster-sctp-session-loadbalancer",
     ]
     assert rules.vpc_load_balancers(rules.DEFAULT_VPC) == rules.cluster_load_balancers()
     assert rules.vpc_load_balancers("tenant-a") == [
-        "vpc-tenant-a-tcp-load", "vpc-tenant-a-udp-load", "vpc-tenant-a-sctp-load",
-        "vpc-tenant-a-tcp-sess-load", "vpc-tenant-a-udp-sess-load", "vpc-tenant-a-sctp-sess-load",
+        "vpc-tenant-a-tcp-load",
+        "vpc-tenant-a-udp-load",
+        "vpc-tenant-a-sctp-load",
+        "vpc-tenant-a-tcp-sess-load",
+        "vpc-tenant-a-udp-sess-load",
+        "vpc-tenant-a-sctp-sess-load",
     ]
     assert rules.load_balancer_for(rules.DEFAULT_VPC, "TCP") == "cluster-tcp-loadbalancer"
     assert rules.load_balancer_for(rules.DEFAULT_VPC, "udp", session=True) == "cluster-udp-session-loadbalancer"

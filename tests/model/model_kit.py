@@ -32,25 +32,39 @@ def vpc(name: str, namespaces: list[str] | None = None, default_subnet: str | No
 
 
 def subnet(name: str, cidr: str, **spec: Any) -> Body:
-    return {"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": name},
-            "spec": {"cidrBlock": cidr, **spec}}
+    return {
+        "apiVersion": "kubeovn.io/v1",
+        "kind": "Subnet",
+        "metadata": {"name": name},
+        "spec": {"cidrBlock": cidr, **spec},
+    }
 
 
 def service(ns: str, name: str, *ips: str, port: int = 443) -> Body:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-            "spec": {"clusterIP": ips[0] if ips else "None", "clusterIPs": list(ips),
-                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "clusterIP": ips[0] if ips else "None",
+            "clusterIPs": list(ips),
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        },
+    }
 
 
-def pod(name: str, ns: str, labels: dict[str, str] | None = None,
-        annotations: dict[str, str] | None = None) -> Body:
+def pod(name: str, ns: str, labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> Body:
     md: Body = {"name": name, "namespace": ns}
     if labels:
         md["labels"] = labels
     if annotations:
         md["annotations"] = annotations
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
-            "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": md,
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
 
 
 def template(labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> Body:
@@ -62,13 +76,22 @@ def template(labels: dict[str, str] | None = None, annotations: dict[str, str] |
     return {"metadata": md, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
 
 
-def workload(kind: str, name: str, ns: str, labels: dict[str, str] | None = None,
-             annotations: dict[str, str] | None = None, owner_annotations: dict[str, str] | None = None) -> Body:
+def workload(
+    kind: str,
+    name: str,
+    ns: str,
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    owner_annotations: dict[str, str] | None = None,
+) -> Body:
     """A workload of ``kind`` whose *pod template* has these labels/annotations."""
     api = "batch/v1" if kind in ("Job", "CronJob") else "apps/v1"
     tmpl = template(labels, annotations)
-    spec: Body = ({"schedule": "* * * * *", "jobTemplate": {"spec": {"template": tmpl}}} if kind == "CronJob"
-                  else {"template": tmpl})
+    spec: Body = (
+        {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": tmpl}}}
+        if kind == "CronJob"
+        else {"template": tmpl}
+    )
     md: Body = {"name": name, "namespace": ns}
     if owner_annotations:
         md["annotations"] = owner_annotations
@@ -76,8 +99,9 @@ def workload(kind: str, name: str, ns: str, labels: dict[str, str] | None = None
 
 
 def cluster(*bodies: Body, lab_defaults: bool = False) -> Cluster:
-    return Cluster.from_documents([Document(b, "test.yaml", i) for i, b in enumerate(bodies)],
-                                  lab_defaults=lab_defaults)
+    return Cluster.from_documents(
+        [Document(b, "test.yaml", i) for i, b in enumerate(bodies)], lab_defaults=lab_defaults
+    )
 
 
 def write_yaml(path: Path, *bodies: Body | None) -> str:

@@ -38,8 +38,12 @@ def test_empty_input_assumes_what_kube_ovn_and_kubeadm_create() -> None:
 
 
 def test_nothing_is_assumed_for_what_the_input_has() -> None:
-    c = cluster(vpc("ovn-cluster"), subnet("join", "100.65.0.0/16"), subnet("ovn-default", "10.17.0.0/16"),
-                service("default", "kubernetes", "10.100.0.1"))
+    c = cluster(
+        vpc("ovn-cluster"),
+        subnet("join", "100.65.0.0/16"),
+        subnet("ovn-default", "10.17.0.0/16"),
+        service("default", "kubernetes", "10.100.0.1"),
+    )
     # no object is assumed; only the spec fields Kube-OVN fills in on the given subnets are named
     assert {a.obj for a in c.assumptions} == {"Subnet/join", "Subnet/ovn-default"}
     assert all(a.what.startswith("Kube-OVN fills in spec.gateway: ") for a in c.assumptions)
@@ -175,9 +179,11 @@ def test_placement_follows_objects_added_later() -> None:
         # no default subnet of its own: Kube-OVN's namespace controller falls back to --default-ls
         (vpc("va", namespaces=["only-vpc"]), [subnet("va-aaa", "10.1.0.0/24", vpc="va")], "ovn-default"),
         # a member marked spec.default is the VPC's default subnet (getVpcSubnets)
-        (vpc("va", namespaces=["only-vpc"]),
-         [subnet("va-aaa", "10.1.0.0/24", vpc="va"), subnet("va-zzz", "10.1.1.0/24", vpc="va", default=True)],
-         "va-zzz"),
+        (
+            vpc("va", namespaces=["only-vpc"]),
+            [subnet("va-aaa", "10.1.0.0/24", vpc="va"), subnet("va-zzz", "10.1.1.0/24", vpc="va", default=True)],
+            "va-zzz",
+        ),
     ],
 )
 def test_vpc_default_subnet_as_kube_ovn_computes_it(vpc_body: Body, members: list[Body], expected: str) -> None:
@@ -188,9 +194,13 @@ def test_vpc_default_subnet_as_kube_ovn_computes_it(vpc_body: Body, members: lis
 
 
 def test_vpc_default_subnet_must_be_a_member_of_the_vpc() -> None:
-    c = cluster(vpc("va", namespaces=["only-vpc"], default_subnet="other"), vpc("vz"),
-                subnet("va-aaa", "10.1.0.0/24", vpc="va"), subnet("other", "10.9.0.0/24", vpc="vz"),
-                pod("p", "only-vpc"))
+    c = cluster(
+        vpc("va", namespaces=["only-vpc"], default_subnet="other"),
+        vpc("vz"),
+        subnet("va-aaa", "10.1.0.0/24", vpc="va"),
+        subnet("other", "10.9.0.0/24", vpc="vz"),
+        pod("p", "only-vpc"),
+    )
     (p,) = c.pods
     s = c.pod_subnet(p)
     assert s is not None and s.name == "ovn-default"

@@ -19,12 +19,18 @@ def names(docs: list) -> list[str]:  # type: ignore[type-arg]
 
 
 def test_multi_document_yaml_skips_empty_documents_and_keeps_indexes(tmp_path: Path) -> None:
-    text = "---\n" + "\n---\n".join([
-        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}",
-        "",  # empty document
-        "# only a comment",
-        "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}",
-    ]) + "\n---\n"
+    text = (
+        "---\n"
+        + "\n---\n".join(
+            [
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}",
+                "",  # empty document
+                "# only a comment",
+                "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}",
+            ]
+        )
+        + "\n---\n"
+    )
     path = tmp_path / "m.yaml"
     path.write_text(text)
     docs = load_documents([str(path)])
@@ -47,8 +53,9 @@ def test_json_object_and_json_array(tmp_path: Path) -> None:
 def test_kind_list_is_unpacked(tmp_path: Path, fmt: str) -> None:
     body = {"apiVersion": "v1", "kind": "List", "items": [namespace("a"), pod("p", "a")]}
     path = tmp_path / f"list.{fmt}"
-    path.write_text(json.dumps(body) if fmt == "json" else "---\n" + json.dumps(namespace("z")) + "\n---\n"
-                    + json.dumps(body))
+    path.write_text(
+        json.dumps(body) if fmt == "json" else "---\n" + json.dumps(namespace("z")) + "\n---\n" + json.dumps(body)
+    )
     docs = load_documents([str(path)])
     got = names(docs)
     assert got[-2:] == ["a", "p"]
@@ -93,8 +100,10 @@ def test_missing_file_is_named(tmp_path: Path) -> None:
 
 def test_malformed_yaml_names_file_document_and_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
-    path.write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\n"
-                    "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n")
+    path.write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\n"
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: [unclosed\n"
+    )
     with pytest.raises(InputError) as err:
         load_documents([str(path)])
     text = str(err.value)
@@ -114,8 +123,10 @@ def test_malformed_json_names_file_and_line(tmp_path: Path) -> None:
 
 def test_items_that_are_not_objects_are_errors() -> None:
     with pytest.raises(InputError) as err:
-        parse_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\n"
-                   "items: [1]\n", "f.yaml")
+        parse_text(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\nitems: [1]\n",
+            "f.yaml",
+        )
     assert "f.yaml (document 2)" in str(err.value)
     with pytest.raises(InputError, match="items"):
         parse_text('{"apiVersion": "v1", "kind": "List", "items": {"a": 1}}', "f.json")
@@ -130,8 +141,9 @@ def test_yaml_flow_style_document_is_yaml() -> None:
 
 def test_a_repeated_key_is_an_error_not_a_lost_object() -> None:
     """Two documents run together without ``---``: kubectl refuses them, and so do we (naming the line)."""
-    text = ("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n"
-            "apiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n")
+    text = (
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\napiVersion: v1\nkind: Namespace\nmetadata: {name: b}\n"
+    )
     with pytest.raises(InputError, match=r"line 4 .*duplicate key 'apiVersion'") as err:
         parse_text(text, "two.yaml")
     assert err.value.location.source == "two.yaml"

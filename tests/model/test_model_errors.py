@@ -37,11 +37,19 @@ def test_known_kind_with_another_served_version_of_a_modelled_group(tmp_path: Pa
     assert err.hint and "apps/v1" in err.hint
 
 
-@pytest.mark.parametrize(("api", "kind"), [("apps/v1beta1", "Deployment"), ("kubeovn.io/v2", "Subnet"),
-                                           ("batch/v1beta1", "CronJob")])
+@pytest.mark.parametrize(
+    ("api", "kind"), [("apps/v1beta1", "Deployment"), ("kubeovn.io/v2", "Subnet"), ("batch/v1beta1", "CronJob")]
+)
 def test_wrong_version_of_the_right_group_is_an_error(tmp_path: Path, api: str, kind: str) -> None:
-    err = load_error(tmp_path, {"apiVersion": api, "kind": kind, "metadata": {"name": "x", "namespace": "n"},
-                                "spec": {"cidrBlock": "10.0.0.0/24", "template": {"spec": {"containers": []}}}})
+    err = load_error(
+        tmp_path,
+        {
+            "apiVersion": api,
+            "kind": kind,
+            "metadata": {"name": "x", "namespace": "n"},
+            "spec": {"cidrBlock": "10.0.0.0/24", "template": {"spec": {"containers": []}}},
+        },
+    )
     assert err.location.field == "apiVersion"
 
 
@@ -79,9 +87,14 @@ def test_numeric_label_value_is_an_error(tmp_path: Path, value: float) -> None:
 
 
 def test_non_string_template_annotation(tmp_path: Path) -> None:
-    body = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d", "namespace": "first"},
-            "spec": {"template": {"metadata": {"annotations": {"apibridge.dev/inject": False}},
-                                  "spec": {"containers": []}}}}
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "d", "namespace": "first"},
+        "spec": {
+            "template": {"metadata": {"annotations": {"apibridge.dev/inject": False}}, "spec": {"containers": []}}
+        },
+    }
     err = load_error(tmp_path, body)
     assert err.location.obj == "Deployment/first/d"
     assert err.location.field == 'spec.template.metadata.annotations["apibridge.dev/inject"]'
@@ -124,20 +137,26 @@ def test_incomplete_objects(tmp_path: Path, body: dict[str, Any], field: str) ->
 
 
 def test_unmodelled_objects_pass_through(tmp_path: Path) -> None:
-    path = write_yaml(tmp_path / "ok.yaml",
-                      {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}},
-                      {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
-                      {"apiVersion": "kubeovn.io/v1", "kind": "IP", "metadata": {"name": "ip"}},
-                      # another group's kind that happens to share a modelled kind's name
-                      {"apiVersion": "example.com/v1", "kind": "Subnet", "metadata": {"name": "s"}})
+    path = write_yaml(
+        tmp_path / "ok.yaml",
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"}},
+        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}},
+        {"apiVersion": "kubeovn.io/v1", "kind": "IP", "metadata": {"name": "ip"}},
+        # another group's kind that happens to share a modelled kind's name
+        {"apiVersion": "example.com/v1", "kind": "Subnet", "metadata": {"name": "s"}},
+    )
     cluster = load_cluster([path])
     assert [d.body["kind"] for d in cluster.others] == ["ConfigMap", "Widget", "IP", "Subnet"]
     assert "s" not in cluster.subnets
 
 
 def bridge(**spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "apibridge.dev/v1alpha1", "kind": "ApiBridge", "metadata": {"name": "b"},
-            "spec": {"vpc": "tenant-a", **spec}}
+    return {
+        "apiVersion": "apibridge.dev/v1alpha1",
+        "kind": "ApiBridge",
+        "metadata": {"name": "b"},
+        "spec": {"vpc": "tenant-a", **spec},
+    }
 
 
 @pytest.mark.parametrize(
@@ -151,8 +170,10 @@ def bridge(**spec: Any) -> dict[str, Any]:
         ({"podSelector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}, "spec.podSelector"),
         ({"namespaceSelector": ["tenant"]}, "spec.namespaceSelector"),
         ({"destinations": {"extra": ["10.0.0.300"]}}, "spec.destinations.extra[0].cidr"),
-        ({"destinations": {"extra": [{"cidr": "10.0.0.0/8", "ports": [70000]}]}},
-         "spec.destinations.extra[0].ports[0].port"),
+        (
+            {"destinations": {"extra": [{"cidr": "10.0.0.0/8", "ports": [70000]}]}},
+            "spec.destinations.extra[0].ports[0].port",
+        ),
     ],
 )
 def test_apibridge_spec_errors(tmp_path: Path, spec: dict[str, Any], field: str) -> None:

@@ -32,10 +32,13 @@ def expressions(draw: st.DrawFn) -> dict[str, Any]:
     return expr
 
 
-SELECTORS = st.fixed_dictionaries({}, optional={
-    "matchLabels": st.dictionaries(KEYS, VALUES, max_size=3),
-    "matchExpressions": st.lists(expressions(), max_size=3),
-})
+SELECTORS = st.fixed_dictionaries(
+    {},
+    optional={
+        "matchLabels": st.dictionaries(KEYS, VALUES, max_size=3),
+        "matchExpressions": st.lists(expressions(), max_size=3),
+    },
+)
 
 
 def reference_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:

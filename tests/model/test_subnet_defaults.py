@@ -29,8 +29,14 @@ def test_bare_subnet_gets_kube_ovn_defaults() -> None:
     assert s.gateway_type == "distributed"
     assert s.enable_lb is True
     assert s.is_ovn
-    assert set(s.assumed_fields) == {"spec.gateway", "spec.provider", "spec.vpc", "spec.protocol",
-                                     "spec.gatewayType", "spec.enableLb"}
+    assert set(s.assumed_fields) == {
+        "spec.gateway",
+        "spec.provider",
+        "spec.vpc",
+        "spec.protocol",
+        "spec.gatewayType",
+        "spec.enableLb",
+    }
 
 
 def test_explicit_fields_are_kept_and_not_recorded_as_assumed() -> None:
@@ -77,10 +83,10 @@ def test_four_field_provider_is_not_ovn_and_gets_no_vpc() -> None:
     assert s.vpc == ""
 
 
-V4 = st.builds(lambda a, p: ipaddress.ip_network((a, p), strict=False), st.integers(0, 2**32 - 1),
-               st.integers(8, 30))
-V6 = st.builds(lambda a, p: ipaddress.ip_network((a, p), strict=False), st.integers(0, 2**128 - 1),
-               st.integers(48, 126))
+V4 = st.builds(lambda a, p: ipaddress.ip_network((a, p), strict=False), st.integers(0, 2**32 - 1), st.integers(8, 30))
+V6 = st.builds(
+    lambda a, p: ipaddress.ip_network((a, p), strict=False), st.integers(0, 2**128 - 1), st.integers(48, 126)
+)
 
 
 @FAST
@@ -93,4 +99,5 @@ def test_default_gateway_is_first_address_of_each_family(nets: tuple[ipaddress.I
         assert gw == net.network_address + 1
         assert gw in net
     assert s.protocol == {frozenset({4}): "IPv4", frozenset({6}): "IPv6"}.get(
-        frozenset(n.version for n in nets), "Dual")
+        frozenset(n.version for n in nets), "Dual"
+    )

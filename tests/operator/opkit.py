@@ -40,16 +40,23 @@ T = TypeVar("T")
 
 def _open_crd(group: str, kind: str, plural: str, scope: str, *, status: bool) -> dict[str, Any]:
     version: dict[str, Any] = {
-        "name": "v1", "served": True, "storage": True,
+        "name": "v1",
+        "served": True,
+        "storage": True,
         "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
     }
     if status:
         version["subresources"] = {"status": {}}
     return {
-        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{group}"},
-        "spec": {"group": group, "scope": scope, "versions": [version],
-                 "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"}},
+        "spec": {
+            "group": group,
+            "scope": scope,
+            "versions": [version],
+            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
+        },
     }
 
 
@@ -62,8 +69,13 @@ def crds() -> list[dict[str, Any]]:
         chart,
         _open_crd("kubeovn.io", "Subnet", "subnets", "Cluster", status=True),
         _open_crd("kubeovn.io", "Vpc", "vpcs", "Cluster", status=True),
-        _open_crd("k8s.cni.cncf.io", "NetworkAttachmentDefinition", "network-attachment-definitions", "Namespaced",
-                  status=False),
+        _open_crd(
+            "k8s.cni.cncf.io",
+            "NetworkAttachmentDefinition",
+            "network-attachment-definitions",
+            "Namespaced",
+            status=False,
+        ),
     ]
 
 
@@ -77,39 +89,88 @@ def base_objects() -> list[dict[str, Any]]:
         namespace(OPERATOR_NAMESPACE),
         namespace("ingress-nginx", {"tenant": "tenant-a"}),
         namespace("tenant-b", {"tenant": "tenant-b"}),
-        {"apiVersion": "v1", "kind": "Node",
-         "metadata": {"name": "kind-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}},
-         "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]}},
-        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-         "metadata": {"name": "kubernetes", "namespace": "default",
-                      "labels": {"kubernetes.io/service-name": "kubernetes"}},
-         "addressType": "IPv4", "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": True}}],
-         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]},
-        {"apiVersion": rules.KUBEOVN_API, "kind": "Vpc", "metadata": {"name": "tenant-a"},
-         "spec": {"namespaces": ["ingress-nginx"]}},
-        {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "tenant-a-subnet"},
-         "spec": {"vpc": "tenant-a", "protocol": "IPv4", "cidrBlock": "10.0.1.0/24", "gateway": "10.0.1.1",
-                  "namespaces": ["ingress-nginx"]}},
-        {"apiVersion": rules.KUBEOVN_API, "kind": "Vpc", "metadata": {"name": "tenant-b"},
-         "spec": {"namespaces": ["tenant-b"]}},
-        {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "tenant-b-subnet"},
-         "spec": {"vpc": "tenant-b", "protocol": "IPv4", "cidrBlock": "10.0.2.0/24", "gateway": "10.0.2.1",
-                  "namespaces": ["tenant-b"]}},
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "kind-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}},
+            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": "kubernetes",
+                "namespace": "default",
+                "labels": {"kubernetes.io/service-name": "kubernetes"},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+        },
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Vpc",
+            "metadata": {"name": "tenant-a"},
+            "spec": {"namespaces": ["ingress-nginx"]},
+        },
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "tenant-a-subnet"},
+            "spec": {
+                "vpc": "tenant-a",
+                "protocol": "IPv4",
+                "cidrBlock": "10.0.1.0/24",
+                "gateway": "10.0.1.1",
+                "namespaces": ["ingress-nginx"],
+            },
+        },
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Vpc",
+            "metadata": {"name": "tenant-b"},
+            "spec": {"namespaces": ["tenant-b"]},
+        },
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "tenant-b-subnet"},
+            "spec": {
+                "vpc": "tenant-b",
+                "protocol": "IPv4",
+                "cidrBlock": "10.0.2.0/24",
+                "gateway": "10.0.2.1",
+                "namespaces": ["tenant-b"],
+            },
+        },
     ]
 
 
 def bridge(name: str, vpc: str = "tenant-a", **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": rules.APIBRIDGE_API, "kind": "ApiBridge", "metadata": {"name": name},
-            "spec": {"vpc": vpc, **spec}}
+    return {
+        "apiVersion": rules.APIBRIDGE_API,
+        "kind": "ApiBridge",
+        "metadata": {"name": name},
+        "spec": {"vpc": vpc, **spec},
+    }
 
 
-def pod(name: str, ns: str = "ingress-nginx", labels: dict[str, str] | None = None,
-        annotations: dict[str, str] | None = None, owner: dict[str, Any] | None = None) -> dict[str, Any]:
+def pod(
+    name: str,
+    ns: str = "ingress-nginx",
+    labels: dict[str, str] | None = None,
+    annotations: dict[str, str] | None = None,
+    owner: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     md: dict[str, Any] = {"name": name, "namespace": ns, "labels": labels or {}, "annotations": annotations or {}}
     if owner:
         md["ownerReferences"] = [owner]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": md,
-            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": md,
+        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]},
+    }
 
 
 def free_port() -> int:
@@ -118,8 +179,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, interval: float = 0.1,
-                     what: str = "condition") -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]], *, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+) -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -144,18 +206,45 @@ def operator_argv(*args: str) -> list[str]:
 class OperatorProcess:
     """One ``apibridge operator`` subprocess with its own log file and ports."""
 
-    def __init__(self, kubeconfig: Path, log_dir: Path, *, identity: str = "test-operator",
-                 lease_duration: float = 3.0, rollout_rate: str = "1/10s", restart_settle: float = 0.0,
-                 restart_retry: float = 60.0, extra: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        log_dir: Path,
+        *,
+        identity: str = "test-operator",
+        lease_duration: float = 3.0,
+        rollout_rate: str = "1/10s",
+        restart_settle: float = 0.0,
+        restart_retry: float = 60.0,
+        extra: tuple[str, ...] = (),
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.metrics_port = free_port()
         self.health_port = free_port()
         self.identity = identity
-        self.args = ["--namespace", OPERATOR_NAMESPACE, "--metrics-port", str(self.metrics_port),
-                     "--health-port", str(self.health_port), "--bind", "127.0.0.1", "--identity", identity,
-                     "--lease-duration", str(lease_duration), "--rollout-rate", rollout_rate,
-                     "--restart-settle", str(restart_settle), "--restart-retry", str(restart_retry),
-                     "--log-level", "info", *extra]
+        self.args = [
+            "--namespace",
+            OPERATOR_NAMESPACE,
+            "--metrics-port",
+            str(self.metrics_port),
+            "--health-port",
+            str(self.health_port),
+            "--bind",
+            "127.0.0.1",
+            "--identity",
+            identity,
+            "--lease-duration",
+            str(lease_duration),
+            "--rollout-rate",
+            rollout_rate,
+            "--restart-settle",
+            str(restart_settle),
+            "--restart-retry",
+            str(restart_retry),
+            "--log-level",
+            "info",
+            *extra,
+        ]
         self.log_path = log_dir / f"operator-{identity}-{time.monotonic_ns()}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -164,8 +253,7 @@ class OperatorProcess:
         env.pop("POD_NAME", None)
         env.pop("POD_NAMESPACE", None)
         log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(operator_argv(*self.args), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=ROOT)
+        self.proc = subprocess.Popen(operator_argv(*self.args), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         log.close()
         return self
 
@@ -205,13 +293,15 @@ async def condition(client: Client, name: str, ctype: str) -> dict[str, Any] | N
     return None
 
 
-async def wait_condition(client: Client, name: str, ctype: str, status: str, reason: str | None = None, *,
-                         timeout: float = 20.0) -> dict[str, Any]:
+async def wait_condition(
+    client: Client, name: str, ctype: str, status: str, reason: str | None = None, *, timeout: float = 20.0
+) -> dict[str, Any]:
     async def probe() -> dict[str, Any] | None:
         cond = await condition(client, name, ctype)
         if cond and cond.get("status") == status and (reason is None or cond.get("reason") == reason):
             return cond
         return None
+
     return await eventually(probe, timeout=timeout, what=f"ApiBridge {name} {ctype}={status} {reason or ''}")
 
 
@@ -241,32 +331,55 @@ def operator_logs_on_failure(*procs: OperatorProcess) -> Any:
 
 def deployment(name: str, ns: str = "ingress-nginx", labels: dict[str, str] | None = None) -> dict[str, Any]:
     labels = labels or {"app.kubernetes.io/name": "ingress-nginx"}
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns},
-            "spec": {"replicas": 1, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]},
+            },
+        },
+    }
 
 
-async def workload_with_pod(client: Client, name: str, ns: str = "ingress-nginx",
-                            labels: dict[str, str] | None = None) -> dict[str, Any]:
+async def workload_with_pod(
+    client: Client, name: str, ns: str = "ingress-nginx", labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A Deployment, its ReplicaSet and one pod, related by ownerReferences as the controllers would."""
     labels = labels or {"app.kubernetes.io/name": "ingress-nginx"}
     dep = await client.create(kube.DEPLOYMENT, deployment(name, ns, labels))
     rs_body = deployment(f"{name}-5d4f8", ns, labels)
     rs_body["kind"] = "ReplicaSet"
-    rs_body["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "Deployment", "name": name,
-                                               "uid": dep["metadata"]["uid"], "controller": True}]
+    rs_body["metadata"]["ownerReferences"] = [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "name": name, "uid": dep["metadata"]["uid"], "controller": True}
+    ]
     rs = await client.create(kube.REPLICASET, rs_body)
-    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"],
-             "uid": rs["metadata"]["uid"], "controller": True}
+    owner = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "name": rs["metadata"]["name"],
+        "uid": rs["metadata"]["uid"],
+        "controller": True,
+    }
     await client.create(kube.POD, pod(f"{name}-5d4f8-x1", ns, labels, owner=owner))
     return dep
 
 
 # ---- pure reconcile helpers (no API server) -----------------------------------------------------------------
-KUBERNETES_SVC = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "kubernetes", "namespace": "default"},
-                  "spec": {"clusterIP": "10.96.0.1", "clusterIPs": ["10.96.0.1"],
-                           "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]}}
+KUBERNETES_SVC = {
+    "apiVersion": "v1",
+    "kind": "Service",
+    "metadata": {"name": "kubernetes", "namespace": "default"},
+    "spec": {
+        "clusterIP": "10.96.0.1",
+        "clusterIPs": ["10.96.0.1"],
+        "ports": [{"name": "https", "port": 443, "protocol": "TCP"}],
+    },
+}
 
 
 def with_uid(obj: dict[str, Any], uid: str = "uid-1", generation: int = 1) -> dict[str, Any]:
@@ -279,8 +392,11 @@ def run(objects: list[dict[str, Any]]) -> Decisions:
     cluster, rejected = kube.build_cluster(objects)
     p = plan(cluster)
     bridges = {kube.name_of(o): o for o in objects if o["kind"] == "ApiBridge"}
-    nads = {(kube.namespace_of(o) or "default", kube.name_of(o)): o for o in objects
-            if o["kind"] == "NetworkAttachmentDefinition"}
+    nads = {
+        (kube.namespace_of(o) or "default", kube.name_of(o)): o
+        for o in objects
+        if o["kind"] == "NetworkAttachmentDefinition"
+    }
     subnets = {kube.name_of(o): o for o in objects if o["kind"] == "Subnet"}
     return decide(bridges, cluster, p, rejected, validator_findings(cluster, p), nads, subnets)
 

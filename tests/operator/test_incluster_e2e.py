@@ -69,17 +69,35 @@ class WebhookProcess:
         assert api.ca_pem is not None
         (workdir / "api-ca.crt").write_text(api.ca_pem)
         (workdir / "token").write_text(TOKEN)
-        self.argv = [sys.executable, "-c", "from apibridge.cli.main import main; main()", "webhook", "--watch",
-                     "--api-server", api.url, "--api-ca-file", str(workdir / "api-ca.crt"),
-                     "--api-token-file", str(workdir / "token"), "--host", "127.0.0.1", "--port", str(self.port),
-                     "--tls-cert-file", str(self.bundle.cert), "--tls-private-key-file", str(self.bundle.key)]
+        self.argv = [
+            sys.executable,
+            "-c",
+            "from apibridge.cli.main import main; main()",
+            "webhook",
+            "--watch",
+            "--api-server",
+            api.url,
+            "--api-ca-file",
+            str(workdir / "api-ca.crt"),
+            "--api-token-file",
+            str(workdir / "token"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--tls-cert-file",
+            str(self.bundle.cert),
+            "--tls-private-key-file",
+            str(self.bundle.key),
+        ]
         self.log_path = workdir / "webhook.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> WebhookProcess:
         with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            self.proc = subprocess.Popen(
+                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
+            )
         return self
 
     def kill(self) -> None:
@@ -90,18 +108,41 @@ class WebhookProcess:
     def configuration(self) -> dict[str, Any]:
         """What the chart registers, pointed at this process (a URL instead of the in-cluster Service)."""
         return {
-            "apiVersion": "admissionregistration.k8s.io/v1", "kind": "MutatingWebhookConfiguration",
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingWebhookConfiguration",
             "metadata": {"name": "apibridge"},
-            "webhooks": [{
-                "name": "pods.apibridge.dev", "admissionReviewVersions": ["v1"], "sideEffects": "None",
-                "failurePolicy": "Ignore", "timeoutSeconds": 5, "reinvocationPolicy": "IfNeeded",
-                "clientConfig": {"url": f"https://127.0.0.1:{self.port}/mutate-pods",
-                                 "caBundle": base64.b64encode(self.ca.cert_pem()).decode()},
-                "rules": [{"operations": ["CREATE"], "apiGroups": [""], "apiVersions": ["v1"],
-                           "resources": ["pods"], "scope": "Namespaced"}],
-                "namespaceSelector": {"matchExpressions": [{"key": rules.NAMESPACE_NAME_LABEL, "operator": "NotIn",
-                                                            "values": ["kube-system", OPERATOR_NAMESPACE]}]},
-            }],
+            "webhooks": [
+                {
+                    "name": "pods.apibridge.dev",
+                    "admissionReviewVersions": ["v1"],
+                    "sideEffects": "None",
+                    "failurePolicy": "Ignore",
+                    "timeoutSeconds": 5,
+                    "reinvocationPolicy": "IfNeeded",
+                    "clientConfig": {
+                        "url": f"https://127.0.0.1:{self.port}/mutate-pods",
+                        "caBundle": base64.b64encode(self.ca.cert_pem()).decode(),
+                    },
+                    "rules": [
+                        {
+                            "operations": ["CREATE"],
+                            "apiGroups": [""],
+                            "apiVersions": ["v1"],
+                            "resources": ["pods"],
+                            "scope": "Namespaced",
+                        }
+                    ],
+                    "namespaceSelector": {
+                        "matchExpressions": [
+                            {
+                                "key": rules.NAMESPACE_NAME_LABEL,
+                                "operator": "NotIn",
+                                "values": ["kube-system", OPERATOR_NAMESPACE],
+                            }
+                        ]
+                    },
+                }
+            ],
         }
 
 
@@ -120,18 +161,28 @@ def attached(stored: dict[str, Any], nad: str) -> bool:
     return any(s.ref(stored["metadata"]["namespace"]) == ("kube-system", nad) for s in selections)
 
 
-async def test_operator_and_webhook_processes_together(tls_emulator: Running, webhook: WebhookProcess,
-                                                       tmp_path: Path) -> None:
+async def test_operator_and_webhook_processes_together(
+    tls_emulator: Running, webhook: WebhookProcess, tmp_path: Path
+) -> None:
     kubeconfig = tls_emulator.write_kubeconfig(tmp_path / "kubeconfig")
     client = await Client.connect(str(kubeconfig))
-    operator = OperatorProcess(kubeconfig, tmp_path, rollout_rate="10/1s", restart_settle=2.0,
-                               restart_retry=1.0).start()
+    operator = OperatorProcess(
+        kubeconfig, tmp_path, rollout_rate="10/1s", restart_settle=2.0, restart_retry=1.0
+    ).start()
     with operator_logs_on_failure(operator):
         try:
-            await client.create(kube.Kind("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
-                                          "mutatingwebhookconfigurations", False), webhook.configuration())
-            await client.create(kube.APIBRIDGE, bridge("tenant-a", podSelector={"matchLabels": LABELS},
-                                                       rollout="restart"))
+            await client.create(
+                kube.Kind(
+                    "admissionregistration.k8s.io/v1",
+                    "MutatingWebhookConfiguration",
+                    "mutatingwebhookconfigurations",
+                    False,
+                ),
+                webhook.configuration(),
+            )
+            await client.create(
+                kube.APIBRIDGE, bridge("tenant-a", podSelector={"matchLabels": LABELS}, rollout="restart")
+            )
             await wait_condition(client, "tenant-a", "Ready", "True", timeout=30)
             status = (await client.get(kube.APIBRIDGE, "tenant-a") or {}).get("status", {})
             nad, subnet = status["nad"].split("/")[1], status["subnet"]
@@ -166,7 +217,7 @@ async def test_operator_and_webhook_processes_together(tls_emulator: Running, we
 
             async def restarted() -> dict[str, Any] | None:
                 dep = await client.get(kube.DEPLOYMENT, deployment["metadata"]["name"], "ingress-nginx")
-                template = ((dep or {}).get("spec", {}).get("template", {}).get("metadata") or {})
+                template = (dep or {}).get("spec", {}).get("template", {}).get("metadata") or {}
                 return dep if rules.ROLLOUT_RESTART_ANNOTATION in (template.get("annotations") or {}) else None
 
             await eventually(restarted, timeout=30, what="the Deployment restarted by the operator")

@@ -45,9 +45,12 @@ async def rendered(client: Client) -> Any:
 def same_as_manifest(obj: dict[str, Any] | None, manifest: dict[str, Any]) -> bool:
     if obj is None:
         return False
-    return (obj["spec"] == manifest["spec"] and kube.labels_of(obj) == kube.labels_of(manifest)
-            and kube.name_of(obj) == kube.name_of(manifest)
-            and kube.namespace_of(obj) == kube.namespace_of(manifest))
+    return (
+        obj["spec"] == manifest["spec"]
+        and kube.labels_of(obj) == kube.labels_of(manifest)
+        and kube.name_of(obj) == kube.name_of(manifest)
+        and kube.namespace_of(obj) == kube.namespace_of(manifest)
+    )
 
 
 async def render_cli(client: Client, directory: Path) -> list[dict[str, Any]]:
@@ -61,11 +64,13 @@ async def render_cli(client: Client, directory: Path) -> list[dict[str, Any]]:
 
 
 async def test_bridge_gets_exactly_the_planned_nad_and_subnet(
-        client: Client, operators: Callable[..., OperatorProcess], tmp_path: Path) -> None:
+    client: Client, operators: Callable[..., OperatorProcess], tmp_path: Path
+) -> None:
     op = operators()
     with operator_logs_on_failure(op):
-        created = await client.create(kube.APIBRIDGE, bridge(
-            "tenant-a", podSelector={"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}))
+        created = await client.create(
+            kube.APIBRIDGE, bridge("tenant-a", podSelector={"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}})
+        )
         ready = await wait_condition(client, "tenant-a", "Ready", "True", "Reconciled")
         assert ready["observedGeneration"] == 1
         expected = (await rendered(client)).bridges["tenant-a"]
@@ -76,8 +81,16 @@ async def test_bridge_gets_exactly_the_planned_nad_and_subnet(
         for obj in (nad, subnet):
             assert obj is not None
             refs = kube.meta(obj)["ownerReferences"]
-            assert refs == [{"apiVersion": rules.APIBRIDGE_API, "kind": "ApiBridge", "name": "tenant-a",
-                             "uid": created["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}]
+            assert refs == [
+                {
+                    "apiVersion": rules.APIBRIDGE_API,
+                    "kind": "ApiBridge",
+                    "name": "tenant-a",
+                    "uid": created["metadata"]["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ]
         status = (await client.get(kube.APIBRIDGE, "tenant-a") or {})["status"]
         assert status["nad"] == f"{expected.nad_namespace}/{expected.nad_name}"
         assert status["subnet"] == expected.subnet_name
@@ -87,7 +100,10 @@ async def test_bridge_gets_exactly_the_planned_nad_and_subnet(
         assert status["routes"] == [{"dst": "10.96.0.1/32", "gw": str(expected.gateways[0])}]
         assert status["observedGeneration"] == 1
         assert {c["type"]: c["status"] for c in status["conditions"]} == {
-            "Ready": "True", "Validated": "True", "Degraded": "False"}
+            "Ready": "True",
+            "Validated": "True",
+            "Degraded": "False",
+        }
         assert all(c["lastTransitionTime"] for c in status["conditions"])
         # the same as `apibridge render` on the same objects, byte for byte where it matters
         by_kind = {m["kind"]: m for m in await render_cli(client, tmp_path)}
@@ -98,10 +114,17 @@ async def test_bridge_gets_exactly_the_planned_nad_and_subnet(
 
 
 async def test_foreign_object_holding_the_name_is_never_taken_over(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
-    foreign = await client.create(kube.SUBNET, {
-        "apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "apibridge-tenant-a"},
-        "spec": {"cidrBlock": "192.168.77.0/24", "provider": "someone-else"}})
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
+    foreign = await client.create(
+        kube.SUBNET,
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "apibridge-tenant-a"},
+            "spec": {"cidrBlock": "192.168.77.0/24", "provider": "someone-else"},
+        },
+    )
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("tenant-a"))
@@ -136,26 +159,31 @@ async def poke_and_wait_pass(client: Client, op: OperatorProcess, value: str) ->
 
     async def counted() -> bool:
         return await passes(op) > before
+
     await eventually(counted, what="one more reconcile pass")
 
 
 async def test_replans_when_the_api_cluster_ip_changes(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("tenant-a"))
         await wait_condition(client, "tenant-a", "Ready", "True")
-        await client.patch(kube.SERVICE, "kubernetes", {"spec": {"clusterIP": "10.96.0.2",
-                                                                  "clusterIPs": ["10.96.0.2"]}}, "default")
+        await client.patch(
+            kube.SERVICE, "kubernetes", {"spec": {"clusterIP": "10.96.0.2", "clusterIPs": ["10.96.0.2"]}}, "default"
+        )
 
         async def follows() -> bool:
             subnet = await client.get(kube.SUBNET, "apibridge-tenant-a") or {}
             bridge_obj = await client.get(kube.APIBRIDGE, "tenant-a") or {}
             matches = [a["match"] for a in subnet.get("spec", {}).get("acls", [])]
             routes = bridge_obj.get("status", {}).get("routes", [])
-            return (any("ip4.dst == 10.96.0.2 " in m for m in matches)
-                    and not any("10.96.0.1" in m for m in matches)
-                    and [r["dst"] for r in routes] == ["10.96.0.2/32"])
+            return (
+                any("ip4.dst == 10.96.0.2 " in m for m in matches)
+                and not any("10.96.0.1" in m for m in matches)
+                and [r["dst"] for r in routes] == ["10.96.0.2/32"]
+            )
 
         await eventually(follows, what="ACLs and status routes to follow the new ClusterIP")
         expected = (await rendered(client)).bridges["tenant-a"]
@@ -163,7 +191,8 @@ async def test_replans_when_the_api_cluster_ip_changes(
 
 
 async def test_writes_only_what_differs_and_restores_what_we_own(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("tenant-a"))
@@ -179,12 +208,14 @@ async def test_writes_only_what_differs_and_restores_what_we_own(
             now = await client.get(kind, kube.name_of(obj), kube.namespace_of(obj)) or {}
             assert now["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"], kind.kind
         # Kube-OVN adds spec keys of its own: left alone. A key we own is put back.
-        await client.patch(kube.SUBNET, "apibridge-tenant-a",
-                           {"spec": {"enableDHCP": False, "enableLb": False, "acls": None}})
+        await client.patch(
+            kube.SUBNET, "apibridge-tenant-a", {"spec": {"enableDHCP": False, "enableLb": False, "acls": None}}
+        )
 
         async def restored() -> bool:
             s = await client.get(kube.SUBNET, "apibridge-tenant-a") or {}
             return s["spec"].get("enableLb") is True and bool(s["spec"].get("acls"))
+
         await eventually(restored, what="enableLb and the ACLs restored")
         final = await client.get(kube.SUBNET, "apibridge-tenant-a") or {}
         assert final["spec"]["enableDHCP"] is False
@@ -193,7 +224,8 @@ async def test_writes_only_what_differs_and_restores_what_we_own(
 
 
 async def test_isolation_open_removes_the_fence_and_nad_namespace_moves(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("tenant-a"))
@@ -205,6 +237,7 @@ async def test_isolation_open_removes_the_fence_and_nad_namespace_moves(
             old = await client.get(kube.NAD, "apibridge-tenant-a", "kube-system")
             new = await client.get(kube.NAD, "apibridge-tenant-a", "default")
             return "acls" not in s.get("spec", {}) and old is None and new is not None
+
         await eventually(moved, what="ACLs dropped, the NAD moved to default")
         ready = await wait_condition(client, "tenant-a", "Ready", "True")
         assert ready["observedGeneration"] == 2
@@ -215,19 +248,38 @@ async def test_isolation_open_removes_the_fence_and_nad_namespace_moves(
 
 
 async def test_deleting_the_bridge_removes_its_objects_and_sweeps_orphans(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     # an object of ours whose bridge is gone and which GC cannot know about (no ownerReference)
     labels = {rules.BRIDGE_LABEL: "ghost", rules.MANAGED_BY_LABEL: rules.MANAGED_BY}
-    await client.create(kube.SUBNET, {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
-                                      "metadata": {"name": "apibridge-ghost", "labels": labels},
-                                      "spec": {"cidrBlock": "100.100.99.0/24"}})
+    await client.create(
+        kube.SUBNET,
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "apibridge-ghost", "labels": labels},
+            "spec": {"cidrBlock": "100.100.99.0/24"},
+        },
+    )
     # ...and lookalikes that are not ours: wrong name, or no managed-by label
-    await client.create(kube.SUBNET, {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
-                                      "metadata": {"name": "keep-me", "labels": labels},
-                                      "spec": {"cidrBlock": "100.100.98.0/24"}})
-    await client.create(kube.SUBNET, {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
-                                      "metadata": {"name": "apibridge-other", "labels": {rules.BRIDGE_LABEL: "other"}},
-                                      "spec": {"cidrBlock": "100.100.97.0/24"}})
+    await client.create(
+        kube.SUBNET,
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "keep-me", "labels": labels},
+            "spec": {"cidrBlock": "100.100.98.0/24"},
+        },
+    )
+    await client.create(
+        kube.SUBNET,
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "apibridge-other", "labels": {rules.BRIDGE_LABEL: "other"}},
+            "spec": {"cidrBlock": "100.100.97.0/24"},
+        },
+    )
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("tenant-a"))
@@ -235,8 +287,7 @@ async def test_deleting_the_bridge_removes_its_objects_and_sweeps_orphans(
         await eventually(lambda: _absent(client, kube.SUBNET, "apibridge-ghost"), what="the orphan swept")
         await client.delete(kube.APIBRIDGE, "tenant-a")
         await eventually(lambda: _absent(client, kube.SUBNET, "apibridge-tenant-a"), what="the Subnet deleted")
-        await eventually(lambda: _absent(client, kube.NAD, "apibridge-tenant-a", "kube-system"),
-                         what="the NAD deleted")
+        await eventually(lambda: _absent(client, kube.NAD, "apibridge-tenant-a", "kube-system"), what="the NAD deleted")
         assert await client.get(kube.SUBNET, "keep-me") is not None
         assert await client.get(kube.SUBNET, "apibridge-other") is not None
 
@@ -246,7 +297,8 @@ async def _absent(client: Client, kind: kube.Kind, name: str, namespace: str | N
 
 
 async def test_validation_errors_and_invalid_specs_show_in_conditions(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("lost", vpc="no-such-vpc"))
@@ -268,7 +320,8 @@ async def _events(client: Client, namespace: str, reason: str) -> list[dict[str,
 
 
 async def test_pods_created_without_the_mutation_are_reported(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     labels = {"app.kubernetes.io/name": "ingress-nginx"}
     await client.create(kube.POD, pod("old-1", labels=labels))  # predates the bridge
     await client.create(kube.POD, pod("other", labels={"app": "x"}))  # not selected
@@ -279,12 +332,12 @@ async def test_pods_created_without_the_mutation_are_reported(
         await client.create(kube.POD, pod("old-2", labels=labels))  # webhook down
         # a pod the webhook did mutate
         bp = (await rendered(client)).bridges["tenant-a"]
-        await client.create(kube.POD, pod("good", labels=labels,
-                                          annotations=pod_mutation({}, "ingress-nginx", bp)))
+        await client.create(kube.POD, pod("good", labels=labels, annotations=pod_mutation({}, "ingress-nginx", bp)))
 
         async def counted() -> dict[str, Any] | None:
             status = (await client.get(kube.APIBRIDGE, "tenant-a") or {}).get("status", {})
             return status if status.get("podsPendingRestart") == 2 and status.get("podsInjected") == 1 else None
+
         await eventually(counted, what="podsPendingRestart 2, podsInjected 1")
         degraded = await wait_condition(client, "tenant-a", "Degraded", "True", "PodsPendingRestart")
         assert "ingress-nginx/old-1" in degraded["message"] and "ingress-nginx/old-2" in degraded["message"]
@@ -292,6 +345,7 @@ async def test_pods_created_without_the_mutation_are_reported(
         async def pod_events() -> list[dict[str, Any]] | None:
             found = await _events(client, "ingress-nginx", "ApiBridgeAttachmentMissing")
             return found if len(found) == 2 else None
+
         found = await eventually(pod_events, what="an event on each pod")
         assert {e["involvedObject"]["name"] for e in found} == {"old-1", "old-2"}
         assert all(bp.nad_name in e["message"] for e in found)
@@ -303,17 +357,22 @@ async def test_pods_created_without_the_mutation_are_reported(
         assert len(await _events(client, "ingress-nginx", "ApiBridgeAttachmentMissing")) == 2
         # bare pods are reported, never deleted
         assert await client.get(kube.POD, "old-1", "ingress-nginx") is not None
-        async with aiohttp.ClientSession() as session, \
-                session.get(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
+        async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
             metrics = await r.text()
-        for line in ('apibridge_pods_pending_restart{bridge="tenant-a"} 2.0', "apibridge_bridges_ready 1.0",
-                     "apibridge_bridges 1.0", "apibridge_leader 1.0", 'apibridge_reconciles_total{result="error"} 0.0'):
+        for line in (
+            'apibridge_pods_pending_restart{bridge="tenant-a"} 2.0',
+            "apibridge_bridges_ready 1.0",
+            "apibridge_bridges 1.0",
+            "apibridge_leader 1.0",
+            'apibridge_reconciles_total{result="error"} 0.0',
+        ):
             assert line in metrics.splitlines(), line
         assert "apibridge_reconcile_duration_seconds_count" in metrics
 
 
 async def test_rollout_restart_restarts_owners_once_per_generation_at_a_bounded_rate(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     await workload_with_pod(client, "ctrl-a")
     await workload_with_pod(client, "ctrl-b")
     op = operators(rollout_rate="1/2s")
@@ -326,10 +385,12 @@ async def test_rollout_restart_restarts_owners_once_per_generation_at_a_bounded_
             for name in ("ctrl-a", "ctrl-b"):
                 dep = await client.get(kube.DEPLOYMENT, name, "ingress-nginx") or {}
                 stamp = (dep["spec"]["template"]["metadata"].get("annotations") or {}).get(
-                    rules.ROLLOUT_RESTART_ANNOTATION)
+                    rules.ROLLOUT_RESTART_ANNOTATION
+                )
                 if stamp and name not in seen:
                     seen[name], stamps[name] = time.monotonic(), stamp
             return len(seen) == 2
+
         await eventually(both_restarted, interval=0.05, what="both Deployments restarted")
         first, second = sorted(seen.values())
         assert second - first >= 1.5, f"restarts {second - first:.2f}s apart; the rate is 1/2s"
@@ -349,5 +410,5 @@ async def test_rollout_restart_restarts_owners_once_per_generation_at_a_bounded_
         async def marked_gen2() -> bool:
             deps = [await client.get(kube.DEPLOYMENT, n, "ingress-nginx") or {} for n in ("ctrl-a", "ctrl-b")]
             return all(kube.annotations_of(d).get(rules.RESTARTED_FOR_ANNOTATION, "").endswith("/2") for d in deps)
-        await eventually(marked_gen2, what="both restarted for generation 2")
 
+        await eventually(marked_gen2, what="both restarted for generation 2")

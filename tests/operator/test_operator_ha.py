@@ -48,12 +48,16 @@ async def ready(client: Client, name: str) -> bool:
     gen = obj.get("metadata", {}).get("generation")
     status = obj.get("status") or {}
     conds = {c["type"]: c for c in status.get("conditions", [])}
-    return (status.get("observedGeneration") == gen and conds.get("Ready", {}).get("status") == "True"
-            and conds["Ready"].get("observedGeneration") == gen)
+    return (
+        status.get("observedGeneration") == gen
+        and conds.get("Ready", {}).get("status") == "True"
+        and conds["Ready"].get("observedGeneration") == gen
+    )
 
 
 async def test_only_one_leads_and_the_standby_takes_over(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     a = operators(identity="op-a", lease_duration=3.0)
     with operator_logs_on_failure(a):
         await eventually(lambda: _is(holder(client), "op-a"), what="op-a to lead")
@@ -107,8 +111,15 @@ async def _mutate(client: Client, rng: random.Random) -> str:
                 spec["cidrBlock"] = f"100.100.{200 + BRIDGES.index(name)}.0/24"
             await client.create(kube.APIBRIDGE, bridge(name, vpc=rng.choice(("tenant-a", "tenant-b")), **spec))
         elif action == "update":
-            change = rng.choice(({"isolation": "open"}, {"isolation": "strict"}, {"nadNamespace": "default"},
-                                 {"nadNamespace": "kube-system"}, {"cidrBlock": "auto"}))
+            change = rng.choice(
+                (
+                    {"isolation": "open"},
+                    {"isolation": "strict"},
+                    {"nadNamespace": "default"},
+                    {"nadNamespace": "kube-system"},
+                    {"cidrBlock": "auto"},
+                )
+            )
             await client.patch(kube.APIBRIDGE, name, {"spec": change})
         else:
             await client.delete(kube.APIBRIDGE, name)
@@ -118,7 +129,8 @@ async def _mutate(client: Client, rng: random.Random) -> str:
 
 
 async def test_converges_after_being_killed_at_random_points(
-        client: Client, operators: Callable[..., OperatorProcess]) -> None:
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
     seed = random.randrange(1 << 30)
     rng = random.Random(seed)
     print(f"seed {seed}")
@@ -144,12 +156,15 @@ async def test_converges_after_being_killed_at_random_points(
             for name in bridges:
                 if not await ready(client, name):
                     return False
-            expected = plan(Cluster.from_documents([Document(o, "dump", i) for i, o in
-                                                    enumerate(await dump(client))]))
+            expected = plan(Cluster.from_documents([Document(o, "dump", i) for i, o in enumerate(await dump(client))]))
             want = {("NetworkAttachmentDefinition", bp.nad_namespace, bp.nad_name) for bp in expected.bridges.values()}
             want |= {("Subnet", None, bp.subnet_name) for bp in expected.bridges.values()}
-            ours = [o for kind in (kube.NAD, kube.SUBNET) for o in await client.list(kind)
-                    if kube.labels_of(o).get(rules.MANAGED_BY_LABEL) == rules.MANAGED_BY]
+            ours = [
+                o
+                for kind in (kube.NAD, kube.SUBNET)
+                for o in await client.list(kind)
+                if kube.labels_of(o).get(rules.MANAGED_BY_LABEL) == rules.MANAGED_BY
+            ]
             have = [(o["kind"], kube.namespace_of(o), kube.name_of(o)) for o in ours]
             if sorted(have, key=str) != sorted(want, key=str):
                 return False
@@ -159,10 +174,15 @@ async def test_converges_after_being_killed_at_random_points(
                 if nad.get("spec") != bp.nad["spec"] or subnet.get("spec") != bp.subnet["spec"]:
                     return False
                 uid = bridges[bp.bridge.name]["metadata"]["uid"]
-                if any(r.get("uid") for o in (nad, subnet) for r in o["metadata"].get("ownerReferences", [])
-                       if r.get("uid") != uid):
+                if any(
+                    r.get("uid")
+                    for o in (nad, subnet)
+                    for r in o["metadata"].get("ownerReferences", [])
+                    if r.get("uid") != uid
+                ):
                     return False
             return True
+
         await eventually(converged, timeout=30, what=f"convergence (seed {seed})")
         led = sum("became leader" in p.log() for p in procs)
         assert led >= 5, f"only {led} of the killed operators got to lead: the kills were too early to mean much"

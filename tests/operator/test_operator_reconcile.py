@@ -18,7 +18,8 @@ def test_missing_objects_are_created_with_labels_and_owner() -> None:
     d = run(world(b)).bridges["tenant-a"]
     assert [(w.op, w.kind.kind, w.namespace, w.name) for w in d.writes] == [
         ("create", "NetworkAttachmentDefinition", "kube-system", "apibridge-tenant-a"),
-        ("create", "Subnet", None, "apibridge-tenant-a")]
+        ("create", "Subnet", None, "apibridge-tenant-a"),
+    ]
     assert d.plan is not None
     nad, subnet = (w.body for w in d.writes)
     assert nad == desired_object(d.plan.nad, b) and subnet == desired_object(d.plan.subnet, b)
@@ -36,9 +37,12 @@ def test_objects_as_planned_are_left_alone() -> None:
 
 
 def test_foreign_object_with_our_name_is_name_taken_and_never_written() -> None:
-    foreign = {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
-               "metadata": {"name": "apibridge-tenant-a", "labels": {rules.BRIDGE_LABEL: "someone"}},
-               "spec": {"cidrBlock": "192.168.9.0/24"}}
+    foreign = {
+        "apiVersion": rules.KUBEOVN_API,
+        "kind": "Subnet",
+        "metadata": {"name": "apibridge-tenant-a", "labels": {rules.BRIDGE_LABEL: "someone"}},
+        "spec": {"cidrBlock": "192.168.9.0/24"},
+    }
     d = run(world(with_uid(bridge("tenant-a")), foreign))
     decision = d.bridges["tenant-a"]
     assert [(w.op, w.kind.kind) for w in decision.writes] == [("create", "NetworkAttachmentDefinition")]
@@ -91,27 +95,52 @@ def test_orphans_are_ours_by_labels_and_name_and_unwanted() -> None:
     labels = {rules.MANAGED_BY_LABEL: rules.MANAGED_BY}
 
     def subnet(name: str, owner: str, uid: str = "u") -> dict[str, Any]:
-        return {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet",
-                "metadata": {"name": name, "uid": uid, "labels": {**labels, rules.BRIDGE_LABEL: owner}},
-                "spec": {"cidrBlock": "100.100.77.0/24"}}
+        return {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": name, "uid": uid, "labels": {**labels, rules.BRIDGE_LABEL: owner}},
+            "spec": {"cidrBlock": "100.100.77.0/24"},
+        }
+
     b = with_uid(bridge("tenant-a", nadNamespace="default"))
-    stale_nad = {"apiVersion": rules.NAD_API, "kind": "NetworkAttachmentDefinition",
-                 "metadata": {"name": "apibridge-tenant-a", "namespace": "kube-system", "uid": "n1",
-                              "labels": {**labels, rules.BRIDGE_LABEL: "tenant-a"}},
-                 "spec": {"config": "{}"}}
+    stale_nad = {
+        "apiVersion": rules.NAD_API,
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {
+            "name": "apibridge-tenant-a",
+            "namespace": "kube-system",
+            "uid": "n1",
+            "labels": {**labels, rules.BRIDGE_LABEL: "tenant-a"},
+        },
+        "spec": {"config": "{}"},
+    }
     bad = with_uid(bridge("broken", cidrBlock="100.100.5.0/24,100.100.6.0/24"))
-    d = run(world(b, bad, stale_nad, subnet("apibridge-gone", "gone", "g1"), subnet("not-our-name", "gone"),
-                  subnet("apibridge-broken", "broken")))
+    d = run(
+        world(
+            b,
+            bad,
+            stale_nad,
+            subnet("apibridge-gone", "gone", "g1"),
+            subnet("not-our-name", "gone"),
+            subnet("apibridge-broken", "broken"),
+        )
+    )
     deletes = sorted((w.kind.kind, w.namespace, w.name, w.uid) for w in d.orphans)
-    assert deletes == [("NetworkAttachmentDefinition", "kube-system", "apibridge-tenant-a", "n1"),
-                       ("Subnet", None, "apibridge-gone", "g1")]
+    assert deletes == [
+        ("NetworkAttachmentDefinition", "kube-system", "apibridge-tenant-a", "n1"),
+        ("Subnet", None, "apibridge-gone", "g1"),
+    ]
     assert d.bridges["broken"].rejected is not None  # exists but cannot be planned: its objects stay
     assert "spec.cidrBlock" in d.bridges["broken"].rejected.message
 
 
 def test_a_malformed_foreign_object_does_not_stop_the_others() -> None:
-    junk = {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": "junk"},
-            "spec": {"cidrBlock": "not-a-cidr"}}
+    junk = {
+        "apiVersion": rules.KUBEOVN_API,
+        "kind": "Subnet",
+        "metadata": {"name": "junk"},
+        "spec": {"cidrBlock": "not-a-cidr"},
+    }
     cluster, rejected = kube.build_cluster(world(with_uid(bridge("tenant-a")), junk))
     assert [r.obj for r in rejected] == ["Subnet/junk"]
     assert "not-a-cidr" in rejected[0].message
@@ -130,15 +159,36 @@ def test_documents_are_in_a_stable_order() -> None:
 
 
 def test_slim_keeps_what_the_model_and_controller_read() -> None:
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {"name": "p", "namespace": "n", "uid": "u", "labels": {"a": "b"}, "annotations": {"x": "y"},
-                        "managedFields": [{"big": True}], "ownerReferences": [{"kind": "ReplicaSet"}]},
-           "spec": {"nodeName": "n1", "containers": [{"name": "c"}]}, "status": {"phase": "Running", "podIP": "1"}}
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": "n",
+            "uid": "u",
+            "labels": {"a": "b"},
+            "annotations": {"x": "y"},
+            "managedFields": [{"big": True}],
+            "ownerReferences": [{"kind": "ReplicaSet"}],
+        },
+        "spec": {"nodeName": "n1", "containers": [{"name": "c"}]},
+        "status": {"phase": "Running", "podIP": "1"},
+    }
     slim = kube.slim(pod)
-    assert slim == {"apiVersion": "v1", "kind": "Pod",
-                    "metadata": {"name": "p", "namespace": "n", "uid": "u", "labels": {"a": "b"},
-                                 "annotations": {"x": "y"}, "ownerReferences": [{"kind": "ReplicaSet"}]},
-                    "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}}
+    assert slim == {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": "p",
+            "namespace": "n",
+            "uid": "u",
+            "labels": {"a": "b"},
+            "annotations": {"x": "y"},
+            "ownerReferences": [{"kind": "ReplicaSet"}],
+        },
+        "spec": {"nodeName": "n1"},
+        "status": {"phase": "Running"},
+    }
     changed = copy.deepcopy(pod)
     changed["status"]["podIP"] = "2"
     changed["metadata"]["resourceVersion"] = "99"

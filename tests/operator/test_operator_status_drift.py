@@ -37,27 +37,39 @@ def decision(*extra: dict[str, Any], name: str = "tenant-a") -> BridgeDecision:
 def test_conditions_for_a_healthy_bridge() -> None:
     d = decision(with_uid(bridge("tenant-a")))
     assert by_type(conditions(d, Outcome(), 1)) == {
-        "Ready": ("True", "Reconciled"), "Validated": ("True", "Valid"), "Degraded": ("False", "AsExpected")}
+        "Ready": ("True", "Reconciled"),
+        "Validated": ("True", "Valid"),
+        "Degraded": ("False", "AsExpected"),
+    }
 
 
 def test_conditions_name_the_problem() -> None:
     b = with_uid(bridge("tenant-a"))
     assert by_type(conditions(decision(b), Outcome(apply_errors=["create Subnet/x: denied"]), 1))["Ready"] == (
-        "False", "ApplyFailed")
+        "False",
+        "ApplyFailed",
+    )
     assert by_type(conditions(decision(b), Outcome(retrying=True), 1))["Ready"] == ("False", "Progressing")
     pending = by_type(conditions(decision(b), Outcome(pods_pending=["ns/p"]), 1))
     assert pending["Degraded"] == ("True", "PodsPendingRestart") and pending["Ready"] == ("True", "Reconciled")
     bad = with_uid(bridge("tenant-a", cidrBlock="100.100.5.0/24,100.100.6.0/24"))
     assert by_type(conditions(decision(bad), Outcome(), 1)) == {
-        "Ready": ("False", "InvalidSpec"), "Validated": ("False", "InvalidSpec"),
-        "Degraded": ("False", "AsExpected")}
+        "Ready": ("False", "InvalidSpec"),
+        "Validated": ("False", "InvalidSpec"),
+        "Degraded": ("False", "AsExpected"),
+    }
 
 
 def test_transition_time_moves_only_on_a_flip() -> None:
-    old = [{"type": "Ready", "status": "True", "lastTransitionTime": "t0"},
-           {"type": "Degraded", "status": "False", "lastTransitionTime": "t0"}]
-    new = [{"type": "Ready", "status": "True"}, {"type": "Degraded", "status": "True"}, {"type": "Validated",
-                                                                                         "status": "True"}]
+    old = [
+        {"type": "Ready", "status": "True", "lastTransitionTime": "t0"},
+        {"type": "Degraded", "status": "False", "lastTransitionTime": "t0"},
+    ]
+    new = [
+        {"type": "Ready", "status": "True"},
+        {"type": "Degraded", "status": "True"},
+        {"type": "Validated", "status": "True"},
+    ]
     assert [c["lastTransitionTime"] for c in merge_conditions(old, new, "t1")] == ["t0", "t1", "t1"]
 
 
@@ -83,18 +95,33 @@ def test_drift_finds_selected_pods_without_the_mutation() -> None:
     b = with_uid(bridge("tenant-a", podSelector={"matchLabels": labels}))
     cluster, _ = kube.build_cluster(world(b))
     bp = plan(cluster).bridges["tenant-a"]
-    old_routes = {rules.NETWORKS_ANNOTATION: f"kube-system/{bp.nad_name}",
-                  rules.provider_key(bp.provider, rules.ROUTES): '[{"dst":"10.96.0.9/32","gw":"100.100.0.1"}]'}
+    old_routes = {
+        rules.NETWORKS_ANNOTATION: f"kube-system/{bp.nad_name}",
+        rules.provider_key(bp.provider, rules.ROUTES): '[{"dst":"10.96.0.9/32","gw":"100.100.0.1"}]',
+    }
     finished = pod("done", labels=labels)
     finished["status"] = {"phase": "Succeeded"}
     leaving = pod("leaving", labels=labels)
     leaving["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
-    owned = pod("owned", labels=labels, owner={"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
-                                                "uid": "r", "controller": True})
-    objs = [*base_objects(), KUBERNETES_SVC, b, mutated("good", bp, labels=labels), pod("bare", labels=labels),
-            owned, pod("other-app", labels={"app": "x"}), pod("stale-route", labels=labels, annotations=old_routes),
-            pod("opted-out", labels=labels, annotations={rules.INJECT_ANNOTATION: "false"}),
-            pod("tenant-b-pod", ns="tenant-b", labels=labels), finished, leaving]
+    owned = pod(
+        "owned",
+        labels=labels,
+        owner={"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "r", "controller": True},
+    )
+    objs = [
+        *base_objects(),
+        KUBERNETES_SVC,
+        b,
+        mutated("good", bp, labels=labels),
+        pod("bare", labels=labels),
+        owned,
+        pod("other-app", labels={"app": "x"}),
+        pod("stale-route", labels=labels, annotations=old_routes),
+        pod("opted-out", labels=labels, annotations={rules.INJECT_ANNOTATION: "false"}),
+        pod("tenant-b-pod", ns="tenant-b", labels=labels),
+        finished,
+        leaving,
+    ]
     for o in objs:
         o["metadata"].setdefault("uid", f"uid-{o['metadata']['name']}")
     cluster, _ = kube.build_cluster(objs)
@@ -104,12 +131,15 @@ def test_drift_finds_selected_pods_without_the_mutation() -> None:
     bare, owned_drift, stale = drift.pending
     assert bare.owner is None and owned_drift.owner == ("ReplicaSet", "rs")
     assert any("lacks kube-system/apibridge-tenant-a" in m for m in bare.missing)
-    assert stale.missing == (f"{rules.provider_key(bp.provider, rules.ROUTES)} lacks 10.96.0.1/32 via "
-                             f"{bp.gateways[0]}",)
+    assert stale.missing == (
+        f"{rules.provider_key(bp.provider, rules.ROUTES)} lacks 10.96.0.1/32 via {bp.gateways[0]}",
+    )
 
 
-@pytest.mark.parametrize(("text", "rate"), [("1/10s", (1, 10)), ("2/1m", (2, 60)), ("1/s", (1, 1)),
-                                            ("3 / 1h", (3, 3600)), ("0.5/2", (0.5, 2))])
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [("1/10s", (1, 10)), ("2/1m", (2, 60)), ("1/s", (1, 1)), ("3 / 1h", (3, 3600)), ("0.5/2", (0.5, 2))],
+)
 def test_parse_rate(text: str, rate: tuple[float, float]) -> None:
     assert parse_rate(text) == rate
 
@@ -139,8 +169,8 @@ def test_restart_patch_is_kubectls_plus_our_marker() -> None:
     assert marker == "tenant-a/uid-1/3"
     assert restart_patch(marker, "2026-01-01T00:00:00Z") == {
         "metadata": {"annotations": {RESTARTED_FOR_ANNOTATION: marker}},
-        "spec": {"template": {"metadata": {"annotations": {
-            rules.ROLLOUT_RESTART_ANNOTATION: "2026-01-01T00:00:00Z"}}}}}
+        "spec": {"template": {"metadata": {"annotations": {rules.ROLLOUT_RESTART_ANNOTATION: "2026-01-01T00:00:00Z"}}}},
+    }
 
 
 def test_event_names_are_deterministic_per_fact() -> None:
@@ -150,11 +180,14 @@ def test_event_names_are_deterministic_per_fact() -> None:
     e3 = make_event(b, reason="PodPendingRestart", message="m", key="k2", now="t1")
     assert e1["metadata"] == e2["metadata"] != e3["metadata"]
     assert e1["metadata"]["namespace"] == "default"  # cluster-scoped object
-    assert e1["involvedObject"] == {"apiVersion": rules.APIBRIDGE_API, "kind": "ApiBridge", "name": "tenant-a",
-                                    "uid": "uid-1"}
+    assert e1["involvedObject"] == {
+        "apiVersion": rules.APIBRIDGE_API,
+        "kind": "ApiBridge",
+        "name": "tenant-a",
+        "uid": "uid-1",
+    }
     p = make_event(pod("x"), reason="R", message="m", key="k", now="t")
     assert p["metadata"]["namespace"] == "ingress-nginx" and p["involvedObject"]["namespace"] == "ingress-nginx"
-
 
 
 class _FakeClient:

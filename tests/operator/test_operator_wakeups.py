@@ -61,9 +61,15 @@ def test_pod_phase_and_annotations_matter_but_pod_ips_do_not() -> None:
 
 def test_node_heartbeats_do_not_wake() -> None:
     c = controller()
-    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"},
-            "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}],
-                       "conditions": [{"type": "Ready", "lastHeartbeatTime": "t1"}]}}
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": "n"},
+        "status": {
+            "addresses": [{"type": "InternalIP", "address": "172.18.0.2"}],
+            "conditions": [{"type": "Ready", "lastHeartbeatTime": "t1"}],
+        },
+    }
     c.notify(None, node)
     assert woke(c)
     node["status"]["conditions"][0]["lastHeartbeatTime"] = "t2"

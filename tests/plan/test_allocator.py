@@ -23,11 +23,17 @@ def nets_near(pool: IPNetwork, min_prefix: int, max_prefix: int) -> st.SearchStr
     outer = pool.supernet(1)
     return st.builds(
         lambda off, plen: ipaddress.ip_network((int(outer.network_address) + off, plen), strict=False),
-        st.integers(0, outer.num_addresses - 1), st.integers(min_prefix, max_prefix))
+        st.integers(0, outer.num_addresses - 1),
+        st.integers(min_prefix, max_prefix),
+    )
 
 
-KEYS = st.lists(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-0123456789", min_size=1, max_size=12),
-                min_size=1, max_size=20, unique=True)
+KEYS = st.lists(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz-0123456789", min_size=1, max_size=12),
+    min_size=1,
+    max_size=20,
+    unique=True,
+)
 
 
 def blocks(pool: IPNetwork, prefixlen: int) -> list[IPNetwork]:
@@ -47,8 +53,9 @@ def run(taken: list[IPNetwork], pool: IPNetwork, prefixlen: int, keys: list[str]
 
 @FAST
 @given(st.sampled_from([(POOL_V4, 24, 18, 28), (POOL_V6, 120, 114, 124)]), st.data(), KEYS)
-def test_allocations_are_free_inside_the_pool_and_disjoint(case: tuple[IPNetwork, int, int, int], data: st.DataObject,
-                                                           keys: list[str]) -> None:
+def test_allocations_are_free_inside_the_pool_and_disjoint(
+    case: tuple[IPNetwork, int, int, int], data: st.DataObject, keys: list[str]
+) -> None:
     pool, prefixlen, lo, hi = case
     taken = data.draw(st.lists(nets_near(pool, lo, hi), max_size=12))
     free = [b for b in blocks(pool, prefixlen) if not any(b.overlaps(t) for t in taken)]
@@ -106,7 +113,9 @@ def test_is_free_and_reserve() -> None:
     alloc.reserve(ipaddress.ip_network("10.0.1.0/24"))
     assert not alloc.is_free(ipaddress.ip_network("10.0.1.7/32"))
     assert alloc.allocate(ipaddress.ip_network("10.0.0.0/22"), 24, "k") in {
-        ipaddress.ip_network("10.0.2.0/24"), ipaddress.ip_network("10.0.3.0/24")}
+        ipaddress.ip_network("10.0.2.0/24"),
+        ipaddress.ip_network("10.0.3.0/24"),
+    }
 
 
 def test_reserved_space_is_never_allocated_even_if_it_partly_overlaps() -> None:

@@ -33,26 +33,42 @@ NETWORKS = rules.NETWORKS_ANNOTATION
 
 def _bridge_plans() -> list[BridgePlan]:
     v4 = planner.plan(cluster(*seed_cluster(), bridge("tenant-a", "tenant-a")))
-    dual = planner.plan(cluster(service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1"),
-                                *tenant("t", "ingress-nginx", "10.0.1.0/24"),
-                                bridge("dual", "t", destinations={"dns": False, "extra": ["192.168.9.0/24"]})))
+    dual = planner.plan(
+        cluster(
+            service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1"),
+            *tenant("t", "ingress-nginx", "10.0.1.0/24"),
+            bridge("dual", "t", destinations={"dns": False, "extra": ["192.168.9.0/24"]}),
+        )
+    )
     return [v4.bridges["tenant-a"], dual.bridges["dual"]]
 
 
 PLANS = _bridge_plans()
 LABEL = st.from_regex(r"[a-z0-9]([-a-z0-9]{0,10}[a-z0-9])?", fullmatch=True)
 POD_NS = st.sampled_from(["ingress-nginx", "kube-system"])
-OTHER_KEYS = st.sampled_from(["example.com/owner", "ovn.kubernetes.io/ip_address", "prometheus.io/scrape",
-                              "v1.multus-cni.io/default-network", "kubectl.kubernetes.io/restartedAt",
-                              "other.kube-system.ovn.kubernetes.io/routes"])
+OTHER_KEYS = st.sampled_from(
+    [
+        "example.com/owner",
+        "ovn.kubernetes.io/ip_address",
+        "prometheus.io/scrape",
+        "v1.multus-cni.io/default-network",
+        "kubectl.kubernetes.io/restartedAt",
+        "other.kube-system.ovn.kubernetes.io/routes",
+    ]
+)
 OTHER = st.dictionaries(OTHER_KEYS, st.text(max_size=12), max_size=4)
 
 
 @st.composite
 def networks_value(draw: st.DrawFn, bp: BridgePlan) -> str | None:
     own = [NetworkSelection(bp.nad_name, bp.nad_namespace), NetworkSelection(bp.nad_name, bp.nad_namespace, "net9")]
-    sels = draw(st.lists(st.builds(NetworkSelection, name=LABEL, namespace=st.none() | LABEL,
-                                   interface=st.none() | LABEL) | st.sampled_from(own), max_size=3))
+    sels = draw(
+        st.lists(
+            st.builds(NetworkSelection, name=LABEL, namespace=st.none() | LABEL, interface=st.none() | LABEL)
+            | st.sampled_from(own),
+            max_size=3,
+        )
+    )
     form = draw(st.sampled_from(["none", "comma", "json"]))
     if form == "none" or not sels:
         return None
@@ -73,8 +89,12 @@ def networks_value(draw: st.DrawFn, bp: BridgePlan) -> str | None:
 @st.composite
 def routes_value(draw: st.DrawFn, bp: BridgePlan) -> str | None:
     dsts = [r.dst for r in bp.routes] + ["172.20.0.0/16", "0.0.0.0/0"]
-    rs = draw(st.lists(st.builds(routes.Route, dst=st.sampled_from(dsts),
-                                 gw=st.sampled_from(["100.100.200.1", "10.0.1.1", ""])), max_size=3))
+    rs = draw(
+        st.lists(
+            st.builds(routes.Route, dst=st.sampled_from(dsts), gw=st.sampled_from(["100.100.200.1", "10.0.1.1", ""])),
+            max_size=3,
+        )
+    )
     if not rs and draw(st.booleans()):
         return None
     return json.dumps([r.to_json() for r in rs], indent=draw(st.sampled_from([None, 1])))
@@ -155,14 +175,22 @@ def selection_bodies() -> list[Body]:
         bridge("tenant-a", "tenant-a", podSelector={"matchLabels": {"app": "ingress"}}),
         bridge("tenant-b", "tenant-b", namespaceSelector={"matchLabels": {"tenant": "tenant-b"}}),
         # tenant-b-extra is in VPC tenant-b (listed by the VPC) but does not match the namespaceSelector
-        {"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": "tenant-b"},
-         "spec": {"namespaces": ["tenant-b", "tenant-b-extra"], "defaultSubnet": "tenant-b-subnet"}},
+        {
+            "apiVersion": "kubeovn.io/v1",
+            "kind": "Vpc",
+            "metadata": {"name": "tenant-b"},
+            "spec": {"namespaces": ["tenant-b", "tenant-b-extra"], "defaultSubnet": "tenant-b-subnet"},
+        },
         pod("ingress", "ingress-nginx", labels={"app": "ingress"}),
         pod("other-app", "ingress-nginx", labels={"app": "other"}),
         pod("opted-out", "ingress-nginx", labels={"app": "ingress"}, annotations={"apibridge.dev/inject": " False "}),
         pod("not-opted-out", "ingress-nginx", labels={"app": "ingress"}, annotations={"apibridge.dev/inject": "true"}),
-        pod("moved-out", "ingress-nginx", labels={"app": "ingress"},
-            annotations={"ovn.kubernetes.io/logical_switch": "ovn-default"}),
+        pod(
+            "moved-out",
+            "ingress-nginx",
+            labels={"app": "ingress"},
+            annotations={"ovn.kubernetes.io/logical_switch": "ovn-default"},
+        ),
         pod("outside", "default", labels={"app": "ingress"}),
         pod("op", "tenant-b"),
         pod("extra", "tenant-b-extra"),
@@ -203,8 +231,12 @@ def inject_case() -> tuple[list[Document], list[Any]]:
     bodies = [
         *seed_cluster(),
         bridge("tenant-a", "tenant-a", podSelector={"matchLabels": {"app": "ingress"}}),
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "ingress-nginx"},
-         "data": {"k": "v"}},
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "cm", "namespace": "ingress-nginx"},
+            "data": {"k": "v"},
+        },
         pod("other-app", "ingress-nginx", labels={"app": "other"}),
         pod("ingress", "ingress-nginx", labels={"app": "ingress"}, annotations={"keep": "me"}),
         *[workload(k, f"w-{k.lower()}", "ingress-nginx", labels={"app": "ingress"}) for k in WORKLOADS],
@@ -265,9 +297,12 @@ def test_inject_output_is_a_fixed_point() -> None:
 
 
 def test_inject_passes_other_groups_kinds_through() -> None:
-    volcano = {"apiVersion": "batch.volcano.sh/v1alpha1", "kind": "Job",
-               "metadata": {"name": "vj", "namespace": "ingress-nginx"},
-               "spec": {"tasks": [{"name": "t", "template": {"spec": {"containers": []}}}]}}
+    volcano = {
+        "apiVersion": "batch.volcano.sh/v1alpha1",
+        "kind": "Job",
+        "metadata": {"name": "vj", "namespace": "ingress-nginx"},
+        "spec": {"tasks": [{"name": "t", "template": {"spec": {"containers": []}}}]},
+    }
     bodies = [*seed_cluster(), bridge("tenant-a", "tenant-a"), volcano]
     docs = [Document(b, "in.yaml", i) for i, b in enumerate(bodies)]
     c = cluster(*bodies)
@@ -276,8 +311,11 @@ def test_inject_passes_other_groups_kinds_through() -> None:
 
 
 def test_inject_reports_bad_existing_annotations_as_input_errors() -> None:
-    bodies = [*seed_cluster(), bridge("tenant-a", "tenant-a"),
-              pod("bad", "ingress-nginx", annotations={NETWORKS: "a/b/c"})]
+    bodies = [
+        *seed_cluster(),
+        bridge("tenant-a", "tenant-a"),
+        pod("bad", "ingress-nginx", annotations={NETWORKS: "a/b/c"}),
+    ]
     docs = [Document(b, "in.yaml", i) for i, b in enumerate(bodies)]
     c = cluster(*bodies)
     with pytest.raises(InputError) as err:

@@ -114,13 +114,19 @@ def test_dual_stack_gets_one_cidr_and_one_host_route_per_family() -> None:
 def test_routes_go_to_each_destination_via_the_gateway() -> None:
     bp = seed_plan(destinations={"apiserver": True, "extra": ["192.168.50.0/24", {"ip": "192.168.60.7"}]})
     gw = str(bp.gateway(4))
-    assert [(r.dst, r.gw) for r in bp.routes] == [("10.96.0.1/32", gw), ("192.168.50.0/24", gw),
-                                                  ("192.168.60.7/32", gw)]
+    assert [(r.dst, r.gw) for r in bp.routes] == [
+        ("10.96.0.1/32", gw),
+        ("192.168.50.0/24", gw),
+        ("192.168.60.7/32", gw),
+    ]
 
 
 def test_dns_destination() -> None:
-    _, p = plan_of(*seed_cluster(), service("kube-system", "kube-dns", "10.96.0.10", port=53),
-                   bridge("tenant-a", "tenant-a", destinations={"dns": True}))
+    _, p = plan_of(
+        *seed_cluster(),
+        service("kube-system", "kube-dns", "10.96.0.10", port=53),
+        bridge("tenant-a", "tenant-a", destinations={"dns": True}),
+    )
     bp = p.bridges["tenant-a"]
     assert {r.dst for r in bp.routes} == {"10.96.0.1/32", "10.96.0.10/32"}
     dns_allows = [a.match for a in bp.acls if "10.96.0.10" in a.match]
@@ -132,7 +138,8 @@ def test_strict_fence_for_ipv4() -> None:
     bp = seed_plan()
     router_port = f"{bp.subnet_name}-ovn-cluster"  # the switch side of the ovn-cluster patch pair
     assert bp.subnet["spec"]["acls"] == [
-        {"direction": a.direction, "priority": a.priority, "match": a.match, "action": a.action} for a in bp.acls]
+        {"direction": a.direction, "priority": a.priority, "match": a.match, "action": a.action} for a in bp.acls
+    ]
     for acl in bp.acls:
         assert acl.direction in rules.ACL_DIRECTIONS and acl.action in rules.ACL_ACTIONS
     drops = [a for a in bp.acls if a.action == "drop"]
@@ -215,7 +222,7 @@ def test_every_bridge_gets_its_own_subnet_and_plans_are_deterministic() -> None:
     _, p2 = plan_of(*reversed(bodies))
     cidrs = [bp.cidrs[0] for bp in p1.bridges.values()]
     assert len({bp.subnet_name for bp in p1.bridges.values()}) == 12
-    assert not any(a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1:])
+    assert not any(a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1 :])
     assert {n: bp.cidrs for n, bp in p1.bridges.items()} == {n: bp.cidrs for n, bp in p2.bridges.items()}
 
 
@@ -285,8 +292,9 @@ def crowded_clusters(draw: st.DrawFn) -> tuple[list[Body], list[IPNetwork]]:
 
 @settings(max_examples=60, deadline=None)
 @given(crowded_clusters())
-def test_auto_avoids_subnets_of_every_vpc_cluster_ips_node_ips_and_join(case: tuple[list[Body], list[IPNetwork]]) -> (
-        None):
+def test_auto_avoids_subnets_of_every_vpc_cluster_ips_node_ips_and_join(
+    case: tuple[list[Body], list[IPNetwork]],
+) -> None:
     bodies, taken = case
     config = PlannerConfig(pool_v4=ipaddress.ip_network("100.64.0.0/15"), block_v4=20)
     _, p = plan_of(*bodies, config=config)
@@ -294,13 +302,14 @@ def test_auto_avoids_subnets_of_every_vpc_cluster_ips_node_ips_and_join(case: tu
     for cidr in got:
         assert cidr.subnet_of(config.pool_v4)  # type: ignore[arg-type]
         assert not any(cidr.overlaps(t) for t in taken), (cidr, taken)  # type: ignore[arg-type]
-    assert not any(a.overlaps(b) for i, a in enumerate(got) for b in got[i + 1:])  # type: ignore[arg-type]
+    assert not any(a.overlaps(b) for i, a in enumerate(got) for b in got[i + 1 :])  # type: ignore[arg-type]
     free = [b for b in config.pool_v4.subnets(new_prefix=20) if not any(b.overlaps(t) for t in taken)]
     assert len(got) == min(len(free), sum(1 for b in bodies if b["kind"] == "ApiBridge"))
 
 
 def test_auto_avoids_the_service_cidr_when_told() -> None:
-    config = PlannerConfig(pool_v4=ipaddress.ip_network("10.96.0.0/11"), block_v4=12,
-                           service_cidrs=(ipaddress.ip_network("10.96.0.0/12"),))
+    config = PlannerConfig(
+        pool_v4=ipaddress.ip_network("10.96.0.0/11"), block_v4=12, service_cidrs=(ipaddress.ip_network("10.96.0.0/12"),)
+    )
     _, p = plan_of(*seed_cluster(), bridge("tenant-a", "tenant-a"), config=config)
     assert p.bridges["tenant-a"].cidrs == (ipaddress.ip_network("10.112.0.0/12"),)

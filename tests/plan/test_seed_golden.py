@@ -21,9 +21,11 @@ CONTROLLER_LABELS = {"app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.
 def test_seed_ingress_controller_gets_the_seed_annotations_for_its_bridge() -> None:
     name = "tenant-a"
     controller = workload("Deployment", "ingress-nginx-controller", "ingress-nginx", labels=CONTROLLER_LABELS)
-    bodies = [*seed_cluster(),
-              bridge(name, "tenant-a", podSelector={"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}),
-              controller]
+    bodies = [
+        *seed_cluster(),
+        bridge(name, "tenant-a", podSelector={"matchLabels": {"app.kubernetes.io/name": "ingress-nginx"}}),
+        controller,
+    ]
     c = cluster(*bodies)
     p = planner.plan(c)
     assert not p.problems
@@ -51,8 +53,13 @@ def test_seed_hand_written_attachment_is_kept_and_the_bridge_appended() -> None:
         "k8s.v1.cni.cncf.io/networks": "kube-system/api-ovn-nad",
         "api-ovn-nad.kube-system.ovn.kubernetes.io/routes": '[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]',
     }
-    controller = workload("Deployment", "ingress-nginx-controller", "ingress-nginx", labels=CONTROLLER_LABELS,
-                          annotations=seed_annotations)
+    controller = workload(
+        "Deployment",
+        "ingress-nginx-controller",
+        "ingress-nginx",
+        labels=CONTROLLER_LABELS,
+        annotations=seed_annotations,
+    )
     c = cluster(*seed_cluster(), bridge("tenant-a", "tenant-a"), controller)
     p = planner.plan(c)
     (pod,) = c.pods

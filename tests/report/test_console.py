@@ -15,8 +15,11 @@ def test_one_line() -> None:
 
 def test_errors_are_never_wrapped(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("COLUMNS", "30")
-    err = InputError("a message that is much longer than thirty columns [with brackets]",
-                     Location("some/file.yaml", 2, "Subnet/x", "spec.cidrBlock"), hint="do the right thing")
+    err = InputError(
+        "a message that is much longer than thirty columns [with brackets]",
+        Location("some/file.yaml", 2, "Subnet/x", "spec.cidrBlock"),
+        hint="do the right thing",
+    )
     Ui().input_error(err)
     captured = capsys.readouterr()
     assert captured.out == ""

@@ -71,7 +71,7 @@ def test_grouped_by_object_in_first_seen_order() -> None:
     lines = _text(FINDINGS).splitlines()
     headers = [line for line in lines if not line.startswith(" ")]
     assert headers == ["Subnet/a", "Pod/ns/p"]
-    subnet_block = lines[1:lines.index("Pod/ns/p")]
+    subnet_block = lines[1 : lines.index("Pod/ns/p")]
     assert any("X1" in line for line in subnet_block) and any("X3" in line for line in subnet_block)
     assert any("hint: pick another CIDR" in line for line in subnet_block)
 

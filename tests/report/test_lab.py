@@ -15,13 +15,23 @@ from apibridge.twin.verify import VerifyReport
 
 
 def _up(**more: object) -> UpReport:
-    return UpReport(name="t", state_dir=Path("/run/t"), reconciled=True, started_daemons=(), nb=Changes(),
-                    **more)  # type: ignore[arg-type]
+    return UpReport(name="t", state_dir=Path("/run/t"), reconciled=True, started_daemons=(), nb=Changes(), **more)  # type: ignore[arg-type]
 
 
 def test_a_lab_that_is_not_up_says_so_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    status = StatusReport(name="t", state_dir=Path("/run/t"), exists=False, daemons=None, hub=False, apiservers={},
-                          pods_up=[], pods_missing=[], failures={}, nb_counts={}, inputs=[])
+    status = StatusReport(
+        name="t",
+        state_dir=Path("/run/t"),
+        exists=False,
+        daemons=None,
+        hub=False,
+        apiservers={},
+        pods_up=[],
+        pods_missing=[],
+        failures={},
+        nb_counts={},
+        inputs=[],
+    )
     lab_report.print_status(Ui(), status)
     assert capsys.readouterr().out == "lab t is not up (/run/t)\n"
     assert lab_report.status_document(status)["healthy"] is False
@@ -32,8 +42,10 @@ def test_up_prints_results_on_stdout_and_warnings_on_stderr(capsys: pytest.Captu
     report.nb.note("added", "switches")
     lab_report.print_up(Ui(), report)
     captured = capsys.readouterr()
-    assert captured.out.splitlines()[1:] == ["  northbound: + 1 switches",
-                                             "  pods: 2 up, 0 failed; nodes: 1 (+1 added)"]
+    assert captured.out.splitlines()[1:] == [
+        "  northbound: + 1 switches",
+        "  pods: 2 up, 0 failed; nodes: 1 (+1 added)",
+    ]
     assert captured.err == "warning: bad ACL\n"
     assert lab_report.up_document(report)["northbound"] == {"added": {"switches": 1}, "changed": {}, "removed": {}}
 
@@ -42,15 +54,17 @@ def test_verify_summary_and_the_demo_table(capsys: pytest.CaptureFixture[str]) -
     lab_report.print_verify(Ui(), VerifyReport(adversarial=True), indent="  ")
     assert capsys.readouterr().out == "  verify (adversarial): 0 passed, 0 failed in 0.0s ()\n"
     first = demo.PHASES[0]
-    phase = demo.PhaseResult(first, _up(), VerifyReport(), None,
-                             [demo.Check(first.key, "controller → API", "blocked", "blocked", True)])
+    phase = demo.PhaseResult(
+        first, _up(), VerifyReport(), None, [demo.Check(first.key, "controller → API", "blocked", "blocked", True)]
+    )
     out = make_console()
     lab_report.print_demo(out, demo.DemoReport(phases=[phase]), seconds=1.0, kept="t")
     text = capsys.readouterr().out
     row = next(line for line in text.splitlines() if "controller → API" in line)
     assert "✓ blocked" in row and row.count("—") == 2  # the phases that did not run
-    assert text.rstrip().endswith("every phase behaved as expected in 1.0s — lab t is still up "
-                                  "(apibridge lab down --name t)")
+    assert text.rstrip().endswith(
+        "every phase behaved as expected in 1.0s — lab t is still up (apibridge lab down --name t)"
+    )
 
 
 def test_lab_progress_is_silent_when_not_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,7 +23,8 @@ NAD: dict[str, Any] = {
 # JSON-compatible values, as manifests hold them
 scalars = st.none() | st.booleans() | st.integers() | st.text()
 values = st.recursive(
-    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20)
+    scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4), max_leaves=20
+)
 manifests = st.dictionaries(st.text(), values, min_size=1, max_size=6)
 
 

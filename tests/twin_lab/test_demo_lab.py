@@ -26,15 +26,27 @@ def test_demo_runs_every_phase_as_expected(tmp_path: Path, monkeypatch: pytest.M
     root = click.Group(commands={"demo": demo_command})
     try:
         t0 = time.monotonic()
-        result = CliRunner().invoke(root, ["demo", "--name", f"demo{os.getpid() % 100000}", "--scenario",
-                                           str(EXAMPLES / "demo"), "--graph", str(picture)])
+        result = CliRunner().invoke(
+            root,
+            [
+                "demo",
+                "--name",
+                f"demo{os.getpid() % 100000}",
+                "--scenario",
+                str(EXAMPLES / "demo"),
+                "--graph",
+                str(picture),
+            ],
+        )
         elapsed = time.monotonic() - t0
         assert not any(base.iterdir()), "the demo must take its lab down"
     finally:
         shutil.rmtree(base, ignore_errors=True)
     assert result.exit_code == 0, result.output
-    assert ("LEAK: ingress-nginx/ingress-nginx-controller reached tenant-b/operator 100.100.100.3:8080 through the "
-            "shared attachment subnet vpc-apiserver-subnet") in result.output
+    assert (
+        "LEAK: ingress-nginx/ingress-nginx-controller reached tenant-b/operator 100.100.100.3:8080 through the "
+        "shared attachment subnet vpc-apiserver-subnet"
+    ) in result.output
     assert "every phase behaved as expected" in result.output
     assert picture.read_text().lstrip().startswith("<?xml")
     assert elapsed < 60

@@ -22,6 +22,10 @@ def test_dns_destination_reaches_kube_dns_over_udp() -> None:
         assert dns, "a dns: true bridge makes verify probe the kube-dns ClusterIP"
         for c in dns:
             assert (c.exp.source, c.exp.target, c.exp.port, c.exp.protocol) == (
-                "tenant-b/operator", "10.96.0.10", 53, "udp")
+                "tenant-b/operator",
+                "10.96.0.10",
+                53,
+                "udp",
+            )
             assert c.result == "reach", c.detail
         assert result.failed == 0, [(c.exp, c.result, c.detail) for c in result.checked if not c.ok]

@@ -16,7 +16,8 @@ def test_failed_pods_are_reported_and_the_rest_comes_up() -> None:
         report = lab.up([example("seed", "cluster.yaml"), data("failures.yaml")])
         assert set(report.failures) == {"ingress-nginx/bad-routes", "tenant-b/unbound"}
         assert report.failures["ingress-nginx/bad-routes"].startswith(
-            "invalid routes for pod ingress-nginx/bad-routes: ")
+            "invalid routes for pod ingress-nginx/bad-routes: "
+        )
         assert report.failures["tenant-b/unbound"] == "provider orphan-nad.kube-system.ovn is not bound to any subnet"
         # the good pod is up; its invalid route entry was skipped, as kube-ovn-cni skips it
         assert report.pods_up == 1

@@ -18,8 +18,12 @@ pytestmark = pytest.mark.ovn
 
 
 def _pod(name: str, namespace: str = "tenant-b") -> dict[str, object]:
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
-            "spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 9000}]}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"containers": [{"name": "c", "image": "x", "ports": [{"containerPort": 9000}]}]},
+    }
 
 
 def test_up_twice_reconciles_and_adding_a_pod_adds_just_that_pod(tmp_path: Path) -> None:

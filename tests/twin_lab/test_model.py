@@ -75,8 +75,7 @@ def test_the_nb_diff_updates_changed_children_and_removes_vanished_ones_by_uuid(
     del have.routes["tenant-a"][missing]
     rec = _Recorder()
     changes = realize.plan_changes(rec, want, have)  # type: ignore[arg-type]
-    assert (changes.added, changes.changed, changes.removed) == (
-        {"static routes": 1}, {"policies": 1}, {"policies": 1})
+    assert (changes.added, changes.changed, changes.removed) == ({"static routes": 1}, {"policies": 1}, {"policies": 1})
     assert [args[:3] for verb, args in rec.calls if verb == "lr_policy_add"] == [("ovn-cluster", *changed)]
     assert [args[:2] for verb, args in rec.calls if verb == "lr_route_add"] == [("tenant-a", "10.0.1.0/24")]
     removed: list[tuple[Any, ...]] = []
@@ -105,22 +104,29 @@ def test_the_matrix_expects_the_seed_to_reach_the_api_and_nothing_across_tenants
     topo = _topology(example("seed"), data("plain-pod.yaml"))
     exps = verify.expectations(topo, _netns(topo))
     api = {e.source: e.expect for e in exps if e.kind == "api"}
-    assert api == {"ingress-nginx/ingress-nginx-controller-0": "reach", "tenant-b/operator-0": "reach",
-                   "ingress-nginx/backend": "blocked"}
+    assert api == {
+        "ingress-nginx/ingress-nginx-controller-0": "reach",
+        "tenant-b/operator-0": "reach",
+        "ingress-nginx/backend": "blocked",
+    }
     shared = [e for e in exps if e.shared_subnet]
     assert {(e.source, e.target) for e in shared} == {
-        ("ingress-nginx/ingress-nginx-controller-0", "100.100.100.3"), ("tenant-b/operator-0", "100.100.100.2")}
+        ("ingress-nginx/ingress-nginx-controller-0", "100.100.100.3"),
+        ("tenant-b/operator-0", "100.100.100.2"),
+    }
     assert all(e.expect == "blocked" for e in exps if e.kind == "cross-vpc")
     same = [e for e in exps if e.kind == "same-vpc"]
     assert {(e.source, e.to_pod) for e in same} == {
         ("ingress-nginx/ingress-nginx-controller-0", "ingress-nginx/backend"),
-        ("ingress-nginx/backend", "ingress-nginx/ingress-nginx-controller-0")}
+        ("ingress-nginx/backend", "ingress-nginx/ingress-nginx-controller-0"),
+    }
     assert not [e for e in exps if e.kind == "node"]  # the seed's attachment is not fenced: nothing to assert
 
 
 def test_strict_bridges_add_node_probes_and_adversarial_routes() -> None:
-    topo = _topology(example("seed", "cluster.yaml"), example("apibridge", "bridges.yaml"),
-                     example("apibridge", "workload.yaml"))
+    topo = _topology(
+        example("seed", "cluster.yaml"), example("apibridge", "bridges.yaml"), example("apibridge", "workload.yaml")
+    )
     exps = verify.expectations(topo, _netns(topo))
     nodes = [e for e in exps if e.kind == "node"]
     assert {e.target for e in nodes} == {"172.18.0.2", "100.64.0.2"} and all(e.expect == "blocked" for e in nodes)
@@ -137,8 +143,9 @@ def test_the_dual_stack_matrix_probes_both_cluster_ips() -> None:
 
 
 def test_trace_reader_finds_dnat_policy_and_delivery() -> None:
-    topo = _topology(example("seed", "cluster.yaml"), example("apibridge", "bridges.yaml"),
-                     example("apibridge", "workload.yaml"))
+    topo = _topology(
+        example("seed", "cluster.yaml"), example("apibridge", "bridges.yaml"), example("apibridge", "workload.yaml")
+    )
     summary = trace.summarize((DATA / "trace-api.txt").read_text(), topo)
     texts = [s.text for s in summary.steps]
     assert "load balancer cluster-tcp-loadbalancer DNATs 10.96.0.1:443 → 172.18.0.2:6443" in texts

@@ -21,8 +21,12 @@ from .conftest import data, example, running_lab
 
 pytestmark = pytest.mark.ovn
 SEED = [example("seed"), data("plain-pod.yaml")]
-BRIDGES = [example("seed", "cluster.yaml"), example("apibridge", "bridges.yaml"), example("apibridge", "workload.yaml"),
-           data("plain-pod.yaml")]
+BRIDGES = [
+    example("seed", "cluster.yaml"),
+    example("apibridge", "bridges.yaml"),
+    example("apibridge", "workload.yaml"),
+    data("plain-pod.yaml"),
+]
 CONTROLLER = "ingress-nginx/ingress-nginx-controller-0"
 OPERATOR = "tenant-b/operator-0"
 
@@ -54,8 +58,10 @@ def test_seed_pods_reach_the_api_and_an_unannotated_pod_does_not(lab: Lab) -> No
 def test_the_seeds_shared_subnet_leaks_between_tenants(lab: Lab) -> None:
     report = _verify(lab)
     leaks = [c.message() for c in report.leaks()]
-    assert (f"LEAK: {CONTROLLER} reached {OPERATOR} 100.100.100.3:8080 through the shared attachment subnet "
-            "vpc-apiserver-subnet") in leaks
+    assert (
+        f"LEAK: {CONTROLLER} reached {OPERATOR} 100.100.100.3:8080 through the shared attachment subnet "
+        "vpc-apiserver-subnet"
+    ) in leaks
     assert any(m.startswith(f"LEAK: {OPERATOR} reached {CONTROLLER} 100.100.100.2:") for m in leaks)
     assert len(report.failures) == len(leaks) == 2  # nothing else is off
 
@@ -66,8 +72,12 @@ def test_trace_shows_the_path_to_the_api(lab: Lab) -> None:
     pod = topo.pod(rec.ref)
     assert pod is not None
     request = trace.build_request(topo, pod, rec.netns, "10.96.0.1")
-    assert (request.nic, request.datapath, request.port, request.next_hop) == ("net1", "vpc-apiserver-subnet", 443,
-                                                                                "100.100.100.1")
+    assert (request.nic, request.datapath, request.port, request.next_hop) == (
+        "net1",
+        "vpc-apiserver-subnet",
+        443,
+        "100.100.100.1",
+    )
     output, summary = trace.trace(topo, request, lab.daemons.paths.sb_remote, env=lab.daemons.env())
     assert "ct_lb_mark(backends=172.18.0.2:6443)" in output
     assert summary.delivered_to == "node/kind-control-plane ovn0"

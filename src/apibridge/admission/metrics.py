@@ -34,27 +34,43 @@ class _StateCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self._snapshot()
-        yield GaugeMetricFamily(f"{NAMESPACE}_snapshot_ready", "1 when a cluster snapshot is loaded",
-                                value=1 if snap is not None else 0)
-        yield GaugeMetricFamily(f"{NAMESPACE}_snapshot_generation", "rebuilds of the cluster snapshot so far",
-                                value=snap.generation if snap is not None else 0)
-        yield GaugeMetricFamily(f"{NAMESPACE}_snapshot_age_seconds", "seconds since the snapshot was built",
-                                value=snap.age if snap is not None else 0)
-        yield CounterMetricFamily(f"{NAMESPACE}_tls_reloads", "serving certificate reloads",
-                                  value=self._tls_reloads())
+        yield GaugeMetricFamily(
+            f"{NAMESPACE}_snapshot_ready", "1 when a cluster snapshot is loaded", value=1 if snap is not None else 0
+        )
+        yield GaugeMetricFamily(
+            f"{NAMESPACE}_snapshot_generation",
+            "rebuilds of the cluster snapshot so far",
+            value=snap.generation if snap is not None else 0,
+        )
+        yield GaugeMetricFamily(
+            f"{NAMESPACE}_snapshot_age_seconds",
+            "seconds since the snapshot was built",
+            value=snap.age if snap is not None else 0,
+        )
+        yield CounterMetricFamily(f"{NAMESPACE}_tls_reloads", "serving certificate reloads", value=self._tls_reloads())
 
 
 class WebhookMetrics:
-    def __init__(self, snapshot: Callable[[], Snapshot | None], tls_reloads: Callable[[], int],
-                 registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        snapshot: Callable[[], Snapshot | None],
+        tls_reloads: Callable[[], int],
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.registry = registry or CollectorRegistry()
-        reviews = Counter(f"{NAMESPACE}_reviews", "admission reviews answered, by result", ["result"],
-                          registry=self.registry)
+        reviews = Counter(
+            f"{NAMESPACE}_reviews", "admission reviews answered, by result", ["result"], registry=self.registry
+        )
         # Children bound once: .labels() on the hot path costs a lock and a dict lookup per call.
         self.reviews: dict[Result, Counter] = {r: reviews.labels(result=r) for r in RESULTS}
-        self.latency = Histogram(f"{NAMESPACE}_review_duration_seconds", "time to answer one review",
-                                 buckets=LATENCY_BUCKETS, registry=self.registry)
-        self.injected = Counter(f"{NAMESPACE}_pods_injected", "pods given the API attachment (dry runs excluded)",
-                                registry=self.registry)
+        self.latency = Histogram(
+            f"{NAMESPACE}_review_duration_seconds",
+            "time to answer one review",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.injected = Counter(
+            f"{NAMESPACE}_pods_injected", "pods given the API attachment (dry runs excluded)", registry=self.registry
+        )
         self.registry.register(_StateCollector(snapshot, tls_reloads))
         ProcessCollector(registry=self.registry)  # CPU, memory, open files of the webhook process

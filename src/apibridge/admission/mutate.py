@@ -41,8 +41,16 @@ from apibridge.model.objects import Meta, PodLike
 from apibridge.plan import mutation
 
 Result = Literal["mutated", "unchanged", "not_selected", "opted_out", "skipped", "invalid", "not_ready", "rejected"]
-RESULTS: tuple[Result, ...] = ("mutated", "unchanged", "not_selected", "opted_out", "skipped", "invalid",
-                               "not_ready", "rejected")
+RESULTS: tuple[Result, ...] = (
+    "mutated",
+    "unchanged",
+    "not_selected",
+    "opted_out",
+    "skipped",
+    "invalid",
+    "not_ready",
+    "rejected",
+)
 
 WARNING_PREFIX = "apibridge: "
 MAX_WARNING = 256  # the API server may truncate longer warnings; keep ours whole
@@ -80,8 +88,9 @@ def _str_map(value: Any, field: str) -> dict[str, str]:
         raise InputError(f"expected a mapping, got {type(value).__name__}", Location(SOURCE, None, None, field))
     for key, item in value.items():
         if type(item) is not str:
-            raise InputError(f"expected a string value, got {type(item).__name__}",
-                             Location(SOURCE, None, None, f"{field}.{key}"))
+            raise InputError(
+                f"expected a string value, got {type(item).__name__}", Location(SOURCE, None, None, f"{field}.{key}")
+            )
     return value
 
 
@@ -137,22 +146,30 @@ def admit(snapshot: Snapshot | None, payload: Any) -> Outcome:
     try:
         changes = snapshot.changes(bridge_plan, pod)
     except networks.NetworksError as exc:
-        return _allowed(req, "invalid", f"annotation {rules.NETWORKS_ANNOTATION} is not valid ({exc}); "
-                                        "the pod is admitted without its API attachment")
+        return _allowed(
+            req,
+            "invalid",
+            f"annotation {rules.NETWORKS_ANNOTATION} is not valid ({exc}); "
+            "the pod is admitted without its API attachment",
+        )
     except routes.RoutesError as exc:
         key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
-        return _allowed(req, "invalid", f"annotation {key} is not valid ({exc}); "
-                                        "the pod is admitted without its API attachment")
+        return _allowed(
+            req, "invalid", f"annotation {key} is not valid ({exc}); the pod is admitted without its API attachment"
+        )
     if not changes:
         return _allowed(req, "unchanged")
     if not snapshot.is_realised(bridge_plan):
-        return _allowed(req, "not_ready", "the API attachment for this pod is not created yet; the pod is admitted "
-                                          "without it and needs a restart once it is ready")
+        return _allowed(
+            req,
+            "not_ready",
+            "the API attachment for this pod is not created yet; the pod is admitted "
+            "without it and needs a restart once it is ready",
+        )
     assert req.obj is not None  # pod_of checked it
     current = req.obj["metadata"].get("annotations")
     present = tuple(key in current for key in changes) if isinstance(current, dict) else None
-    return Outcome(response(req.uid, patch=_encoded_patch(tuple(changes.items()), present)), "mutated",
-                   req.dry_run)
+    return Outcome(response(req.uid, patch=_encoded_patch(tuple(changes.items()), present)), "mutated", req.dry_run)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -22,8 +22,9 @@ def escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def annotation_patch(metadata: Mapping[str, Any], changes: Mapping[str, str],
-                     prefix: str = "/metadata") -> list[JSONPatchOp]:
+def annotation_patch(
+    metadata: Mapping[str, Any], changes: Mapping[str, str], prefix: str = "/metadata"
+) -> list[JSONPatchOp]:
     """Operations that set ``changes`` on ``metadata.annotations`` of the object at ``prefix``.
 
     ``metadata`` is the object's current metadata. A missing or ``null`` annotations map is added

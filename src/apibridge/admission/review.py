@@ -155,8 +155,9 @@ def encode_patch(patch: list[JSONPatchOp]) -> str:
     return base64.b64encode(json.dumps(patch, separators=(",", ":")).encode()).decode("ascii")
 
 
-def response(uid: str, *, patch: list[JSONPatchOp] | str | None = None,
-             warnings: list[str] | None = None) -> AdmissionReviewResponse:
+def response(
+    uid: str, *, patch: list[JSONPatchOp] | str | None = None, warnings: list[str] | None = None
+) -> AdmissionReviewResponse:
     """An ``allowed`` answer, with the patch (operations, or already ``encode_patch``-ed) and warnings.
 
     The webhook never denies: it only adds an attachment, and refusing a pod is the validator's and

@@ -79,13 +79,20 @@ def _uid_of(body: bytes) -> str | None:
 class WebhookServer:
     """Serve reviews from ``source`` over TLS from ``tls`` (``None``: plain HTTP, for tests only)."""
 
-    def __init__(self, source: SnapshotSource, tls: ReloadingContext | None, config: ServerConfig | None = None,
-                 *, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        source: SnapshotSource,
+        tls: ReloadingContext | None,
+        config: ServerConfig | None = None,
+        *,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
         self.source = source
         self.tls = tls
         self.config = config or ServerConfig()
-        self.metrics = WebhookMetrics(lambda: self.source.current, lambda: self.tls.reloads if self.tls else 0,
-                                      registry)
+        self.metrics = WebhookMetrics(
+            lambda: self.source.current, lambda: self.tls.reloads if self.tls else 0, registry
+        )
         self._runners: list[web.AppRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._draining = False
@@ -125,8 +132,11 @@ class WebhookServer:
                 if self._log_bug():
                     log.exception("review failed; answering allowed without a patch")
                 uid = _uid_of(body)
-                outcome = (Outcome(response(uid, warnings=["apibridge: internal error; pod admitted unchanged"]),
-                                   "invalid") if uid else Outcome(None, "rejected", error="unusable review"))
+                outcome = (
+                    Outcome(response(uid, warnings=["apibridge: internal error; pod admitted unchanged"]), "invalid")
+                    if uid
+                    else Outcome(None, "rejected", error="unusable review")
+                )
         metrics = self.metrics
         metrics.reviews[outcome.result].inc()
         if outcome.injected and not outcome.dry_run:
@@ -199,8 +209,12 @@ class WebhookServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
-        log.info("webhook listening on %s:%d%s", self.config.host, self.port,
-                 f", metrics on {self.metrics_port}" if self.metrics_port else "")
+        log.info(
+            "webhook listening on %s:%d%s",
+            self.config.host,
+            self.port,
+            f", metrics on {self.metrics_port}" if self.metrics_port else "",
+        )
         try:
             await stop.wait()
             self._draining = True

@@ -50,17 +50,24 @@ class Snapshot:
     _index: mutation.BridgeIndex = field(init=False, repr=False)
     _realised: frozenset[str] = field(default=frozenset(), repr=False)
     _changes: dict[tuple[str, str, str | None, str | None, str | None], dict[str, str]] = field(
-        default_factory=dict, repr=False)
+        default_factory=dict, repr=False
+    )
 
     @classmethod
-    def build(cls, cluster: Cluster, *, generation: int = 1, realised_only: bool = False,
-              config: PlannerConfig | None = None) -> Snapshot:
+    def build(
+        cls, cluster: Cluster, *, generation: int = 1, realised_only: bool = False, config: PlannerConfig | None = None
+    ) -> Snapshot:
         """Plan ``cluster`` and precompute the per-namespace candidate bridges."""
         snap = cls(cluster, plan(cluster, config=config), generation, realised_only)
+
         def ours(name: str, bp: BridgePlan) -> bool:  # a foreign object holding the name does not count
             nad, subnet = cluster.nad(bp.nad_namespace, bp.nad_name), cluster.subnets.get(bp.subnet_name)
-            return (nad is not None and subnet is not None and rules.owned_by_bridge(nad.meta.labels, name)
-                    and rules.owned_by_bridge(subnet.meta.labels, name))
+            return (
+                nad is not None
+                and subnet is not None
+                and rules.owned_by_bridge(nad.meta.labels, name)
+                and rules.owned_by_bridge(subnet.meta.labels, name)
+            )
 
         snap._realised = frozenset(name for name, bp in snap.plan.bridges.items() if ours(name, bp))
         snap._index = mutation.BridgeIndex(cluster, snap.plan)
@@ -86,9 +93,13 @@ class Snapshot:
         """
         ann = pod.annotations
         provider = bridge_plan.provider
-        key = (bridge_plan.bridge.name, pod.namespace, ann.get(rules.NETWORKS_ANNOTATION),
-               ann.get(rules.provider_key(provider, rules.LOGICAL_SWITCH)),
-               ann.get(rules.provider_key(provider, rules.ROUTES)))
+        key = (
+            bridge_plan.bridge.name,
+            pod.namespace,
+            ann.get(rules.NETWORKS_ANNOTATION),
+            ann.get(rules.provider_key(provider, rules.LOGICAL_SWITCH)),
+            ann.get(rules.provider_key(provider, rules.ROUTES)),
+        )
         found = self._changes.get(key)
         if found is None:
             found = mutation.pod_mutation(ann, pod.namespace, bridge_plan)
@@ -166,7 +177,6 @@ class StaticSource:
 
     async def stop(self) -> None:
         return None
-
 
 
 async def cancel_all(tasks: list[asyncio.Task[Any]]) -> None:

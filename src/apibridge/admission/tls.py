@@ -58,8 +58,11 @@ class ReloadingContext:
             self._current = _server_context(cert_file, key_file)
             self.context = _server_context(cert_file, key_file)
         except (OSError, ssl.SSLError) as exc:
-            raise InputError(f"cannot load the serving certificate: {exc}", Location(source=str(cert_file)),
-                             hint="--tls-cert-file and --tls-private-key-file must be a matching PEM pair") from None
+            raise InputError(
+                f"cannot load the serving certificate: {exc}",
+                Location(source=str(cert_file)),
+                hint="--tls-cert-file and --tls-private-key-file must be a matching PEM pair",
+            ) from None
         self.context.sni_callback = self._select
 
     def _signature_now(self) -> Signature:

@@ -108,8 +108,11 @@ class KubeConnection:
         host = os.environ.get("KUBERNETES_SERVICE_HOST")
         port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
         if not host:
-            raise InputError("not running in a cluster (KUBERNETES_SERVICE_HOST is not set)", Location(),
-                             hint="use --snapshot FILE, or --api-server with --api-ca-file and --api-token-file")
+            raise InputError(
+                "not running in a cluster (KUBERNETES_SERVICE_HOST is not set)",
+                Location(),
+                hint="use --snapshot FILE, or --api-server with --api-ca-file and --api-token-file",
+            )
         host = f"[{host}]" if ":" in host else host
         return cls(f"https://{host}:{port}", SERVICE_ACCOUNT_DIR / "ca.crt", SERVICE_ACCOUNT_DIR / "token")
 
@@ -137,8 +140,15 @@ class _NotServed(Exception):  # noqa: N818
 class WatchSource:
     """Keep a ``Snapshot`` in step with the cluster through list+watch reflectors."""
 
-    def __init__(self, connection: KubeConnection, *, resources: tuple[Resource, ...] = WATCHED,
-                 debounce: float = 0.2, retry: float = 2.0, relist_not_served: float = 30.0) -> None:
+    def __init__(
+        self,
+        connection: KubeConnection,
+        *,
+        resources: tuple[Resource, ...] = WATCHED,
+        debounce: float = 0.2,
+        retry: float = 2.0,
+        relist_not_served: float = 30.0,
+    ) -> None:
         self.connection = connection
         self.resources = resources
         self.debounce = debounce
@@ -159,8 +169,9 @@ class WatchSource:
 
     async def start(self) -> None:
         connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context())
-        self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(
-            total=None, connect=10, sock_read=WATCH_TIMEOUT + 30))
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=WATCH_TIMEOUT + 30)
+        )
         for res in self.resources:
             self._tasks.append(asyncio.create_task(self._reflect(res), name=f"watch {res.label}"))
         self._tasks.append(asyncio.create_task(self._rebuilder(), name="snapshot rebuild"))
@@ -175,8 +186,11 @@ class WatchSource:
     def _query(self, res: Resource, **params: str) -> str:
         if res.name:
             params["fieldSelector"] = f"metadata.name={res.name}"
-        return f"{self.connection.server}{res.path}?{urlencode(params)}" if params else \
-            f"{self.connection.server}{res.path}"
+        return (
+            f"{self.connection.server}{res.path}?{urlencode(params)}"
+            if params
+            else f"{self.connection.server}{res.path}"
+        )
 
     def _stamp(self, res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         obj.setdefault("apiVersion", res.api_version)
@@ -194,8 +208,9 @@ class WatchSource:
             if resp.status == 404:
                 raise _NotServed(res.label)
             if resp.status != 200:
-                raise aiohttp.ClientResponseError(resp.request_info, resp.history, status=resp.status,
-                                                  message=(await resp.text())[:200])
+                raise aiohttp.ClientResponseError(
+                    resp.request_info, resp.history, status=resp.status, message=(await resp.text())[:200]
+                )
             body = await resp.json(content_type=None)
         items = body.get("items") or []
         self._objects[res] = {self._key(o): self._stamp(res, o) for o in items if isinstance(o, dict)}
@@ -205,14 +220,16 @@ class WatchSource:
 
     async def _events(self, res: Resource, rv: str) -> AsyncIterator[dict[str, Any]]:
         assert self._session is not None
-        url = self._query(res, watch="true", resourceVersion=rv, allowWatchBookmarks="true",
-                          timeoutSeconds=str(WATCH_TIMEOUT))
+        url = self._query(
+            res, watch="true", resourceVersion=rv, allowWatchBookmarks="true", timeoutSeconds=str(WATCH_TIMEOUT)
+        )
         async with self._session.get(url, headers=self.connection.headers()) as resp:
             if resp.status == 410:
                 raise _Gone()
             if resp.status != 200:
-                raise aiohttp.ClientResponseError(resp.request_info, resp.history, status=resp.status,
-                                                  message=(await resp.text())[:200])
+                raise aiohttp.ClientResponseError(
+                    resp.request_info, resp.history, status=resp.status, message=(await resp.text())[:200]
+                )
             buffer = b""
             async for chunk in resp.content.iter_any():  # lines can exceed aiohttp's readline limit
                 buffer += chunk
@@ -277,8 +294,9 @@ class WatchSource:
             self._changed.clear()
             if len(self._synced) < len(self.resources):
                 continue  # not every initial list is in: a partial view would mis-inject
-            documents = [Document(obj, f"watch {res.kind}", 0)
-                         for res in self.resources for obj in self._objects[res].values()]
+            documents = [
+                Document(obj, f"watch {res.kind}", 0) for res in self.resources for obj in self._objects[res].values()
+            ]
             self._generation += 1
             try:
                 snapshot, skipped = await asyncio.to_thread(build_snapshot, documents, self._generation)

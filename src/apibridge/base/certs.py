@@ -41,9 +41,17 @@ _CLOCK_SKEW = dt.timedelta(minutes=5)
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:
     """Signing only; a CA also signs certificates and CRLs (what cert-manager's CA issuer writes)."""
-    return x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                         data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
-                         encipher_only=False, decipher_only=False)
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def split_hosts(hosts: Sequence[str]) -> tuple[list[str], list[IPAddress]]:

@@ -59,31 +59,64 @@ def check_attachments(view: View, stats: AttachmentStats) -> list[Finding]:
         if not is_attachment_subnet(s):
             continue
         if not s.enable_lb and (name in clusterip or s.vpc == rules.DEFAULT_VPC):
-            why = ("pods route ClusterIPs through it" if name in clusterip
-                   else f"it is a door into {rules.DEFAULT_VPC}, whose Services these load balancers serve")
-            out.append(report("AB021", s, "spec.enableLb", f"enableLb: false removes the cluster load balancers from "
-                              f"this switch, so a ClusterIP routed through it is never DNATed ({why})",
-                              "remove enableLb or set it to true"))
+            why = (
+                "pods route ClusterIPs through it"
+                if name in clusterip
+                else f"it is a door into {rules.DEFAULT_VPC}, whose Services these load balancers serve"
+            )
+            out.append(
+                report(
+                    "AB021",
+                    s,
+                    "spec.enableLb",
+                    f"enableLb: false removes the cluster load balancers from "
+                    f"this switch, so a ClusterIP routed through it is never DNATed ({why})",
+                    "remove enableLb or set it to true",
+                )
+            )
         if name in api and s.vpc != rules.DEFAULT_VPC:
-            out.append(report("AB022", s, "spec.vpc", f"pods route the API server through this subnet, but it is in "
-                              f"VPC {s.vpc or '(none)'}; only {rules.DEFAULT_VPC}'s switches carry the kubernetes "
-                              "Service VIP", f"set spec.vpc: {rules.DEFAULT_VPC} (or leave it empty)"))
+            out.append(
+                report(
+                    "AB022",
+                    s,
+                    "spec.vpc",
+                    f"pods route the API server through this subnet, but it is in "
+                    f"VPC {s.vpc or '(none)'}; only {rules.DEFAULT_VPC}'s switches carry the kubernetes "
+                    "Service VIP",
+                    f"set spec.vpc: {rules.DEFAULT_VPC} (or leave it empty)",
+                )
+            )
         if name in api and s.private:
             out += _private_blocks_api(view, report, s)
         owner = view.subnet_owner(name)
         open_bridge = owner is not None and owner.bridge.isolation == "open"
         if s.vpc == rules.DEFAULT_VPC and not s.acls and not s.private and not open_bridge:
-            out.append(report("AB302", s, "spec.acls", f"no acls and not private: a pod attached to {name} reaches "
-                              f"every pod and node of {rules.DEFAULT_VPC} and every other pod on this subnet, not just "
-                              "the API server", "add spec.acls that allow the API ClusterIP and drop the rest (an "
-                              "ApiBridge with isolation: strict writes them)"))
+            out.append(
+                report(
+                    "AB302",
+                    s,
+                    "spec.acls",
+                    f"no acls and not private: a pod attached to {name} reaches "
+                    f"every pod and node of {rules.DEFAULT_VPC} and every other pod on this subnet, not just "
+                    "the API server",
+                    "add spec.acls that allow the API ClusterIP and drop the rest (an "
+                    "ApiBridge with isolation: strict writes them)",
+                )
+            )
         vpcs = stats.vpcs.get(name, {})
         tenants = sorted(v for v in vpcs if v != rules.DEFAULT_VPC)
         if len(tenants) > 1:
             shown = ", ".join(f"{v} ({vpcs[v]})" for v in tenants[:4]) + (", ..." if len(tenants) > 4 else "")
-            out.append(report("AB301", s, "spec.provider", f"pods of {len(tenants)} VPCs attach to this one subnet: "
-                              f"{shown}; on one L2 segment they reach each other directly, bypassing VPC isolation",
-                              "one NAD and one attachment subnet per VPC (an ApiBridge per VPC does that)"))
+            out.append(
+                report(
+                    "AB301",
+                    s,
+                    "spec.provider",
+                    f"pods of {len(tenants)} VPCs attach to this one subnet: "
+                    f"{shown}; on one L2 segment they reach each other directly, bypassing VPC isolation",
+                    "one NAD and one attachment subnet per VPC (an ApiBridge per VPC does that)",
+                )
+            )
         for vpc in tenants:
             out += _overlaps_pod_vpc(view, report, s, vpc, vpcs[vpc])
     return out
@@ -101,13 +134,24 @@ def _private_blocks_api(view: View, report: SubnetReporter, s: Subnet) -> list[F
     missing = [ip for ip in targets if not any(ip.version == n.version and ip in n for n in allowed)]
     if targets and not missing:
         return []
-    what = (f"the API endpoints {', '.join(map(str, missing))} are" if missing
-            else "no API endpoint is known and allowSubnets is empty, so the API server is")
+    what = (
+        f"the API endpoints {', '.join(map(str, missing))} are"
+        if missing
+        else "no API endpoint is known and allowSubnets is empty, so the API server is"
+    )
     if targets or not allowed:
-        return [report("AB024", s, "spec.allowSubnets", f"private: true drops (to-lport, priority 1000) every packet "
-                       f"leaving the subnet except to allowSubnets; {what} not in allowSubnets, so the DNATed API "
-                       "traffic is dropped", "add the API endpoint addresses (node InternalIPs) to allowSubnets, or "
-                       "use spec.acls instead of private")]
+        return [
+            report(
+                "AB024",
+                s,
+                "spec.allowSubnets",
+                f"private: true drops (to-lport, priority 1000) every packet "
+                f"leaving the subnet except to allowSubnets; {what} not in allowSubnets, so the DNATed API "
+                "traffic is dropped",
+                "add the API endpoint addresses (node InternalIPs) to allowSubnets, or "
+                "use spec.acls instead of private",
+            )
+        ]
     return []
 
 
@@ -116,7 +160,14 @@ def _overlaps_pod_vpc(view: View, report: SubnetReporter, s: Subnet, vpc: str, e
         index = view.vpc_index(vpc, cidr.version)
         other = index.first_overlap(cidr) if index else None
         if other is not None:
-            return [report("AB023", s, "spec.cidrBlock", f"cidr {cidr} overlaps subnet {other} of VPC {vpc}, whose "
-                           f"pods attach here (e.g. {example}): they get two routes for one range",
-                           f"give the attachment subnet a range that no subnet of {vpc} uses")]
+            return [
+                report(
+                    "AB023",
+                    s,
+                    "spec.cidrBlock",
+                    f"cidr {cidr} overlaps subnet {other} of VPC {vpc}, whose "
+                    f"pods attach here (e.g. {example}): they get two routes for one range",
+                    f"give the attachment subnet a range that no subnet of {vpc} uses",
+                )
+            ]
     return []

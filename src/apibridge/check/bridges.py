@@ -28,7 +28,8 @@ class BridgeStats:
     namespaces: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     overlaps: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
     handwritten: dict[str, list[tuple[int, list[str], list[str]]]] = field(
-        default_factory=lambda: defaultdict(list))  # bridge -> (pods, sample refs, providers)
+        default_factory=lambda: defaultdict(list)
+    )  # bridge -> (pods, sample refs, providers)
 
     def record_overlap(self, ref: str, bridges: list[BridgePlan]) -> None:
         first = bridges[0].bridge.meta.name
@@ -60,40 +61,88 @@ def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Find
         b = bridges[name]
         ref = b.meta.ref
         if b.vpc == rules.DEFAULT_VPC:
-            out.append(finding("AB112", ref, "spec.vpc", f"vpc is the default VPC {rules.DEFAULT_VPC}, whose pods "
-                               "reach the API server without an attachment", "set spec.vpc to a custom VPC"))
+            out.append(
+                finding(
+                    "AB112",
+                    ref,
+                    "spec.vpc",
+                    f"vpc is the default VPC {rules.DEFAULT_VPC}, whose pods "
+                    "reach the API server without an attachment",
+                    "set spec.vpc to a custom VPC",
+                )
+            )
         elif b.vpc not in cluster.vpcs:
-            out.append(finding("AB111", ref, "spec.vpc", f"Vpc {b.vpc!r} is not in the input, so no pod is in it",
-                               "fix the VPC name, or include the Vpc and its subnets in the input"))
+            out.append(
+                finding(
+                    "AB111",
+                    ref,
+                    "spec.vpc",
+                    f"Vpc {b.vpc!r} is not in the input, so no pod is in it",
+                    "fix the VPC name, or include the Vpc and its subnets in the input",
+                )
+            )
         bp = plan.bridges.get(name)
         if bp is None:
             continue
         if b.isolation == "open":
-            out.append(finding("AB303", ref, "spec.isolation", f"isolation: open leaves Subnet {bp.subnet_name} "
-                               "without an ACL fence: attached pods reach the whole default VPC and each other",
-                               "use isolation: strict unless the pods need more than their destinations"))
+            out.append(
+                finding(
+                    "AB303",
+                    ref,
+                    "spec.isolation",
+                    f"isolation: open leaves Subnet {bp.subnet_name} "
+                    "without an ACL fence: attached pods reach the whole default VPC and each other",
+                    "use isolation: strict unless the pods need more than their destinations",
+                )
+            )
         if b.vpc in cluster.vpcs and b.vpc != rules.DEFAULT_VPC and not stats.selected.get(name):
-            out.append(finding("AB113", ref, "spec.podSelector", f"no pod or pod template of VPC {b.vpc} in the input "
-                               "matches the selectors (or all opted out)",
-                               "fine if the pods come later; otherwise check the selectors against the pod labels"))
+            out.append(
+                finding(
+                    "AB113",
+                    ref,
+                    "spec.podSelector",
+                    f"no pod or pod template of VPC {b.vpc} in the input matches the selectors (or all opted out)",
+                    "fine if the pods come later; otherwise check the selectors against the pod labels",
+                )
+            )
         foreign_ns = sorted(stats.namespaces.get(name, set()) - {bp.nad_namespace})
         if bp.nad_namespace != rules.MULTUS_GLOBAL_NAMESPACE and foreign_ns:
-            out.append(finding("AB115", ref, "spec.nadNamespace", f"pods in {', '.join(foreign_ns[:3])} will reference "
-                               f"{bp.nad_namespace}/{bp.nad_name}; Multus with namespaceIsolation only allows "
-                               f"cross-namespace references to {rules.MULTUS_GLOBAL_NAMESPACE}",
-                               f"set nadNamespace: {rules.MULTUS_GLOBAL_NAMESPACE} if namespaceIsolation is on"))
+            out.append(
+                finding(
+                    "AB115",
+                    ref,
+                    "spec.nadNamespace",
+                    f"pods in {', '.join(foreign_ns[:3])} will reference "
+                    f"{bp.nad_namespace}/{bp.nad_name}; Multus with namespaceIsolation only allows "
+                    f"cross-namespace references to {rules.MULTUS_GLOBAL_NAMESPACE}",
+                    f"set nadNamespace: {rules.MULTUS_GLOBAL_NAMESPACE} if namespaceIsolation is on",
+                )
+            )
         hand = stats.handwritten.get(name)
         if hand:
             providers = sorted({p for _, _, ps in hand for p in ps})
             pods = sum(n for n, _, _ in hand)
             samples = [r for _, refs, _ in hand for r in refs]
-            out.append(finding("AB114", ref, "spec.podSelector", f"{pods} selected pod(s) already route the API "
-                               f"server through {', '.join(providers)} (e.g. {_example(samples, pods)}); the "
-                               f"bridge adds its own attachment {bp.provider}",
-                               "remove the hand-written attachment and routes from those pods"))
+            out.append(
+                finding(
+                    "AB114",
+                    ref,
+                    "spec.podSelector",
+                    f"{pods} selected pod(s) already route the API "
+                    f"server through {', '.join(providers)} (e.g. {_example(samples, pods)}); the "
+                    f"bridge adds its own attachment {bp.provider}",
+                    "remove the hand-written attachment and routes from those pods",
+                )
+            )
     for (winner, loser), refs in sorted(stats.overlaps.items()):
-        out.append(finding("AB110", bridges[loser].meta.ref, "spec.podSelector",
-                           f"{len(refs)} pod(s) selected by this bridge are also selected by ApiBridge {winner}, "
-                           f"which wins by name (e.g. {_example(refs, len(refs))})",
-                           "make the selectors of the VPC's bridges disjoint"))
+        out.append(
+            finding(
+                "AB110",
+                bridges[loser].meta.ref,
+                "spec.podSelector",
+                f"{len(refs)} pod(s) selected by this bridge are also selected by ApiBridge {winner}, "
+                f"which wins by name (e.g. {_example(refs, len(refs))})",
+                "make the selectors of the VPC's bridges disjoint",
+            )
+        )
     return out

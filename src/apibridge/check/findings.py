@@ -45,8 +45,14 @@ class Finding:
     hint: str = ""
 
     def to_json(self) -> FindingJson:
-        return {"code": self.code, "severity": self.severity, "object": self.obj, "field": self.field,
-                "message": self.message, "hint": self.hint}
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "object": self.obj,
+            "field": self.field,
+            "message": self.message,
+            "hint": self.hint,
+        }
 
     def sort_key(self) -> tuple[str, str, str, str]:
         return (self.obj, self.code, self.field, self.message)
@@ -91,7 +97,7 @@ CODES: dict[str, CodeInfo] = {
     "AB032": CodeInfo("error", "NetworkAttachmentDefinition spec.config is not a JSON object"),
     "AB033": CodeInfo("warning", "NAD is used as a kube-ovn attachment but its config is not type kube-ovn"),
     "AB034": CodeInfo("error", "NAD config provider differs from the provider Kube-OVN derives (<nad>.<ns>.ovn)"),
-    "AB035": CodeInfo("error", "NAD config has no provider (kube-ovn-cni then sends \"ovn\")"),
+    "AB035": CodeInfo("error", 'NAD config has no provider (kube-ovn-cni then sends "ovn")'),
     "AB036": CodeInfo("error", "NAD provider is bound to no Subnet (pods using it fail)"),
     "AB037": CodeInfo("warning", "Several Subnets share one provider (Kube-OVN picks one at random)"),
     "AB038": CodeInfo("warning", "Pod references a NAD in a namespace not its own nor 'default' (namespaceIsolation)"),

@@ -90,8 +90,16 @@ def build_view(cluster: Cluster, plan: Plan) -> View:
     service_cidrs = tuple(default_service_cidr for ip in api_ips[:1] if ip in default_service_cidr)
     endpoints = [a for ep in cluster.endpoints.get(rules.KUBERNETES_SERVICE, []) for a in ep.addresses]
     return View(
-        cluster=cluster, plan=plan, subnets=subnets, nads=nads, planned_subnets=planned_subnets,
-        planned_nads=planned_nads, by_provider=dict(by_provider), api_ips=api_ips, service_ips=service_ips,
-        service_cidrs=service_cidrs, api_endpoints=tuple(dict.fromkeys(endpoints)),
+        cluster=cluster,
+        plan=plan,
+        subnets=subnets,
+        nads=nads,
+        planned_subnets=planned_subnets,
+        planned_nads=planned_nads,
+        by_provider=dict(by_provider),
+        api_ips=api_ips,
+        service_ips=service_ips,
+        service_cidrs=service_cidrs,
+        api_endpoints=tuple(dict.fromkeys(endpoints)),
         _vpc_index={key: RangeIndex(items) for key, items in vpc_items.items()},
     )

@@ -59,8 +59,9 @@ class RangeIndex:
     """A fixed set of named CIDRs of one family, queried for overlap with a probe CIDR."""
 
     def __init__(self, items: Sequence[tuple[IPNetwork, str]]) -> None:
-        entries = sorted((_Entry(*span(net), key, net.prefixlen) for net, key in items),
-                         key=lambda e: (e.start, -e.end, e.key))
+        entries = sorted(
+            (_Entry(*span(net), key, net.prefixlen) for net, key in items), key=lambda e: (e.start, -e.end, e.key)
+        )
         self._entries = entries
         self._starts = [e.start for e in entries]
         # running maximum of ends, and which entry holds it, for "something before me reaches me"
@@ -104,4 +105,4 @@ class PointIndex:
     def within(self, net: IPNetwork) -> list[tuple[str, str]]:
         """(address, key) of every address inside ``net``, by address."""
         start, end = span(net)
-        return self._items[bisect.bisect_left(self._ints, start):bisect.bisect_right(self._ints, end)]
+        return self._items[bisect.bisect_left(self._ints, start) : bisect.bisect_right(self._ints, end)]

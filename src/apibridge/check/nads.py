@@ -31,13 +31,15 @@ def _refs_text(users: tuple[int, list[str]] | None) -> str:
 def _report(view: View, nad: Nad, code: str, field: str, message: str, hint: str) -> Finding:
     owner = view.planned_nads.get((nad.meta.namespace or "default", nad.meta.name))
     if owner is not None:
-        return finding(code, owner.bridge.meta.ref, "spec.nadNamespace", f"planned NAD {nad.meta.name}: {message}",
-                       hint)
+        return finding(
+            code, owner.bridge.meta.ref, "spec.nadNamespace", f"planned NAD {nad.meta.name}: {message}", hint
+        )
     return finding(code, nad.meta.ref, field, message, hint)
 
 
-def check_nads(view: View, users: Mapping[tuple[str, str], tuple[int, list[str]]], providers_named: set[str]
-               ) -> list[Finding]:
+def check_nads(
+    view: View, users: Mapping[tuple[str, str], tuple[int, list[str]]], providers_named: set[str]
+) -> list[Finding]:
     """``users``: how many pods reference each NAD, and a few of them; ``providers_named``: providers of the
     pods' provider-scoped annotation keys."""
     out: list[Finding] = []
@@ -46,10 +48,18 @@ def check_nads(view: View, users: Mapping[tuple[str, str], tuple[int, list[str]]
         ns, name = key
         used_by = _refs_text(users.get(key))
         if nad.config is None:
-            out.append(_report(view, nad, "AB032", "spec.config", f"spec.config is {nad.config_error}; Multus cannot "
-                               f"load it{used_by}", "write a JSON object: {\"cniVersion\":\"0.3.1\",\"type\":"
-                               f"\"kube-ovn\",\"server_socket\":\"{rules.NAD_SERVER_SOCKET}\",\"provider\":"
-                               f"\"{rules.nad_provider(name, ns)}\"}}"))
+            out.append(
+                _report(
+                    view,
+                    nad,
+                    "AB032",
+                    "spec.config",
+                    f"spec.config is {nad.config_error}; Multus cannot load it{used_by}",
+                    'write a JSON object: {"cniVersion":"0.3.1","type":'
+                    f'"kube-ovn","server_socket":"{rules.NAD_SERVER_SOCKET}","provider":'
+                    f'"{rules.nad_provider(name, ns)}"}}',
+                )
+            )
             continue
         config = nad.config
         derived = nad.derived_provider
@@ -57,31 +67,74 @@ def check_nads(view: View, users: Mapping[tuple[str, str], tuple[int, list[str]]
             ovn_provider = rules.nad_provider(name, ns)
             if ovn_provider in providers_named or view.subnets_for_provider(ovn_provider):
                 kind = config.raw.get("type") if isinstance(config.raw.get("type"), str) else config.kind
-                out.append(_report(view, nad, "AB033", "spec.config", f"config is type {kind} (not "
-                                   f"{rules.NAD_TYPE}), yet provider {ovn_provider} is used by a Subnet or pod "
-                                   "annotations; Kube-OVN ignores this attachment",
-                                   f"set \"type\": \"{rules.NAD_TYPE}\" in spec.config"))
+                out.append(
+                    _report(
+                        view,
+                        nad,
+                        "AB033",
+                        "spec.config",
+                        f"config is type {kind} (not "
+                        f"{rules.NAD_TYPE}), yet provider {ovn_provider} is used by a Subnet or pod "
+                        "annotations; Kube-OVN ignores this attachment",
+                        f'set "type": "{rules.NAD_TYPE}" in spec.config',
+                    )
+                )
             continue
         if not config.provider:
-            where = "" if config.kind == "kube-ovn" else " in \"ipam\""
-            out.append(_report(view, nad, "AB035", "spec.config", f"config has no \"provider\"{where}; kube-ovn-cni "
-                               f"sends \"{rules.OVN_PROVIDER}\" and configures the attachment with eth0's annotations"
-                               f"{used_by}", f"add \"provider\": \"{derived}\"{where}"))
+            where = "" if config.kind == "kube-ovn" else ' in "ipam"'
+            out.append(
+                _report(
+                    view,
+                    nad,
+                    "AB035",
+                    "spec.config",
+                    f'config has no "provider"{where}; kube-ovn-cni '
+                    f'sends "{rules.OVN_PROVIDER}" and configures the attachment with eth0\'s annotations'
+                    f"{used_by}",
+                    f'add "provider": "{derived}"{where}',
+                )
+            )
         elif config.kind == "kube-ovn":
             if config.provider != derived:
-                out.append(_report(view, nad, "AB034", "spec.config", f"config provider {config.provider!r} differs "
-                                   f"from {derived!r}, the provider kube-ovn-controller derives from the NAD's name "
-                                   "and namespace; kube-ovn-cni waits 20 s for an address under the wrong name and "
-                                   f"fails \"no address allocated\"{used_by}", f"set \"provider\": \"{derived}\""))
+                out.append(
+                    _report(
+                        view,
+                        nad,
+                        "AB034",
+                        "spec.config",
+                        f"config provider {config.provider!r} differs "
+                        f"from {derived!r}, the provider kube-ovn-controller derives from the NAD's name "
+                        "and namespace; kube-ovn-cni waits 20 s for an address under the wrong name and "
+                        f'fails "no address allocated"{used_by}',
+                        f'set "provider": "{derived}"',
+                    )
+                )
         elif config.provider != derived:
-            out.append(_report(view, nad, "AB034", "spec.config", f"ipam provider {config.provider!r} differs from "
-                               f"{derived!r}, the provider Kube-OVN derives for an IPAM-only NAD{used_by}",
-                               f"set \"ipam\": {{\"provider\": \"{derived}\"}}"))
+            out.append(
+                _report(
+                    view,
+                    nad,
+                    "AB034",
+                    "spec.config",
+                    f"ipam provider {config.provider!r} differs from "
+                    f"{derived!r}, the provider Kube-OVN derives for an IPAM-only NAD{used_by}",
+                    f'set "ipam": {{"provider": "{derived}"}}',
+                )
+            )
         if not view.subnets_for_provider(derived):
-            out.append(_report(view, nad, "AB036", "spec.config", f"no Subnet has provider {derived!r}; Kube-OVN "
-                               f"fails every pod that attaches it (\"provider {derived} is not bound to any subnet\")"
-                               f"{used_by}", f"create a Subnet with spec.provider: {derived} (its own CIDR, in "
-                               f"{rules.DEFAULT_VPC} to reach the API server)"))
+            out.append(
+                _report(
+                    view,
+                    nad,
+                    "AB036",
+                    "spec.config",
+                    f"no Subnet has provider {derived!r}; Kube-OVN "
+                    f'fails every pod that attaches it ("provider {derived} is not bound to any subnet")'
+                    f"{used_by}",
+                    f"create a Subnet with spec.provider: {derived} (its own CIDR, in "
+                    f"{rules.DEFAULT_VPC} to reach the API server)",
+                )
+            )
     out += _shared_providers(view)
     out += _orphan_attachment_subnets(view)
     return out
@@ -96,10 +149,17 @@ def _shared_providers(view: View) -> list[Finding]:
         names = [s.name for s in subnets]
         for s in subnets:
             others = ", ".join(n for n in names if n != s.name)
-            out.append(report("AB037", s, "spec.provider", f"provider {provider!r} is also the provider "
-                               f"of {others}; Kube-OVN attaches pods to whichever it lists first",
-                               "give each NAD exactly one Subnet, or pin pods with "
-                               f"{rules.provider_key(provider, rules.LOGICAL_SWITCH)}"))
+            out.append(
+                report(
+                    "AB037",
+                    s,
+                    "spec.provider",
+                    f"provider {provider!r} is also the provider "
+                    f"of {others}; Kube-OVN attaches pods to whichever it lists first",
+                    "give each NAD exactly one Subnet, or pin pods with "
+                    f"{rules.provider_key(provider, rules.LOGICAL_SWITCH)}",
+                )
+            )
     return out
 
 
@@ -113,8 +173,15 @@ def _orphan_attachment_subnets(view: View) -> list[Finding]:
             continue
         nad_name, nad_ns = nad
         if (nad_ns, nad_name) not in view.nads:
-            out.append(report("AB041", s, "spec.provider", f"provider {s.provider!r} names "
-                               f"NetworkAttachmentDefinition {nad_ns}/{nad_name}, which is not in the input",
-                               f"create NAD {nad_ns}/{nad_name} with \"provider\": \"{s.provider}\", or fix the "
-                               "provider to <nad>.<namespace>.ovn of an existing NAD"))
+            out.append(
+                report(
+                    "AB041",
+                    s,
+                    "spec.provider",
+                    f"provider {s.provider!r} names "
+                    f"NetworkAttachmentDefinition {nad_ns}/{nad_name}, which is not in the input",
+                    f'create NAD {nad_ns}/{nad_name} with "provider": "{s.provider}", or fix the '
+                    "provider to <nad>.<namespace>.ovn of an existing NAD",
+                )
+            )
     return out

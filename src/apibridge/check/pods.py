@@ -110,8 +110,7 @@ class _Notes:
 T = TypeVar("T")
 
 
-def _parsed_once(cache: dict[str, T | str], value: str, parse: Callable[[str], T],
-                 error: type[ValueError]) -> T | str:
+def _parsed_once(cache: dict[str, T | str], value: str, parse: Callable[[str], T], error: type[ValueError]) -> T | str:
     """``parse(value)``, or its error message, computed once per distinct annotation value."""
     found = cache.get(value)
     if found is None:
@@ -150,7 +149,7 @@ class PodAnalyzer:
         """Families of API ClusterIPs that the NAD config's own ``routes`` carry (kube-ovn-cni adds them)."""
         if key not in self._nad_route_families:
             fams: set[int] = set()
-            for r in (nad.config.routes if nad is not None and nad.config is not None else []):
+            for r in nad.config.routes if nad is not None and nad.config is not None else []:
                 dst = parse_dst(str(r.get("dst", ""))) if isinstance(r, dict) else None
                 if dst is not None:
                     fams.update(ip.version for ip in self.view.api_ips if ip.version == dst.version and ip in dst)
@@ -158,12 +157,21 @@ class PodAnalyzer:
         return self._nad_route_families[key]
 
     # ---- the analysis ------------------------------------------------------------------------------------
-    def analyse(self, pod: PodLike, primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None
-                ) -> PodAnalysis:
-        relevant = tuple(sorted((k, v) for k, v in pod.annotations.items()
-                                if k == rules.NETWORKS_ANNOTATION or k.endswith(_RELEVANT_SUFFIXES)))
-        key = (pod.namespace, primary.name if primary else None, vpc, bridge.bridge.meta.name if bridge else None,
-               relevant)
+    def analyse(self, pod: PodLike, primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None) -> PodAnalysis:
+        relevant = tuple(
+            sorted(
+                (k, v)
+                for k, v in pod.annotations.items()
+                if k == rules.NETWORKS_ANNOTATION or k.endswith(_RELEVANT_SUFFIXES)
+            )
+        )
+        key = (
+            pod.namespace,
+            primary.name if primary else None,
+            vpc,
+            bridge.bridge.meta.name if bridge else None,
+            relevant,
+        )
         result = self._cache.get(key)
         if result is None:
             result = self._analyse(pod.namespace, primary, vpc, bridge, dict(relevant))
@@ -174,8 +182,9 @@ class PodAnalyzer:
         """Every distinct analysis made so far, in the order first seen."""
         return self._cache.values()
 
-    def _analyse(self, namespace: str, primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None,
-                 ann: dict[str, str]) -> PodAnalysis:
+    def _analyse(
+        self, namespace: str, primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None, ann: dict[str, str]
+    ) -> PodAnalysis:
         injected: dict[str, str] = {}
         if bridge is not None:
             try:
@@ -188,31 +197,54 @@ class PodAnalyzer:
         result.providers_named = {k[: -len(s)] for k in eff for s in _RELEVANT_SUFFIXES if k.endswith(s)}
         primary_ls = eff.get(PRIMARY_LS)
         if primary_ls and primary_ls not in self.view.subnets:
-            notes.add("AB039", PRIMARY_LS, "", f"logical_switch {primary_ls!r} names no Subnet; kube-ovn-controller "
-                      "cannot allocate eth0's address", "name an existing Subnet of the pod's VPC")
+            notes.add(
+                "AB039",
+                PRIMARY_LS,
+                "",
+                f"logical_switch {primary_ls!r} names no Subnet; kube-ovn-controller cannot allocate eth0's address",
+                "name an existing Subnet of the pod's VPC",
+            )
         attachments = self._attachments(namespace, eff, injected, bridge, notes, result)
         result.attachments = attachments
         self._routes_rules(namespace, eff, attachments, primary, vpc, bridge, notes, result)
         result.templates = notes.items
         return result
 
-    def _attachments(self, namespace: str, eff: dict[str, str], injected: Mapping[str, str],
-                     bridge: BridgePlan | None, notes: _Notes, result: PodAnalysis) -> list[Attachment]:
+    def _attachments(
+        self,
+        namespace: str,
+        eff: dict[str, str],
+        injected: Mapping[str, str],
+        bridge: BridgePlan | None,
+        notes: _Notes,
+        result: PodAnalysis,
+    ) -> list[Attachment]:
         raw = eff.get(rules.NETWORKS_ANNOTATION)
         if raw is None:
             return []
         key = rules.NETWORKS_ANNOTATION
         parsed = self._parse_networks(raw)
         if isinstance(parsed, str):
-            notes.add("AB030", key, "", f"{parsed}; Multus refuses the pod", "write [namespace/]name[@interface] "
-                      "items separated by commas, or a JSON list of {\"name\", \"namespace\"} objects")
+            notes.add(
+                "AB030",
+                key,
+                "",
+                f"{parsed}; Multus refuses the pod",
+                "write [namespace/]name[@interface] "
+                'items separated by commas, or a JSON list of {"name", "namespace"} objects',
+            )
             return []
         names = Counter(networks.interface_names(parsed))
         clashes = sorted(n for n, c in names.items() if c > 1)
         if clashes:
-            notes.add("AB042", key, "", f"two attachments would get interface {', '.join(clashes)} (Multus names "
-                      "unnamed ones net<position>); Multus fails the pod",
-                      "name the interfaces explicitly with @<ifname> so that they differ")
+            notes.add(
+                "AB042",
+                key,
+                "",
+                f"two attachments would get interface {', '.join(clashes)} (Multus names "
+                "unnamed ones net<position>); Multus fails the pod",
+                "name the interfaces explicitly with @<ifname> so that they differ",
+            )
         counts = Counter(sel.ref(namespace) for sel in parsed.selections)
         out: list[Attachment] = []
         last = len(parsed.selections) - 1
@@ -224,21 +256,34 @@ class PodAnalyzer:
             ours = was_injected or (bridge is not None and ref == (bridge.nad_namespace, bridge.nad_name))
             nad_ns, nad_name = ref
             if sel.namespace and sel.namespace not in (namespace, rules.MULTUS_GLOBAL_NAMESPACE) and not ours:
-                notes.add("AB038", key, "", f"{sel.namespace}/{sel.name} is in namespace {sel.namespace}, not in the "
-                          f"pod's namespace {namespace} or {rules.MULTUS_GLOBAL_NAMESPACE}; with Multus "
-                          "namespaceIsolation on, the reference is refused",
-                          f"keep Multus namespaceIsolation off, or put the NAD in {rules.MULTUS_GLOBAL_NAMESPACE} "
-                          f"or in {namespace}")
+                notes.add(
+                    "AB038",
+                    key,
+                    "",
+                    f"{sel.namespace}/{sel.name} is in namespace {sel.namespace}, not in the "
+                    f"pod's namespace {namespace} or {rules.MULTUS_GLOBAL_NAMESPACE}; with Multus "
+                    "namespaceIsolation on, the reference is refused",
+                    f"keep Multus namespaceIsolation off, or put the NAD in {rules.MULTUS_GLOBAL_NAMESPACE} "
+                    f"or in {namespace}",
+                )
             nad = self.view.nads.get(ref)
             kind: Literal["ovn", "ipam"]
             if nad is None:
                 others = [ns for ns in self._nad_namespaces.get(nad_name, []) if ns != nad_ns]
                 implied = "" if sel.namespace else f" (no namespace given, so the pod's namespace {namespace})"
-                hint = (f"did you mean {others[0]}/{nad_name}? Write the NAD's namespace in the reference"
-                        if others else f"create NetworkAttachmentDefinition {nad_ns}/{nad_name}, or include it in "
-                        "the input")
-                notes.add("AB031", key, "", f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in "
-                          "the input; Multus fails the pod", hint)
+                hint = (
+                    f"did you mean {others[0]}/{nad_name}? Write the NAD's namespace in the reference"
+                    if others
+                    else f"create NetworkAttachmentDefinition {nad_ns}/{nad_name}, or include it in the input"
+                )
+                notes.add(
+                    "AB031",
+                    key,
+                    "",
+                    f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in "
+                    "the input; Multus fails the pod",
+                    hint,
+                )
                 provider, kind = rules.nad_provider(nad_name, nad_ns), "ovn"
             elif nad.config is None or nad.config.kind in ("foreign", "empty"):
                 continue  # broken config: reported on the NAD; foreign: not Kube-OVN's business
@@ -246,8 +291,9 @@ class PodAnalyzer:
                 kind = "ovn" if nad.config.kind == "kube-ovn" else "ipam"
                 provider = rules.nad_provider(nad_name, nad_ns, ipam_only=kind == "ipam")
             twice = counts[ref] > 1 and bool(sel.interface)
-            full = rules.nad_provider(nad_name, nad_ns, ipam_only=kind == "ipam",
-                                      ifname=sel.interface if twice else None)
+            full = rules.nad_provider(
+                nad_name, nad_ns, ipam_only=kind == "ipam", ifname=sel.interface if twice else None
+            )
             subnet = self._attachment_subnet(full, eff, notes)
             out.append(Attachment(provider, full, kind, ref, subnet))
         return out
@@ -259,20 +305,39 @@ class PodAnalyzer:
         if named:
             subnet = self.view.subnets.get(named)
             if subnet is None:
-                notes.add("AB039", ls_key, "", f"logical_switch {named!r} names no Subnet; kube-ovn-controller "
-                          f"cannot allocate the {provider} attachment", "name an existing Subnet, or remove the "
-                          "annotation to use the Subnet whose provider matches")
+                notes.add(
+                    "AB039",
+                    ls_key,
+                    "",
+                    f"logical_switch {named!r} names no Subnet; kube-ovn-controller "
+                    f"cannot allocate the {provider} attachment",
+                    "name an existing Subnet, or remove the annotation to use the Subnet whose provider matches",
+                )
             elif subnet.provider != rules.subnet_provider(provider):
-                notes.add("AB040", ls_key, "", f"logical_switch {named!r} has provider {subnet.provider!r}, not "
-                          f"{rules.subnet_provider(provider)!r}; the attachment lands on a subnet that was not made "
-                          "for it", "remove the annotation, or point it at the Subnet made for this NAD")
+                notes.add(
+                    "AB040",
+                    ls_key,
+                    "",
+                    f"logical_switch {named!r} has provider {subnet.provider!r}, not "
+                    f"{rules.subnet_provider(provider)!r}; the attachment lands on a subnet that was not made "
+                    "for it",
+                    "remove the annotation, or point it at the Subnet made for this NAD",
+                )
             return subnet
         candidates = self.view.subnets_for_provider(provider)
         return candidates[0] if candidates else None
 
-    def _routes_rules(self, namespace: str, eff: dict[str, str], attachments: list[Attachment],
-                      primary: Subnet | None, vpc: str | None, bridge: BridgePlan | None, notes: _Notes,
-                      result: PodAnalysis) -> None:
+    def _routes_rules(
+        self,
+        namespace: str,
+        eff: dict[str, str],
+        attachments: list[Attachment],
+        primary: Subnet | None,
+        vpc: str | None,
+        bridge: BridgePlan | None,
+        notes: _Notes,
+        result: PodAnalysis,
+    ) -> None:
         ctx = RouteContext(self.view, self.services, vpc, primary)
         by_provider: dict[str, Attachment] = {}
         for a in attachments:
@@ -282,9 +347,13 @@ class PodAnalyzer:
         for a in attachments:
             dr_key = rules.provider_key(a.full_provider, rules.DEFAULT_ROUTE)
             if a.kind == "ovn" and eff.get(dr_key, "").strip().lower() == "true":
-                notes.add("AB205", dr_key, "", f"default_route \"true\" makes {a.provider}'s interface the pod's "
-                          "default route, replacing eth0's", "remove the annotation; route only the destinations "
-                          "the attachment is for")
+                notes.add(
+                    "AB205",
+                    dr_key,
+                    "",
+                    f"default_route \"true\" makes {a.provider}'s interface the pod's default route, replacing eth0's",
+                    "remove the annotation; route only the destinations the attachment is for",
+                )
         for key in sorted(k for k in eff if k.endswith(SUFFIX_ROUTES)):
             provider = key[: -len(SUFFIX_ROUTES)]
             iface: Iface
@@ -294,16 +363,25 @@ class PodAnalyzer:
             else:
                 att = by_provider.get(provider)
                 if att is None:
-                    notes.add("AB210", key, "", f"the pod attaches no network with provider {provider!r}; "
-                              "kube-ovn-cni never reads this annotation", "attach the NAD in "
-                              f"{rules.NETWORKS_ANNOTATION}, or fix the provider part of the key")
+                    notes.add(
+                        "AB210",
+                        key,
+                        "",
+                        f"the pod attaches no network with provider {provider!r}; "
+                        "kube-ovn-cni never reads this annotation",
+                        f"attach the NAD in {rules.NETWORKS_ANNOTATION}, or fix the provider part of the key",
+                    )
                     continue
                 iface = Iface(provider, att.kind, att.subnet)
             parsed = self._parse_routes(eff[key])
             if isinstance(parsed, str):
-                notes.add("AB201", key, "", f"{parsed}; kube-ovn-cni fails the pod's sandbox (\"invalid routes "
-                          f"for pod {namespace}/...\")", "write a JSON list: "
-                          "[{\"dst\":\"10.96.0.1/32\",\"gw\":\"<attachment subnet gateway>\"}]")
+                notes.add(
+                    "AB201",
+                    key,
+                    "",
+                    f'{parsed}; kube-ovn-cni fails the pod\'s sandbox ("invalid routes for pod {namespace}/...")',
+                    'write a JSON list: [{"dst":"10.96.0.1/32","gw":"<attachment subnet gateway>"}]',
+                )
                 continue
             carried_api: set[int] = set()
             for i, route in enumerate(parsed):
@@ -327,13 +405,15 @@ class PodAnalyzer:
                 result.clusterip_subnets.add(a.subnet.name)
         self._api_coverage(vpc, attachments, api_families, notes)
 
-    def _api_coverage(self, vpc: str | None, attachments: list[Attachment], api_families: set[int],
-                      notes: _Notes) -> None:
+    def _api_coverage(
+        self, vpc: str | None, attachments: list[Attachment], api_families: set[int], notes: _Notes
+    ) -> None:
         api_ips = self.view.api_ips
         if not api_ips or vpc is None or vpc == rules.DEFAULT_VPC:
             return
-        api_atts = [a for a in attachments if a.kind == "ovn" and a.subnet is not None
-                    and a.subnet.vpc == rules.DEFAULT_VPC]
+        api_atts = [
+            a for a in attachments if a.kind == "ovn" and a.subnet is not None and a.subnet.vpc == rules.DEFAULT_VPC
+        ]
         if not api_atts:
             return
         att = api_atts[0]
@@ -342,20 +422,31 @@ class PodAnalyzer:
         if not api_families:
             shown = ", ".join(f"{ip}/{ip.max_prefixlen}" for ip in api_ips)
             gw = (effective_gateway(att.subnet, api_ips[0].version) if att.subnet else None) or "<gateway>"
-            notes.add("AB211", key, "", f"the pod attaches {att.nad[0]}/{att.nad[1]} (subnet "
-                      f"{att.subnet.name if att.subnet else '?'} in the default VPC) but routes no API ClusterIP "
-                      f"({shown}) through it: it gets the interface, not the API server",
-                      f"add {key}: '[{{\"dst\":\"{api_ips[0]}/{api_ips[0].max_prefixlen}\",\"gw\":\"{gw}\"}}]'")
+            notes.add(
+                "AB211",
+                key,
+                "",
+                f"the pod attaches {att.nad[0]}/{att.nad[1]} (subnet "
+                f"{att.subnet.name if att.subnet else '?'} in the default VPC) but routes no API ClusterIP "
+                f"({shown}) through it: it gets the interface, not the API server",
+                f'add {key}: \'[{{"dst":"{api_ips[0]}/{api_ips[0].max_prefixlen}","gw":"{gw}"}}]\'',
+            )
         elif len(wanted) > 1 and len(api_families) < len(wanted):
             missing = [ip for ip in api_ips if ip.version not in api_families]
-            notes.add("AB213", key, "", f"the API server is dual-stack but only IPv{min(api_families)} is routed "
-                      f"through the attachment; {', '.join(map(str, missing))} stays unreachable",
-                      "clients use the family of KUBERNETES_SERVICE_HOST; route both if any client may use the other")
+            notes.add(
+                "AB213",
+                key,
+                "",
+                f"the API server is dual-stack but only IPv{min(api_families)} is routed "
+                f"through the attachment; {', '.join(map(str, missing))} stays unreachable",
+                "clients use the family of KUBERNETES_SERVICE_HOST; route both if any client may use the other",
+            )
 
 
 def pin(pod: PodLike, analysis: PodAnalysis) -> list[Finding]:
     """The analysis' templates as findings on this pod (or workload), fields below its pod template."""
     prefix = ".".join(pod.template_path) + "." if pod.template_path else ""
     ref = pod.meta.ref
-    return [Finding(t.code, CODES[t.code].severity, ref, prefix + t.field, t.message, t.hint)
-            for t in analysis.templates]
+    return [
+        Finding(t.code, CODES[t.code].severity, ref, prefix + t.field, t.message, t.hint) for t in analysis.templates
+    ]

@@ -77,21 +77,45 @@ def check_route(index: int, route: Route, iface: Iface, ctx: RouteContext) -> Ro
     if route.dst and dst is None:
         host = parse_gw(route.dst)
         fix = f"write {route.dst}/{host.max_prefixlen}" if host else "write address/prefix, e.g. 10.96.0.1/32"
-        out.problems.append(Problem("AB202", f"{at}.dst", f"dst {route.dst!r} is not a CIDR; kube-ovn-cni logs "
-                                    "\"invalid route destination\" and skips the route", fix))
+        out.problems.append(
+            Problem(
+                "AB202",
+                f"{at}.dst",
+                f'dst {route.dst!r} is not a CIDR; kube-ovn-cni logs "invalid route destination" and skips the route',
+                fix,
+            )
+        )
     if route.gw and gw is None:
-        out.problems.append(Problem("AB203", f"{at}.gw", f"gw {route.gw!r} is not an IP address; kube-ovn-cni "
-                                    "skips the route", "write the gateway address of the interface's subnet"))
+        out.problems.append(
+            Problem(
+                "AB203",
+                f"{at}.gw",
+                f"gw {route.gw!r} is not an IP address; kube-ovn-cni skips the route",
+                "write the gateway address of the interface's subnet",
+            )
+        )
     default = _is_default(dst, route.dst)
     if default and iface.kind == "ovn":
         what = "an empty dst" if not route.dst else f"dst {route.dst}"
-        out.problems.append(Problem("AB205", f"{at}.dst", f"{what} is a default route: kube-ovn-cni replaces eth0's "
-                                    f"default route with one through {iface.provider}, and the pod loses its own VPC's "
-                                    "egress", "route only the destinations the attachment is for (e.g. 10.96.0.1/32)"))
+        out.problems.append(
+            Problem(
+                "AB205",
+                f"{at}.dst",
+                f"{what} is a default route: kube-ovn-cni replaces eth0's "
+                f"default route with one through {iface.provider}, and the pod loses its own VPC's "
+                "egress",
+                "route only the destinations the attachment is for (e.g. 10.96.0.1/32)",
+            )
+        )
     if dst is not None and gw is not None and dst.version != gw.version:
-        out.problems.append(Problem("AB209", f"{at}.gw", f"gw {gw} is IPv{gw.version} but dst {dst} is "
-                                    f"IPv{dst.version}; the kernel refuses the route",
-                                    f"use the IPv{dst.version} gateway of the subnet"))
+        out.problems.append(
+            Problem(
+                "AB209",
+                f"{at}.gw",
+                f"gw {gw} is IPv{gw.version} but dst {dst} is IPv{dst.version}; the kernel refuses the route",
+                f"use the IPv{dst.version} gateway of the subnet",
+            )
+        )
         return out
     subnet = iface.subnet
     if not route.gw and attachment and route.dst:
@@ -100,20 +124,31 @@ def check_route(index: int, route: Route, iface: Iface, ctx: RouteContext) -> Ro
         if not on_link and dst is not None:
             gw_hint = effective_gateway(subnet, dst.version) if subnet is not None else None
             target = dst.network_address if dst.num_addresses == 1 else dst
-            out.problems.append(Problem("AB204", f"{at}.gw", f"route to {dst} has no gw: the pod ARPs for {target} on "
-                                        f"{iface.provider}'s interface, and OVN answers no ARP for a load-balancer VIP "
-                                        "or off-subnet address", f"set \"gw\": \"{gw_hint}\"" if gw_hint
-                                        else "set gw to the attachment subnet's gateway"))
+            out.problems.append(
+                Problem(
+                    "AB204",
+                    f"{at}.gw",
+                    f"route to {dst} has no gw: the pod ARPs for {target} on "
+                    f"{iface.provider}'s interface, and OVN answers no ARP for a load-balancer VIP "
+                    "or off-subnet address",
+                    f'set "gw": "{gw_hint}"' if gw_hint else "set gw to the attachment subnet's gateway",
+                )
+            )
     gw_ok = False
     if gw is not None and subnet is not None:
         cidr = subnet.cidr(gw.version)
         if cidr is None or gw not in cidr:
             where = f"{subnet.name} ({subnet.raw_cidr})"
             expect = effective_gateway(subnet, gw.version)
-            out.problems.append(Problem("AB208", f"{at}.gw", f"gw {gw} is outside the interface's subnet {where}; "
-                                        "the kernel answers \"network is unreachable\" and kube-ovn-cni only logs it",
-                                        f"use the subnet's gateway {expect}" if expect
-                                        else f"add an IPv{gw.version} CIDR to {subnet.name}"))
+            out.problems.append(
+                Problem(
+                    "AB208",
+                    f"{at}.gw",
+                    f"gw {gw} is outside the interface's subnet {where}; "
+                    'the kernel answers "network is unreachable" and kube-ovn-cni only logs it',
+                    f"use the subnet's gateway {expect}" if expect else f"add an IPv{gw.version} CIDR to {subnet.name}",
+                )
+            )
         else:
             gw_ok = True
     if dst is None:
@@ -131,9 +166,16 @@ def check_route(index: int, route: Route, iface: Iface, ctx: RouteContext) -> Ro
     expect = effective_gateway(subnet, dst.version) if subnet is not None else None
     if covered and gw_ok and expect is not None and gw != expect:
         owner = subnet.name if subnet is not None else "the subnet"
-        out.problems.append(Problem("AB212", f"{at}.gw", f"the route to the API ClusterIP {covered[0]} goes via "
-                                    f"{gw}, not via {owner}'s gateway {expect}: the gateway is the router port that "
-                                    "leads to the API server", f"set \"gw\": \"{expect}\""))
+        out.problems.append(
+            Problem(
+                "AB212",
+                f"{at}.gw",
+                f"the route to the API ClusterIP {covered[0]} goes via "
+                f"{gw}, not via {owner}'s gateway {expect}: the gateway is the router port that "
+                "leads to the API server",
+                f'set "gw": "{expect}"',
+            )
+        )
     if dst.prefixlen < dst.max_prefixlen:
         _width(out, at, dst, covered, ctx)
         _own_vpc(out, at, dst, iface, ctx)
@@ -147,12 +189,21 @@ def _width(out: RouteOutcome, at: str, dst: IPNetwork, covered: list[IPAddress],
     wide_range = next((c for c in ctx.view.service_cidrs if c.version == dst.version and c.overlaps(dst)), None)
     if not (covered or services or wide_range):
         return
-    what = (f"{len(services)} Service ClusterIP(s) ({', '.join(services[:3])}{', ...' if len(services) > 3 else ''})"
-            if services else f"part of the service range {wide_range}")
+    what = (
+        f"{len(services)} Service ClusterIP(s) ({', '.join(services[:3])}{', ...' if len(services) > 3 else ''})"
+        if services
+        else f"part of the service range {wide_range}"
+    )
     target = ", ".join(f"{ip}/{ip.max_prefixlen}" for ip in covered) or "each ClusterIP"
-    out.problems.append(Problem("AB206", f"{at}.dst", f"dst {dst} covers {what}: their traffic leaves through the "
-                                "attachment, so Services whose endpoints are in the pod's own VPC break",
-                                f"route only what the attachment is for: {target}"))
+    out.problems.append(
+        Problem(
+            "AB206",
+            f"{at}.dst",
+            f"dst {dst} covers {what}: their traffic leaves through the "
+            "attachment, so Services whose endpoints are in the pod's own VPC break",
+            f"route only what the attachment is for: {target}",
+        )
+    )
 
 
 def _own_vpc(out: RouteOutcome, at: str, dst: IPNetwork, iface: Iface, ctx: RouteContext) -> None:
@@ -165,7 +216,14 @@ def _own_vpc(out: RouteOutcome, at: str, dst: IPNetwork, iface: Iface, ctx: Rout
     for name, prefixlen in index.overlapping(dst):
         # the pod's own subnet is a connected route: it still wins unless dst is at least as specific
         if name != primary or dst.prefixlen >= prefixlen:
-            out.problems.append(Problem("AB207", f"{at}.dst", f"dst {dst} overlaps subnet {name} of the pod's own "
-                                        f"VPC {ctx.vpc}: traffic to it leaves through {iface.provider}'s interface "
-                                        "instead of eth0", f"narrow dst so that it excludes {name}"))
+            out.problems.append(
+                Problem(
+                    "AB207",
+                    f"{at}.dst",
+                    f"dst {dst} overlaps subnet {name} of the pod's own "
+                    f"VPC {ctx.vpc}: traffic to it leaves through {iface.provider}'s interface "
+                    "instead of eth0",
+                    f"narrow dst so that it excludes {name}",
+                )
+            )
             return

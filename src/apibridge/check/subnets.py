@@ -24,7 +24,8 @@ from .intervals import PointIndex, overlap_partners, span
 
 # pkg/util/net.go CIDRGlobalUnicast: ranges a subnet must not touch
 SPECIAL_RANGES: tuple[tuple[IPNetwork, str], ...] = tuple(
-    (ipaddress.ip_network(cidr), what) for cidr, what in (
+    (ipaddress.ip_network(cidr), what)
+    for cidr, what in (
         ("255.255.255.255/32", "the IPv4 broadcast address"),
         ("224.0.0.0/4", "IPv4 multicast"),
         ("127.0.0.0/8", "IPv4 loopback"),
@@ -51,13 +52,21 @@ class SubnetReporter:
         if owner is None:
             return finding(code, subnet.meta.ref, field, message, hint)
         bridge_field = next((b for prefix, b in _BRIDGE_FIELDS if field.startswith(prefix)), "spec.cidrBlock")
-        return finding(code, owner.bridge.meta.ref, bridge_field, f"planned Subnet {subnet.name}: {message}",
-                       hint or "set spec.cidrBlock to a free range, or 'auto'")
+        return finding(
+            code,
+            owner.bridge.meta.ref,
+            bridge_field,
+            f"planned Subnet {subnet.name}: {message}",
+            hint or "set spec.cidrBlock to a free range, or 'auto'",
+        )
 
 
 # the ApiBridge field behind each field of the Subnet the planner writes
-_BRIDGE_FIELDS = (("spec.provider", "spec.nadNamespace"), ("spec.acls", "spec.isolation"),
-                  ("spec.private", "spec.isolation"))
+_BRIDGE_FIELDS = (
+    ("spec.provider", "spec.nadNamespace"),
+    ("spec.acls", "spec.isolation"),
+    ("spec.private", "spec.isolation"),
+)
 
 
 def _has_upper(text: str) -> bool:
@@ -76,55 +85,102 @@ def _gateway_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
     for gw in written:
         cidr = s.cidr(gw.version)
         if cidr is None or gw.version in seen:
-            why = (f"a second IPv{gw.version} gateway" if gw.version in seen
-                   else f"IPv{gw.version}, but cidrBlock {s.raw_cidr!r} has no IPv{gw.version} CIDR")
-            yield report("AB003", s, "spec.gateway", f"gateway {gw} is {why}; Kube-OVN rejects the subnet "
-                         f"(\"gateway {s.raw_gateway} is not in cidr {s.raw_cidr}\")",
-                         "write one gateway per CIDR of cidrBlock, in the same families")
+            why = (
+                f"a second IPv{gw.version} gateway"
+                if gw.version in seen
+                else f"IPv{gw.version}, but cidrBlock {s.raw_cidr!r} has no IPv{gw.version} CIDR"
+            )
+            yield report(
+                "AB003",
+                s,
+                "spec.gateway",
+                f"gateway {gw} is {why}; Kube-OVN rejects the subnet "
+                f'("gateway {s.raw_gateway} is not in cidr {s.raw_cidr}")',
+                "write one gateway per CIDR of cidrBlock, in the same families",
+            )
             seen.setdefault(gw.version, gw)
             continue
         seen[gw.version] = gw
         if gw not in cidr:
-            yield report("AB001", s, "spec.gateway", f"gateway {gw} is not in cidr {cidr}",
-                         f"use an address inside {cidr} (Kube-OVN's default is {_first_usable(cidr)}), "
-                         "or drop spec.gateway")
+            yield report(
+                "AB001",
+                s,
+                "spec.gateway",
+                f"gateway {gw} is not in cidr {cidr}",
+                f"use an address inside {cidr} (Kube-OVN's default is {_first_usable(cidr)}), or drop spec.gateway",
+            )
         elif cidr.num_addresses > 2 and gw in (cidr.network_address, cidr.broadcast_address):
             which = "network" if gw == cidr.network_address else "broadcast"
-            yield report("AB002", s, "spec.gateway", f"gateway {gw} is the {which} address of {cidr}",
-                         f"use a host address, e.g. {_first_usable(cidr)}")
+            yield report(
+                "AB002",
+                s,
+                "spec.gateway",
+                f"gateway {gw} is the {which} address of {cidr}",
+                f"use a host address, e.g. {_first_usable(cidr)}",
+            )
     if s.raw_gateway:
         for cidr in s.cidrs:
             if cidr.version not in seen and cidr.num_addresses > 1:
-                yield report("AB004", s, "spec.gateway",
-                             f"no IPv{cidr.version} gateway for {cidr}; Kube-OVN appends {_first_usable(cidr)}",
-                             "write the gateway of every family explicitly, so routes can be checked against it")
+                yield report(
+                    "AB004",
+                    s,
+                    "spec.gateway",
+                    f"no IPv{cidr.version} gateway for {cidr}; Kube-OVN appends {_first_usable(cidr)}",
+                    "write the gateway of every family explicitly, so routes can be checked against it",
+                )
 
 
 def _cidr_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
     for cidr in s.cidrs:
         if cidr.prefixlen == cidr.max_prefixlen:
-            yield report("AB005", s, "spec.cidrBlock", f"{cidr} is a single address; a subnet needs room for "
-                         "a gateway and pods (Kube-OVN: invalid network mask)", "use a prefix such as /24")
+            yield report(
+                "AB005",
+                s,
+                "spec.cidrBlock",
+                f"{cidr} is a single address; a subnet needs room for "
+                "a gateway and pods (Kube-OVN: invalid network mask)",
+                "use a prefix such as /24",
+            )
         lo, hi = span(cidr)
         for version, start, end, special, what in _SPECIAL_SPANS:
             if version == cidr.version and start <= hi and lo <= end:
-                yield report("AB006", s, "spec.cidrBlock", f"{cidr} overlaps {what} ({special})",
-                             "use a private global unicast range, e.g. 10.x or 100.64/10 space, or fd00::/8")
+                yield report(
+                    "AB006",
+                    s,
+                    "spec.cidrBlock",
+                    f"{cidr} overlaps {what} ({special})",
+                    "use a private global unicast range, e.g. 10.x or 100.64/10 space, or fd00::/8",
+                )
                 break
     if _has_upper(s.raw_cidr):
-        yield report("AB012", s, "spec.cidrBlock", f"cidrBlock {s.raw_cidr!r} contains upper case",
-                     "write IPv6 addresses in lower case")
+        yield report(
+            "AB012",
+            s,
+            "spec.cidrBlock",
+            f"cidrBlock {s.raw_cidr!r} contains upper case",
+            "write IPv6 addresses in lower case",
+        )
     if s.raw_gateway and _has_upper(s.raw_gateway):
-        yield report("AB012", s, "spec.gateway", f"gateway {s.raw_gateway!r} contains upper case",
-                     "write IPv6 addresses in lower case")
+        yield report(
+            "AB012",
+            s,
+            "spec.gateway",
+            f"gateway {s.raw_gateway!r} contains upper case",
+            "write IPv6 addresses in lower case",
+        )
 
 
 def _exclude_ips_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
     for i, entry in enumerate(s.exclude_ips):
         where = f"spec.excludeIps[{i}]"
         if _has_upper(entry):
-            yield report("AB012", s, where, f"excludeIps entry {entry!r} contains upper case",
-                         "write IPv6 addresses in lower case")
+            yield report(
+                "AB012",
+                s,
+                where,
+                f"excludeIps entry {entry!r} contains upper case",
+                "write IPv6 addresses in lower case",
+            )
             continue
         parts = entry.split("..")
         problem = ""
@@ -141,52 +197,112 @@ def _exclude_ips_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
                 elif len(ips) == 2 and int(ips[0]) > int(ips[1]):
                     problem = "is a range whose start is after its end"
         if problem:
-            yield report("AB007", s, where, f"excludeIps entry {entry!r} {problem}",
-                         "write single addresses (10.0.0.5) or ordered ranges (10.0.0.10..10.0.0.20)")
+            yield report(
+                "AB007",
+                s,
+                where,
+                f"excludeIps entry {entry!r} {problem}",
+                "write single addresses (10.0.0.5) or ordered ranges (10.0.0.10..10.0.0.20)",
+            )
 
 
 def _spec_value_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
     for i, entry in enumerate(s.allow_subnets):
         if _has_upper(entry):
-            yield report("AB012", s, f"spec.allowSubnets[{i}]", f"allowSubnets entry {entry!r} contains upper case",
-                         "write IPv6 addresses in lower case")
+            yield report(
+                "AB012",
+                s,
+                f"spec.allowSubnets[{i}]",
+                f"allowSubnets entry {entry!r} contains upper case",
+                "write IPv6 addresses in lower case",
+            )
         elif "/" not in entry or not _is_cidr(entry):
-            yield report("AB008", s, f"spec.allowSubnets[{i}]", f"allowSubnets entry {entry!r} is not a CIDR",
-                         "write CIDRs such as 10.16.0.0/16")
+            yield report(
+                "AB008",
+                s,
+                f"spec.allowSubnets[{i}]",
+                f"allowSubnets entry {entry!r} is not a CIDR",
+                "write CIDRs such as 10.16.0.0/16",
+            )
     if s.gateway_type and s.gateway_type not in rules.GATEWAY_TYPES:
-        yield report("AB009", s, "spec.gatewayType", f"{s.gateway_type!r} is not a valid gateway type",
-                     "use distributed or centralized")
+        yield report(
+            "AB009",
+            s,
+            "spec.gatewayType",
+            f"{s.gateway_type!r} is not a valid gateway type",
+            "use distributed or centralized",
+        )
     if "spec.protocol" not in s.assumed_fields:
         derived = dualstack.protocol_of(list(s.cidrs))
         if s.protocol not in rules.PROTOCOLS:
-            yield report("AB010", s, "spec.protocol", f"{s.protocol!r} is not a valid protocol type",
-                         f"use {derived} (or leave protocol out: Kube-OVN derives it from cidrBlock)")
+            yield report(
+                "AB010",
+                s,
+                "spec.protocol",
+                f"{s.protocol!r} is not a valid protocol type",
+                f"use {derived} (or leave protocol out: Kube-OVN derives it from cidrBlock)",
+            )
         elif s.protocol != derived:
-            yield report("AB011", s, "spec.protocol", f"protocol {s.protocol} but cidrBlock {s.raw_cidr!r} is "
-                         f"{derived}; Kube-OVN rewrites protocol to {derived}",
-                         f"set protocol: {derived}, or add the missing family to cidrBlock")
+            yield report(
+                "AB011",
+                s,
+                "spec.protocol",
+                f"protocol {s.protocol} but cidrBlock {s.raw_cidr!r} is "
+                f"{derived}; Kube-OVN rewrites protocol to {derived}",
+                f"set protocol: {derived}, or add the missing family to cidrBlock",
+            )
     if s.vpc and s.vpc == s.name:
-        yield report("AB013", s, "spec.vpc", f"subnet and its VPC are both named {s.name!r}",
-                     "rename the subnet (Kube-OVN: vpc and subnet cannot have the same name)")
+        yield report(
+            "AB013",
+            s,
+            "spec.vpc",
+            f"subnet and its VPC are both named {s.name!r}",
+            "rename the subnet (Kube-OVN: vpc and subnet cannot have the same name)",
+        )
     for i, acl in enumerate(s.acls):
         where = f"spec.acls[{i}]"
         if acl.direction not in rules.ACL_DIRECTIONS:
-            yield report("AB018", s, f"{where}.direction", f"ACL direction {acl.direction!r} is not "
-                         "from-lport or to-lport", "from-lport filters what pods send, to-lport what they receive")
+            yield report(
+                "AB018",
+                s,
+                f"{where}.direction",
+                f"ACL direction {acl.direction!r} is not from-lport or to-lport",
+                "from-lport filters what pods send, to-lport what they receive",
+            )
         if acl.action not in rules.ACL_ACTIONS:
-            yield report("AB018", s, f"{where}.action", f"ACL action {acl.action!r} is not one of "
-                         f"{', '.join(rules.ACL_ACTIONS)}", "most fences use allow-related and drop")
+            yield report(
+                "AB018",
+                s,
+                f"{where}.action",
+                f"ACL action {acl.action!r} is not one of {', '.join(rules.ACL_ACTIONS)}",
+                "most fences use allow-related and drop",
+            )
         if not 0 <= acl.priority <= ACL_PRIORITY_MAX:
             got = "missing" if acl.priority == -1 else str(acl.priority)
-            yield report("AB018", s, f"{where}.priority", f"ACL priority {got} is outside 0-{ACL_PRIORITY_MAX}",
-                         "OVN rejects the ACL and Kube-OVN fails the whole acls list (SetLogicalSwitchAclsFailed)")
+            yield report(
+                "AB018",
+                s,
+                f"{where}.priority",
+                f"ACL priority {got} is outside 0-{ACL_PRIORITY_MAX}",
+                "OVN rejects the ACL and Kube-OVN fails the whole acls list (SetLogicalSwitchAclsFailed)",
+            )
         if not acl.match.strip():
-            yield report("AB018", s, f"{where}.match", "ACL match is empty",
-                         "write an OVN match expression, e.g. ip4.dst == 10.96.0.1 && tcp.dst == 443")
+            yield report(
+                "AB018",
+                s,
+                f"{where}.match",
+                "ACL match is empty",
+                "write an OVN match expression, e.g. ip4.dst == 10.96.0.1 && tcp.dst == 443",
+            )
         elif _NOMINAL_INEQUALITY.search(acl.match):
-            yield report("AB018", s, f"{where}.match", "ACL match tests inport/outport with '!=': OVN compares "
-                         "logical ports for equality only, so ovn-controller skips this ACL silently",
-                         "match the port with == and let a lower-priority rule handle the rest")
+            yield report(
+                "AB018",
+                s,
+                f"{where}.match",
+                "ACL match tests inport/outport with '!=': OVN compares "
+                "logical ports for equality only, so ovn-controller skips this ACL silently",
+                "match the port with == and let a lower-priority rule handle the rest",
+            )
 
 
 _NOMINAL_INEQUALITY = re.compile(r"\b(inport|outport)\s*!=")
@@ -205,33 +321,55 @@ def _vpc_rules(report: SubnetReporter, view: View, s: Subnet, custom_ns: dict[st
         return
     vpc = view.cluster.vpcs.get(s.vpc)
     if vpc is None:
-        yield report("AB017", s, "spec.vpc", f"VPC {s.vpc!r} is not in the input; Kube-OVN keeps the subnet "
-                     "pending until it exists", f"create Vpc {s.vpc}, or include it in the input")
+        yield report(
+            "AB017",
+            s,
+            "spec.vpc",
+            f"VPC {s.vpc!r} is not in the input; Kube-OVN keeps the subnet pending until it exists",
+            f"create Vpc {s.vpc}, or include it in the input",
+        )
         return
     if s.vpc != rules.DEFAULT_VPC:
         for ns in s.namespaces:
             if ns not in vpc.namespaces:
-                yield report("AB019", s, "spec.namespaces", f"namespace {ns!r} is out of range to custom vpc "
-                             f"{s.vpc!r}", f"add {ns} to Vpc {s.vpc} spec.namespaces, or remove it here")
+                yield report(
+                    "AB019",
+                    s,
+                    "spec.namespaces",
+                    f"namespace {ns!r} is out of range to custom vpc {s.vpc!r}",
+                    f"add {ns} to Vpc {s.vpc} spec.namespaces, or remove it here",
+                )
         return
     clashes = sorted({(ns, custom_ns[ns]) for ns in s.namespaces if ns in custom_ns})
     if clashes:
         shown = ", ".join(f"{ns} (Vpc {v})" for ns, v in clashes)
-        yield report("AB020", s, "spec.namespaces", f"namespaces {shown} belong to custom VPCs; Kube-OVN rejects "
-                     "the subnet (\"namespaces ... are overlap with vpc\")",
-                     "remove spec.namespaces: an attachment subnet is chosen by its provider, not by namespace"
-                     if s.provider != rules.OVN_PROVIDER else "remove the custom VPC's namespaces")
+        yield report(
+            "AB020",
+            s,
+            "spec.namespaces",
+            f"namespaces {shown} belong to custom VPCs; Kube-OVN rejects "
+            'the subnet ("namespaces ... are overlap with vpc")',
+            "remove spec.namespaces: an attachment subnet is chosen by its provider, not by namespace"
+            if s.provider != rules.OVN_PROVIDER
+            else "remove the custom VPC's namespaces",
+        )
 
 
-def _reserved_address_rules(report: SubnetReporter, view: View, s: Subnet, nodes: dict[int, PointIndex]
-                            ) -> Iterable[Finding]:
+def _reserved_address_rules(
+    report: SubnetReporter, view: View, s: Subnet, nodes: dict[int, PointIndex]
+) -> Iterable[Finding]:
     if s.vpc != rules.DEFAULT_VPC:
         return
     for ip in view.api_ips:
         cidr = s.cidr(ip.version)
         if cidr is not None and ip in cidr:
-            yield report("AB014", s, "spec.cidrBlock", f"cidr {cidr} conflicts with k8s apiserver svc ip {ip}",
-                         "pick a CIDR outside the service range")
+            yield report(
+                "AB014",
+                s,
+                "spec.cidrBlock",
+                f"cidr {cidr} conflicts with k8s apiserver svc ip {ip}",
+                "pick a CIDR outside the service range",
+            )
     if s.vlan:
         return
     for cidr in s.cidrs:
@@ -239,8 +377,13 @@ def _reserved_address_rules(report: SubnetReporter, view: View, s: Subnet, nodes
         hit = index.within(cidr) if index else []
         if hit:
             address, node = hit[0]
-            yield report("AB015", s, "spec.cidrBlock", f"cidr {cidr} conflicts with node {node} address {address}",
-                         "pick a CIDR that contains no node address")
+            yield report(
+                "AB015",
+                s,
+                "spec.cidrBlock",
+                f"cidr {cidr} conflicts with node {node} address {address}",
+                "pick a CIDR that contains no node address",
+            )
 
 
 def overlap_findings(report: SubnetReporter, subnets: Iterable[Subnet]) -> list[Finding]:
@@ -270,9 +413,15 @@ def overlap_findings(report: SubnetReporter, subnets: Iterable[Subnet]) -> list[
                 continue
             reported.add(s.name)
             scope = f"VPC {vpc}" + (f", VLAN {vlan}" if vlan else "") if vpc else "subnets without a VPC"
-            out.append(report("AB016", s, "spec.cidrBlock",
-                              f"cidr {cidr} overlaps subnet {other.name} cidr {other_cidr} in {scope}",
-                              "give each subnet of a VPC its own range"))
+            out.append(
+                report(
+                    "AB016",
+                    s,
+                    "spec.cidrBlock",
+                    f"cidr {cidr} overlaps subnet {other.name} cidr {other_cidr} in {scope}",
+                    "give each subnet of a VPC its own range",
+                )
+            )
     return out
 
 

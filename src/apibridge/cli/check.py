@@ -25,8 +25,9 @@ from apibridge.report.manifests import dump
 @output_option(("text", "json", "yaml"), "text")
 @pool_options
 @click.pass_context
-def check_command(ctx: click.Context, files: tuple[str, ...], output: str, pool_v4: Any, pool_v6: Any,
-                  service_cidrs: tuple[Any, ...]) -> None:
+def check_command(
+    ctx: click.Context, files: tuple[str, ...], output: str, pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]
+) -> None:
     """Validate manifests (files, directories, or - for stdin).
 
     \b

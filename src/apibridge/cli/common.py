@@ -23,7 +23,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 def output_option(choices: tuple[str, ...], default: str) -> Callable[[F], F]:
     """``-o/--output`` with the formats a command supports."""
     return click.option(
-        "-o", "--output", type=click.Choice(choices), default=default, show_default=True,
+        "-o",
+        "--output",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
         help="Output format.",
     )
 
@@ -43,6 +47,7 @@ def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any
                 raise click.BadParameter(f"{item} is not an IPv{family} CIDR")
             out.append(net)
         return tuple(out) if isinstance(value, tuple) else (out[0] if out else None)
+
     return convert
 
 
@@ -51,12 +56,31 @@ def pool_options(func: F) -> F:
 
     The command receives one ``planner`` argument, a ``PlannerConfig``.
     """
-    func = click.option("--service-cidr", "service_cidrs", multiple=True, callback=_network(0), metavar="CIDR",
-                        help="The cluster's service CIDR(s), kept clear by auto allocation (repeatable).")(func)
-    func = click.option("--pool-v6", callback=_network(6), default=str(DEFAULT_POOL_V6), show_default=True,
-                        metavar="CIDR", help="IPv6 pool for cidrBlock: auto (/120 blocks).")(func)
-    func = click.option("--pool", "pool_v4", callback=_network(4), default=str(DEFAULT_POOL_V4),
-                        show_default=True, metavar="CIDR", help="IPv4 pool for cidrBlock: auto (/24 blocks).")(func)
+    func = click.option(
+        "--service-cidr",
+        "service_cidrs",
+        multiple=True,
+        callback=_network(0),
+        metavar="CIDR",
+        help="The cluster's service CIDR(s), kept clear by auto allocation (repeatable).",
+    )(func)
+    func = click.option(
+        "--pool-v6",
+        callback=_network(6),
+        default=str(DEFAULT_POOL_V6),
+        show_default=True,
+        metavar="CIDR",
+        help="IPv6 pool for cidrBlock: auto (/120 blocks).",
+    )(func)
+    func = click.option(
+        "--pool",
+        "pool_v4",
+        callback=_network(4),
+        default=str(DEFAULT_POOL_V4),
+        show_default=True,
+        metavar="CIDR",
+        help="IPv4 pool for cidrBlock: auto (/24 blocks).",
+    )(func)
     return func
 
 

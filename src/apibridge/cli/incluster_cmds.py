@@ -37,29 +37,64 @@ def _fail(err: InputError) -> NoReturn:
 
 
 @click.command("webhook")
-@click.option("--snapshot", "snapshots", multiple=True, metavar="FILE",
-              help="Answer from these manifests (files or directories; repeat the option). Static: no API access.")
-@click.option("--watch", "watch", is_flag=True,
-              help="Answer from list+watch of the API server (in cluster: the pod's service account).")
+@click.option(
+    "--snapshot",
+    "snapshots",
+    multiple=True,
+    metavar="FILE",
+    help="Answer from these manifests (files or directories; repeat the option). Static: no API access.",
+)
+@click.option(
+    "--watch",
+    "watch",
+    is_flag=True,
+    help="Answer from list+watch of the API server (in cluster: the pod's service account).",
+)
 @click.option("--api-server", metavar="URL", help="With --watch: the API server URL instead of the in-cluster one.")
 @click.option("--api-ca-file", type=_FILE, help="With --api-server: CA bundle that signed the API server's cert.")
 @click.option("--api-token-file", type=_FILE, help="With --api-server: bearer token file (re-read on reconnect).")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="HTTPS webhook port.")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
-              help="Plain-HTTP port for /metrics, /healthz, /readyz (default: /metrics on the webhook port).")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Plain-HTTP port for /metrics, /healthz, /readyz (default: /metrics on the webhook port).",
+)
 @click.option("--tls-cert-file", type=_FILE, required=True, help="PEM serving certificate (reloaded on change).")
 @click.option("--tls-private-key-file", type=_FILE, required=True, help="PEM private key (reloaded on change).")
-@click.option("--tls-reload-interval", type=click.FloatRange(0.05), default=5.0, show_default=True,
-              help="Seconds between checks of the certificate files.")
-@click.option("--shutdown-delay", type=click.FloatRange(0), default=0.0, show_default=True,
-              help="Seconds to keep serving after SIGTERM (not ready) while Service endpoints update.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True)
-def webhook_command(snapshots: tuple[str, ...], watch: bool, api_server: str | None, api_ca_file: Path | None,
-                    api_token_file: Path | None, host: str, port: int, metrics_port: int | None,
-                    tls_cert_file: Path, tls_private_key_file: Path, tls_reload_interval: float,
-                    shutdown_delay: float, log_level: str) -> None:
+@click.option(
+    "--tls-reload-interval",
+    type=click.FloatRange(0.05),
+    default=5.0,
+    show_default=True,
+    help="Seconds between checks of the certificate files.",
+)
+@click.option(
+    "--shutdown-delay",
+    type=click.FloatRange(0),
+    default=0.0,
+    show_default=True,
+    help="Seconds to keep serving after SIGTERM (not ready) while Service endpoints update.",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
+def webhook_command(
+    snapshots: tuple[str, ...],
+    watch: bool,
+    api_server: str | None,
+    api_ca_file: Path | None,
+    api_token_file: Path | None,
+    host: str,
+    port: int,
+    metrics_port: int | None,
+    tls_cert_file: Path,
+    tls_private_key_file: Path,
+    tls_reload_interval: float,
+    shutdown_delay: float,
+    log_level: str,
+) -> None:
     """Serve the mutating admission webhook (POST /mutate-pods) over HTTPS.
 
     \b
@@ -74,8 +109,9 @@ def webhook_command(snapshots: tuple[str, ...], watch: bool, api_server: str | N
     try:
         source: SnapshotSource
         if watch:
-            connection = (KubeConnection(api_server, api_ca_file, api_token_file) if api_server
-                          else KubeConnection.in_cluster())
+            connection = (
+                KubeConnection(api_server, api_ca_file, api_token_file) if api_server else KubeConnection.in_cluster()
+            )
             source = WatchSource(connection)
         else:
             source = StaticSource.from_files(snapshots)
@@ -91,15 +127,31 @@ def webhook_command(snapshots: tuple[str, ...], watch: bool, api_server: str | N
 
 
 @click.command("certs")
-@click.option("--out", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Directory to write ca.crt, tls.crt and tls.key into (created if needed).")
-@click.option("--host", "hosts", multiple=True, required=True, metavar="NAME",
-              help="DNS name or IP address the server is dialled at (repeat the option).")
-@click.option("--ca", "ca_dir", type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="Issue from the CA in this directory (ca.crt + ca.key) instead of a new one: the caBundle stays.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write ca.crt, tls.crt and tls.key into (created if needed).",
+)
+@click.option(
+    "--host",
+    "hosts",
+    multiple=True,
+    required=True,
+    metavar="NAME",
+    help="DNS name or IP address the server is dialled at (repeat the option).",
+)
+@click.option(
+    "--ca",
+    "ca_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Issue from the CA in this directory (ca.crt + ca.key) instead of a new one: the caBundle stays.",
+)
 @click.option("--keep-ca-key", is_flag=True, help="Also write the new CA's ca.key (0600), for --ca later.")
-@click.option("--days", type=click.IntRange(1, 3650), default=365, show_default=True,
-              help="Validity of the serving certificate.")
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=365, show_default=True, help="Validity of the serving certificate."
+)
 def certs_command(out: Path, hosts: tuple[str, ...], ca_dir: Path | None, keep_ca_key: bool, days: int) -> None:
     """Write a CA and a serving certificate for the webhook (when cert-manager is not used).
 

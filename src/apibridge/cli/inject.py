@@ -45,15 +45,28 @@ def _identity(doc: Document) -> tuple[object, ...]:
 
 
 @click.command("inject")
-@click.option("-f", "--filename", required=True, metavar="FILE",
-              help="Manifests to inject (a file, a directory, or - for stdin).")
-@click.option("--cluster", "cluster_files", multiple=True, metavar="FILE",
-              help="Manifests describing the cluster: VPCs, subnets, Services, ApiBridges (repeatable).")
+@click.option(
+    "-f", "--filename", required=True, metavar="FILE", help="Manifests to inject (a file, a directory, or - for stdin)."
+)
+@click.option(
+    "--cluster",
+    "cluster_files",
+    multiple=True,
+    metavar="FILE",
+    help="Manifests describing the cluster: VPCs, subnets, Services, ApiBridges (repeatable).",
+)
 @output_option(("yaml", "json"), "yaml")
 @pool_options
 @click.pass_context
-def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, ...], output: str, pool_v4: Any,
-                   pool_v6: Any, service_cidrs: tuple[Any, ...]) -> None:
+def inject_command(
+    ctx: click.Context,
+    filename: str,
+    cluster_files: tuple[str, ...],
+    output: str,
+    pool_v4: Any,
+    pool_v6: Any,
+    service_cidrs: tuple[Any, ...],
+) -> None:
     """Print -f FILE with the API-server attachment added to every pod a bridge selects."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "injecting")) as step:
@@ -62,8 +75,9 @@ def inject_command(ctx: click.Context, filename: str, cluster_files: tuple[str, 
         own = {_file_key(d.source) for d in documents}
         # -f's objects are the newer version of the same objects in a cluster dump: they replace them
         replaced = {_identity(d) for d in documents}
-        context = [d for d in load_documents(cluster_files)
-                   if _file_key(d.source) not in own and _identity(d) not in replaced]
+        context = [
+            d for d in load_documents(cluster_files) if _file_key(d.source) not in own and _identity(d) not in replaced
+        ]
         cluster = Cluster.from_documents([*context, *documents])
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))

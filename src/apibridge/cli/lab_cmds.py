@@ -39,14 +39,21 @@ NAME_ENV = "APIBRIDGE_LAB_NAME"
 
 
 def _name_option(default: str = DEFAULT_NAME) -> Callable[[F], F]:
-    return click.option("--name", default=default, show_default=True, envvar=NAME_ENV, metavar="NAME",
-                        help=f"Which lab (state under ${ENV_DIR}/NAME, default /run/apibridge/lab/NAME).")
+    return click.option(
+        "--name",
+        default=default,
+        show_default=True,
+        envvar=NAME_ENV,
+        metavar="NAME",
+        help=f"Which lab (state under ${ENV_DIR}/NAME, default /run/apibridge/lab/NAME).",
+    )
 
 
 def _open(name: str) -> Lab:
     if os.geteuid() != 0:
-        raise InputError("the lab needs root (network namespaces, Open vSwitch)", Location(field="--name"),
-                         hint="run it with sudo")
+        raise InputError(
+            "the lab needs root (network namespaces, Open vSwitch)", Location(field="--name"), hint="run it with sudo"
+        )
     return Lab(locate(name))
 
 
@@ -110,8 +117,9 @@ def up_command(files: tuple[str, ...], name: str, output: str) -> None:
 @output_option(("text", "json", "yaml"), "text")
 @click.pass_context
 @twin_errors
-def verify_command(ctx: click.Context, adversarial: bool, timeout: float, parallel: int, show_all: bool, name: str,
-                   output: str) -> None:
+def verify_command(
+    ctx: click.Context, adversarial: bool, timeout: float, parallel: int, show_all: bool, name: str, output: str
+) -> None:
     """Probe, from inside the pods, what the intent says must and must not be reachable.
 
     \b
@@ -125,8 +133,15 @@ def verify_command(ctx: click.Context, adversarial: bool, timeout: float, parall
         desired = lab.desired()
         netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
         with counting(ui.err, "probing" + (" adversarially" if adversarial else "")) as done:
-            result = verify(desired.topology, netns, ca_file=lab.place.ca_file, adversarial=adversarial,
-                            timeout=timeout, parallel=parallel, done=done)
+            result = verify(
+                desired.topology,
+                netns,
+                ca_file=lab.place.ca_file,
+                adversarial=adversarial,
+                timeout=timeout,
+                parallel=parallel,
+                done=done,
+            )
     if output != "text":
         _dump(result.to_json(), output)
     else:
@@ -146,8 +161,7 @@ def verify_command(ctx: click.Context, adversarial: bool, timeout: float, parall
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
-def trace_command(pod: str, dest: str, udp: bool, via: str | None, summary_only: bool, name: str,
-                  output: str) -> None:
+def trace_command(pod: str, dest: str, udp: bool, via: str | None, summary_only: bool, name: str, output: str) -> None:
     """The path of one packet from POD to DEST, in plain words, then the ovn-trace behind it."""
 
     ui = Ui()
@@ -215,8 +229,15 @@ def down_command(name: str) -> None:
 
 
 @lab_group.command("graph")
-@click.option("-o", "--output", "output_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              metavar="FILE", help="FILE.svg, .png, .pdf (rendered with dot) or .dot")
+@click.option(
+    "-o",
+    "--output",
+    "output_file",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="FILE.svg, .png, .pdf (rendered with dot) or .dot",
+)
 @_name_option()
 @twin_errors
 def graph_command(output_file: Path, name: str) -> None:
@@ -232,10 +253,20 @@ def graph_command(output_file: Path, name: str) -> None:
 
 
 @click.command("demo")
-@click.option("--scenario", type=click.Path(file_okay=False, exists=True, path_type=Path), metavar="DIR",
-              help="Scenario directory (default: the embedded one, also at examples/demo).")
-@click.option("--graph", "graph_file", type=click.Path(dir_okay=False, path_type=Path),
-              default=Path("apibridge-demo.svg"), show_default=True, help="Where to draw the final lab.")
+@click.option(
+    "--scenario",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    metavar="DIR",
+    help="Scenario directory (default: the embedded one, also at examples/demo).",
+)
+@click.option(
+    "--graph",
+    "graph_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("apibridge-demo.svg"),
+    show_default=True,
+    help="Where to draw the final lab.",
+)
 @click.option("--keep", is_flag=True, help="Leave the lab up afterwards (explore it with lab trace/exec).")
 @_name_option("demo")
 @click.pass_context
@@ -250,9 +281,14 @@ def demo_command(ctx: click.Context, scenario: Path | None, graph_file: Path, ke
     with _open(name) as lab:
         try:
             with activity(out, "starting") as step:
-                result = demo.run_demo(lab, directory, graph_file=graph_file.absolute(),
-                                       on_phase=functools.partial(lab_report.print_phase_start, out),
-                                       on_step=step, on_result=functools.partial(lab_report.print_phase, out))
+                result = demo.run_demo(
+                    lab,
+                    directory,
+                    graph_file=graph_file.absolute(),
+                    on_phase=functools.partial(lab_report.print_phase_start, out),
+                    on_step=step,
+                    on_result=functools.partial(lab_report.print_phase, out),
+                )
         finally:
             if not keep:
                 lab.down()

@@ -75,8 +75,10 @@ class GuardedGroup(click.Group):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
             ctx.exit(EXIT_FINDINGS)
         except Exception as exc:
-            Ui().error(f"internal error: {type(exc).__name__}: {exc}"
-                       + ("" if _debug() else f" (set {DEBUG_ENV}=1 to see the traceback)"))
+            Ui().error(
+                f"internal error: {type(exc).__name__}: {exc}"
+                + ("" if _debug() else f" (set {DEBUG_ENV}=1 to see the traceback)")
+            )
             if _debug():
                 traceback.print_exc()
             ctx.exit(EXIT_INPUT)

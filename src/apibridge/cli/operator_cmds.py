@@ -35,60 +35,126 @@ def _rate(_: click.Context, __: click.Parameter, value: str) -> tuple[float, flo
 
 
 @click.command("operator")
-@click.option("--namespace", envvar="POD_NAMESPACE", default=DEFAULT_NAMESPACE, show_default=True,
-              help="Namespace of the leader-election Lease (in a pod: $POD_NAMESPACE).")
-@click.option("--metrics-port", type=click.IntRange(0, 65535), default=8080, show_default=True,
-              help="Port for /metrics (0: off).")
-@click.option("--health-port", type=click.IntRange(0, 65535), default=8081, show_default=True,
-              help="Port for /healthz and /readyz (0: off; equal to --metrics-port: one server).")
+@click.option(
+    "--namespace",
+    envvar="POD_NAMESPACE",
+    default=DEFAULT_NAMESPACE,
+    show_default=True,
+    help="Namespace of the leader-election Lease (in a pod: $POD_NAMESPACE).",
+)
+@click.option(
+    "--metrics-port", type=click.IntRange(0, 65535), default=8080, show_default=True, help="Port for /metrics (0: off)."
+)
+@click.option(
+    "--health-port",
+    type=click.IntRange(0, 65535),
+    default=8081,
+    show_default=True,
+    help="Port for /healthz and /readyz (0: off; equal to --metrics-port: one server).",
+)
 @click.option("--bind", "bind_host", default="0.0.0.0", show_default=True, help="Address for both ports.")
-@click.option("--rollout-rate", default="1/10s", show_default=True, callback=_rate,
-              help="At most this many owner restarts per duration for spec.rollout: restart (e.g. 1/10s, 3/1m).")
-@click.option("--restart-settle", type=click.FloatRange(0.0), default=10.0, show_default=True,
-              help="Seconds a bridge's NAD and Subnet must exist before owners are restarted (the webhook must "
-                   "see them first, or the new pods miss the attachment too).")
-@click.option("--restart-retry", type=click.FloatRange(1.0), default=60.0, show_default=True,
-              help="Seconds before restarting an owner again whose new pods still lack the attachment "
-                   "(doubles each time, at most 5 restarts per bridge generation).")
+@click.option(
+    "--rollout-rate",
+    default="1/10s",
+    show_default=True,
+    callback=_rate,
+    help="At most this many owner restarts per duration for spec.rollout: restart (e.g. 1/10s, 3/1m).",
+)
+@click.option(
+    "--restart-settle",
+    type=click.FloatRange(0.0),
+    default=10.0,
+    show_default=True,
+    help="Seconds a bridge's NAD and Subnet must exist before owners are restarted (the webhook must "
+    "see them first, or the new pods miss the attachment too).",
+)
+@click.option(
+    "--restart-retry",
+    type=click.FloatRange(1.0),
+    default=60.0,
+    show_default=True,
+    help="Seconds before restarting an owner again whose new pods still lack the attachment "
+    "(doubles each time, at most 5 restarts per bridge generation).",
+)
 @click.option("--lease-name", default="apibridge-operator", show_default=True)
-@click.option("--lease-duration", type=click.FloatRange(1.0), default=15.0, show_default=True,
-              help="leaseDurationSeconds; renew deadline and retry period scale with it as in client-go.")
-@click.option("--identity", envvar="POD_NAME", default="",
-              help="Lease holder identity (in a pod: $POD_NAME; default host-pid).")
-@click.option("--leader-election/--no-leader-election", default=True, show_default=True,
-              help="Without election the process reconciles at once (one replica only!).")
-@click.option("--resync-period", type=click.FloatRange(1.0), default=300.0, show_default=True,
-              help="Seconds between full passes without any watch event.")
-@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info",
-              show_default=True)
-def operator_command(namespace: str, metrics_port: int, health_port: int, bind_host: str,
-                     rollout_rate: tuple[float, float], restart_settle: float, restart_retry: float,
-                     lease_name: str, lease_duration: float, identity: str,
-                     leader_election: bool, resync_period: float, log_level: str) -> None:
+@click.option(
+    "--lease-duration",
+    type=click.FloatRange(1.0),
+    default=15.0,
+    show_default=True,
+    help="leaseDurationSeconds; renew deadline and retry period scale with it as in client-go.",
+)
+@click.option(
+    "--identity", envvar="POD_NAME", default="", help="Lease holder identity (in a pod: $POD_NAME; default host-pid)."
+)
+@click.option(
+    "--leader-election/--no-leader-election",
+    default=True,
+    show_default=True,
+    help="Without election the process reconciles at once (one replica only!).",
+)
+@click.option(
+    "--resync-period",
+    type=click.FloatRange(1.0),
+    default=300.0,
+    show_default=True,
+    help="Seconds between full passes without any watch event.",
+)
+@click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
+)
+def operator_command(
+    namespace: str,
+    metrics_port: int,
+    health_port: int,
+    bind_host: str,
+    rollout_rate: tuple[float, float],
+    restart_settle: float,
+    restart_retry: float,
+    lease_name: str,
+    lease_duration: float,
+    identity: str,
+    leader_election: bool,
+    resync_period: float,
+    log_level: str,
+) -> None:
     """Run the ApiBridge controller: NAD + Subnet per bridge, status, drift, restarts.
 
     \b
     KUBECONFIG=~/.kube/config apibridge operator --namespace apibridge-system
     """
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        force=True)
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     if log_level != "debug":
         logging.getLogger("kopf").setLevel(logging.WARNING)  # kopf narrates every watch event at INFO
         logging.getLogger("httpx").setLevel(logging.WARNING)
     options = runner.OperatorOptions(
-        namespace=namespace, metrics_port=metrics_port, health_port=health_port, bind_host=bind_host,
-        rollout_rate=rollout_rate, restart_settle=restart_settle, restart_retry=restart_retry,
-        lease_name=lease_name, lease_duration=lease_duration, identity=identity,
-        leader_election=leader_election, resync_period=resync_period)
+        namespace=namespace,
+        metrics_port=metrics_port,
+        health_port=health_port,
+        bind_host=bind_host,
+        rollout_rate=rollout_rate,
+        restart_settle=restart_settle,
+        restart_retry=restart_retry,
+        lease_name=lease_name,
+        lease_duration=lease_duration,
+        identity=identity,
+        leader_election=leader_election,
+        resync_period=resync_period,
+    )
     sys.exit(asyncio.run(runner.run(options)))
 
 
 def _text(diagnosis: doctor.Diagnosis) -> str:
-    chain = " → ".join(x for x in (
-        f"ApiBridge {diagnosis.bridge}" if diagnosis.bridge else None,
-        f"NAD {diagnosis.nad}" if diagnosis.nad else None,
-        f"provider {diagnosis.provider}" if diagnosis.provider else None,
-        f"Subnet {diagnosis.subnet}" if diagnosis.subnet else None) if x)
+    chain = " → ".join(
+        x
+        for x in (
+            f"ApiBridge {diagnosis.bridge}" if diagnosis.bridge else None,
+            f"NAD {diagnosis.nad}" if diagnosis.nad else None,
+            f"provider {diagnosis.provider}" if diagnosis.provider else None,
+            f"Subnet {diagnosis.subnet}" if diagnosis.subnet else None,
+        )
+        if x
+    )
     lines = [f"Pod {diagnosis.pod}" + (f": {chain}" if chain else "")]
     for link in diagnosis.links:
         lines.append(f"  {MARKS[link.status]} {link.title}: {link.detail}")
@@ -134,4 +200,3 @@ def doctor_command(pod: str, namespace: str | None, output: str) -> None:
     else:
         click.echo(_text(diagnosis))
     sys.exit(EXIT_OK if diagnosis.healthy else EXIT_FINDINGS)
-

@@ -39,8 +39,11 @@ def _chosen(cluster: Cluster, vpc: str | None, files: tuple[str, ...], ui: Ui) -
     """Names of the bridges to render, and the on-the-fly bridge (if any) the planner must add."""
     if vpc is None:
         if not cluster.bridges:
-            raise InputError("no ApiBridge in the input", Location(", ".join(files)),
-                             hint="add an ApiBridge (apiVersion apibridge.dev/v1alpha1) or pass --vpc NAME")
+            raise InputError(
+                "no ApiBridge in the input",
+                Location(", ".join(files)),
+                hint="add an ApiBridge (apiVersion apibridge.dev/v1alpha1) or pass --vpc NAME",
+            )
         return sorted(cluster.bridges), []
     names = sorted(b.name for b in cluster.bridges.values() if b.vpc == vpc)
     if names:
@@ -61,8 +64,15 @@ def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]
 @output_option(("yaml", "json"), "yaml")
 @pool_options
 @click.pass_context
-def render_command(ctx: click.Context, files: tuple[str, ...], vpc: str | None, output: str, pool_v4: Any,
-                   pool_v6: Any, service_cidrs: tuple[Any, ...]) -> None:
+def render_command(
+    ctx: click.Context,
+    files: tuple[str, ...],
+    vpc: str | None,
+    output: str,
+    pool_v4: Any,
+    pool_v6: Any,
+    service_cidrs: tuple[Any, ...],
+) -> None:
     """Print the NAD and Subnet of every ApiBridge in FILE... (yaml: for kubectl apply -f -)."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "checking")) as step:

@@ -28,15 +28,21 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tls-cert-file", type=Path)
     p.add_argument("--tls-private-key-file", type=Path)
     p.add_argument("--tls-ca-file", type=Path, help="CA of the serving certificate, written into the kubeconfig")
-    p.add_argument("--self-signed-tls", action="store_true",
-                   help="serve HTTPS with a throwaway CA (it goes into the kubeconfig)")
+    p.add_argument(
+        "--self-signed-tls", action="store_true", help="serve HTTPS with a throwaway CA (it goes into the kubeconfig)"
+    )
     p.add_argument("--token", default=None, help="require this bearer token (it goes into the kubeconfig)")
     p.add_argument("--kubeconfig-out", type=Path, help="write a kubeconfig pointing at the emulator here")
     p.add_argument("--load", type=Path, nargs="*", default=[], help="YAML manifests to create at start")
     p.add_argument("--history-window", type=int, default=1000, help="watch events kept before 410 Gone")
     p.add_argument("--bookmark-interval", type=float, default=60.0)
-    p.add_argument("--service", action="append", default=[], metavar="NS/NAME:PORT=URL",
-                   help="where a webhook Service really listens (repeatable)")
+    p.add_argument(
+        "--service",
+        action="append",
+        default=[],
+        metavar="NS/NAME:PORT=URL",
+        help="where a webhook Service really listens (repeatable)",
+    )
     return p
 
 
@@ -61,8 +67,12 @@ async def _main(args: argparse.Namespace) -> int:
         except KeyError:
             raise LookupError(f"no --service mapping for {namespace}/{name}:{port}") from None
 
-    emulator = Emulator(token=args.token, history_window=args.history_window,
-                        bookmark_interval=args.bookmark_interval, service_resolver=resolve if table else None)
+    emulator = Emulator(
+        token=args.token,
+        history_window=args.history_window,
+        bookmark_interval=args.bookmark_interval,
+        service_resolver=resolve if table else None,
+    )
     docs: list[Any] = []
     for path in args.load:
         docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
@@ -76,9 +86,15 @@ async def _main(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    async with serve(emulator, host=args.host, port=args.port, tls_cert_file=args.tls_cert_file,
-                     tls_key_file=args.tls_private_key_file, ca_file=args.tls_ca_file,
-                     self_signed_tls=args.self_signed_tls) as running:
+    async with serve(
+        emulator,
+        host=args.host,
+        port=args.port,
+        tls_cert_file=args.tls_cert_file,
+        tls_key_file=args.tls_private_key_file,
+        ca_file=args.tls_ca_file,
+        self_signed_tls=args.self_signed_tls,
+    ) as running:
         print(f"apibridge emulator serving at {running.url}", flush=True)
         if args.kubeconfig_out:
             running.write_kubeconfig(args.kubeconfig_out)

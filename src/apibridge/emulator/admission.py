@@ -119,8 +119,9 @@ class Dispatcher:
             a.old is not None and matches(obj_selector, _labels(a.old))
         )
 
-    def _should_call(self, config: Obj, hook: Mapping[str, Any], a: Attributes,
-                     namespace_labels: dict[str, str] | None) -> bool:
+    def _should_call(
+        self, config: Obj, hook: Mapping[str, Any], a: Attributes, namespace_labels: dict[str, str] | None
+    ) -> bool:
         """``ShouldCallHook``: rules and selectors, then ``matchConditions``; raises 403 when a condition
         fails to evaluate under ``failurePolicy: Fail``."""
         if not self._applies(hook, a, namespace_labels):
@@ -128,22 +129,27 @@ class Dispatcher:
         if not hook.get("matchConditions"):
             return True
         conditions = self.conditions.get(config, hook)
-        outcome = matchconditions.evaluate(
-            conditions, matchconditions.activation(a.obj, a.old, self._request("", a)))
+        outcome = matchconditions.evaluate(conditions, matchconditions.activation(a.obj, a.old, self._request("", a)))
         if outcome.false_condition is not None or not outcome.errors:
             return outcome.false_condition is None
         name = str(hook.get("name"))
         if hook.get("failurePolicy", "Fail") == "Ignore":
-            log.warning("webhook %s skipped: matchConditions failed to evaluate (failurePolicy: Ignore): %s",
-                        name, outcome.error_message())
+            log.warning(
+                "webhook %s skipped: matchConditions failed to evaluate (failurePolicy: Ignore): %s",
+                name,
+                outcome.error_message(),
+            )
             return False
         log.warning("Failed evaluating match conditions, failing closed %s: %s", name, outcome.error_message())
         raise errors.forbidden(a.rt.plural, a.rt.group, a.name, outcome.error_message())
 
     @staticmethod
     def _ordered(configs: list[Obj]) -> list[tuple[Obj, dict[str, Any]]]:
-        return [(config, hook) for config in sorted(configs, key=lambda c: c["metadata"]["name"])
-                for hook in config.get("webhooks") or []]
+        return [
+            (config, hook)
+            for config in sorted(configs, key=lambda c: c["metadata"]["name"])
+            for hook in config.get("webhooks") or []
+        ]
 
     async def mutate(self, configs: list[Obj], a: Attributes, ns_labels: dict[str, str] | None) -> Obj | None:
         """Call every matching mutating webhook in order; return the (possibly patched) object.
@@ -163,8 +169,11 @@ class Dispatcher:
             changed_after[len(called)] = False
             called.append((config, hook))
         for i, (config, hook) in enumerate(called):  # reinvocationPolicy: IfNeeded — once more if others changed it
-            if (hook.get("reinvocationPolicy") == "IfNeeded" and changed_after.get(i)
-                    and self._should_call(config, hook, a, ns_labels)):
+            if (
+                hook.get("reinvocationPolicy") == "IfNeeded"
+                and changed_after.get(i)
+                and self._should_call(config, hook, a, ns_labels)
+            ):
                 await self._invoke(hook, a, mutating=True)
         return a.obj
 
@@ -206,8 +215,10 @@ class Dispatcher:
         svc = cc.get("service") or {}
         ns, svc_name, port = str(svc.get("namespace")), str(svc.get("name")), int(svc.get("port") or 443)
         if self.resolver is None:
-            raise CallError(f"failed to call webhook: service {ns}/{svc_name}:{port}: no service resolver configured "
-                            "in the emulator (there is no cluster DNS)")
+            raise CallError(
+                f"failed to call webhook: service {ns}/{svc_name}:{port}: no service resolver configured "
+                "in the emulator (there is no cluster DNS)"
+            )
         base = self.resolver(ns, svc_name, port).rstrip("/")
         return base + str(svc.get("path") or ""), f"{svc_name}.{ns}.svc"
 
@@ -231,8 +242,10 @@ class Dispatcher:
             ):
                 text = await resp.text()
                 if resp.status != 200:
-                    raise CallError(f'failed to call webhook: an error on the server ("{text[:200]}") has prevented '
-                                    f"the request from succeeding (HTTP {resp.status})")
+                    raise CallError(
+                        f'failed to call webhook: an error on the server ("{text[:200]}") has prevented '
+                        f"the request from succeeding (HTTP {resp.status})"
+                    )
         except TimeoutError:
             raise CallError(f'failed to call webhook: Post "{url}": context deadline exceeded') from None
         except aiohttp.ClientError as exc:
@@ -241,18 +254,23 @@ class Dispatcher:
             body = json.loads(text)
         except ValueError as exc:
             raise CallError(f"received invalid webhook response: {exc}") from None
-        if not isinstance(body, dict) or body.get("apiVersion") != "admission.k8s.io/v1" or (
-            body.get("kind") != "AdmissionReview"
+        if (
+            not isinstance(body, dict)
+            or body.get("apiVersion") != "admission.k8s.io/v1"
+            or (body.get("kind") != "AdmissionReview")
         ):
             got = f"{body.get('apiVersion', '')}, Kind={body.get('kind', '')}" if isinstance(body, dict) else "?"
-            raise CallError(f"received invalid webhook response: expected webhook response of "
-                            f"admission.k8s.io/v1, Kind=AdmissionReview, got {got}")
+            raise CallError(
+                f"received invalid webhook response: expected webhook response of "
+                f"admission.k8s.io/v1, Kind=AdmissionReview, got {got}"
+            )
         response = body.get("response")
         if not isinstance(response, dict):
             raise CallError("received invalid webhook response: webhook response was absent")
         if response.get("uid") != uid:
-            raise CallError(f'received invalid webhook response: expected response.uid="{uid}", '
-                            f'got "{response.get("uid", "")}"')
+            raise CallError(
+                f'received invalid webhook response: expected response.uid="{uid}", got "{response.get("uid", "")}"'
+            )
         return response
 
     def _review(self, uid: str, a: Attributes) -> AdmissionReviewRequest:

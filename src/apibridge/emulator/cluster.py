@@ -33,8 +33,11 @@ from apibridge.emulator.selectors import FieldSelector, Selector, fields_match, 
 from apibridge.emulator.store import StorageKey, Store
 from apibridge.emulator.wire import Obj, StatusCause, UserInfo
 
-ADMIN = UserInfo(username="kubernetes-admin", uid="00000000-0000-0000-0000-000000000001",
-                 groups=["system:masters", "system:authenticated"])
+ADMIN = UserInfo(
+    username="kubernetes-admin",
+    uid="00000000-0000-0000-0000-000000000001",
+    groups=["system:masters", "system:authenticated"],
+)
 NAMESPACES: StorageKey = ("", "namespaces")
 MUTATING: StorageKey = ("admissionregistration.k8s.io", "mutatingwebhookconfigurations")
 VALIDATING: StorageKey = ("admissionregistration.k8s.io", "validatingwebhookconfigurations")
@@ -86,15 +89,26 @@ class Cluster:
         self._next_ip = 10
         self._syncing: set[tuple[str, str]] = set()
         for ns in BOOTSTRAP_NAMESPACES:
-            self._commit_create(self._type("", "namespaces"), {
-                "apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
-        self._commit_create(self._type("", "services"), {
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "kubernetes", "namespace": "default",
-                         "labels": {"component": "apiserver", "provider": "kubernetes"}},
-            "spec": {"type": "ClusterIP", "clusterIP": str(self._service_net[1]),
-                     "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]},
-        })
+            self._commit_create(
+                self._type("", "namespaces"), {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+            )
+        self._commit_create(
+            self._type("", "services"),
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {
+                    "name": "kubernetes",
+                    "namespace": "default",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "type": "ClusterIP",
+                    "clusterIP": str(self._service_net[1]),
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                },
+            },
+        )
 
     # ------------------------------------------------------------------------------------------ helpers
     def _type(self, group: str, plural: str) -> ResourceType:
@@ -109,8 +123,11 @@ class Cluster:
     def render(self, rt: ResourceType, obj: Obj) -> Obj:
         """A copy of a stored object as seen through ``rt``'s group/version."""
         out = copy.deepcopy(obj)
-        return {"apiVersion": rt.api_version, "kind": rt.kind, **{k: v for k, v in out.items()
-                                                                   if k not in ("apiVersion", "kind")}}
+        return {
+            "apiVersion": rt.api_version,
+            "kind": rt.kind,
+            **{k: v for k, v in out.items() if k not in ("apiVersion", "kind")},
+        }
 
     def _storage_api_version(self, rt: ResourceType) -> str:
         version = rt.storage_version or rt.version
@@ -138,8 +155,10 @@ class Cluster:
         if rt.custom and (not kind or not api_version):
             raise errors.bad_request(f"Object 'Kind' is missing in '{json.dumps(body)[:200]}'")
         if api_version and api_version != rt.api_version:
-            raise errors.bad_request(f"the API version in the data ({api_version}) does not match the expected "
-                                     f"API version ({rt.api_version})")
+            raise errors.bad_request(
+                f"the API version in the data ({api_version}) does not match the expected "
+                f"API version ({rt.api_version})"
+            )
         if kind and kind != rt.kind:
             raise errors.bad_request(f"the kind in the data ({kind}) does not match the expected kind ({rt.kind})")
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
@@ -153,8 +172,12 @@ class Cluster:
         if ns is None:
             raise errors.not_found("namespaces", "", namespace)
         if _meta(ns).get("deletionTimestamp"):
-            raise errors.forbidden(rt.plural, rt.group, name, f"unable to create new content in namespace "
-                                   f"{namespace} because it is being terminated")
+            raise errors.forbidden(
+                rt.plural,
+                rt.group,
+                name,
+                f"unable to create new content in namespace {namespace} because it is being terminated",
+            )
 
     def _crd_terminating(self, rt: ResourceType) -> bool:
         if not rt.custom:
@@ -174,8 +197,10 @@ class Cluster:
             pruned = crds.prune_and_default(rt.schema, obj)
             unknown = [f'unknown field "{path}"' for path in pruned]
             if unknown and req.field_validation == "Strict":
-                raise errors.bad_request(f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
-                                         f"strict decoding error: {', '.join(unknown)}")
+                raise errors.bad_request(
+                    f'{rt.kind} in version "{rt.version}" cannot be handled as a {rt.kind}: '
+                    f"strict decoding error: {', '.join(unknown)}"
+                )
             if req.field_validation == "Warn":
                 req.warnings.extend(unknown)
             causes += crds.validate_object(rt.schema, obj)
@@ -247,8 +272,9 @@ class Cluster:
         if rt.namespaced:
             ns = namespace or ""
             if meta.get("namespace") and meta["namespace"] != ns:
-                raise errors.bad_request("the namespace of the provided object does not match the namespace sent "
-                                         "on the request")
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
             meta["namespace"] = ns
         else:
             meta.pop("namespace", None)
@@ -260,22 +286,43 @@ class Cluster:
         if rt.namespaced:
             self._check_namespace_open(rt, ns, display)
         if self._crd_terminating(rt):
-            raise errors.ApiError(405, "MethodNotAllowed",
-                                  "create not allowed while custom resource definition is terminating")
+            raise errors.ApiError(
+                405, "MethodNotAllowed", "create not allowed while custom resource definition is terminating"
+            )
         strategies.apply_defaults(rt, obj)
         if rt.storage_key == ("", "pods"):
             self._service_account_plugin(obj, ns)
-        a = Attributes(rt, "CREATE", ns, str(meta.get("name") or ""), None, obj, None, req.dry_run,
-                       {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"}, req.user, req.warnings)
+        a = Attributes(
+            rt,
+            "CREATE",
+            ns,
+            str(meta.get("name") or ""),
+            None,
+            obj,
+            None,
+            req.dry_run,
+            {"kind": "CreateOptions", "apiVersion": "meta.k8s.io/v1"},
+            req.user,
+            req.warnings,
+        )
         obj = await self._admit(a, mutate=True) or obj
         meta = _meta(obj)
         if not meta.get("name"):
             if meta.get("generateName"):
                 meta["name"] = f"{meta['generateName']}{strategies.random_suffix()}"
             else:
-                raise errors.invalid(rt.kind, rt.group, "", [{
-                    "reason": "FieldValueRequired", "field": "metadata.name",
-                    "message": "Required value: name or generateName is required"}])
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [
+                        {
+                            "reason": "FieldValueRequired",
+                            "field": "metadata.name",
+                            "message": "Required value: name or generateName is required",
+                        }
+                    ],
+                )
         name = str(meta["name"])
         strategies.prepare_for_create(rt, obj)
         causes = strategies.validate_name(rt, name) + self._kind_causes(rt, obj, None, req)
@@ -303,9 +350,12 @@ class Cluster:
         spec = obj.get("spec") or {}
         sa = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
         if self.store.get(("", "serviceaccounts"), namespace, sa) is None:
-            raise errors.forbidden("pods", "", str(_meta(obj).get("name") or _meta(obj).get("generateName") or ""),
-                                   f'error looking up service account {namespace}/{sa}: serviceaccount "{sa}" '
-                                   "not found")
+            raise errors.forbidden(
+                "pods",
+                "",
+                str(_meta(obj).get("name") or _meta(obj).get("generateName") or ""),
+                f'error looking up service account {namespace}/{sa}: serviceaccount "{sa}" not found',
+            )
         strategies.service_account_volume(obj, True)
 
     def _stamp_new(self, rt: ResourceType, obj: Obj) -> None:
@@ -348,37 +398,65 @@ class Cluster:
 
     # ------------------------------------------------------------------------------------------ update / patch
     async def update(
-        self, rt: ResourceType, namespace: str | None, name: str, body: Any, req: Request,
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        body: Any,
+        req: Request,
         subresource: str | None = None,
     ) -> Obj:
         self._check_subresource(rt, subresource)
         new_in = self._decode(rt, body)
         meta = new_in["metadata"]
         if meta.get("name") != name:
-            raise errors.bad_request(f"the name of the object ({meta.get('name', '')}) does not match the name on "
-                                     f"the URL ({name})")
+            raise errors.bad_request(
+                f"the name of the object ({meta.get('name', '')}) does not match the name on the URL ({name})"
+            )
         if rt.namespaced and meta.get("namespace") and meta["namespace"] != namespace:
-            raise errors.bad_request("the namespace of the provided object does not match the namespace sent on "
-                                     "the request")
+            raise errors.bad_request(
+                "the namespace of the provided object does not match the namespace sent on the request"
+            )
         pinned = str(meta.get("resourceVersion") or "")
         for _ in range(MAX_RETRIES):
             old = self._get(rt, namespace, name)
             if pinned and pinned != _meta(old)["resourceVersion"]:
                 raise errors.conflict(rt.plural, rt.group, name)
             if not pinned and not rt.unconditional_update:
-                raise errors.invalid(rt.kind, rt.group, name, [{
-                    "reason": "FieldValueInvalid", "field": "metadata.resourceVersion",
-                    "message": "Invalid value: 0x0: must be specified for an update"}])
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    name,
+                    [
+                        {
+                            "reason": "FieldValueInvalid",
+                            "field": "metadata.resourceVersion",
+                            "message": "Invalid value: 0x0: must be specified for an update",
+                        }
+                    ],
+                )
             try:
-                return await self._update(rt, old, copy.deepcopy(new_in), req, subresource,
-                                          {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"})
+                return await self._update(
+                    rt,
+                    old,
+                    copy.deepcopy(new_in),
+                    req,
+                    subresource,
+                    {"kind": "UpdateOptions", "apiVersion": "meta.k8s.io/v1"},
+                )
             except _RetryError:
                 if pinned:
                     raise errors.conflict(rt.plural, rt.group, name) from None
         raise errors.conflict(rt.plural, rt.group, name)
 
     async def patch(
-        self, rt: ResourceType, namespace: str | None, name: str, content_type: str, body: bytes, req: Request,
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        content_type: str,
+        body: bytes,
+        req: Request,
         subresource: str | None = None,
     ) -> Obj:
         self._check_subresource(rt, subresource)
@@ -392,8 +470,9 @@ class Cluster:
             if pinned and pinned != _meta(old)["resourceVersion"]:
                 raise errors.conflict(rt.plural, rt.group, name)
             try:
-                return await self._update(rt, old, patched, req, subresource,
-                                          {"kind": "PatchOptions", "apiVersion": "meta.k8s.io/v1"})
+                return await self._update(
+                    rt, old, patched, req, subresource, {"kind": "PatchOptions", "apiVersion": "meta.k8s.io/v1"}
+                )
             except _RetryError:
                 if pinned:
                     raise errors.conflict(rt.plural, rt.group, name) from None
@@ -410,8 +489,9 @@ class Cluster:
         ns, name = str(meta_old.get("namespace") or ""), str(meta_old["name"])
         if subresource is None:
             strategies.apply_defaults(rt, new)
-        a = Attributes(rt, "UPDATE", ns, name, subresource, new, self.render(rt, old), req.dry_run, options,
-                       req.user, req.warnings)
+        a = Attributes(
+            rt, "UPDATE", ns, name, subresource, new, self.render(rt, old), req.dry_run, options, req.user, req.warnings
+        )
         new = await self._admit(a, mutate=True) or new
         new = strategies.prepare_for_update(rt, old, new, subresource)
         new["apiVersion"] = self._storage_api_version(rt)
@@ -451,21 +531,43 @@ class Cluster:
         old = self._get(rt, namespace, name)
         pre = options.get("preconditions") or {}
         if pre.get("uid") and pre["uid"] != _meta(old).get("uid"):
-            raise errors.conflict(rt.plural, rt.group, name, f"Precondition failed: UID in precondition: "
-                                  f"{pre['uid']}, UID in object meta: {_meta(old).get('uid')}")
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {_meta(old).get('uid')}",
+            )
         if pre.get("resourceVersion") and pre["resourceVersion"] != _meta(old).get("resourceVersion"):
-            raise errors.conflict(rt.plural, rt.group, name, f"Precondition failed: ResourceVersion in precondition: "
-                                  f"{pre['resourceVersion']}, ResourceVersion in object meta: "
-                                  f"{_meta(old).get('resourceVersion')}")
-        policy = str(options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else
-                                                          "Background"))
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: "
+                f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                f"{_meta(old).get('resourceVersion')}",
+            )
+        policy = str(
+            options.get("propagationPolicy") or ("Orphan" if options.get("orphanDependents") else "Background")
+        )
         if policy not in ("Background", "Foreground", "Orphan"):
-            raise errors.bad_request(f'Unsupported value: "{policy}": supported values: "Foreground", '
-                                     '"Background", "Orphan"')
+            raise errors.bad_request(
+                f'Unsupported value: "{policy}": supported values: "Foreground", "Background", "Orphan"'
+            )
         ns = str(_meta(old).get("namespace") or "")
         op: Operation = "DELETE"
-        a = Attributes(rt, op, ns, name, None, None, self.render(rt, old), req.dry_run,
-                       {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1", **options}, req.user, req.warnings)
+        a = Attributes(
+            rt,
+            op,
+            ns,
+            name,
+            None,
+            None,
+            self.render(rt, old),
+            req.dry_run,
+            {"kind": "DeleteOptions", "apiVersion": "meta.k8s.io/v1", **options},
+            req.user,
+            req.warnings,
+        )
         await self._admit(a, mutate=True)
         await self._admit(a, mutate=False)
         old = self._get(rt, namespace, name)
@@ -521,7 +623,12 @@ class Cluster:
         return removed
 
     async def delete_collection(
-        self, rt: ResourceType, namespace: str | None, labels: Selector, fields: FieldSelector, options: Obj,
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        labels: Selector,
+        fields: FieldSelector,
+        options: Obj,
         req: Request,
     ) -> Obj:
         listed = self.list(rt, namespace, labels, fields)
@@ -535,8 +642,12 @@ class Cluster:
                     continue
                 raise
             items.append(last)
-        return {"apiVersion": rt.api_version, "kind": rt.list_kind,
-                "metadata": {"resourceVersion": str(self.store.resource_version)}, "items": items}
+        return {
+            "apiVersion": rt.api_version,
+            "kind": rt.list_kind,
+            "metadata": {"resourceVersion": str(self.store.resource_version)},
+            "items": items,
+        }
 
     # ------------------------------------------------------------------------------------------ controllers
     def _dependents(self, owner_uid: str) -> Iterator[tuple[ResourceType, Obj]]:
@@ -577,18 +688,29 @@ class Cluster:
         """The serviceaccount and root-ca-cert-publisher controllers."""
         sa_rt, cm_rt = self._type("", "serviceaccounts"), self._type("", "configmaps")
         if self.store.get(sa_rt.storage_key, name, "default") is None:
-            self._commit_create(sa_rt, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                        "metadata": {"name": "default", "namespace": name}})
+            self._commit_create(
+                sa_rt,
+                {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "default", "namespace": name}},
+            )
         if self.store.get(cm_rt.storage_key, name, "kube-root-ca.crt") is None:
-            self._commit_create(cm_rt, {
-                "apiVersion": "v1", "kind": "ConfigMap",
-                "metadata": {"name": "kube-root-ca.crt", "namespace": name,
-                             "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used "
-                                             "to verify the kube-apiserver when using internal endpoints such as "
-                                             "the internal service IP or kubernetes.default.svc. No other usage "
-                                             "is guaranteed across distributions of Kubernetes clusters."}},
-                "data": {"ca.crt": self.root_ca_pem},
-            })
+            self._commit_create(
+                cm_rt,
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "metadata": {
+                        "name": "kube-root-ca.crt",
+                        "namespace": name,
+                        "annotations": {
+                            "kubernetes.io/description": "Contains a CA bundle that can be used "
+                            "to verify the kube-apiserver when using internal endpoints such as "
+                            "the internal service IP or kubernetes.default.svc. No other usage "
+                            "is guaranteed across distributions of Kubernetes clusters."
+                        },
+                    },
+                    "data": {"ca.crt": self.root_ca_pem},
+                },
+            )
 
     def _sync_namespace(self, name: str) -> None:
         """The namespace controller: a terminating namespace loses its content, then itself."""

@@ -59,15 +59,21 @@ def validate_crd(obj: Obj) -> list[StatusCause]:
         given = obj["metadata"].get("name")
         bad("metadata.name", f'Invalid value: "{given}": must be spec.names.plural+"."+spec.group')
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        bad("spec.scope", f'Unsupported value: {spec.get("scope")!r}: supported values: "Cluster", "Namespaced"',
-            "FieldValueNotSupported")
+        bad(
+            "spec.scope",
+            f'Unsupported value: {spec.get("scope")!r}: supported values: "Cluster", "Namespaced"',
+            "FieldValueNotSupported",
+        )
     versions = spec.get("versions") or []
     if not versions or sum(1 for v in versions if v.get("storage")) != 1:
         bad("spec.versions", "Invalid value: must have exactly one version marked as storage version")
     for i, v in enumerate(versions):
         if not (v.get("schema") or {}).get("openAPIV3Schema"):
-            bad(f"spec.versions[{i}].schema.openAPIV3Schema", "Required value: schemas are required",
-                "FieldValueRequired")
+            bad(
+                f"spec.versions[{i}].schema.openAPIV3Schema",
+                "Required value: schemas are required",
+                "FieldValueRequired",
+            )
     return causes
 
 
@@ -75,8 +81,13 @@ def validate_crd_update(old: Obj, new: Obj) -> list[StatusCause]:
     causes: list[StatusCause] = []
     for field in ("group", "scope"):
         if (old.get("spec") or {}).get(field) != (new.get("spec") or {}).get(field):
-            causes.append({"reason": "FieldValueInvalid", "field": f"spec.{field}",
-                           "message": "Invalid value: field is immutable"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": f"spec.{field}",
+                    "message": "Invalid value: field is immutable",
+                }
+            )
     return causes
 
 
@@ -86,10 +97,20 @@ def crd_status(obj: Obj) -> dict[str, Any]:
     old = obj.get("status") or {}
     stored = list(dict.fromkeys([*(old.get("storedVersions") or []), storage]))
     conditions = old.get("conditions") or [  # kept as they are once set: an unchanged CRD is not rewritten
-        {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts", "message": "no conflicts found",
-         "lastTransitionTime": stamp},
-        {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-         "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+        {
+            "type": "NamesAccepted",
+            "status": "True",
+            "reason": "NoConflicts",
+            "message": "no conflicts found",
+            "lastTransitionTime": stamp,
+        },
+        {
+            "type": "Established",
+            "status": "True",
+            "reason": "InitialNamesAccepted",
+            "message": "the initial names have been accepted",
+            "lastTransitionTime": stamp,
+        },
     ]
     return {"acceptedNames": _names(obj), "conditions": conditions, "storedVersions": stored}
 
@@ -103,23 +124,25 @@ def crd_types(obj: Obj) -> list[ResourceType]:
     out = []
     for v in sorted(versions, key=lambda v: version_priority(str(v["name"]))):
         subresources = frozenset(k for k in (v.get("subresources") or {}) if k == "status")
-        out.append(ResourceType(
-            group=str(spec["group"]),
-            version=str(v["name"]),
-            plural=str(names["plural"]),
-            kind=str(names["kind"]),
-            singular=str(names["singular"]),
-            namespaced=spec.get("scope") == "Namespaced",
-            short_names=tuple(names.get("shortNames") or ()),
-            categories=tuple(names.get("categories") or ()),
-            subresources=subresources,
-            custom=True,
-            unconditional_update=False,
-            return_deleted_object=True,
-            field_labels=tuple(str(f.get("jsonPath", "")).lstrip(".") for f in v.get("selectableFields") or []),
-            schema=(v.get("schema") or {}).get("openAPIV3Schema"),
-            storage_version=storage,
-        ))
+        out.append(
+            ResourceType(
+                group=str(spec["group"]),
+                version=str(v["name"]),
+                plural=str(names["plural"]),
+                kind=str(names["kind"]),
+                singular=str(names["singular"]),
+                namespaced=spec.get("scope") == "Namespaced",
+                short_names=tuple(names.get("shortNames") or ()),
+                categories=tuple(names.get("categories") or ()),
+                subresources=subresources,
+                custom=True,
+                unconditional_update=False,
+                return_deleted_object=True,
+                field_labels=tuple(str(f.get("jsonPath", "")).lstrip(".") for f in v.get("selectableFields") or []),
+                schema=(v.get("schema") or {}).get("openAPIV3Schema"),
+                storage_version=storage,
+            )
+        )
     return out
 
 
@@ -220,9 +243,19 @@ def validate_object(schema: dict[str, Any], obj: Obj) -> list[StatusCause]:
             causes.append({"reason": "FieldValueRequired", "field": field, "message": "Required value"})
         elif err.validator == "enum":
             allowed = ", ".join(f'"{v}"' for v in err.validator_value)
-            causes.append({"reason": "FieldValueNotSupported", "field": path,
-                           "message": f"Unsupported value: {err.instance!r}: supported values: {allowed}"})
+            causes.append(
+                {
+                    "reason": "FieldValueNotSupported",
+                    "field": path,
+                    "message": f"Unsupported value: {err.instance!r}: supported values: {allowed}",
+                }
+            )
         else:
-            causes.append({"reason": "FieldValueInvalid", "field": path,
-                           "message": f"Invalid value: {err.instance!r}: {path} in body {err.message}"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": path,
+                    "message": f"Invalid value: {err.instance!r}: {path} in body {err.message}",
+                }
+            )
     return causes

@@ -79,10 +79,21 @@ def resource_list(types: ResourceTypes, group: str, version: str) -> dict[str, A
             entry["categories"] = list(rt.categories)
         resources.append(entry)
         for sub in sorted(rt.subresources):
-            resources.append({"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced,
-                              "kind": rt.kind, "verbs": list(SUBRESOURCE_VERBS)})
-    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": f"{group}/{version}" if group else version,
-            "resources": resources}
+            resources.append(
+                {
+                    "name": f"{rt.plural}/{sub}",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "kind": rt.kind,
+                    "verbs": list(SUBRESOURCE_VERBS),
+                }
+            )
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": resources,
+    }
 
 
 # ------------------------------------------------------------------------------ OpenAPI v3 (minimal)
@@ -95,8 +106,12 @@ def _gv_path(group: str, version: str) -> str:
 def openapi_root(types: ResourceTypes) -> dict[str, Any]:
     """``/openapi/v3``: one entry per served group/version. kubectl needs it to decide how to validate."""
     gvs = sorted({(rt.group, rt.version) for rt in types})
-    return {"paths": {_gv_path(g, v): {"serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash={_hash(g, v, '')}"}
-                      for g, v in gvs}}
+    return {
+        "paths": {
+            _gv_path(g, v): {"serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash={_hash(g, v, '')}"}
+            for g, v in gvs
+        }
+    }
 
 
 def openapi_group_version(types: ResourceTypes, group: str, version: str) -> dict[str, Any] | None:
@@ -116,12 +131,21 @@ def openapi_group_version(types: ResourceTypes, group: str, version: str) -> dic
     for rt in served:
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         schemas[f"{rt.group or 'core'}.{rt.version}.{rt.kind}"] = {
-            "type": "object", "x-kubernetes-preserve-unknown-fields": True, "x-kubernetes-group-version-kind": [gvk]}
+            "type": "object",
+            "x-kubernetes-preserve-unknown-fields": True,
+            "x-kubernetes-group-version-kind": [gvk],
+        }
         scope = "/namespaces/{namespace}" if rt.namespaced else ""
-        paths[f"{prefix}{scope}/{rt.plural}/{{name}}"] = {"patch": {
-            "x-kubernetes-group-version-kind": gvk,
-            "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
-            "responses": {"200": {"description": "OK"}},
-        }}
-    return {"openapi": "3.0.0", "info": {"title": "Kubernetes (apibridge emulator)", "version": version},
-            "paths": paths, "components": {"schemas": schemas}}
+        paths[f"{prefix}{scope}/{rt.plural}/{{name}}"] = {
+            "patch": {
+                "x-kubernetes-group-version-kind": gvk,
+                "parameters": [{"name": "fieldValidation", "in": "query", "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "OK"}},
+            }
+        }
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes (apibridge emulator)", "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

@@ -56,7 +56,7 @@ def _error(message: str) -> CELEvalError:
 def _char_at(s: str, i: int) -> Any:
     if not 0 <= i <= len(s):
         return _error(f"index out of range: {i}")
-    return celtypes.StringType(s[i:i + 1])
+    return celtypes.StringType(s[i : i + 1])
 
 
 def _index_of(target: Any, item: Any, offset: int = 0) -> Any:
@@ -90,7 +90,7 @@ def _split(s: str, sep: str, n: int = -1) -> celtypes.ListType:
         return celtypes.ListType()
     parts = (list(s) if s else []) if sep == "" else s.split(sep, n - 1 if n > 0 else -1)
     if sep == "" and n > 0 and len(parts) > n:
-        parts = [*parts[:n - 1], "".join(parts[n - 1:])]
+        parts = [*parts[: n - 1], "".join(parts[n - 1 :])]
     return celtypes.ListType(celtypes.StringType(p) for p in parts)
 
 
@@ -188,16 +188,24 @@ def compile_condition(name: str, expression: str) -> Condition:
         ast = _ENV.compile(expression)
     except CELParseError as exc:
         return Condition(name, expression, error=f"compilation failed: {_syntax_error(exc)}")
-    unsupported = sorted({str(t.children[0]) for t in ast.find_data("ident")
-                          if t.children and str(t.children[0]) in UNSUPPORTED_VARIABLES})
+    unsupported = sorted(
+        {
+            str(t.children[0])
+            for t in ast.find_data("ident")
+            if t.children and str(t.children[0]) in UNSUPPORTED_VARIABLES
+        }
+    )
     if unsupported:
         return Condition(name, expression, error=f"the emulator does not support the variable {unsupported[0]!r}")
     return Condition(name, expression, program=_ENV.program(ast, functions=FUNCTIONS))
 
 
 def compile_hook(hook: Mapping[str, Any]) -> list[Condition]:
-    return [compile_condition(str(c.get("name") or ""), str(c.get("expression") or ""))
-            for c in hook.get("matchConditions") or [] if isinstance(c, dict)]
+    return [
+        compile_condition(str(c.get("name") or ""), str(c.get("expression") or ""))
+        for c in hook.get("matchConditions") or []
+        if isinstance(c, dict)
+    ]
 
 
 def _syntax_error(exc: CELParseError) -> str:
@@ -256,8 +264,7 @@ class Outcome:
 def activation(obj: Obj | None, old: Obj | None, request: Mapping[str, Any]) -> dict[str, Any]:
     """The CEL variables: ``object``, ``oldObject`` and ``request`` (without its object fields)."""
     req = {k: v for k, v in request.items() if k not in ("object", "oldObject")}
-    return {"object": json_to_cel(obj), "oldObject": json_to_cel(old),
-            "request": json_to_cel(req)}
+    return {"object": json_to_cel(obj), "oldObject": json_to_cel(old), "request": json_to_cel(req)}
 
 
 def evaluate(conditions: Sequence[Condition], variables: Mapping[str, Any]) -> Outcome:
@@ -302,8 +309,13 @@ def validate(hook: Mapping[str, Any], at: str) -> list[StatusCause]:
         return [{"reason": "FieldValueInvalid", "field": field, "message": "Invalid value: must be a list"}]
     causes: list[StatusCause] = []
     if len(conditions) > MAX_CONDITIONS:
-        causes.append({"reason": "FieldValueTooMany", "field": field,
-                       "message": f"Too many: {len(conditions)}: must have at most {MAX_CONDITIONS} items"})
+        causes.append(
+            {
+                "reason": "FieldValueTooMany",
+                "field": field,
+                "message": f"Too many: {len(conditions)}: must have at most {MAX_CONDITIONS} items",
+            }
+        )
     seen: set[str] = set()
     for i, condition in enumerate(conditions):
         here = f"{field}[{i}]"
@@ -315,13 +327,22 @@ def validate(hook: Mapping[str, Any], at: str) -> list[StatusCause]:
             try:
                 _ENV.compile(expression)
             except CELParseError as exc:
-                causes.append({"reason": "FieldValueInvalid", "field": f"{here}.expression",
-                               "message": f"Invalid value: {expression!r}: compilation failed: {_syntax_error(exc)}"})
+                causes.append(
+                    {
+                        "reason": "FieldValueInvalid",
+                        "field": f"{here}.expression",
+                        "message": f"Invalid value: {expression!r}: compilation failed: {_syntax_error(exc)}",
+                    }
+                )
         name = str(condition.get("name") or "")
         causes += list_item_name_causes(
-            name, f"{here}.name", seen, valid=_qualified_name(name),
+            name,
+            f"{here}.name",
+            seen,
+            valid=_qualified_name(name),
             rule="name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-                 "with an alphanumeric character")
+            "with an alphanumeric character",
+        )
     return causes
 
 
@@ -332,5 +353,15 @@ def _qualified_name(name: str) -> bool:
     return 0 < len(part) <= 63 and bool(_QUALIFIED_NAME.match(part))
 
 
-__all__ = ["FUNCTIONS", "MAX_CONDITIONS", "CompileCache", "Condition", "Outcome", "activation", "compile_condition",
-           "compile_hook", "evaluate", "validate"]
+__all__ = [
+    "FUNCTIONS",
+    "MAX_CONDITIONS",
+    "CompileCache",
+    "Condition",
+    "Outcome",
+    "activation",
+    "compile_condition",
+    "compile_hook",
+    "evaluate",
+    "validate",
+]

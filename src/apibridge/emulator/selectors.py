@@ -270,7 +270,7 @@ def parse_field_selector(text: str | None, supported: Sequence[str] = ALWAYS_FIE
             raise SelectorError(f"invalid selector: '{text}'; can't understand '{term}'")
         key, op, value = m.group(1).strip(), m.group(2), _unescape(m.group(3))
         if key not in supported:
-            raise SelectorError(f'field label not supported: {key}')
+            raise SelectorError(f"field label not supported: {key}")
         reqs.append(FieldReq(key, "!=" if op == "!=" else "=", value))
     return tuple(reqs)
 

@@ -64,8 +64,9 @@ class Emulator:
         service_resolver: ServiceResolver | None = None,
         root_ca_pem: str = "",
     ) -> None:
-        self.cluster = Cluster(history_window=history_window, service_resolver=service_resolver,
-                               root_ca_pem=root_ca_pem)
+        self.cluster = Cluster(
+            history_window=history_window, service_resolver=service_resolver, root_ca_pem=root_ca_pem
+        )
         self.token = token
         self.bookmark_interval = bookmark_interval
         self.max_watch_seconds = max_watch_seconds
@@ -80,8 +81,10 @@ class Emulator:
             group, _, version = str(doc.get("apiVersion", "")).rpartition("/")
             rt = self.cluster.types.by_kind(str(doc.get("apiVersion", "")), str(doc.get("kind", "")))
             if rt is None:
-                raise errors.bad_request(f"no resource serves {doc.get('apiVersion')} {doc.get('kind')} "
-                                         f"(group {group!r}, version {version!r})")
+                raise errors.bad_request(
+                    f"no resource serves {doc.get('apiVersion')} {doc.get('kind')} "
+                    f"(group {group!r}, version {version!r})"
+                )
             namespace = (doc.get("metadata") or {}).get("namespace") or "default"
             created.append(await self.cluster.create(rt, namespace if rt.namespaced else None, doc, Request()))
         return created
@@ -245,8 +248,9 @@ class _Handler:
         cluster = self.emulator.cluster
         validation = request.query.get("fieldValidation") or "Warn"
         if validation not in ("Ignore", "Warn", "Strict"):
-            raise errors.bad_request(f'fieldValidation: Unsupported value: "{validation}": supported values: '
-                                     '"Ignore", "Strict", "Warn"')
+            raise errors.bad_request(
+                f'fieldValidation: Unsupported value: "{validation}": supported values: "Ignore", "Strict", "Warn"'
+            )
         req = Request(dry_run=_dry_run(request), field_validation=validation)
         if t.subresource is not None and t.subresource not in t.rt.subresources:
             raise errors.path_not_found()
@@ -258,8 +262,11 @@ class _Handler:
                 labels = parse_label_selector(request.query.get("labelSelector"))
                 fields = parse_field_selector(request.query.get("fieldSelector"), self._field_labels(t.rt))
                 self._check_list_rv(request)
-                return _json(cluster.list(t.rt, t.namespace, labels, fields, _int(request, "limit"),
-                                          request.query.get("continue")))
+                return _json(
+                    cluster.list(
+                        t.rt, t.namespace, labels, fields, _int(request, "limit"), request.query.get("continue")
+                    )
+                )
             return _json(cluster.get(t.rt, t.namespace, t.name))
         if method == "POST":
             if t.name is not None or (t.rt.namespaced and t.namespace is None):
@@ -270,8 +277,15 @@ class _Handler:
             updated = await cluster.update(t.rt, t.namespace, t.name, await _body(request), req, t.subresource)
             return _json(updated, warnings=req.warnings)
         if method == "PATCH" and t.name is not None:
-            patched = await cluster.patch(t.rt, t.namespace, t.name, request.headers.get("Content-Type", ""),
-                                          await request.read(), req, t.subresource)
+            patched = await cluster.patch(
+                t.rt,
+                t.namespace,
+                t.name,
+                request.headers.get("Content-Type", ""),
+                await request.read(),
+                req,
+                t.subresource,
+            )
             return _json(patched, warnings=req.warnings)
         if method == "DELETE" and t.subresource is None:
             options = await _body(request, empty={})
@@ -287,12 +301,17 @@ class _Handler:
                 return _json(result, warnings=req.warnings)
             gone, last = await cluster.delete(t.rt, t.namespace, t.name, options, req)
             if gone and not t.rt.return_deleted_object:
-                details: dict[str, Any] = {"name": t.name, "kind": t.rt.plural,
-                                           "uid": (last.get("metadata") or {}).get("uid", "")}
+                details: dict[str, Any] = {
+                    "name": t.name,
+                    "kind": t.rt.plural,
+                    "uid": (last.get("metadata") or {}).get("uid", ""),
+                }
                 if t.rt.group:
                     details["group"] = t.rt.group
-                return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                              "details": details}, warnings=req.warnings)
+                return _json(
+                    {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "details": details},
+                    warnings=req.warnings,
+                )
             return _json(last, warnings=req.warnings)
         raise errors.method_not_allowed()
 
@@ -331,13 +350,26 @@ class _Handler:
             bookmark_interval=self.emulator.bookmark_interval,
         )
         if watch_req.send_initial_events and not watch_req.bookmarks:
-            raise errors.invalid("ListOptions", "meta.k8s.io", "", [{
-                "reason": "FieldValueForbidden", "field": "sendInitialEvents",
-                "message": "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true"}])
+            raise errors.invalid(
+                "ListOptions",
+                "meta.k8s.io",
+                "",
+                [
+                    {
+                        "reason": "FieldValueForbidden",
+                        "field": "sendInitialEvents",
+                        "message": "Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true",
+                    }
+                ],
+            )
         resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         resp.enable_chunked_encoding()
-        events = stream(self.emulator.cluster.store, watch_req,
-                        lambda obj: self.emulator.cluster.render(t.rt, obj), self.emulator.closing)
+        events = stream(
+            self.emulator.cluster.store,
+            watch_req,
+            lambda obj: self.emulator.cluster.render(t.rt, obj),
+            self.emulator.closing,
+        )
         started = False
         try:
             async for event in events:
@@ -389,8 +421,14 @@ class Running:
         return f"{self.scheme}://{self.host}:{self.port}"
 
     def write_kubeconfig(self, path: str | Path, *, namespace: str = "default") -> Path:
-        return write_kubeconfig(path, self.url, token=self.emulator.token, ca_pem=self.ca_pem,
-                                insecure=self.scheme == "https" and not self.ca_pem, namespace=namespace)
+        return write_kubeconfig(
+            path,
+            self.url,
+            token=self.emulator.token,
+            ca_pem=self.ca_pem,
+            insecure=self.scheme == "https" and not self.ca_pem,
+            namespace=namespace,
+        )
 
 
 def server_ssl_context(cert_file: str | Path, key_file: str | Path) -> ssl.SSLContext:
@@ -421,8 +459,16 @@ async def serve(
     with tempfile.TemporaryDirectory(prefix="apibridge-emulator-") as scratch:
         if self_signed_tls and not tls_cert_file:
             ca = CertificateAuthority.create("apibridge-emulator-ca")
-            leaf = ca.issue([host, "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                             "kubernetes.default.svc.cluster.local"])
+            leaf = ca.issue(
+                [
+                    host,
+                    "localhost",
+                    "kubernetes",
+                    "kubernetes.default",
+                    "kubernetes.default.svc",
+                    "kubernetes.default.svc.cluster.local",
+                ]
+            )
             paths = write_bundle(Path(scratch), ca, leaf)
             tls_cert_file, tls_key_file, ca_file = paths.cert, paths.key, paths.ca_cert
         async with _serve(emulator, host, port, tls_cert_file, tls_key_file, ca_file) as running:

@@ -25,8 +25,15 @@ _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _GENERATE_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # k8s.io/apimachinery utilrand: no vowels, no confusables
 
-SYSTEM_METADATA = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation",
-                   "resourceVersion", "selfLink")
+SYSTEM_METADATA = (
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "generation",
+    "resourceVersion",
+    "selfLink",
+)
 
 
 def now() -> str:
@@ -46,12 +53,15 @@ def validate_name(rt: ResourceType, name: str) -> list[StatusCause]:
         ok, limit, what = bool(_SUBDOMAIN.match(name)), 253, "RFC 1123 subdomain"
     if ok and len(name) <= limit:
         return []
-    return [{
-        "reason": "FieldValueInvalid",
-        "field": "metadata.name",
-        "message": f'Invalid value: "{name}": a lowercase {what} must consist of lower case alphanumeric characters, '
-                   f"'-' or '.', and must start and end with an alphanumeric character (at most {limit} characters)",
-    }]
+    return [
+        {
+            "reason": "FieldValueInvalid",
+            "field": "metadata.name",
+            "message": f'Invalid value: "{name}": a lowercase {what} must consist of lower case alphanumeric '
+            "characters, "
+            f"'-' or '.', and must start and end with an alphanumeric character (at most {limit} characters)",
+        }
+    ]
 
 
 def without(obj: Obj, *keys: str) -> Obj:
@@ -132,14 +142,16 @@ def apply_defaults(rt: ResourceType, obj: Obj) -> None:
             spec.setdefault("revisionHistoryLimit", 10)
         if rt.plural == "deployments":
             spec.setdefault("progressDeadlineSeconds", 600)
-            spec.setdefault("strategy", {"type": "RollingUpdate",
-                                         "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}})
+            spec.setdefault(
+                "strategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": "25%", "maxSurge": "25%"}}
+            )
         elif rt.plural == "statefulsets":
             spec.setdefault("podManagementPolicy", "OrderedReady")
             spec.setdefault("updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"partition": 0}})
         elif rt.plural == "daemonsets":
-            spec.setdefault("updateStrategy", {"type": "RollingUpdate",
-                                               "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}})
+            spec.setdefault(
+                "updateStrategy", {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 1, "maxSurge": 0}}
+            )
         pod = _template_spec(obj, "spec", "template", "spec")
         if pod is not None:
             default_pod_spec(pod)
@@ -186,27 +198,56 @@ def validate_webhooks(obj: Obj) -> list[StatusCause]:
     for i, hook in enumerate(obj.get("webhooks") or []):
         at = f"webhooks[{i}]"
         name = str(hook.get("name") or "")
-        causes += list_item_name_causes(name, f"{at}.name", seen,
-                                        valid=name.count(".") >= 2 and bool(_SUBDOMAIN.match(name)),
-                                        rule="should be a domain with at least three segments separated by dots")
+        causes += list_item_name_causes(
+            name,
+            f"{at}.name",
+            seen,
+            valid=name.count(".") >= 2 and bool(_SUBDOMAIN.match(name)),
+            rule="should be a domain with at least three segments separated by dots",
+        )
         if hook.get("sideEffects") not in ("None", "NoneOnDryRun"):
-            causes.append({"reason": "FieldValueNotSupported", "field": f"{at}.sideEffects",
-                           "message": f'Unsupported value: {hook.get("sideEffects")!r}: supported values: '
-                                      '"None", "NoneOnDryRun"'})
+            causes.append(
+                {
+                    "reason": "FieldValueNotSupported",
+                    "field": f"{at}.sideEffects",
+                    "message": f"Unsupported value: {hook.get('sideEffects')!r}: supported values: "
+                    '"None", "NoneOnDryRun"',
+                }
+            )
         if not hook.get("admissionReviewVersions"):
-            causes.append({"reason": "FieldValueRequired", "field": f"{at}.admissionReviewVersions",
-                           "message": "Required value: must specify one of v1, v1beta1"})
+            causes.append(
+                {
+                    "reason": "FieldValueRequired",
+                    "field": f"{at}.admissionReviewVersions",
+                    "message": "Required value: must specify one of v1, v1beta1",
+                }
+            )
         cc = hook.get("clientConfig") or {}
         if bool(cc.get("url")) == bool(cc.get("service")):
-            causes.append({"reason": "FieldValueRequired", "field": f"{at}.clientConfig",
-                           "message": "Required value: exactly one of url or service is required"})
+            causes.append(
+                {
+                    "reason": "FieldValueRequired",
+                    "field": f"{at}.clientConfig",
+                    "message": "Required value: exactly one of url or service is required",
+                }
+            )
         elif cc.get("url") and not str(cc["url"]).startswith("https://"):
-            causes.append({"reason": "FieldValueInvalid", "field": f"{at}.clientConfig.url",
-                           "message": "Invalid value: 'https' is the only allowed URL scheme"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": f"{at}.clientConfig.url",
+                    "message": "Invalid value: 'https' is the only allowed URL scheme",
+                }
+            )
         timeout = hook.get("timeoutSeconds")
         if not isinstance(timeout, int) or not 1 <= timeout <= 30:
-            causes.append({"reason": "FieldValueInvalid", "field": f"{at}.timeoutSeconds",
-                           "message": f"Invalid value: {timeout}: the timeout value must be between 1 and 30 seconds"})
+            causes.append(
+                {
+                    "reason": "FieldValueInvalid",
+                    "field": f"{at}.timeoutSeconds",
+                    "message": f"Invalid value: {timeout}: the timeout value must be between 1 and 30 seconds",
+                }
+            )
         causes += matchconditions.validate(hook, at)
     return causes
 
@@ -276,9 +317,14 @@ def validate_update(rt: ResourceType, old: Obj, new: Obj) -> list[StatusCause]:
     if old["metadata"].get("deletionTimestamp"):
         added = set(new["metadata"].get("finalizers") or []) - set(old["metadata"].get("finalizers") or [])
         if added:
-            causes.append({"reason": "FieldValueForbidden", "field": "metadata.finalizers",
-                           "message": f"Forbidden: no new finalizers can be added if the object is being deleted, "
-                                      f"found new finalizers {sorted(added)!r}"})
+            causes.append(
+                {
+                    "reason": "FieldValueForbidden",
+                    "field": "metadata.finalizers",
+                    "message": f"Forbidden: no new finalizers can be added if the object is being deleted, "
+                    f"found new finalizers {sorted(added)!r}",
+                }
+            )
     return causes
 
 
@@ -297,17 +343,27 @@ def service_account_volume(obj: Obj, namespace_exists_sa: bool) -> None:
     if any(m.get("mountPath") == mount_path for c in containers for m in c.get("volumeMounts") or []):
         return
     name = f"kube-api-access-{random_suffix()}"
-    spec.setdefault("volumes", []).append({
-        "name": name,
-        "projected": {
-            "defaultMode": 420,
-            "sources": [
-                {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                {"downwardAPI": {"items": [{"path": "namespace",
-                                            "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-            ],
-        },
-    })
+    spec.setdefault("volumes", []).append(
+        {
+            "name": name,
+            "projected": {
+                "defaultMode": 420,
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {
+                        "downwardAPI": {
+                            "items": [
+                                {
+                                    "path": "namespace",
+                                    "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"},
+                                }
+                            ]
+                        }
+                    },
+                ],
+            },
+        }
+    )
     for c in containers:
         c.setdefault("volumeMounts", []).append({"name": name, "readOnly": True, "mountPath": mount_path})

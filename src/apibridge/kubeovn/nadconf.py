@@ -69,10 +69,10 @@ def parse(config: str | None) -> NadConfig:
         if isinstance(plugin, dict) and _plugin_kind(plugin):
             ipam = plugin.get("ipam")
             if ipam is not None and not isinstance(ipam, dict):
-                raise NadConfigError("\"ipam\" must be an object")
+                raise NadConfigError('"ipam" must be an object')
             raw_routes = plugin.get("routes")
             if raw_routes is not None and not isinstance(raw_routes, list):
-                raise NadConfigError("\"routes\" must be a list")
+                raise NadConfigError('"routes" must be a list')
             provider = plugin.get("provider") or (ipam or {}).get("provider")
             routes = list(raw_routes or [])
             break

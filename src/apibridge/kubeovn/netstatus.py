@@ -34,7 +34,14 @@ def parse(value: str | None) -> list[NetworkStatusEntry]:
         raise NetworkStatusError(f"not JSON ({exc.msg})") from None
     if not isinstance(data, list):
         raise NetworkStatusError("not a JSON list")
-    return [NetworkStatusEntry(str(e.get("name") or ""), str(e.get("interface") or ""),
-                               tuple(str(i) for i in e.get("ips") or []), str(e.get("mac") or ""),
-                               bool(e.get("default", False)))
-            for e in data if isinstance(e, dict)]
+    return [
+        NetworkStatusEntry(
+            str(e.get("name") or ""),
+            str(e.get("interface") or ""),
+            tuple(str(i) for i in e.get("ips") or []),
+            str(e.get("mac") or ""),
+            bool(e.get("default", False)),
+        )
+        for e in data
+        if isinstance(e, dict)
+    ]

@@ -70,7 +70,7 @@ class NetworksAnnotation:
 
 
 def _is_json(value: str) -> bool:
-    return any(ch in value for ch in "[{\"")
+    return any(ch in value for ch in '[{"')
 
 
 def _parse_text_item(item: str) -> NetworkSelection:
@@ -97,12 +97,12 @@ def _parse_json_item(index: int, element: Any) -> NetworkSelection:
         raise NetworksError(f"element {index} is not an object")
     name = element.get("name")
     if not isinstance(name, str) or not name:
-        raise NetworksError(f"element {index} has no \"name\"")
+        raise NetworksError(f'element {index} has no "name"')
     namespace = element.get("namespace")
     interface = element.get("interface")
     for key, val in (("namespace", namespace), ("interface", interface)):
         if val is not None and not isinstance(val, str):
-            raise NetworksError(f"element {index}: \"{key}\" must be a string")
+            raise NetworksError(f'element {index}: "{key}" must be a string')
     extra = {k: v for k, v in element.items() if k not in ("name", "namespace", "interface")}
     return NetworkSelection(name=name, namespace=namespace or None, interface=interface or None, extra=extra)
 

@@ -48,14 +48,14 @@ def parse(value: str | None) -> list[Route]:
     if data is None:  # json.Unmarshal of null into a slice: no routes
         return []
     if not isinstance(data, list):
-        raise RoutesError("must be a JSON list of {\"dst\": ..., \"gw\": ...} objects")
+        raise RoutesError('must be a JSON list of {"dst": ..., "gw": ...} objects')
     routes: list[Route] = []
     for i, item in enumerate(data):
         if not isinstance(item, dict):
             raise RoutesError(f"element {i} is not an object")
         for key in ("dst", "gw"):
             if key in item and not isinstance(item[key], str):
-                raise RoutesError(f"element {i}: \"{key}\" must be a string")
+                raise RoutesError(f'element {i}: "{key}" must be a string')
         extra = {k: v for k, v in item.items() if k not in ("dst", "gw")}
         routes.append(Route(dst=item.get("dst", ""), gw=item.get("gw", ""), extra=extra))
     return routes

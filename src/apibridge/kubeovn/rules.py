@@ -124,6 +124,7 @@ def owned_by_bridge(labels: Mapping[str, str], bridge: str) -> bool:
     """Does an object with these labels belong to ApiBridge ``bridge``? A name alone never proves it."""
     return labels.get(BRIDGE_LABEL) == bridge and labels.get(MANAGED_BY_LABEL) == MANAGED_BY
 
+
 BRIDGE_LABEL: Final = "apibridge.dev/bridge"  # on the NAD and Subnet a bridge owns
 RESTARTED_FOR_ANNOTATION: Final = "apibridge.dev/restarted-for"  # on workloads the operator restarted
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
@@ -234,8 +235,11 @@ class LoadBalancerSpec:
 
 def load_balancer_specs(vpc: str) -> list[LoadBalancerSpec]:
     """The six load balancers of ``vpc`` (``cluster-*`` for the default VPC), in Kube-OVN's order."""
-    return [LoadBalancerSpec(load_balancer_for(vpc, proto, session=session), proto, session)
-            for session in (False, True) for proto in LB_PROTOCOLS]
+    return [
+        LoadBalancerSpec(load_balancer_for(vpc, proto, session=session), proto, session)
+        for session in (False, True)
+        for proto in LB_PROTOCOLS
+    ]
 
 
 def load_balancer_for(vpc: str, protocol: str, *, session: bool = False) -> str:

@@ -26,15 +26,52 @@ from apibridge.model.load import Document, load_documents, no_gc
 
 # Kinds of well-known groups that we read past without modelling them (kept for `inject`).
 PASSTHROUGH_KINDS = {
-    "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding",
-    "PersistentVolumeClaim", "PersistentVolume", "Ingress", "IngressClass", "NetworkPolicy", "LimitRange",
-    "ResourceQuota", "PodDisruptionBudget", "HorizontalPodAutoscaler", "StorageClass", "PriorityClass",
-    "CustomResourceDefinition", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "Event",
-    "Lease", "ControllerRevision", "IP", "Vlan", "ProviderNetwork", "VpcNatGateway", "IptablesEIP", "OvnEip",
-    "SecurityGroup", "VpcDns", "SwitchLBRule", "IPPool", "QoSPolicy", "VpcEgressGateway",
+    "ConfigMap",
+    "Secret",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PersistentVolumeClaim",
+    "PersistentVolume",
+    "Ingress",
+    "IngressClass",
+    "NetworkPolicy",
+    "LimitRange",
+    "ResourceQuota",
+    "PodDisruptionBudget",
+    "HorizontalPodAutoscaler",
+    "StorageClass",
+    "PriorityClass",
+    "CustomResourceDefinition",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "Event",
+    "Lease",
+    "ControllerRevision",
+    "IP",
+    "Vlan",
+    "ProviderNetwork",
+    "VpcNatGateway",
+    "IptablesEIP",
+    "OvnEip",
+    "SecurityGroup",
+    "VpcDns",
+    "SwitchLBRule",
+    "IPPool",
+    "QoSPolicy",
+    "VpcEgressGateway",
 }
-MODELLED_GROUPS = {"v1", "apps/v1", "batch/v1", "discovery.k8s.io/v1", rules.KUBEOVN_API, rules.NAD_API,
-                   rules.APIBRIDGE_API}
+MODELLED_GROUPS = {
+    "v1",
+    "apps/v1",
+    "batch/v1",
+    "discovery.k8s.io/v1",
+    rules.KUBEOVN_API,
+    rules.NAD_API,
+    rules.APIBRIDGE_API,
+}
 LOGICAL_SWITCH_ANNOTATION = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
 LAB_NODE = "kind-control-plane"
@@ -108,8 +145,12 @@ class Cluster:
         return cluster
 
     @classmethod
-    def tolerant(cls, docs: Iterable[Document], *, lab_defaults: bool = False,
-                 ) -> tuple[Cluster, list[tuple[Document, InputError]]]:
+    def tolerant(
+        cls,
+        docs: Iterable[Document],
+        *,
+        lab_defaults: bool = False,
+    ) -> tuple[Cluster, list[tuple[Document, InputError]]]:
         """Like ``from_documents``, but an object the model refuses is left out and returned with its
         error instead of failing the whole cluster: what a controller needs when one bad object in the
         API server must not stop it serving the others."""
@@ -135,25 +176,32 @@ class Cluster:
         if parser is None:
             served = next((a for a, k in o.KNOWN_KINDS if k == kind), None)
             if served is not None and _group(served) == _group(api):
-                raise InputError(f"apiVersion {api!r} is not served for kind {kind}",
-                                 doc.location(kind, "apiVersion"), hint=f"use {served}")
+                raise InputError(
+                    f"apiVersion {api!r} is not served for kind {kind}",
+                    doc.location(kind, "apiVersion"),
+                    hint=f"use {served}",
+                )
             if kind in PASSTHROUGH_KINDS or api not in MODELLED_GROUPS:
                 self.others.append(doc)
                 return
             if kind in _PARSERS:
-                raise InputError(f"apiVersion {api!r} is not served for kind {kind}",
-                                 doc.location(kind, "apiVersion"),
-                                 hint=f"use {next(a for a, k in o.KNOWN_KINDS if k == kind)}")
+                raise InputError(
+                    f"apiVersion {api!r} is not served for kind {kind}",
+                    doc.location(kind, "apiVersion"),
+                    hint=f"use {next(a for a, k in o.KNOWN_KINDS if k == kind)}",
+                )
             known = sorted(k for a, k in o.KNOWN_KINDS if a == api)
-            raise InputError(f"unknown kind {kind!r} in {api}", doc.location(kind, "kind"),
-                             hint=f"known kinds in {api}: {', '.join(known)}" if known else None)
+            raise InputError(
+                f"unknown kind {kind!r} in {api}",
+                doc.location(kind, "kind"),
+                hint=f"known kinds in {api}: {', '.join(known)}" if known else None,
+            )
         meta = o.meta_of(doc)
         key = (kind, meta.namespace, meta.name)
         if seen is not None:
             if key in seen:
                 first = seen[key]
-                raise InputError(f"defined twice (first in {first.source}, document {first.index + 1})",
-                                 meta.location)
+                raise InputError(f"defined twice (first in {first.source}, document {first.index + 1})", meta.location)
             seen[key] = doc
         self.documents.append(doc)
         obj = parser(doc, meta)
@@ -202,34 +250,57 @@ class Cluster:
             self.subnets[rules.DEFAULT_SUBNET] = _default_subnet(rules.DEFAULT_SUBNET, default_cidr, default=True)
             self._assume(f"Subnet/{rules.DEFAULT_SUBNET}", f"default subnet {default_cidr} (--default-cidr)")
         if lab_defaults and not self.nodes:
-            meta = o.Meta("Node", LAB_NODE, None, {rules.CONTROL_PLANE_LABELS[0]: ""}, {},
-                          Location("(assumed)", None, f"Node/{LAB_NODE}"))
+            meta = o.Meta(
+                "Node",
+                LAB_NODE,
+                None,
+                {rules.CONTROL_PLANE_LABELS[0]: ""},
+                {},
+                Location("(assumed)", None, f"Node/{LAB_NODE}"),
+            )
             self.nodes[LAB_NODE] = o.Node(meta, (ipaddress.ip_address(LAB_NODE_IP),), True)
             self._assume(f"Node/{LAB_NODE}", f"one kind control-plane node, InternalIP {LAB_NODE_IP}")
         if rules.KUBERNETES_SERVICE not in self.services:
             ns, name = rules.KUBERNETES_SERVICE
             ip = ipaddress.ip_address(rules.DEFAULT_API_CLUSTER_IP)
             self.services[rules.KUBERNETES_SERVICE] = o.Service(
-                _assumed_meta("Service", name, ns), (ip,), (o.ServicePort(rules.DEFAULT_API_PORT, "TCP", "https"),),
-                None)
+                _assumed_meta("Service", name, ns),
+                (ip,),
+                (o.ServicePort(rules.DEFAULT_API_PORT, "TCP", "https"),),
+                None,
+            )
             self._assume(f"Service/{ns}/{name}", f"ClusterIP {ip} port {rules.DEFAULT_API_PORT} (kubeadm default)")
         if lab_defaults and rules.KUBERNETES_SERVICE not in self.endpoints:
             cps = [n for n in self.nodes.values() if n.control_plane] or list(self.nodes.values())[:1]
             addrs = tuple(ip for n in cps for ip in n.internal_ips)
             ns, name = rules.KUBERNETES_SERVICE
-            self.endpoints[rules.KUBERNETES_SERVICE] = [o.Endpoints(
-                _assumed_meta("Endpoints", name, ns), name, addrs,
-                (o.EndpointPort(rules.DEFAULT_APISERVER_PORT, "TCP", "https"),))]
+            self.endpoints[rules.KUBERNETES_SERVICE] = [
+                o.Endpoints(
+                    _assumed_meta("Endpoints", name, ns),
+                    name,
+                    addrs,
+                    (o.EndpointPort(rules.DEFAULT_APISERVER_PORT, "TCP", "https"),),
+                )
+            ]
             shown = ", ".join(str(a) for a in addrs)
             self._assume(f"Endpoints/{ns}/{name}", f"control-plane node addresses {shown} port 6443")
         for subnet in sorted(self.subnets.values(), key=lambda s: s.name):
             if subnet.assumed_fields and not subnet.assumed:
-                self._assume(subnet.meta.ref, "Kube-OVN fills in " + ", ".join(
-                    f"{f}: {_field_value(subnet, f)}" for f in subnet.assumed_fields), whole=False)
+                self._assume(
+                    subnet.meta.ref,
+                    "Kube-OVN fills in " + ", ".join(f"{f}: {_field_value(subnet, f)}" for f in subnet.assumed_fields),
+                    whole=False,
+                )
         for pod in self.pods:
             if pod.namespace not in self.namespaces:
-                meta = o.Meta("Namespace", pod.namespace, None, {rules.NAMESPACE_NAME_LABEL: pod.namespace}, {},
-                              Location("(implied)", None, f"Namespace/{pod.namespace}"))
+                meta = o.Meta(
+                    "Namespace",
+                    pod.namespace,
+                    None,
+                    {rules.NAMESPACE_NAME_LABEL: pod.namespace},
+                    {},
+                    Location("(implied)", None, f"Namespace/{pod.namespace}"),
+                )
                 self.namespaces[pod.namespace] = o.Namespace(meta)
         self._invalidate()
 
@@ -345,13 +416,25 @@ def _field_value(subnet: o.Subnet, path: str) -> str:
 def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
     nets = tuple(dualstack.parse_cidrs(cidr))
     return o.Subnet(
-        meta=_assumed_meta("Subnet", name), vpc=rules.DEFAULT_VPC, cidrs=nets,
+        meta=_assumed_meta("Subnet", name),
+        vpc=rules.DEFAULT_VPC,
+        cidrs=nets,
         gateways=tuple(dualstack.default_gateway(n) for n in nets),
-        provider=rules.OVN_PROVIDER, protocol=dualstack.protocol_of(list(nets)), namespaces=(), exclude_ips=(),
+        provider=rules.OVN_PROVIDER,
+        protocol=dualstack.protocol_of(list(nets)),
+        namespaces=(),
+        exclude_ips=(),
         gateway_type=rules.DEFAULT_GATEWAY_TYPE,
-        private=False, allow_subnets=(), acls=(), enable_lb=name != rules.JOIN_SUBNET,
+        private=False,
+        allow_subnets=(),
+        acls=(),
+        enable_lb=name != rules.JOIN_SUBNET,
         nat_outgoing=name != rules.JOIN_SUBNET,
-        default=default, vlan="", raw_cidr=cidr, raw_gateway=None, assumed=True,
+        default=default,
+        vlan="",
+        raw_cidr=cidr,
+        raw_gateway=None,
+        assumed=True,
     )
 
 

@@ -27,8 +27,9 @@ class Fields:
 
     def error(self, path: str, message: str, hint: str | None = None) -> InputError:
         where = f"{self.prefix}{path}"
-        return InputError(message, Location(self.location.source, self.location.document, self.location.obj, where),
-                          hint=hint)
+        return InputError(
+            message, Location(self.location.source, self.location.document, self.location.obj, where), hint=hint
+        )
 
     def get(self, path: str) -> Any:
         node: Any = self.body
@@ -93,7 +94,10 @@ class Fields:
         out: dict[str, str] = {}
         for key, item in value.items():
             if not isinstance(item, str):
-                raise self.error(f'{path}["{key}"]', f"expected a string value, got {type(item).__name__}",
-                                 hint="quote values such as \"true\" or \"8080\" in labels and annotations")
+                raise self.error(
+                    f'{path}["{key}"]',
+                    f"expected a string value, got {type(item).__name__}",
+                    hint='quote values such as "true" or "8080" in labels and annotations',
+                )
             out[str(key)] = str(item)
         return out

@@ -233,11 +233,20 @@ class ApiBridge:
 
 
 KNOWN_KINDS = {
-    ("v1", "Node"), ("v1", "Namespace"), ("v1", "Service"), ("v1", "Endpoints"), ("v1", "Pod"),
+    ("v1", "Node"),
+    ("v1", "Namespace"),
+    ("v1", "Service"),
+    ("v1", "Endpoints"),
+    ("v1", "Pod"),
     ("discovery.k8s.io/v1", "EndpointSlice"),
-    ("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet"), ("apps/v1", "ReplicaSet"),
-    ("batch/v1", "Job"), ("batch/v1", "CronJob"),
-    (rules.KUBEOVN_API, "Vpc"), (rules.KUBEOVN_API, "Subnet"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "ReplicaSet"),
+    ("batch/v1", "Job"),
+    ("batch/v1", "CronJob"),
+    (rules.KUBEOVN_API, "Vpc"),
+    (rules.KUBEOVN_API, "Subnet"),
     (rules.NAD_API, "NetworkAttachmentDefinition"),
     (rules.APIBRIDGE_API, "ApiBridge"),
 }
@@ -265,8 +274,15 @@ def meta_of(doc: Document) -> Meta:
     ref = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
     f = Fields(body, doc.location(ref))
     uid = md.get("uid")
-    return Meta(kind, name, namespace, f.str_map("metadata.labels"), f.str_map("metadata.annotations"),
-                doc.location(ref), uid if isinstance(uid, str) else None)
+    return Meta(
+        kind,
+        name,
+        namespace,
+        f.str_map("metadata.labels"),
+        f.str_map("metadata.annotations"),
+        doc.location(ref),
+        uid if isinstance(uid, str) else None,
+    )
 
 
 def _fields(doc: Document, meta: Meta) -> Fields:
@@ -319,8 +335,14 @@ def parse_service(doc: Document, meta: Meta) -> Service:
         if port is None or not 0 < port < 65536:
             raise f.error(f"{p}.port", f"expected a port number 1-65535, got {entry.get('port')!r}")
         target = entry.get("targetPort")
-        ports.append(ServicePort(port, _protocol(sub, "protocol"), str(entry.get("name") or ""),
-                                 target if isinstance(target, int | str) else None))
+        ports.append(
+            ServicePort(
+                port,
+                _protocol(sub, "protocol"),
+                str(entry.get("name") or ""),
+                target if isinstance(target, int | str) else None,
+            )
+        )
     selector = f.str_map("spec.selector") if f.get("spec.selector") is not None else None
     affinity = f.str_("spec.sessionAffinity") or "None"
     if affinity not in ("None", "ClientIP"):
@@ -407,9 +429,13 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
 
 def parse_vpc(doc: Document, meta: Meta) -> Vpc:
     f = _fields(doc, meta)
-    return Vpc(meta, tuple(f.strs("spec.namespaces")), f.str_("spec.defaultSubnet"),
-               tuple(r for r in f.list_("spec.staticRoutes") if isinstance(r, Mapping)),
-               tuple(r for r in f.list_("spec.policyRoutes") if isinstance(r, Mapping)))
+    return Vpc(
+        meta,
+        tuple(f.strs("spec.namespaces")),
+        f.str_("spec.defaultSubnet"),
+        tuple(r for r in f.list_("spec.staticRoutes") if isinstance(r, Mapping)),
+        tuple(r for r in f.list_("spec.policyRoutes") if isinstance(r, Mapping)),
+    )
 
 
 def parse_subnet(doc: Document, meta: Meta) -> Subnet:
@@ -465,15 +491,34 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
             raise f.error(f"spec.acls[{i}]", "expected a mapping with direction, priority, match, action")
         af = Fields(entry, meta.location, f"spec.acls[{i}]")
         prio = af.int_("priority")
-        acls.append(Acl(af.str_("direction") or "", prio if prio is not None else -1, af.str_("match") or "",
-                        af.str_("action") or ""))
+        acls.append(
+            Acl(
+                af.str_("direction") or "",
+                prio if prio is not None else -1,
+                af.str_("match") or "",
+                af.str_("action") or "",
+            )
+        )
     return Subnet(
-        meta=meta, vpc=vpc, cidrs=cidrs, gateways=gateways, provider=provider, protocol=protocol,
-        namespaces=tuple(f.strs("spec.namespaces")), exclude_ips=tuple(f.strs("spec.excludeIps")),
-        gateway_type=gateway_type, private=bool(f.bool_("spec.private", False)),
-        allow_subnets=tuple(f.strs("spec.allowSubnets")), acls=tuple(acls), enable_lb=enable_lb,
-        nat_outgoing=bool(f.bool_("spec.natOutgoing", False)), default=bool(f.bool_("spec.default", False)),
-        vlan=f.str_("spec.vlan") or "", raw_cidr=raw_cidr, raw_gateway=raw_gw, assumed_fields=tuple(assumed),
+        meta=meta,
+        vpc=vpc,
+        cidrs=cidrs,
+        gateways=gateways,
+        provider=provider,
+        protocol=protocol,
+        namespaces=tuple(f.strs("spec.namespaces")),
+        exclude_ips=tuple(f.strs("spec.excludeIps")),
+        gateway_type=gateway_type,
+        private=bool(f.bool_("spec.private", False)),
+        allow_subnets=tuple(f.strs("spec.allowSubnets")),
+        acls=tuple(acls),
+        enable_lb=enable_lb,
+        nat_outgoing=bool(f.bool_("spec.natOutgoing", False)),
+        default=bool(f.bool_("spec.default", False)),
+        vlan=f.str_("spec.vlan") or "",
+        raw_cidr=raw_cidr,
+        raw_gateway=raw_gw,
+        assumed_fields=tuple(assumed),
     )
 
 
@@ -503,9 +548,12 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
     f = _fields(doc, meta)
     if not _DNS_LABEL.match(meta.name) or len(meta.name) > BRIDGE_NAME_MAX:
-        raise f.error("metadata.name", f"{meta.name!r} cannot name an attachment: the NAD apibridge-<name> must be a "
-                      f"DNS-1123 label (lower case, digits, '-'; no dots) of at most 63 characters",
-                      hint=f"use a name of at most {BRIDGE_NAME_MAX} characters without dots")
+        raise f.error(
+            "metadata.name",
+            f"{meta.name!r} cannot name an attachment: the NAD apibridge-<name> must be a "
+            f"DNS-1123 label (lower case, digits, '-'; no dots) of at most 63 characters",
+            hint=f"use a name of at most {BRIDGE_NAME_MAX} characters without dots",
+        )
     vpc = f.str_("spec.vpc")
     if not vpc:
         raise f.error("spec.vpc", "ApiBridge needs spec.vpc, the custom VPC whose pods get API access")
@@ -554,9 +602,16 @@ def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
     nad_ns = f.str_("spec.nadNamespace") or rules.SEED_NAD_NAMESPACE
     gen = f.int_("metadata.generation") or 1
     return ApiBridge(
-        meta=meta, vpc=vpc, namespace_selector=_selector(f, "spec.namespaceSelector"),
-        pod_selector=_selector(f, "spec.podSelector") or LabelSelector(), cidr_block=cidr_block,
-        apiserver=bool(f.bool_("spec.destinations.apiserver", True)), dns=bool(f.bool_("spec.destinations.dns", False)),
-        extra=tuple(extra), isolation="open" if isolation == "open" else "strict", nad_namespace=nad_ns,
-        rollout="restart" if rollout == "restart" else "none", generation=gen,
+        meta=meta,
+        vpc=vpc,
+        namespace_selector=_selector(f, "spec.namespaceSelector"),
+        pod_selector=_selector(f, "spec.podSelector") or LabelSelector(),
+        cidr_block=cidr_block,
+        apiserver=bool(f.bool_("spec.destinations.apiserver", True)),
+        dns=bool(f.bool_("spec.destinations.dns", False)),
+        extra=tuple(extra),
+        isolation="open" if isolation == "open" else "strict",
+        nad_namespace=nad_ns,
+        rollout="restart" if rollout == "restart" else "none",
+        generation=gen,
     )

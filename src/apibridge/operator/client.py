@@ -99,8 +99,15 @@ class Client:
         """The kubeconfig context's namespace (or the service account's), else ``default``."""
         return str(self._api.namespace or "default")
 
-    async def request(self, method: str, path: str, *, body: Any = None, params: Mapping[str, str] | None = None,
-                      content_type: str = "application/json") -> Any:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+    ) -> Any:
         """One call; returns the decoded JSON body. Raises ``ApiError`` subclasses or ``UnreachableError``."""
         kwargs: dict[str, Any] = {}
         if body is not None:
@@ -110,8 +117,9 @@ class Client:
             kwargs["params"] = dict(params)
         try:
             base, _, last = path.rpartition("/")  # kr8s joins base and url with "/"
-            async with self._api.call_api(method, version="", base=base, url=last, raise_for_status=False,
-                                          **kwargs) as resp:
+            async with self._api.call_api(
+                method, version="", base=base, url=last, raise_for_status=False, **kwargs
+            ) as resp:
                 if resp.status_code >= 400:
                     raise _error(resp)
                 if not resp.content:
@@ -127,8 +135,9 @@ class Client:
             return None
         return obj if isinstance(obj, dict) else None
 
-    async def list(self, kind: Kind, namespace: str | None = None, *,
-                   label_selector: str | None = None) -> list[dict[str, Any]]:
+    async def list(
+        self, kind: Kind, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
         params = {"labelSelector": label_selector} if label_selector else None
         data = await self.request("GET", kind.path(namespace), params=params)
         items = data.get("items") if isinstance(data, dict) else None
@@ -150,10 +159,19 @@ class Client:
         result = await self.request("PUT", kind.path(md.get("namespace"), md.get("name")), body=body)
         return result if isinstance(result, dict) else {}
 
-    async def patch(self, kind: Kind, name: str, patch: Any, namespace: str | None = None, *,
-                    subresource: str | None = None, content_type: str = MERGE_PATCH) -> dict[str, Any]:
-        result = await self.request("PATCH", kind.path(namespace, name, subresource), body=patch,
-                                    content_type=content_type)
+    async def patch(
+        self,
+        kind: Kind,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        content_type: str = MERGE_PATCH,
+    ) -> dict[str, Any]:
+        result = await self.request(
+            "PATCH", kind.path(namespace, name, subresource), body=patch, content_type=content_type
+        )
         return result if isinstance(result, dict) else {}
 
     async def delete(self, kind: Kind, name: str, namespace: str | None = None, *, uid: str | None = None) -> bool:

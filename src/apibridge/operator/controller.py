@@ -107,8 +107,15 @@ class PassResult:
 
 
 class Controller:
-    def __init__(self, client: Client, metrics: Metrics, leadership: Leadership | None = None,
-                 config: ControllerConfig | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        client: Client,
+        metrics: Metrics,
+        leadership: Leadership | None = None,
+        config: ControllerConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.client = client
         self.metrics = metrics
         self.leadership = leadership or AlwaysLeading()
@@ -199,8 +206,9 @@ class Controller:
     async def reconcile_once(self, objects: list[dict[str, Any]] | None = None) -> PassResult:
         objects = self.snapshot() if objects is None else objects
         bridges = {kube.name_of(o): o for o in objects if o.get("kind") == kube.APIBRIDGE.kind}
-        nads = {(kube.namespace_of(o) or "default", kube.name_of(o)): o for o in objects
-                if o.get("kind") == kube.NAD.kind}
+        nads = {
+            (kube.namespace_of(o) or "default", kube.name_of(o)): o for o in objects if o.get("kind") == kube.NAD.kind
+        }
         subnets = {kube.name_of(o): o for o in objects if o.get("kind") == kube.SUBNET.kind}
         cluster, rejected = kube.build_cluster(objects)
         plan = make_plan(cluster)
@@ -226,14 +234,22 @@ class Controller:
         self._update_metrics(decisions, result)
         return result
 
-    def _track_realised(self, decisions: Decisions, nads: Mapping[tuple[str, str], Mapping[str, Any]],
-                        subnets: Mapping[str, Mapping[str, Any]]) -> None:
+    def _track_realised(
+        self,
+        decisions: Decisions,
+        nads: Mapping[tuple[str, str], Mapping[str, Any]],
+        subnets: Mapping[str, Mapping[str, Any]],
+    ) -> None:
         for name, decision in decisions.bridges.items():
             bp = decision.plan
             nad = nads.get((bp.nad_namespace, bp.nad_name)) if bp else None
             subnet = subnets.get(bp.subnet_name) if bp else None
-            if nad and subnet and rules.owned_by_bridge(kube.labels_of(nad), name) \
-                    and rules.owned_by_bridge(kube.labels_of(subnet), name):
+            if (
+                nad
+                and subnet
+                and rules.owned_by_bridge(kube.labels_of(nad), name)
+                and rules.owned_by_bridge(kube.labels_of(subnet), name)
+            ):
                 self._realised_since.setdefault(name, self.clock())
             else:
                 self._realised_since.pop(name, None)
@@ -303,18 +319,32 @@ class Controller:
             return
         for pod in drift.pending:
             why = "; ".join(pod.missing)
-            pod_ref = {"apiVersion": "v1", "kind": "Pod",
-                       "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid}}
+            pod_ref = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
+            }
             key = f"{decision.name}/{bridge_uid}/{generation}/{pod.uid}"
             await self.events.record(
-                pod_ref, reason="ApiBridgeAttachmentMissing", key=key, now=now,
+                pod_ref,
+                reason="ApiBridgeAttachmentMissing",
+                key=key,
+                now=now,
                 message=f"selected by ApiBridge {decision.name} but created without its attachment ({why}); "
-                        f"it has no route to the API server until it is recreated")
+                f"it has no route to the API server until it is recreated",
+            )
             await self.events.record(
-                body, reason="PodPendingRestart", key=key, now=now,
+                body,
+                reason="PodPendingRestart",
+                key=key,
+                now=now,
                 message=f"pod {pod.key} runs without the attachment ({why}); "
-                        + ("its owner will be restarted" if decision.plan and decision.plan.bridge.rollout == "restart"
-                           else "restart it (or set spec.rollout: restart)"))
+                + (
+                    "its owner will be restarted"
+                    if decision.plan and decision.plan.bridge.rollout == "restart"
+                    else "restart it (or set spec.rollout: restart)"
+                ),
+            )
         if decision.plan is None or decision.plan.bridge.rollout != "restart":
             return
         since = self._realised_since.get(decision.name)
@@ -355,8 +385,7 @@ class Controller:
             if not self._leading():
                 return
             try:
-                await self.client.patch(workload_kind, name, restart_patch(marker, now_rfc3339(), attempt),
-                                        namespace)
+                await self.client.patch(workload_kind, name, restart_patch(marker, now_rfc3339(), attempt), namespace)
             except (ApiError, UnreachableError) as exc:
                 log.warning("cannot restart %s %s/%s: %s", kind, namespace, name, exc)
                 continue
@@ -364,12 +393,17 @@ class Controller:
             # look again once a retry could be due: if the new pods still lack the attachment, restart again
             self._requeue(result, self.config.restart_retry * 2 ** (attempt - 1))
             result.writes.append(f"restart {kind}/{namespace}/{name}")
-            log.info("restarted %s %s/%s for ApiBridge %s (pods %s)", kind, namespace, name, decision.name,
-                     ", ".join(pods))
+            log.info(
+                "restarted %s %s/%s for ApiBridge %s (pods %s)", kind, namespace, name, decision.name, ", ".join(pods)
+            )
             await self.events.record(
-                body, reason="RolloutRestart", key=f"{marker}/{kind}/{namespace}/{name}", now=now_rfc3339(),
+                body,
+                reason="RolloutRestart",
+                key=f"{marker}/{kind}/{namespace}/{name}",
+                now=now_rfc3339(),
                 event_type="Normal",
-                message=f"restarted {kind} {namespace}/{name}: its pods {', '.join(pods)} ran without the attachment")
+                message=f"restarted {kind} {namespace}/{name}: its pods {', '.join(pods)} ran without the attachment",
+            )
 
     async def _write_status(self, decision: BridgeDecision, desired: Mapping[str, Any]) -> None:
         if kube.is_terminating(decision.body):
@@ -390,10 +424,7 @@ class Controller:
         ready = 0
         for name in decisions.bridges:
             status = result.outcomes[name].status  # set in reconcile_once before the status write
-            if status is not None and any(c["type"] == READY and c["status"] == "True"
-                                          for c in status["conditions"]):
+            if status is not None and any(c["type"] == READY and c["status"] == "True" for c in status["conditions"]):
                 ready += 1
         self.metrics.bridges_ready.set(ready)
         self.metrics.set_pending({name: len(result.outcomes[name].pods_pending) for name in decisions.bridges})
-
-

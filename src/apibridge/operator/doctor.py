@@ -98,9 +98,16 @@ class Diagnosis:
 
     def to_json(self) -> dict[str, Any]:
         broken = self.broken
-        return {"pod": self.pod, "healthy": self.healthy, "bridge": self.bridge, "nad": self.nad,
-                "provider": self.provider, "subnet": self.subnet, "links": [x.to_json() for x in self.links],
-                "broken": broken.to_json() if broken else None}
+        return {
+            "pod": self.pod,
+            "healthy": self.healthy,
+            "bridge": self.bridge,
+            "nad": self.nad,
+            "provider": self.provider,
+            "subnet": self.subnet,
+            "links": [x.to_json() for x in self.links],
+            "broken": broken.to_json() if broken else None,
+        }
 
 
 class _Findings:
@@ -143,8 +150,9 @@ class _Walk:
     def skip(self, key: str, title: str, detail: str) -> None:
         self.d.links.append(Link(key, title, "skipped", detail))
 
-    def judged(self, key: str, title: str, broken: Sequence[Finding], warnings: Sequence[Finding] = (),
-               also: str = "") -> bool:
+    def judged(
+        self, key: str, title: str, broken: Sequence[Finding], warnings: Sequence[Finding] = (), also: str = ""
+    ) -> bool:
         """The link as the validator's findings judge it; False (nothing added) when there are none.
         ``also``: what doctor adds to the fix (who owns the object, how to get the pod re-injected)."""
         if broken:
@@ -170,15 +178,19 @@ class _Target:
         if self.bridge is None:
             return ""
         name = self.bridge.bridge.name
-        return (f"the operator maintains {what} for ApiBridge {name}: is the operator running? "
-                f"(kubectl get apibridge {name} -o yaml shows why not in status.conditions)")
+        return (
+            f"the operator maintains {what} for ApiBridge {name}: is the operator running? "
+            f"(kubectl get apibridge {name} -o yaml shows why not in status.conditions)"
+        )
 
     def recreate_note(self) -> str:
         """For the pod's own annotations: a bridge's pod gets them from the webhook, so it is recreated."""
         if self.bridge is None:
             return ""
-        return ("the pod was created without the mutation (webhook unavailable, or the pod predates the bridge): "
-                "recreate it (kubectl rollout restart its owner, or spec.rollout: restart on the bridge)")
+        return (
+            "the pod was created without the mutation (webhook unavailable, or the pod predates the bridge): "
+            "recreate it (kubectl rollout restart its owner, or spec.rollout: restart on the bridge)"
+        )
 
 
 def _find_pod(cluster: Cluster, namespace: str, name: str) -> PodLike:
@@ -188,41 +200,66 @@ def _find_pod(cluster: Cluster, namespace: str, name: str) -> PodLike:
     raise InputError("could not be read into the model", Location(obj=f"Pod/{namespace}/{name}"))
 
 
-def _target(walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan | None,
-            bridges_exist: bool) -> _Target | None:
+def _target(
+    walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, bridge_plan: BridgePlan | None, bridges_exist: bool
+) -> _Target | None:
     title = "an ApiBridge (or a hand-written annotation) gives the pod the attachment"
     if bridge_plan is not None:
-        walk.ok("selection", title, f"ApiBridge {bridge_plan.bridge.name} selects the pod "
-                                    f"(VPC {bridge_plan.bridge.vpc})")
+        walk.ok(
+            "selection", title, f"ApiBridge {bridge_plan.bridge.name} selects the pod (VPC {bridge_plan.bridge.vpc})"
+        )
         return _Target(bridge_plan.nad_namespace, bridge_plan.nad_name, bridge_plan)
     try:
         parsed = networks.parse(pod.annotations.get(rules.NETWORKS_ANNOTATION))
     except networks.NetworksError as exc:
         found = facts.about(pod.meta.ref, NETWORKS_PARSE_RULES, annotation_field(rules.NETWORKS_ANNOTATION))
-        walk.broken("selection", title, f"no ApiBridge selects the pod, and its {rules.NETWORKS_ANNOTATION} "
-                                        f"annotation is malformed: {_detail(found) or exc}",
-                    _fix(found, "or let an ApiBridge select the pod"))
+        walk.broken(
+            "selection",
+            title,
+            f"no ApiBridge selects the pod, and its {rules.NETWORKS_ANNOTATION} "
+            f"annotation is malformed: {_detail(found) or exc}",
+            _fix(found, "or let an ApiBridge select the pod"),
+        )
         return None
     refs = [sel.ref(pod.namespace) for sel in parsed.selections]
-    kube_ovn = [r for r in refs if (nad := cluster.nad(*r)) is not None and nad.config is not None
-                and nad.config.kind == "kube-ovn"]
+    kube_ovn = [
+        r
+        for r in refs
+        if (nad := cluster.nad(*r)) is not None and nad.config is not None and nad.config.kind == "kube-ovn"
+    ]
     candidates = kube_ovn or refs
     chosen = candidates[0] if candidates else None
     if chosen is None:
         vpc = cluster.pod_vpc(pod) or "?"
         if vpc == rules.DEFAULT_VPC:
-            walk.ok("selection", title, f"the pod is in the default VPC {vpc}: its switch carries the cluster load "
-                                        "balancers, so it reaches the API server without an attachment")
+            walk.ok(
+                "selection",
+                title,
+                f"the pod is in the default VPC {vpc}: its switch carries the cluster load "
+                "balancers, so it reaches the API server without an attachment",
+            )
             return None
-        why = (f"the pod opts out with {rules.INJECT_ANNOTATION}: \"false\"" if opted_out(pod.annotations)
-               else "no ApiBridge selects it" if bridges_exist else "there is no ApiBridge in the cluster")
-        walk.broken("selection", title,
-                    f"{why}, and its {rules.NETWORKS_ANNOTATION} annotation names no attachment",
-                    f"create an ApiBridge with spec.vpc: {vpc} whose namespaceSelector and podSelector match "
-                    f"this pod (then recreate the pod), or add the seed's annotations by hand")
+        why = (
+            f'the pod opts out with {rules.INJECT_ANNOTATION}: "false"'
+            if opted_out(pod.annotations)
+            else "no ApiBridge selects it"
+            if bridges_exist
+            else "there is no ApiBridge in the cluster"
+        )
+        walk.broken(
+            "selection",
+            title,
+            f"{why}, and its {rules.NETWORKS_ANNOTATION} annotation names no attachment",
+            f"create an ApiBridge with spec.vpc: {vpc} whose namespaceSelector and podSelector match "
+            f"this pod (then recreate the pod), or add the seed's annotations by hand",
+        )
         return None
-    walk.ok("selection", title, f"no ApiBridge selects the pod; checking the hand-written attachment "
-                                f"{chosen[0]}/{chosen[1]} from its {rules.NETWORKS_ANNOTATION} annotation")
+    walk.ok(
+        "selection",
+        title,
+        f"no ApiBridge selects the pod; checking the hand-written attachment "
+        f"{chosen[0]}/{chosen[1]} from its {rules.NETWORKS_ANNOTATION} annotation",
+    )
     return _Target(chosen[0], chosen[1], None)
 
 
@@ -232,8 +269,11 @@ def _check_nad(walk: _Walk, facts: _Findings, cluster: Cluster, target: _Target)
     derived = rules.nad_provider(target.nad_name, target.nad_namespace)
     nad = cluster.nad(target.nad_namespace, target.nad_name)
     if nad is None:
-        fix = (target.owner_note("it") if target.bridge
-               else "create it (apibridge render prints one), or fix the pod's networks annotation")
+        fix = (
+            target.owner_note("it")
+            if target.bridge
+            else "create it (apibridge render prints one), or fix the pod's networks annotation"
+        )
         walk.broken("nad.exists", f"NetworkAttachmentDefinition {ref} exists", f"NAD {ref} was not found", fix)
         return derived, None
     walk.ok("nad.exists", f"NetworkAttachmentDefinition {ref} exists", "found")
@@ -242,20 +282,26 @@ def _check_nad(walk: _Walk, facts: _Findings, cluster: Cluster, target: _Target)
         if not walk.judged("nad.type", title, facts.about(nad.meta.ref, NAD_TYPE_RULES)):
             # no rule fired: a NAD of another type is fine for the validator, but it is not this chain's attachment
             kind = nad.config.kind if nad.config is not None else "invalid"
-            walk.broken("nad.type", title, f"its config is {kind!r}, not type: {rules.NAD_TYPE}; Kube-OVN ignores "
-                                           "it, so it gives the pod no Kube-OVN attachment",
-                        f'set spec.config to a "type": "{rules.NAD_TYPE}" config with "provider": "{derived}"')
+            walk.broken(
+                "nad.type",
+                title,
+                f"its config is {kind!r}, not type: {rules.NAD_TYPE}; Kube-OVN ignores "
+                "it, so it gives the pod no Kube-OVN attachment",
+                f'set spec.config to a "type": "{rules.NAD_TYPE}" config with "provider": "{derived}"',
+            )
         return derived, None
     walk.ok("nad.type", title, f"type: {rules.NAD_TYPE}")
     title = f"NAD {ref} provider is the derived {derived}"
-    if not walk.judged("nad.provider", title, facts.about(nad.meta.ref, NAD_PROVIDER_RULES),
-                       also=target.owner_note("it")):
+    if not walk.judged(
+        "nad.provider", title, facts.about(nad.meta.ref, NAD_PROVIDER_RULES), also=target.owner_note("it")
+    ):
         walk.ok("nad.provider", title, f"provider {derived}")
     return derived, nad
 
 
-def _check_subnet(walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, provider: str, nad: Nad | None,
-                  target: _Target) -> Subnet | None:
+def _check_subnet(
+    walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, provider: str, nad: Nad | None, target: _Target
+) -> Subnet | None:
     ls_key = rules.provider_key(provider, rules.LOGICAL_SWITCH)
     pinned = pod.annotations.get(ls_key)
     title = f"exactly one Subnet serves provider {provider}"
@@ -264,19 +310,28 @@ def _check_subnet(walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike,
         if subnet is None:
             unknown = facts.about(pod.meta.ref, UNKNOWN_SUBNET_RULES, annotation_field(ls_key))
             if not walk.judged("subnet.provider", title, unknown, also=target.recreate_note()):
-                walk.skip("subnet.provider", title, f"the pod's {ls_key} names Subnet {pinned!r}, which does not "
-                                                    "exist; judged (AB039) once the pod lists the NAD")
+                walk.skip(
+                    "subnet.provider",
+                    title,
+                    f"the pod's {ls_key} names Subnet {pinned!r}, which does not "
+                    "exist; judged (AB039) once the pod lists the NAD",
+                )
             return None
         walk.ok("subnet.provider", title, f"the pod's {ls_key} pins Subnet {pinned}")
         return subnet
     found = sorted(cluster.subnets_by_provider(provider), key=lambda s: s.name)
     if not found:
-        if nad is None or not walk.judged("subnet.provider", title,
-                                          facts.about(nad.meta.ref, UNBOUND_PROVIDER_RULES),
-                                          also=target.owner_note(f"Subnet {target.bridge.subnet_name}")
-                                          if target.bridge else ""):
-            walk.skip("subnet.provider", title, f"no Subnet has provider {provider}; judged (AB036) once the NAD "
-                                                "is a kube-ovn NAD")
+        if nad is None or not walk.judged(
+            "subnet.provider",
+            title,
+            facts.about(nad.meta.ref, UNBOUND_PROVIDER_RULES),
+            also=target.owner_note(f"Subnet {target.bridge.subnet_name}") if target.bridge else "",
+        ):
+            walk.skip(
+                "subnet.provider",
+                title,
+                f"no Subnet has provider {provider}; judged (AB036) once the NAD is a kube-ovn NAD",
+            )
         return None
     if len(found) > 1:
         shared = facts.about(found[0].meta.ref, SHARED_PROVIDER_RULES)
@@ -294,8 +349,11 @@ def _check_subnet_shape(walk: _Walk, facts: _Findings, subnet: Subnet, target: _
         if subnet.vpc in ("", rules.DEFAULT_VPC):  # empty: Kube-OVN defaults it to the default VPC
             walk.ok("subnet.vpc", title, f"vpc {subnet.vpc}")
         else:  # AB022 applies to a subnet the API traffic goes through: the routes link says why it does not
-            walk.skip("subnet.vpc", title, f"it is in VPC {subnet.vpc!r}; judged (AB022) once the pod routes the "
-                                           "API server through it")
+            walk.skip(
+                "subnet.vpc",
+                title,
+                f"it is in VPC {subnet.vpc!r}; judged (AB022) once the pod routes the API server through it",
+            )
     title = f"Subnet {name} has the cluster load balancers"
     if not walk.judged("subnet.lb", title, facts.about(ref, SUBNET_LB_RULES), also=owner):
         if subnet.enable_lb:
@@ -311,15 +369,22 @@ def _check_subnet_shape(walk: _Walk, facts: _Findings, subnet: Subnet, target: _
     if target.bridge is not None and target.bridge.bridge.isolation == "strict":
         missing = [a for a in target.bridge.acls if a not in subnet.acls]
         if missing:
-            walk.broken("subnet.fence", title,
-                        f"{len(missing)} of the {len(target.bridge.acls)} planned ACLs are missing: the attachment "
-                        f"reaches the whole default VPC", f"let the operator reconcile ApiBridge "
-                        f"{target.bridge.bridge.name} (is it running?), or apply `apibridge render`'s Subnet")
+            walk.broken(
+                "subnet.fence",
+                title,
+                f"{len(missing)} of the {len(target.bridge.acls)} planned ACLs are missing: the attachment "
+                f"reaches the whole default VPC",
+                f"let the operator reconcile ApiBridge "
+                f"{target.bridge.bridge.name} (is it running?), or apply `apibridge render`'s Subnet",
+            )
         else:
             walk.ok("subnet.fence", title, f"{len(target.bridge.acls)} ACLs as planned")
     elif not walk.judged("subnet.fence", title, (), facts.about(ref, FENCE_WARNINGS)):
-        walk.ok("subnet.fence", title, f"{len(subnet.acls)} ACLs" if subnet.acls
-                else "private" if subnet.private else "no ACLs")
+        walk.ok(
+            "subnet.fence",
+            title,
+            f"{len(subnet.acls)} ACLs" if subnet.acls else "private" if subnet.private else "no ACLs",
+        )
 
 
 def _expected_routes(cluster: Cluster, subnet: Subnet | None, target: _Target) -> list[routes_codec.Route]:
@@ -341,14 +406,19 @@ def _missing_routes(pod: PodLike, routes_key: str, expected: list[routes_codec.R
         have = {}  # the validator reports it (AB201)
     if target.bridge is None:
         return [f"no route to {r.dst} (want via {r.gw or '?'})" for r in expected if r.dst not in have]
-    return [f"no route to {r.dst} (want via {r.gw})" if r.dst not in have
-            else f"{r.dst} goes via {have[r.dst] or '(no gateway)'}, not {r.gw} as ApiBridge "
-                 f"{target.bridge.bridge.name} injects"
-            for r in expected if have.get(r.dst) != r.gw]
+    return [
+        f"no route to {r.dst} (want via {r.gw})"
+        if r.dst not in have
+        else f"{r.dst} goes via {have[r.dst] or '(no gateway)'}, not {r.gw} as ApiBridge "
+        f"{target.bridge.bridge.name} injects"
+        for r in expected
+        if have.get(r.dst) != r.gw
+    ]
 
 
-def _check_annotations(walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, provider: str,
-                       subnet: Subnet | None, target: _Target) -> str:
+def _check_annotations(
+    walk: _Walk, facts: _Findings, cluster: Cluster, pod: PodLike, provider: str, subnet: Subnet | None, target: _Target
+) -> str:
     """The pod's own annotations; returns the interface name Multus gives the attachment."""
     want = (target.nad_namespace, target.nad_name)
     ref = f"{want[0]}/{want[1]}"
@@ -364,9 +434,14 @@ def _check_annotations(walk: _Walk, facts: _Findings, cluster: Cluster, pod: Pod
     else:
         positions = [i for i, sel in enumerate(parsed.selections) if sel.ref(pod.namespace) == want]
         if not positions:
-            walk.broken("pod.networks", title,
-                        f"it is {pod.annotations.get(rules.NETWORKS_ANNOTATION)!r}" if parsed.selections
-                        else "the annotation is missing", recreate or "add it to the pod template and recreate the pod")
+            walk.broken(
+                "pod.networks",
+                title,
+                f"it is {pod.annotations.get(rules.NETWORKS_ANNOTATION)!r}"
+                if parsed.selections
+                else "the annotation is missing",
+                recreate or "add it to the pod template and recreate the pod",
+            )
         else:
             ifname = networks.interface_names(parsed)[positions[0]]
             if not walk.judged("pod.networks", title, networks_findings, also=recreate):
@@ -378,11 +453,16 @@ def _check_annotations(walk: _Walk, facts: _Findings, cluster: Cluster, pod: Pod
     if walk.judged("pod.routes", title, facts.about(pod.meta.ref, ROUTES_RULES, about_routes), also=recreate):
         pass
     elif not expected:
-        walk.broken("pod.routes", title, "the default/kubernetes Service has no ClusterIP to route",
-                    "check the Service default/kubernetes")
+        walk.broken(
+            "pod.routes",
+            title,
+            "the default/kubernetes Service has no ClusterIP to route",
+            "check the Service default/kubernetes",
+        )
     elif missing := _missing_routes(pod, routes_key, expected, target):
-        walk.broken("pod.routes", title, "; ".join(missing),
-                    recreate or f"set {routes_key} to {routes_codec.format(expected)}")
+        walk.broken(
+            "pod.routes", title, "; ".join(missing), recreate or f"set {routes_key} to {routes_codec.format(expected)}"
+        )
     elif not walk.judged("pod.routes", title, (), facts.about(pod.meta.ref, ROUTES_WARNINGS, about_routes)):
         walk.ok("pod.routes", title, ", ".join(f"{r.dst} via {r.gw}" for r in expected))
     ls_key = rules.provider_key(provider, rules.LOGICAL_SWITCH)
@@ -411,21 +491,31 @@ def _check_kube_ovn(walk: _Walk, pod: PodLike, provider: str, subnet: Subnet | N
         ip = pod.annotations.get(rules.provider_key(provider, rules.IP_ADDRESS), "")
         walk.ok("kubeovn.allocated", f"kube-ovn-controller allocated an address ({allocated})", ip or "true")
         if ip and subnet is not None and not _in_subnet(dualstack.split(ip), subnet.cidrs):
-            walk.warn("kubeovn.address", f"the allocated address is in Subnet {subnet.name}",
-                      f"{ip} is not in {subnet.raw_cidr}", "recreate the pod after fixing the Subnet")
+            walk.warn(
+                "kubeovn.address",
+                f"the allocated address is in Subnet {subnet.name}",
+                f"{ip} is not in {subnet.raw_cidr}",
+                "recreate the pod after fixing the Subnet",
+            )
     else:
-        walk.broken("kubeovn.allocated", f"kube-ovn-controller allocated an address ({allocated})",
-                    f"{allocated} is not \"true\": kube-ovn-controller did not allocate the attachment",
-                    "look at the pod's events (PodNetworkAllocationFailed, \"provider ... is not bound to any "
-                    "subnet\") and at kube-ovn-controller's log")
+        walk.broken(
+            "kubeovn.allocated",
+            f"kube-ovn-controller allocated an address ({allocated})",
+            f'{allocated} is not "true": kube-ovn-controller did not allocate the attachment',
+            "look at the pod's events (PodNetworkAllocationFailed, \"provider ... is not bound to any "
+            "subnet\") and at kube-ovn-controller's log",
+        )
     routed = rules.provider_key(provider, rules.ROUTED)
     if pod.annotations.get(routed) == "true":
         walk.ok("kubeovn.routed", f"kube-ovn-controller routed the port ({routed})", "true")
     else:
         where = f" (node {pod.node_name})" if pod.node_name else " — the pod is not scheduled yet"
-        walk.broken("kubeovn.routed", f"kube-ovn-controller routed the port ({routed})",
-                    f"{routed} is not \"true\"{where}",
-                    "wait for scheduling, then check kube-ovn-controller's log for the pod")
+        walk.broken(
+            "kubeovn.routed",
+            f"kube-ovn-controller routed the port ({routed})",
+            f'{routed} is not "true"{where}',
+            "wait for scheduling, then check kube-ovn-controller's log for the pod",
+        )
 
 
 def _check_multus(walk: _Walk, pod: PodLike, target: _Target, subnet: Subnet | None, ifname: str) -> None:
@@ -434,26 +524,40 @@ def _check_multus(walk: _Walk, pod: PodLike, target: _Target, subnet: Subnet | N
     try:
         entries = netstatus.parse(pod.annotations.get(rules.NETWORK_STATUS_ANNOTATION))
     except netstatus.NetworkStatusError as exc:
-        walk.broken("multus.status", title, f"{rules.NETWORK_STATUS_ANNOTATION} is {exc}",
-                    "Multus did not attach the network: is Multus installed and the pod's sandbox running? "
-                    "(kubectl describe pod shows the CNI error)")
+        walk.broken(
+            "multus.status",
+            title,
+            f"{rules.NETWORK_STATUS_ANNOTATION} is {exc}",
+            "Multus did not attach the network: is Multus installed and the pod's sandbox running? "
+            "(kubectl describe pod shows the CNI error)",
+        )
         return
     entry = next((e for e in entries if e.name == ref), None)
     if entry is None:
         names = ", ".join(e.name for e in entries) or "nothing"
-        walk.broken("multus.status", title, f"{rules.NETWORK_STATUS_ANNOTATION} has no entry for {ref} "
-                                            f"(it lists {names})",
-                    "Multus did not attach the NAD: check the networks annotation and Multus' log")
+        walk.broken(
+            "multus.status",
+            title,
+            f"{rules.NETWORK_STATUS_ANNOTATION} has no entry for {ref} (it lists {names})",
+            "Multus did not attach the NAD: check the networks annotation and Multus' log",
+        )
         return
     interface = entry.interface
     ips = list(entry.ips)
     if interface != ifname:
-        walk.broken("multus.status", title, f"the {ref} entry is on interface {interface or '(none)'}, not {ifname}",
-                    f"attach the NAD as {ifname} (first in the networks annotation, or name the interface)")
+        walk.broken(
+            "multus.status",
+            title,
+            f"the {ref} entry is on interface {interface or '(none)'}, not {ifname}",
+            f"attach the NAD as {ifname} (first in the networks annotation, or name the interface)",
+        )
     elif subnet is not None and not _in_subnet(ips, subnet.cidrs):
-        walk.broken("multus.status", title,
-                    f"{ifname} has {', '.join(ips) or 'no address'}, not in {subnet.raw_cidr}",
-                    "recreate the pod; if it persists, the NAD's provider and the Subnet do not match")
+        walk.broken(
+            "multus.status",
+            title,
+            f"{ifname} has {', '.join(ips) or 'no address'}, not in {subnet.raw_cidr}",
+            "recreate the pod; if it persists, the NAD's provider and the Subnet do not match",
+        )
     else:
         walk.ok("multus.status", title, f"{ifname} {', '.join(ips)}")
 

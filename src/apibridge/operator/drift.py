@@ -97,8 +97,7 @@ def find_drift(cluster: Cluster, plan: Plan) -> dict[str, BridgeDrift]:
         if not missing:
             entry.injected.append(key)
             continue
-        entry.pending.append(PodDrift(pod.namespace, pod.pod_name, pod.meta.uid or "", _controller_owner(raw),
-                                      missing))
+        entry.pending.append(PodDrift(pod.namespace, pod.pod_name, pod.meta.uid or "", _controller_owner(raw), missing))
     for entry in out.values():
         entry.injected.sort()
         entry.pending.sort(key=lambda p: p.key)

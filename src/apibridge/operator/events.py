@@ -25,21 +25,35 @@ EVENT_NAMESPACE_FOR_CLUSTER_SCOPED = "default"
 MEMORY_LIMIT = 10_000  # event names remembered per process
 
 
-def make_event(involved: Mapping[str, Any], *, reason: str, message: str, key: str, now: str,
-               event_type: str = "Warning", instance: str = "") -> dict[str, Any]:
+def make_event(
+    involved: Mapping[str, Any],
+    *,
+    reason: str,
+    message: str,
+    key: str,
+    now: str,
+    event_type: str = "Warning",
+    instance: str = "",
+) -> dict[str, Any]:
     """A ``v1`` Event about ``involved``; ``key`` identifies the fact, so equal facts give equal names."""
     md = kube.meta(involved)
     namespace = kube.namespace_of(involved)
     digest = hashlib.sha256(f"{reason}|{key}".encode()).hexdigest()[:16]
-    ref: dict[str, Any] = {"apiVersion": involved.get("apiVersion"), "kind": involved.get("kind"),
-                           "name": md.get("name"), "uid": md.get("uid")}
+    ref: dict[str, Any] = {
+        "apiVersion": involved.get("apiVersion"),
+        "kind": involved.get("kind"),
+        "name": md.get("name"),
+        "uid": md.get("uid"),
+    }
     if namespace:
         ref["namespace"] = namespace
     return {
         "apiVersion": "v1",
         "kind": "Event",
-        "metadata": {"name": f"{str(md.get('name'))[:200]}.{digest}",
-                     "namespace": namespace or EVENT_NAMESPACE_FOR_CLUSTER_SCOPED},
+        "metadata": {
+            "name": f"{str(md.get('name'))[:200]}.{digest}",
+            "namespace": namespace or EVENT_NAMESPACE_FOR_CLUSTER_SCOPED,
+        },
         "involvedObject": ref,
         "reason": reason,
         "message": message[:1024],
@@ -61,11 +75,13 @@ class EventRecorder:
         self._instance = instance
         self._posted: set[tuple[str, str]] = set()
 
-    async def record(self, involved: Mapping[str, Any], *, reason: str, message: str, key: str, now: str,
-                     event_type: str = "Warning") -> bool:
+    async def record(
+        self, involved: Mapping[str, Any], *, reason: str, message: str, key: str, now: str, event_type: str = "Warning"
+    ) -> bool:
         """True when a new event was created."""
-        event = make_event(involved, reason=reason, message=message, key=key, now=now, event_type=event_type,
-                           instance=self._instance)
+        event = make_event(
+            involved, reason=reason, message=message, key=key, now=now, event_type=event_type, instance=self._instance
+        )
         ident = (event["metadata"]["namespace"], event["metadata"]["name"])
         if ident in self._posted:
             return False

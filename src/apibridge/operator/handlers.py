@@ -55,8 +55,7 @@ def _register(registry: kopf.OperatorRegistry, controller: Controller, kind: Kin
             controller.notify(event.get("type"), obj)
 
     kopf.index(kind.api_version, kind.plural, id=index_id(kind), when=when, registry=registry)(index)
-    kopf.on.event(kind.api_version, kind.plural, id=f"watch_{index_id(kind)}", when=when,
-                  registry=registry)(on_event)
+    kopf.on.event(kind.api_version, kind.plural, id=f"watch_{index_id(kind)}", when=when, registry=registry)(on_event)
 
 
 def build_registry(controller: Controller) -> kopf.OperatorRegistry:

@@ -96,8 +96,18 @@ def is_terminating(obj: Mapping[str, Any]) -> bool:
     return bool(meta(obj).get("deletionTimestamp"))
 
 
-_KEEP_META = ("name", "namespace", "uid", "labels", "annotations", "ownerReferences", "generation",
-              "resourceVersion", "creationTimestamp", "deletionTimestamp")
+_KEEP_META = (
+    "name",
+    "namespace",
+    "uid",
+    "labels",
+    "annotations",
+    "ownerReferences",
+    "generation",
+    "resourceVersion",
+    "creationTimestamp",
+    "deletionTimestamp",
+)
 
 
 def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,8 +186,7 @@ class Rejected:
 def build_cluster(objects: Iterable[Mapping[str, Any]]) -> tuple[Cluster, list[Rejected]]:
     """``Cluster.from_documents`` over the live objects; objects it refuses are left out and returned."""
     cluster, refused = Cluster.tolerant(to_documents(objects))
-    return cluster, [Rejected(ref(doc.body), str(doc.body.get("kind")), name_of(doc.body), exc)
-                     for doc, exc in refused]
+    return cluster, [Rejected(ref(doc.body), str(doc.body.get("kind")), name_of(doc.body), exc) for doc, exc in refused]
 
 
 def owner_reference(bridge: Mapping[str, Any]) -> dict[str, Any]:

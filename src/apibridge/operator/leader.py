@@ -71,8 +71,14 @@ class LeaseConfig:
 class LeaderElector:
     """Run :meth:`run` as a task; ``leading``/``lost`` tell the rest of the process what happened."""
 
-    def __init__(self, client: Client, config: LeaseConfig, *, clock: Callable[[], float] = time.monotonic,
-                 on_change: Callable[[bool], None] | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        config: LeaseConfig,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        on_change: Callable[[bool], None] | None = None,
+    ) -> None:
         self.client = client
         self.config = config
         self._clock = clock
@@ -87,13 +93,22 @@ class LeaderElector:
 
     def is_leading(self) -> bool:
         """True while leadership is held and was renewed within ``renew_deadline``."""
-        return (self.leading.is_set() and not self.lost.is_set() and self._last_renew is not None
-                and self._clock() - self._last_renew < self.config.renew_deadline)
+        return (
+            self.leading.is_set()
+            and not self.lost.is_set()
+            and self._last_renew is not None
+            and self._clock() - self._last_renew < self.config.renew_deadline
+        )
 
     def _record(self, holder: str, transitions: int, *, acquire: str | None, duration: float) -> dict[str, Any]:
         now = micro_time()
-        return {"holderIdentity": holder, "leaseDurationSeconds": max(round(duration), 1),
-                "acquireTime": acquire or now, "renewTime": now, "leaseTransitions": transitions}
+        return {
+            "holderIdentity": holder,
+            "leaseDurationSeconds": max(round(duration), 1),
+            "acquireTime": acquire or now,
+            "renewTime": now,
+            "leaseTransitions": transitions,
+        }
 
     async def try_acquire_or_renew(self) -> bool:
         """One round; True if this identity holds the Lease afterwards."""
@@ -101,9 +116,12 @@ class LeaderElector:
         lease = await self.client.get(kube.LEASE, cfg.name, cfg.namespace)
         self.last_contact = self._clock()
         if lease is None:
-            body = {"apiVersion": kube.LEASE.api_version, "kind": kube.LEASE.kind,
-                    "metadata": {"name": cfg.name, "namespace": cfg.namespace},
-                    "spec": self._record(cfg.identity, 0, acquire=None, duration=cfg.duration)}
+            body = {
+                "apiVersion": kube.LEASE.api_version,
+                "kind": kube.LEASE.kind,
+                "metadata": {"name": cfg.name, "namespace": cfg.namespace},
+                "spec": self._record(cfg.identity, 0, acquire=None, duration=cfg.duration),
+            }
             try:
                 await self.client.create(kube.LEASE, body)
             except AlreadyExistsError:
@@ -123,8 +141,9 @@ class LeaderElector:
             return False  # someone else holds a lease that has not expired by our clock
         transitions = int(spec.get("leaseTransitions") or 0) + (0 if mine else 1)
         new = dict(lease)
-        new["spec"] = self._record(cfg.identity, transitions, acquire=spec.get("acquireTime") if mine else None,
-                                   duration=cfg.duration)
+        new["spec"] = self._record(
+            cfg.identity, transitions, acquire=spec.get("acquireTime") if mine else None, duration=cfg.duration
+        )
         try:
             await self.client.replace(kube.LEASE, new)
         except ConflictError:

@@ -120,8 +120,9 @@ def _owner_refs(actual: Mapping[str, Any], bridge: Mapping[str, Any]) -> tuple[l
     return wanted, wanted != current
 
 
-def update_patch(actual: Mapping[str, Any], manifest: Mapping[str, Any],
-                 bridge: Mapping[str, Any]) -> dict[str, Any] | None:
+def update_patch(
+    actual: Mapping[str, Any], manifest: Mapping[str, Any], bridge: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """The merge patch that brings ``actual`` to the planner's ``manifest``, or None when nothing we own differs.
 
     It carries ``metadata.resourceVersion``, so a concurrent change makes it fail with 409 instead of
@@ -150,8 +151,9 @@ def update_patch(actual: Mapping[str, Any], manifest: Mapping[str, Any],
     return patch
 
 
-def _decide_object(decision: BridgeDecision, kind: Kind, manifest: Mapping[str, Any],
-                   actual: Mapping[str, Any] | None) -> None:
+def _decide_object(
+    decision: BridgeDecision, kind: Kind, manifest: Mapping[str, Any], actual: Mapping[str, Any] | None
+) -> None:
     name = kube.name_of(manifest)
     namespace = kube.namespace_of(manifest) if kind.namespaced else None
     ref = f"{kind.kind}/{namespace}/{name}" if namespace else f"{kind.kind}/{name}"
@@ -163,14 +165,22 @@ def _decide_object(decision: BridgeDecision, kind: Kind, manifest: Mapping[str, 
     if not _is_ours(actual, bridge):
         holder = kube.labels_of(actual).get(rules.BRIDGE_LABEL)
         whose = f"labelled for ApiBridge {holder!r}" if holder else f"without the {rules.BRIDGE_LABEL} label"
-        decision.verdicts.append(ObjectVerdict(
-            kind.kind, ref, "name-taken",
-            f"{ref} already exists {whose}; it is not ours and is left untouched "
-            f"(rename or delete it, or rename the ApiBridge)"))
+        decision.verdicts.append(
+            ObjectVerdict(
+                kind.kind,
+                ref,
+                "name-taken",
+                f"{ref} already exists {whose}; it is not ours and is left untouched "
+                f"(rename or delete it, or rename the ApiBridge)",
+            )
+        )
         return
     if kube.is_terminating(actual):
-        decision.verdicts.append(ObjectVerdict(kind.kind, ref, "terminating",
-                                               f"{ref} is being deleted; it will be recreated once it is gone"))
+        decision.verdicts.append(
+            ObjectVerdict(
+                kind.kind, ref, "terminating", f"{ref} is being deleted; it will be recreated once it is gone"
+            )
+        )
         return
     patch = update_patch(actual, manifest, decision.body)
     if patch is None:
@@ -194,9 +204,15 @@ def bridge_findings(bridge_plan_ref: str, related: set[str], findings: Sequence[
     return out
 
 
-def decide(bridges: Mapping[str, Mapping[str, Any]], cluster: Cluster, plan: Plan, rejected: Sequence[Rejected],
-           findings: Sequence[Finding], nads: Mapping[tuple[str, str], Mapping[str, Any]],
-           subnets: Mapping[str, Mapping[str, Any]]) -> Decisions:
+def decide(
+    bridges: Mapping[str, Mapping[str, Any]],
+    cluster: Cluster,
+    plan: Plan,
+    rejected: Sequence[Rejected],
+    findings: Sequence[Finding],
+    nads: Mapping[tuple[str, str], Mapping[str, Any]],
+    subnets: Mapping[str, Mapping[str, Any]],
+) -> Decisions:
     """Everything to write, per bridge, plus the orphans to delete.
 
     ``bridges`` are the ApiBridge API objects by name; ``findings`` the validator's findings (and the
@@ -213,8 +229,10 @@ def decide(bridges: Mapping[str, Mapping[str, Any]], cluster: Cluster, plan: Pla
         ref = model.meta.ref if model else f"{kube.APIBRIDGE.kind}/{name}"
         related = {f"{kube.SUBNET.kind}/{object_name(name)}"}
         if bridge_plan is not None:
-            related = {f"{kube.SUBNET.kind}/{bridge_plan.subnet_name}",
-                       f"{kube.NAD.kind}/{bridge_plan.nad_namespace}/{bridge_plan.nad_name}"}
+            related = {
+                f"{kube.SUBNET.kind}/{bridge_plan.subnet_name}",
+                f"{kube.NAD.kind}/{bridge_plan.nad_namespace}/{bridge_plan.nad_name}",
+            }
         decision.findings = bridge_findings(ref, related, findings)
         if bridge_plan is None or kube.is_terminating(body):
             continue
@@ -224,8 +242,12 @@ def decide(bridges: Mapping[str, Mapping[str, Any]], cluster: Cluster, plan: Pla
     return out
 
 
-def orphans(bridges: Mapping[str, Mapping[str, Any]], plan: Plan,
-            nads: Mapping[tuple[str, str], Mapping[str, Any]], subnets: Mapping[str, Mapping[str, Any]]) -> list[Write]:
+def orphans(
+    bridges: Mapping[str, Mapping[str, Any]],
+    plan: Plan,
+    nads: Mapping[tuple[str, str], Mapping[str, Any]],
+    subnets: Mapping[str, Mapping[str, Any]],
+) -> list[Write]:
     """Our objects (labels and name) that no planned bridge wants: the bridge is gone, or moved its NAD."""
     wanted: set[tuple[str, str | None, str]] = set()
     for bp in plan.bridges.values():

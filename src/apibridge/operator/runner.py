@@ -121,8 +121,9 @@ async def run(options: OperatorOptions) -> int:
     state = _State()
     _install_signals(state)
     metrics = Metrics()
-    runners = await serve.start(options.bind_host, options.metrics_port, options.health_port, metrics,
-                                state.liveness, state.readiness)
+    runners = await serve.start(
+        options.bind_host, options.metrics_port, options.health_port, metrics, state.liveness, state.readiness
+    )
     try:
         client = await _connect(state)
         if client is None:
@@ -137,9 +138,11 @@ async def _lead(options: OperatorOptions, state: _State, client: Client, metrics
     identity = options.identity or default_identity()
     elector: LeaderElector | None = None
     if options.leader_election:
-        elector = LeaderElector(client, LeaseConfig.scaled(options.namespace, identity, options.lease_duration,
-                                                           options.lease_name),
-                                on_change=lambda leading: metrics.leader.set(1 if leading else 0))
+        elector = LeaderElector(
+            client,
+            LeaseConfig.scaled(options.namespace, identity, options.lease_duration, options.lease_name),
+            on_change=lambda leading: metrics.leader.set(1 if leading else 0),
+        )
         state.elector = elector
         state.elector_task = asyncio.create_task(elector.run(), name="lease")
         log.info("campaigning for lease %s/%s as %s", options.namespace, options.lease_name, identity)
@@ -150,16 +153,30 @@ async def _lead(options: OperatorOptions, state: _State, client: Client, metrics
     else:
         metrics.leader.set(1)
 
-    controller = Controller(client, metrics, elector or AlwaysLeading(), ControllerConfig(
-        rollout_rate=options.rollout_rate, restart_settle=options.restart_settle,
-        restart_retry=options.restart_retry, resync_period=options.resync_period, identity=identity))
+    controller = Controller(
+        client,
+        metrics,
+        elector or AlwaysLeading(),
+        ControllerConfig(
+            rollout_rate=options.rollout_rate,
+            restart_settle=options.restart_settle,
+            restart_retry=options.restart_retry,
+            resync_period=options.resync_period,
+            identity=identity,
+        ),
+    )
     state.controller = controller
     state.worker = asyncio.create_task(controller.run(), name="reconcile")
     existing = asyncio.all_tasks()
     kopf_stop = asyncio.Event()
     started = time.monotonic()
-    kopf_tasks = await kopf.spawn_tasks(registry=handlers.build_registry(controller), settings=handlers.settings(),
-                                        standalone=True, clusterwide=True, stop_flag=kopf_stop)
+    kopf_tasks = await kopf.spawn_tasks(
+        registry=handlers.build_registry(controller),
+        settings=handlers.settings(),
+        standalone=True,
+        clusterwide=True,
+        stop_flag=kopf_stop,
+    )
     _install_signals(state)  # take the signals back from kopf: see the module docstring
     kopf_task = asyncio.create_task(kopf.run_tasks(kopf_tasks, ignored=existing), name="kopf")
     log.info("leading: kopf started in %.2fs", time.monotonic() - started)

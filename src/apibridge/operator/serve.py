@@ -28,10 +28,12 @@ def _probe_handler(probe: Probe) -> Callable[[web.Request], object]:
     return handle
 
 
-def build_app(*, metrics: Metrics | None = None, liveness: Probe | None = None,
-              readiness: Probe | None = None) -> web.Application:
+def build_app(
+    *, metrics: Metrics | None = None, liveness: Probe | None = None, readiness: Probe | None = None
+) -> web.Application:
     app = web.Application()
     if metrics is not None:
+
         async def handle_metrics(_: web.Request) -> web.Response:
             body = metrics.exposition()
             return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -44,8 +46,9 @@ def build_app(*, metrics: Metrics | None = None, liveness: Probe | None = None,
     return app
 
 
-async def start(host: str, metrics_port: int, health_port: int, metrics: Metrics, liveness: Probe,
-                readiness: Probe) -> list[web.AppRunner]:
+async def start(
+    host: str, metrics_port: int, health_port: int, metrics: Metrics, liveness: Probe, readiness: Probe
+) -> list[web.AppRunner]:
     """Start the servers; returns their runners (``cleanup()`` each to stop)."""
     apps: list[tuple[int, web.Application]] = []
     if metrics_port and metrics_port == health_port:

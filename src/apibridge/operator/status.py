@@ -49,8 +49,13 @@ def finding_text(finding: Finding) -> str:
 def _condition(ctype: str, ok: bool, reason: str, message: str, generation: int) -> dict[str, Any]:
     if len(message) > MAX_MESSAGE:
         message = message[: MAX_MESSAGE - 1] + "…"
-    return {"type": ctype, "status": "True" if ok else "False", "reason": reason, "message": message,
-            "observedGeneration": generation}
+    return {
+        "type": ctype,
+        "status": "True" if ok else "False",
+        "reason": reason,
+        "message": message,
+        "observedGeneration": generation,
+    }
 
 
 def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> list[dict[str, Any]]:
@@ -63,8 +68,11 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
         validated = _condition(VALIDATED, False, "ValidationFailed", text, generation)
     else:
         warnings = [f for f in decision.findings if f.severity == "warning"]
-        note = (f"{len(warnings)} warning(s): " + "; ".join(finding_text(f) for f in warnings)) if warnings \
+        note = (
+            (f"{len(warnings)} warning(s): " + "; ".join(finding_text(f) for f in warnings))
+            if warnings
             else "no errors"
+        )
         validated = _condition(VALIDATED, True, "Valid", note, generation)
 
     taken = [v for v in decision.verdicts if v.state == "name-taken"]
@@ -77,9 +85,13 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
         degraded = _condition(DEGRADED, True, "ApplyFailed", "; ".join(outcome.apply_errors), generation)
     elif outcome.pods_pending:
         shown = ", ".join(outcome.pods_pending[:10]) + (" …" if len(outcome.pods_pending) > 10 else "")
-        degraded = _condition(DEGRADED, True, "PodsPendingRestart",
-                              f"{len(outcome.pods_pending)} selected pod(s) run without the attachment and need a "
-                              f"restart: {shown}", generation)
+        degraded = _condition(
+            DEGRADED,
+            True,
+            "PodsPendingRestart",
+            f"{len(outcome.pods_pending)} selected pod(s) run without the attachment and need a restart: {shown}",
+            generation,
+        )
     else:
         degraded = _condition(DEGRADED, False, "AsExpected", "nothing needs attention", generation)
 
@@ -99,17 +111,23 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
     elif outcome.retrying:
         ready = _condition(READY, False, "Progressing", "objects are being written", generation)
     elif decision.errors:
-        ready = _condition(READY, False, "ValidationFailed", "the bridge has validation errors (see Validated)",
-                           generation)
+        ready = _condition(
+            READY, False, "ValidationFailed", "the bridge has validation errors (see Validated)", generation
+        )
     else:
-        ready = _condition(READY, True, "Reconciled",
-                           f"NAD {plan.nad_namespace}/{plan.nad_name} and Subnet {plan.subnet_name} match the plan",
-                           generation)
+        ready = _condition(
+            READY,
+            True,
+            "Reconciled",
+            f"NAD {plan.nad_namespace}/{plan.nad_name} and Subnet {plan.subnet_name} match the plan",
+            generation,
+        )
     return [ready, validated, degraded]
 
 
-def merge_conditions(previous: Sequence[Mapping[str, Any]], new: Sequence[dict[str, Any]],
-                     now: str) -> list[dict[str, Any]]:
+def merge_conditions(
+    previous: Sequence[Mapping[str, Any]], new: Sequence[dict[str, Any]], now: str
+) -> list[dict[str, Any]]:
     """``new`` with ``lastTransitionTime`` kept from ``previous`` unless the status flipped."""
     before = {str(c.get("type")): c for c in previous if isinstance(c, Mapping)}
     out: list[dict[str, Any]] = []
@@ -128,21 +146,22 @@ def desired_status(decision: BridgeDecision, outcome: Outcome, now: str) -> dict
     assert isinstance(current, Mapping)
     status: dict[str, Any] = {
         "observedGeneration": generation,
-        "conditions": merge_conditions(current.get("conditions") or [], conditions(decision, outcome, generation),
-                                       now),
+        "conditions": merge_conditions(current.get("conditions") or [], conditions(decision, outcome, generation), now),
         "podsInjected": outcome.pods_injected,
         "podsPendingRestart": len(outcome.pods_pending),
     }
     plan = decision.plan
     if plan is not None:
-        status.update({
-            "nad": f"{plan.nad_namespace}/{plan.nad_name}",
-            "subnet": plan.subnet_name,
-            "provider": plan.provider,
-            "cidrBlock": plan.cidr_block,
-            "gateways": [str(g) for g in plan.gateways],
-            "routes": [r.to_json() for r in plan.routes],
-        })
+        status.update(
+            {
+                "nad": f"{plan.nad_namespace}/{plan.nad_name}",
+                "subnet": plan.subnet_name,
+                "provider": plan.provider,
+                "cidrBlock": plan.cidr_block,
+                "gateways": [str(g) for g in plan.gateways],
+                "routes": [r.to_json() for r in plan.routes],
+            }
+        )
     else:  # keep what the last good plan reported: the objects are kept too
         for key in ("nad", "subnet", "provider", "cidrBlock", "gateways", "routes"):
             if key in current:

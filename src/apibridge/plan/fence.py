@@ -42,8 +42,9 @@ def _port_match(dest: Destination) -> list[str]:
     return [f" && {p.protocol.lower()}.dst == {p.port}" for p in dest.ports]
 
 
-def fence_acls(subnet: str, cidrs: tuple[IPNetwork, ...], gateways: tuple[IPAddress, ...],
-               destinations: tuple[Destination, ...]) -> tuple[Acl, ...]:
+def fence_acls(
+    subnet: str, cidrs: tuple[IPNetwork, ...], gateways: tuple[IPAddress, ...], destinations: tuple[Destination, ...]
+) -> tuple[Acl, ...]:
     router_port = rules.switch_router_port(subnet, rules.DEFAULT_VPC)
     acls: list[Acl] = []
     for cidr in cidrs:
@@ -55,15 +56,22 @@ def fence_acls(subnet: str, cidrs: tuple[IPNetwork, ...], gateways: tuple[IPAddr
                 target = dest.network.network_address if dest.network.num_addresses == 1 else dest.network
                 match = f"{ipf}.src == {cidr} && {ipf}.dst == {target}{ports}"
                 acls.append(Acl("from-lport", ALLOW_DESTINATION, match, "allow-related"))
-        acls.append(Acl("from-lport", ALLOW_DESTINATION, f"{ipf}.src == {cidr} && ct.est && ct_mark.natted == 1",
-                        "allow-related"))
+        acls.append(
+            Acl(
+                "from-lport",
+                ALLOW_DESTINATION,
+                f"{ipf}.src == {cidr} && ct.est && ct_mark.natted == 1",
+                "allow-related",
+            )
+        )
     if any(c.version == 6 for c in cidrs):
         acls.append(Acl("from-lport", ALLOW_NEIGHBOUR, "nd || nd_rs || nd_ra", "allow"))
         acls.append(Acl("to-lport", ALLOW_NEIGHBOUR, "nd || nd_rs || nd_ra", "allow"))
         for gw in gateways:
             if gw.version == 6:
-                acls.append(Acl("from-lport", ALLOW_NEIGHBOUR, f"ip6.dst == {gw} && icmp6.type == 128",
-                                "allow-related"))
+                acls.append(
+                    Acl("from-lport", ALLOW_NEIGHBOUR, f"ip6.dst == {gw} && icmp6.type == 128", "allow-related")
+                )
     # Traffic between the switch and its router port is judged on the pod side of the switch: what
     # enters from the router may go on to a pod only if the pod's to-lport rules allow it, and what
     # a pod sends was already filtered on its from-lport. (OVN cannot match ``inport != ...``:

@@ -67,8 +67,11 @@ class BridgeIndex:
             return []
         vpc = self.cluster.pod_vpc(pod)
         candidates = self.plan.by_vpc.get(vpc, ()) if vpc is not None else ()
-        return [bp for bp in candidates
-                if self._namespace_ok(bp, pod.namespace) and bp.bridge.pod_selector.matches(pod.labels)]
+        return [
+            bp
+            for bp in candidates
+            if self._namespace_ok(bp, pod.namespace) and bp.bridge.pod_selector.matches(pod.labels)
+        ]
 
     def bridge_for(self, pod: PodLike) -> BridgePlan | None:
         """The bridge that injects ``pod``: the first (by name) of its VPC that selects it."""
@@ -102,8 +105,13 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     want = (bridge_plan.nad_namespace, bridge_plan.nad_name)
     if not any(sel.ref(namespace) == want for sel in parsed.selections):
         changes[rules.NETWORKS_ANNOTATION] = networks.append(
-            current, networks.NetworkSelection(name=bridge_plan.nad_name, namespace=bridge_plan.nad_namespace,
-                                               interface=networks.free_interface(parsed)))
+            current,
+            networks.NetworkSelection(
+                name=bridge_plan.nad_name,
+                namespace=bridge_plan.nad_namespace,
+                interface=networks.free_interface(parsed),
+            ),
+        )
     ls_key = rules.provider_key(bridge_plan.provider, rules.LOGICAL_SWITCH)
     if not annotations.get(ls_key):
         changes[ls_key] = bridge_plan.subnet_name
@@ -111,15 +119,16 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     raw_routes = annotations.get(routes_key)
     existing = routes.parse(raw_routes)
     merged = routes.merge(existing, list(bridge_plan.routes))
-    added = merged[len(existing):]
+    added = merged[len(existing) :]
     if added:
         keep_text = bool(raw_routes and raw_routes.rstrip().endswith("]"))
         changes[routes_key] = _append_routes_text(raw_routes or "", added) if keep_text else routes.format(merged)
     return changes
 
 
-def mutate_annotations(cluster: Cluster, plan: Plan, pod: PodLike,
-                       index: BridgeIndex | None = None) -> tuple[BridgePlan | None, dict[str, str]]:
+def mutate_annotations(
+    cluster: Cluster, plan: Plan, pod: PodLike, index: BridgeIndex | None = None
+) -> tuple[BridgePlan | None, dict[str, str]]:
     """The bridge selecting ``pod`` and the annotation changes it needs (empty when none)."""
     bridge_plan = (index or BridgeIndex(cluster, plan)).bridge_for(pod)
     if bridge_plan is None:
@@ -127,8 +136,9 @@ def mutate_annotations(cluster: Cluster, plan: Plan, pod: PodLike,
     return bridge_plan, pod_mutation(pod.annotations, pod.namespace, bridge_plan)
 
 
-def apply_to_body(body: Mapping[str, Any], template_path: tuple[str, ...],
-                  changes: Mapping[str, str]) -> dict[str, Any]:
+def apply_to_body(
+    body: Mapping[str, Any], template_path: tuple[str, ...], changes: Mapping[str, str]
+) -> dict[str, Any]:
     """The manifest with ``changes`` set on the pod (template) annotations; ``body`` is not modified.
 
     Only the mappings on the path down to the annotations are copied; everything else is shared
@@ -148,8 +158,11 @@ def apply_to_body(body: Mapping[str, Any], template_path: tuple[str, ...],
 def _annotation_error(pod: PodLike, key: str, exc: ValueError) -> InputError:
     prefix = ".".join(pod.template_path)
     where = f'{prefix + "." if prefix else ""}metadata.annotations["{key}"]'
-    return InputError(f"cannot add to this annotation: {exc}", replace(pod.meta.location, field=where),
-                      hint="fix the annotation; Multus or kube-ovn-cni would reject it too")
+    return InputError(
+        f"cannot add to this annotation: {exc}",
+        replace(pod.meta.location, field=where),
+        hint="fix the annotation; Multus or kube-ovn-cni would reject it too",
+    )
 
 
 def inject_documents(cluster: Cluster, plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:

@@ -50,9 +50,20 @@ object_name = rules.bridge_object_name
 def bridge_for_vpc(vpc: str) -> ApiBridge:
     """An ApiBridge with every default, for ``render --vpc`` (named after the VPC)."""
     meta = Meta("ApiBridge", vpc, None, {}, {}, Location("(--vpc)", None, f"ApiBridge/{vpc}"))
-    return ApiBridge(meta=meta, vpc=vpc, namespace_selector=None, pod_selector=LabelSelector(), cidr_block="auto",
-                     apiserver=True, dns=False, extra=(), isolation="strict", nad_namespace=rules.SEED_NAD_NAMESPACE,
-                     rollout="none", on_the_fly=True)
+    return ApiBridge(
+        meta=meta,
+        vpc=vpc,
+        namespace_selector=None,
+        pod_selector=LabelSelector(),
+        cidr_block="auto",
+        apiserver=True,
+        dns=False,
+        extra=(),
+        isolation="strict",
+        nad_namespace=rules.SEED_NAD_NAMESPACE,
+        rollout="none",
+        on_the_fly=True,
+    )
 
 
 _labels = rules.bridge_labels
@@ -67,16 +78,28 @@ def destinations(cluster: Cluster, bridge: ApiBridge) -> tuple[list[Destination]
         ports = tuple(PortSpec(p.port, p.protocol) for p in svc.ports) if svc else ()
         ips = svc.cluster_ips if svc else ()
         if not ips:
-            problems.append(PlanProblem("AB101", ref, "spec.destinations.apiserver",
-                                        "the default/kubernetes Service has no ClusterIP",
-                                        "include the Service default/kubernetes in the input"))
+            problems.append(
+                PlanProblem(
+                    "AB101",
+                    ref,
+                    "spec.destinations.apiserver",
+                    "the default/kubernetes Service has no ClusterIP",
+                    "include the Service default/kubernetes in the input",
+                )
+            )
         out += [Destination(ipaddress.ip_network(host_prefix(ip)), ports, "apiserver") for ip in ips]
     if bridge.dns:
         svc = cluster.service(*rules.KUBE_DNS_SERVICE)
         if svc is None or not svc.cluster_ips:
-            problems.append(PlanProblem("AB102", ref, "spec.destinations.dns",
-                                        "dns: true but the Service kube-system/kube-dns has no ClusterIP",
-                                        "include the kube-dns Service in the input"))
+            problems.append(
+                PlanProblem(
+                    "AB102",
+                    ref,
+                    "spec.destinations.dns",
+                    "dns: true but the Service kube-system/kube-dns has no ClusterIP",
+                    "include the kube-dns Service in the input",
+                )
+            )
         else:
             dns_ports = (PortSpec(53, "UDP"), PortSpec(53, "TCP"))
             out += [Destination(ipaddress.ip_network(host_prefix(ip)), dns_ports, "dns") for ip in svc.cluster_ips]
@@ -94,8 +117,9 @@ def _taken(cluster: Cluster, config: PlannerConfig, own: set[str]) -> list[IPNet
     return taken
 
 
-def _choose_cidrs(bridge: ApiBridge, families: set[int], allocator: Allocator, config: PlannerConfig,
-                  kept: list[IPNetwork]) -> tuple[list[IPNetwork], list[PlanProblem]]:
+def _choose_cidrs(
+    bridge: ApiBridge, families: set[int], allocator: Allocator, config: PlannerConfig, kept: list[IPNetwork]
+) -> tuple[list[IPNetwork], list[PlanProblem]]:
     ref = bridge.meta.ref
     if bridge.cidr_block != "auto":
         explicit = [ipaddress.ip_network(p.strip()) for p in bridge.cidr_block.split(",") if p.strip()]
@@ -113,16 +137,24 @@ def _choose_cidrs(bridge: ApiBridge, families: set[int], allocator: Allocator, c
         try:
             nets.append(allocator.allocate(pool, block, bridge.name))
         except PoolExhaustedError as exc:
-            problems.append(PlanProblem("AB103", ref, "spec.cidrBlock", f"cidrBlock auto: {exc}",
-                                        "set spec.cidrBlock explicitly or enlarge the pool"))
+            problems.append(
+                PlanProblem(
+                    "AB103",
+                    ref,
+                    "spec.cidrBlock",
+                    f"cidrBlock auto: {exc}",
+                    "set spec.cidrBlock explicitly or enlarge the pool",
+                )
+            )
     return nets, problems
 
 
 _gateway = dualstack.default_gateway
 
 
-def _manifests(bridge: ApiBridge, provider: str, cidrs: list[IPNetwork], gateways: list[IPAddress],
-               acls: tuple[Any, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _manifests(
+    bridge: ApiBridge, provider: str, cidrs: list[IPNetwork], gateways: list[IPAddress], acls: tuple[Any, ...]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     name = object_name(bridge.name)
     labels = _labels(bridge.name)
     nad = {
@@ -145,15 +177,25 @@ def _manifests(bridge: ApiBridge, provider: str, cidrs: list[IPNetwork], gateway
         "private": False,
     }
     if acls:
-        spec["acls"] = [{"direction": a.direction, "priority": a.priority, "match": a.match, "action": a.action}
-                        for a in acls]
-    subnet = {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": {"name": name, "labels": labels},
-              "spec": spec}
+        spec["acls"] = [
+            {"direction": a.direction, "priority": a.priority, "match": a.match, "action": a.action} for a in acls
+        ]
+    subnet = {
+        "apiVersion": rules.KUBEOVN_API,
+        "kind": "Subnet",
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+    }
     return nad, subnet
 
 
-def plan_bridge(cluster: Cluster, bridge: ApiBridge, allocator: Allocator, config: PlannerConfig,
-                kept: list[IPNetwork] | None = None) -> tuple[BridgePlan | None, list[PlanProblem]]:
+def plan_bridge(
+    cluster: Cluster,
+    bridge: ApiBridge,
+    allocator: Allocator,
+    config: PlannerConfig,
+    kept: list[IPNetwork] | None = None,
+) -> tuple[BridgePlan | None, list[PlanProblem]]:
     ref = bridge.meta.ref
     name = object_name(bridge.name)
     provider = rules.nad_provider(name, bridge.nad_namespace)
@@ -168,11 +210,16 @@ def plan_bridge(cluster: Cluster, bridge: ApiBridge, allocator: Allocator, confi
     for dest in dests:
         gw = next((g for g in gateways if g.version == dest.family), None)
         if gw is None:
-            problems.append(PlanProblem(
-                "AB104", ref, "spec.cidrBlock",
-                f"destination {dest.network} is IPv{dest.family} "
-                f"but the attachment subnet has no IPv{dest.family} CIDR",
-                f"add an IPv{dest.family} CIDR to spec.cidrBlock (one per family)"))
+            problems.append(
+                PlanProblem(
+                    "AB104",
+                    ref,
+                    "spec.cidrBlock",
+                    f"destination {dest.network} is IPv{dest.family} "
+                    f"but the attachment subnet has no IPv{dest.family} CIDR",
+                    f"add an IPv{dest.family} CIDR to spec.cidrBlock (one per family)",
+                )
+            )
             continue
         dst = host_prefix(dest.network.network_address) if dest.network.num_addresses == 1 else str(dest.network)
         if all(r.dst != dst for r in routes):
@@ -182,9 +229,19 @@ def plan_bridge(cluster: Cluster, bridge: ApiBridge, allocator: Allocator, confi
     source = f"(planned by {ref})"
     nad_doc, subnet_doc = Document(nad, source, 0), Document(subnet, source, 0)
     return BridgePlan(
-        bridge=bridge, nad_name=name, nad_namespace=bridge.nad_namespace, subnet_name=name, provider=provider,
-        cidrs=tuple(cidrs), gateways=tuple(gateways), destinations=tuple(dests), routes=tuple(routes), acls=acls,
-        nad=nad, subnet=subnet, model_nad=parse_nad(nad_doc, meta_of(nad_doc)),
+        bridge=bridge,
+        nad_name=name,
+        nad_namespace=bridge.nad_namespace,
+        subnet_name=name,
+        provider=provider,
+        cidrs=tuple(cidrs),
+        gateways=tuple(gateways),
+        destinations=tuple(dests),
+        routes=tuple(routes),
+        acls=acls,
+        nad=nad,
+        subnet=subnet,
+        model_nad=parse_nad(nad_doc, meta_of(nad_doc)),
         model_subnet=parse_subnet(subnet_doc, meta_of(subnet_doc)),
     ), problems
 
@@ -201,8 +258,11 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: P
     for name in bridges:
         existing = cluster.subnets.get(object_name(name))
         # only our own Subnet keeps its CIDR: a foreign one holding the name is not the bridge's (NameTaken)
-        if (existing is not None and rules.owned_by_bridge(existing.meta.labels, name)
-                and allocator.is_free_all(existing.cidrs)):
+        if (
+            existing is not None
+            and rules.owned_by_bridge(existing.meta.labels, name)
+            and allocator.is_free_all(existing.cidrs)
+        ):
             kept[name] = list(existing.cidrs)
             for cidr in existing.cidrs:
                 allocator.reserve(cidr)

@@ -82,10 +82,14 @@ def summary(findings: Sequence[FindingLike], objects: int | None = None) -> str:
 def object_sources(cluster: Cluster) -> dict[str, str]:
     """``Kind/ns/name`` -> ``file (document N)`` for every object read from the input."""
     metas = [
-        *(x.meta for x in cluster.nodes.values()), *(x.meta for x in cluster.namespaces.values()),
-        *(x.meta for x in cluster.services.values()), *(e.meta for es in cluster.endpoints.values() for e in es),
-        *(x.meta for x in cluster.pods), *(x.meta for x in cluster.vpcs.values()),
-        *(x.meta for x in cluster.subnets.values()), *(x.meta for x in cluster.nads.values()),
+        *(x.meta for x in cluster.nodes.values()),
+        *(x.meta for x in cluster.namespaces.values()),
+        *(x.meta for x in cluster.services.values()),
+        *(e.meta for es in cluster.endpoints.values() for e in es),
+        *(x.meta for x in cluster.pods),
+        *(x.meta for x in cluster.vpcs.values()),
+        *(x.meta for x in cluster.subnets.values()),
+        *(x.meta for x in cluster.nads.values()),
         *(x.meta for x in cluster.bridges.values()),
     ]
     out: dict[str, str] = {}
@@ -97,8 +101,9 @@ def object_sources(cluster: Cluster) -> dict[str, str]:
     return out
 
 
-def print_findings(console: Console, findings: Sequence[FindingLike], *,
-                   sources: Mapping[str, str] | None = None) -> None:
+def print_findings(
+    console: Console, findings: Sequence[FindingLike], *, sources: Mapping[str, str] | None = None
+) -> None:
     """Findings grouped by object (in order of first appearance), one line each, hint underneath."""
     groups: dict[str, list[FindingLike]] = {}
     for f in findings:
@@ -111,8 +116,10 @@ def print_findings(console: Console, findings: Sequence[FindingLike], *,
         for f in items:
             style = f.severity if f.severity in SEVERITIES else "info"
             field = f"[field]{escape(f.field)}[/field]: " if f.field else ""
-            console.print(f"  [{style}]{_MARK.get(f.severity, '-')} {f.severity:<{width}}[/{style}] "
-                          f"[code]{escape(f.code)}[/code] {field}{escape(f.message)}")
+            console.print(
+                f"  [{style}]{_MARK.get(f.severity, '-')} {f.severity:<{width}}[/{style}] "
+                f"[code]{escape(f.code)}[/code] {field}{escape(f.message)}"
+            )
             if f.hint:
                 console.print(f"  {' ' * (width + 2)} [muted]hint: {escape(f.hint)}[/muted]")
 

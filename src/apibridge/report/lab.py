@@ -50,16 +50,19 @@ def up_document(r: UpReport) -> dict[str, Any]:
 def print_up(ui: Ui, r: UpReport) -> None:
     out = ui.out
     verb = "reconciled" if r.reconciled else "up"
-    out.print(f"[ok]lab {escape(r.name)} {verb}[/ok] in {r.seconds:.2f}s "
-              f"[muted](state {escape(str(r.state_dir))})[/muted]")
+    out.print(
+        f"[ok]lab {escape(r.name)} {verb}[/ok] in {r.seconds:.2f}s [muted](state {escape(str(r.state_dir))})[/muted]"
+    )
     if r.started_daemons:
         out.print(f"  daemons started: {', '.join(r.started_daemons)}")
     out.print(f"  northbound: {escape(r.nb.summary())}")
     moved = [f"+{len(r.added)} added"] if r.added else []
     moved += [f"{len(r.recreated)} recreated"] if r.recreated else []
     moved += [f"-{len(r.removed)} removed"] if r.removed else []
-    out.print(f"  pods: {r.pods_up} up, {len(r.failures)} failed; nodes: {r.nodes}"
-              + (f" ({', '.join(moved)})" if moved else ""))
+    out.print(
+        f"  pods: {r.pods_up} up, {len(r.failures)} failed; nodes: {r.nodes}"
+        + (f" ({', '.join(moved)})" if moved else "")
+    )
     for node, url in sorted(r.apiservers.items()):
         out.print(f"  API server stand-in on {escape(node)}: {escape(url)}")
     for ref, why in sorted(r.failures.items()):
@@ -91,8 +94,10 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
     parts = ", ".join(f"{k} {ok}/{ok + bad}" for k, (ok, bad) in kinds.items())
     mode = " (adversarial)" if result.adversarial else ""
     style = "ok" if result.failed == 0 else "error"
-    out.print(f"{indent}[{style}]verify{mode}: {result.passed} passed, {result.failed} failed[/{style}] "
-              f"in {result.seconds:.1f}s [muted]({parts})[/muted]")
+    out.print(
+        f"{indent}[{style}]verify{mode}: {result.passed} passed, {result.failed} failed[/{style}] "
+        f"in {result.seconds:.1f}s [muted]({parts})[/muted]"
+    )
 
 
 # --- trace -----------------------------------------------------------------------------------------
@@ -100,20 +105,33 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
 
 def trace_document(request: TraceRequest, summary: TraceSummary, ovn_trace: str) -> dict[str, Any]:
     """``lab trace -o json|yaml``."""
-    return {"pod": request.pod, "interface": request.nic, "datapath": request.datapath, "src": request.src,
-            "dst": request.dst, "port": request.port, "protocol": request.protocol,
-            "nextHop": request.next_hop, "microflow": request.microflow,
-            "steps": [{"what": s.what, "text": s.text} for s in summary.steps], "verdict": summary.verdict,
-            "deliveredTo": summary.delivered_to, "dropped": summary.dropped, "ovnTrace": ovn_trace}
+    return {
+        "pod": request.pod,
+        "interface": request.nic,
+        "datapath": request.datapath,
+        "src": request.src,
+        "dst": request.dst,
+        "port": request.port,
+        "protocol": request.protocol,
+        "nextHop": request.next_hop,
+        "microflow": request.microflow,
+        "steps": [{"what": s.what, "text": s.text} for s in summary.steps],
+        "verdict": summary.verdict,
+        "deliveredTo": summary.delivered_to,
+        "dropped": summary.dropped,
+        "ovnTrace": ovn_trace,
+    }
 
 
 def print_trace(ui: Ui, request: TraceRequest, summary: TraceSummary) -> None:
     """The path in plain words: where the packet leaves, each step, the verdict (ovn-trace's own warnings)."""
     out = ui.out
     hop = f"next hop {request.next_hop}" if request.next_hop else "on-link"
-    out.print(f"[object]{escape(request.pod)}[/object] {escape(request.src)} → {escape(request.dst)}:"
-              f"{request.port}/{request.protocol} leaves on {request.nic} ({hop}), enters switch "
-              f"{escape(request.datapath)}")
+    out.print(
+        f"[object]{escape(request.pod)}[/object] {escape(request.src)} → {escape(request.dst)}:"
+        f"{request.port}/{request.protocol} leaves on {request.nic} ({hop}), enters switch "
+        f"{escape(request.datapath)}"
+    )
     for i, step in enumerate(summary.steps, 1):
         style = "error" if "DROPPED" in step.text or step.what == "drop" else ""
         line = escape(step.text)
@@ -163,8 +181,10 @@ def print_status(ui: Ui, s: StatusReport) -> None:
     out.print(table)
     if s.daemons is not None:
         out.print(f"chassis registered: {_mark(s.daemons.chassis_registered)}")
-    out.print(f"pods: {len([p for p in s.pods_up if not p.startswith('node/')])} up, {len(s.failures)} failed, "
-              f"{len(s.pods_missing)} missing")
+    out.print(
+        f"pods: {len([p for p in s.pods_up if not p.startswith('node/')])} up, {len(s.failures)} failed, "
+        f"{len(s.pods_missing)} missing"
+    )
     for ref, why in sorted(s.failures.items()):
         out.print(f"  [error]failed[/error] {escape(ref)}: {escape(why)}")
     for ref in s.pods_missing:
@@ -174,8 +194,10 @@ def print_status(ui: Ui, s: StatusReport) -> None:
 
 
 def print_down(ui: Ui, name: str, r: DownReport) -> None:
-    ui.out.print(f"lab {escape(name)} down in {r.seconds:.2f}s: stopped {len(r.stopped)} processes, "
-                 f"deleted {len(r.namespaces)} namespaces")
+    ui.out.print(
+        f"lab {escape(name)} down in {r.seconds:.2f}s: stopped {len(r.stopped)} processes, "
+        f"deleted {len(r.namespaces)} namespaces"
+    )
 
 
 def print_wrote(ui: Ui, path: Path) -> None:
@@ -196,16 +218,20 @@ def print_phase_start(out: Console, phase: Phase) -> None:
 def print_phase(out: Console, result: PhaseResult) -> None:
     """One phase of the demo as it finishes: the reconcile, who reaches the API, leaks, the verify counts."""
     up = result.up
-    out.print(f"   lab {'reconciled' if up.reconciled else 'up'} in {up.seconds:.2f}s: {up.pods_up} pods "
-              f"[muted]({escape(up.nb.summary())})[/muted]")
+    out.print(
+        f"   lab {'reconciled' if up.reconciled else 'up'} in {up.seconds:.2f}s: {up.pods_up} pods "
+        f"[muted]({escape(up.nb.summary())})[/muted]"
+    )
     for line in up.acl_errors:
         out.print(f"   [warning]warning: {escape(line)}[/warning]")
     for c in result.verify.checked:
         if c.exp.kind == "api":
             style = "ok" if c.result == "reach" else "muted"
             verb = "reaches" if c.result == "reach" else "cannot reach"
-            out.print(f"   [{style}]{escape(c.exp.source)} {verb} https://{escape(c.hostport)}/version"
-                      f"[/{style}] [muted]({escape(c.detail)})[/muted]")
+            out.print(
+                f"   [{style}]{escape(c.exp.source)} {verb} https://{escape(c.hostport)}/version"
+                f"[/{style}] [muted]({escape(c.detail)})[/muted]"
+            )
     for c in result.leaks:
         out.print(f"   [error]{escape(c.message())}[/error]")
     for verified in (result.verify, result.adversarial):
@@ -228,8 +254,7 @@ def demo_table(result: DemoReport) -> Table:
     for check_name in names:
         row = [check_name]
         for phase in demo.PHASES:
-            found = next((c for p in result.phases if p.phase is phase for c in p.checks if c.name == check_name),
-                         None)
+            found = next((c for p in result.phases if p.phase is phase for c in p.checks if c.name == check_name), None)
             if found is None:
                 row.append("—")
             else:
@@ -244,7 +269,8 @@ def print_demo(out: Console, result: DemoReport, *, seconds: float, kept: str | 
     out.print(demo_table(result))
     if result.graph:
         out.print(f"picture of the final lab: {escape(str(result.graph))}")
-    verdict = ("[ok]every phase behaved as expected[/ok]" if result.ok
-               else "[error]a phase did not behave as expected[/error]")
+    verdict = (
+        "[ok]every phase behaved as expected[/ok]" if result.ok else "[error]a phase did not behave as expected[/error]"
+    )
     still_up = "" if kept is None else f" — lab {escape(kept)} is still up (apibridge lab down --name {escape(kept)})"
     out.print(f"{verdict} in {seconds:.1f}s{still_up}")

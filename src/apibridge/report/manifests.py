@@ -64,14 +64,22 @@ _Dumper = _make_dumper()
 
 def to_yaml(document: Any) -> str:
     """One document as block YAML, keys in their given order."""
-    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                     width=_NO_FOLD)
+    return yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=_NO_FOLD
+    )
 
 
 def to_yaml_documents(documents: Iterable[Mapping[str, Any]]) -> str:
     """Documents as one multi-document YAML stream, each starting with ``---``."""
-    return yaml.dump_all([dict(d) for d in documents], Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                         allow_unicode=True, width=_NO_FOLD, explicit_start=True)
+    return yaml.dump_all(
+        [dict(d) for d in documents],
+        Dumper=_Dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+        width=_NO_FOLD,
+        explicit_start=True,
+    )
 
 
 def _json_default(value: Any) -> Any:

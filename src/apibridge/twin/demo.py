@@ -46,11 +46,18 @@ class Phase:
 
 
 PHASES = (
-    Phase("no-access", "1 no access", PHASE_FILES[0], {CONTROLLER: False, OPERATOR: False, BACKEND: False}, False,
-          False),
+    Phase(
+        "no-access", "1 no access", PHASE_FILES[0], {CONTROLLER: False, OPERATOR: False, BACKEND: False}, False, False
+    ),
     Phase("seed", "2 seed as written", PHASE_FILES[1], {CONTROLLER: True, OPERATOR: True, BACKEND: False}, True, False),
-    Phase("bridges", "3 strict ApiBridges", PHASE_FILES[2], {CONTROLLER: True, OPERATOR: True, BACKEND: False}, False,
-          True),
+    Phase(
+        "bridges",
+        "3 strict ApiBridges",
+        PHASE_FILES[2],
+        {CONTROLLER: True, OPERATOR: True, BACKEND: False},
+        False,
+        True,
+    ),
 )
 SHORT = {CONTROLLER: "controller", OPERATOR: "operator", BACKEND: "default-backend"}
 
@@ -96,8 +103,11 @@ def scenario_dir(explicit: Path | None = None) -> Path:
     directory = explicit or EMBEDDED_SCENARIO
     missing = [f for f in ("cluster.yaml", *PHASE_FILES) if not (directory / f).is_file()]
     if missing:
-        raise InputError(f"demo scenario incomplete: no {', '.join(missing)}", Location(str(directory)),
-                         hint="a scenario directory holds cluster.yaml and " + ", ".join(PHASE_FILES))
+        raise InputError(
+            f"demo scenario incomplete: no {', '.join(missing)}",
+            Location(str(directory)),
+            hint="a scenario directory holds cluster.yaml and " + ", ".join(PHASE_FILES),
+        )
     return directory
 
 
@@ -108,8 +118,14 @@ def _api_reaches(report: VerifyReport, pod: str) -> bool | None:
 
 def _cross_tenant(report: VerifyReport) -> list[Checked]:
     """Leaks between two custom VPCs (the default VPC is not a tenant)."""
-    return [c for c in report.leaks() if c.exp.kind == "cross-vpc" and c.exp.to_pod
-            and not c.exp.to_pod.startswith("kube-system/") and not c.exp.source.startswith("kube-system/")]
+    return [
+        c
+        for c in report.leaks()
+        if c.exp.kind == "cross-vpc"
+        and c.exp.to_pod
+        and not c.exp.to_pod.startswith("kube-system/")
+        and not c.exp.source.startswith("kube-system/")
+    ]
 
 
 def judge(phase: Phase, report: VerifyReport, adversarial: VerifyReport | None) -> list[Check]:
@@ -117,27 +133,41 @@ def judge(phase: Phase, report: VerifyReport, adversarial: VerifyReport | None) 
     for pod, want in phase.api.items():
         got = _api_reaches(report, pod)
         observed = "not in the lab" if got is None else ("reaches" if got else "blocked")
-        checks.append(Check(phase.key, f"{SHORT[pod]} → API",
-                            "reaches" if want else "blocked", observed, got is want))
+        checks.append(Check(phase.key, f"{SHORT[pod]} → API", "reaches" if want else "blocked", observed, got is want))
     leaks = _cross_tenant(report)
     observed = f"LEAK ({len(leaks)} paths)" if leaks else "isolated"
     expected = "LEAK (the seed's flaw)" if phase.cross_tenant_leak else "isolated"
     checks.append(Check(phase.key, "tenant-a ↔ tenant-b", expected, observed, bool(leaks) == phase.cross_tenant_leak))
     others = [c for c in report.failures if c not in leaks]
-    checks.append(Check(phase.key, "rest of verify", "as intended",
-                        "as intended" if not others else f"{len(others)} unexpected", not others))
+    checks.append(
+        Check(
+            phase.key,
+            "rest of verify",
+            "as intended",
+            "as intended" if not others else f"{len(others)} unexpected",
+            not others,
+        )
+    )
     if adversarial is not None:
         bad = adversarial.failures
-        checks.append(Check(phase.key, "adversarial verify", "no leak",
-                            "no leak" if not bad else f"{len(bad)} unexpected", not bad))
+        checks.append(
+            Check(
+                phase.key, "adversarial verify", "no leak", "no leak" if not bad else f"{len(bad)} unexpected", not bad
+            )
+        )
     return checks
 
 
-def run_demo(lab: Lab, scenario: Path, *, graph_file: Path | None,
-             on_phase: Callable[[Phase], None] | None = None,
-             on_step: Callable[[str], None] | None = None,
-             on_result: Callable[[PhaseResult], None] | None = None,
-             timeout: float = 1.0) -> DemoReport:
+def run_demo(
+    lab: Lab,
+    scenario: Path,
+    *,
+    graph_file: Path | None,
+    on_phase: Callable[[Phase], None] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    on_result: Callable[[PhaseResult], None] | None = None,
+    timeout: float = 1.0,
+) -> DemoReport:
     """Run the three phases on ``lab`` (reconciling between them) and judge each."""
     t0 = time.monotonic()
     report = DemoReport()
@@ -153,15 +183,15 @@ def run_demo(lab: Lab, scenario: Path, *, graph_file: Path | None,
         adversarial = None
         if phase.adversarial:
             step("verifying again, adversarially")
-            adversarial = verify(desired.topology, netns, ca_file=lab.place.ca_file, adversarial=True,
-                                 timeout=timeout)
+            adversarial = verify(desired.topology, netns, ca_file=lab.place.ca_file, adversarial=True, timeout=timeout)
         result = PhaseResult(phase, up, checked, adversarial, judge(phase, checked, adversarial))
         report.phases.append(result)
         if on_result:
             on_result(result)
     if graph_file is not None:
         step("drawing the lab")
-        report.graph = graph.render(graph.to_dot(lab.desired().topology, "apibridge demo: strict ApiBridges"),
-                                    graph_file)
+        report.graph = graph.render(
+            graph.to_dot(lab.desired().topology, "apibridge demo: strict ApiBridges"), graph_file
+        )
     report.seconds = time.monotonic() - t0
     return report

@@ -95,8 +95,7 @@ def to_dot(topo: Topology, title: str = "apibridge lab") -> str:
             ip = ", ".join(a.split("/")[0] for a in eth0.addresses) if eth0 else "no address"
             if pod.failure:
                 plabel = f"{pod.ref}\nFAILED: {pod.failure[:60]}"
-                lines.append(f"    {_id('pod', pod.ref)} [shape=ellipse, style=dashed, color=red, "
-                             f"label={_q(plabel)}];")
+                lines.append(f"    {_id('pod', pod.ref)} [shape=ellipse, style=dashed, color=red, label={_q(plabel)}];")
                 continue
             plabel = f"{pod.ref}\neth0 {ip}" + (f"\nApiBridge {pod.bridge}" if pod.bridge else "")
             lines.append(f"    {_id('pod', pod.ref)} [shape=ellipse, label={_q(plabel)}];")
@@ -112,8 +111,7 @@ def to_dot(topo: Topology, title: str = "apibridge lab") -> str:
             if topo.api_cluster_ips:
                 vips = ", ".join(f"{ip}:{topo.api_port}" for ip in topo.api_cluster_ips)
                 alabel = f"Service default/kubernetes\n{vips}\n(cluster load balancers)"
-                lines.append(f"    api [shape=diamond, style=filled, fillcolor=lightblue, "
-                             f"label={_q(alabel)}];")
+                lines.append(f"    api [shape=diamond, style=filled, fillcolor=lightblue, label={_q(alabel)}];")
                 for node in topo.nodes:
                     if node.apiserver_port:
                         lines.append(f"    api -> {_id('node', node.name)} [label=DNAT, color=blue];")
@@ -123,11 +121,15 @@ def to_dot(topo: Topology, title: str = "apibridge lab") -> str:
             continue
         for nic in pod.nics[1:]:
             label = f"{nic.ifname} {', '.join(a.split('/')[0] for a in nic.addresses)}"
-            lines.append(f"  {_id('pod', pod.ref)} -> {_id('ls', nic.switch)} [color=darkgoldenrod, penwidth=1.5, "
-                         f"label={_q(label)}, dir=none];")
+            lines.append(
+                f"  {_id('pod', pod.ref)} -> {_id('ls', nic.switch)} [color=darkgoldenrod, penwidth=1.5, "
+                f"label={_q(label)}, dir=none];"
+            )
         for ifname, route in _routes_api(topo, pod):
-            lines.append(f"  {_id('pod', pod.ref)} -> api [style=dashed, color=darkgreen, "
-                         f"label={_q(f'route {route} dev {ifname}')}];")
+            lines.append(
+                f"  {_id('pod', pod.ref)} -> api [style=dashed, color=darkgreen, "
+                f"label={_q(f'route {route} dev {ifname}')}];"
+            )
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -121,14 +121,20 @@ class _Hub:
     async def handle(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request.get("op")
         if op == "listen":
-            await self.listen(str(request["netns"]), str(request["name"]),
-                              [int(p) for p in request.get("tcp", [])], [int(p) for p in request.get("udp", [])])
+            await self.listen(
+                str(request["netns"]),
+                str(request["name"]),
+                [int(p) for p in request.get("tcp", [])],
+                [int(p) for p in request.get("udp", [])],
+            )
             return {"ok": True}
         if op == "close":
             return {"ok": True, "closed": await self.close(str(request["netns"]))}
         if op == "list":
-            return {"ok": True, "pods": {ns: {"name": p.name, "tcp": p.tcp, "udp": p.udp}
-                                         for ns, p in self.pods.items()}}
+            return {
+                "ok": True,
+                "pods": {ns: {"name": p.name, "tcp": p.tcp, "udp": p.udp} for ns, p in self.pods.items()},
+            }
         return {"ok": False, "error": f"unknown op {op!r}"}
 
     async def client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

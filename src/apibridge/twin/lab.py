@@ -115,8 +115,14 @@ class StatusReport:
 
     @property
     def healthy(self) -> bool:
-        return (self.exists and self.daemons is not None and self.daemons.healthy and self.hub
-                and all(self.apiservers.values()) and not self.pods_missing)
+        return (
+            self.exists
+            and self.daemons is not None
+            and self.daemons.healthy
+            and self.hub
+            and all(self.apiservers.values())
+            and not self.pods_missing
+        )
 
 
 @dataclass
@@ -149,9 +155,16 @@ def _fingerprint(obj: object) -> str:
 
 def _plugged(nic: Nic, owner: str, namespace: str = "") -> ns.Nic:
     """A topology NIC as ``netns.plug`` takes it (the default route only on the pod's default-route NIC)."""
-    return ns.Nic(ifname=nic.ifname, iface_id=nic.lsp, mac=nic.mac, addresses=nic.addresses,
-                  gateways=tuple(str(g) for g in nic.gateways) if nic.default_route else (),
-                  routes=nic.routes, pod_name=owner, pod_namespace=namespace)
+    return ns.Nic(
+        ifname=nic.ifname,
+        iface_id=nic.lsp,
+        mac=nic.mac,
+        addresses=nic.addresses,
+        gateways=tuple(str(g) for g in nic.gateways) if nic.default_route else (),
+        routes=nic.routes,
+        pod_name=owner,
+        pod_namespace=namespace,
+    )
 
 
 def _node_addresses(node: TwinNode) -> list[str]:
@@ -227,15 +240,21 @@ class Lab:
         """What the running lab was built from (its input snapshot)."""
         record = self.record()
         if record is None or not self.place.input_file.exists():
-            raise InputError(f"lab {self.name!r} is not up", Location(str(self.place.root)),
-                             hint=f"apibridge lab up --name {self.name} FILE...")
+            raise InputError(
+                f"lab {self.name!r} is not up",
+                Location(str(self.place.root)),
+                hint=f"apibridge lab up --name {self.name} FILE...",
+            )
         return self.load([str(self.place.input_file)], record)
 
     def require(self) -> LabRecord:
         record = self.record()
         if record is None:
-            raise InputError(f"lab {self.name!r} is not up", Location(str(self.place.root)),
-                             hint=f"apibridge lab up --name {self.name} FILE...")
+            raise InputError(
+                f"lab {self.name!r} is not up",
+                Location(str(self.place.root)),
+                hint=f"apibridge lab up --name {self.name} FILE...",
+            )
         return record
 
     # --- up / reconcile ------------------------------------------------------------------------------
@@ -254,8 +273,16 @@ class Lab:
             report = self._up(paths, desired, record, previous is not None, pool, progress, clock)
         return report
 
-    def _up(self, paths: list[str], desired: Desired, record: LabRecord, reconciled: bool, pool: ThreadPoolExecutor,
-            progress: Progress, clock: _Clock) -> UpReport:
+    def _up(
+        self,
+        paths: list[str],
+        desired: Desired,
+        record: LabRecord,
+        reconciled: bool,
+        pool: ThreadPoolExecutor,
+        progress: Progress,
+        clock: _Clock,
+    ) -> UpReport:
         topo = desired.topology
         progress("starting OVN daemons")
         hub_started = pool.submit(self._ensure_hub, record)
@@ -273,9 +300,16 @@ class Lab:
         clock.lap("northbound")
 
         progress("wiring namespaces")
-        report = UpReport(self.name, self.place.root, reconciled, started, changes,
-                          assumptions=list(desired.cluster.assumptions), problems=list(desired.plan.problems),
-                          notes=list(topo.notes))
+        report = UpReport(
+            self.name,
+            self.place.root,
+            reconciled,
+            started,
+            changes,
+            assumptions=list(desired.cluster.assumptions),
+            problems=list(desired.plan.problems),
+            notes=list(topo.notes),
+        )
         self._namespaces(topo, record, report)
         clock.lap("namespaces")
 
@@ -338,15 +372,23 @@ class Lab:
         for ref, (netns, nics, _, fp) in want.items():
             old = record.pods.get(ref)
             hosts = [ns.host_ifname(netns, n.ifname) for n in nics]
-            if old is not None and old.netns == netns and old.fingerprint == fp and netns in existing \
-                    and all(h in host_ports for h in hosts):
+            if (
+                old is not None
+                and old.netns == netns
+                and old.fingerprint == fp
+                and netns in existing
+                and all(h in host_ports for h in hosts)
+            ):
                 keep.add(ref)
         kept_netns = {record.pods[r].netns for r in keep}
         doomed = {p.netns for r, p in record.pods.items() if r not in keep} | (existing - kept_netns)
         gone_hosts = [h for r, p in record.pods.items() if r not in keep for h in p.host_ifnames if h in host_ports]
         if gone_hosts:  # synchronously: a deleted namespace's veth peers vanish only later, asynchronously
-            run(["ip", "-n", self.daemons.switch_netns, "-force", "-b", "-"],
-                input="".join(f"link del {h}\n" for h in gone_hosts), check=False)
+            run(
+                ["ip", "-n", self.daemons.switch_netns, "-force", "-b", "-"],
+                input="".join(f"link del {h}\n" for h in gone_hosts),
+                check=False,
+            )
         for netns in sorted(doomed):
             self._remove_netns(netns, record)
         for ref in [r for r in record.pods if r not in keep]:
@@ -378,12 +420,14 @@ class Lab:
         for p in plugged:
             for s in p.skipped_routes:
                 skipped.setdefault(by_netns[p.netns], []).append(
-                    f"{p.ifname}: dst {s.route.dst or '(default)'!r} gw {s.route.gw or '(on-link)'!r}: {s.reason}")
+                    f"{p.ifname}: dst {s.route.dst or '(default)'!r} gw {s.route.gw or '(on-link)'!r}: {s.reason}"
+                )
         for ref, (netns, nics, addrs, fp) in new.items():
             if addrs:
                 self.namespaces.add_host_addresses(netns, addrs)
-            record.pods[ref] = PodRecord(ref, netns, fp, [ns.host_ifname(netns, n.ifname) for n in nics],
-                                         host_routes=host_routes.get(ref, []))
+            record.pods[ref] = PodRecord(
+                ref, netns, fp, [ns.host_ifname(netns, n.ifname) for n in nics], host_routes=host_routes.get(ref, [])
+            )
             if ref in skipped:
                 record.skipped_routes[ref] = skipped[ref]
             else:
@@ -401,8 +445,12 @@ class Lab:
         if sw is None or sw.router_port is None:
             return []
         lsp = rules.switch_router_port(sw.name, sw.router_port.router)
-        done = run(["ovn-trace", f"--db={self.daemons.paths.sb_remote}", sw.name, f'inport == "{lsp}"'],
-                   env=self.daemons.env(), check=False, timeout=30)
+        done = run(
+            ["ovn-trace", f"--db={self.daemons.paths.sb_remote}", sw.name, f'inport == "{lsp}"'],
+            env=self.daemons.env(),
+            check=False,
+            timeout=30,
+        )
         errors: dict[str, str] = {}
         for line in done.stderr.splitlines():
             m = _PARSE_FAILED.search(line)
@@ -410,8 +458,9 @@ class Lab:
                 errors.setdefault(_acl_match(m.group(1)), m.group(2))
         out = []
         for match, why in errors.items():
-            owners = sorted({f"{s.name} {a.direction} {a.priority}" for s in topo.switches for a in s.acls
-                             if a.match == match})
+            owners = sorted(
+                {f"{s.name} {a.direction} {a.priority}" for s in topo.switches for a in s.acls if a.match == match}
+            )
             if owners:
                 out.append(f"ACL '{match}' ({'; '.join(owners)}) does not compile in OVN and is ignored: {why}")
         return out
@@ -488,8 +537,13 @@ class Lab:
                 continue
             node_ips = [str(ip) for ip in (*node.internal_ips, *node.nic.ips)]
             sans = apiserver_hosts(cluster_ips, node_ips)
-            if old is not None and old.sans == sans and old.port == node.apiserver_port and old.netns == rec.netns \
-                    and owned_by(old.pid, self.place.marker):
+            if (
+                old is not None
+                and old.sans == sans
+                and old.port == node.apiserver_port
+                and old.netns == rec.netns
+                and owned_by(old.pid, self.place.marker)
+            ):
                 report.apiservers[node.name] = _url(node)
                 continue
             if old is not None:
@@ -497,10 +551,18 @@ class Lab:
             ca = ca or self._ca()
             bundle = write_bundle(self.place.pki / node.name, ca, ca.issue(sans, common_name="kube-apiserver"))
             v6 = any(ip.version == 6 for ip in (*node.internal_ips, *node.nic.ips))
-            spawned = start_apiserver(rec.netns, bind="::" if v6 else "0.0.0.0", cert=bundle.cert, key=bundle.key,
-                                      run_dir=self.place.run_dir, port=node.apiserver_port, node=node.name)
-            record.apiservers[node.name] = ApiServerRecord(node.name, rec.netns, spawned.pid, str(spawned.pidfile),
-                                                           node.apiserver_port, sans)
+            spawned = start_apiserver(
+                rec.netns,
+                bind="::" if v6 else "0.0.0.0",
+                cert=bundle.cert,
+                key=bundle.key,
+                run_dir=self.place.run_dir,
+                port=node.apiserver_port,
+                node=node.name,
+            )
+            record.apiservers[node.name] = ApiServerRecord(
+                node.name, rec.netns, spawned.pid, str(spawned.pidfile), node.apiserver_port, sans
+            )
             report.apiservers[node.name] = _url(node)
         for name in list(record.apiservers):
             if topo.node(name) is None:
@@ -546,8 +608,19 @@ class Lab:
                 counts = realize.counts(self.nb())
             except Exception:  # a half-dead database is reported as no counts, not as a crash
                 counts = {}
-        return StatusReport(self.name, self.place.root, exists, daemons, hub, apis, up, missing,
-                            dict(record.failures) if record else {}, counts, list(record.inputs) if record else [])
+        return StatusReport(
+            self.name,
+            self.place.root,
+            exists,
+            daemons,
+            hub,
+            apis,
+            up,
+            missing,
+            dict(record.failures) if record else {},
+            counts,
+            list(record.inputs) if record else [],
+        )
 
     # --- pods ----------------------------------------------------------------------------------------
     def resolve(self, ref: str) -> PodRecord:
@@ -556,16 +629,24 @@ class Lab:
         pods = record.pods
         if ref in pods:
             return pods[ref]
-        matches = [r for r in pods if r.split("/", 1)[-1] == ref or r.startswith(f"{ref}-")
-                   or (r.split("/", 1)[-1].startswith(f"{ref}-") and "/" not in ref)]
+        matches = [
+            r
+            for r in pods
+            if r.split("/", 1)[-1] == ref
+            or r.startswith(f"{ref}-")
+            or (r.split("/", 1)[-1].startswith(f"{ref}-") and "/" not in ref)
+        ]
         if len(matches) >= 1 and len({m.rsplit("-", 1)[0] for m in matches}) == 1:
             return pods[sorted(matches)[0]]
         failed = record.failures.get(ref)
         if failed:
             raise InputError(f"pod {ref} failed in the twin: {failed}", Location(field="POD"))
         shown = ", ".join(sorted(pods)[:12]) + (" …" if len(pods) > 12 else "")
-        raise InputError(f"no pod or node {ref!r} in lab {self.name!r}", Location(field="POD"),
-                         hint=f"one of: {shown}" if pods else None)
+        raise InputError(
+            f"no pod or node {ref!r} in lab {self.name!r}",
+            Location(field="POD"),
+            hint=f"one of: {shown}" if pods else None,
+        )
 
     def exec_argv(self, ref: str, command: list[str]) -> list[str]:
         return ns.exec_argv(self.resolve(ref).netns, command)
@@ -582,4 +663,3 @@ def _list_netns() -> list[str]:
         return os.listdir(ns.NETNS_DIR)
     except FileNotFoundError:
         return []
-

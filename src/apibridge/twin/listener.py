@@ -34,8 +34,9 @@ def http_answer(name: str) -> bytes:
 
 async def answer_tcp(name: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """Read a request head (or give up after a short wait) and answer one HTTP 200 naming the pod."""
-    with contextlib.suppress(asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
-                             ConnectionError):
+    with contextlib.suppress(
+        asyncio.TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError
+    ):
         await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), _HEAD_TIMEOUT)
     with contextlib.suppress(OSError):
         writer.write(http_answer(name))

@@ -74,8 +74,9 @@ async def _connect(probe: Probe, kind: int, timeout: float) -> tuple[socket.sock
         return None, Outcome("blocked", f"no answer within {timeout:g}s", time.monotonic() - t0)
     except ConnectionRefusedError:
         sock.close()
-        return None, Outcome("reach", "connection refused: the host answered, nothing listens there",
-                             time.monotonic() - t0)
+        return None, Outcome(
+            "reach", "connection refused: the host answered, nothing listens there", time.monotonic() - t0
+        )
     except OSError as exc:
         sock.close()
         if exc.errno in _UNREACHABLE:
@@ -112,7 +113,8 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
     writer: asyncio.StreamWriter | None = None
     try:
         reader, stream = await asyncio.wait_for(
-            asyncio.open_connection(sock=sock, ssl=ctx, server_hostname=probe.target), timeout * 2)
+            asyncio.open_connection(sock=sock, ssl=ctx, server_hostname=probe.target), timeout * 2
+        )
         writer = stream
         host = _hostport(probe.target, probe.port)
         stream.write(f"GET {probe.path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
@@ -120,8 +122,9 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
     except ssl.SSLError as exc:
         return Outcome("error", f"connected, TLS failed: {exc.reason or exc}", time.monotonic() - t0)
     except TimeoutError:
-        return Outcome("error", "connected, but TLS/HTTP stalled (data after the handshake lost?)",
-                       time.monotonic() - t0)
+        return Outcome(
+            "error", "connected, but TLS/HTTP stalled (data after the handshake lost?)", time.monotonic() - t0
+        )
     except OSError as exc:
         return Outcome("error", f"connected, then {exc}", time.monotonic() - t0)
     finally:
@@ -179,9 +182,14 @@ def _raise_fd_limit(want: int) -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(max(want, soft), hard), hard))
 
 
-async def run_async(probes: Sequence[Probe], *, ca_file: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
-                    parallel: int = DEFAULT_PARALLEL,
-                    done: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
+async def run_async(
+    probes: Sequence[Probe],
+    *,
+    ca_file: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    parallel: int = DEFAULT_PARALLEL,
+    done: Callable[[int, Outcome], None] | None = None,
+) -> list[Outcome]:
     ctx = tls_context(ca_file)
     gate = asyncio.Semaphore(max(1, parallel))
     # Every pod's API probe lands on the same stand-in, whose accept backlog is small (http.server's
@@ -205,8 +213,14 @@ async def run_async(probes: Sequence[Probe], *, ca_file: Path | None = None, tim
     return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(probes))))
 
 
-def run(probes: Sequence[Probe], *, ca_file: Path | None = None, timeout: float = DEFAULT_TIMEOUT,
-        parallel: int = DEFAULT_PARALLEL, done: Callable[[int, Outcome], None] | None = None) -> list[Outcome]:
+def run(
+    probes: Sequence[Probe],
+    *,
+    ca_file: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    parallel: int = DEFAULT_PARALLEL,
+    done: Callable[[int, Outcome], None] | None = None,
+) -> list[Outcome]:
     """Run ``probes`` concurrently (at most ``parallel`` in flight); outcomes in the same order."""
     if not probes:
         return []

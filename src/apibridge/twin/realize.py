@@ -31,8 +31,17 @@ PolicyKey = tuple[int, str]  # priority, match
 K = TypeVar("K", bound=Hashable)
 
 NB_GLOBAL_OPTIONS: Mapping[str, str] = rules.NB_GLOBAL_OPTIONS
-COUNTED_TABLES = ("Logical_Router", "Logical_Router_Port", "Logical_Switch", "Logical_Switch_Port", "ACL",
-                  "Load_Balancer", "Logical_Router_Static_Route", "Logical_Router_Policy", "Port_Group")
+COUNTED_TABLES = (
+    "Logical_Router",
+    "Logical_Router_Port",
+    "Logical_Switch",
+    "Logical_Switch_Port",
+    "ACL",
+    "Load_Balancer",
+    "Logical_Router_Static_Route",
+    "Logical_Router_Policy",
+    "Port_Group",
+)
 
 
 @dataclass
@@ -78,8 +87,13 @@ def desired(topo: Topology) -> NbModel:
         m.routes.setdefault(r.name, {})
         m.policies.setdefault(r.name, {})
     for lb in topo.load_balancers:
-        m.lbs[lb.name] = {"protocol": lb.protocol, "vips": dict(lb.vips), "options": dict(lb.options),
-                          "selection_fields": sorted(lb.selection_fields), "external_ids": dict(vendor)}
+        m.lbs[lb.name] = {
+            "protocol": lb.protocol,
+            "vips": dict(lb.vips),
+            "options": dict(lb.options),
+            "selection_fields": sorted(lb.selection_fields),
+            "external_ids": dict(vendor),
+        }
     vpc_of = {s.name: s.vpc for s in topo.switches}
     for sw in topo.switches:
         m.switches[sw.name] = {"other_config": {}, "external_ids": dict(vendor)}
@@ -92,27 +106,49 @@ def desired(topo: Topology) -> NbModel:
         }  # fmt: skip
         if sw.router_port is not None:
             rp = sw.router_port
-            m.lrps[rp.name] = (rp.router, {"mac": rp.mac, "networks": sorted(rp.networks),
-                                           "external_ids": {"lr": rp.router, **vendor}})
+            m.lrps[rp.name] = (
+                rp.router,
+                {"mac": rp.mac, "networks": sorted(rp.networks), "external_ids": {"lr": rp.router, **vendor}},
+            )
             lsp = rules.switch_router_port(sw.name, rp.router)
-            m.lsps[lsp] = (sw.name, {"addresses": ["router"], "port_security": [], "type": "router",
-                                     "options": {"router-port": rp.name}, "external_ids": {"ls": sw.name, **vendor}})
+            m.lsps[lsp] = (
+                sw.name,
+                {
+                    "addresses": ["router"],
+                    "port_security": [],
+                    "type": "router",
+                    "options": {"router-port": rp.name},
+                    "external_ids": {"ls": sw.name, **vendor},
+                },
+            )
     for owner, nic in iter_nics(topo):
         ids: dict[str, str] = {"ls": nic.switch, **vendor}
         if not owner.startswith("node/"):
             ids["pod"] = owner
             if vpc_of.get(nic.switch, rules.DEFAULT_VPC) != rules.DEFAULT_VPC:
                 ids.update(rules.CUSTOM_VPC_PORT_IDS)
-        m.lsps[nic.lsp] = (nic.switch, {"addresses": _lsp_addresses(nic.mac, nic.addresses), "port_security": [],
-                                        "type": "", "options": {}, "external_ids": ids})
+        m.lsps[nic.lsp] = (
+            nic.switch,
+            {
+                "addresses": _lsp_addresses(nic.mac, nic.addresses),
+                "port_security": [],
+                "type": "",
+                "options": {},
+                "external_ids": ids,
+            },
+        )
     for route in topo.static_routes:
         key = (nbapi.normal_prefix(route.prefix), route.policy, "")
-        m.routes.setdefault(route.router, {})[key] = {"nexthop": route.nexthop,
-                                                      "external_ids": dict(route.external_ids)}
+        m.routes.setdefault(route.router, {})[key] = {
+            "nexthop": route.nexthop,
+            "external_ids": dict(route.external_ids),
+        }
     for pol in topo.policies:
         m.policies.setdefault(pol.router, {})[(pol.priority, pol.match)] = {
-            "action": pol.action, "nexthops": [pol.nexthop] if pol.nexthop else [],
-            "external_ids": dict(pol.external_ids)}
+            "action": pol.action,
+            "nexthops": [pol.nexthop] if pol.nexthop else [],
+            "external_ids": dict(pol.external_ids),
+        }
     for pg in topo.port_groups:
         m.port_groups[pg.name] = {"external_ids": dict(pg.external_ids)}
         m.pg_ports[pg.name] = frozenset(pg.ports)
@@ -138,8 +174,10 @@ def current(northbound: nbapi.Northbound) -> NbModel:
             m.routers[row.name] = {"options": _map(row.options), "external_ids": _map(row.external_ids)}
             m.uuids[("router", row.name)] = row.uuid
             for p in row.ports:
-                m.lrps[p.name] = (row.name, {"mac": p.mac, "networks": sorted(p.networks),
-                                             "external_ids": _map(p.external_ids)})
+                m.lrps[p.name] = (
+                    row.name,
+                    {"mac": p.mac, "networks": sorted(p.networks), "external_ids": _map(p.external_ids)},
+                )
                 m.uuids[("lrp", p.name)] = p.uuid
             routes: dict[RouteKey, Cols] = {}
             for r in row.static_routes:
@@ -152,29 +190,47 @@ def current(northbound: nbapi.Northbound) -> NbModel:
             policies: dict[PolicyKey, Cols] = {}
             for p in row.policies:
                 pkey = (int(p.priority), p.match)
-                policies[pkey] = {"action": p.action, "nexthops": sorted(p.nexthops),
-                                  "external_ids": _map(p.external_ids)}
+                policies[pkey] = {
+                    "action": p.action,
+                    "nexthops": sorted(p.nexthops),
+                    "external_ids": _map(p.external_ids),
+                }
                 m.uuids[("policy", row.name, pkey)] = p.uuid
             m.policies[row.name] = policies
         for row in t["Load_Balancer"].rows.values():
-            m.lbs[row.name] = {"protocol": nbapi.plain(row.protocol) or "tcp", "vips": _map(row.vips),
-                               "options": _map(row.options), "selection_fields": sorted(row.selection_fields),
-                               "external_ids": _map(row.external_ids)}
+            m.lbs[row.name] = {
+                "protocol": nbapi.plain(row.protocol) or "tcp",
+                "vips": _map(row.vips),
+                "options": _map(row.options),
+                "selection_fields": sorted(row.selection_fields),
+                "external_ids": _map(row.external_ids),
+            }
             m.uuids[("lb", row.name)] = row.uuid
         for row in t["Logical_Switch"].rows.values():
             m.switches[row.name] = {"other_config": _map(row.other_config), "external_ids": _map(row.external_ids)}
             m.ls_lbs[row.name] = frozenset(lb.name for lb in row.load_balancer)
             for p in row.ports:
-                m.lsps[p.name] = (row.name, {"addresses": sorted(p.addresses),
-                                             "port_security": sorted(p.port_security),
-                                             "type": p.type, "options": _map(p.options),
-                                             "external_ids": _map(p.external_ids)})
+                m.lsps[p.name] = (
+                    row.name,
+                    {
+                        "addresses": sorted(p.addresses),
+                        "port_security": sorted(p.port_security),
+                        "type": p.type,
+                        "options": _map(p.options),
+                        "external_ids": _map(p.external_ids),
+                    },
+                )
                 m.uuids[("lsp", p.name)] = p.uuid
             acls: dict[AclKey, Cols] = {}
             for a in row.acls:
                 akey = (a.direction, int(a.priority), a.match)
-                acls[akey] = {"action": a.action, "log": bool(a.log), "name": nbapi.plain(a.name) or "",
-                              "severity": nbapi.plain(a.severity) or "", "external_ids": _map(a.external_ids)}
+                acls[akey] = {
+                    "action": a.action,
+                    "log": bool(a.log),
+                    "name": nbapi.plain(a.name) or "",
+                    "severity": nbapi.plain(a.severity) or "",
+                    "external_ids": _map(a.external_ids),
+                }
                 m.uuids[("acl", row.name, akey)] = a.uuid
             m.acls[row.name] = acls
         for row in t["Port_Group"].rows.values():
@@ -256,8 +312,14 @@ class _Diff:
             self.batch.nb_global_set_options(**self.want.options)
             self.changes.note("changed", "NB_Global options")
 
-    def _named(self, what: str, want: Mapping[str, Cols], have: Mapping[str, Cols],
-               put: Callable[[str, Cols], Any], delete: Callable[[str], Any]) -> None:
+    def _named(
+        self,
+        what: str,
+        want: Mapping[str, Cols],
+        have: Mapping[str, Cols],
+        put: Callable[[str, Cols], Any],
+        delete: Callable[[str], Any],
+    ) -> None:
         """Rows found by name: create-or-update what differs, delete what is no longer wanted."""
         for name, cols in want.items():
             if name not in have:
@@ -274,18 +336,41 @@ class _Diff:
     def parents(self) -> None:
         """Routers, switches, load balancers and port groups (deleting one takes its children with it)."""
         b, want, have = self.batch, self.want, self.have
-        self._named("routers", want.routers, have.routers,
-                    lambda n, c: b.lr_add(n, options=c["options"], external_ids=c["external_ids"]), b.lr_del)
-        self._named("switches", want.switches, have.switches,
-                    lambda n, c: b.ls_add(n, other_config=c["other_config"], external_ids=c["external_ids"]),
-                    b.ls_del)
-        self._named("load balancers", want.lbs, have.lbs,
-                    lambda n, c: b.lb_add(n, {k: v.split(",") for k, v in c["vips"].items()},
-                                          protocol=c["protocol"], options=c["options"],
-                                          selection_fields=c["selection_fields"], external_ids=c["external_ids"]),
-                    b.lb_del)
-        self._named("port groups", want.port_groups, have.port_groups,
-                    lambda n, c: b.pg_add(n, external_ids=c["external_ids"]), b.pg_del)
+        self._named(
+            "routers",
+            want.routers,
+            have.routers,
+            lambda n, c: b.lr_add(n, options=c["options"], external_ids=c["external_ids"]),
+            b.lr_del,
+        )
+        self._named(
+            "switches",
+            want.switches,
+            have.switches,
+            lambda n, c: b.ls_add(n, other_config=c["other_config"], external_ids=c["external_ids"]),
+            b.ls_del,
+        )
+        self._named(
+            "load balancers",
+            want.lbs,
+            have.lbs,
+            lambda n, c: b.lb_add(
+                n,
+                {k: v.split(",") for k, v in c["vips"].items()},
+                protocol=c["protocol"],
+                options=c["options"],
+                selection_fields=c["selection_fields"],
+                external_ids=c["external_ids"],
+            ),
+            b.lb_del,
+        )
+        self._named(
+            "port groups",
+            want.port_groups,
+            have.port_groups,
+            lambda n, c: b.pg_add(n, external_ids=c["external_ids"]),
+            b.pg_del,
+        )
 
     def router_ports(self) -> None:
         """A port that moved to another router is first removed from the old one (unless it is going)."""
@@ -311,8 +396,15 @@ class _Diff:
                 continue
             if old is not None and old[0] != switch:
                 self.batch.lsp_del(name)  # moves between switches: delete first (parents phase), then create
-            self.batch.lsp_add(switch, name, addresses=cols["addresses"], port_security=cols["port_security"],
-                               type=cols["type"], options=cols["options"], external_ids=cols["external_ids"])
+            self.batch.lsp_add(
+                switch,
+                name,
+                addresses=cols["addresses"],
+                port_security=cols["port_security"],
+                type=cols["type"],
+                options=cols["options"],
+                external_ids=cols["external_ids"],
+            )
             self.changes.note("added" if old is None else "changed", "switch ports")
         for name, (switch, _) in have.items():
             if name not in want and switch not in gone:
@@ -331,8 +423,17 @@ class _Diff:
                         self._remove("Logical_Switch", switch, "load_balancer", self.have.uuids[("lb", lb)])
                         self.changes.note("removed", "switch load balancers")
 
-    def _keyed(self, what: str, want: Mapping[str, Mapping[K, Cols]], have: Mapping[str, Mapping[K, Cols]],
-               put: Callable[[str, K, Cols], Any], *, table: str, column: str, uuid_kind: str) -> None:
+    def _keyed(
+        self,
+        what: str,
+        want: Mapping[str, Mapping[K, Cols]],
+        have: Mapping[str, Mapping[K, Cols]],
+        put: Callable[[str, K, Cols], Any],
+        *,
+        table: str,
+        column: str,
+        uuid_kind: str,
+    ) -> None:
         """Children keyed inside their parent (ACLs, static routes, policies): create-or-update what
         differs, remove what is no longer wanted by its uuid from ``table.column`` of the parent.
         Parents that are going are skipped: their children go with them."""
@@ -351,30 +452,58 @@ class _Diff:
     def acls(self) -> None:
         def put(switch: str, key: AclKey, cols: Cols) -> None:
             direction, priority, match = key
-            self.batch.acl_add(switch, direction, priority, match, cols["action"],  # type: ignore[arg-type]
-                               log=cols["log"], name=cols["name"] or None, severity=cols["severity"] or None,
-                               external_ids=cols["external_ids"])
+            self.batch.acl_add(
+                switch,
+                direction,  # type: ignore[arg-type]
+                priority,
+                match,
+                cols["action"],
+                log=cols["log"],
+                name=cols["name"] or None,
+                severity=cols["severity"] or None,
+                external_ids=cols["external_ids"],
+            )
 
-        self._keyed("ACLs", self.want.acls, self.have.acls, put,
-                    table="Logical_Switch", column="acls", uuid_kind="acl")
+        self._keyed("ACLs", self.want.acls, self.have.acls, put, table="Logical_Switch", column="acls", uuid_kind="acl")
 
     def static_routes(self) -> None:
         def put(router: str, key: RouteKey, cols: Cols) -> None:
             prefix, policy, route_table = key
-            self.batch.lr_route_add(router, prefix, cols["nexthop"], policy=policy,  # type: ignore[arg-type]
-                                    route_table=route_table, external_ids=cols["external_ids"])
+            self.batch.lr_route_add(
+                router,
+                prefix,
+                cols["nexthop"],
+                policy=policy,  # type: ignore[arg-type]
+                route_table=route_table,
+                external_ids=cols["external_ids"],
+            )
 
-        self._keyed("static routes", self.want.routes, self.have.routes, put,
-                    table="Logical_Router", column="static_routes", uuid_kind="route")
+        self._keyed(
+            "static routes",
+            self.want.routes,
+            self.have.routes,
+            put,
+            table="Logical_Router",
+            column="static_routes",
+            uuid_kind="route",
+        )
 
     def policies(self) -> None:
         def put(router: str, key: PolicyKey, cols: Cols) -> None:
             priority, match = key
-            self.batch.lr_policy_add(router, priority, match, cols["action"], nexthops=cols["nexthops"],
-                                     external_ids=cols["external_ids"])
+            self.batch.lr_policy_add(
+                router, priority, match, cols["action"], nexthops=cols["nexthops"], external_ids=cols["external_ids"]
+            )
 
-        self._keyed("policies", self.want.policies, self.have.policies, put,
-                    table="Logical_Router", column="policies", uuid_kind="policy")
+        self._keyed(
+            "policies",
+            self.want.policies,
+            self.have.policies,
+            put,
+            table="Logical_Router",
+            column="policies",
+            uuid_kind="policy",
+        )
 
     def port_group_members(self) -> None:
         for pg, ports in self.want.pg_ports.items():

@@ -75,8 +75,10 @@ class LabPlace:
 def locate(name: str = DEFAULT_NAME, base: Path | None = None) -> LabPlace:
     """The place of lab ``name`` (``InputError`` for a name we could not turn into namespace names)."""
     if not _NAME.match(name):
-        raise InputError(f"invalid lab name {name!r}: 1-24 characters of a-z, 0-9 and '-', alphanumeric at both ends",
-                         Location(field="--name"))
+        raise InputError(
+            f"invalid lab name {name!r}: 1-24 characters of a-z, 0-9 and '-', alphanumeric at both ends",
+            Location(field="--name"),
+        )
     if base is None:
         env = os.environ.get(ENV_DIR, "").strip()
         base = Path(env) if env else DEFAULT_BASE

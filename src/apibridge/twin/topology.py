@@ -182,8 +182,10 @@ class TwinBridge:
 
     def reaches(self, ip: IPAddress, port: int | None = None) -> bool:
         """Is ``ip`` (on ``port``) one of the bridge's destinations?"""
-        return any(ip in d.network and (port is None or not d.ports or any(p.port == port for p in d.ports))
-                   for d in self.destinations)
+        return any(
+            ip in d.network and (port is None or not d.ports or any(p.port == port for p in d.ports))
+            for d in self.destinations
+        )
 
 
 @dataclass
@@ -320,8 +322,10 @@ class _Builder:
     def build(self) -> Topology:
         topo = self.topo
         topo.api_cluster_ips = self.cluster.api_cluster_ips()
-        topo.bridges = [TwinBridge(bp.bridge.name, bp.bridge.vpc, bp.subnet_name, bp.bridge.isolation, bp.destinations)
-                        for _, bp in sorted(self.plan.bridges.items())]
+        topo.bridges = [
+            TwinBridge(bp.bridge.name, bp.bridge.vpc, bp.subnet_name, bp.bridge.isolation, bp.destinations)
+            for _, bp in sorted(self.plan.bridges.items())
+        ]
         svc = self.cluster.service(*rules.KUBERNETES_SERVICE)
         if svc and svc.ports:
             topo.api_port = svc.ports[0].port
@@ -329,8 +333,9 @@ class _Builder:
         for vpc in vpcs:
             topo.routers.append(Router(vpc, vpc))
             for spec in rules.load_balancer_specs(vpc):
-                topo.load_balancers.append(LoadBalancer(spec.name, spec.protocol, spec.session, {}, spec.options,
-                                                        spec.selection_fields))
+                topo.load_balancers.append(
+                    LoadBalancer(spec.name, spec.protocol, spec.session, {}, spec.options, spec.selection_fields)
+                )
         subnets = self.subnets()
         for subnet in subnets:
             self._switch(subnet)
@@ -348,8 +353,12 @@ class _Builder:
             self.topo.notes.append(f"Subnet/{subnet.name}: provider {subnet.provider} is not OVN; no switch")
             return
         router = subnet.vpc or rules.DEFAULT_VPC
-        lrp = RouterPort(router, rules.router_port(router, subnet.name), mac_for(f"lrp-{router}-{subnet.name}"),
-                         tuple(f"{g}/{c.prefixlen}" for g, c in zip(subnet.gateways, subnet.cidrs, strict=False)))
+        lrp = RouterPort(
+            router,
+            rules.router_port(router, subnet.name),
+            mac_for(f"lrp-{router}-{subnet.name}"),
+            tuple(f"{g}/{c.prefixlen}" for g, c in zip(subnet.gateways, subnet.cidrs, strict=False)),
+        )
         self.topo.router_ports.append(lrp)
         lbs: tuple[str, ...] = ()
         if subnet.enable_lb and subnet.name != rules.JOIN_SUBNET:
@@ -364,21 +373,42 @@ class _Builder:
         if router != rules.DEFAULT_VPC:
             for cidr, gw in zip(subnet.cidrs, subnet.gateways, strict=False):
                 self.topo.static_routes.append(StaticRoute(router, str(cidr), str(gw), "src-ip"))
-                self.topo.policies.append(Policy(router, rules.SUBNET_ROUTER_POLICY_PRIORITY,
-                                                 f"{_ipf(cidr.version)}.dst == {cidr}", "allow",
-                                                 external_ids={"subnet": subnet.name, **rules.VENDOR}))
+                self.topo.policies.append(
+                    Policy(
+                        router,
+                        rules.SUBNET_ROUTER_POLICY_PRIORITY,
+                        f"{_ipf(cidr.version)}.dst == {cidr}",
+                        "allow",
+                        external_ids={"subnet": subnet.name, **rules.VENDOR},
+                    )
+                )
 
     def _nodes(self) -> None:
         join = self.cluster.subnets[rules.JOIN_SUBNET]
-        default_vpc_cidrs = [c for s in self.subnets() if s.vpc == rules.DEFAULT_VPC and s.is_ovn
-                             and s.name != rules.JOIN_SUBNET for c in s.cidrs]
+        default_vpc_cidrs = [
+            c
+            for s in self.subnets()
+            if s.vpc == rules.DEFAULT_VPC and s.is_ovn and s.name != rules.JOIN_SUBNET
+            for c in s.cidrs
+        ]
         for name in self.node_names:
             node = self.cluster.nodes[name]
             addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET)
-            host_routes = tuple(routes.Route(dst=str(c), gw=str(join.gateway(c.version)))
-                                for c in default_vpc_cidrs if join.gateway(c.version) is not None)
-            nic = Nic(OVN0, rules.node_port(name), rules.JOIN_SUBNET, mac_for(f"node-{name}"), addrs,
-                      join.gateways, False, host_routes)
+            host_routes = tuple(
+                routes.Route(dst=str(c), gw=str(join.gateway(c.version)))
+                for c in default_vpc_cidrs
+                if join.gateway(c.version) is not None
+            )
+            nic = Nic(
+                OVN0,
+                rules.node_port(name),
+                rules.JOIN_SUBNET,
+                mac_for(f"node-{name}"),
+                addrs,
+                join.gateways,
+                False,
+                host_routes,
+            )
             api_port = None
             if node.control_plane or len(self.node_names) == 1:
                 api_port = rules.DEFAULT_APISERVER_PORT
@@ -387,10 +417,16 @@ class _Builder:
         ports = {p.port for e in eps for p in e.ports}
         if ports:
             port = sorted(ports)[0]
-            self.topo.nodes = [TwinNode(n.name, n.control_plane, n.internal_ips, n.nic,
-                                        port if n.apiserver_port or any(ip in e.addresses for e in eps
-                                                                       for ip in n.internal_ips) else None)
-                               for n in self.topo.nodes]
+            self.topo.nodes = [
+                TwinNode(
+                    n.name,
+                    n.control_plane,
+                    n.internal_ips,
+                    n.nic,
+                    port if n.apiserver_port or any(ip in e.addresses for e in eps for ip in n.internal_ips) else None,
+                )
+                for n in self.topo.nodes
+            ]
 
     def _expand_pods(self) -> list[PodLike]:
         """Bare Pods as they are; each workload's template as the pods its controller would create:
@@ -459,7 +495,7 @@ class _Builder:
             found = self.cluster.nad(ns, name)
             nad = (found.config if found else None) or self._planned_nad(ns, name)
             if nad is None:
-                return failed(f"network-attachment-definitions.k8s.cni.cncf.io \"{name}\" not found in {ns}")
+                return failed(f'network-attachment-definitions.k8s.cni.cncf.io "{name}" not found in {ns}')
             if nad.kind != "kube-ovn":
                 continue
             # the same NAD attached twice: Kube-OVN suffixes the provider with the interface name
@@ -473,8 +509,10 @@ class _Builder:
                     return failed(f"provider {provider} is not bound to any subnet")
                 target = bound[0]
             if nad.cni_provider() != rules.subnet_provider(provider):
-                return failed(f"no address allocated to pod {pod.namespace}/{pod.meta.name} provider "
-                              f"{nad.cni_provider()} (NAD config provider differs from {provider})")
+                return failed(
+                    f"no address allocated to pod {pod.namespace}/{pod.meta.name} provider "
+                    f"{nad.cni_provider()} (NAD config provider differs from {provider})"
+                )
             attach.append((ifname, provider, target))
         nics: list[Nic] = []
         for ifname, provider, target in attach:
@@ -499,14 +537,24 @@ class _Builder:
     def _subnet_by_name(self, name: str) -> Subnet | None:
         return next((s for s in self.subnets() if s.name == name), None)
 
-    def _nic(self, pod: PodLike, subnet: Subnet, ifname: str, provider: str, nic_routes: tuple[routes.Route, ...],
-             node: str) -> Nic:
+    def _nic(
+        self, pod: PodLike, subnet: Subnet, ifname: str, provider: str, nic_routes: tuple[routes.Route, ...], node: str
+    ) -> Nic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
         addrs = self._addresses(lsp, subnet.name)
         if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == rules.DEFAULT_GATEWAY_TYPE:
             self.pod_ports.setdefault((subnet.name, node), []).append(lsp)
-        return Nic(ifname, lsp, subnet.name, mac_for(lsp), addrs, subnet.gateways, ifname == rules.PRIMARY_IFNAME,
-                   nic_routes, provider)
+        return Nic(
+            ifname,
+            lsp,
+            subnet.name,
+            mac_for(lsp),
+            addrs,
+            subnet.gateways,
+            ifname == rules.PRIMARY_IFNAME,
+            nic_routes,
+            provider,
+        )
 
     def _default_vpc_routing(self, subnets: list[Subnet]) -> None:
         topo = self.topo
@@ -519,35 +567,64 @@ class _Builder:
             if subnet.vpc != rules.DEFAULT_VPC or not subnet.is_ovn:
                 continue
             for cidr in subnet.cidrs:
-                topo.policies.append(Policy(router, rules.SUBNET_ROUTER_POLICY_PRIORITY,
-                                            f"{_ipf(cidr.version)}.dst == {cidr}", "allow",
-                                            external_ids={"subnet": subnet.name, **rules.VENDOR}))
+                topo.policies.append(
+                    Policy(
+                        router,
+                        rules.SUBNET_ROUTER_POLICY_PRIORITY,
+                        f"{_ipf(cidr.version)}.dst == {cidr}",
+                        "allow",
+                        external_ids={"subnet": subnet.name, **rules.VENDOR},
+                    )
+                )
         for node in topo.nodes:
             for ip in node.internal_ips:
                 join_ip = next((a for a in node.nic.ips if a.version == ip.version), None)
                 if join_ip is not None:
-                    topo.policies.append(Policy(router, rules.NODE_ROUTER_POLICY_PRIORITY,
-                                                f"{_ipf(ip.version)}.dst == {ip}", "reroute", str(join_ip),
-                                                {"node": node.name, "address-family": str(ip.version),
-                                                 **rules.VENDOR}))
+                    topo.policies.append(
+                        Policy(
+                            router,
+                            rules.NODE_ROUTER_POLICY_PRIORITY,
+                            f"{_ipf(ip.version)}.dst == {ip}",
+                            "reroute",
+                            str(join_ip),
+                            {"node": node.name, "address-family": str(ip.version), **rules.VENDOR},
+                        )
+                    )
         # reconcileDistributedSubnetRouteInDefaultVpc: every distributed default-VPC subnet gets a port group
         # and a 29000 policy per node, with or without pods on it yet (join is the node switch: none).
-        distributed = [s.name for s in subnets if s.vpc == rules.DEFAULT_VPC and s.is_ovn
-                       and s.gateway_type == rules.DEFAULT_GATEWAY_TYPE and s.name != rules.JOIN_SUBNET]
+        distributed = [
+            s.name
+            for s in subnets
+            if s.vpc == rules.DEFAULT_VPC
+            and s.is_ovn
+            and s.gateway_type == rules.DEFAULT_GATEWAY_TYPE
+            and s.name != rules.JOIN_SUBNET
+        ]
         pairs = {*self.pod_ports, *((s, n.name) for s in distributed for n in topo.nodes)}
         for subnet_name, node_name in sorted(pairs):
             ports = self.pod_ports.get((subnet_name, node_name), [])
             pg = rules.port_group_name(subnet_name, node_name)
-            topo.port_groups.append(PortGroup(pg, tuple(ports), {
-                "subnet": subnet_name, "node": node_name, "np": f"{subnet_name}/{node_name}", **rules.VENDOR}))
+            topo.port_groups.append(
+                PortGroup(
+                    pg,
+                    tuple(ports),
+                    {"subnet": subnet_name, "node": node_name, "np": f"{subnet_name}/{node_name}", **rules.VENDOR},
+                )
+            )
             owner = next((n for n in topo.nodes if n.name == node_name), None)
             if owner is None:
                 continue
             for join_ip in owner.nic.ips:
-                topo.policies.append(Policy(router, rules.GATEWAY_ROUTER_POLICY_PRIORITY,
-                                            f"{_ipf(join_ip.version)}.src == ${pg}_ip{join_ip.version}", "reroute",
-                                            str(join_ip), {"subnet": subnet_name, "node": node_name,
-                                                           **rules.VENDOR}))
+                topo.policies.append(
+                    Policy(
+                        router,
+                        rules.GATEWAY_ROUTER_POLICY_PRIORITY,
+                        f"{_ipf(join_ip.version)}.src == ${pg}_ip{join_ip.version}",
+                        "reroute",
+                        str(join_ip),
+                        {"subnet": subnet_name, "node": node_name, **rules.VENDOR},
+                    )
+                )
 
     def _services(self) -> None:
         """Service VIPs into the LB of the VPC their endpoints live in (``getVpcAndSubnetForEndpoints``)."""
@@ -563,14 +640,16 @@ class _Builder:
                 continue
             for sp in svc.ports:
                 for vip in svc.cluster_ips:
-                    family = [(ip, port) for ip, port, proto in backends
-                              if ip.version == vip.version and proto == sp.protocol]
+                    family = [
+                        (ip, port) for ip, port, proto in backends if ip.version == vip.version and proto == sp.protocol
+                    ]
                     if not family:
                         continue
                     vpcs = {pod_ips.get(str(ip)) for ip, _ in family}
                     vpc = next(iter(vpcs)) if len(vpcs) == 1 and None not in vpcs else rules.DEFAULT_VPC
-                    lb = lbs.get(rules.load_balancer_for(vpc or rules.DEFAULT_VPC, sp.protocol,
-                                                         session=svc.session_affinity))
+                    lb = lbs.get(
+                        rules.load_balancer_for(vpc or rules.DEFAULT_VPC, sp.protocol, session=svc.session_affinity)
+                    )
                     if lb is not None:
                         lb.vips[_vip(vip, sp.port)] = ",".join(_vip(ip, port) for ip, port in family)
 
@@ -601,12 +680,20 @@ def _private_acls(subnet: Subnet, join: Subnet) -> tuple[AclRule, ...]:
     acls = [AclRule("to-lport", rules.DEFAULT_DROP_PRIORITY, "ip", "drop", dict(ids), True, subnet.name, "warning")]
     for cidr in subnet.cidrs:
         ipf = _ipf(cidr.version)
-        acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, f"{ipf}.src == {cidr} && {ipf}.dst == {cidr}",
-                            "allow-related", dict(ids)))
+        acls.append(
+            AclRule(
+                "to-lport",
+                rules.SUBNET_ALLOW_PRIORITY,
+                f"{ipf}.src == {cidr} && {ipf}.dst == {cidr}",
+                "allow-related",
+                dict(ids),
+            )
+        )
         join_cidr = join.cidr(cidr.version)
         if join_cidr is not None:  # the nodes (kubelet probes) come from the join subnet
-            acls.append(AclRule("to-lport", rules.NODE_ALLOW_PRIORITY, f"{ipf}.src == {join_cidr}", "allow-related",
-                                dict(ids)))
+            acls.append(
+                AclRule("to-lport", rules.NODE_ALLOW_PRIORITY, f"{ipf}.src == {join_cidr}", "allow-related", dict(ids))
+            )
         for allow in subnet.allow_subnets:
             try:
                 net = ipaddress.ip_network(allow, strict=False)

@@ -51,9 +51,11 @@ class TraceRequest:
     def microflow(self) -> str:
         ipf = "ip6" if ":" in self.dst else "ip4"
         ttl = "ip.ttl == 64"
-        return (f'inport == "{self.inport}" && eth.src == {self.eth_src} && eth.dst == {self.eth_dst} && '
-                f"{ipf}.src == {self.src} && {ipf}.dst == {self.dst} && {ttl} && "
-                f"{self.protocol}.src == {TRACE_SRC_PORT} && {self.protocol}.dst == {self.port}")
+        return (
+            f'inport == "{self.inport}" && eth.src == {self.eth_src} && eth.dst == {self.eth_dst} && '
+            f"{ipf}.src == {self.src} && {ipf}.dst == {self.dst} && {ttl} && "
+            f"{self.protocol}.src == {TRACE_SRC_PORT} && {self.protocol}.dst == {self.port}"
+        )
 
     def argv(self, sb_remote: str) -> list[str]:
         return ["ovn-trace", f"--db={sb_remote}", "--ct=new", "--ct=new", "--ct=new", self.datapath, self.microflow]
@@ -132,8 +134,16 @@ def route_get(netns: str, ip: str) -> tuple[str, str | None, str | None]:
     return str(info["dev"]), info.get("gateway"), info.get("prefsrc")
 
 
-def build_request(topo: Topology, pod: TwinPod, netns: str, dest: str, *, port: int | None = None,
-                  protocol: Literal["tcp", "udp"] = "tcp", via: str | None = None) -> TraceRequest:
+def build_request(
+    topo: Topology,
+    pod: TwinPod,
+    netns: str,
+    dest: str,
+    *,
+    port: int | None = None,
+    protocol: Literal["tcp", "udp"] = "tcp",
+    via: str | None = None,
+) -> TraceRequest:
     ip_text, dest_port = parse_destination(dest)
     ip = ipaddress.ip_address(ip_text)
     if via is not None:
@@ -148,8 +158,9 @@ def build_request(topo: Topology, pod: TwinPod, netns: str, dest: str, *, port: 
         dev, next_hop, src = route_get(netns, ip_text)
         found = pod.nic(dev)
         if found is None:
-            raise InputError(f"the pod routes {ip_text} via {dev}, which is not an OVN interface",
-                             Location(field="DEST"))
+            raise InputError(
+                f"the pod routes {ip_text} via {dev}, which is not an OVN interface", Location(field="DEST")
+            )
         nic = found
     src = src or next((str(a) for a in nic.ips if a.version == ip.version), None)
     if src is None:
@@ -172,8 +183,20 @@ def build_request(topo: Topology, pod: TwinPod, netns: str, dest: str, *, port: 
             eth_dst = switch.router_port.mac
         else:
             raise InputError(f"{ip_text} is on-link for {nic.ifname} but no port has it", Location(field="DEST"))
-    return TraceRequest(pod.ref, netns, nic.ifname, nic.switch, nic.lsp, nic.mac, eth_dst, src, ip_text,
-                        port or dest_port or default_port(topo, ip), protocol, next_hop)
+    return TraceRequest(
+        pod.ref,
+        netns,
+        nic.ifname,
+        nic.switch,
+        nic.lsp,
+        nic.mac,
+        eth_dst,
+        src,
+        ip_text,
+        port or dest_port or default_port(topo, ip),
+        protocol,
+        next_hop,
+    )
 
 
 # --- reading the output ---------------------------------------------------------------------------------
@@ -257,8 +280,13 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
             acl = acls.get((st.dp, direction, st.priority - ACL_PRIORITY_OFFSET, match))
             verdict = "drop" if "drop;" in st.actions else "allow"
             label = f"{acl.action}" if acl else verdict
-            s.steps.append(Step("acl", f"ACL {direction} {st.priority - ACL_PRIORITY_OFFSET} '{match}' on {st.dp}: "
-                                       f"{label} → {'DROPPED' if verdict == 'drop' else 'allowed'}"))
+            s.steps.append(
+                Step(
+                    "acl",
+                    f"ACL {direction} {st.priority - ACL_PRIORITY_OFFSET} '{match}' on {st.dp}: "
+                    f"{label} → {'DROPPED' if verdict == 'drop' else 'allowed'}",
+                )
+            )
             if verdict == "drop":
                 s.dropped = True
         if st.table == "lr_in_ip_routing" and st.priority > 0:
@@ -279,8 +307,12 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
     vif = [o for o in last_outputs if o[1] == ""]
     if s.dropped:
         s.verdict = "dropped"
-    elif vif and request is not None and any(_lsp_owner(topo, v[0]).startswith(request.pod) for v in vif) \
-            and any(st.table == "lr_in_arp_request" for st in _stages(text)):
+    elif (
+        vif
+        and request is not None
+        and any(_lsp_owner(topo, v[0]).startswith(request.pod) for v in vif)
+        and any(st.table == "lr_in_arp_request" for st in _stages(text))
+    ):
         s.verdict = "black hole: the router only ARPs (no route to the destination)"
     elif vif:
         target = _lsp_owner(topo, vif[-1][0])
@@ -314,13 +346,12 @@ def _vip_of(match: str) -> str | None:
     return f"{host}:{port.group(1)}" if port else addr
 
 
-def trace(topo: Topology, request: TraceRequest, sb_remote: str,
-          env: dict[str, str] | None = None) -> tuple[str, TraceSummary]:
+def trace(
+    topo: Topology, request: TraceRequest, sb_remote: str, env: dict[str, str] | None = None
+) -> tuple[str, TraceSummary]:
     """Run ovn-trace for ``request``; returns (its output, the summary)."""
     done = run(request.argv(sb_remote), env=env, check=False, timeout=30)
     text = done.stdout + ("\n" + done.stderr if done.stderr.strip() else "")
     if done.returncode != 0:
         raise InputError(f"ovn-trace failed: {done.stderr.strip() or done.stdout.strip()}", Location(field="DEST"))
     return text, summarize(text, topo, request)
-
-

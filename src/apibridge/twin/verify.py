@@ -107,9 +107,19 @@ class Checked:
 
     def to_json(self) -> dict[str, Any]:
         e = self.exp
-        return {"from": e.source, "to": e.target, "to_pod": e.to_pod, "port": e.port, "protocol": e.protocol,
-                "kind": e.kind, "expect": e.expect, "result": self.result, "ok": self.ok, "detail": self.detail,
-                "adversarial": self.adversarial}
+        return {
+            "from": e.source,
+            "to": e.target,
+            "to_pod": e.to_pod,
+            "port": e.port,
+            "protocol": e.protocol,
+            "kind": e.kind,
+            "expect": e.expect,
+            "result": self.result,
+            "ok": self.ok,
+            "detail": self.detail,
+            "adversarial": self.adversarial,
+        }
 
 
 @dataclass
@@ -135,8 +145,13 @@ class VerifyReport:
         return [c for c in self.checked if not c.ok and c.result == "reach"]
 
     def to_json(self) -> dict[str, Any]:
-        return {"probes": [c.to_json() for c in self.checked], "passed": self.passed, "failed": self.failed,
-                "adversarial": self.adversarial, "seconds": round(self.seconds, 3)}
+        return {
+            "probes": [c.to_json() for c in self.checked],
+            "passed": self.passed,
+            "failed": self.failed,
+            "adversarial": self.adversarial,
+            "seconds": round(self.seconds, 3),
+        }
 
 
 # --- the matrix -------------------------------------------------------------------------------------
@@ -178,15 +193,44 @@ class _Matrix:
         return None
 
     def own_vpc_has(self, src: TwinPod, ip: IPAddress) -> bool:
-        return any(ip in c for s, cidrs in self.switch_cidrs.items() if self.vpc_of_switch.get(s) == src.vpc
-                   for c in cidrs if src.vpc != rules.DEFAULT_VPC)
+        return any(
+            ip in c
+            for s, cidrs in self.switch_cidrs.items()
+            if self.vpc_of_switch.get(s) == src.vpc
+            for c in cidrs
+            if src.vpc != rules.DEFAULT_VPC
+        )
 
-    def add(self, src: TwinPod, ip: IPAddress, port: int, protocol: probe.Protocol, expect: Expect, kind: Kind,
-            why: str, to_pod: str | None = None, to_node: str | None = None) -> None:
+    def add(
+        self,
+        src: TwinPod,
+        ip: IPAddress,
+        port: int,
+        protocol: probe.Protocol,
+        expect: Expect,
+        kind: Kind,
+        why: str,
+        to_pod: str | None = None,
+        to_node: str | None = None,
+    ) -> None:
         if ip.version not in _families(src):
             return
-        self.out.append(Expectation(src.ref, self.netns_of[src.ref], str(ip), port, protocol, expect, kind, why,
-                                    to_pod, to_node, self.shared(src, ip), bool(_attachments(src))))
+        self.out.append(
+            Expectation(
+                src.ref,
+                self.netns_of[src.ref],
+                str(ip),
+                port,
+                protocol,
+                expect,
+                kind,
+                why,
+                to_pod,
+                to_node,
+                self.shared(src, ip),
+                bool(_attachments(src)),
+            )
+        )
 
     def api(self) -> None:
         port = self.topo.api_port
@@ -227,8 +271,16 @@ class _Matrix:
                 ips = sorted(eth0.ips, key=lambda a: a.version) if eth0 else []
                 ip = next((a for a in ips if a.version in _families(pod)), None)
                 if ip is not None:
-                    self.add(pod, ip, _first_tcp(peer), "tcp", "reach", "same-vpc",
-                             f"pods of VPC {pod.vpc} reach each other", to_pod=peer.ref)
+                    self.add(
+                        pod,
+                        ip,
+                        _first_tcp(peer),
+                        "tcp",
+                        "reach",
+                        "same-vpc",
+                        f"pods of VPC {pod.vpc} reach each other",
+                        to_pod=peer.ref,
+                    )
 
     def groups(self) -> dict[str, list[TwinPod]]:
         groups: dict[str, list[TwinPod]] = {}
@@ -261,8 +313,16 @@ class _Matrix:
             for node in self.topo.nodes:
                 port = node.apiserver_port or rules.DEFAULT_APISERVER_PORT
                 for ip in (*node.internal_ips, *node.nic.ips):
-                    self.add(pod, ip, port, "tcp", "blocked", "node",
-                             f"the fence of ApiBridge {pod.bridge} allows only its destinations", to_node=node.name)
+                    self.add(
+                        pod,
+                        ip,
+                        port,
+                        "tcp",
+                        "blocked",
+                        "node",
+                        f"the fence of ApiBridge {pod.bridge} allows only its destinations",
+                        to_node=node.name,
+                    )
 
     def attachments(self) -> None:
         """Under a strict fence an attached pod reaches no other attached pod, not even one of its own
@@ -276,11 +336,25 @@ class _Matrix:
             if not self.strict(pod):
                 continue
             for nic in _attachments(pod):
-                peer = next(((p, ip) for p, ip in by_switch.get(nic.switch, ()) if p.ref != pod.ref
-                             and ip.version in _families(pod)), None)
+                peer = next(
+                    (
+                        (p, ip)
+                        for p, ip in by_switch.get(nic.switch, ())
+                        if p.ref != pod.ref and ip.version in _families(pod)
+                    ),
+                    None,
+                )
                 if peer is not None:
-                    self.add(pod, peer[1], _first_tcp(peer[0]), "tcp", "blocked", "attachment",
-                             f"the fence of ApiBridge {pod.bridge} allows only its destinations", to_pod=peer[0].ref)
+                    self.add(
+                        pod,
+                        peer[1],
+                        _first_tcp(peer[0]),
+                        "tcp",
+                        "blocked",
+                        "attachment",
+                        f"the fence of ApiBridge {pod.bridge} allows only its destinations",
+                        to_pod=peer[0].ref,
+                    )
 
     def dns(self) -> None:
         """UDP 53 to the DNS ClusterIPs for bridges with ``dns: true``."""
@@ -290,8 +364,15 @@ class _Matrix:
                 continue
             for dest in bridge.destinations:
                 if dest.kind == "dns" and dest.network.num_addresses == 1:
-                    self.add(pod, dest.network.network_address, 53, "udp", "reach", "dns",
-                             f"ApiBridge {bridge.name} gives its pods DNS")
+                    self.add(
+                        pod,
+                        dest.network.network_address,
+                        53,
+                        "udp",
+                        "reach",
+                        "dns",
+                        f"ApiBridge {bridge.name} gives its pods DNS",
+                    )
 
 
 def expectations(topo: Topology, netns_of: dict[str, str]) -> list[Expectation]:
@@ -334,16 +415,22 @@ def adversarial_routes(topo: Topology, pod: TwinPod) -> list[str]:
 
 def _route_batch(netns: str, verb: str, routes: Sequence[str]) -> None:
     if routes:
-        run(["ip", "-n", netns, "-force", "-b", "-"], input="".join(f"route {verb} {r}\n" for r in routes),
-            check=False)
+        run(["ip", "-n", netns, "-force", "-b", "-"], input="".join(f"route {verb} {r}\n" for r in routes), check=False)
 
 
 # --- running -----------------------------------------------------------------------------------------
 
 
-def verify(topo: Topology, netns_of: dict[str, str], *, ca_file: Path | None, adversarial: bool = False,
-           timeout: float = probe.DEFAULT_TIMEOUT, parallel: int = probe.DEFAULT_PARALLEL,
-           done: Callable[[int, int], None] | None = None) -> VerifyReport:
+def verify(
+    topo: Topology,
+    netns_of: dict[str, str],
+    *,
+    ca_file: Path | None,
+    adversarial: bool = False,
+    timeout: float = probe.DEFAULT_TIMEOUT,
+    parallel: int = probe.DEFAULT_PARALLEL,
+    done: Callable[[int, int], None] | None = None,
+) -> VerifyReport:
     """Probe the matrix (``done(finished, total)`` after each probe) and report every verdict."""
     t0 = time.monotonic()
     exps = expectations(topo, netns_of)
@@ -364,12 +451,18 @@ def verify(topo: Topology, netns_of: dict[str, str], *, ca_file: Path | None, ad
             if done is not None:
                 done(count[0], len(exps))
 
-        outcomes = probe.run([probe.Probe(e.netns, e.target, e.port, e.protocol) for e in exps], ca_file=ca_file,
-                             timeout=timeout, parallel=parallel, done=tick)
+        outcomes = probe.run(
+            [probe.Probe(e.netns, e.target, e.port, e.protocol) for e in exps],
+            ca_file=ca_file,
+            timeout=timeout,
+            parallel=parallel,
+            done=tick,
+        )
     finally:
         for ref, routes in report.routes_added.items():
             _route_batch(netns_of[ref], "del", routes)
-    report.checked = [Checked(e, o.verdict, o.detail, o.seconds, adversarial) for e, o in zip(exps, outcomes,
-                                                                                                strict=True)]
+    report.checked = [
+        Checked(e, o.verdict, o.detail, o.seconds, adversarial) for e, o in zip(exps, outcomes, strict=True)
+    ]
     report.seconds = time.monotonic() - t0
     return report
