@@ -106,6 +106,9 @@ async def test_created_pod_is_stored_with_the_mutation(stack: Stack) -> None:
     assert annotations["team"] == "edge"
     assert annotations[rules.NETWORKS_ANNOTATION] == "kube-system/apibridge-tenant-a"
     assert metric(stack, "apibridge_webhook_pods_injected_total") == 1
+    # read back from the API server: what etcd holds, not only what the create answered
+    status, read = await stack.env.call("GET", f"/api/v1/namespaces/ingress-nginx/pods/{stored['metadata']['name']}")
+    assert status == 200 and read["metadata"]["annotations"] == annotations
 
 
 async def test_json_networks_and_namespace_selector(stack: Stack) -> None:

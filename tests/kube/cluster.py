@@ -94,7 +94,9 @@ class Daemon:
     def tail(self, chars: int = 4000) -> str:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
+        """SIGTERM, and SIGKILL after ``timeout`` s: the state is disposable, a graceful API server shutdown
+        (draining watches) would only slow every session's end."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -290,6 +292,8 @@ PLURALS = {
     "ClusterRoleBinding": "clusterrolebindings",
     "Role": "roles",
     "RoleBinding": "rolebindings",
+    "ValidatingAdmissionPolicy": "validatingadmissionpolicies",
+    "ValidatingAdmissionPolicyBinding": "validatingadmissionpolicybindings",
 }
 CLUSTER_SCOPED = {
     "Namespace",
@@ -301,6 +305,8 @@ CLUSTER_SCOPED = {
     "MutatingWebhookConfiguration",
     "ClusterRole",
     "ClusterRoleBinding",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
 }
 
 
