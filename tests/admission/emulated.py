@@ -19,7 +19,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from apibridge.admission.watch import KubeConnection
+from apibridge.base.kubeclient import KubeConfig
 from apibridge.emulator import Emulator, Running, serve
 from apibridge.model.load import load_documents
 
@@ -58,8 +58,9 @@ class Emulated:
     session: aiohttp.ClientSession
     services: dict[tuple[str, str, int], str] = field(default_factory=dict)
 
-    def connection(self) -> KubeConnection:
-        return KubeConnection(self.running.url, self.ca_file, token=TOKEN)
+    def connection(self) -> KubeConfig:
+        """A kubeconfig for the emulator (with the token), as ``WatchSource`` and ``--kubeconfig`` take it."""
+        return KubeConfig(str(self.running.write_kubeconfig(self.ca_file.parent / "emulator-kubeconfig")))
 
     async def call(self, method: str, path: str, body: Any = None, **params: str) -> tuple[int, Any]:
         headers = {"Content-Type": "application/merge-patch+json" if method == "PATCH" else "application/json"}

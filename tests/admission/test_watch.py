@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from apibridge.admission.watch import WATCHED, Resource, WatchSource, _Gone
-from apibridge.base import kinds
+from apibridge.admission.watch import WATCHED, WatchSource, selector_label_keys, slim
+from apibridge.base.kubeclient import GoneError
 
 from .emulated import crds, emulated, eventually
 
@@ -127,27 +127,42 @@ async def test_an_expired_resource_version_is_gone(tmp_path: Path) -> None:
             rv = await source._list(namespaces)
             for i in range(6):
                 await env.must_create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"churn-{i}"}})
-            with pytest.raises(_Gone):  # an HTTP 410, or a 410 ERROR event in the stream
-                async for event in source._events(namespaces, rv):
+            assert source._client is not None
+            with pytest.raises(GoneError):  # an HTTP 410, or a 410 ERROR event in the stream
+                async for event in source._client.watch(namespaces.type, rv):
                     source._apply(namespaces, event)
         finally:
             await source.stop()
 
 
-def test_watch_error_410_event_means_relist() -> None:
-    source = WatchSource.__new__(WatchSource)
-    res = Resource(kinds.NAMESPACE)
-    with pytest.raises(_Gone):
-        source._apply(res, {"type": "ERROR", "object": {"kind": "Status", "code": 410}})
-
-
 def test_one_object_resources_are_listed_by_field_selector() -> None:
     svc = next(r for r in WATCHED if r.name == "kubernetes")
-    source = WatchSource.__new__(WatchSource)
-    source.connection = type("C", (), {"server": "https://api"})()  # type: ignore[assignment]
-    assert source._query(svc) == (
-        "https://api/api/v1/namespaces/default/services?fieldSelector=metadata.name%3Dkubernetes"
-    )
+    assert svc.field_selector == "metadata.name=kubernetes"
+    assert next(r for r in WATCHED if r.kind == "Namespace").field_selector is None
+
+
+def test_namespaces_keep_only_what_the_decision_reads() -> None:
+    """A tenant can write 10 KB of metadata on its namespace; the snapshot keeps a few fields of it."""
+    keys = selector_label_keys([{"spec": {"namespaceSelector": {"matchLabels": {"tenant": "a"}}}}])
+    ns = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": "t1",
+            "labels": {"tenant": "a", **{f"junk-{i}": "x" * 60 for i in range(100)}},
+            "annotations": {"ovn.kubernetes.io/logical_switch": "s1", "junk": "y" * 10_000},
+            "managedFields": [{"manager": "x" * 1000}],
+        },
+        "status": {"phase": "Active"},
+    }
+    kept = slim(ns, keys)
+    assert kept["metadata"] == {
+        "name": "t1",
+        "labels": {"tenant": "a"},
+        "annotations": {"ovn.kubernetes.io/logical_switch": "s1"},
+    }
+    assert "status" not in kept
+    assert len(repr(kept)) < 300
 
 
 async def test_stop_is_prompt(tmp_path: Path) -> None:

@@ -68,6 +68,13 @@ ROLLOUT_RESTART_ANNOTATION: Final = "kubectl.kubernetes.io/restartedAt"
 NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"  # set on every Namespace by the API server
 SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"  # links an EndpointSlice to its Service
 CONTROL_PLANE_LABELS: Final = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+# apimachinery ValidateAnnotationsSize: all of an object's annotations together, keys and values (256 KiB).
+# The API server refuses a larger pod after admission, so no parser here reads more than this.
+ANNOTATIONS_MAX_BYTES: Final = 256 * 1024
+# Entries read from one networks / routes annotation. Neither Multus nor kube-ovn-cni caps them; a pod
+# has a handful (one per attachment, one per route). The bound keeps a hostile value's cost fixed.
+NETWORKS_MAX_ENTRIES: Final = 64
+ROUTES_MAX_ENTRIES: Final = 256
 
 
 # --- provider-scoped pod annotations (pkg/util/const.go: "%s.kubernetes.io/<key>") -------------
