@@ -57,7 +57,7 @@ class Snapshot:
     _index: mutation.BridgeIndex = field(init=False, repr=False)
     _realised: frozenset[str] = field(default=frozenset(), repr=False)
     _valid: frozenset[str] = field(default=frozenset(), repr=False)
-    _changes: BoundedLRU[tuple[str, str, str | None, str | None, str | None], dict[str, str]] = field(
+    _changes: BoundedLRU[tuple[str | None, ...], dict[str, str]] = field(
         default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
     )
 
@@ -122,13 +122,7 @@ class Snapshot:
         """
         ann = pod.annotations
         provider = bridge_plan.provider
-        key = (
-            bridge_plan.bridge.name,
-            pod.namespace,
-            ann.get(rules.NETWORKS_ANNOTATION),
-            ann.get(rules.provider_key(provider, rules.LOGICAL_SWITCH)),
-            ann.get(rules.provider_key(provider, rules.ROUTES)),
-        )
+        key = (bridge_plan.bridge.name, pod.namespace, *(ann.get(k) for k in rules.mutation_keys(provider)))
         found = self._changes.get(key)
         if found is None:
             found = mutation.pod_mutation(ann, pod.namespace, bridge_plan)

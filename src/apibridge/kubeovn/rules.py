@@ -110,6 +110,18 @@ DEFAULT_ROUTE: Final = "default_route"
 # the primary network's switch, on a pod or a namespace (``ovn.kubernetes.io/logical_switch``)
 PRIMARY_LOGICAL_SWITCH_ANNOTATION: Final = provider_key(OVN_PROVIDER, LOGICAL_SWITCH)
 
+# The provider-scoped keys a bridge's pod mutation writes (``plan.mutation``). Everything that must see the
+# same keys — the webhook's memo key, the validator's per-shape cache key, the controller's drift report —
+# derives them from here, so a new key cannot silently be left out of one of them.
+MUTATION_PROVIDER_KEYS: Final = (LOGICAL_SWITCH, ROUTES)
+MUTATION_KEY_SUFFIXES: Final = tuple(provider_key_suffix(k) for k in MUTATION_PROVIDER_KEYS)
+
+
+def mutation_keys(provider: str) -> tuple[str, ...]:
+    """Every pod annotation key the mutation for ``provider`` writes (and so reads): the networks list, then
+    ``<provider>.kubernetes.io/<key>`` for each of ``MUTATION_PROVIDER_KEYS``."""
+    return (NETWORKS_ANNOTATION, *(provider_key(provider, k) for k in MUTATION_PROVIDER_KEYS))
+
 
 # --- our own keys ---------------------------------------------------------------------------------
 INJECT_ANNOTATION: Final = "apibridge.dev/inject"  # "false" opts a pod out
