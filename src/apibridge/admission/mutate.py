@@ -99,17 +99,18 @@ def _str_map(value: Any, field: str, max_entries: int, max_bytes: int | None = N
         raise InputError(f"expected a mapping, got {type(value).__name__}", Location(SOURCE, None, None, field))
     if len(value) > max_entries:
         raise InputError(f"{len(value)} entries; at most {max_entries} are read", Location(SOURCE, None, None, field))
+    values = value.values()
+    if not all(type(item) is str for item in values):  # the common case costs one pass; the error names the key
+        key, item = next((k, v) for k, v in value.items() if type(v) is not str)
+        raise InputError(
+            f"expected a string value, got {type(item).__name__}", Location(SOURCE, None, None, f"{field}.{key}")
+        )
     if max_bytes is not None:
-        size = sum(len(k) + (len(v) if type(v) is str else 0) for k, v in value.items())
+        size = sum(map(len, values)) + sum(map(len, value))
         if size > max_bytes:
             raise InputError(
                 f"{size} characters; at most {max_bytes} are read (the API server's limit)",
                 Location(SOURCE, None, None, field),
-            )
-    for key, item in value.items():
-        if type(item) is not str:
-            raise InputError(
-                f"expected a string value, got {type(item).__name__}", Location(SOURCE, None, None, f"{field}.{key}")
             )
     return value
 

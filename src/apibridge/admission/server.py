@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 MUTATE_PATH = "/mutate-pods"
 _JSON = "application/json"
+HEAVY_BODY = 256 * 1024  # bodies above this are decoded one at a time (see _mutate)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -101,6 +102,7 @@ class WebhookServer:
         )
         self._runners: list[web.AppRunner] = []
         self.sites: list[GuardedSite] = []
+        self._heavy = asyncio.Semaphore(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._draining = False
         self._log_bug = _Throttle()
@@ -137,6 +139,26 @@ class WebhookServer:
             return self._refuse(408, f"the body did not arrive within {limits.body_timeout:g} s")
         except web.HTTPRequestEntityTooLarge:
             return self._refuse(413, f"the body is over {limits.max_body} bytes (the API server sends at most 3 MiB)")
+        if len(body) > HEAVY_BODY:
+            # One heavy review at a time: decoding megabytes blocks the loop (a thread would not help: the
+            # GIL), so they take turns, and ordinary reviews run between two of them instead of after all.
+            async with self._heavy:
+                await asyncio.sleep(0)
+                outcome = self._decide(body)
+        else:
+            outcome = self._decide(body)
+        metrics = self.metrics
+        metrics.reviews[outcome.result].inc()
+        if outcome.injected and not outcome.dry_run:
+            metrics.injected.inc()
+        if outcome.review is None:
+            resp = web.Response(status=400, text=outcome.error + "\n")
+        else:
+            resp = web.Response(body=orjson.dumps(outcome.review), content_type=_JSON)
+        metrics.latency.observe(time.perf_counter() - start)
+        return resp
+
+    def _decide(self, body: bytes) -> Outcome:
         try:
             payload: Any = orjson.loads(body)
         except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
@@ -153,16 +175,7 @@ class WebhookServer:
                     if uid
                     else Outcome(None, "rejected", error="unusable review")
                 )
-        metrics = self.metrics
-        metrics.reviews[outcome.result].inc()
-        if outcome.injected and not outcome.dry_run:
-            metrics.injected.inc()
-        if outcome.review is None:
-            resp = web.Response(status=400, text=outcome.error + "\n")
-        else:
-            resp = web.Response(body=orjson.dumps(outcome.review), content_type=_JSON)
-        metrics.latency.observe(time.perf_counter() - start)
-        return resp
+        return outcome
 
     def _refuse(self, status: int, text: str) -> web.Response:
         """An answer without reading (the rest of) the body: the connection is closed after it."""

@@ -57,6 +57,9 @@ class Snapshot:
     _index: mutation.BridgeIndex = field(init=False, repr=False)
     _realised: frozenset[str] = field(default=frozenset(), repr=False)
     _valid: frozenset[str] = field(default=frozenset(), repr=False)
+    _tenancy: BoundedLRU[tuple[str, str], bool] = field(
+        default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
+    )
     _changes: BoundedLRU[tuple[str | None, ...], dict[str, str]] = field(
         default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
     )
@@ -99,11 +102,16 @@ class Snapshot:
         A pod that pins a subnet of another tenant (``logical_switch``) fails this: the webhook names nothing
         of that tenant in its answer (``check`` and the chart's admission policy report and refuse the pin)."""
         vpc = bridge_plan.bridge.vpc
-        subnet = self.cluster.namespace_subnet(namespace)
-        if subnet is not None and subnet.vpc not in (vpc, rules.DEFAULT_VPC):
-            return False
-        listed = self.cluster.vpcs.get(vpc)
-        return listed is None or not listed.namespaces or namespace in listed.namespaces
+        key = (namespace, vpc)
+        known = self._tenancy.get(key)
+        if known is None:
+            subnet = self.cluster.namespace_subnet(namespace)
+            listed = self.cluster.vpcs.get(vpc)
+            known = (subnet is None or subnet.vpc in (vpc, rules.DEFAULT_VPC)) and (
+                listed is None or not listed.namespaces or namespace in listed.namespaces
+            )
+            self._tenancy.put(key, known, len(namespace) + len(vpc))
+        return known
 
     def is_valid(self, bridge_plan: BridgePlan) -> bool:
         """The plan's verdict on the bridge (``check.verdict``): False means it injects nothing."""

@@ -8,6 +8,7 @@ looking at a twin or a rendered manifest should recognise every name produced he
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -117,6 +118,7 @@ MUTATION_PROVIDER_KEYS: Final = (LOGICAL_SWITCH, ROUTES)
 MUTATION_KEY_SUFFIXES: Final = tuple(provider_key_suffix(k) for k in MUTATION_PROVIDER_KEYS)
 
 
+@functools.lru_cache(maxsize=1024)  # providers are the bridges' (a handful); asked once per review
 def mutation_keys(provider: str) -> tuple[str, ...]:
     """Every pod annotation key the mutation for ``provider`` writes (and so reads): the networks list, then
     ``<provider>.kubernetes.io/<key>`` for each of ``MUTATION_PROVIDER_KEYS``."""
