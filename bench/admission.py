@@ -126,8 +126,11 @@ class Webhook:
     def __init__(self, kube: KubeCluster, workdir: Path) -> None:
         self.ca = CertificateAuthority.create("bench-webhook-ca")
         bundle = write_bundle(workdir / "tls", self.ca, self.ca.issue(["127.0.0.1"]))
-        token = workdir / "token"
-        token.write_text(kube.service_account_token(CHART_NAMESPACE, WEBHOOK_ACCOUNT))
+        kubeconfig = kube.write_kubeconfig(
+            workdir / "webhook.kubeconfig",
+            kube.service_account_token(CHART_NAMESPACE, WEBHOOK_ACCOUNT),
+            namespace=CHART_NAMESPACE,
+        )
         self.port, self.metrics_port = free_port(), free_port()
         argv = [
             sys.executable,
@@ -135,12 +138,8 @@ class Webhook:
             "from apibridge.cli.main import main; main()",
             "webhook",
             "--watch",
-            "--api-server",
-            kube.url,
-            "--api-ca-file",
-            str(kube.ca_file),
-            "--api-token-file",
-            str(token),
+            "--kubeconfig",
+            str(kubeconfig),
             "--host",
             "127.0.0.1",
             "--port",

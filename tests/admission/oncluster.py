@@ -15,11 +15,12 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from apibridge.admission.watch import KubeConnection
+from apibridge.base.kubeclient import KubeConfig
 from apibridge.model.load import load_documents
 from kube.cluster import ADMIN_TOKEN, KubeCluster, install_crds, object_path, third_party_crds
 from kube.incluster import CHART_NAMESPACE, WEBHOOK_ACCOUNT, apply_all, install_chart_rbac, reset
@@ -47,10 +48,11 @@ class OnCluster:
     kube: KubeCluster
     session: aiohttp.ClientSession
     webhook_token: str
+    webhook_kubeconfig: Path
 
-    def connection(self) -> KubeConnection:
+    def connection(self) -> KubeConfig:
         """How the webhook reaches the API server: as the chart's webhook ServiceAccount."""
-        return KubeConnection(self.kube.url, self.kube.ca_file, token=self.webhook_token)
+        return KubeConfig(kubeconfig=str(self.webhook_kubeconfig))
 
     async def call(self, method: str, path: str, body: Any = None, **params: str) -> tuple[int, Any]:
         headers = {"Content-Type": "application/merge-patch+json" if method == "PATCH" else "application/json"}
@@ -84,12 +86,13 @@ async def on_cluster(kube: KubeCluster, *, nad_crd_installed: bool = True) -> As
     if not nad_crd_installed:
         await asyncio.to_thread(kube.kubectl, "delete", "crd", NAD_CRD, "--wait=true", "--timeout=60s")
     token = await asyncio.to_thread(kube.service_account_token, CHART_NAMESPACE, WEBHOOK_ACCOUNT)
+    kubeconfig = kube.write_kubeconfig(kube.workdir / "webhook.kubeconfig", token, namespace=CHART_NAMESPACE)
     ssl_ctx = ssl.create_default_context(cafile=str(kube.ca_file))
     try:
         async with aiohttp.ClientSession(
             kube.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, connector=aiohttp.TCPConnector(ssl=ssl_ctx)
         ) as session:
-            yield OnCluster(kube, session, token)
+            yield OnCluster(kube, session, token, kubeconfig)
     finally:
         await asyncio.to_thread(install_crds, kube, [nad_crd()])
 

@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from apibridge.admission.guard import Limits
 from apibridge.admission.server import MUTATE_PATH, ServerConfig, WebhookServer
 from apibridge.admission.snapshot import SnapshotSource
 from apibridge.admission.tls import ReloadingContext
@@ -135,11 +136,20 @@ def patch_of(answer: dict[str, Any]) -> list[dict[str, Any]] | None:
 class RunningServer:
     """A ``WebhookServer`` on 127.0.0.1, any free port, in a background thread."""
 
-    def __init__(self, source: SnapshotSource, tls: ReloadingContext | None, *, metrics_port: bool = False) -> None:
+    def __init__(
+        self,
+        source: SnapshotSource,
+        tls: ReloadingContext | None,
+        *,
+        metrics_port: bool = False,
+        limits: Limits | None = None,
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        config = ServerConfig(host="127.0.0.1", port=0, metrics_port=0 if metrics_port else None)
+        config = ServerConfig(
+            host="127.0.0.1", port=0, metrics_port=0 if metrics_port else None, limits=limits or Limits()
+        )
         self.server = WebhookServer(source, tls, config)
         self.run(self.server.start())
 

@@ -290,8 +290,12 @@ def test_index_agrees_with_mutation_bridge_for(snapshot: Snapshot, obj: dict[str
     podlike = pod_of(req)
     ours = snapshot.bridge_for(podlike)
     reference = bridge_for(snapshot.cluster, snapshot.plan, podlike)
+    if reference is not None and not snapshot.same_tenant(ns, reference):
+        reference = None  # a pin into another tenant's VPC: the webhook names nothing of it (test_answers_*)
     assert (ours.bridge.name if ours else None) == (reference.bridge.name if reference else None)
     _, changes = mutate_annotations(snapshot.cluster, snapshot.plan, podlike)
+    if reference is None:
+        changes = {}
     outcome = admit(snapshot, review(obj, namespace=ns))
     ops = patch_of(outcome.review or {}) or []
     assert jsonpatch.apply_patch(obj, ops) == apply_to_body(obj, (), changes)

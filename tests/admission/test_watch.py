@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
-import aiohttp
 import pytest
 
-from apibridge.admission.watch import WATCHED, KubeConnection, Resource, WatchSource, _Gone
-from apibridge.base import kinds
+from apibridge.admission.watch import WATCHED, WatchSource, selector_label_keys, slim
+from apibridge.base.kubeclient import Client, GoneError, KubeConfig
 from kube.cluster import KubeCluster, install_crds
 
 from .oncluster import eventually, nad_crd, on_cluster
@@ -121,7 +121,7 @@ async def test_bad_objects_are_skipped_not_fatal(kube: KubeCluster) -> None:
 
 
 @pytest.mark.parametrize("answer", ["http-410", "error-event"])
-async def test_an_expired_resource_version_is_gone(answer: str) -> None:
+async def test_an_expired_resource_version_is_gone(answer: str, tmp_path: Path) -> None:
     """A watch whose resourceVersion has expired ends in 410 Gone: the HTTP status, or an ERROR event in the
     stream. The real API server answers so only once etcd has compacted past the version and its watch cache
     no longer holds it (minutes, by default), so this one test talks to a two-line stand-in that answers 410
@@ -152,32 +152,57 @@ async def test_an_expired_resource_version_is_gone(answer: str) -> None:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = runner.addresses[0][1]
-    source = WatchSource(KubeConnection(f"http://127.0.0.1:{port}"))
-    source._session = aiohttp.ClientSession()
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "c",
+                "clusters": [{"name": "c", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+            }
+        )
+    )
+    client = await Client.connect(KubeConfig(kubeconfig=str(kubeconfig)))
     try:
         namespaces = next(r for r in WATCHED if r.kind == "Namespace")
-        with pytest.raises(_Gone):
-            async for event in source._events(namespaces, "1"):
-                source._apply(namespaces, event)
+        with pytest.raises(GoneError):  # an HTTP 410, or a 410 ERROR event in the stream
+            async for _event in client.watch(namespaces.type, "1"):
+                pass
     finally:
-        await source._session.close()
         await runner.cleanup()
-
-
-def test_watch_error_410_event_means_relist() -> None:
-    source = WatchSource.__new__(WatchSource)
-    res = Resource(kinds.NAMESPACE)
-    with pytest.raises(_Gone):
-        source._apply(res, {"type": "ERROR", "object": {"kind": "Status", "code": 410}})
 
 
 def test_one_object_resources_are_listed_by_field_selector() -> None:
     svc = next(r for r in WATCHED if r.name == "kubernetes")
-    source = WatchSource.__new__(WatchSource)
-    source.connection = type("C", (), {"server": "https://api"})()  # type: ignore[assignment]
-    assert source._query(svc) == (
-        "https://api/api/v1/namespaces/default/services?fieldSelector=metadata.name%3Dkubernetes"
-    )
+    assert svc.field_selector == "metadata.name=kubernetes"
+    assert next(r for r in WATCHED if r.kind == "Namespace").field_selector is None
+
+
+def test_namespaces_keep_only_what_the_decision_reads() -> None:
+    """A tenant can write 10 KB of metadata on its namespace; the snapshot keeps a few fields of it."""
+    keys = selector_label_keys([{"spec": {"namespaceSelector": {"matchLabels": {"tenant": "a"}}}}])
+    ns = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {
+            "name": "t1",
+            "labels": {"tenant": "a", **{f"junk-{i}": "x" * 60 for i in range(100)}},
+            "annotations": {"ovn.kubernetes.io/logical_switch": "s1", "junk": "y" * 10_000},
+            "managedFields": [{"manager": "x" * 1000}],
+        },
+        "status": {"phase": "Active"},
+    }
+    kept = slim(ns, keys)
+    assert kept["metadata"] == {
+        "name": "t1",
+        "labels": {"tenant": "a"},
+        "annotations": {"ovn.kubernetes.io/logical_switch": "s1"},
+    }
+    assert "status" not in kept
+    assert len(repr(kept)) < 300
 
 
 async def test_stop_is_prompt(kube: KubeCluster) -> None:

@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from apibridge.check.verdict import judge
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
 from apibridge.operator.client import Client
-from apibridge.operator.controller import validator_findings
 from apibridge.operator.reconcile import Decisions, decide
 from apibridge.plan.planner import plan
 from kube.cluster import KubeCluster
@@ -364,7 +364,7 @@ def run(objects: list[dict[str, Any]]) -> Decisions:
         if o["kind"] == "NetworkAttachmentDefinition"
     }
     subnets = {kube.name_of(o): o for o in objects if o["kind"] == "Subnet"}
-    return decide(bridges, cluster, p, rejected, validator_findings(cluster, p), nads, subnets)
+    return decide(bridges, cluster, p, rejected, judge(cluster, p), nads, subnets)
 
 
 def world(*extra: dict[str, Any]) -> list[dict[str, Any]]:
@@ -372,9 +372,9 @@ def world(*extra: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def applied(decisions: Decisions, name: str) -> list[dict[str, Any]]:
-    """The objects as the creates of ``decisions`` would leave them (with a resourceVersion)."""
+    """The objects as the creates of ``decisions`` would leave them (with a resourceVersion): NAD, then Subnet."""
     out = []
-    for write in decisions.bridges[name].writes:
+    for write in sorted(decisions.bridges[name].writes, key=lambda w: w.kind.kind):
         assert write.op == "create"
         obj = copy.deepcopy(write.body)
         obj["metadata"]["resourceVersion"] = "1"

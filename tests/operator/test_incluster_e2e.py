@@ -62,19 +62,15 @@ class WebhookProcess:
         self.port = free_port()
         self.ca = CertificateAuthority.create("e2e-webhook-ca")
         self.bundle = write_bundle(workdir / "webhook-tls", self.ca, self.ca.issue(["127.0.0.1"]))
-        (workdir / "token").write_text(api.service_account_token("apibridge-system", WEBHOOK_ACCOUNT))
+        kubeconfig = account_kubeconfig(api, WEBHOOK_ACCOUNT, workdir / "webhook.kubeconfig")
         self.argv = [
             sys.executable,
             "-c",
             "from apibridge.cli.main import main; main()",
             "webhook",
             "--watch",
-            "--api-server",
-            api.url,
-            "--api-ca-file",
-            str(api.ca_file),
-            "--api-token-file",
-            str(workdir / "token"),
+            "--kubeconfig",
+            str(kubeconfig),
             "--host",
             "127.0.0.1",
             "--port",

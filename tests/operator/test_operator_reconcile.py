@@ -16,12 +16,13 @@ from apibridge.plan.planner import plan
 def test_missing_objects_are_created_with_labels_and_owner() -> None:
     b = with_uid(bridge("tenant-a"))
     d = run(world(b)).bridges["tenant-a"]
+    # the Subnet first: if Kube-OVN refuses it, its NAD is not created either (both or neither)
     assert [(w.op, w.kind.kind, w.namespace, w.name) for w in d.writes] == [
-        ("create", "NetworkAttachmentDefinition", "kube-system", "apibridge-tenant-a"),
         ("create", "Subnet", None, "apibridge-tenant-a"),
+        ("create", "NetworkAttachmentDefinition", "kube-system", "apibridge-tenant-a"),
     ]
     assert d.plan is not None
-    nad, subnet = (w.body for w in d.writes)
+    subnet, nad = (w.body for w in d.writes)
     assert nad == desired_object(d.plan.nad, b) and subnet == desired_object(d.plan.subnet, b)
     assert nad["metadata"]["labels"] == {rules.BRIDGE_LABEL: "tenant-a", rules.MANAGED_BY_LABEL: rules.MANAGED_BY}
     assert nad["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
@@ -36,7 +37,7 @@ def test_objects_as_planned_are_left_alone() -> None:
     assert [v.state for v in second.verdicts] == ["in-sync", "in-sync"]
 
 
-def test_foreign_object_with_our_name_is_name_taken_and_never_written() -> None:
+def test_foreign_object_with_our_name_is_name_taken_and_blocks_the_pair() -> None:
     foreign = {
         "apiVersion": rules.KUBEOVN_API,
         "kind": "Subnet",
@@ -45,9 +46,12 @@ def test_foreign_object_with_our_name_is_name_taken_and_never_written() -> None:
     }
     d = run(world(with_uid(bridge("tenant-a")), foreign))
     decision = d.bridges["tenant-a"]
-    assert [(w.op, w.kind.kind) for w in decision.writes] == [("create", "NetworkAttachmentDefinition")]
+    assert decision.writes == []  # both or neither: no NAD without its Subnet
     taken = [v for v in decision.verdicts if v.state == "name-taken"]
     assert len(taken) == 1 and "Subnet/apibridge-tenant-a" in taken[0].message and "'someone'" in taken[0].message
+    blocked = [v for v in decision.verdicts if v.state == "blocked"]
+    assert [v.ref for v in blocked] == ["NetworkAttachmentDefinition/kube-system/apibridge-tenant-a"]
+    assert "Subnet/apibridge-tenant-a is in the way" in blocked[0].message
     assert d.orphans == []
 
 
@@ -88,7 +92,7 @@ def test_terminating_object_waits() -> None:
     objs[1]["spec"]["cidrBlock"] = "100.100.1.0/24"
     d = run(world(b, *objs)).bridges["tenant-a"]
     assert d.writes == []
-    assert [v.state for v in d.verdicts] == ["in-sync", "terminating"]
+    assert [v.state for v in d.verdicts] == ["terminating", "in-sync"]  # Subnet, NAD
 
 
 def test_orphans_are_ours_by_labels_and_name_and_unwanted() -> None:

@@ -33,3 +33,12 @@ app.kubernetes.io/component: webhook
 {{- define "apibridge.webhook.tlsSecret" -}}
 {{ .Release.Name }}-webhook-tls
 {{- end }}
+
+{{/* The planner's settings as arguments: the same for the controller and the webhook. */}}
+{{- define "apibridge.settingsArgs" -}}
+- --pool={{ .Values.settings.pool }}
+- --pool-v6={{ .Values.settings.poolV6 }}
+{{- if .Values.settings.serviceCIDR }}
+- --service-cidr={{ .Values.settings.serviceCIDR }}
+{{- end }}
+{{- end }}

@@ -14,11 +14,10 @@ from apibridge.admission.patch import annotation_patch, escape
 from apibridge.admission.server import MUTATE_PATH, ServerConfig, WebhookServer
 from apibridge.admission.snapshot import Snapshot, SnapshotSource, StaticSource
 from apibridge.admission.tls import ReloadingContext
-from apibridge.admission.watch import KubeConnection, WatchSource
+from apibridge.admission.watch import WatchSource
 
 __all__ = [
     "MUTATE_PATH",
-    "KubeConnection",
     "Outcome",
     "ReloadingContext",
     "ServerConfig",

@@ -21,10 +21,10 @@ Rules:
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from apibridge.admission.lru import BoundedLRU
 from apibridge.admission.patch import annotation_patch
 from apibridge.admission.review import (
     AdmissionReviewResponse,
@@ -40,7 +40,9 @@ from apibridge.kubeovn import networks, routes, rules
 from apibridge.model.objects import Meta, PodLike
 from apibridge.plan import mutation
 
-Result = Literal["mutated", "unchanged", "not_selected", "opted_out", "skipped", "invalid", "not_ready", "rejected"]
+Result = Literal[
+    "mutated", "unchanged", "not_selected", "opted_out", "skipped", "invalid", "not_ready", "refused", "rejected"
+]
 RESULTS: tuple[Result, ...] = (
     "mutated",
     "unchanged",
@@ -49,9 +51,17 @@ RESULTS: tuple[Result, ...] = (
     "skipped",
     "invalid",
     "not_ready",
+    "refused",
     "rejected",
 )
 
+# What a pod under review may carry before the webhook reads none of it (the pod is admitted unchanged, with
+# a warning naming the bound). The API server itself refuses annotations over 256 KiB together, after
+# admission; the counts keep the per-entry checks of a hostile body cheap.
+MAX_ANNOTATIONS = 1024
+MAX_LABELS = 1024
+PATCH_CACHE_ENTRIES = 4096
+PATCH_CACHE_BYTES = 4 * 1024 * 1024
 WARNING_PREFIX = "apibridge: "
 MAX_WARNING = 256  # the API server may truncate longer warnings; keep ours whole
 SOURCE = "admission review"
@@ -80,16 +90,27 @@ def _allowed(req: Request, result: Result, warning: str | None = None) -> Outcom
     return Outcome(response(req.uid, warnings=[_warning(warning)] if warning else None), result, req.dry_run)
 
 
-def _str_map(value: Any, field: str) -> dict[str, str]:
-    """Labels or annotations, checked like ``Fields.str_map``: a mapping of strings to strings."""
+def _str_map(value: Any, field: str, max_entries: int, max_bytes: int | None = None) -> dict[str, str]:
+    """Labels or annotations, checked like ``Fields.str_map``: a mapping of strings to strings — of at most
+    ``max_entries`` entries and ``max_bytes`` characters of keys and values together."""
     if value is None:
         return {}
     if not isinstance(value, dict):
         raise InputError(f"expected a mapping, got {type(value).__name__}", Location(SOURCE, None, None, field))
-    for key, item in value.items():
-        if type(item) is not str:
+    if len(value) > max_entries:
+        raise InputError(f"{len(value)} entries; at most {max_entries} are read", Location(SOURCE, None, None, field))
+    values = value.values()
+    if not all(type(item) is str for item in values):  # the common case costs one pass; the error names the key
+        key, item = next((k, v) for k, v in value.items() if type(v) is not str)
+        raise InputError(
+            f"expected a string value, got {type(item).__name__}", Location(SOURCE, None, None, f"{field}.{key}")
+        )
+    if max_bytes is not None:
+        size = sum(map(len, values)) + sum(map(len, value))
+        if size > max_bytes:
             raise InputError(
-                f"expected a string value, got {type(item).__name__}", Location(SOURCE, None, None, f"{field}.{key}")
+                f"{size} characters; at most {max_bytes} are read (the API server's limit)",
+                Location(SOURCE, None, None, field),
             )
     return value
 
@@ -113,8 +134,10 @@ def pod_of(req: Request) -> PodLike:
     namespace = req.namespace or metadata.get("namespace") or "default"
     if not isinstance(name, str) or not isinstance(namespace, str):
         raise InputError("metadata.name and metadata.namespace must be strings", Location(SOURCE))
-    labels = _str_map(metadata.get("labels"), "metadata.labels")
-    annotations = _str_map(metadata.get("annotations"), "metadata.annotations")
+    labels = _str_map(metadata.get("labels"), "metadata.labels", MAX_LABELS)
+    annotations = _str_map(
+        metadata.get("annotations"), "metadata.annotations", MAX_ANNOTATIONS, rules.ANNOTATIONS_MAX_BYTES
+    )
     meta = Meta("Pod", name, namespace, labels, annotations, Location(SOURCE, None, f"Pod/{namespace}/{name}"))
     return PodLike(meta, namespace, labels, annotations, None, (), (), obj)
 
@@ -143,6 +166,13 @@ def admit(snapshot: Snapshot | None, payload: Any) -> Outcome:
     bridge_plan = snapshot.bridge_for(pod)
     if bridge_plan is None:
         return _allowed(req, "not_selected")
+    if not snapshot.is_valid(bridge_plan):
+        return _allowed(
+            req,
+            "refused",
+            "the API attachment that selects this pod has plan errors (its ApiBridge status says which); "
+            "the pod is admitted without it",
+        )
     try:
         changes = snapshot.changes(bridge_plan, pod)
     except networks.NetworksError as exc:
@@ -172,14 +202,23 @@ def admit(snapshot: Snapshot | None, payload: Any) -> Outcome:
     return Outcome(response(req.uid, patch=_encoded_patch(tuple(changes.items()), present)), "mutated", req.dry_run)
 
 
-@functools.lru_cache(maxsize=4096)
+_PATCHES: BoundedLRU[tuple[tuple[tuple[str, str], ...], tuple[bool, ...] | None], str] = BoundedLRU(
+    PATCH_CACHE_ENTRIES, PATCH_CACHE_BYTES
+)
+
+
 def _encoded_patch(changes: tuple[tuple[str, str], ...], present: tuple[bool, ...] | None) -> str:
     """The encoded patch for ``changes``, given which of their keys the pod has (``None``: no annotations).
 
     ``annotation_patch`` looks only at which keys exist, so this is all it depends on; pods of one
-    workload share it, and the JSON/base64 work is done once.
+    workload share it, and the JSON/base64 work is done once (remembered within entry and byte bounds).
     """
-    metadata: dict[str, Any] = {}
-    if present is not None:
-        metadata["annotations"] = {key: "" for (key, _), there in zip(changes, present, strict=True) if there}
-    return encode_patch(annotation_patch(metadata, dict(changes)))
+    key = (changes, present)
+    found = _PATCHES.get(key)
+    if found is None:
+        metadata: dict[str, Any] = {}
+        if present is not None:
+            metadata["annotations"] = {k: "" for (k, _), there in zip(changes, present, strict=True) if there}
+        found = encode_patch(annotation_patch(metadata, dict(changes)))
+        _PATCHES.put(key, found, 2 * len(found))
+    return found

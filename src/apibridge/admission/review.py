@@ -13,9 +13,10 @@ raises ``Unusable`` saying why — with the uid when there is one, so the caller
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any, Final, Literal, NotRequired, TypedDict
+
+import orjson
 
 from apibridge.base.kinds import GroupVersionKind, GroupVersionResource
 
@@ -152,7 +153,7 @@ def read_request(payload: Any) -> Request:
 
 def encode_patch(patch: list[JSONPatchOp]) -> str:
     """``response.patch``: the JSON patch document, base64-encoded as the API requires."""
-    return base64.b64encode(json.dumps(patch, separators=(",", ":")).encode()).decode("ascii")
+    return base64.b64encode(orjson.dumps(patch)).decode("ascii")
 
 
 def response(

@@ -8,9 +8,14 @@ Two listeners, because they face different clients:
   and the kubelet, restricted by NetworkPolicy to a monitoring namespace. Without it, ``/metrics``
   moves to the webhook port.
 
-The review handler reads the body, decodes it with the standard ``json`` module, asks the pure
+The review handler reads the body (within ``Limits.body_timeout``), decodes it with orjson, asks the pure
 ``mutate.admit`` and writes the answer; nothing on that path logs, allocates per-request loggers or
-calls the API server. A body that is not JSON or names no review uid gets 400 (there is nobody to
+calls the API server. Connections are bounded before a handler runs (``guard``): a TLS handshake
+timeout, a header timeout, an idle timeout and a connection cap. A body over ``Limits.max_body`` (the
+API server never sends one: it refuses objects over 3 MiB) is answered 413 without being read; the API
+server then applies ``failurePolicy`` (``Ignore``: the pod is created unchanged and the controller's
+drift report lists it). A body that arrives slower than ``body_timeout`` is answered 408.
+A body that is not JSON or names no review uid gets 400 (there is nobody to
 answer); anything else gets 200 with a well-formed review. A bug that escapes anyway is caught by the
 top-level middleware and turned into an allowed answer or a 400 — the API server then applies
 ``failurePolicy`` — and logged at most once per minute.
@@ -19,17 +24,18 @@ top-level middleware and turned into an allowed answer or a 400 — the API serv
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from apibridge.admission.guard import GuardedSite, Limits
 from apibridge.admission.metrics import WebhookMetrics
 from apibridge.admission.mutate import Outcome, admit
 from apibridge.admission.review import response
@@ -39,8 +45,8 @@ from apibridge.admission.tls import ReloadingContext
 log = logging.getLogger(__name__)
 
 MUTATE_PATH = "/mutate-pods"
-MAX_BODY = 8 * 1024 * 1024  # an AdmissionReview carries the whole pod; kube-apiserver allows ~3 MiB objects
 _JSON = "application/json"
+HEAVY_BODY = 256 * 1024  # bodies above this are decoded one at a time (see _mutate)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -50,6 +56,7 @@ class ServerConfig:
     port: int = 8443  # 0: any free port (tests)
     metrics_port: int | None = None  # None: /metrics on the webhook port
     shutdown_delay: float = 0.0  # seconds to keep answering after SIGTERM while endpoints update
+    limits: Limits = field(default_factory=Limits)
 
 
 class _Throttle:
@@ -70,7 +77,7 @@ class _Throttle:
 def _uid_of(body: bytes) -> str | None:
     """Best effort: the request uid of a body, for answering a review whose handling failed."""
     try:
-        uid = json.loads(body)["request"]["uid"]
+        uid = orjson.loads(body)["request"]["uid"]
     except Exception:
         return None
     return uid if isinstance(uid, str) and uid else None
@@ -94,6 +101,8 @@ class WebhookServer:
             lambda: self.source.current, lambda: self.tls.reloads if self.tls else 0, registry
         )
         self._runners: list[web.AppRunner] = []
+        self.sites: list[GuardedSite] = []
+        self._heavy = asyncio.Semaphore(1)
         self._tasks: list[asyncio.Task[None]] = []
         self._draining = False
         self._log_bug = _Throttle()
@@ -102,7 +111,7 @@ class WebhookServer:
 
     # ---- apps ----------------------------------------------------------------------------------------
     def webhook_app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._guard])
+        app = web.Application(client_max_size=self.config.limits.max_body, middlewares=[self._guard])
         app.router.add_post(MUTATE_PATH, self._mutate)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -120,10 +129,39 @@ class WebhookServer:
     # ---- handlers ------------------------------------------------------------------------------------
     async def _mutate(self, request: web.Request) -> web.Response:
         start = time.perf_counter()
-        body = await request.read()
+        limits = self.config.limits
+        if request.content_length is not None and request.content_length > limits.max_body:
+            return self._refuse(413, f"the body is over {limits.max_body} bytes (the API server sends at most 3 MiB)")
         try:
-            payload: Any = json.loads(body)
-        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            async with asyncio.timeout(limits.body_timeout):
+                body = await request.read()
+        except TimeoutError:
+            return self._refuse(408, f"the body did not arrive within {limits.body_timeout:g} s")
+        except web.HTTPRequestEntityTooLarge:
+            return self._refuse(413, f"the body is over {limits.max_body} bytes (the API server sends at most 3 MiB)")
+        if len(body) > HEAVY_BODY:
+            # One heavy review at a time: decoding megabytes blocks the loop (a thread would not help: the
+            # GIL), so they take turns, and ordinary reviews run between two of them instead of after all.
+            async with self._heavy:
+                await asyncio.sleep(0)
+                outcome = self._decide(body)
+        else:
+            outcome = self._decide(body)
+        metrics = self.metrics
+        metrics.reviews[outcome.result].inc()
+        if outcome.injected and not outcome.dry_run:
+            metrics.injected.inc()
+        if outcome.review is None:
+            resp = web.Response(status=400, text=outcome.error + "\n")
+        else:
+            resp = web.Response(body=orjson.dumps(outcome.review), content_type=_JSON)
+        metrics.latency.observe(time.perf_counter() - start)
+        return resp
+
+    def _decide(self, body: bytes) -> Outcome:
+        try:
+            payload: Any = orjson.loads(body)
+        except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
             outcome = Outcome(None, "rejected", error="the body is not a JSON AdmissionReview")
         else:
             try:
@@ -137,15 +175,13 @@ class WebhookServer:
                     if uid
                     else Outcome(None, "rejected", error="unusable review")
                 )
-        metrics = self.metrics
-        metrics.reviews[outcome.result].inc()
-        if outcome.injected and not outcome.dry_run:
-            metrics.injected.inc()
-        if outcome.review is None:
-            resp = web.Response(status=400, text=outcome.error + "\n")
-        else:
-            resp = web.Response(body=json.dumps(outcome.review, separators=(",", ":")).encode(), content_type=_JSON)
-        metrics.latency.observe(time.perf_counter() - start)
+        return outcome
+
+    def _refuse(self, status: int, text: str) -> web.Response:
+        """An answer without reading (the rest of) the body: the connection is closed after it."""
+        self.metrics.reviews["rejected"].inc()
+        resp = web.Response(status=status, text=text + "\n")
+        resp.force_close()
         return resp
 
     async def _healthz(self, request: web.Request) -> web.Response:
@@ -190,16 +226,18 @@ class WebhookServer:
     async def _listen(self, app: web.Application, port: int, ssl_context: Any) -> int:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, self.config.host, port, ssl_context=ssl_context, backlog=1024)
+        site = GuardedSite(runner, self.config.host, port, self.config.limits, ssl_context=ssl_context)
         await site.start()
         self._runners.append(runner)
-        return int(runner.addresses[0][1])
+        self.sites.append(site)
+        return site.port
 
     async def stop(self) -> None:
         await cancel_all(self._tasks)
         for runner in reversed(self._runners):
             await runner.cleanup()
         self._runners.clear()
+        self.sites.clear()
         await self.source.stop()
 
     async def serve(self) -> None:

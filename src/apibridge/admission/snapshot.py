@@ -22,14 +22,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from apibridge.admission.lru import BoundedLRU
+from apibridge.check.verdict import judge
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster, load_cluster
 from apibridge.model.objects import PodLike
 from apibridge.plan import mutation
-from apibridge.plan.planner import PlannerConfig, plan
+from apibridge.plan.planner import plan
+from apibridge.plan.settings import Settings
 from apibridge.plan.types import BridgePlan, Plan
 
-_MEMO_LIMIT = 10_000  # namespaces remembered beyond the snapshot's own (unknown ones, e.g. created since)
+# The per-shape mutation memo: entries and bytes (a review's annotation values are tenant input; an entry over
+# MEMO_ENTRY_BYTES is recomputed each time rather than remembered).
+MEMO_ENTRIES = 4096
+MEMO_BYTES = 4 * 1024 * 1024
+MEMO_ENTRY_BYTES = 16 * 1024
 
 
 @dataclass
@@ -49,16 +56,22 @@ class Snapshot:
     built_at: float = field(default_factory=time.time)
     _index: mutation.BridgeIndex = field(init=False, repr=False)
     _realised: frozenset[str] = field(default=frozenset(), repr=False)
-    _changes: dict[tuple[str, str, str | None, str | None, str | None], dict[str, str]] = field(
-        default_factory=dict, repr=False
+    _valid: frozenset[str] = field(default=frozenset(), repr=False)
+    _tenancy: BoundedLRU[tuple[str, str], bool] = field(
+        default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
+    )
+    _changes: BoundedLRU[tuple[str | None, ...], dict[str, str]] = field(
+        default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
     )
 
     @classmethod
     def build(
-        cls, cluster: Cluster, *, generation: int = 1, realised_only: bool = False, config: PlannerConfig | None = None
+        cls, cluster: Cluster, *, generation: int = 1, realised_only: bool = False, config: Settings | None = None
     ) -> Snapshot:
-        """Plan ``cluster`` and precompute the per-namespace candidate bridges."""
+        """Plan ``cluster``, judge the plan and precompute the per-namespace candidate bridges."""
         snap = cls(cluster, plan(cluster, config=config), generation, realised_only)
+        verdict = judge(cluster, snap.plan)  # the one verdict: a bridge render or the operator refuses injects nothing
+        snap._valid = frozenset(name for name in snap.plan.bridges if verdict.ok(name))
 
         def ours(name: str, bp: BridgePlan) -> bool:  # a foreign object holding the name does not count
             nad, subnet = cluster.nad(bp.nad_namespace, bp.nad_name), cluster.subnets.get(bp.subnet_name)
@@ -77,8 +90,32 @@ class Snapshot:
         return self._index.namespace_bridges(namespace)
 
     def bridge_for(self, pod: PodLike) -> BridgePlan | None:
-        """The bridge that selects ``pod``: ``plan.mutation.BridgeIndex``, built once per snapshot."""
-        return self._index.bridge_for(pod)
+        """The bridge that selects ``pod``: ``plan.mutation.BridgeIndex``, built once per snapshot — and only
+        one of the VPC of the pod's *namespace*. A pod that pins a subnet of another tenant's VPC
+        (``logical_switch``) gets no bridge here, so no answer names another tenant's objects."""
+        found = self._index.bridge_for(pod)
+        return found if found is not None and self.same_tenant(pod.namespace, found) else None
+
+    def same_tenant(self, namespace: str, bridge_plan: BridgePlan) -> bool:
+        """Whether pods of ``namespace`` may get ``bridge_plan``'s attachment: the namespace is not bound to
+        another custom VPC, and the bridge's VPC admits it when it lists namespaces (Vpc ``spec.namespaces``).
+        A pod that pins a subnet of another tenant (``logical_switch``) fails this: the webhook names nothing
+        of that tenant in its answer (``check`` and the chart's admission policy report and refuse the pin)."""
+        vpc = bridge_plan.bridge.vpc
+        key = (namespace, vpc)
+        known = self._tenancy.get(key)
+        if known is None:
+            subnet = self.cluster.namespace_subnet(namespace)
+            listed = self.cluster.vpcs.get(vpc)
+            known = (subnet is None or subnet.vpc in (vpc, rules.DEFAULT_VPC)) and (
+                listed is None or not listed.namespaces or namespace in listed.namespaces
+            )
+            self._tenancy.put(key, known, len(namespace) + len(vpc))
+        return known
+
+    def is_valid(self, bridge_plan: BridgePlan) -> bool:
+        """The plan's verdict on the bridge (``check.verdict``): False means it injects nothing."""
+        return bridge_plan.bridge.name in self._valid
 
     def is_realised(self, bridge_plan: BridgePlan) -> bool:
         return not self.realised_only or bridge_plan.bridge.name in self._realised
@@ -93,19 +130,12 @@ class Snapshot:
         """
         ann = pod.annotations
         provider = bridge_plan.provider
-        key = (
-            bridge_plan.bridge.name,
-            pod.namespace,
-            ann.get(rules.NETWORKS_ANNOTATION),
-            ann.get(rules.provider_key(provider, rules.LOGICAL_SWITCH)),
-            ann.get(rules.provider_key(provider, rules.ROUTES)),
-        )
+        key = (bridge_plan.bridge.name, pod.namespace, *(ann.get(k) for k in rules.mutation_keys(provider)))
         found = self._changes.get(key)
         if found is None:
             found = mutation.pod_mutation(ann, pod.namespace, bridge_plan)
-            if len(self._changes) >= _MEMO_LIMIT:
-                self._changes.clear()
-            self._changes[key] = found
+            size = sum(len(k) for k in key if k) + sum(len(k) + len(v) for k, v in found.items())
+            self._changes.put(key, found, size)
         return found
 
     def mutation(self, pod: PodLike) -> tuple[BridgePlan | None, dict[str, str]]:
@@ -160,13 +190,13 @@ class StaticSource:
     before the server listens.
     """
 
-    def __init__(self, cluster: Cluster, *, realised_only: bool = False) -> None:
-        self._snapshot = Snapshot.build(cluster, realised_only=realised_only)
+    def __init__(self, cluster: Cluster, *, realised_only: bool = False, settings: Settings | None = None) -> None:
+        self._snapshot = Snapshot.build(cluster, realised_only=realised_only, config=settings)
         settle_heap()
 
     @classmethod
-    def from_files(cls, paths: Iterable[str]) -> StaticSource:
-        return cls(load_cluster(list(paths)))
+    def from_files(cls, paths: Iterable[str], settings: Settings | None = None) -> StaticSource:
+        return cls(load_cluster(list(paths)), settings=settings)
 
     @property
     def current(self) -> Snapshot | None:

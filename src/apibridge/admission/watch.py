@@ -3,15 +3,22 @@
 The webhook must answer without calling the API server, so it keeps its own copy of the few
 resources the pod decision needs — Namespaces (labels, ``logical_switch``), Vpcs and Subnets (which
 VPC a namespace is in, whether a bridge's Subnet exists), NetworkAttachmentDefinitions (whether a
-bridge's NAD exists), ApiBridges, and the two Services whose ClusterIPs become routes
-(``default/kubernetes``, ``kube-system/kube-dns``) — and rebuilds the ``Cluster`` and ``Plan`` from
-that copy after changes settle (debounced; built in a worker thread so reviews keep flowing).
+bridge's NAD exists), ApiBridges, Nodes (addresses the planner keeps clear) and the two Services whose
+ClusterIPs become routes (``default/kubernetes``, ``kube-system/kube-dns``) — and rebuilds the
+``Cluster`` and ``Plan`` from that copy after changes settle (debounced; built in a worker thread so
+reviews keep flowing).
 
-Each resource is a small reflector written against the API directly with aiohttp: list, then watch
-from the list's resourceVersion with bookmarks; on ``410 Gone`` (history compacted) relist; on a
-dropped stream rewatch from the last version seen; on errors back off. kr8s's watch is not used
-because it re-watches from the same version after 410 (ecosystem.md §1.1). A resource whose API is
-not served (Multus or Kube-OVN CRDs absent, 404) counts as empty and is listed again later.
+Each resource is a small reflector on the project's one client stack (``apibridge.base.kubeclient``,
+configured like the operator and ``doctor``: ``--kubeconfig/--context`` or in cluster): list, then
+watch from the list's resourceVersion with bookmarks; on ``410 Gone`` (history compacted) relist — kr8s's
+own watch would re-watch from the same version (ecosystem.md §1.1); on a dropped stream rewatch from the
+last version seen; on errors back off. A resource whose API is not served (Multus or Kube-OVN CRDs
+absent, 404) counts as empty and is listed again later.
+
+Memory is bounded by what the cluster holds, not by what tenants write into it: every object is kept as
+the few fields the model reads (``slim``). Namespaces — one per tenant, with whatever metadata its owner
+wrote — keep only their name, the ``logical_switch`` annotation and the labels some ApiBridge's
+``namespaceSelector`` names; when the bridges start naming other label keys, Namespaces are relisted.
 
 One bad object (say an ApiBridge that slipped past its CRD schema) is skipped, not fatal: the
 controller reports it; the webhook keeps serving the rest. The snapshot is *realised-only*: a
@@ -21,29 +28,22 @@ bridge injects only once its NAD and Subnet exist (see ``Snapshot``).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
-import ssl
-from collections.abc import AsyncIterator
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
-
-import aiohttp
 
 from apibridge.admission.snapshot import Snapshot, cancel_all, settle_heap
 from apibridge.base import kinds
-from apibridge.base.errors import InputError, Location
 from apibridge.base.kinds import Kind
+from apibridge.base.kubeclient import ApiError, Client, GoneError, KubeConfig, NotFoundError, UnreachableError
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
+from apibridge.plan.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 WATCH_TIMEOUT = 300  # seconds the API server keeps one watch open (it closes it; we rewatch)
 
 
@@ -76,6 +76,10 @@ class Resource:
         return self.type.path(self.namespace)
 
     @property
+    def field_selector(self) -> str | None:
+        return f"metadata.name={self.name}" if self.name else None
+
+    @property
     def label(self) -> str:
         where = f"{self.namespace}/{self.name}" if self.name else ""
         return f"{self.kind} {where}".strip()
@@ -93,48 +97,54 @@ WATCHED: tuple[Resource, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class KubeConnection:
-    """How to reach the API server: URL, CA bundle, bearer token (file re-read on every connect)."""
-
-    server: str
-    ca_file: Path | None = None
-    token_file: Path | None = None
-    token: str | None = None
-
-    @classmethod
-    def in_cluster(cls) -> KubeConnection:
-        """The pod's service account, as client-go's ``rest.InClusterConfig`` finds it."""
-        host = os.environ.get("KUBERNETES_SERVICE_HOST")
-        port = os.environ.get("KUBERNETES_SERVICE_PORT", "443")
-        if not host:
-            raise InputError(
-                "not running in a cluster (KUBERNETES_SERVICE_HOST is not set)",
-                Location(),
-                hint="use --snapshot FILE, or --api-server with --api-ca-file and --api-token-file",
-            )
-        host = f"[{host}]" if ":" in host else host
-        return cls(f"https://{host}:{port}", SERVICE_ACCOUNT_DIR / "ca.crt", SERVICE_ACCOUNT_DIR / "token")
-
-    def headers(self) -> dict[str, str]:
-        token = self.token
-        if self.token_file is not None:
-            token = self.token_file.read_text().strip()  # bound tokens rotate: read on every connect
-        headers = {"Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        return headers
-
-    def ssl_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+_NAMESPACE_ANNOTATIONS = (rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION,)
+_KEEP_META = ("name", "namespace", "uid", "labels", "annotations", "resourceVersion", "deletionTimestamp")
 
 
-class _Gone(Exception):  # noqa: N818 - the API's own word (410 Gone)
-    """The watch's resourceVersion is too old: relist."""
+def selector_label_keys(bridges: list[Mapping[str, Any]]) -> frozenset[str]:
+    """The Namespace label keys the bridges' ``namespaceSelector``s read (matchLabels and matchExpressions)."""
+    keys = {rules.NAMESPACE_NAME_LABEL}
+    for bridge in bridges:
+        spec = bridge.get("spec")
+        selector = spec.get("namespaceSelector") if isinstance(spec, Mapping) else None
+        if not isinstance(selector, Mapping):
+            continue
+        labels = selector.get("matchLabels")
+        if isinstance(labels, Mapping):
+            keys |= {str(k) for k in labels}
+        for expr in selector.get("matchExpressions") or []:
+            if isinstance(expr, Mapping) and isinstance(expr.get("key"), str):
+                keys.add(expr["key"])
+    return frozenset(keys)
 
 
-class _NotServed(Exception):  # noqa: N818
-    """404 on the list: the API (a CRD) is not installed."""
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def slim(obj: Mapping[str, Any], label_keys: frozenset[str] | None = None) -> dict[str, Any]:
+    """What the snapshot keeps of a watched object: the fields the model reads, nothing a tenant can inflate.
+
+    Namespaces keep the ``logical_switch`` annotation and, of their labels, only ``label_keys`` (the keys
+    the bridges' namespace selectors name); every kind drops ``managedFields`` and ``status`` (Nodes keep
+    their addresses).
+    """
+    md = _mapping(obj.get("metadata"))
+    meta = {k: md[k] for k in _KEEP_META if k in md}
+    out: dict[str, Any] = {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
+    kind = obj.get("kind")
+    if kind == kinds.NAMESPACE.kind:
+        labels, annotations = _mapping(md.get("labels")), _mapping(md.get("annotations"))
+        meta["labels"] = {k: v for k, v in labels.items() if label_keys is None or k in label_keys}
+        meta["annotations"] = {k: annotations[k] for k in _NAMESPACE_ANNOTATIONS if k in annotations}
+        return out
+    if kind == kinds.NODE.kind:
+        out["status"] = {"addresses": _mapping(obj.get("status")).get("addresses") or []}
+        return out
+    for key, value in obj.items():
+        if key not in ("apiVersion", "kind", "metadata", "status"):
+            out[key] = value
+    return out
 
 
 class WatchSource:
@@ -142,14 +152,16 @@ class WatchSource:
 
     def __init__(
         self,
-        connection: KubeConnection,
+        config: KubeConfig,
         *,
+        settings: Settings | None = None,
         resources: tuple[Resource, ...] = WATCHED,
         debounce: float = 0.2,
         retry: float = 2.0,
         relist_not_served: float = 30.0,
     ) -> None:
-        self.connection = connection
+        self.config = config
+        self.settings = settings
         self.resources = resources
         self.debounce = debounce
         self.retry = retry
@@ -160,7 +172,9 @@ class WatchSource:
         self._generation = 0
         self._changed = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._session: aiohttp.ClientSession | None = None
+        self._reflectors: dict[Resource, asyncio.Task[None]] = {}
+        self._client: Client | None = None
+        self._label_keys = selector_label_keys([])
         self.skipped: list[str] = []  # objects left out of the last rebuild, and why
 
     @property
@@ -168,112 +182,89 @@ class WatchSource:
         return self._snapshot
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(ssl=self.connection.ssl_context())
-        self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=None, connect=10, sock_read=WATCH_TIMEOUT + 30)
-        )
+        self._client = await Client.connect(self.config)
         for res in self.resources:
-            self._tasks.append(asyncio.create_task(self._reflect(res), name=f"watch {res.label}"))
+            self._start_reflector(res)
         self._tasks.append(asyncio.create_task(self._rebuilder(), name="snapshot rebuild"))
 
+    def _start_reflector(self, res: Resource) -> None:
+        self._reflectors[res] = asyncio.create_task(self._reflect(res), name=f"watch {res.label}")
+
     async def stop(self) -> None:
-        await cancel_all(self._tasks)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await cancel_all([*self._reflectors.values(), *self._tasks])
+        self._reflectors.clear()
+        self._tasks.clear()
+        self._client = None
 
     # ---- reflectors ----------------------------------------------------------------------------------
-    def _query(self, res: Resource, **params: str) -> str:
-        if res.name:
-            params["fieldSelector"] = f"metadata.name={res.name}"
-        return (
-            f"{self.connection.server}{res.path}?{urlencode(params)}"
-            if params
-            else f"{self.connection.server}{res.path}"
-        )
-
-    def _stamp(self, res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
-        obj.setdefault("apiVersion", res.api_version)
-        obj.setdefault("kind", res.kind)
-        return obj
-
     @staticmethod
-    def _key(obj: dict[str, Any]) -> tuple[str, str]:
-        md = obj.get("metadata") or {}
+    def _key(obj: Mapping[str, Any]) -> tuple[str, str]:
+        md = _mapping(obj.get("metadata"))
         return str(md.get("namespace") or ""), str(md.get("name") or "")
 
+    def _keep(self, res: Resource, obj: Mapping[str, Any]) -> dict[str, Any]:
+        return slim(obj, self._label_keys if res.kind == kinds.NAMESPACE.kind else None)
+
     async def _list(self, res: Resource) -> str:
-        assert self._session is not None
-        async with self._session.get(self._query(res), headers=self.connection.headers()) as resp:
-            if resp.status == 404:
-                raise _NotServed(res.label)
-            if resp.status != 200:
-                raise aiohttp.ClientResponseError(
-                    resp.request_info, resp.history, status=resp.status, message=(await resp.text())[:200]
-                )
-            body = await resp.json(content_type=None)
-        items = body.get("items") or []
-        self._objects[res] = {self._key(o): self._stamp(res, o) for o in items if isinstance(o, dict)}
+        """List ``res`` into the store; returns the list's resourceVersion (``NotFoundError``: not served)."""
+        assert self._client is not None
+        items, rv = await self._client.list_page(res.type, res.namespace, field_selector=res.field_selector)
+        self._objects[res] = {self._key(o): self._keep(res, o) for o in items}
         self._synced.add(res)
         self._changed.set()
-        return str((body.get("metadata") or {}).get("resourceVersion") or "")
+        self._bridges_changed(res)
+        return rv
 
-    async def _events(self, res: Resource, rv: str) -> AsyncIterator[dict[str, Any]]:
-        assert self._session is not None
-        url = self._query(
-            res, watch="true", resourceVersion=rv, allowWatchBookmarks="true", timeoutSeconds=str(WATCH_TIMEOUT)
-        )
-        async with self._session.get(url, headers=self.connection.headers()) as resp:
-            if resp.status == 410:
-                raise _Gone()
-            if resp.status != 200:
-                raise aiohttp.ClientResponseError(
-                    resp.request_info, resp.history, status=resp.status, message=(await resp.text())[:200]
-                )
-            buffer = b""
-            async for chunk in resp.content.iter_any():  # lines can exceed aiohttp's readline limit
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        event = json.loads(line)
-                        if isinstance(event, dict):
-                            yield event
-
-    def _apply(self, res: Resource, event: dict[str, Any]) -> str | None:
-        """Apply one watch event; returns its resourceVersion. Raises ``_Gone`` for an expired watch."""
+    def _apply(self, res: Resource, event: Mapping[str, Any]) -> str | None:
+        """Apply one watch event; returns its resourceVersion (the client raises for ERROR events)."""
         kind = event.get("type")
         obj = event.get("object")
         if not isinstance(obj, dict):
             return None
-        if kind == "ERROR":
-            if obj.get("code") == 410:
-                raise _Gone()
-            raise aiohttp.ClientPayloadError(f"watch error: {obj.get('message')}")
-        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        rv = _mapping(obj.get("metadata")).get("resourceVersion")
         if kind == "BOOKMARK":
             return str(rv) if rv else None
         store = self._objects[res]
         if kind == "DELETED":
             store.pop(self._key(obj), None)
         elif kind in ("ADDED", "MODIFIED"):
-            store[self._key(obj)] = self._stamp(res, obj)
+            obj.setdefault("apiVersion", res.api_version)
+            obj.setdefault("kind", res.kind)
+            store[self._key(obj)] = self._keep(res, obj)
         else:
             return None
         self._changed.set()
+        self._bridges_changed(res)
         return str(rv) if rv else None
+
+    def _bridges_changed(self, res: Resource) -> None:
+        """When the bridges' namespace selectors name other label keys, relist Namespaces to keep those."""
+        if res.kind != rules.APIBRIDGE_KIND.kind:
+            return
+        keys = selector_label_keys(list(self._objects[res].values()))
+        if keys == self._label_keys:
+            return
+        self._label_keys = keys
+        for other, task in list(self._reflectors.items()):
+            if other.kind == kinds.NAMESPACE.kind:
+                task.cancel()
+                self._synced.discard(other)  # no rebuild from namespaces slimmed for the old keys
+                self._start_reflector(other)
 
     async def _reflect(self, res: Resource) -> None:
         rv = ""
         while True:
             try:
+                assert self._client is not None
                 if not rv:
                     rv = await self._list(res)
-                async for event in self._events(res, rv):
+                async for event in self._client.watch(
+                    res.type, rv, res.namespace, field_selector=res.field_selector, timeout_seconds=WATCH_TIMEOUT
+                ):
                     rv = self._apply(res, event) or rv
-            except _Gone:
-                rv = ""
-            except _NotServed:
+            except GoneError:
+                rv = ""  # the history moved on: relist (never re-watch from the same version)
+            except NotFoundError:
                 self._objects[res] = {}  # not installed (yet): empty, and look again later
                 if res not in self._synced:
                     self._synced.add(res)
@@ -282,7 +273,7 @@ class WatchSource:
                 await asyncio.sleep(self.relist_not_served)
             except asyncio.CancelledError:
                 raise
-            except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
+            except (ApiError, UnreachableError, TimeoutError, OSError, ValueError) as exc:
                 log.warning("watch %s: %s; retrying in %.0fs", res.label, exc, self.retry)
                 await asyncio.sleep(self.retry)
 
@@ -299,7 +290,7 @@ class WatchSource:
             ]
             self._generation += 1
             try:
-                snapshot, skipped = await asyncio.to_thread(build_snapshot, documents, self._generation)
+                snapshot, skipped = await asyncio.to_thread(build_snapshot, documents, self._generation, self.settings)
             except Exception:
                 log.exception("snapshot rebuild failed; keeping the previous one")
                 continue
@@ -308,10 +299,12 @@ class WatchSource:
             settle_heap()
 
 
-def build_snapshot(documents: list[Document], generation: int) -> tuple[Snapshot, list[str]]:
+def build_snapshot(
+    documents: list[Document], generation: int, settings: Settings | None = None
+) -> tuple[Snapshot, list[str]]:
     """A realised-only snapshot of ``documents``, skipping (and naming) objects the model rejects."""
     cluster, refused = Cluster.tolerant(documents)
     skipped = [str(exc) for _, exc in refused]
     if skipped:
         log.warning("%d object(s) left out of the snapshot, first: %s", len(skipped), skipped[0])
-    return Snapshot.build(cluster, generation=generation, realised_only=True), skipped
+    return Snapshot.build(cluster, generation=generation, realised_only=True, config=settings), skipped

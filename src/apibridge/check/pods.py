@@ -32,7 +32,7 @@ from .routes import Iface, Problem, RouteContext, check_route, parse_dst
 SUFFIX_ROUTES = rules.provider_key_suffix(rules.ROUTES)
 SUFFIX_LS = rules.provider_key_suffix(rules.LOGICAL_SWITCH)
 SUFFIX_DEFAULT_ROUTE = rules.provider_key_suffix(rules.DEFAULT_ROUTE)
-_RELEVANT_SUFFIXES = (SUFFIX_ROUTES, SUFFIX_LS, SUFFIX_DEFAULT_ROUTE)
+_RELEVANT_SUFFIXES = (*rules.MUTATION_KEY_SUFFIXES, SUFFIX_DEFAULT_ROUTE)  # what the mutation writes, and more
 PRIMARY_LS = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from apibridge.check.validator import check
+from apibridge.check.verdict import judge
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
@@ -40,7 +40,7 @@ def check_command(
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         step("checking")
-        findings = check(cluster, the_plan)
+        findings = list(judge(cluster, the_plan).findings)
     if output == "text":
         report.print_assumptions(ui.err, cluster.assumptions)
         report.print_findings(ui.out, findings, sources=report.object_sources(cluster))

@@ -36,9 +36,8 @@ def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any
     def convert(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
         values = value if isinstance(value, tuple) else (value,)
         out = []
-        for item in values:
-            if item is None:
-                continue
+        # "a,b" counts as two (kube-apiserver's --service-cluster-ip-range spells dual-stack that way)
+        for item in [part for v in values if v is not None for part in (p.strip() for p in str(v).split(",")) if part]:
             try:
                 net = ipaddress.ip_network(item, strict=True)
             except ValueError as exc:

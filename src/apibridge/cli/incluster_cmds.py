@@ -1,7 +1,9 @@
 """Commands that run apibridge's in-cluster parts: ``apibridge webhook`` and ``apibridge certs``.
 
 ``webhook`` serves the mutating admission webhook from a snapshot of manifests (``--snapshot``, for
-local runs and tests) or from list+watch of the API server (``--watch``, what the Helm chart runs).
+local runs and tests) or from list+watch of the API server (``--watch``, what the Helm chart runs),
+reached like the operator reaches it (``--kubeconfig/--context``, else in cluster) and planning with the
+same settings (``--pool``, ``--pool-v6``, ``--service-cidr``).
 ``certs`` makes the TLS material the webhook needs when cert-manager is not installed: a private CA
 (its certificate goes into the MutatingWebhookConfiguration's ``caBundle``) and a serving pair for
 the names the API server dials (``<service>.<namespace>.svc``).
@@ -17,16 +19,18 @@ import datetime as dt
 import logging
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
 from apibridge.admission.server import ServerConfig, WebhookServer
 from apibridge.admission.snapshot import SnapshotSource, StaticSource
 from apibridge.admission.tls import ReloadingContext
-from apibridge.admission.watch import KubeConnection, WatchSource
+from apibridge.admission.watch import WatchSource
 from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.errors import InputError
+from apibridge.cli.common import planner_config, pool_options
+from apibridge.cli.operator_cmds import kube_config, kube_options
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -48,11 +52,9 @@ def _fail(err: InputError) -> NoReturn:
     "--watch",
     "watch",
     is_flag=True,
-    help="Answer from list+watch of the API server (in cluster: the pod's service account).",
+    help="Answer from list+watch of the API server (--kubeconfig/--context, else in cluster: the pod's "
+    "service account).",
 )
-@click.option("--api-server", metavar="URL", help="With --watch: the API server URL instead of the in-cluster one.")
-@click.option("--api-ca-file", type=_FILE, help="With --api-server: CA bundle that signed the API server's cert.")
-@click.option("--api-token-file", type=_FILE, help="With --api-server: bearer token file (re-read on reconnect).")
 @click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8443, show_default=True, help="HTTPS webhook port.")
 @click.option(
@@ -80,12 +82,11 @@ def _fail(err: InputError) -> NoReturn:
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
+@kube_options
+@pool_options
 def webhook_command(
     snapshots: tuple[str, ...],
     watch: bool,
-    api_server: str | None,
-    api_ca_file: Path | None,
-    api_token_file: Path | None,
     host: str,
     port: int,
     metrics_port: int | None,
@@ -94,6 +95,11 @@ def webhook_command(
     tls_reload_interval: float,
     shutdown_delay: float,
     log_level: str,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    pool_v4: Any,
+    pool_v6: Any,
+    service_cidrs: tuple[Any, ...],
 ) -> None:
     """Serve the mutating admission webhook (POST /mutate-pods) over HTTPS.
 
@@ -104,17 +110,16 @@ def webhook_command(
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if bool(snapshots) == watch:
         raise click.UsageError("give either --snapshot FILE (repeatable) or --watch")
-    if api_server and not watch:
-        raise click.UsageError("--api-server goes with --watch")
+    if (kubeconfig or kube_context) and not watch:
+        raise click.UsageError("--kubeconfig and --context go with --watch")
+    settings = planner_config(pool_v4, pool_v6, service_cidrs)
+    logging.getLogger(__name__).info("planning with %s", settings.describe())
     try:
         source: SnapshotSource
         if watch:
-            connection = (
-                KubeConnection(api_server, api_ca_file, api_token_file) if api_server else KubeConnection.in_cluster()
-            )
-            source = WatchSource(connection)
+            source = WatchSource(kube_config(kubeconfig, kube_context), settings=settings)
         else:
-            source = StaticSource.from_files(snapshots)
+            source = StaticSource.from_files(snapshots, settings)
         tls = ReloadingContext(tls_cert_file, tls_private_key_file, interval=tls_reload_interval)
     except InputError as err:
         _fail(err)

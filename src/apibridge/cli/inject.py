@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from apibridge.base.errors import InputError
-from apibridge.check.validator import check
+from apibridge.check.verdict import judge
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document, load_documents
@@ -81,7 +81,8 @@ def inject_command(
         cluster = Cluster.from_documents([*context, *documents])
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
-        errors = [p for p in the_plan.problems if p.severity == "error"]
+        verdict = judge(cluster, the_plan)  # the one verdict: a plan render or the operator refuses injects nothing
+        errors = verdict.errors
         step(f"injecting {len(documents)} document(s)")
         out = [] if errors else inject_documents(cluster, the_plan, documents)
     if errors:
@@ -97,7 +98,7 @@ def inject_command(
             ui.info(f"injected {meta_of(doc).ref}")
     click.echo(dump_documents(out, output), nl=False)
     # Injection only appends: a pod that was broken before still is. Say so instead of staying silent.
-    broken = [f for f in check(cluster, the_plan) if f.severity == "error" and f.obj in injected]
+    broken = [f for f in verdict.findings if f.severity == "error" and f.obj in injected]
     if broken:
         report.print_findings(ui.err, broken, sources=report.object_sources(cluster))
         ui.error("injected, but these pods still will not reach the API server (see above)")

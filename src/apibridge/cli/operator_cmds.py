@@ -1,7 +1,10 @@
 """``apibridge operator`` (the controller process) and ``apibridge doctor`` (one pod's chain, live).
 
-Both talk to a live API server found the usual way: ``$KUBECONFIG`` (or ``~/.kube/config``), else the
-pod's service account.
+Both talk to a live API server through the one client stack (``apibridge.base.kubeclient``), configured
+the same way as ``webhook --watch``: ``--kubeconfig``/``--context``, else ``$KUBECONFIG`` (or
+``~/.kube/config``), else the pod's service account. Both plan with the same settings as ``check``,
+``render``, ``inject`` and the webhook (``--pool``, ``--pool-v6``, ``--service-cidr``; the chart sets them
+once, in ``values.settings``).
 
 Exit codes follow the CLI's convention: ``doctor`` exits 0 when every link holds, 1 on a broken link, 2
 when the pod cannot be found or the API server cannot be reached; ``operator`` exits 0 after a signal
@@ -14,16 +17,40 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
 from apibridge.base.errors import InputError
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option
+from apibridge.base.kubeclient import ApiError, Client, KubeConfig, UnreachableError
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option, planner_config, pool_options
 from apibridge.operator import doctor, drift, runner
-from apibridge.operator.client import ApiError, Client, UnreachableError
+from apibridge.plan.settings import Settings
 from apibridge.report.console import Ui
 
 DEFAULT_NAMESPACE = "apibridge-system"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def kube_options(func: F) -> F:
+    """``--kubeconfig`` and ``--context``: how every in-cluster command finds the API server."""
+    func = click.option(
+        "--context", "kube_context", metavar="NAME", help="The kubeconfig context to use (default: its current one)."
+    )(func)
+    func = click.option(
+        "--kubeconfig",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the pod's service account).",
+    )(func)
+    return func
+
+
+def kube_config(kubeconfig: str | None, kube_context: str | None) -> KubeConfig:
+    return KubeConfig(kubeconfig=kubeconfig, context=kube_context)
+
+
 MARKS = {"ok": "✓", "broken": "✗", "warning": "!", "skipped": "-"}
 
 
@@ -103,6 +130,8 @@ def _rate(_: click.Context, __: click.Parameter, value: str) -> tuple[float, flo
 @click.option(
     "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
 )
+@kube_options
+@pool_options
 def operator_command(
     namespace: str,
     metrics_port: int,
@@ -117,6 +146,11 @@ def operator_command(
     leader_election: bool,
     resync_period: float,
     log_level: str,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    pool_v4: Any,
+    pool_v6: Any,
+    service_cidrs: tuple[Any, ...],
 ) -> None:
     """Run the ApiBridge controller: NAD + Subnet per bridge, status, drift, restarts.
 
@@ -140,6 +174,8 @@ def operator_command(
         identity=identity,
         leader_election=leader_election,
         resync_period=resync_period,
+        kube=kube_config(kubeconfig, kube_context),
+        settings=planner_config(pool_v4, pool_v6, service_cidrs),
     )
     sys.exit(asyncio.run(runner.run(options)))
 
@@ -167,16 +203,27 @@ def _text(diagnosis: doctor.Diagnosis) -> str:
     return "\n".join(lines)
 
 
-async def _diagnose(pod: str, namespace: str | None) -> doctor.Diagnosis:
-    client = await Client.connect()
-    return await doctor.diagnose(client, namespace or client.default_namespace, pod)
+async def _diagnose(pod: str, namespace: str | None, kube: KubeConfig, settings: Settings) -> doctor.Diagnosis:
+    client = await Client.connect(kube)
+    return await doctor.diagnose(client, namespace or client.default_namespace, pod, settings)
 
 
 @click.command("doctor")
 @click.argument("pod")
 @click.option("-n", "--namespace", default=None, help="The pod's namespace (default: the kubeconfig context's).")
 @output_option(("text", "json"), "text")
-def doctor_command(pod: str, namespace: str | None, output: str) -> None:
+@kube_options
+@pool_options
+def doctor_command(
+    pod: str,
+    namespace: str | None,
+    output: str,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    pool_v4: Any,
+    pool_v6: Any,
+    service_cidrs: tuple[Any, ...],
+) -> None:
     """Walk the chain POD's API access depends on and name the first broken link.
 
     \b
@@ -185,7 +232,8 @@ def doctor_command(pod: str, namespace: str | None, output: str) -> None:
     if "/" in pod and namespace is None:
         namespace, pod = pod.split("/", 1)
     try:
-        diagnosis = asyncio.run(_diagnose(pod, namespace))
+        settings = planner_config(pool_v4, pool_v6, service_cidrs)
+        diagnosis = asyncio.run(_diagnose(pod, namespace, kube_config(kubeconfig, kube_context), settings))
     except InputError as exc:
         Ui().input_error(exc)
         sys.exit(EXIT_INPUT)

@@ -8,31 +8,19 @@ half-applied bridge is worse than none); its findings go to stderr and the exit 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 import click
 
 from apibridge.base.errors import InputError, Location
-from apibridge.check.validator import check
+from apibridge.check.verdict import judge
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
 from apibridge.model.cluster import Cluster, load_cluster
 from apibridge.model.objects import ApiBridge
 from apibridge.plan.planner import bridge_for_vpc, plan
-from apibridge.plan.types import BridgePlan
 from apibridge.report import findings as report
 from apibridge.report.console import Ui, steps
-from apibridge.report.findings import FindingLike
 from apibridge.report.manifests import dump_documents
-
-
-def _refs(bridge_plan: BridgePlan) -> set[str]:
-    """The objects a bridge's findings can be about: the bridge and the two objects it owns."""
-    return {
-        bridge_plan.bridge.meta.ref,
-        f"NetworkAttachmentDefinition/{bridge_plan.nad_namespace}/{bridge_plan.nad_name}",
-        f"Subnet/{bridge_plan.subnet_name}",
-    }
 
 
 def _chosen(cluster: Cluster, vpc: str | None, files: tuple[str, ...], ui: Ui) -> tuple[list[str], list[ApiBridge]]:
@@ -51,11 +39,6 @@ def _chosen(cluster: Cluster, vpc: str | None, files: tuple[str, ...], ui: Ui) -
     ui.info(f"no ApiBridge for VPC {vpc} in the input: planning one with every default")
     bridge = bridge_for_vpc(vpc)
     return [bridge.name], [bridge]
-
-
-def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]:
-    """The findings about ``refs`` (the validator's list already includes the planner's problems)."""
-    return [f for f in findings if f.obj in refs]
 
 
 @click.command("render")
@@ -82,12 +65,12 @@ def render_command(
         step("planning")
         the_plan = plan(cluster, extra_bridges=extra, config=planner_config(pool_v4, pool_v6, service_cidrs))
         planned = [the_plan.bridges[name] for name in chosen if name in the_plan.bridges]
-        refs = {f"ApiBridge/{name}" for name in chosen}.union(*(_refs(bp) for bp in planned))
         step("checking")
-        relevant = _about(check(cluster, the_plan), refs)
+        verdict = judge(cluster, the_plan)
+        relevant = [f for name in chosen if name in verdict.bridges for f in verdict.bridges[name].findings]
     if relevant:
         report.print_findings(ui.err, relevant, sources=report.object_sources(cluster))
-    if report.has_errors(relevant) or len(planned) < len(chosen):
+    if not all(verdict.ok(name) for name in chosen):
         ui.error("not rendered: the plan has errors (see above)")
         ctx.exit(EXIT_FINDINGS)
     documents = [doc for bp in planned for doc in (bp.nad, bp.subnet)]

@@ -107,18 +107,42 @@ def _parse_json_item(index: int, element: Any) -> NetworkSelection:
     return NetworkSelection(name=name, namespace=namespace or None, interface=interface or None, extra=extra)
 
 
+def check_size(value: str, error: type[ValueError]) -> None:
+    """Refuse, before parsing, a value longer than the API server allows all annotations together."""
+    if len(value) > rules.ANNOTATIONS_MAX_BYTES:
+        raise error(
+            f"{len(value)} characters; at most {rules.ANNOTATIONS_MAX_BYTES} are read "
+            "(the API server's limit for all of a pod's annotations together)"
+        )
+
+
+def check_entries(count: int, max_entries: int, what: str, error: type[ValueError]) -> None:
+    """Refuse more than ``max_entries`` entries before any of them is read."""
+    if count > max_entries:
+        raise error(f"{count} {what}; at most {max_entries} are read")
+
+
 def parse(value: str | None) -> NetworksAnnotation:
-    """Parse the annotation value; ``None`` or blank means no attachments (comma form)."""
+    """Parse the annotation value; ``None`` or blank means no attachments (comma form).
+
+    Bounded: at most ``rules.ANNOTATIONS_MAX_BYTES`` characters and ``rules.NETWORKS_MAX_ENTRIES``
+    selections (``NetworksError`` names the bound).
+    """
     if value is None or not value.strip():
         return NetworksAnnotation("comma", ())
+    check_size(value, NetworksError)
     if _is_json(value):
         try:
             data = json.loads(value)
         except json.JSONDecodeError as exc:
             raise NetworksError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+        except RecursionError:
+            raise NetworksError("JSON nested too deeply") from None
         if not isinstance(data, list):
             raise NetworksError("JSON form must be a list of network selection objects")
+        check_entries(len(data), rules.NETWORKS_MAX_ENTRIES, "network selections", NetworksError)
         return NetworksAnnotation("json", tuple(_parse_json_item(i, el) for i, el in enumerate(data)))
+    check_entries(value.count(",") + 1, rules.NETWORKS_MAX_ENTRIES, "network selections", NetworksError)
     items = [item.strip() for item in value.split(",")]
     if any(not item for item in items):
         raise NetworksError("empty item in comma-separated list")

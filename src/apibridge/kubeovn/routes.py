@@ -14,7 +14,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.kubeovn.networks import check_entries, check_size
 
 
 class RoutesError(ValueError):
@@ -38,17 +40,25 @@ class Route:
 
 
 def parse(value: str | None) -> list[Route]:
-    """Parse the annotation; ``None``/blank is no routes. Raises ``RoutesError`` like kube-ovn-cni fails."""
+    """Parse the annotation; ``None``/blank is no routes. Raises ``RoutesError`` like kube-ovn-cni fails.
+
+    Bounded: at most ``rules.ANNOTATIONS_MAX_BYTES`` characters and ``rules.ROUTES_MAX_ENTRIES`` routes
+    (``RoutesError`` names the bound).
+    """
     if value is None or not value.strip():
         return []
+    check_size(value, RoutesError)
     try:
         data = json.loads(value)
     except json.JSONDecodeError as exc:
         raise RoutesError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        raise RoutesError("JSON nested too deeply") from None
     if data is None:  # json.Unmarshal of null into a slice: no routes
         return []
     if not isinstance(data, list):
         raise RoutesError('must be a JSON list of {"dst": ..., "gw": ...} objects')
+    check_entries(len(data), rules.ROUTES_MAX_ENTRIES, "routes", RoutesError)
     routes: list[Route] = []
     for i, item in enumerate(data):
         if not isinstance(item, dict):

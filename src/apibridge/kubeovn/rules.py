@@ -8,6 +8,7 @@ looking at a twin or a rendered manifest should recognise every name produced he
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -68,6 +69,13 @@ ROLLOUT_RESTART_ANNOTATION: Final = "kubectl.kubernetes.io/restartedAt"
 NAMESPACE_NAME_LABEL: Final = "kubernetes.io/metadata.name"  # set on every Namespace by the API server
 SERVICE_NAME_LABEL: Final = "kubernetes.io/service-name"  # links an EndpointSlice to its Service
 CONTROL_PLANE_LABELS: Final = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+# apimachinery ValidateAnnotationsSize: all of an object's annotations together, keys and values (256 KiB).
+# The API server refuses a larger pod after admission, so no parser here reads more than this.
+ANNOTATIONS_MAX_BYTES: Final = 256 * 1024
+# Entries read from one networks / routes annotation. Neither Multus nor kube-ovn-cni caps them; a pod
+# has a handful (one per attachment, one per route). The bound keeps a hostile value's cost fixed.
+NETWORKS_MAX_ENTRIES: Final = 64
+ROUTES_MAX_ENTRIES: Final = 256
 
 
 # --- provider-scoped pod annotations (pkg/util/const.go: "%s.kubernetes.io/<key>") -------------
@@ -102,6 +110,19 @@ ROUTED: Final = "routed"
 DEFAULT_ROUTE: Final = "default_route"
 # the primary network's switch, on a pod or a namespace (``ovn.kubernetes.io/logical_switch``)
 PRIMARY_LOGICAL_SWITCH_ANNOTATION: Final = provider_key(OVN_PROVIDER, LOGICAL_SWITCH)
+
+# The provider-scoped keys a bridge's pod mutation writes (``plan.mutation``). Everything that must see the
+# same keys — the webhook's memo key, the validator's per-shape cache key, the controller's drift report —
+# derives them from here, so a new key cannot silently be left out of one of them.
+MUTATION_PROVIDER_KEYS: Final = (LOGICAL_SWITCH, ROUTES)
+MUTATION_KEY_SUFFIXES: Final = tuple(provider_key_suffix(k) for k in MUTATION_PROVIDER_KEYS)
+
+
+@functools.lru_cache(maxsize=1024)  # providers are the bridges' (a handful); asked once per review
+def mutation_keys(provider: str) -> tuple[str, ...]:
+    """Every pod annotation key the mutation for ``provider`` writes (and so reads): the networks list, then
+    ``<provider>.kubernetes.io/<key>`` for each of ``MUTATION_PROVIDER_KEYS``."""
+    return (NETWORKS_ANNOTATION, *(provider_key(provider, k) for k in MUTATION_PROVIDER_KEYS))
 
 
 # --- our own keys ---------------------------------------------------------------------------------

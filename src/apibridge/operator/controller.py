@@ -21,12 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from apibridge.check.findings import Finding, from_problem
-from apibridge.check.validator import check
-from apibridge.kubeovn import rules
-from apibridge.model.cluster import Cluster
-from apibridge.operator import kube
-from apibridge.operator.client import (
+from apibridge.base.kubeclient import (
     AlreadyExistsError,
     ApiError,
     Client,
@@ -34,6 +29,9 @@ from apibridge.operator.client import (
     NotFoundError,
     UnreachableError,
 )
+from apibridge.check.verdict import judge
+from apibridge.kubeovn import rules
+from apibridge.operator import kube
 from apibridge.operator.drift import (
     BridgeDrift,
     TokenBucket,
@@ -48,6 +46,7 @@ from apibridge.operator.metrics import Metrics
 from apibridge.operator.reconcile import BridgeDecision, Decisions, Write, decide
 from apibridge.operator.status import READY, Outcome, desired_status, status_patch
 from apibridge.plan.planner import plan as make_plan
+from apibridge.plan.settings import Settings
 from apibridge.plan.types import Plan
 
 log = logging.getLogger(__name__)
@@ -68,17 +67,6 @@ class AlwaysLeading:
         return True
 
 
-def validator_findings(cluster: Cluster, plan: Plan) -> list[Finding]:
-    """The validator's findings plus any planner problem it did not report itself."""
-    try:
-        found = check(cluster, plan)
-    except Exception:  # a validator bug must not stop reconciling
-        log.exception("validator failed; using the planner's problems only")
-        found = []
-    codes = {(f.code, f.obj) for f in found}
-    return found + [from_problem(p) for p in plan.problems if (p.code, p.obj) not in codes]
-
-
 @dataclass
 class ControllerConfig:
     rollout_rate: tuple[float, float] = (1.0, 10.0)  # restarts per seconds
@@ -92,6 +80,7 @@ class ControllerConfig:
     resync_period: float = 300.0
     max_backoff: float = 30.0
     identity: str = ""
+    settings: Settings = field(default_factory=Settings)  # the planner's, as the CLI and the webhook use them
 
 
 @dataclass
@@ -211,9 +200,9 @@ class Controller:
         }
         subnets = {kube.name_of(o): o for o in objects if o.get("kind") == kube.SUBNET.kind}
         cluster, rejected = kube.build_cluster(objects)
-        plan = make_plan(cluster)
-        findings = validator_findings(cluster, plan)
-        decisions = decide(bridges, cluster, plan, rejected, findings, nads, subnets)
+        plan = make_plan(cluster, config=self.config.settings)
+        verdict = judge(cluster, plan)  # the one verdict render, inject and the webhook obey too
+        decisions = decide(bridges, cluster, plan, rejected, verdict, nads, subnets)
         result = PassResult(plan=plan, decisions=decisions)
         result.drift = find_drift(cluster, plan)
         self._track_realised(decisions, nads, subnets)
@@ -225,7 +214,7 @@ class Controller:
         for name, decision in decisions.bridges.items():
             drift = result.drift.get(name)
             outcome = result.outcomes[name]
-            if drift is not None and decision.plan is not None:
+            if drift is not None and decision.plan is not None and decision.valid:
                 outcome.pods_injected = len(drift.injected)
                 outcome.pods_pending = [p.key for p in drift.pending]
                 await self._handle_drift(decision, drift, result)
@@ -266,7 +255,10 @@ class Controller:
         result.requeue_after = seconds if result.requeue_after is None else min(result.requeue_after, seconds)
 
     async def _apply(self, decision: BridgeDecision, outcome: Outcome, result: PassResult) -> None:
+        create_failed = False
         for write in decision.writes:
+            if write.op == "create" and create_failed:
+                continue  # both or neither: the pair's first create did not go through
             if not self._leading():
                 outcome.retrying = True
                 return
@@ -278,9 +270,11 @@ class Controller:
             except (AlreadyExistsError, ConflictError) as exc:
                 log.info("%s %s raced (%s); looking again", write.op, write.ref, exc.reason)
                 outcome.retrying = True
+                create_failed = create_failed or write.op == "create"
                 self._requeue(result, 0.5)
                 continue
             except (ApiError, UnreachableError) as exc:
+                create_failed = create_failed or write.op == "create"
                 outcome.apply_errors.append(f"{write.op} {write.ref}: {getattr(exc, 'message', exc)}")
                 self._requeue(result, 5.0)
                 continue

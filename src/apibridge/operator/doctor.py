@@ -30,18 +30,20 @@ from typing import Any, Literal
 
 from apibridge.base.errors import InputError, Location
 from apibridge.base.kinds import Kind
+from apibridge.base.kubeclient import ApiError, Client
 from apibridge.check.findings import Finding
 from apibridge.check.pods import annotation_field
 from apibridge.check.validator import check
+from apibridge.check.verdict import judge
 from apibridge.kubeovn import dualstack, netstatus, networks, rules
 from apibridge.kubeovn import routes as routes_codec
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork, host_prefix
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import Nad, PodLike, Subnet
 from apibridge.operator import kube
-from apibridge.operator.client import ApiError, Client
 from apibridge.plan.mutation import bridge_for, opted_out
 from apibridge.plan.planner import plan as make_plan
+from apibridge.plan.settings import Settings
 from apibridge.plan.types import BridgePlan, Plan
 
 LinkStatus = Literal["ok", "broken", "warning", "skipped"]
@@ -562,13 +564,33 @@ def _check_multus(walk: _Walk, pod: PodLike, target: _Target, subnet: Subnet | N
         walk.ok("multus.status", title, f"{ifname} {', '.join(ips)}")
 
 
-def diagnose_objects(namespace: str, name: str, objects: list[dict[str, Any]]) -> Diagnosis:
-    """Walk the chain for pod ``namespace/name`` over ``objects`` (which must include the pod)."""
+def _check_verdict(walk: _Walk, cluster: Cluster, the_plan: Plan, bridge_plan: BridgePlan) -> bool:
+    """The plan's verdict on the pod's bridge (``check.verdict``, as the operator and webhook obey it)."""
+    name = bridge_plan.bridge.name
+    judged = judge(cluster, the_plan).bridges.get(name)
+    title = f"ApiBridge {name}'s plan has no errors"
+    if judged is None or judged.ok:
+        return True  # a sound plan adds no link: the NAD and Subnet links below show what it made
+    walk.broken(
+        "bridge.verdict",
+        title,
+        f"{_detail(judged.errors)}; so the operator creates or updates nothing for it and the webhook injects nothing",
+        _fix(judged.errors),
+    )
+    return False
+
+
+def diagnose_objects(
+    namespace: str, name: str, objects: list[dict[str, Any]], settings: Settings | None = None
+) -> Diagnosis:
+    """Walk the chain for pod ``namespace/name`` over ``objects`` (which must include the pod), planning with
+    ``settings`` — the ones the operator and webhook run with."""
     diagnosis = Diagnosis(pod=f"{namespace}/{name}")
     walk = _Walk(diagnosis)
     cluster, _ = kube.build_cluster(objects)
     pod = _find_pod(cluster, namespace, name)
-    bridge_plan = bridge_for(cluster, make_plan(cluster), pod)
+    the_plan = make_plan(cluster, config=settings)
+    bridge_plan = bridge_for(cluster, the_plan, pod)
     # the validator judges the objects as they are: with the plan applied it would judge the bridge's planned
     # NAD and Subnet instead of the live ones, and the pod after the webhook's injection instead of as it runs
     facts = _Findings(check(cluster, Plan()))
@@ -577,6 +599,8 @@ def diagnose_objects(namespace: str, name: str, objects: list[dict[str, Any]]) -
         return diagnosis
     diagnosis.bridge = bridge_plan.bridge.name if bridge_plan else None
     diagnosis.nad = f"{target.nad_namespace}/{target.nad_name}"
+    if bridge_plan is not None and not _check_verdict(walk, cluster, the_plan, bridge_plan):
+        return diagnosis
     provider, nad = _check_nad(walk, facts, cluster, target)
     diagnosis.provider = provider
     subnet = _check_subnet(walk, facts, cluster, pod, provider, nad, target)
@@ -600,7 +624,7 @@ async def _list(client: Client, kind: Kind) -> list[dict[str, Any]]:
         raise
 
 
-async def diagnose(client: Client, namespace: str, name: str) -> Diagnosis:
+async def diagnose(client: Client, namespace: str, name: str, settings: Settings | None = None) -> Diagnosis:
     """Read what the chain depends on and walk it. Raises ``InputError`` when the pod does not exist."""
     pod = await client.get(kube.POD, name, namespace)
     if pod is None:
@@ -612,4 +636,5 @@ async def diagnose(client: Client, namespace: str, name: str) -> Diagnosis:
         svc = await client.get(kube.SERVICE, svc_name, svc_ns)
         if svc is not None:
             objects.append(svc)
-    return diagnose_objects(namespace, name, [kube.slim(o) if o.get("kind") == "Node" else o for o in objects])
+    slimmed = [kube.slim(o) if o.get("kind") == "Node" else o for o in objects]
+    return diagnose_objects(namespace, name, slimmed, settings)

@@ -23,10 +23,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from apibridge.base.kubeclient import Client
 from apibridge.kubeovn import networks, routes, rules
 from apibridge.model.cluster import Cluster
 from apibridge.operator import kube
-from apibridge.operator.client import Client
 from apibridge.plan.mutation import BridgeIndex, pod_mutation
 from apibridge.plan.types import BridgePlan, Plan
 

@@ -15,8 +15,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from apibridge.base.kubeclient import AlreadyExistsError, ApiError, Client, UnreachableError
 from apibridge.operator import kube
-from apibridge.operator.client import AlreadyExistsError, ApiError, Client, UnreachableError
 
 log = logging.getLogger(__name__)
 

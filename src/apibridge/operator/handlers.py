@@ -24,6 +24,7 @@ from typing import Any
 import kopf
 
 from apibridge.base.kinds import Kind
+from apibridge.base.kubeclient import Client
 from apibridge.operator import kube
 from apibridge.operator.controller import Controller
 
@@ -58,15 +59,21 @@ def _register(registry: kopf.OperatorRegistry, controller: Controller, kind: Kin
     kopf.on.event(kind.api_version, kind.plural, id=f"watch_{index_id(kind)}", when=when, registry=registry)(on_event)
 
 
-def build_registry(controller: Controller) -> kopf.OperatorRegistry:
+def build_registry(controller: Controller, client: Client) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     for kind in kube.WATCHED:
         _register(registry, controller, kind)
+    logins = 0
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> Any:
-        """``$KUBECONFIG`` (or ``~/.kube/config``) first, as kr8s does, then the in-cluster service account."""
-        return kopf.login_with_kubeconfig(**kwargs) or kopf.login_with_service_account(**kwargs)
+    async def login(**_: Any) -> Any:
+        """The credentials of the controller's own client (one client stack: ``--kubeconfig/--context`` or
+        in cluster). kopf logs in again after a 401: then the credentials are re-read (a rotated token)."""
+        nonlocal logins
+        logins += 1
+        if logins > 1:
+            await client.reauthenticate()
+        return kopf.ConnectionInfo(**client.connection_info())
 
     return registry
 

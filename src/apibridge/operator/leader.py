@@ -34,8 +34,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from apibridge.base.kubeclient import AlreadyExistsError, ApiError, Client, ConflictError, UnreachableError
 from apibridge.operator import kube
-from apibridge.operator.client import AlreadyExistsError, ApiError, Client, ConflictError, UnreachableError
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,10 @@ Ownership rules (the reason this module exists):
   remove the objects when a bridge is deleted even while the operator is down, and the orphan sweep here
   removes what GC cannot know about — an object left behind when ``nadNamespace`` changes, or one whose
   ownerReference was never written because the controller died between create and status.
-  A bridge that exists but cannot be planned (invalid spec) keeps its objects: a typo must not cut the
-  API server off from running pods.
+  A bridge that exists but cannot be planned (invalid spec), or whose plan the verdict refuses
+  (``check.verdict``), keeps its objects: a typo must not cut the API server off from running pods.
+  Such a bridge gets no creates and no updates; the webhook stops injecting it.
+* A bridge's NAD and Subnet are created both or neither: a name conflict on one blocks the other's create.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Literal
 
 from apibridge.base.kinds import Kind
 from apibridge.check.findings import Finding
+from apibridge.check.verdict import Verdict
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.operator import kube
@@ -41,7 +44,7 @@ from apibridge.plan.types import BridgePlan, Plan
 # Spec keys the planner may leave out of a manifest; when it does, they must be absent on the object too.
 OPTIONAL_PLANNED_KEYS: dict[str, tuple[str, ...]] = {"Subnet": ("acls",), "NetworkAttachmentDefinition": ()}
 
-ObjectState = Literal["in-sync", "create", "update", "name-taken", "terminating"]
+ObjectState = Literal["in-sync", "create", "update", "name-taken", "terminating", "blocked"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,8 @@ class BridgeDecision:
     writes: list[Write] = field(default_factory=list)
     verdicts: list[ObjectVerdict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    valid: bool = True  # the plan's verdict on this bridge (``check.verdict``): False means no writes
+    kept: list[str] = field(default_factory=list)  # for a refused bridge: its objects that exist and stay
 
     @property
     def errors(self) -> list[Finding]:
@@ -190,18 +195,34 @@ def _decide_object(
     decision.verdicts.append(ObjectVerdict(kind.kind, ref, "update"))
 
 
-def bridge_findings(bridge_plan_ref: str, related: set[str], findings: Sequence[Finding]) -> list[Finding]:
-    """Findings whose object is the bridge or one of the objects it owns (deduplicated, in order)."""
-    out: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
-    for f in findings:
-        if f.obj != bridge_plan_ref and f.obj not in related:
+def _block_creates(decision: BridgeDecision) -> None:
+    """Both or neither: when one of the pair cannot be ours, the other is not created either.
+
+    A NAD without its Subnet (or the reverse) is half an attachment: pods pointed at it fail their
+    sandbox. So a name conflict on one object cancels the create of the other, and the condition
+    names the object in the way.
+    """
+    blocked = [v for v in decision.verdicts if v.state == "name-taken"]
+    if not blocked:
+        return
+    in_the_way = ", ".join(v.ref for v in blocked)
+    kept: list[Write] = []
+    for write in decision.writes:
+        if write.op != "create":
+            kept.append(write)
             continue
-        if (f.code, f.message) in seen:
-            continue
-        seen.add((f.code, f.message))
-        out.append(f)
-    return out
+        decision.verdicts = [
+            ObjectVerdict(
+                v.kind,
+                v.ref,
+                "blocked",
+                f"{v.ref} is not created while {in_the_way} is in the way (a NAD and its Subnet come in pairs)",
+            )
+            if v.ref == write.ref and v.state == "create"
+            else v
+            for v in decision.verdicts
+        ]
+    decision.writes = kept
 
 
 def decide(
@@ -209,14 +230,15 @@ def decide(
     cluster: Cluster,
     plan: Plan,
     rejected: Sequence[Rejected],
-    findings: Sequence[Finding],
+    verdict: Verdict,
     nads: Mapping[tuple[str, str], Mapping[str, Any]],
     subnets: Mapping[str, Mapping[str, Any]],
 ) -> Decisions:
     """Everything to write, per bridge, plus the orphans to delete.
 
-    ``bridges`` are the ApiBridge API objects by name; ``findings`` the validator's findings (and the
-    planner's problems as findings); ``nads``/``subnets`` the objects that exist now.
+    ``bridges`` are the ApiBridge API objects by name; ``verdict`` is ``check.verdict.judge``'s for this
+    cluster and plan — a bridge it refuses gets no writes at all (its existing objects are kept);
+    ``nads``/``subnets`` the objects that exist now.
     """
     out = Decisions()
     rejected_bridges = {r.name: r for r in rejected if r.kind == kube.APIBRIDGE.kind}
@@ -225,20 +247,29 @@ def decide(
         bridge_plan = plan.bridges.get(name)
         decision = BridgeDecision(name, body, bridge_plan, rejected_bridges.get(name))
         out.bridges[name] = decision
-        model = cluster.bridges.get(name)
-        ref = model.meta.ref if model else f"{kube.APIBRIDGE.kind}/{name}"
-        related = {f"{kube.SUBNET.kind}/{object_name(name)}"}
-        if bridge_plan is not None:
-            related = {
-                f"{kube.SUBNET.kind}/{bridge_plan.subnet_name}",
-                f"{kube.NAD.kind}/{bridge_plan.nad_namespace}/{bridge_plan.nad_name}",
-            }
-        decision.findings = bridge_findings(ref, related, findings)
+        judged = verdict.bridges.get(name)
+        decision.findings = list(judged.findings) if judged else []
+        decision.valid = judged is not None and judged.ok and decision.rejected is None
         if bridge_plan is None or kube.is_terminating(body):
             continue
-        _decide_object(decision, kube.NAD, bridge_plan.nad, nads.get((bridge_plan.nad_namespace, bridge_plan.nad_name)))
-        _decide_object(decision, kube.SUBNET, bridge_plan.subnet, subnets.get(bridge_plan.subnet_name))
-    out.orphans = orphans(bridges, plan, nads, subnets)
+        # The Subnet first: it is the one an admission check (Kube-OVN's) may refuse, and a refused Subnet
+        # must not leave its NAD behind (see controller._apply, which stops a bridge's creates at a failure).
+        existing_subnet = subnets.get(bridge_plan.subnet_name)
+        existing_nad = nads.get((bridge_plan.nad_namespace, bridge_plan.nad_name))
+        _decide_object(decision, kube.SUBNET, bridge_plan.subnet, existing_subnet)
+        _decide_object(decision, kube.NAD, bridge_plan.nad, existing_nad)
+        if not decision.valid:
+            decision.kept = [
+                ref
+                for kind, obj in ((kube.NAD, existing_nad), (kube.SUBNET, existing_subnet))
+                if obj is not None and _is_ours(obj, name)
+                for ref in [kube.ref({**obj, "kind": kind.kind})]
+            ]
+            decision.writes = []  # the verdict binds: nothing is created or updated, what exists is kept
+            decision.verdicts = [v for v in decision.verdicts if v.state == "name-taken"]
+            continue
+        _block_creates(decision)
+    out.orphans = orphans(bridges, plan, nads, subnets, verdict)
     return out
 
 
@@ -247,6 +278,7 @@ def orphans(
     plan: Plan,
     nads: Mapping[tuple[str, str], Mapping[str, Any]],
     subnets: Mapping[str, Mapping[str, Any]],
+    verdict: Verdict | None = None,
 ) -> list[Write]:
     """Our objects (labels and name) that no planned bridge wants: the bridge is gone, or moved its NAD."""
     wanted: set[tuple[str, str | None, str]] = set()
@@ -264,8 +296,8 @@ def orphans(
         name, namespace = kube.name_of(obj), kube.namespace_of(obj) if kind.namespaced else None
         if name != object_name(bridge) or (kind.kind, namespace, name) in wanted:
             continue
-        if bridge in bridges and bridge not in plan.bridges:
-            continue  # exists but cannot be planned right now: keep what runs
+        if bridge in bridges and (bridge not in plan.bridges or (verdict is not None and not verdict.ok(bridge))):
+            continue  # exists but cannot be planned (or is refused) right now: keep what runs
         if kube.is_terminating(obj):
             continue
         uid = kube.meta(obj).get("uid")

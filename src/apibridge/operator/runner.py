@@ -20,16 +20,17 @@ import contextlib
 import logging
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import kopf
 
+from apibridge.base.kubeclient import Client, KubeConfig, UnreachableError
 from apibridge.operator import handlers, serve
-from apibridge.operator.client import Client, UnreachableError
 from apibridge.operator.controller import AlwaysLeading, Controller, ControllerConfig
 from apibridge.operator.leader import LeaderElector, LeaseConfig, default_identity
 from apibridge.operator.metrics import Metrics
+from apibridge.plan.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,8 @@ class OperatorOptions:
     identity: str = ""
     leader_election: bool = True
     resync_period: float = 300.0
+    kube: KubeConfig = field(default_factory=KubeConfig)
+    settings: Settings = field(default_factory=Settings)
 
 
 class _State:
@@ -103,11 +106,11 @@ async def _first(*aws: Any) -> None:
             task.cancel()
 
 
-async def _connect(state: _State) -> Client | None:
+async def _connect(state: _State, kube: KubeConfig) -> Client | None:
     delay = 0.5
     while not state.stop.is_set():
         try:
-            return await Client.connect()
+            return await Client.connect(kube)
         except UnreachableError as exc:
             log.warning("%s; retrying in %.1fs", exc, delay)
         with contextlib.suppress(TimeoutError):
@@ -125,7 +128,7 @@ async def run(options: OperatorOptions) -> int:
         options.bind_host, options.metrics_port, options.health_port, metrics, state.liveness, state.readiness
     )
     try:
-        client = await _connect(state)
+        client = await _connect(state, options.kube)
         if client is None:
             return EXIT_OK
         return await _lead(options, state, client, metrics)
@@ -163,6 +166,7 @@ async def _lead(options: OperatorOptions, state: _State, client: Client, metrics
             restart_retry=options.restart_retry,
             resync_period=options.resync_period,
             identity=identity,
+            settings=options.settings,
         ),
     )
     state.controller = controller
@@ -171,7 +175,7 @@ async def _lead(options: OperatorOptions, state: _State, client: Client, metrics
     kopf_stop = asyncio.Event()
     started = time.monotonic()
     kopf_tasks = await kopf.spawn_tasks(
-        registry=handlers.build_registry(controller),
+        registry=handlers.build_registry(controller, client),
         settings=handlers.settings(),
         standalone=True,
         clusterwide=True,
@@ -179,7 +183,9 @@ async def _lead(options: OperatorOptions, state: _State, client: Client, metrics
     )
     _install_signals(state)  # take the signals back from kopf: see the module docstring
     kopf_task = asyncio.create_task(kopf.run_tasks(kopf_tasks, ignored=existing), name="kopf")
-    log.info("leading: kopf started in %.2fs", time.monotonic() - started)
+    log.info(
+        "leading: kopf started in %.2fs; planning with %s", time.monotonic() - started, options.settings.describe()
+    )
 
     waits: list[Any] = [state.stop.wait(), kopf_task, state.worker]
     if elector is not None:

@@ -75,7 +75,7 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
         )
         validated = _condition(VALIDATED, True, "Valid", note, generation)
 
-    taken = [v for v in decision.verdicts if v.state == "name-taken"]
+    taken = [v for v in decision.verdicts if v.state in ("name-taken", "blocked")]
     terminating = [v for v in decision.verdicts if v.state == "terminating"]
 
     # Degraded
@@ -102,6 +102,20 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
     elif plan is None:
         why = "; ".join(finding_text(f) for f in decision.errors) or "the planner produced no objects"
         ready = _condition(READY, False, "PlanFailed", why, generation)
+    elif not decision.valid:
+        kept = (
+            f"; the existing {' and '.join(decision.kept)} are kept as they are"
+            if decision.kept
+            else "; nothing of it exists"
+        )
+        ready = _condition(
+            READY,
+            False,
+            "ValidationFailed",
+            "the plan has errors (see Validated): no NAD or Subnet is created or updated and no pod is "
+            f"injected for this bridge{kept}",
+            generation,
+        )
     elif taken:
         ready = _condition(READY, False, "NameTaken", "; ".join(v.message for v in taken), generation)
     elif outcome.apply_errors:
@@ -110,10 +124,6 @@ def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> l
         ready = _condition(READY, False, "Terminating", "; ".join(v.message for v in terminating), generation)
     elif outcome.retrying:
         ready = _condition(READY, False, "Progressing", "objects are being written", generation)
-    elif decision.errors:
-        ready = _condition(
-            READY, False, "ValidationFailed", "the bridge has validation errors (see Validated)", generation
-        )
     else:
         ready = _condition(
             READY,
@@ -151,7 +161,7 @@ def desired_status(decision: BridgeDecision, outcome: Outcome, now: str) -> dict
         "podsPendingRestart": len(outcome.pods_pending),
     }
     plan = decision.plan
-    if plan is not None:
+    if plan is not None and decision.valid:
         status.update(
             {
                 "nad": f"{plan.nad_namespace}/{plan.nad_name}",
@@ -162,7 +172,7 @@ def desired_status(decision: BridgeDecision, outcome: Outcome, now: str) -> dict
                 "routes": [r.to_json() for r in plan.routes],
             }
         )
-    else:  # keep what the last good plan reported: the objects are kept too
+    else:  # keep what the last good plan reported: the objects are kept too (a refused plan is not reported)
         for key in ("nad", "subnet", "provider", "cidrBlock", "gateways", "routes"):
             if key in current:
                 status[key] = current[key]

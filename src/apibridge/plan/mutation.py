@@ -100,11 +100,12 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     """Annotation values to set (changed keys only). Raises ``NetworksError``/``RoutesError`` on values
     that Multus or kube-ovn-cni would reject — the caller decides how to report them."""
     changes: dict[str, str] = {}
-    current = annotations.get(rules.NETWORKS_ANNOTATION)
+    networks_key, ls_key, routes_key = rules.mutation_keys(bridge_plan.provider)
+    current = annotations.get(networks_key)
     parsed = networks.parse(current)
     want = (bridge_plan.nad_namespace, bridge_plan.nad_name)
     if not any(sel.ref(namespace) == want for sel in parsed.selections):
-        changes[rules.NETWORKS_ANNOTATION] = networks.append(
+        changes[networks_key] = networks.append(
             current,
             networks.NetworkSelection(
                 name=bridge_plan.nad_name,
@@ -112,10 +113,8 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
                 interface=networks.free_interface(parsed),
             ),
         )
-    ls_key = rules.provider_key(bridge_plan.provider, rules.LOGICAL_SWITCH)
     if not annotations.get(ls_key):
         changes[ls_key] = bridge_plan.subnet_name
-    routes_key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
     raw_routes = annotations.get(routes_key)
     existing = routes.parse(raw_routes)
     merged = routes.merge(existing, list(bridge_plan.routes))

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from apibridge.base.errors import Location
@@ -26,22 +25,14 @@ from apibridge.model.objects import ApiBridge, Meta, meta_of, parse_nad, parse_s
 from apibridge.model.selectors import LabelSelector
 from apibridge.plan.allocator import Allocator, PoolExhaustedError
 from apibridge.plan.fence import fence_acls
+from apibridge.plan.settings import DEFAULT_POOL_V4 as DEFAULT_POOL_V4
+from apibridge.plan.settings import DEFAULT_POOL_V6 as DEFAULT_POOL_V6
+from apibridge.plan.settings import Settings
 from apibridge.plan.types import BridgePlan, Destination, Plan, PlanProblem, PortSpec
 
-NAME_PREFIX = rules.BRIDGE_OBJECT_PREFIX
-DEFAULT_POOL_V4: IPNetwork = ipaddress.ip_network("100.100.0.0/16")
-DEFAULT_POOL_V6: IPNetwork = ipaddress.ip_network("fd00:100:100::/48")
-
-
-@dataclass(frozen=True)
-class PlannerConfig:
-    """Where ``cidrBlock: auto`` allocates from, and what else to keep clear of."""
-
-    pool_v4: IPNetwork = DEFAULT_POOL_V4
-    block_v4: int = 24
-    pool_v6: IPNetwork = DEFAULT_POOL_V6
-    block_v6: int = 120
-    service_cidrs: tuple[IPNetwork, ...] = field(default_factory=tuple)
+# The planner's settings are ``plan.settings.Settings``, shared by every entry point; ``PlannerConfig`` is its
+# former name, kept while callers outside this package (cli.common, tests, bench) still use it.
+PlannerConfig = Settings
 
 
 object_name = rules.bridge_object_name
@@ -108,7 +99,7 @@ def destinations(cluster: Cluster, bridge: ApiBridge) -> tuple[list[Destination]
     return out, problems
 
 
-def _taken(cluster: Cluster, config: PlannerConfig, own: set[str]) -> list[IPNetwork]:
+def _taken(cluster: Cluster, config: Settings, own: set[str]) -> list[IPNetwork]:
     taken: list[IPNetwork] = [c for s in cluster.subnets.values() if s.name not in own for c in s.cidrs]
     for svc in cluster.services.values():
         taken += [ipaddress.ip_network(host_prefix(ip)) for ip in svc.cluster_ips]
@@ -118,7 +109,7 @@ def _taken(cluster: Cluster, config: PlannerConfig, own: set[str]) -> list[IPNet
 
 
 def _choose_cidrs(
-    bridge: ApiBridge, families: set[int], allocator: Allocator, config: PlannerConfig, kept: list[IPNetwork]
+    bridge: ApiBridge, families: set[int], allocator: Allocator, config: Settings, kept: list[IPNetwork]
 ) -> tuple[list[IPNetwork], list[PlanProblem]]:
     ref = bridge.meta.ref
     if bridge.cidr_block != "auto":
@@ -193,7 +184,7 @@ def plan_bridge(
     cluster: Cluster,
     bridge: ApiBridge,
     allocator: Allocator,
-    config: PlannerConfig,
+    config: Settings,
     kept: list[IPNetwork] | None = None,
 ) -> tuple[BridgePlan | None, list[PlanProblem]]:
     ref = bridge.meta.ref
@@ -246,9 +237,9 @@ def plan_bridge(
     ), problems
 
 
-def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: PlannerConfig | None = None) -> Plan:
+def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: Settings | None = None) -> Plan:
     """Plan every ApiBridge of ``cluster`` (plus ``extra_bridges``), in name order for determinism."""
-    config = config or PlannerConfig()
+    config = config or Settings()
     bridges = {**cluster.bridges, **{b.name: b for b in extra_bridges}}
     own = {object_name(name) for name in bridges}
     allocator = Allocator(_taken(cluster, config, own))

@@ -1,0 +1,368 @@
+"""Benchmark: the hardening review's attacks, run against the webhook and the CLI (not a test).
+
+What it answers: does the webhook stay bounded in memory and keep answering ordinary reviews while
+tenants attack it, and does the CLI refuse hostile files quickly and cheaply? Every figure is measured in
+this run, against a webhook this script starts on 127.0.0.1 (all traffic stays on loopback; every loop is
+bounded by a fixed count or a deadline):
+
+* ``namespaces_20k``: 20,000 reviews, each from another namespace (all selected by one bridge), each pod
+  with ~10 KB of labels and annotations and a networks annotation of its own — what per-namespace and
+  per-shape memos used to keep;
+* ``objects_1mb``: 500 reviews of 1 MB pods (4 clients at a time);
+* ``half_headers_2k``: 2,000 TLS connections that each send half a request header and hold it;
+* ``legit_p99_ms_under_attack``: ordinary reviews, one at a time, while four clients send 3 MB reviews;
+* ``cli_max_s`` / ``cli_max_mib``: ``apibridge check`` on a YAML alias bomb, ``/dev/zero``, a FIFO nobody
+  writes, a 50 MB file and deeply nested YAML — wall time and peak RSS of the process, each run under a
+  10 s limit (a run that hits it counts as 10 s).
+
+``rss_growth_mib`` is the webhook's peak RSS during an attack minus its RSS just before it (after a warm-up
+of ordinary reviews), sampled every 20 ms from ``/proc/<pid>/status``.
+
+Run: ``.venv/bin/python bench/hostile.py`` (about two minutes; ``--quick`` divides the counts by ten).
+Targets: each RSS growth <= 32 MiB; legit p99 <= 50 ms; every CLI input refused within 2 s and 256 MiB.
+The last output line is JSON: ``{"rss_growth_mib": {"namespaces_20k": x, "objects_1mb": y,
+"half_headers_2k": z}, "legit_p99_ms_under_attack": w, "cli_max_s": s, "cli_max_mib": m}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import signal
+import ssl
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import ClientSession, ClientTimeout, TCPConnector
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from apibridge.admission.server import MUTATE_PATH, ServerConfig, WebhookServer  # noqa: E402
+from apibridge.admission.snapshot import StaticSource  # noqa: E402
+from apibridge.admission.tls import ReloadingContext  # noqa: E402
+from apibridge.base.certs import CertificateAuthority, write_bundle  # noqa: E402
+from apibridge.model.cluster import load_cluster  # noqa: E402
+
+CLI_LIMIT_S = 10.0
+NAMESPACES = 20_000
+
+
+# ---- the cluster and the reviews -----------------------------------------------------------------------------
+def cluster_documents(namespaces: int) -> list[dict[str, Any]]:
+    names = [f"ns-{i}" for i in range(namespaces)]
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]},
+        },
+        {"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": "attack"}, "spec": {"namespaces": names}},
+        {
+            "apiVersion": "kubeovn.io/v1",
+            "kind": "Subnet",
+            "metadata": {"name": "attack-subnet"},
+            "spec": {"vpc": "attack", "cidrBlock": "10.200.0.0/16", "namespaces": names},
+        },
+        {
+            "apiVersion": "apibridge.dev/v1alpha1",
+            "kind": "ApiBridge",
+            "metadata": {"name": "attack"},
+            "spec": {"vpc": "attack", "namespaceSelector": {"matchLabels": {"tenant": "attack"}}},
+        },
+    ]
+    docs += [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"tenant": "attack"}}}
+        for n in names
+    ]
+    return docs
+
+
+def review(namespace: str, labels: dict[str, str], annotations: dict[str, str], spec_extra: str = "") -> bytes:
+    obj: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"generateName": "app-", "namespace": namespace, "labels": labels, "annotations": annotations},
+        "spec": {"containers": [{"name": "app", "image": "registry.example/app:1", "args": [spec_extra]}]},
+    }
+    body = {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid.uuid4()),
+            "kind": {"group": "", "version": "v1", "kind": "Pod"},
+            "resource": {"group": "", "version": "v1", "resource": "pods"},
+            "namespace": namespace,
+            "operation": "CREATE",
+            "userInfo": {"username": "system:serviceaccount:kube-system:replicaset-controller"},
+            "object": obj,
+            "oldObject": None,
+            "dryRun": False,
+        },
+    }
+    return json.dumps(body).encode()
+
+
+def ordinary(i: int) -> bytes:
+    return review(f"ns-{i % 50}", {"app": "web", "pod-template-hash": "abc123"}, {})
+
+
+def ten_kb(i: int) -> bytes:
+    labels = {f"label-{k}": f"value-{i}-{k}"[:63] for k in range(40)}
+    annotations = {f"example.com/note-{k}": f"{i}-{k}-" + "x" * 200 for k in range(40)}
+    annotations["k8s.v1.cni.cncf.io/networks"] = f"macvlan-{i}"
+    return review(f"ns-{i % NAMESPACES}", labels, annotations)
+
+
+def big(size: int, i: int) -> bytes:
+    return review(f"ns-{i % 50}", {"app": "web"}, {}, spec_extra="y" * size)
+
+
+# ---- the webhook (its own process) -----------------------------------------------------------------------------
+async def _serve(work: Path) -> None:
+    source = StaticSource(load_cluster([str(work / "cluster.yaml")]))
+    server = WebhookServer(
+        source, ReloadingContext(work / "tls.crt", work / "tls.key"), ServerConfig(host="127.0.0.1", port=0)
+    )
+    await server.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    (work / "port.tmp").write_text(str(server.port))
+    (work / "port.tmp").replace(work / "port")
+    await stop.wait()
+    await server.stop()
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakRss:
+    """The peak RSS of ``pid`` while the ``with`` block runs, sampled every 20 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_mib(self.pid))
+            self._stop.wait(0.02)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_mib(self.pid))
+
+
+# ---- attacks (the load side) -----------------------------------------------------------------------------------
+async def _send_all(url: str, ctx: ssl.SSLContext, bodies: Any, count: int, concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    headers = {"Content-Type": "application/json"}
+    next_index = 0
+    timeout = ClientTimeout(total=30)
+    async with ClientSession(connector=TCPConnector(limit=concurrency, ssl=ctx), timeout=timeout) as session:
+
+        async def worker() -> None:
+            nonlocal next_index
+            while next_index < count:
+                i = next_index
+                next_index += 1
+                start = time.perf_counter()
+                async with session.post(url, data=bodies(i), headers=headers) as resp:
+                    await resp.read()
+                latencies.append(time.perf_counter() - start)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def _half_headers(port: int, ctx: ssl.SSLContext, count: int, hold: float) -> int:
+    """Open ``count`` TLS connections that each send half a request header, hold them, then close them."""
+    writers = []
+    for _ in range(count):
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port, ssl=ctx), timeout=5)
+        except (OSError, TimeoutError, ssl.SSLError):
+            continue
+        writer.write(b"POST /mutate-pods HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Ty")
+        writers.append(writer)
+    await asyncio.sleep(hold)
+    for writer in writers:
+        writer.close()
+    return len(writers)
+
+
+async def _legit_under_big(url: str, ctx: ssl.SSLContext, count: int, big_size: int) -> list[float]:
+    stop = asyncio.Event()
+    payload = big(big_size, 0)
+    headers = {"Content-Type": "application/json"}
+
+    async def attacker() -> None:
+        async with ClientSession(connector=TCPConnector(limit=1, ssl=ctx), timeout=ClientTimeout(total=30)) as s:
+            while not stop.is_set():
+                async with s.post(url, data=payload, headers=headers) as resp:
+                    await resp.read()
+
+    attackers = [asyncio.create_task(attacker()) for _ in range(4)]
+    await asyncio.sleep(0.5)
+    try:
+        return await _send_all(url, ctx, ordinary, count, 1)
+    finally:
+        stop.set()
+        await asyncio.gather(*attackers, return_exceptions=True)
+
+
+def p99(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+# ---- the CLI on hostile files ----------------------------------------------------------------------------------
+def hostile_files(work: Path) -> dict[str, str]:
+    files: dict[str, str] = {}
+    bomb = ["a: &a [x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 10):
+        prev = chr(ord("a") + level - 1)
+        name = chr(ord("a") + level)
+        bomb.append(f"{name}: &{name} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]")
+    (work / "bomb.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: bomb}\ndata:\n  " + "\n  ".join(bomb) + "\n"
+    )
+    files["alias bomb"] = str(work / "bomb.yaml")
+    files["/dev/zero"] = "/dev/zero"
+    fifo = work / "pipe.yaml"
+    os.mkfifo(fifo)
+    files["FIFO"] = str(fifo)
+    doc = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d, namespace: default}\ndata: {k: v}\n"
+    with (work / "big.yaml").open("w") as out:
+        i = 0
+        while out.tell() < 50 * 1024 * 1024:
+            out.write("".join(doc % (i + k) for k in range(1000)))
+            i += 1000
+    files["50 MB file"] = str(work / "big.yaml")
+    depth = 20_000
+    (work / "deep.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: deep}\ndata: " + "[" * depth + "]" * depth + "\n"
+    )
+    files["deep nesting"] = str(work / "deep.yaml")
+    return files
+
+
+def run_cli(path: str) -> tuple[float, float, int | None]:
+    """Wall time (s), peak RSS (MiB) and exit code of ``apibridge check PATH`` (None: killed at the limit)."""
+    exe = Path(sys.executable).parent / "apibridge"
+    started = time.monotonic()
+    proc = subprocess.Popen([str(exe), "check", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    code: int | None = None
+    while True:
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() - started > CLI_LIMIT_S:
+            proc.kill()
+            _, status, usage = os.wait4(proc.pid, 0)
+            break
+        time.sleep(0.01)
+    proc.returncode = code if code is not None else -9  # reaped here: keep Popen from waiting again
+    return min(time.monotonic() - started, CLI_LIMIT_S), usage.ru_maxrss / 1024, code
+
+
+# ---- orchestration ---------------------------------------------------------------------------------------------
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="a tenth of every count")
+    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        asyncio.run(_serve(args.serve))
+        return
+    scale = 10 if args.quick else 1
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4096)), hard))
+
+    with tempfile.TemporaryDirectory(prefix="apibridge-hostile-") as tmp:
+        work = Path(tmp)
+        (work / "cluster.yaml").write_text(yaml.safe_dump_all(cluster_documents(NAMESPACES)))
+        ca = CertificateAuthority.create("hostile-bench-ca")
+        write_bundle(work, ca, ca.issue(["127.0.0.1"]))
+        server = subprocess.Popen([sys.executable, __file__, "--serve", str(work)])
+        try:
+            deadline = time.monotonic() + 120
+            while not (work / "port").exists():
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit("the webhook did not start")
+                time.sleep(0.1)
+            port = int((work / "port").read_text())
+            url = f"https://127.0.0.1:{port}{MUTATE_PATH}"
+            ctx = ssl.create_default_context(cafile=str(work / "ca.crt"))
+            print(f"webhook pid {server.pid} on 127.0.0.1:{port}; {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+
+            def attack(name: str, coro: Any) -> tuple[float, Any]:
+                asyncio.run(_send_all(url, ctx, ordinary, 500, 4))  # warm-up: ordinary reviews
+                before = rss_mib(server.pid)
+                with PeakRss(server.pid) as peak:
+                    result = asyncio.run(coro)
+                growth = peak.peak - before
+                print(f"{name:>18}: RSS {before:.1f} -> peak {peak.peak:.1f} MiB (+{growth:.1f})")
+                return growth, result
+
+            growth: dict[str, float] = {}
+            growth["namespaces_20k"], _ = attack("namespaces_20k", _send_all(url, ctx, ten_kb, NAMESPACES // scale, 16))
+            growth["objects_1mb"], _ = attack(
+                "objects_1mb", _send_all(url, ctx, lambda i: big(1024 * 1024, i), 500 // scale, 4)
+            )
+            growth["half_headers_2k"], held = attack("half_headers_2k", _half_headers(port, ctx, 2000 // scale, 3.0))
+            print(f"{'':>18}  ({held} connections opened and held 3 s)")
+            legit = asyncio.run(_legit_under_big(url, ctx, 1000 // scale, 3 * 1024 * 1024 - 8 * 1024))
+            legit_p99 = p99(legit)
+            print(
+                f"legit reviews under four 3 MB clients: p50 {sorted(legit)[len(legit) // 2] * 1000:.1f} ms, "
+                f"p99 {legit_p99:.1f} ms ({len(legit)} reviews)"
+            )
+            print(f"webhook RSS at the end: {rss_mib(server.pid):.1f} MiB")
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+
+        cli: dict[str, tuple[float, float, int | None]] = {}
+        for name, path in hostile_files(work).items():
+            cli[name] = run_cli(path)
+            seconds, mib, code = cli[name]
+            print(
+                f"apibridge check on {name:>13}: {seconds:5.2f} s, {mib:6.1f} MiB, "
+                f"exit {code if code is not None else 'killed'}"
+            )
+
+    summary = {
+        "rss_growth_mib": {k: round(v, 1) for k, v in growth.items()},
+        "legit_p99_ms_under_attack": round(legit_p99, 1),
+        "cli_max_s": round(max(s for s, _, _ in cli.values()), 2),
+        "cli_max_mib": round(max(m for _, m, _ in cli.values()), 1),
+    }
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,181 @@
+"""The webhook under hostile clients: bounded connections, time, bodies, parsing, memory and answers.
+
+Each case is one finding of the hardening review, written as the attack (on loopback, against a server this
+test starts): half a request header held open, more connections than the cap, a body over the cap or one
+that trickles, a 7.5 MB networks annotation, reviews in many namespaces with large metadata, and an answer
+that named another tenant's bridge.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import ssl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from apibridge.admission.guard import Limits
+from apibridge.admission.lru import BoundedLRU
+from apibridge.admission.mutate import admit
+from apibridge.admission.server import MUTATE_PATH
+from apibridge.admission.snapshot import MEMO_BYTES, Snapshot, StaticSource
+from apibridge.admission.tls import ReloadingContext
+from apibridge.base.certs import BundlePaths
+from apibridge.kubeovn import rules
+
+from .support import INGRESS, Client, RunningServer, make_cluster, pod, review
+
+FAST = Limits(header_timeout=0.5, body_timeout=0.5, handshake_timeout=1.0, max_connections=8, idle_timeout=2.0)
+
+
+@pytest.fixture
+def tight(bundle: BundlePaths) -> Iterator[RunningServer]:
+    running = RunningServer(StaticSource(make_cluster()), ReloadingContext(bundle.cert, bundle.key), limits=FAST)
+    yield running
+    running.close()
+
+
+def _tls(port: int, ca: Path) -> ssl.SSLSocket:
+    ctx = ssl.create_default_context(cafile=str(ca))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    return ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def _closed_within(sock: ssl.SSLSocket, seconds: float) -> bool:
+    """Whether the server closes ``sock`` within ``seconds`` (EOF or reset)."""
+    sock.settimeout(seconds)
+    try:
+        return sock.recv(1) == b""
+    except (ConnectionResetError, ssl.SSLError):
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_half_a_header_is_closed_after_the_header_timeout(tight: RunningServer, bundle: BundlePaths) -> None:
+    sock = _tls(tight.port, bundle.ca_cert)
+    try:
+        sock.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nContent-Ty")  # slow loris: never finishes
+        started = time.monotonic()
+        assert _closed_within(sock, 5.0)
+        assert time.monotonic() - started < 2.0  # header_timeout 0.5 s, not aiohttp's default hour
+    finally:
+        sock.close()
+    assert tight.server.sites[0].guard.timed_out >= 1
+
+
+def test_connections_over_the_cap_are_closed_at_once(tight: RunningServer, bundle: BundlePaths) -> None:
+    held = [_tls(tight.port, bundle.ca_cert) for _ in range(FAST.max_connections)]
+    try:
+        for sock in held:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.recv(1024)
+        extra = _tls(tight.port, bundle.ca_cert)
+        assert _closed_within(extra, 2.0)
+        extra.close()
+    finally:
+        for sock in held:
+            sock.close()
+    assert tight.server.sites[0].guard.refused >= 1
+    # once they are gone, a client gets answers again
+    client = Client(tight.port, bundle.ca_cert)
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            assert client.request("GET", "/healthz")[0] == 200
+            break
+        except (OSError, AssertionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    client.close()
+
+
+def test_a_body_over_the_cap_gets_413_without_being_read(tight: RunningServer, bundle: BundlePaths) -> None:
+    sock = _tls(tight.port, bundle.ca_cert)
+    try:
+        head = (
+            f"POST {MUTATE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {FAST.max_body + 1}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        sock.settimeout(5)
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413"), answer
+    finally:
+        sock.close()
+
+
+def test_a_trickling_body_gets_408(tight: RunningServer, bundle: BundlePaths) -> None:
+    sock = _tls(tight.port, bundle.ca_cert)
+    try:
+        head = (
+            f"POST {MUTATE_PATH} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        )
+        sock.sendall(head.encode() + b'{"apiVersion"')
+        sock.settimeout(5)
+        answer = sock.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 408"), answer
+    finally:
+        sock.close()
+
+
+def test_a_huge_networks_annotation_costs_milliseconds_and_names_the_bound(snapshot: Snapshot) -> None:
+    value = ",".join(f"kube-system/nad-{i}" for i in range(500_000))  # 7.5 MB, 500,000 entries
+    obj = pod(labels=INGRESS, annotations={rules.NETWORKS_ANNOTATION: value})
+    started = time.perf_counter()
+    outcome = admit(snapshot, review(obj))
+    assert time.perf_counter() - started < 0.2
+    assert outcome.result == "invalid"
+    assert outcome.review is not None
+    assert str(rules.ANNOTATIONS_MAX_BYTES) in outcome.review["response"]["warnings"][0]
+
+
+def test_too_many_annotations_are_not_read(snapshot: Snapshot) -> None:
+    obj = pod(labels=INGRESS, annotations={f"a{i}": "x" for i in range(100_000)})
+    started = time.perf_counter()
+    outcome = admit(snapshot, review(obj))
+    assert time.perf_counter() - started < 0.1
+    assert outcome.result == "invalid"
+
+
+def test_answers_name_no_other_tenant() -> None:
+    """A pod in tenant-b's namespace that pins tenant-a's subnet got tenant-a's bridge, NAD and gateway."""
+    snap = Snapshot.build(make_cluster())
+    obj = pod("tenant-b", labels=INGRESS, annotations={rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION: "tenant-a-subnet"})
+    outcome = admit(snap, review(obj, namespace="tenant-b"))
+    assert outcome.review is not None
+    text = json.dumps(outcome.review)
+    patch = outcome.review["response"].get("patch")
+    text += base64.b64decode(patch).decode() if patch else ""
+    assert "tenant-a" not in text
+    assert outcome.result == "not_selected"
+
+
+def test_the_mutation_memo_is_bounded_in_bytes_over_many_namespaces() -> None:
+    snap = Snapshot.build(make_cluster())
+    filler = {f"note-{i}": "x" * 100 for i in range(90)}  # ~10 KB of metadata per pod
+    for i in range(2_000):
+        networks = f"ingress-nginx/macvlan-{i}"  # a distinct shape per pod
+        obj = pod(labels=INGRESS, annotations={**filler, rules.NETWORKS_ANNOTATION: networks})
+        admit(snap, review(obj))
+    assert snap._changes.bytes <= MEMO_BYTES
+    big = pod(labels=INGRESS, annotations={rules.NETWORKS_ANNOTATION: ",".join(f"n{i}" for i in range(60)) * 50})
+    admit(snap, review(big))
+    assert snap._changes.bytes <= MEMO_BYTES
+
+
+def test_bounded_lru_evicts_by_entries_and_bytes() -> None:
+    lru: BoundedLRU[str, str] = BoundedLRU(max_entries=3, max_bytes=100, max_entry_bytes=60)
+    for key in "abcd":
+        lru.put(key, key, 10)
+    assert len(lru) == 3 and lru.get("a") is None
+    lru.put("big", "x", 61)  # over the per-entry bound: not stored
+    assert lru.get("big") is None
+    lru.put("e", "e", 60)
+    lru.put("f", "f", 50)  # 110 > 100: the oldest go
+    assert lru.bytes <= 100 and lru.get("f") == "f"
