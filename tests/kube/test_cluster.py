@@ -22,8 +22,13 @@ def test_a_missing_tool_fails_and_names_the_script() -> None:
 
 
 def test_tools_script_check_names_what_is_missing(tmp_path: Path) -> None:
-    result = subprocess.run([str(REPO / "scripts" / "tools.sh"), "--check"], capture_output=True, text=True,
-                            env={**os.environ, "APIBRIDGE_TOOLS_CACHE": str(tmp_path / "empty")}, check=False)
+    result = subprocess.run(
+        [str(REPO / "scripts" / "tools.sh"), "--check"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "APIBRIDGE_TOOLS_CACHE": str(tmp_path / "empty")},
+        check=False,
+    )
     assert result.returncode == 1
     assert "not built yet: kubernetes v1.36.3 etcd v3.6.16 helm3 v3.21.4 helm4 v4.3.2" in result.stderr
 
@@ -39,8 +44,12 @@ def test_rbac_denies_what_the_chart_does_not_grant(kube: KubeCluster) -> None:
     token = kube.service_account_token(CHART_NAMESPACE, WEBHOOK_ACCOUNT)
     assert kube.request("GET", "/apis/kubeovn.io/v1/subnets", token=token)["items"] is not None  # granted
     with pytest.raises(KubeError) as denied:
-        kube.request("POST", "/apis/kubeovn.io/v1/subnets", {"apiVersion": "kubeovn.io/v1", "kind": "Subnet",
-                                                             "metadata": {"name": "x"}, "spec": {}}, token=token)
+        kube.request(
+            "POST",
+            "/apis/kubeovn.io/v1/subnets",
+            {"apiVersion": "kubeovn.io/v1", "kind": "Subnet", "metadata": {"name": "x"}, "spec": {}},
+            token=token,
+        )
     assert denied.value.status == 403
     with pytest.raises(KubeError) as secrets:
         kube.request("GET", f"/api/v1/namespaces/{CHART_NAMESPACE}/secrets", token=token)
@@ -48,35 +57,58 @@ def test_rbac_denies_what_the_chart_does_not_grant(kube: KubeCluster) -> None:
 
 
 def test_validating_admission_policy_is_enforced(kube: KubeCluster) -> None:
-    policy = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy",
-              "metadata": {"name": "test-no-forbidden-label"},
-              "spec": {"failurePolicy": "Fail",
-                       "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"],
-                                                               "operations": ["CREATE"], "resources": ["configmaps"]}]},
-                       "validations": [{"expression": "!has(object.metadata.labels) || "
-                                                      "!('forbidden' in object.metadata.labels)",
-                                        "message": "no forbidden label"}]}}
-    binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
-               "metadata": {"name": "test-no-forbidden-label"},
-               "spec": {"policyName": "test-no-forbidden-label", "validationActions": ["Deny"]}}
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicy",
+        "metadata": {"name": "test-no-forbidden-label"},
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {
+                "resourceRules": [
+                    {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["configmaps"]}
+                ]
+            },
+            "validations": [
+                {
+                    "expression": "!has(object.metadata.labels) || !('forbidden' in object.metadata.labels)",
+                    "message": "no forbidden label",
+                }
+            ],
+        },
+    }
+    binding = {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": "ValidatingAdmissionPolicyBinding",
+        "metadata": {"name": "test-no-forbidden-label"},
+        "spec": {"policyName": "test-no-forbidden-label", "validationActions": ["Deny"]},
+    }
     kube.apply(policy)
     kube.apply(binding)
     try:
+
         def refused() -> bool:
             try:
-                kube.request("POST", "/api/v1/namespaces/default/configmaps?dryRun=All",
-                             {"apiVersion": "v1", "kind": "ConfigMap",
-                              "metadata": {"name": "x", "labels": {"forbidden": "yes"}}})
+                kube.request(
+                    "POST",
+                    "/api/v1/namespaces/default/configmaps?dryRun=All",
+                    {
+                        "apiVersion": "v1",
+                        "kind": "ConfigMap",
+                        "metadata": {"name": "x", "labels": {"forbidden": "yes"}},
+                    },
+                )
             except KubeError as exc:
                 return exc.status == 422 and "no forbidden label" in str(exc.body)
             return False
 
         kube.wait(refused, what="the policy to take effect")
     finally:
-        kube.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/"
-                     "test-no-forbidden-label")
-        kube.request("DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/"
-                     "test-no-forbidden-label")
+        kube.request(
+            "DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings/test-no-forbidden-label"
+        )
+        kube.request(
+            "DELETE", "/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies/test-no-forbidden-label"
+        )
 
 
 def test_stop_ends_exactly_what_start_started(tmp_path: Path) -> None:
