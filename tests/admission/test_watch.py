@@ -147,6 +147,12 @@ async def test_an_expired_resource_version_is_gone(answer: str, tmp_path: Path) 
 
     app = web.Application()
     app.router.add_get("/api/v1/namespaces", handler)
+
+    async def version(_: web.Request) -> web.Response:  # kr8s asks for /version/ when it connects
+        return web.json_response({"major": "1", "minor": "36", "gitVersion": "v1.36.3"})
+
+    app.router.add_get("/version/", version)
+    app.router.add_get("/version", version)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
