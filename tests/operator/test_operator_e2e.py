@@ -133,9 +133,10 @@ async def test_foreign_object_holding_the_name_is_never_taken_over(
         assert "Subnet/apibridge-tenant-a" in degraded["message"]
         ready = await wait_condition(client, "tenant-a", "Ready", "False", "NameTaken")
         assert "not ours" in ready["message"]
-        await eventually(lambda: client.get(kube.NAD, "apibridge-tenant-a", "kube-system"), what="the NAD")
         # another pass (any watched change) must still leave it alone
         await poke_and_wait_pass(client, op, "1")
+        # both or neither (issue #13): no NAD without its Subnet
+        assert await client.get(kube.NAD, "apibridge-tenant-a", "kube-system") is None
         after = await client.get(kube.SUBNET, "apibridge-tenant-a")
         assert after is not None
         assert after["metadata"]["resourceVersion"] == foreign["metadata"]["resourceVersion"]
