@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from apibridge.kubeovn import nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
-from apibridge.model.objects import PodLike, Subnet
+from apibridge.model.objects import PodLike, ServicePort, Subnet
 from apibridge.plan.mutation import mutate_annotations
 from apibridge.plan.types import Destination, Plan
 
@@ -627,7 +627,14 @@ class _Builder:
                 )
 
     def _services(self) -> None:
-        """Service VIPs into the LB of the VPC their endpoints live in (``getVpcAndSubnetForEndpoints``)."""
+        """Service VIPs into the LB of the VPC their endpoints live in (``getVpcAndSubnetForEndpoints``).
+
+        Each Service port gets the backends of its own name, as kube-ovn-controller does
+        (``pkg/controller/endpoint_slice.go``, ``getIPPortMappingBackend``: per EndpointSlice, the
+        first port whose name equals the Service port's name gives the target port; a slice without
+        it adds no backend): kube-dns' ``dns`` (53/UDP), ``dns-tcp`` (53/TCP) and ``metrics``
+        (9153/TCP) become three VIPs with one target port each, never a cross product.
+        """
         lbs = {lb.name: lb for lb in self.topo.load_balancers}
         pod_ips: dict[str, str | None] = {}
         for pod in self.topo.pods:
@@ -635,14 +642,10 @@ class _Builder:
             for ip in eth0.ips if eth0 else ():
                 pod_ips[str(ip)] = pod.vpc
         for (ns, name), svc in sorted(self.cluster.services.items()):
-            backends = self._backends(ns, name)
-            if not backends:
-                continue
             for sp in svc.ports:
+                backends = self._backends(ns, name, sp)
                 for vip in svc.cluster_ips:
-                    family = [
-                        (ip, port) for ip, port, proto in backends if ip.version == vip.version and proto == sp.protocol
-                    ]
+                    family = [(ip, port) for ip, port in backends if ip.version == vip.version]
                     if not family:
                         continue
                     vpcs = {pod_ips.get(str(ip)) for ip, _ in family}
@@ -653,25 +656,31 @@ class _Builder:
                     if lb is not None:
                         lb.vips[_vip(vip, sp.port)] = ",".join(_vip(ip, port) for ip, port in family)
 
-    def _backends(self, ns: str, name: str) -> list[tuple[IPAddress, int, str]]:
-        out: list[tuple[IPAddress, int, str]] = []
-        for eps in self.cluster.endpoints.get((ns, name), []):
-            out += [(ip, p.port, p.protocol) for ip in eps.addresses for p in eps.ports]
-        if out:
+    def _backends(self, ns: str, name: str, sp: ServicePort) -> list[tuple[IPAddress, int]]:
+        """(address, target port) of Service port ``sp``: from the Service's endpoints, matched by port
+        name; without endpoints in the input, from the pods its selector picks (what the
+        EndpointSlice controller would write: ``targetPort``, or the port itself)."""
+        slices = self.cluster.endpoints.get((ns, name), [])
+        if slices:
+            out: list[tuple[IPAddress, int]] = []
+            for eps in slices:
+                port = next((p.port for p in eps.ports if p.name == sp.name), None)
+                if port is not None:
+                    out += [(ip, port) for ip in eps.addresses]
             return out
         svc = self.cluster.service(ns, name)
         if not svc or not svc.selector:
-            return out
+            return []
+        target = sp.target_port if isinstance(sp.target_port, int) else sp.port
+        selected: list[tuple[IPAddress, int]] = []
         for pod in self.topo.pods:
             src = self.sources.get(pod.ref)
             eth0 = pod.nic(rules.PRIMARY_IFNAME)
             if src is None or eth0 is None or pod.namespace != ns:
                 continue
             if all(src.labels.get(k) == v for k, v in svc.selector.items()):
-                for sp in svc.ports:
-                    port = sp.target_port if isinstance(sp.target_port, int) else sp.port
-                    out += [(ip, port, sp.protocol) for ip in eth0.ips]
-        return out
+                selected += [(ip, target) for ip in eth0.ips]
+        return selected
 
 
 def _private_acls(subnet: Subnet, join: Subnet) -> tuple[AclRule, ...]:
