@@ -3,11 +3,15 @@ Service ports paired by name, what each pod intends to reach, and the trace read
 
 from __future__ import annotations
 
+import pytest
+
+from apibridge.base.errors import InputError
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
 from apibridge.twin.ovn.topology import Topology, build_topology
+from apibridge.twin.proof import trace
 
-from .conftest import DATA
+from .conftest import DATA, example
 
 KUBESPRAY = DATA / "kubespray"
 RKE2 = DATA / "rke2"
@@ -51,3 +55,58 @@ def test_without_endpoints_the_selected_pods_serve_each_target_port() -> None:
     dns = vips[("udp", "10.233.0.3:53")].split(",")
     assert len(dns) == 2 and all(b.endswith(":53") for b in dns)
     assert all(b.endswith(":9153") for b in vips[("tcp", "10.233.0.3:9153")].split(","))
+
+
+# --- the trace reader invents no receiver ---------------------------------------------------------------
+
+
+def test_an_address_no_port_has_is_dropped_not_delivered_to_whoever_the_arp_flood_reached() -> None:
+    topo = _topology(KUBESPRAY / "cluster.yaml", KUBESPRAY / "ghost-backend.yaml")
+    summary = trace.summarize((DATA / "trace-ghost-backend.txt").read_text(), topo)
+    texts = [s.text for s in summary.steps]
+    assert "load balancer cluster-tcp-loadbalancer DNATs 10.233.12.7:443 → 10.233.64.15:9443" in texts
+    assert "ovn-cluster has no MAC for the next hop 10.233.64.15 and sends an ARP request instead" in texts
+    assert summary.delivered_to is None and summary.dropped
+    assert summary.verdict.startswith("dropped: no port has 10.233.64.15")
+    assert not any(s.what == "deliver" for s in summary.steps)
+
+
+def test_ipv6_speaks_of_neighbour_discovery() -> None:
+    topo = _topology(example("dualstack"))
+    summary = trace.summarize((DATA / "trace-nd-black-hole.txt").read_text(), topo)
+    text = " ".join(s.text for s in summary.steps) + " " + summary.verdict
+    assert "neighbour solicitation" in text and "ARP" not in text
+    assert summary.delivered_to is None
+    assert summary.verdict.startswith("black hole: tenant-a has no route to the destination")
+
+
+@pytest.mark.parametrize(
+    ("dest", "want"),
+    [
+        ("10.233.0.1:443", ("10.233.0.1", 443)),
+        ("10.233.0.1", ("10.233.0.1", None)),
+        ("[fd00:10:96::1]:443", ("fd00:10:96::1", 443)),
+        ("[fd00:10:96::1]", ("fd00:10:96::1", None)),
+        ("fd00:10:96::1", ("fd00:10:96::1", None)),  # the last group cannot be a port: "fd00:10:96:" is no address
+        ("2001:db8:0:0:0:0:0:1", ("2001:db8::1", None)),
+    ],
+)
+def test_destinations_parse(dest: str, want: tuple[str, int | None]) -> None:
+    assert trace.parse_destination(dest) == want
+
+
+@pytest.mark.parametrize(
+    ("dest", "says"),
+    [
+        ("fd00:10:96::1:443", "ambiguous"),  # today read as the address fd00:10:96::1:443, port 80
+        ("[fd00:10:96::1]443", "[IPv6 address]:PORT"),
+        ("[fd00:10:96::1:443", "[IPv6 address]:PORT"),
+        ("10.233.0.1:0", "not a port number"),
+        ("[fd00::1]:99999", "not a port number"),
+        ("kubernetes.default:443", "not an IP address"),
+    ],
+)
+def test_ambiguous_or_broken_destinations_are_errors(dest: str, says: str) -> None:
+    with pytest.raises(InputError) as err:
+        trace.parse_destination(dest)
+    assert says in str(err.value)
