@@ -3,13 +3,15 @@ Service ports paired by name, what each pod intends to reach, and the trace read
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from apibridge.base.errors import InputError
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
 from apibridge.twin.ovn.topology import Topology, build_topology
-from apibridge.twin.proof import trace
+from apibridge.twin.proof import graph, trace
 
 from .conftest import DATA, example
 
@@ -110,3 +112,17 @@ def test_ambiguous_or_broken_destinations_are_errors(dest: str, says: str) -> No
     with pytest.raises(InputError) as err:
         trace.parse_destination(dest)
     assert says in str(err.value)
+
+
+# --- what each pod intends, and the picture of it -----------------------------------------------------
+
+
+def test_the_picture_draws_dns_and_extra_routes_where_the_destinations_live(tmp_path: Path) -> None:
+    dot = graph.to_dot(_topology(KUBESPRAY / "cluster.yaml", KUBESPRAY / "bridge-extra.yaml"))
+    assert "Service kube-system/kube-dns\\n10.233.0.3:53" in dot
+    assert "extra 192.0.2.40/32\\n8200/TCP\\noutside the cluster, behind the hosts" in dot
+    assert "extra 10.10.1.12/32\\n10250/TCP\\non node node2" in dot
+    assert '"pod:beta/external-secrets-0" -> dns [style=dashed' in dot
+    assert '"pod:beta/external-secrets-0" -> "extra:192.0.2.40/32" [style=dashed' in dot
+    assert "route 192.0.2.40/32 via" in dot
+    assert graph.render(dot, tmp_path / "lab.svg").read_text().lstrip().startswith("<?xml")

@@ -88,6 +88,10 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
         if show_all or not c.ok:
             style = "ok" if c.ok else "error"
             out.print(f"{indent}[{style}]{escape(c.message())}[/{style}]")
+    for u in result.unrealized:
+        out.print(f"{indent}[error]{escape(u.message())}[/error]")
+    if result.empty:
+        out.print(f"{indent}[error]FAILED: nothing was probed (no pod is running), so nothing is proven[/error]")
     kinds: dict[str, list[int]] = {}
     for c in result.checked:
         kinds.setdefault(c.exp.kind, [0, 0])[0 if c.ok else 1] += 1

@@ -168,7 +168,7 @@ def _plugged(nic: Nic, owner: str, namespace: str = "") -> ns.Nic:
 
 
 def _node_addresses(node: TwinNode) -> list[str]:
-    return [f"{ip}/{ip.max_prefixlen}" for ip in node.internal_ips]
+    return [f"{ip}/{ip.max_prefixlen}" for ip in (*node.internal_ips, *node.external_ips)]
 
 
 def snapshot_text(documents: Iterable[Document]) -> str:

@@ -22,12 +22,14 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent
 from apibridge.kubeovn import nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import PodLike, ServicePort, Subnet
 from apibridge.plan.mutation import mutate_annotations
 from apibridge.plan.types import Destination, Plan
+from apibridge.twin.ovn.externals import external_addresses
 
 OVN0 = rules.NODE_NIC
 MAX_REPLICAS = 20  # pods per workload in the twin
@@ -152,6 +154,7 @@ class TwinPod:
     bridge: str | None  # the ApiBridge that mutated it
     failure: str | None = None  # why kube-ovn would fail this pod; then it has no interfaces
     owner: str = ""  # the workload it stands for (``Deployment/ns/name``), "" for a bare Pod
+    intent: PodIntent = NO_INTENT  # what it means to reach (apibridge.check.intent), not what it is wired for
 
     @property
     def ref(self) -> str:
@@ -168,6 +171,7 @@ class TwinNode:
     internal_ips: tuple[IPAddress, ...]
     nic: Nic  # ovn0 on join
     apiserver_port: int | None  # where the API server stand-in listens, control-plane nodes only
+    external_ips: tuple[IPAddress, ...] = ()  # intended destinations outside the lab, behind the host (externals)
 
 
 @dataclass(frozen=True)
@@ -341,12 +345,33 @@ class _Builder:
             self._switch(subnet)
         self._claim_previous()
         self._nodes()
+        intents = intent_context(self.cluster, self.plan)
         for pod in sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name)):
             twin = self._pod(pod)
-            topo.pods.append(replace(twin, owner="" if pod.meta.kind == "Pod" else self._owner(pod)))
+            owner = "" if pod.meta.kind == "Pod" else self._owner(pod)
+            bp = self.plan.bridges.get(twin.bridge) if twin.bridge else None
+            intent = pod_intent(
+                pod.annotations,
+                pod.namespace,
+                bp.bridge if bp else None,
+                intents,
+                nad=f"{bp.nad_namespace}/{bp.nad_name}" if bp else "",
+            )
+            topo.pods.append(replace(twin, owner=owner, intent=intent))
         self._default_vpc_routing(subnets)
         self._services()
+        self._externals()
         return topo
+
+    def _externals(self) -> None:
+        """Intended destinations nothing in the lab owns go behind the hosts (see ``externals``)."""
+        owned = [ip for _, nic in iter_nics(self.topo) for ip in nic.ips]
+        owned += [ip for n in self.topo.nodes for ip in n.internal_ips]
+        owned += [ip for svc in self.cluster.services.values() for ip in svc.cluster_ips]
+        wanted = [w.network for p in self.topo.pods if p.failure is None for w in p.intent.of_kind("extra")]
+        placed = external_addresses(wanted, owned, [c for s in self.topo.switches for c in s.cidrs])
+        if placed:
+            self.topo.nodes = [replace(n, external_ips=placed) for n in self.topo.nodes]
 
     def _switch(self, subnet: Subnet) -> None:
         if not subnet.is_ovn:
