@@ -8,6 +8,7 @@ import ipaddress
 from pathlib import Path
 
 from apibridge.check.intent import PodIntent, intent_context, pod_intent
+from apibridge.check.validator import check
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster, load_cluster
 from apibridge.plan.planner import plan
@@ -99,3 +100,24 @@ def test_the_bridges_own_injection_is_not_evidence_of_api_intent() -> None:
     }
     intent = pod_intent(injected, "beta", no_api, intent_context(cluster, p), nad=f"{bp.nad_namespace}/{bp.nad_name}")
     assert not intent.api and intent.of_kind("extra")
+
+
+def _errors(*paths: Path) -> list[tuple[str, str]]:
+    cluster = _cluster(*paths)
+    return [(f.code, f.message) for f in check(cluster, plan(cluster)) if f.severity == "error"]
+
+
+def test_check_calls_the_kubeadm_route_on_rke2_an_error() -> None:
+    """The seed's fix copied to RKE2 unchanged: only warning AB211 used to say so, and check exited 0."""
+    errors = _errors(DATA / "rke2")
+    assert [code for code, _ in errors] == ["AB211"]
+    assert "routes no API ClusterIP (10.43.0.1/32) through it" in errors[0][1]
+
+
+def test_check_calls_routes_under_the_wrong_key_an_error() -> None:
+    assert [code for code, _ in _errors(KUBESPRAY / "cluster.yaml", KUBESPRAY / "seed-wrong-key.yaml")] == ["AB211"]
+
+
+def test_check_and_verify_agree_that_the_working_fix_and_a_bridge_are_fine() -> None:
+    assert _errors(KUBESPRAY / "cluster.yaml", KUBESPRAY / "seed.yaml") == []
+    assert _errors(KUBESPRAY / "cluster.yaml", KUBESPRAY / "bridge-extra.yaml") == []

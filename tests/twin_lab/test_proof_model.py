@@ -11,7 +11,7 @@ from apibridge.base.errors import InputError
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
 from apibridge.twin.ovn.topology import Topology, build_topology
-from apibridge.twin.proof import graph, trace
+from apibridge.twin.proof import graph, trace, verify
 
 from .conftest import DATA, example
 
@@ -126,3 +126,17 @@ def test_the_picture_draws_dns_and_extra_routes_where_the_destinations_live(tmp_
     assert '"pod:beta/external-secrets-0" -> "extra:192.0.2.40/32" [style=dashed' in dot
     assert "route 192.0.2.40/32 via" in dot
     assert graph.render(dot, tmp_path / "lab.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_a_verify_that_probed_nothing_fails_and_names_the_pods_that_are_not_running() -> None:
+    """`lab up` with a NAD provider typo on a cluster whose only pod needs it: nothing runs, nothing is proven."""
+    cluster = load_cluster(
+        [str(KUBESPRAY / "cluster.yaml"), str(KUBESPRAY / "seed-provider-typo.yaml")], lab_defaults=True
+    )
+    cluster.pods = [p for p in cluster.pods if p.namespace == "alpha"]  # no CoreDNS: only the broken pod
+    topo = build_topology(cluster, plan(cluster))
+    report = verify.verify(topo, {}, ca_file=None)
+    assert report.empty and report.checked == []
+    assert [(u.pod, u.intends) for u in report.unrealized] == [("alpha/cert-manager-0", "the API server")]
+    assert report.failed == 2 and report.passed == 0
+    assert report.to_json()["unrealized"][0]["reason"].startswith("no address allocated to pod alpha/cert-manager-0")

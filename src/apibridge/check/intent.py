@@ -50,6 +50,7 @@ class Want:
     network: IPNetwork
     ports: tuple[PortSpec, ...]
     why: str
+    evidence: str = ""  # the annotation that shows the intent ("" for a bridge: its spec does)
 
     def covers(self, ip: IPAddress, port: int | None = None, protocol: str | None = None) -> bool:
         if ip not in self.network:
@@ -203,22 +204,23 @@ def pod_intent(
     own_ns, _, own_name = nad.partition("/")
     own = (own_ns, own_name) if own_name else None
     own_provider = rules.subnet_provider(rules.nad_provider(own_name, own_ns)) if own else None
-    named: dict[IPAddress, str] = {}
+    named: dict[IPAddress, tuple[str, str]] = {}
     for key in sorted(annotations):
         if not key.endswith(_ROUTES_SUFFIX) or key[: -len(_ROUTES_SUFFIX)] == own_provider:
             continue
         for dst in _lenient_dsts(annotations[key]):
             for ip in ctx.api_ips:
                 if ip.version == dst.version and ip in dst:
-                    named.setdefault(ip, f"its annotation {key} routes the API ClusterIP {ip}")
+                    named.setdefault(ip, (f"its annotation {key} routes the API ClusterIP {ip}", key))
     attached = _attachment_subnets(annotations, namespace, own, ctx)
     for ip in ctx.api_ips:
-        why = named.get(ip)
-        if why is None:
+        why, evidence = named.get(ip, ("", ""))
+        if not why:
             fitting = [(ref, s) for ref, s in attached if ip.version in ctx.default_vpc_subnets.get(s, ())]
             if fitting:
                 ref, subnet = fitting[0]
                 why = f"it attaches {ref}, on subnet {subnet} of the default VPC (the way to the API server)"
-        if why is not None and not any(w.kind == "api" and w.covers(ip) for w in wants):
-            wants.append(Want("api", _host(ip), ctx.api_ports, why))
+                evidence = rules.NETWORKS_ANNOTATION
+        if why and not any(w.kind == "api" and w.covers(ip) for w in wants):
+            wants.append(Want("api", _host(ip), ctx.api_ports, why, evidence))
     return PodIntent(tuple(wants)) if wants else NO_INTENT
