@@ -184,13 +184,6 @@ class TwinBridge:
     isolation: str  # strict | open
     destinations: tuple[Destination, ...]
 
-    def reaches(self, ip: IPAddress, port: int | None = None) -> bool:
-        """Is ``ip`` (on ``port``) one of the bridge's destinations?"""
-        return any(
-            ip in d.network and (port is None or not d.ports or any(p.port == port for p in d.ports))
-            for d in self.destinations
-        )
-
 
 @dataclass
 class Topology:

@@ -192,7 +192,6 @@ class _Matrix:
         self.pods = [p for p in topo.pods if p.failure is None and p.ref in netns_of]
         self.vpc_of_switch = {s.name: s.vpc for s in topo.switches}
         self.switch_cidrs = {s.name: s.cidrs for s in topo.switches}
-        self.lb_switches = {s.name for s in topo.switches if s.load_balancers}
         self.out: list[Expectation] = []
 
     def strict(self, pod: TwinPod) -> bool:
