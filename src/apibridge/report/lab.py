@@ -91,7 +91,7 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
     for u in result.unrealized:
         out.print(f"{indent}[error]{escape(u.message())}[/error]")
     if result.empty:
-        out.print(f"{indent}[error]FAILED: nothing was probed (no pod is running), so nothing is proven[/error]")
+        out.print(f"{indent}[error]FAILED: nothing was probed, so nothing is proven[/error]")
     kinds: dict[str, list[int]] = {}
     for c in result.checked:
         kinds.setdefault(c.exp.kind, [0, 0])[0 if c.ok else 1] += 1
