@@ -20,7 +20,7 @@ from apibridge.twin.pods import probe
 from apibridge.twin.proof import trace
 from apibridge.twin.proof.verify import VerifyReport, verify
 
-from .conftest import DATA, running_lab
+from .conftest import DATA, REPO, running_lab
 
 pytestmark = pytest.mark.ovn
 KUBESPRAY = DATA / "kubespray"
@@ -140,3 +140,12 @@ def test_a_service_backend_no_pod_has_is_dropped_in_the_trace(lab: Lab) -> None:
     _, summary = trace.trace(topo, request, lab.daemons.paths.sb_remote, env=lab.daemons.env())
     assert summary.verdict.startswith("dropped: no port has 10.233.64.15"), summary.verdict
     assert summary.delivered_to is None
+
+
+def test_extra_destinations_outside_the_cluster_are_reached_in_both_families(lab: Lab) -> None:
+    files = [str(REPO / "examples" / "dualstack" / f) for f in ("cluster.yaml", "workload.yaml")]
+    assert not lab.up([*files, str(DATA / "dualstack-extra.yaml")]).failures
+    report = _verify(lab)
+    assert report.failed == 0, [c.message() for c in report.failures]
+    extra = {(c.exp.target, c.exp.port): c.result for c in report.checked if c.exp.kind == "extra"}
+    assert extra == {("2001:db8:40::40", 8200): "reach", ("192.0.2.40", 8200): "reach"}
