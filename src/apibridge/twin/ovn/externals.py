@@ -38,11 +38,12 @@ def external_addresses(
     """The probe addresses of ``networks`` that no one in the lab owns and that lie in no subnet or
     service range of ``inside``: the ones the nodes take, in a stable order, at most ``MAX_PLACED``."""
     owned_list = list(dict.fromkeys(owned))
+    owned_set = set(owned_list)
     inside_list = list(inside)
     out: dict[IPAddress, None] = {}
-    for net in networks:
+    for net in {str(n): n for n in networks}.values():  # each network once, however many pods want it
         ip = probe_address(net, owned_list)
-        if ip in owned_list or any(ip.version == c.version and ip in c for c in inside_list):
+        if ip in owned_set or any(ip.version == c.version and ip in c for c in inside_list):
             continue
         out[ip] = None
     return tuple(sorted(out, key=lambda a: (a.version, int(a))))[:MAX_PLACED]

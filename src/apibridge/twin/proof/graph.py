@@ -23,10 +23,9 @@ from pathlib import Path
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
-from apibridge.twin.ovn.externals import probe_address
 from apibridge.twin.ovn.topology import Topology, TwinPod, iter_nics
 from apibridge.twin.proc import run
-from apibridge.twin.proof.intent import owned_addresses
+from apibridge.twin.proof.intent import Places
 
 
 def _q(text: str) -> str:
@@ -85,9 +84,9 @@ def _destination_lines(topo: Topology) -> list[str]:
     if dns:
         label = "Service kube-system/kube-dns\n" + ", ".join(f"{ip}:53" for ip in dns)
         lines.append(f"  dns [shape=diamond, style=filled, fillcolor=lightcyan, label={_q(label)}];")
-    owned = owned_addresses(topo)
+    places = Places(topo)
     for key, (net, ports) in sorted(extra.items()):
-        ip = probe_address(net, owned)
+        ip = places.address(net)
         link, words = _where(topo, ip)
         label = f"extra {net}\n{ports}\n{words}"
         lines.append(f"  {_id('extra', key)} [shape=note, style=filled, fillcolor=honeydew, label={_q(label)}];")
@@ -101,7 +100,7 @@ def _destination_lines(topo: Topology) -> list[str]:
                 f"  {_id('pod', pod.ref)} -> dns [style=dashed, color=teal, label={_q(f'route {route} dev {ifname}')}];"
             )
         for key, (net, _) in sorted(extra.items()):
-            for ifname, route in _routes_to((probe_address(net, owned),), pod):
+            for ifname, route in _routes_to((places.address(net),), pod):
                 lines.append(
                     f"  {_id('pod', pod.ref)} -> {_id('extra', key)} [style=dashed, color=darkolivegreen, "
                     f"label={_q(f'route {route} dev {ifname}')}];"

@@ -17,11 +17,12 @@ from typing import Literal
 
 from apibridge.check.intent import Want
 from apibridge.kubeovn import rules
-from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.twin.ovn.externals import probe_address
 from apibridge.twin.ovn.topology import Topology, TwinPod, iter_nics
 
 FALLBACK_PORT = 80  # a destination without ports: any port will do, and a refusal proves the path
+MAX_DESTINATION_PROBES = 256  # DNS and extra probes per pod
 Expect = Literal["reach", "blocked"]
 
 
@@ -79,25 +80,44 @@ class Destination:
 
 
 def owned_addresses(topo: Topology) -> list[IPAddress]:
+    """Every address the lab gives a pod or node interface, a node's ``lo`` (InternalIPs, externals)."""
     owned = [ip for _, nic in iter_nics(topo) for ip in nic.ips]
     owned += [ip for n in topo.nodes for ip in (*n.internal_ips, *n.external_ips)]
     return owned
 
 
-def destinations(topo: Topology, pod: TwinPod, owned: list[IPAddress] | None = None) -> Iterator[Destination]:
-    """The DNS and ``extra`` destinations ``pod`` intends, each port a probe (SCTP is not probed)."""
+class Places:
+    """The probe address of each intended network, worked out once per network (not once per pod)."""
+
+    def __init__(self, topo: Topology) -> None:
+        self.owned = owned_addresses(topo)
+        self._address: dict[str, IPAddress] = {}
+
+    def address(self, network: IPNetwork) -> IPAddress:
+        key = str(network)
+        if key not in self._address:
+            self._address[key] = probe_address(network, self.owned)
+        return self._address[key]
+
+
+def destinations(pod: TwinPod, places: Places) -> Iterator[Destination]:
+    """The DNS and ``extra`` destinations ``pod`` intends, each port a probe (SCTP is not probed), at
+    most ``MAX_DESTINATION_PROBES`` (an ApiBridge's lists are input: bounded)."""
     if pod.vpc == rules.DEFAULT_VPC:
         return
-    have = owned_addresses(topo) if owned is None else owned
+    count = 0
     for want in pod.intent.wants:
         if want.kind == "api":
             continue
-        yield from _probes(want, have)
+        for d in _probes(want, places.address(want.network)):
+            if count >= MAX_DESTINATION_PROBES:
+                return
+            count += 1
+            yield d
 
 
-def _probes(want: Want, owned: list[IPAddress]) -> Iterator[Destination]:
+def _probes(want: Want, ip: IPAddress) -> Iterator[Destination]:
     kind: Literal["dns", "extra"] = "dns" if want.kind == "dns" else "extra"
-    ip = probe_address(want.network, owned)
     what = "DNS" if kind == "dns" else f"{want.network}"
     why = f"{want.why} and names {what}"
     if not want.ports:

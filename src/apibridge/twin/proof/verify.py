@@ -352,9 +352,9 @@ class _Matrix:
 
     def dns(self) -> None:
         """Every DNS and ``extra`` destination a pod's intent names, where it lives (proof/intent.py)."""
-        owned = intent.owned_addresses(self.topo)
+        places = intent.Places(self.topo)
         for pod in self.pods:
-            for d in intent.destinations(self.topo, pod, owned):
+            for d in intent.destinations(pod, places):
                 self.add(pod, d.ip, d.port, d.protocol, "reach", d.kind, d.why)
 
 
