@@ -413,6 +413,13 @@ CASES = [
         "AB212", [*SEED, with_routes(seed_route(gw="100.100.100.5"))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].gw"
     ),
     Case(
+        "AB214",  # the API ClusterIP routed on eth0 of a custom VPC: intent without a path (check/intent.py)
+        [*SEED, pod(annotations={"ovn.kubernetes.io/routes": routes({"dst": "10.96.0.1/32", "gw": "10.0.1.1"})})],
+        [*SEED, seed_pod()],
+        POD,
+        'metadata.annotations["ovn.kubernetes.io/routes"]',
+    ),
+    Case(
         "AB213",
         [DUAL_API, nad(), api_subnet(cidr="100.100.100.0/24,fd00:100::/120"), VPC1, seed_pod()],
         [

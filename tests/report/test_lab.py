@@ -10,8 +10,8 @@ from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting, make_console
 from apibridge.twin import demo
 from apibridge.twin.lab import StatusReport, UpReport
-from apibridge.twin.realize import Changes
-from apibridge.twin.verify import VerifyReport
+from apibridge.twin.ovn.realize import Changes
+from apibridge.twin.proof.verify import VerifyReport
 
 
 def _up(**more: object) -> UpReport:
@@ -52,7 +52,10 @@ def test_up_prints_results_on_stdout_and_warnings_on_stderr(capsys: pytest.Captu
 
 def test_verify_summary_and_the_demo_table(capsys: pytest.CaptureFixture[str]) -> None:
     lab_report.print_verify(Ui(), VerifyReport(adversarial=True), indent="  ")
-    assert capsys.readouterr().out == "  verify (adversarial): 0 passed, 0 failed in 0.0s ()\n"
+    # a verify that probed nothing proves nothing: it fails
+    assert capsys.readouterr().out == (
+        "  FAILED: nothing was probed, so nothing is proven\n  verify (adversarial): 0 passed, 1 failed in 0.0s ()\n"
+    )
     first = demo.PHASES[0]
     phase = demo.PhaseResult(
         first, _up(), VerifyReport(), None, [demo.Check(first.key, "controller → API", "blocked", "blocked", True)]

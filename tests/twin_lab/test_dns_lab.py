@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apibridge.twin.verify import verify
+from apibridge.twin.proof.verify import verify
 
 from .conftest import data, example, running_lab
 
@@ -20,12 +20,11 @@ def test_dns_destination_reaches_kube_dns_over_udp() -> None:
         result = verify(lab.desired().topology, netns, ca_file=lab.place.ca_file)
         dns = [c for c in result.checked if c.exp.kind == "dns"]
         assert dns, "a dns: true bridge makes verify probe the kube-dns ClusterIP"
+        # the bridge's DNS destination is 53/UDP and 53/TCP (DNS falls back to TCP): both are probed
+        assert sorted((c.exp.source, c.exp.target, c.exp.port, c.exp.protocol) for c in dns) == [
+            ("tenant-b/operator", "10.96.0.10", 53, "tcp"),
+            ("tenant-b/operator", "10.96.0.10", 53, "udp"),
+        ]
         for c in dns:
-            assert (c.exp.source, c.exp.target, c.exp.port, c.exp.protocol) == (
-                "tenant-b/operator",
-                "10.96.0.10",
-                53,
-                "udp",
-            )
             assert c.result == "reach", c.detail
         assert result.failed == 0, [(c.exp, c.result, c.detail) for c in result.checked if not c.ok]

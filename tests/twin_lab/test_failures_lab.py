@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apibridge.twin.verify import verify
+from apibridge.twin.proof.verify import verify
 
 from .conftest import data, example, running_lab
 
@@ -27,5 +27,8 @@ def test_failed_pods_are_reported_and_the_rest_comes_up() -> None:
         result = verify(lab.desired().topology, netns, ca_file=lab.place.ca_file)
         api = {c.exp.source: c.result for c in result.checked if c.exp.kind == "api"}
         assert api == {"ingress-nginx/good": "reach"}
+        # the failed pods fail the verify, each with Kube-OVN's reason
+        assert {u.pod: u.reason for u in result.unrealized} == report.failures
+        assert result.failed == 2
         status = lab.status()
         assert status.healthy and set(status.failures) == set(report.failures)

@@ -127,9 +127,11 @@ CODES: dict[str, CodeInfo] = {
     "AB208": CodeInfo("error", "Route gw is outside the interface's subnet"),
     "AB209": CodeInfo("error", "Route gw and dst are of different IP families"),
     "AB210": CodeInfo("warning", "Routes annotation for a provider the pod does not attach"),
-    "AB211": CodeInfo("warning", "Pod attaches the API subnet but routes no API ClusterIP through it"),
+    # an attachment to a default-VPC subnet is intent to reach the API server (check/intent.py): an error
+    "AB211": CodeInfo("error", "Pod attaches the API subnet but routes no API ClusterIP through it"),
     "AB212": CodeInfo("error", "API route's gw is not the attachment subnet's gateway"),
     "AB213": CodeInfo("info", "Dual-stack API server, but only one family is routed"),
+    "AB214": CodeInfo("error", "Pod intends the API server but will not reach it"),
     # --- security --------------------------------------------------------------------------------------
     "AB301": CodeInfo("error", "Attachment subnet is shared by pods of different VPCs"),
     "AB302": CodeInfo("warning", "Attachment subnet has no ACL fence: attached pods reach the whole default VPC"),

@@ -26,8 +26,11 @@ from apibridge.plan.types import BridgePlan
 
 from .findings import CODES, Finding
 from .index import View, effective_gateway
+from .intent import intent_context, pod_intent
 from .intervals import PointIndex
 from .routes import Iface, Problem, RouteContext, check_route, parse_dst
+from .unreached import CODE as UNREACHED
+from .unreached import unreached
 
 SUFFIX_ROUTES = rules.provider_key_suffix(rules.ROUTES)
 SUFFIX_LS = rules.provider_key_suffix(rules.LOGICAL_SWITCH)
@@ -71,6 +74,7 @@ class PodAnalysis:
     api_subnets: set[str] = field(default_factory=set)  # attachment subnets that carry API traffic
     clusterip_subnets: set[str] = field(default_factory=set)  # ... that carry any ClusterIP traffic
     handwritten_api: list[str] = field(default_factory=list)  # other providers routing the API (AB114)
+    api_families: set[int] = field(default_factory=set)  # API ClusterIP families routed via a default-VPC attachment
     nad_refs: list[tuple[str, str]] = field(default_factory=list)
     providers_named: set[str] = field(default_factory=set)  # providers of the pod's provider-scoped keys
     pods: int = 0  # how many pods share this analysis
@@ -137,6 +141,7 @@ class PodAnalyzer:
         for ip, svc in view.service_ips.items():
             service_items[ip.version].append((ip, svc))
         self.services = {fam: PointIndex(items) for fam, items in service_items.items()}
+        self.intents = intent_context(view.cluster, view.plan)
 
     # ---- parsing, once per distinct value --------------------------------------------------------------
     def _parse_networks(self, value: str) -> networks.NetworksAnnotation | str:
@@ -207,6 +212,12 @@ class PodAnalyzer:
         attachments = self._attachments(namespace, eff, injected, bridge, notes, result)
         result.attachments = attachments
         self._routes_rules(namespace, eff, attachments, primary, vpc, bridge, notes, result)
+        # AB214 (unreached.py): the intent, read as lab verify reads it, against the path found above
+        own_nad = f"{bridge.nad_namespace}/{bridge.nad_name}" if bridge else ""
+        intent = pod_intent(ann, namespace, bridge.bridge if bridge else None, self.intents, nad=own_nad)
+        found = [(t.code, t.field) for t in notes.items]
+        for key, message, hint in unreached(intent, vpc, result.api_families, found):
+            notes.add(UNREACHED, key, "", message, hint)
         result.templates = notes.items
         return result
 
@@ -393,6 +404,8 @@ class PodAnalyzer:
                     result.clusterip_subnets.add(att.subnet.name)
             if att is not None and carried_api:
                 api_families |= carried_api
+                if att.kind == "ovn" and att.subnet is not None and att.subnet.vpc == rules.DEFAULT_VPC:
+                    result.api_families |= carried_api
                 if att.subnet is not None:
                     result.api_subnets.add(att.subnet.name)
                 if bridge is None or provider != bridge.provider:
@@ -400,6 +413,8 @@ class PodAnalyzer:
         for a in attachments:
             fams = self._nad_api_families(a.nad, self.view.nads.get(a.nad))
             api_families |= fams
+            if fams and a.kind == "ovn" and a.subnet is not None and a.subnet.vpc == rules.DEFAULT_VPC:
+                result.api_families |= fams
             if fams and a.subnet is not None:
                 result.api_subnets.add(a.subnet.name)
                 result.clusterip_subnets.add(a.subnet.name)

@@ -274,12 +274,15 @@ class Cluster:
             cps = [n for n in self.nodes.values() if n.control_plane] or list(self.nodes.values())[:1]
             addrs = tuple(ip for n in cps for ip in n.internal_ips)
             ns, name = rules.KUBERNETES_SERVICE
+            api_ports = self.services[rules.KUBERNETES_SERVICE].ports
+            api_port_name = api_ports[0].name if api_ports else "https"
             self.endpoints[rules.KUBERNETES_SERVICE] = [
                 o.Endpoints(
                     _assumed_meta("Endpoints", name, ns),
                     name,
                     addrs,
-                    (o.EndpointPort(rules.DEFAULT_APISERVER_PORT, "TCP", "https"),),
+                    # named as the Service's port: Kube-OVN pairs Service and endpoint ports by name
+                    (o.EndpointPort(rules.DEFAULT_APISERVER_PORT, "TCP", api_port_name),),
                 )
             ]
             shown = ", ".join(str(a) for a in addrs)

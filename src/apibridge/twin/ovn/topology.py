@@ -22,12 +22,14 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent
 from apibridge.kubeovn import nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
-from apibridge.model.objects import PodLike, Subnet
+from apibridge.model.objects import PodLike, ServicePort, Subnet
 from apibridge.plan.mutation import mutate_annotations
 from apibridge.plan.types import Destination, Plan
+from apibridge.twin.ovn.externals import external_addresses
 
 OVN0 = rules.NODE_NIC
 MAX_REPLICAS = 20  # pods per workload in the twin
@@ -152,6 +154,7 @@ class TwinPod:
     bridge: str | None  # the ApiBridge that mutated it
     failure: str | None = None  # why kube-ovn would fail this pod; then it has no interfaces
     owner: str = ""  # the workload it stands for (``Deployment/ns/name``), "" for a bare Pod
+    intent: PodIntent = NO_INTENT  # what it means to reach (apibridge.check.intent), not what it is wired for
 
     @property
     def ref(self) -> str:
@@ -168,6 +171,7 @@ class TwinNode:
     internal_ips: tuple[IPAddress, ...]
     nic: Nic  # ovn0 on join
     apiserver_port: int | None  # where the API server stand-in listens, control-plane nodes only
+    external_ips: tuple[IPAddress, ...] = ()  # intended destinations outside the lab, behind the host (externals)
 
 
 @dataclass(frozen=True)
@@ -179,13 +183,6 @@ class TwinBridge:
     subnet: str
     isolation: str  # strict | open
     destinations: tuple[Destination, ...]
-
-    def reaches(self, ip: IPAddress, port: int | None = None) -> bool:
-        """Is ``ip`` (on ``port``) one of the bridge's destinations?"""
-        return any(
-            ip in d.network and (port is None or not d.ports or any(p.port == port for p in d.ports))
-            for d in self.destinations
-        )
 
 
 @dataclass
@@ -341,12 +338,33 @@ class _Builder:
             self._switch(subnet)
         self._claim_previous()
         self._nodes()
+        intents = intent_context(self.cluster, self.plan)
         for pod in sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name)):
             twin = self._pod(pod)
-            topo.pods.append(replace(twin, owner="" if pod.meta.kind == "Pod" else self._owner(pod)))
+            owner = "" if pod.meta.kind == "Pod" else self._owner(pod)
+            bp = self.plan.bridges.get(twin.bridge) if twin.bridge else None
+            intent = pod_intent(
+                pod.annotations,
+                pod.namespace,
+                bp.bridge if bp else None,
+                intents,
+                nad=f"{bp.nad_namespace}/{bp.nad_name}" if bp else "",
+            )
+            topo.pods.append(replace(twin, owner=owner, intent=intent))
         self._default_vpc_routing(subnets)
         self._services()
+        self._externals()
         return topo
+
+    def _externals(self) -> None:
+        """Intended destinations nothing in the lab owns go behind the hosts (see ``externals``)."""
+        owned = [ip for _, nic in iter_nics(self.topo) for ip in nic.ips]
+        owned += [ip for n in self.topo.nodes for ip in n.internal_ips]
+        owned += [ip for svc in self.cluster.services.values() for ip in svc.cluster_ips]
+        wanted = [w.network for p in self.topo.pods if p.failure is None for w in p.intent.of_kind("extra")]
+        placed = external_addresses(wanted, owned, [c for s in self.topo.switches for c in s.cidrs])
+        if placed:
+            self.topo.nodes = [replace(n, external_ips=placed) for n in self.topo.nodes]
 
     def _switch(self, subnet: Subnet) -> None:
         if not subnet.is_ovn:
@@ -627,7 +645,14 @@ class _Builder:
                 )
 
     def _services(self) -> None:
-        """Service VIPs into the LB of the VPC their endpoints live in (``getVpcAndSubnetForEndpoints``)."""
+        """Service VIPs into the LB of the VPC their endpoints live in (``getVpcAndSubnetForEndpoints``).
+
+        Each Service port gets the backends of its own name, as kube-ovn-controller does
+        (``pkg/controller/endpoint_slice.go``, ``getIPPortMappingBackend``: per EndpointSlice, the
+        first port whose name equals the Service port's name gives the target port; a slice without
+        it adds no backend): kube-dns' ``dns`` (53/UDP), ``dns-tcp`` (53/TCP) and ``metrics``
+        (9153/TCP) become three VIPs with one target port each, never a cross product.
+        """
         lbs = {lb.name: lb for lb in self.topo.load_balancers}
         pod_ips: dict[str, str | None] = {}
         for pod in self.topo.pods:
@@ -635,14 +660,10 @@ class _Builder:
             for ip in eth0.ips if eth0 else ():
                 pod_ips[str(ip)] = pod.vpc
         for (ns, name), svc in sorted(self.cluster.services.items()):
-            backends = self._backends(ns, name)
-            if not backends:
-                continue
             for sp in svc.ports:
+                backends = self._backends(ns, name, sp)
                 for vip in svc.cluster_ips:
-                    family = [
-                        (ip, port) for ip, port, proto in backends if ip.version == vip.version and proto == sp.protocol
-                    ]
+                    family = [(ip, port) for ip, port in backends if ip.version == vip.version]
                     if not family:
                         continue
                     vpcs = {pod_ips.get(str(ip)) for ip, _ in family}
@@ -653,25 +674,31 @@ class _Builder:
                     if lb is not None:
                         lb.vips[_vip(vip, sp.port)] = ",".join(_vip(ip, port) for ip, port in family)
 
-    def _backends(self, ns: str, name: str) -> list[tuple[IPAddress, int, str]]:
-        out: list[tuple[IPAddress, int, str]] = []
-        for eps in self.cluster.endpoints.get((ns, name), []):
-            out += [(ip, p.port, p.protocol) for ip in eps.addresses for p in eps.ports]
-        if out:
+    def _backends(self, ns: str, name: str, sp: ServicePort) -> list[tuple[IPAddress, int]]:
+        """(address, target port) of Service port ``sp``: from the Service's endpoints, matched by port
+        name; without endpoints in the input, from the pods its selector picks (what the
+        EndpointSlice controller would write: ``targetPort``, or the port itself)."""
+        slices = self.cluster.endpoints.get((ns, name), [])
+        if slices:
+            out: list[tuple[IPAddress, int]] = []
+            for eps in slices:
+                port = next((p.port for p in eps.ports if p.name == sp.name), None)
+                if port is not None:
+                    out += [(ip, port) for ip in eps.addresses]
             return out
         svc = self.cluster.service(ns, name)
         if not svc or not svc.selector:
-            return out
+            return []
+        target = sp.target_port if isinstance(sp.target_port, int) else sp.port
+        selected: list[tuple[IPAddress, int]] = []
         for pod in self.topo.pods:
             src = self.sources.get(pod.ref)
             eth0 = pod.nic(rules.PRIMARY_IFNAME)
             if src is None or eth0 is None or pod.namespace != ns:
                 continue
             if all(src.labels.get(k) == v for k, v in svc.selector.items()):
-                for sp in svc.ports:
-                    port = sp.target_port if isinstance(sp.target_port, int) else sp.port
-                    out += [(ip, port, sp.protocol) for ip in eth0.ips]
-        return out
+                selected += [(ip, target) for ip in eth0.ips]
+        return selected
 
 
 def _private_acls(subnet: Subnet, join: Subnet) -> tuple[AclRule, ...]:

@@ -4,9 +4,13 @@ The expected matrix comes from the intent, not from the wiring — otherwise a w
 simply be "expected":
 
 * **API** — every pod → each API ClusterIP (``https://<ip>:<port>/version``, CA verified): *reach*
-  for pods an ApiBridge selects (for the families its destinations cover), for pods whose
-  hand-written routes annotation sends the ClusterIP through an attachment on a default-VPC switch
-  (the seed), and for default-VPC pods; *blocked* for every other custom-VPC pod.
+  for default-VPC pods and for pods whose *intent* names the API server (``apibridge.check.intent``:
+  selected by a bridge, a hand-written attachment to a default-VPC subnet, a routes annotation
+  naming an API ClusterIP — whether or not that wiring works); *blocked* for every other pod.
+* **DNS and extra** — each pod → every DNS and ``extra`` destination its intent names, on each
+  port, probed where the destination lives (``proof/intent.py``, ``ovn/externals.py``): *reach*.
+* **not running** — a pod Kube-OVN would fail, or one the lab lacks, fails the verify with the
+  reason; so does a verify that probed nothing.
 * **own VPC** — each pod → the next pod of its VPC on a declared port: *reach*.
 * **VPC boundary** — each pod → one pod of every other VPC, its eth0 and its attachment addresses:
   *blocked*. Pairs between the default VPC and a pod whose attachment is *not* fenced (the seed,
@@ -35,12 +39,13 @@ from typing import Any, Literal
 
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress
-from apibridge.twin import probe
+from apibridge.twin.ovn.topology import Nic, Topology, TwinPod
+from apibridge.twin.pods import probe
 from apibridge.twin.proc import run
-from apibridge.twin.topology import Nic, Topology, TwinPod
+from apibridge.twin.proof import intent
 
 Expect = Literal["reach", "blocked"]
-Kind = Literal["api", "dns", "same-vpc", "cross-vpc", "node", "attachment"]
+Kind = Literal["api", "dns", "extra", "same-vpc", "cross-vpc", "node", "attachment"]
 FALLBACK_PORT = 80  # probed when a target declares no port: a refusal still proves reachability
 
 
@@ -128,6 +133,13 @@ class VerifyReport:
     adversarial: bool = False
     routes_added: dict[str, list[str]] = field(default_factory=dict)  # pod -> routes (adversarial)
     seconds: float = 0.0
+    # --- intent (proof/intent.py): what fails a verify besides a probe
+    unrealized: list[intent.Unrealized] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing was probed: a verify that cannot fail proves nothing, so it fails."""
+        return not self.checked
 
     @property
     def passed(self) -> int:
@@ -135,7 +147,10 @@ class VerifyReport:
 
     @property
     def failed(self) -> int:
-        return sum(1 for c in self.checked if not c.ok)
+        """Unexpected probes, plus each pod that is not running, plus one for an empty verify."""
+        return sum(1 for c in self.checked if not c.ok) + len(self.unrealized) + int(self.empty)
+
+    # --- end intent
 
     @property
     def failures(self) -> list[Checked]:
@@ -149,6 +164,7 @@ class VerifyReport:
             "probes": [c.to_json() for c in self.checked],
             "passed": self.passed,
             "failed": self.failed,
+            "unrealized": [u.to_json() for u in self.unrealized],
             "adversarial": self.adversarial,
             "seconds": round(self.seconds, 3),
         }
@@ -176,7 +192,6 @@ class _Matrix:
         self.pods = [p for p in topo.pods if p.failure is None and p.ref in netns_of]
         self.vpc_of_switch = {s.name: s.vpc for s in topo.switches}
         self.switch_cidrs = {s.name: s.cidrs for s in topo.switches}
-        self.lb_switches = {s.name for s in topo.switches if s.load_balancers}
         self.out: list[Expectation] = []
 
     def strict(self, pod: TwinPod) -> bool:
@@ -235,30 +250,9 @@ class _Matrix:
     def api(self) -> None:
         port = self.topo.api_port
         for pod in self.pods:
-            bridge = self.topo.bridge(pod.bridge)
             for vip in self.topo.api_cluster_ips:
-                if pod.vpc == rules.DEFAULT_VPC:
-                    expect: Expect = "reach"
-                    why = "default-VPC switches carry the cluster load balancers"
-                elif bridge is not None and bridge.reaches(vip, port):
-                    expect, why = "reach", f"ApiBridge {bridge.name} gives its pods the API server"
-                elif bridge is None and self.routed_by_hand(pod, vip):
-                    expect, why = "reach", "its routes annotation sends the ClusterIP through an attachment"
-                else:
-                    expect, why = "blocked", f"custom VPC {pod.vpc} has no path to the API server"
+                expect, why = intent.api_expectation(pod, vip, port)  # from the intent, never the wiring
                 self.add(pod, vip, port, "https", expect, "api", why)
-
-    def routed_by_hand(self, pod: TwinPod, vip: IPAddress) -> bool:
-        for nic in _attachments(pod):
-            if self.vpc_of_switch.get(nic.switch) != rules.DEFAULT_VPC or nic.switch not in self.lb_switches:
-                continue
-            for route in nic.routes:
-                try:
-                    if route.dst and vip in ipaddress.ip_network(route.dst, strict=False):
-                        return True
-                except ValueError:
-                    continue
-        return False
 
     def same_vpc(self) -> None:
         groups = self.groups()
@@ -357,22 +351,11 @@ class _Matrix:
                     )
 
     def dns(self) -> None:
-        """UDP 53 to the DNS ClusterIPs for bridges with ``dns: true``."""
+        """Every DNS and ``extra`` destination a pod's intent names, where it lives (proof/intent.py)."""
+        places = intent.Places(self.topo)
         for pod in self.pods:
-            bridge = self.topo.bridge(pod.bridge)
-            if bridge is None:
-                continue
-            for dest in bridge.destinations:
-                if dest.kind == "dns" and dest.network.num_addresses == 1:
-                    self.add(
-                        pod,
-                        dest.network.network_address,
-                        53,
-                        "udp",
-                        "reach",
-                        "dns",
-                        f"ApiBridge {bridge.name} gives its pods DNS",
-                    )
+            for d in intent.destinations(pod, places):
+                self.add(pod, d.ip, d.port, d.protocol, "reach", d.kind, d.why)
 
 
 def expectations(topo: Topology, netns_of: dict[str, str]) -> list[Expectation]:
@@ -464,5 +447,6 @@ def verify(
     report.checked = [
         Checked(e, o.verdict, o.detail, o.seconds, adversarial) for e, o in zip(exps, outcomes, strict=True)
     ]
+    report.unrealized = intent.unrealized(topo, netns_of)
     report.seconds = time.monotonic() - t0
     return report

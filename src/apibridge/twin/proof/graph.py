@@ -5,8 +5,10 @@ default VPC, where does it lead, and is it fenced — so the layout follows it: 
 with its router and subnets, pods inside their VPC, attachment links (``net1``) crossing into the
 default VPC's attachment subnets, the ``kubernetes`` ClusterIP with its DNAT to the API server on
 the node, a dashed edge for every pod whose routes send the ClusterIP through an attachment, and a
-red double border on subnets that carry an ACL fence. A subnet shared by pods of different VPCs
-is drawn in orange: that is the seed's leak.
+red double border on subnets that carry an ACL fence. The other destinations a bridge intends get
+the same treatment: the ``kube-dns`` ClusterIPs, and each ``extra`` destination drawn where it
+lives (a node, a pod, or behind the hosts), with a dashed edge for each route that leads there.
+A subnet shared by pods of different VPCs is drawn in orange: that is the seed's leak.
 
 DOT text is generated here (the ``graphviz`` Python package is not needed) and rendered with the
 ``dot`` binary.
@@ -15,12 +17,15 @@ DOT text is generated here (the ``graphviz`` Python package is not needed) and r
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import rules
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.twin.ovn.topology import Topology, TwinPod, iter_nics
 from apibridge.twin.proc import run
-from apibridge.twin.topology import Topology, TwinPod
+from apibridge.twin.proof.intent import Places
 
 
 def _q(text: str) -> str:
@@ -32,8 +37,8 @@ def _id(*parts: str) -> str:
     return _q(":".join(parts))
 
 
-def _routes_api(topo: Topology, pod: TwinPod) -> list[tuple[str, str]]:
-    """(ifname, route) for routes of the pod's attachments that cover an API ClusterIP."""
+def _routes_to(targets: Sequence[IPAddress], pod: TwinPod) -> list[tuple[str, str]]:
+    """(ifname, route) for routes of the pod's attachments that cover one of ``targets``."""
     out = []
     for nic in pod.nics[1:]:
         for r in nic.routes:
@@ -41,9 +46,66 @@ def _routes_api(topo: Topology, pod: TwinPod) -> list[tuple[str, str]]:
                 net = ipaddress.ip_network(r.dst, strict=False)
             except ValueError:
                 continue
-            if any(ip in net for ip in topo.api_cluster_ips):
+            if any(ip.version == net.version and ip in net for ip in targets):
                 out.append((nic.ifname, f"{r.dst} via {r.gw}"))
     return out
+
+
+def _routes_api(topo: Topology, pod: TwinPod) -> list[tuple[str, str]]:
+    """(ifname, route) for routes of the pod's attachments that cover an API ClusterIP."""
+    return _routes_to(topo.api_cluster_ips, pod)
+
+
+def _where(topo: Topology, ip: IPAddress) -> tuple[str, str]:
+    """(graph node to link, words) for the place an intended destination lives."""
+    for node in topo.nodes:
+        if ip in node.internal_ips:
+            return _id("node", node.name), f"on node {node.name}"
+    for owner, nic in iter_nics(topo):
+        if ip in nic.ips and not owner.startswith("node/"):
+            return _id("pod", owner), f"pod {owner}"
+    if any(ip in n.external_ips for n in topo.nodes):
+        return "", "outside the cluster, behind the hosts"
+    return "", "outside the lab"
+
+
+def _destination_lines(topo: Topology) -> list[str]:
+    """DNS ClusterIPs and ``extra`` destinations the pods intend, and the routes that lead there."""
+    lines: list[str] = []
+    dns: dict[IPAddress, None] = {}
+    extra: dict[str, tuple[IPNetwork, str]] = {}
+    for pod in topo.pods:
+        for want in pod.intent.wants:
+            if want.kind == "dns":
+                dns[want.network.network_address] = None
+            elif want.kind == "extra":
+                ports = ",".join(f"{p.port}/{p.protocol}" for p in want.ports) or "any port"
+                extra.setdefault(str(want.network), (want.network, ports))
+    if dns:
+        label = "Service kube-system/kube-dns\n" + ", ".join(f"{ip}:53" for ip in dns)
+        lines.append(f"  dns [shape=diamond, style=filled, fillcolor=lightcyan, label={_q(label)}];")
+    places = Places(topo)
+    for key, (net, ports) in sorted(extra.items()):
+        ip = places.address(net)
+        link, words = _where(topo, ip)
+        label = f"extra {net}\n{ports}\n{words}"
+        lines.append(f"  {_id('extra', key)} [shape=note, style=filled, fillcolor=honeydew, label={_q(label)}];")
+        if link:
+            lines.append(f"  {_id('extra', key)} -> {link} [dir=none, style=dotted, color=gray40];")
+    for pod in topo.pods:
+        if pod.failure:
+            continue
+        for ifname, route in _routes_to(tuple(dns), pod):
+            lines.append(
+                f"  {_id('pod', pod.ref)} -> dns [style=dashed, color=teal, label={_q(f'route {route} dev {ifname}')}];"
+            )
+        for key, (net, _) in sorted(extra.items()):
+            for ifname, route in _routes_to((places.address(net),), pod):
+                lines.append(
+                    f"  {_id('pod', pod.ref)} -> {_id('extra', key)} [style=dashed, color=darkolivegreen, "
+                    f"label={_q(f'route {route} dev {ifname}')}];"
+                )
+    return lines
 
 
 def to_dot(topo: Topology, title: str = "apibridge lab") -> str:
@@ -130,6 +192,7 @@ def to_dot(topo: Topology, title: str = "apibridge lab") -> str:
                 f"  {_id('pod', pod.ref)} -> api [style=dashed, color=darkgreen, "
                 f"label={_q(f'route {route} dev {ifname}')}];"
             )
+    lines += _destination_lines(topo)
     lines.append("}")
     return "\n".join(lines) + "\n"
 

@@ -20,8 +20,8 @@ from typing import Literal
 
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.twin.ovn.topology import Nic, Topology, TwinPod, iter_nics
 from apibridge.twin.proc import run
-from apibridge.twin.topology import Nic, Topology, TwinPod, iter_nics
 
 ACL_PRIORITY_OFFSET = 1000  # northd: lflow priority = ACL priority + 1000
 TRACE_SRC_PORT = 40000
@@ -29,6 +29,7 @@ _HEADER = re.compile(r'^\s*(ingress|egress)\(dp="([^"]+)", inport="([^"]+)"(?:, 
 _STAGE = re.compile(r"^\s*(\d+)\. (\w+) \([^)]*\): (.*), priority (\d+), uuid \w+$")
 _OUTPUT = re.compile(r'/\* output to "([^"]+)", type "([^"]*)" \*/')
 _BACKENDS = re.compile(r"ct_lb(?:_mark)?\(backends=([^);]+)")
+_FLOW_DST = re.compile(r"\b(?:nw_dst|ipv6_dst)=([0-9a-fA-F:.]+)")
 _ASSIGN = re.compile(r"^\s*(reg0|xxreg0|outport) = \"?([^\";]+)\"?;")
 
 
@@ -80,25 +81,58 @@ class TraceSummary:
 
 
 def parse_destination(dest: str) -> tuple[str, int | None]:
-    """``10.96.0.1``, ``10.96.0.1:443``, ``[fd00::1]:443``, ``fd00::1`` -> (ip, port or None)."""
+    """``10.96.0.1``, ``10.96.0.1:443``, ``[fd00::1]:443``, ``fd00::1`` -> (ip, port or None).
+
+    An IPv6 address with a port needs brackets (RFC 3986 host syntax, as ``curl`` and Go's
+    ``net.SplitHostPort`` want it). Without them ``fd00:10:96::1:443`` is itself a valid address
+    *and* reads as ``fd00:10:96::1`` port 443: that is refused, never guessed.
+    """
     text = dest.strip()
     port_text: str | None = None
     if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
+        host, closed, rest = text[1:].partition("]")
+        if not closed or (rest and not rest.startswith(":")):
+            raise InputError(
+                f"{dest!r} is not [IPv6 address] or [IPv6 address]:PORT",
+                Location(field="DEST"),
+                hint="e.g. [fd00::1]:443",
+            )
         if rest.startswith(":"):
             port_text = rest[1:]
         text = host
     elif text.count(":") == 1:
         text, _, port_text = text.partition(":")
+    elif text.count(":") > 1:
+        head, _, tail = text.rpartition(":")
+        if _is_port(tail) and _is_ipv6(head) and _is_ipv6(text):
+            raise InputError(
+                f"{dest!r} is ambiguous: the IPv6 address {text} or {head} port {tail}",
+                Location(field="DEST"),
+                hint=f"write [{head}]:{tail} for the port, or [{text}] for the address",
+            )
     port: int | None = None
     if port_text is not None:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not _is_port(port_text):
             raise InputError(f"{dest!r}: port {port_text!r} is not a port number 1-65535", Location(field="DEST"))
         port = int(port_text)
     try:
-        return str(ipaddress.ip_address(text)), port
+        ip = ipaddress.ip_address(text)
     except ValueError:
-        raise InputError(f"{dest!r} is not an IP address (optionally with :PORT)", Location(field="DEST")) from None
+        raise InputError(
+            f"{dest!r} is not an IP address (optionally with :PORT; IPv6 as [ADDRESS]:PORT)", Location(field="DEST")
+        ) from None
+    return str(ip), port
+
+
+def _is_port(text: str) -> bool:
+    return text.isascii() and text.isdigit() and 0 < int(text) < 65536
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return ipaddress.ip_address(text).version == 6
+    except ValueError:
+        return False
 
 
 def _owner_of(topo: Topology, ip: IPAddress) -> tuple[str, Nic] | None:
@@ -245,8 +279,29 @@ def _lsp_owner(topo: Topology, lsp: str) -> str:
     return lsp
 
 
+def _first_destination(text: str) -> str | None:
+    """The destination of the traced microflow, from ovn-trace's first line (``nw_dst=`` / ``ipv6_dst=``)."""
+    m = _FLOW_DST.search(text.split("\n", 1)[0])
+    return m.group(1) if m else None
+
+
+def _solicitation(actions: list[str]) -> str | None:
+    """What the router sends when it has no MAC for the next hop: IPv4 ARP, IPv6 neighbour discovery."""
+    if any(a.startswith("arp {") for a in actions):
+        return "an ARP request"
+    if any(a.startswith("nd_ns {") for a in actions):
+        return "a neighbour solicitation (IPv6 neighbour discovery)"
+    return None
+
+
 def summarize(text: str, topo: Topology, request: TraceRequest | None = None) -> TraceSummary:
-    """The path in ``ovn-trace`` output (detailed format), as operator-level steps and a verdict."""
+    """The path in ``ovn-trace`` output (detailed format), as operator-level steps and a verdict.
+
+    A router that has no MAC for the next hop turns the packet into an ARP request (IPv4) or a
+    neighbour solicitation (IPv6) and floods it; the ports that flood reaches did *not* receive the
+    packet. Then the verdict names the next hop: the router's own address (no route leads on), an
+    address no port has (dropped), or a port whose MAC the router has yet to learn.
+    """
     s = TraceSummary()
     s.warnings = [line.split("|WARN|", 1)[1] for line in text.splitlines() if "|WARN|" in line]
     routers = {r.name for r in topo.routers}
@@ -259,6 +314,9 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
         out = _OUTPUT.search(line)
         if out:
             last_outputs.append((out.group(1), out.group(2)))
+    destination = request.dst if request is not None else _first_destination(text)
+    next_hop: str | None = None
+    solicited: tuple[str, str | None, str] | None = None  # (router, next hop, what it sends)
     for st in _stages(text):
         if (st.dp, st.direction) not in seen_dp and st.direction == "ingress":
             seen_dp.append((st.dp, st.direction))
@@ -274,6 +332,7 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
             proto = re.search(r"\b(tcp|udp|sctp)\.dst ==", st.match)
             name = lbs_by_vip.get((vip or "", proto.group(1) if proto else "tcp"), "a load balancer")
             s.steps.append(Step("lb", f"load balancer {name} DNATs {vip} → {backends.group(1)}"))
+            destination = _backend_address(backends.group(1)) or destination  # ovn-trace follows the first
         if "_acl" in st.table and "hint" not in st.table and st.priority >= ACL_PRIORITY_OFFSET:
             direction = "from-lport" if st.table.startswith("ls_in") else "to-lport"
             match = _acl_match(st.match)
@@ -291,29 +350,31 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
                 s.dropped = True
         if st.table == "lr_in_ip_routing" and st.priority > 0:
             hop = _assigned(st.actions, "reg0") or _assigned(st.actions, "xxreg0")
+            next_hop = destination if hop in ("ip4.dst", "ip6.dst") else hop
             port = _assigned(st.actions, "outport")
             match = re.sub(r"^reg7 == \d+ && ", "", st.match)
             own = " (the router's own address: nowhere to go)" if _is_router_ip(topo, hop) and "src" in match else ""
             s.steps.append(Step("route", f"route '{match}' → next hop {hop} via {port}{own}"))
         if st.table == "lr_in_policy" and st.priority > 0:
             hop = _assigned(st.actions, "reg0") or _assigned(st.actions, "xxreg0")
+            if hop:
+                next_hop = hop
             action = f"reroute to {hop}" if hop else ("drop" if "drop;" in st.actions else "allow")
             s.steps.append(Step("policy", f"policy {st.priority} '{st.match}' → {action}"))
-        if st.table == "lr_in_arp_request" and any(a.startswith("arp {") for a in st.actions):
-            s.steps.append(Step("arp", f"{st.dp} has no MAC for the next hop and sends an ARP request instead"))
+        sends = _solicitation(st.actions) if st.table == "lr_in_arp_request" else None
+        if sends is not None and solicited is None:
+            solicited = (st.dp, next_hop, sends)
+            hop_text = f" {next_hop}" if next_hop else ""
+            s.steps.append(Step("arp", f"{st.dp} has no MAC for the next hop{hop_text} and sends {sends} instead"))
         if "drop;" in st.actions and "_acl" not in st.table:
             s.dropped = True
             s.steps.append(Step("drop", f"dropped in {st.table} of {st.dp} ('{st.match}')"))
     vif = [o for o in last_outputs if o[1] == ""]
     if s.dropped:
         s.verdict = "dropped"
-    elif (
-        vif
-        and request is not None
-        and any(_lsp_owner(topo, v[0]).startswith(request.pod) for v in vif)
-        and any(st.table == "lr_in_arp_request" for st in _stages(text))
-    ):
-        s.verdict = "black hole: the router only ARPs (no route to the destination)"
+    elif solicited is not None:
+        s.verdict = _unresolved(topo, *solicited)
+        s.dropped = s.verdict.startswith("dropped")
     elif vif:
         target = _lsp_owner(topo, vif[-1][0])
         s.delivered_to = target
@@ -322,6 +383,31 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
     else:
         s.verdict = "not delivered"
     return s
+
+
+def _backend_address(backends: str) -> str | None:
+    """``10.0.0.5:80,10.0.0.6:80`` / ``[fd00::5]:80`` -> the first backend's address."""
+    first = backends.split(",", 1)[0].strip()
+    host = first[1:].partition("]")[0] if first.startswith("[") else first.rpartition(":")[0] or first
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _unresolved(topo: Topology, router: str, hop: str | None, sends: str) -> str:
+    """The verdict when ``router`` has to ask for ``hop``'s MAC: the packet itself goes nowhere."""
+    if hop is None:
+        return f"not delivered: {router} sends {sends} for the next hop"
+    if _is_router_ip(topo, hop):
+        return f"black hole: {router} has no route to the destination (its next hop {hop} is its own address)"
+    try:
+        owner = _owner_of(topo, ipaddress.ip_address(hop))
+    except ValueError:
+        owner = None
+    if owner is None:
+        return f"dropped: no port has {hop} ({router} sends {sends} that nobody answers)"
+    return f"not delivered: {router} has yet to learn the MAC of {hop} ({owner[0]} {owner[1].ifname}) and sends {sends}"
 
 
 def _is_router_ip(topo: Topology, ip: str) -> bool:

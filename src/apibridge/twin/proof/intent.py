@@ -1,0 +1,128 @@
+"""The verify matrix's expectations that come from the intent (``apibridge.check.intent``), and what
+a verify must fail on besides a probe.
+
+``lab verify`` asks each pod's intent, never its wiring, whether it should reach the API server,
+DNS and its bridge's ``extra`` destinations — so a broken route shows up as a blocked path instead
+of becoming the expectation. Intended destinations are probed where they live (see
+``twin.ovn.externals``). A proof must also be able to fail for what it could not probe: a pod
+Kube-OVN would fail (its message, as kube-ovn-controller or kube-ovn-cni gives it), a pod that
+should be running and is not, and a verify that probed nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from apibridge.check.intent import Want
+from apibridge.kubeovn import rules
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.twin.ovn.externals import probe_address
+from apibridge.twin.ovn.topology import Topology, TwinPod, iter_nics
+
+FALLBACK_PORT = 80  # a destination without ports: any port will do, and a refusal proves the path
+MAX_DESTINATION_PROBES = 256  # DNS and extra probes per pod
+Expect = Literal["reach", "blocked"]
+
+
+@dataclass(frozen=True)
+class Unrealized:
+    """A pod the input asks for that is not running in the lab, and why."""
+
+    pod: str
+    reason: str
+    intends: str = ""  # what it would have reached, when its intent names something
+
+    def message(self) -> str:
+        tail = f" (it intends {self.intends})" if self.intends else ""
+        return f"FAILED: {self.pod} is not running: {self.reason}{tail}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"pod": self.pod, "reason": self.reason, "intends": self.intends}
+
+
+def _intends(pod: TwinPod) -> str:
+    kinds = {"api": "the API server", "dns": "DNS", "extra": "extra destinations"}
+    return ", ".join(dict.fromkeys(kinds[w.kind] for w in pod.intent.wants))
+
+
+def unrealized(topo: Topology, netns_of: Mapping[str, str]) -> list[Unrealized]:
+    """Pods that failed (Kube-OVN's reason) or that the lab should run and does not."""
+    out: list[Unrealized] = []
+    for pod in topo.pods:
+        if pod.failure is not None:
+            out.append(Unrealized(pod.ref, pod.failure, _intends(pod)))
+        elif pod.ref not in netns_of:
+            out.append(Unrealized(pod.ref, "the lab has no namespace for it (lab up did not finish?)", _intends(pod)))
+    return out
+
+
+def api_expectation(pod: TwinPod, vip: IPAddress, port: int) -> tuple[Expect, str]:
+    """Must ``pod`` reach the API server at ``vip:port``? From its VPC and its intent only."""
+    if pod.vpc == rules.DEFAULT_VPC:
+        return "reach", "default-VPC switches carry the cluster load balancers"
+    want = pod.intent.want(vip, port, "TCP")
+    if want is not None:
+        return "reach", f"{want.why}, so it intends the API server"
+    return "blocked", f"custom VPC {pod.vpc} has no path to the API server and nothing in its intent asks for one"
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One probe of an intended DNS or extra destination."""
+
+    ip: IPAddress
+    port: int
+    protocol: Literal["tcp", "udp"]
+    kind: Literal["dns", "extra"]
+    why: str
+
+
+def owned_addresses(topo: Topology) -> list[IPAddress]:
+    """Every address the lab gives a pod or node interface, a node's ``lo`` (InternalIPs, externals)."""
+    owned = [ip for _, nic in iter_nics(topo) for ip in nic.ips]
+    owned += [ip for n in topo.nodes for ip in (*n.internal_ips, *n.external_ips)]
+    return owned
+
+
+class Places:
+    """The probe address of each intended network, worked out once per network (not once per pod)."""
+
+    def __init__(self, topo: Topology) -> None:
+        self.owned = owned_addresses(topo)
+        self._address: dict[str, IPAddress] = {}
+
+    def address(self, network: IPNetwork) -> IPAddress:
+        key = str(network)
+        if key not in self._address:
+            self._address[key] = probe_address(network, self.owned)
+        return self._address[key]
+
+
+def destinations(pod: TwinPod, places: Places) -> Iterator[Destination]:
+    """The DNS and ``extra`` destinations ``pod`` intends, each port a probe (SCTP is not probed), at
+    most ``MAX_DESTINATION_PROBES`` (an ApiBridge's lists are input: bounded)."""
+    if pod.vpc == rules.DEFAULT_VPC:
+        return
+    count = 0
+    for want in pod.intent.wants:
+        if want.kind == "api":
+            continue
+        for d in _probes(want, places.address(want.network)):
+            if count >= MAX_DESTINATION_PROBES:
+                return
+            count += 1
+            yield d
+
+
+def _probes(want: Want, ip: IPAddress) -> Iterator[Destination]:
+    kind: Literal["dns", "extra"] = "dns" if want.kind == "dns" else "extra"
+    what = "DNS" if kind == "dns" else f"{want.network}"
+    why = f"{want.why} and names {what}"
+    if not want.ports:
+        yield Destination(ip, FALLBACK_PORT, "tcp", kind, why)
+        return
+    for p in want.ports:
+        if p.protocol in ("TCP", "UDP"):
+            yield Destination(ip, p.port, "udp" if p.protocol == "UDP" else "tcp", kind, why)
