@@ -12,8 +12,16 @@ from typing import Any
 import click
 
 from apibridge.check.validator import check
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
+from apibridge.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    limits_option,
+    output_option,
+    planner_config,
+    pool_options,
+)
 from apibridge.model.cluster import load_cluster
+from apibridge.model.load import Limits
 from apibridge.plan.planner import plan
 from apibridge.report import findings as report
 from apibridge.report.console import Ui, steps
@@ -24,9 +32,16 @@ from apibridge.report.manifests import dump
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @output_option(("text", "json", "yaml"), "text")
 @pool_options
+@limits_option
 @click.pass_context
 def check_command(
-    ctx: click.Context, files: tuple[str, ...], output: str, pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]
+    ctx: click.Context,
+    files: tuple[str, ...],
+    output: str,
+    pool_v4: Any,
+    pool_v6: Any,
+    service_cidrs: tuple[Any, ...],
+    limits: Limits,
 ) -> None:
     """Validate manifests (files, directories, or - for stdin).
 
@@ -36,7 +51,7 @@ def check_command(
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "checking")) as step:
         step(f"loading {len(files)} path(s)")
-        cluster = load_cluster(files)
+        cluster = load_cluster(files, limits=limits)
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         step("checking")

@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes
 from apibridge.plan.planner import DEFAULT_POOL_V4, DEFAULT_POOL_V6, PlannerConfig
 
 EXIT_OK = 0
@@ -90,3 +91,39 @@ def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -
         if pool.prefixlen > block:
             raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")
     return config
+
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """``64Mi``, ``100M``, ``1Gi``, ``4096`` -> bytes (Kubernetes quantity suffixes)."""
+    raw = text.strip()
+    digits = raw.rstrip("kKmMgGiI")
+    unit = raw[len(digits) :].lower()
+    if not digits.isdigit() or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size (e.g. 64Mi, 100M, 1Gi or a number of bytes)")
+    return int(digits) * _UNITS[unit]
+
+
+def _limits(ctx: click.Context, param: click.Parameter, value: str) -> Limits:
+    try:
+        size = parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if size <= 0:
+        raise click.BadParameter("must be positive")
+    return Limits(max_bytes=size)
+
+
+def limits_option(func: F) -> F:
+    """``--max-file-size``: the most one input file may hold; the command receives ``limits``."""
+    return click.option(
+        "--max-file-size",
+        "limits",
+        callback=_limits,
+        default=format_bytes(DEFAULT_LIMITS.max_bytes),
+        show_default=True,
+        metavar="SIZE",
+        help="Refuse an input file larger than this (e.g. 512Mi).",
+    )(func)

@@ -18,9 +18,16 @@ import click
 
 from apibridge.base.errors import InputError
 from apibridge.check.validator import check
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
+from apibridge.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    limits_option,
+    output_option,
+    planner_config,
+    pool_options,
+)
 from apibridge.model.cluster import Cluster
-from apibridge.model.load import Document, load_documents
+from apibridge.model.load import Document, Limits, load_documents
 from apibridge.model.objects import meta_of
 from apibridge.plan.mutation import inject_documents
 from apibridge.plan.planner import plan
@@ -57,6 +64,7 @@ def _identity(doc: Document) -> tuple[object, ...]:
 )
 @output_option(("yaml", "json"), "yaml")
 @pool_options
+@limits_option
 @click.pass_context
 def inject_command(
     ctx: click.Context,
@@ -66,17 +74,20 @@ def inject_command(
     pool_v4: Any,
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
+    limits: Limits,
 ) -> None:
     """Print -f FILE with the API-server attachment added to every pod a bridge selects."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "injecting")) as step:
         step("loading")
-        documents = load_documents([filename])
+        documents = load_documents([filename], limits)
         own = {_file_key(d.source) for d in documents}
         # -f's objects are the newer version of the same objects in a cluster dump: they replace them
         replaced = {_identity(d) for d in documents}
         context = [
-            d for d in load_documents(cluster_files) if _file_key(d.source) not in own and _identity(d) not in replaced
+            d
+            for d in load_documents(cluster_files, limits)
+            if _file_key(d.source) not in own and _identity(d) not in replaced
         ]
         cluster = Cluster.from_documents([*context, *documents])
         step("planning")

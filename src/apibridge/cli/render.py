@@ -15,8 +15,16 @@ import click
 
 from apibridge.base.errors import InputError, Location
 from apibridge.check.validator import check
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
+from apibridge.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    limits_option,
+    output_option,
+    planner_config,
+    pool_options,
+)
 from apibridge.model.cluster import Cluster, load_cluster
+from apibridge.model.load import Limits
 from apibridge.model.objects import ApiBridge
 from apibridge.plan.planner import bridge_for_vpc, plan
 from apibridge.plan.types import BridgePlan
@@ -63,6 +71,7 @@ def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]
 @click.option("--vpc", metavar="NAME", help="Render the bridge(s) of this VPC; plan one with defaults if none.")
 @output_option(("yaml", "json"), "yaml")
 @pool_options
+@limits_option
 @click.pass_context
 def render_command(
     ctx: click.Context,
@@ -72,12 +81,13 @@ def render_command(
     pool_v4: Any,
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
+    limits: Limits,
 ) -> None:
     """Print the NAD and Subnet of every ApiBridge in FILE... (yaml: for kubectl apply -f -)."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "checking")) as step:
         step(f"loading {len(files)} path(s)")
-        cluster = load_cluster(files)
+        cluster = load_cluster(files, limits=limits)
         chosen, extra = _chosen(cluster, vpc, files, ui)
         step("planning")
         the_plan = plan(cluster, extra_bridges=extra, config=planner_config(pool_v4, pool_v6, service_cidrs))

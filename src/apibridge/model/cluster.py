@@ -22,7 +22,7 @@ from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model import objects as o
-from apibridge.model.load import Document, load_documents, no_gc
+from apibridge.model.load import DEFAULT_LIMITS, Document, Limits, load_documents, no_gc
 
 # Kinds of well-known groups that we read past without modelling them (kept for `inject`).
 PASSTHROUGH_KINDS = {
@@ -438,6 +438,6 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
     )
 
 
-def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False) -> Cluster:
+def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False, limits: Limits = DEFAULT_LIMITS) -> Cluster:
     """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
-    return Cluster.from_documents(load_documents(paths), lab_defaults=lab_defaults)
+    return Cluster.from_documents(load_documents(paths, limits), lab_defaults=lab_defaults)
