@@ -112,7 +112,7 @@ def test_dual_stack_gets_one_cidr_and_one_host_route_per_family() -> None:
 
 
 def test_routes_go_to_each_destination_via_the_gateway() -> None:
-    bp = seed_plan(destinations={"apiserver": True, "extra": ["192.168.50.0/24", {"ip": "192.168.60.7"}]})
+    bp = seed_plan(destinations={"apiserver": True, "extra": [{"cidr": "192.168.50.0/24"}, {"cidr": "192.168.60.7"}]})
     gw = str(bp.gateway(4))
     assert [(r.dst, r.gw) for r in bp.routes] == [
         ("10.96.0.1/32", gw),

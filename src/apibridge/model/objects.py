@@ -13,12 +13,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import dualstack, nadconf, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.model import crdschema
 from apibridge.model.fields import Fields
 from apibridge.model.load import Document
 from apibridge.model.selectors import LabelSelector, SelectorError
@@ -545,7 +546,21 @@ BRIDGE_NAME_MAX = rules.BRIDGE_NAME_MAX
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
+def schema_error(doc: Document, meta: Meta) -> InputError | None:
+    """The CRD schema's verdict on an ApiBridge as written (``None``: the API server would take it)."""
+    errors = crdschema.validate(doc.body)
+    if not errors:
+        return None
+    first, rest = errors[0], errors[1:]
+    more = f" (and {len(rest)} more: {'; '.join(f'{e.field}: {e.message}' for e in rest)})" if rest else ""
+    hint = first.hint or "the CRD's schema refuses it, as kubectl apply --validate=strict would"
+    return InputError(first.message + more, replace(meta.location, field=first.field), hint=hint)
+
+
 def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
+    problem = schema_error(doc, meta)
+    if problem is not None:
+        raise problem
     f = _fields(doc, meta)
     if not _DNS_LABEL.match(meta.name) or len(meta.name) > BRIDGE_NAME_MAX:
         raise f.error(
@@ -557,7 +572,7 @@ def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
     vpc = f.str_("spec.vpc")
     if not vpc:
         raise f.error("spec.vpc", "ApiBridge needs spec.vpc, the custom VPC whose pods get API access")
-    cidr_block = f.str_("spec.cidrBlock") or "auto"
+    cidr_block = f.str_("spec.cidrBlock", "auto") or "auto"
     if cidr_block != "auto":
         try:
             nets = dualstack.parse_cidrs(cidr_block, strict=True)
@@ -565,41 +580,23 @@ def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
             raise f.error("spec.cidrBlock", f"{exc}; use 'auto' or one CIDR per family") from None
         if len({n.version for n in nets}) != len(nets):
             raise f.error("spec.cidrBlock", "at most one CIDR per family")
-    isolation = f.str_("spec.isolation") or "strict"
-    if isolation not in ("strict", "open"):
-        raise f.error("spec.isolation", f"{isolation!r} is not 'strict' or 'open'")
-    rollout = f.str_("spec.rollout") or "none"
-    if rollout not in ("none", "restart"):
-        raise f.error("spec.rollout", f"{rollout!r} is not 'none' or 'restart'")
+    isolation = f.str_("spec.isolation", "strict")
+    rollout = f.str_("spec.rollout", "none")
     extra: list[ExtraDestination] = []
-    for i, entry in enumerate(f.list_("spec.destinations.extra")):
+    for i, entry in enumerate(f.list_("spec.destinations.extra")):  # shape checked by the schema
         path = f"spec.destinations.extra[{i}]"
-        if isinstance(entry, str):
-            entry = {"cidr": entry}
-        if not isinstance(entry, Mapping):
-            raise f.error(path, "expected an IP/CIDR string or a mapping with cidr and ports")
         ef = Fields(entry, meta.location, path)
-        target = ef.str_("cidr") or ef.str_("ip")
-        if not target:
-            raise f.error(f"{path}.cidr", "missing cidr (an IP or a CIDR)")
+        target = ef.str_("cidr") or ""
         try:
             net = ipaddress.ip_network(target, strict=True)
         except ValueError as exc:
             raise f.error(f"{path}.cidr", f"{target!r} is not an IP or CIDR: {exc}") from None
-        ports: list[ServicePort] = []
-        for j, p in enumerate(ef.list_("ports")):
-            pp = f"{path}.ports[{j}]"
-            if isinstance(p, int) and not isinstance(p, bool):
-                p = {"port": p}
-            if not isinstance(p, Mapping):
-                raise f.error(pp, "expected a port number or a mapping with port and protocol")
-            pf = Fields(p, meta.location, pp)
-            port = pf.int_("port")
-            if port is None or not 0 < port < 65536:
-                raise f.error(f"{pp}.port", f"expected a port number 1-65535, got {p.get('port')!r}")
-            ports.append(ServicePort(port, _protocol(pf, "protocol")))
-        extra.append(ExtraDestination(net, tuple(ports)))
-    nad_ns = f.str_("spec.nadNamespace") or rules.SEED_NAD_NAMESPACE
+        ports = tuple(
+            ServicePort(int(p["port"]), _protocol(Fields(p, meta.location, f"{path}.ports[{j}]"), "protocol"))
+            for j, p in enumerate(ef.list_("ports"))
+        )
+        extra.append(ExtraDestination(net, ports))
+    nad_ns = f.str_("spec.nadNamespace", rules.SEED_NAD_NAMESPACE) or rules.SEED_NAD_NAMESPACE
     gen = f.int_("metadata.generation") or 1
     return ApiBridge(
         meta=meta,
