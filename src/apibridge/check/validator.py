@@ -34,7 +34,7 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
         ref = pod.meta.ref
         primary = cluster.pod_subnet(pod)
         vpc = primary.vpc if primary is not None else None
-        bridges = selector.selecting(pod)
+        bridges = selector.selecting(pod, vpc)
         if len(bridges) > 1:
             bridge_stats.record_overlap(ref, bridges)
         analysis = analyzer.analyse(pod, primary, vpc, bridges[0] if bridges else None)

@@ -16,6 +16,7 @@ from apibridge.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     limits_option,
+    one_shot,
     output_option,
     planner_config,
     pool_options,
@@ -34,6 +35,7 @@ from apibridge.report.manifests import dump
 @pool_options
 @limits_option
 @click.pass_context
+@one_shot
 def check_command(
     ctx: click.Context,
     files: tuple[str, ...],

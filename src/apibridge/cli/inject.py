@@ -22,6 +22,7 @@ from apibridge.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     limits_option,
+    one_shot,
     output_option,
     planner_config,
     pool_options,
@@ -66,6 +67,7 @@ def _identity(doc: Document) -> tuple[object, ...]:
 @pool_options
 @limits_option
 @click.pass_context
+@one_shot
 def inject_command(
     ctx: click.Context,
     filename: str,

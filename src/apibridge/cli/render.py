@@ -19,6 +19,7 @@ from apibridge.cli.common import (
     EXIT_FINDINGS,
     EXIT_OK,
     limits_option,
+    one_shot,
     output_option,
     planner_config,
     pool_options,
@@ -73,6 +74,7 @@ def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]
 @pool_options
 @limits_option
 @click.pass_context
+@one_shot
 def render_command(
     ctx: click.Context,
     files: tuple[str, ...],

@@ -254,6 +254,18 @@ KNOWN_KINDS = {
 NAMESPACED = {"Service", "Endpoints", "Pod", "EndpointSlice", "NetworkAttachmentDefinition", *WORKLOAD_KINDS}
 
 
+def _str_map_or_none(value: Any) -> dict[str, str] | None:
+    """``value`` when it is a plain map of strings (the common case, shared read-only), else ``None``."""
+    if value is None:
+        return {}
+    if type(value) is dict:
+        for item in value.values():
+            if type(item) is not str:
+                return None
+        return value
+    return None
+
+
 def meta_of(doc: Document) -> Meta:
     body = doc.body
     kind = body.get("kind")
@@ -273,17 +285,14 @@ def meta_of(doc: Document) -> Meta:
         raise InputError("metadata.namespace must be a string", doc.location(kind, "metadata.namespace"))
     namespace = (namespace or "default") if kind in NAMESPACED else None
     ref = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
-    f = Fields(body, doc.location(ref))
+    location = Location(doc.source, doc.index, ref)
+    labels = _str_map_or_none(md.get("labels"))
+    annotations = _str_map_or_none(md.get("annotations"))
+    if labels is None or annotations is None:  # not a plain map of strings: the precise error
+        f = Fields(body, location)
+        labels, annotations = f.str_map("metadata.labels"), f.str_map("metadata.annotations")
     uid = md.get("uid")
-    return Meta(
-        kind,
-        name,
-        namespace,
-        f.str_map("metadata.labels"),
-        f.str_map("metadata.annotations"),
-        doc.location(ref),
-        uid if isinstance(uid, str) else None,
-    )
+    return Meta(kind, name, namespace, labels, annotations, location, uid if isinstance(uid, str) else None)
 
 
 def _fields(doc: Document, meta: Meta) -> Fields:
@@ -393,7 +402,62 @@ def parse_endpointslice(doc: Document, meta: Meta) -> Endpoints:
     return Endpoints(meta, service, tuple(addrs), tuple(ports))
 
 
+_PROTOCOLS = {None: "TCP", "TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP"}
+
+
 def parse_podlike(doc: Document, meta: Meta) -> PodLike:
+    """The pod (or pod template) as read; plain well-formed input takes a fast path (100,000 pods in a
+    cluster dump), anything else the checked path, which names the field that is wrong."""
+    path = TEMPLATE_PATHS[meta.kind]
+    tmpl: Any = doc.body
+    for part in path:
+        tmpl = tmpl.get(part) if type(tmpl) is dict else None
+    if type(tmpl) is not dict:
+        return _parse_podlike_checked(doc, meta)
+    if path:
+        tmeta = tmpl.get("metadata")
+        if tmeta is None:
+            labels: Mapping[str, str] | None = {}
+            annotations: Mapping[str, str] | None = {}
+        elif type(tmeta) is dict:
+            labels, annotations = _str_map_or_none(tmeta.get("labels")), _str_map_or_none(tmeta.get("annotations"))
+        else:
+            labels = annotations = None
+        if labels is None or annotations is None:
+            return _parse_podlike_checked(doc, meta)
+    else:
+        labels, annotations = meta.labels, meta.annotations
+    spec = tmpl.get("spec")
+    node: Any = None
+    ports: list[ContainerPort] = []
+    if spec is not None:
+        if type(spec) is not dict:
+            return _parse_podlike_checked(doc, meta)
+        node = spec.get("nodeName")
+        if node is not None and type(node) is not str:
+            return _parse_podlike_checked(doc, meta)
+        containers = spec.get("containers")
+        if containers is not None:
+            if type(containers) is not list:
+                return _parse_podlike_checked(doc, meta)
+            for c in containers:
+                if type(c) is not dict:
+                    return _parse_podlike_checked(doc, meta)
+                cports = c.get("ports")
+                if not cports:
+                    continue
+                if type(cports) is not list:
+                    return _parse_podlike_checked(doc, meta)
+                for p in cports:
+                    number = p.get("containerPort") if type(p) is dict else None
+                    proto = _PROTOCOLS.get(p.get("protocol")) if type(p) is dict else None
+                    if type(number) is not int or not 0 < number < 65536 or proto is None:
+                        return _parse_podlike_checked(doc, meta)
+                    ports.append(ContainerPort(number, proto))
+    return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
+
+
+def _parse_podlike_checked(doc: Document, meta: Meta) -> PodLike:
     path = TEMPLATE_PATHS[meta.kind]
     f = _fields(doc, meta)
     prefix = ".".join(path)
@@ -460,9 +524,9 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
             raise f.error("spec.gateway", str(exc)) from None
     else:
         # formatSubnet: the first usable address of each CIDR
-        gateways = tuple(dualstack.default_gateway(c) for c in cidrs if c.num_addresses > 1)
+        gateways = tuple(dualstack.default_gateway(c) for c in cidrs if c.prefixlen < c.max_prefixlen)
         assumed.append("spec.gateway")
-    missing = [c for c in cidrs if c.num_addresses > 1 and all(g.version != c.version for g in gateways)]
+    missing = [c for c in cidrs if c.prefixlen < c.max_prefixlen and all(g.version != c.version for g in gateways)]
     if raw_gw and missing:  # AppendGwByCidr: a family without a gateway gets the first address of its CIDR
         gateways = (*gateways, *(dualstack.default_gateway(c) for c in missing))
         assumed.append("spec.gateway")
