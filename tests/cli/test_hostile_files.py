@@ -7,8 +7,10 @@ The bound asserted is CPU time (user + system) < 2 s and peak RSS < 256 MiB; wal
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -59,34 +61,46 @@ class Run:
     rss_mib: float
 
 
+# The measured process is started by a small wrapper: a child forked from pytest itself inherits pytest's
+# resident-set high-water mark (Linux keeps ru_maxrss across fork and exec), which would be measured instead.
+_WRAPPER = """
+import json, os, subprocess, sys, threading
+proc = subprocess.Popen(sys.argv[3:])
+timer = threading.Timer(float(sys.argv[2]), proc.kill)  # the wrapper ends what it started
+timer.daemon = True
+timer.start()
+_, status, usage = os.wait4(proc.pid, 0)
+timer.cancel()
+with open(sys.argv[1], "w") as out:
+    json.dump({"code": os.waitstatus_to_exitcode(status), "cpu": usage.ru_utime + usage.ru_stime,
+               "rss": usage.ru_maxrss / 1024}, out)
+"""
+
+
 def run(*args: str, stdin: int | None = subprocess.DEVNULL, timeout: float = 30) -> Run:
-    """Run the installed ``apibridge``; reap it with ``os.wait4`` for its own CPU time and peak RSS."""
+    """Run the installed ``apibridge``, with its own CPU time and peak RSS."""
     env = {k: v for k, v in os.environ.items() if k not in ("APIBRIDGE_DEBUG", "FORCE_COLOR")}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as tmp:
+        usage_file = os.path.join(tmp, "usage.json")
         start = time.monotonic()
-        proc = subprocess.Popen([str(BIN / "apibridge"), *args], cwd=REPO, stdin=stdin, stdout=out, stderr=err, env=env)
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - start > timeout:
-                proc.kill()
-                os.wait4(proc.pid, 0)
-                proc.returncode = -9
-                pytest.fail(f"apibridge {' '.join(args)} still running after {timeout} s")
-            time.sleep(0.01)
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", _WRAPPER, usage_file, str(timeout), str(BIN / "apibridge"), *args],
+                cwd=REPO,
+                stdin=stdin,
+                capture_output=True,
+                env=env,
+                timeout=timeout + 10,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"apibridge {' '.join(args)} still running after {timeout} s")
         wall = time.monotonic() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: keep Popen from waiting again
-        out.seek(0)
-        err.seek(0)
-        return Run(
-            proc.returncode,
-            out.read().decode(),
-            err.read().decode(),
-            usage.ru_utime + usage.ru_stime,
-            wall,
-            usage.ru_maxrss / 1024,
-        )
+        with open(usage_file) as handle:
+            usage = json.load(handle)
+        if wall > timeout:
+            pytest.fail(f"apibridge {' '.join(args)} still running after {timeout} s")
+    return Run(usage["code"], proc.stdout.decode(), proc.stderr.decode(), usage["cpu"], wall, usage["rss"])
 
 
 def assert_refused(result: Run, *needles: str) -> None:
