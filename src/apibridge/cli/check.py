@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from apibridge.base.errors import InputError, Location
 from apibridge.check.validator import check
 from apibridge.cli.common import (
     EXIT_FINDINGS,
@@ -32,6 +33,21 @@ from apibridge.report.manifests import dump
 @click.command("check")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @output_option(("text", "json", "yaml"), "text")
+@click.option(
+    "--fail-on",
+    type=click.Choice(("error", "warning")),
+    default="error",
+    show_default=True,
+    help="Exit 1 on findings of this severity or worse.",
+)
+@click.option(
+    "--min-severity",
+    type=click.Choice(report.SEVERITIES[::-1]),
+    default="info",
+    show_default=True,
+    help="Show only findings of this severity or worse (and assumptions only at info).",
+)
+@click.option("--allow-empty", is_flag=True, help="An input without any object is fine (default: exit 2).")
 @pool_options
 @limits_option
 @click.pass_context
@@ -44,24 +60,39 @@ def check_command(
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
     limits: Limits,
+    fail_on: str,
+    min_severity: str,
+    allow_empty: bool,
 ) -> None:
     """Validate manifests (files, directories, or - for stdin).
 
     \b
-    JSON/YAML shape: {"findings": [{"code", "severity", "object", "field", "message", "hint"}]}
+    JSON/YAML shape: {"findings": [{"code", "severity", "object", "field", "message", "hint",
+                                    "file", "document"}]}
     """
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "checking")) as step:
         step(f"loading {len(files)} path(s)")
         cluster = load_cluster(files, limits=limits)
+        for skipped in cluster.skipped_files:
+            ui.info(f"skipped {skipped}: no document has a kind (not a Kubernetes manifest)")
+        if not cluster.documents and not cluster.others and not allow_empty:
+            raise InputError(
+                "no Kubernetes objects in the input",
+                Location(", ".join(files)),
+                hint="check the paths (directories are read for *.yaml, *.yml, *.json), or pass --allow-empty",
+            )
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         step("checking")
         findings = check(cluster, the_plan)
+    failing = report.at_least(findings, fail_on)
+    shown = report.at_least(findings, min_severity)
     if output == "text":
-        report.print_assumptions(ui.err, cluster.assumptions)
-        report.print_findings(ui.out, findings, sources=report.object_sources(cluster))
-        ui.out.print(report.summary(findings, objects=len(cluster.documents)))
+        if min_severity == "info":
+            report.print_assumptions(ui.err, cluster.assumptions)
+        report.print_findings(ui.out, shown, sources=report.object_sources(cluster))
+        ui.out.print(report.summary(shown, objects=len(cluster.documents)))
     else:
-        click.echo(dump(report.findings_document(findings), output), nl=False)
-    ctx.exit(EXIT_FINDINGS if report.has_errors(findings) else EXIT_OK)
+        click.echo(dump(report.findings_document(shown, report.object_origins(cluster)), output), nl=False)
+    ctx.exit(EXIT_FINDINGS if failing else EXIT_OK)

@@ -86,11 +86,14 @@ def inject_command(
         own = {_file_key(d.source) for d in documents}
         # -f's objects are the newer version of the same objects in a cluster dump: they replace them
         replaced = {_identity(d) for d in documents}
+        skipped: list[str] = []
         context = [
             d
-            for d in load_documents(cluster_files, limits)
+            for d in load_documents(cluster_files, limits, skipped)
             if _file_key(d.source) not in own and _identity(d) not in replaced
         ]
+        for name in skipped:
+            ui.info(f"skipped {name}: no document has a kind (not a Kubernetes manifest)")
         cluster = Cluster.from_documents([*context, *documents])
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))

@@ -90,6 +90,8 @@ def render_command(
     with steps(ui.err, ("loading", "planning", "checking")) as step:
         step(f"loading {len(files)} path(s)")
         cluster = load_cluster(files, limits=limits)
+        for skipped in cluster.skipped_files:
+            ui.info(f"skipped {skipped}: no document has a kind (not a Kubernetes manifest)")
         chosen, extra = _chosen(cluster, vpc, files, ui)
         step("planning")
         the_plan = plan(cluster, extra_bridges=extra, config=planner_config(pool_v4, pool_v6, service_cidrs))

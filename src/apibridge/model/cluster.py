@@ -124,6 +124,7 @@ class Cluster:
     bridges: dict[str, o.ApiBridge] = field(default_factory=dict)
     others: list[Document] = field(default_factory=list)
     assumptions: list[Assumption] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)  # files in a directory without any kind
     _assumed: set[Assumption] = field(default_factory=set, repr=False)  # the same, for O(1) membership
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
@@ -442,4 +443,7 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
 
 def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False, limits: Limits = DEFAULT_LIMITS) -> Cluster:
     """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
-    return Cluster.from_documents(load_documents(paths, limits), lab_defaults=lab_defaults)
+    skipped: list[str] = []
+    cluster = Cluster.from_documents(load_documents(paths, limits, skipped), lab_defaults=lab_defaults)
+    cluster.skipped_files = skipped
+    return cluster

@@ -99,10 +99,11 @@ def _walk_error(exc: OSError) -> None:
     raise InputError(f"cannot read directory entry: {exc.strerror or exc}", Location(exc.filename or "?"))
 
 
-def _expand(paths: Iterable[str]) -> Iterator[str]:
+def _expand(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
+    """(file, found in a directory) for every input path."""
     for raw in paths:
         if raw == "-":
-            yield raw
+            yield raw, False
             continue
         try:
             st = os.stat(raw)
@@ -128,9 +129,9 @@ def _expand(paths: Iterable[str]) -> Iterator[str]:
                             Location(path),
                         )
                     found.append(Path(path))
-            yield from (str(p) for p in sorted(found))
+            yield from ((str(p), True) for p in sorted(found))
         elif stat.S_ISREG(st.st_mode):
-            yield raw
+            yield raw, False
         else:
             raise InputError(
                 f"{_kind_of(st.st_mode)}: only regular files, directories and - (stdin) are read",
@@ -437,10 +438,22 @@ def no_gc() -> Iterator[None]:
             gc.enable()
 
 
-def load_documents(paths: Iterable[str], limits: Limits = DEFAULT_LIMITS) -> list[Document]:
-    """All documents of all ``paths`` (files, directories, ``-``), in order."""
+def load_documents(
+    paths: Iterable[str], limits: Limits = DEFAULT_LIMITS, skipped: list[str] | None = None
+) -> list[Document]:
+    """All documents of all ``paths`` (files, directories, ``-``), in order.
+
+    A file found in a directory none of whose documents has a ``kind`` (a ``kustomization.yaml``, a Helm
+    ``values.yaml``) is not a manifest: it is left out and its name appended to ``skipped``. Named
+    explicitly, the same file is an error (the user meant it).
+    """
     docs: list[Document] = []
     with no_gc():
-        for source in _expand(paths):
-            docs.extend(parse_text(_read(source, limits), source, limits))
+        for source, in_directory in _expand(paths):
+            found = parse_text(_read(source, limits), source, limits)
+            if in_directory and found and not any("kind" in d.body for d in found):
+                if skipped is not None:
+                    skipped.append(source)
+                continue
+            docs.extend(found)
     return docs
