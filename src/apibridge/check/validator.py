@@ -19,7 +19,7 @@ from .bridges import BridgeStats, Selector, check_bridges
 from .findings import Finding, sort_findings
 from .index import build_view
 from .nads import check_nads
-from .pods import SAMPLES, PodAnalyzer, pin
+from .pods import SAMPLES, PodAnalyzer, misplaced, pin
 from .subnets import check_subnets
 
 
@@ -41,6 +41,8 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
         analysis.count(ref)
         if analysis.templates:
             findings += pin(pod, analysis)
+        if pod.template_path:
+            findings += misplaced(pod)
 
     attachment_stats = AttachmentStats()
     nad_users: dict[tuple[str, str], tuple[int, list[str]]] = defaultdict(lambda: (0, []))

@@ -21,6 +21,8 @@ from apibridge.cli.common import (
     output_option,
     planner_config,
     pool_options,
+    service_option,
+    settle_api_service,
 )
 from apibridge.model.cluster import load_cluster
 from apibridge.model.load import Limits
@@ -49,6 +51,7 @@ from apibridge.report.manifests import dump
 )
 @click.option("--allow-empty", is_flag=True, help="An input without any object is fine (default: exit 2).")
 @pool_options
+@service_option
 @limits_option
 @click.pass_context
 @one_shot
@@ -59,6 +62,7 @@ def check_command(
     pool_v4: Any,
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
+    assume_default_service: bool,
     limits: Limits,
     fail_on: str,
     min_severity: str,
@@ -83,6 +87,7 @@ def check_command(
                 hint="check the paths (directories are read for *.yaml, *.yml, *.json), or pass --allow-empty",
             )
         step("planning")
+        settle_api_service(cluster, service_cidrs, assume_default_service, files)
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         step("checking")
         findings = check(cluster, the_plan)

@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
+from apibridge.base.errors import InputError, Location
+from apibridge.model.cluster import Cluster
 from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
 from apibridge.plan.planner import DEFAULT_POOL_V4, DEFAULT_POOL_V6, PlannerConfig
 
@@ -145,3 +147,40 @@ def one_shot(func: F) -> F:
             return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def service_option(func: F) -> F:
+    """``--assume-default-service``: the command receives ``assume_default_service``."""
+    return click.option(
+        "--assume-default-service",
+        is_flag=True,
+        help="Without the default/kubernetes Service in the input, take kubeadm's 10.96.0.1 (else: refuse).",
+    )(func)
+
+
+def settle_api_service(
+    cluster: Cluster, service_cidrs: tuple[Any, ...], assume_default: bool, paths: tuple[str, ...]
+) -> None:
+    """No silent default for the API ClusterIP, which every route and ACL names.
+
+    Without the ``kubernetes`` Service in the input: the first address of each ``--service-cidr`` family
+    (kube-apiserver gives the Service that address: ``GetIndexedIP(serviceCIDR, 1)`` in
+    pkg/controlplane/services.go), else refuse, unless ``--assume-default-service`` accepts kubeadm's
+    10.96.0.1. A kubespray cluster (10.233.0.1) or an RKE2 one (10.43.0.1) would otherwise get routes to an
+    address nothing answers.
+    """
+    if not cluster.api_service_assumed() or not cluster.documents:
+        return
+    firsts: dict[int, Any] = {}
+    for net in service_cidrs:
+        firsts.setdefault(net.version, net.network_address + 1)
+    if firsts:
+        cidrs = ",".join(str(n) for n in service_cidrs)
+        cluster.assume_api_service(tuple(firsts[v] for v in sorted(firsts)), f"first address of --service-cidr {cidrs}")
+    elif not assume_default:
+        raise InputError(
+            "the input has no Service default/kubernetes, so the API server's ClusterIP is unknown",
+            Location(", ".join(paths)),
+            hint="pass --service-cidr CIDR (the ClusterIP is its first address), include the Service "
+            "(kubectl get service -n default kubernetes -o yaml), or --assume-default-service for 10.96.0.1",
+        )

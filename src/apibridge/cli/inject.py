@@ -26,6 +26,8 @@ from apibridge.cli.common import (
     output_option,
     planner_config,
     pool_options,
+    service_option,
+    settle_api_service,
 )
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document, Limits, load_documents
@@ -65,6 +67,7 @@ def _identity(doc: Document) -> tuple[object, ...]:
 )
 @output_option(("yaml", "json"), "yaml")
 @pool_options
+@service_option
 @limits_option
 @click.pass_context
 @one_shot
@@ -76,6 +79,7 @@ def inject_command(
     pool_v4: Any,
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
+    assume_default_service: bool,
     limits: Limits,
 ) -> None:
     """Print -f FILE with the API-server attachment added to every pod a bridge selects."""
@@ -95,6 +99,7 @@ def inject_command(
         for name in skipped:
             ui.info(f"skipped {name}: no document has a kind (not a Kubernetes manifest)")
         cluster = Cluster.from_documents([*context, *documents])
+        settle_api_service(cluster, service_cidrs, assume_default_service, (filename, *cluster_files))
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         errors = [p for p in the_plan.problems if p.severity == "error"]

@@ -23,6 +23,8 @@ from apibridge.cli.common import (
     output_option,
     planner_config,
     pool_options,
+    service_option,
+    settle_api_service,
 )
 from apibridge.model.cluster import Cluster, load_cluster
 from apibridge.model.load import Limits
@@ -72,6 +74,7 @@ def _about(findings: Iterable[FindingLike], refs: set[str]) -> list[FindingLike]
 @click.option("--vpc", metavar="NAME", help="Render the bridge(s) of this VPC; plan one with defaults if none.")
 @output_option(("yaml", "json"), "yaml")
 @pool_options
+@service_option
 @limits_option
 @click.pass_context
 @one_shot
@@ -83,6 +86,7 @@ def render_command(
     pool_v4: Any,
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
+    assume_default_service: bool,
     limits: Limits,
 ) -> None:
     """Print the NAD and Subnet of every ApiBridge in FILE... (yaml: for kubectl apply -f -)."""
@@ -93,6 +97,7 @@ def render_command(
         for skipped in cluster.skipped_files:
             ui.info(f"skipped {skipped}: no document has a kind (not a Kubernetes manifest)")
         chosen, extra = _chosen(cluster, vpc, files, ui)
+        settle_api_service(cluster, service_cidrs, assume_default_service, files)
         step("planning")
         the_plan = plan(cluster, extra_bridges=extra, config=planner_config(pool_v4, pool_v6, service_cidrs))
         planned = [the_plan.bridges[name] for name in chosen if name in the_plan.bridges]

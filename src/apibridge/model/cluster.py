@@ -307,6 +307,26 @@ class Cluster:
                 self.namespaces[pod.namespace] = o.Namespace(meta)
         self._invalidate()
 
+    def api_service_assumed(self) -> bool:
+        """The input has no ``default/kubernetes`` Service: its ClusterIP is a guess."""
+        svc = self.services.get(rules.KUBERNETES_SERVICE)
+        return svc is None or svc.meta.location.source == "(assumed)"
+
+    def assume_api_service(self, ips: tuple[IPAddress, ...], why: str) -> None:
+        """Take ``ips`` as the ``kubernetes`` Service's ClusterIPs (the input has no Service), saying why."""
+        ns, name = rules.KUBERNETES_SERVICE
+        ref = f"Service/{ns}/{name}"
+        self.services[rules.KUBERNETES_SERVICE] = o.Service(
+            _assumed_meta("Service", name, ns),
+            ips,
+            (o.ServicePort(rules.DEFAULT_API_PORT, "TCP", "https"),),
+            None,
+        )
+        shown = ",".join(str(ip) for ip in ips)
+        kept = [a for a in self.assumptions if a.obj != ref]
+        self.assumptions[:] = [*kept, Assumption(ref, f"ClusterIP {shown} port {rules.DEFAULT_API_PORT} ({why})")]
+        self._assumed = set(self.assumptions)
+
     # ---- questions Kube-OVN answers -----------------------------------------------------------------
     def default_subnet(self) -> o.Subnet | None:
         for s in self.subnets.values():

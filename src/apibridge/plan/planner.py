@@ -272,7 +272,7 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: P
             kept[name] = list(existing.cidrs)
             for cidr in existing.cidrs:
                 allocator.reserve(cidr)
-    result = Plan()
+    result = Plan(service_cidrs=tuple(config.service_cidrs))
     ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
     for bridge in ordered:
         bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config, kept.get(bridge.name, []))
