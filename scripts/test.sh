@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, in the order a reviewer would want failures: lint, types, layering, tests.
-# Stops at the first failure. Extra arguments go to pytest (e.g. -k inject, -m 'not ovn').
+# Stops at the first failure. Extra arguments go to pytest (e.g. -k inject, -m 'not ovn'); then the
+# planner's growth guard (bench/plan.py --quick, ~15 s).
 # Tests marked `ovn` start real OVN/OVS daemons and need root; tests marked `kube` run the real
 # kube-apiserver and etcd from scripts/tools.sh; both are part of the suite.
 set -euo pipefail
@@ -22,4 +23,7 @@ echo "== mypy (strict)"
 echo "== lint-imports"
 .venv/bin/lint-imports
 echo "== pytest"
-exec .venv/bin/pytest "$@"
+.venv/bin/pytest "$@"
+# Growth guard: a 10x input (pods, subnets) that costs more than 30x CPU time is quadratic code.
+echo "== bench/plan.py --quick (growth guard)"
+.venv/bin/python bench/plan.py --quick

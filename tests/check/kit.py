@@ -106,6 +106,39 @@ def pod(
     )
 
 
+def deployment(
+    name: str = "web",
+    ns: str = "ns1",
+    *,
+    own_annotations: dict[str, str] | None = None,
+    template_annotations: dict[str, str] | None = None,
+    misplaced_annotations: dict[str, str] | None = None,
+) -> str:
+    """A Deployment; annotations on its own metadata, its pod template's, or mis-indented beside the latter."""
+    md: dict[str, Any] = {
+        "name": name,
+        "namespace": ns,
+        **({"annotations": own_annotations} if own_annotations else {}),
+    }
+    template: dict[str, Any] = {
+        "metadata": {
+            "labels": {"app": name},
+            **({"annotations": template_annotations} if template_annotations else {}),
+        },
+        "spec": {"containers": [{"name": "c", "image": "busybox"}]},
+    }
+    if misplaced_annotations:
+        template["annotations"] = misplaced_annotations
+    return doc(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": md,
+            "spec": {"selector": {"matchLabels": {"app": name}}, "template": template},
+        }
+    )
+
+
 def seed_pod(name: str = "app", ns: str = "ns1", **overrides: str) -> str:
     """A pod with the seed's two annotations; ``overrides`` replace or add annotations (key=value)."""
     return pod(name, ns, {**SEED_ANNOTATIONS, **overrides})

@@ -18,6 +18,7 @@ from .kit import (
     FENCE,
     NETWORKS,
     SEED,
+    SEED_ANNOTATIONS,
     SEED_PROVIDER,
     SEED_ROUTES,
     SEED_ROUTES_KEY,
@@ -25,6 +26,7 @@ from .kit import (
     bridge,
     by_code,
     codes,
+    deployment,
     nad,
     node,
     pod,
@@ -192,6 +194,14 @@ CASES = [
         "Subnet/vpc-apiserver-subnet",
         "spec.allowSubnets",
     ),
+    Case(  # kubespray: service CIDR 10.233.0.0/18; a tenant subnet inside it (issue #10, first list)
+        "AB025",
+        [service("default", "kubernetes", "10.233.0.1"), vpc("vpc1", "ns1", cidr="10.233.32.0/24")],
+        [service("default", "kubernetes", "10.233.0.1"), vpc("vpc1", "ns1", cidr="10.233.64.0/24")],
+        "Subnet/vpc1-net",
+        "spec.cidrBlock",
+        config=PlannerConfig(service_cidrs=(ipaddress.ip_network("10.233.0.0/18"),)),
+    ),
     # --- networks annotation and NADs -------------------------------------------------------------------
     Case("AB030", [*SEED, pod(annotations={NETWORKS: "a/b/c"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),
     Case(
@@ -285,6 +295,21 @@ CASES = [
         [*SEED, nad("other"), seed_pod(**{NETWORKS: "kube-system/other@net2,kube-system/api-ovn-nad@net1"})],
         POD,
         NETWORKS_FIELD,
+    ),
+    Case(  # the seed's annotations on the Deployment's own metadata (issue #10, first list)
+        "AB043",
+        [*SEED, deployment(own_annotations=SEED_ANNOTATIONS)],
+        [*SEED, deployment(template_annotations=SEED_ANNOTATIONS)],
+        "Deployment/ns1/web",
+        "metadata.annotations",
+    ),
+    Case(  # mis-indented: annotations beside the template's metadata instead of inside it
+        "AB043",
+        [*SEED, deployment(misplaced_annotations=SEED_ANNOTATIONS)],
+        [*SEED, deployment(template_annotations=SEED_ANNOTATIONS)],
+        "Deployment/ns1/web",
+        "spec.template.annotations",
+        id="mis-indented",
     ),
     # --- planner problems and ApiBridge intent ------------------------------------------------------------
     Case(

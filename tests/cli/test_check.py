@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from apibridge.model.objects import Meta
 
 from .support import EXAMPLES, REPO, Invoke, example_inputs, run_installed
 
-FINDING_KEYS = {"code", "severity", "object", "field", "message", "hint"}
+FINDING_KEYS = {"code", "severity", "object", "field", "message", "hint", "file", "document"}
 INPUTS = example_inputs()
 
 
@@ -115,7 +116,12 @@ def test_stdin_and_files_agree(invoke: Invoke) -> None:
     from_stdin = invoke("check", "-", "-o", "json", input=text)
     from_dir = invoke("check", "examples/apibridge/", "-o", "json")
     assert from_stdin.exit_code == from_dir.exit_code
-    assert json.loads(from_stdin.stdout) == json.loads(from_dir.stdout)
+
+    def located_elsewhere(doc: dict[str, Any]) -> list[dict[str, Any]]:  # file and document differ, by design
+        return [{k: v for k, v in f.items() if k not in ("file", "document")} for f in doc["findings"]]
+
+    assert located_elsewhere(json.loads(from_stdin.stdout)) == located_elsewhere(json.loads(from_dir.stdout))
+    assert {f["file"] for f in json.loads(from_stdin.stdout)["findings"] if f["file"]} == {"-"}
 
 
 def test_installed_program_exit_codes_and_json() -> None:
@@ -124,3 +130,107 @@ def test_installed_program_exit_codes_and_json() -> None:
     assert any(f["severity"] == "error" for f in json.loads(seed.stdout)["findings"])
     clean = run_installed("apibridge", "check", "examples/apibridge/", "-o", "json")
     assert clean.returncode == 0, clean.stdout
+
+
+# ---- check UX (issue #10, item 7), on a kubespray-style cluster -------------------------------------------
+KUBESPRAY_SEED = """\
+apiVersion: v1
+kind: Service
+metadata: {name: kubernetes, namespace: default}
+spec:
+  clusterIP: 10.233.0.1
+  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
+---
+apiVersion: kubeovn.io/v1
+kind: Vpc
+metadata: {name: alpha}
+spec: {namespaces: [alpha]}
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: alpha-net}
+spec: {vpc: alpha, protocol: IPv4, cidrBlock: 10.10.0.0/24, namespaces: [alpha]}
+---
+apiVersion: apibridge.dev/v1alpha1
+kind: ApiBridge
+metadata: {name: alpha}
+spec: {vpc: alpha, isolation: open}
+"""
+
+
+def _kubespray(tmp_path: Path) -> Path:
+    (tmp_path / "cluster.yaml").write_text(KUBESPRAY_SEED)
+    return tmp_path
+
+
+def test_json_findings_carry_file_and_document(invoke: Invoke, tmp_path: Path) -> None:
+    result = invoke("check", str(_kubespray(tmp_path)), "-o", "json")
+    doc = json.loads(result.stdout)
+    about_bridge = [f for f in doc["findings"] if f["object"] == "ApiBridge/alpha"]
+    assert about_bridge, doc
+    assert about_bridge[0]["file"] == str(tmp_path / "cluster.yaml") and about_bridge[0]["document"] == 4
+
+
+SEED_ONE_TENANT = """\
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: api-ovn-nad, namespace: kube-system}
+spec:
+  config: '{"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
+            "provider": "api-ovn-nad.kube-system.ovn"}'
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: vpc-apiserver-subnet}
+spec: {protocol: IPv4, cidrBlock: 100.100.100.0/24, provider: api-ovn-nad.kube-system.ovn}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-nginx-controller, namespace: alpha}
+spec:
+  selector: {matchLabels: {app: ingress}}
+  template:
+    metadata:
+      labels: {app: ingress}
+      annotations:
+        k8s.v1.cni.cncf.io/networks: kube-system/api-ovn-nad
+        api-ovn-nad.kube-system.ovn.kubernetes.io/routes: '[{"dst":"10.233.0.1/32","gw":"100.100.100.1"}]'
+    spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
+"""
+
+
+def test_fail_on_warning_and_min_severity(invoke: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "cluster.yaml").write_text(KUBESPRAY_SEED.rsplit("---", 1)[0])  # no bridge: the seed's setup
+    (tmp_path / "seed.yaml").write_text(SEED_ONE_TENANT)
+    path = str(tmp_path)
+    plain = invoke("check", path, "-o", "json")
+    severities = {f["severity"] for f in json.loads(plain.stdout)["findings"]}
+    assert plain.exit_code == 0 and "warning" in severities and "error" not in severities  # isolation: open
+    assert invoke("check", path, "--fail-on", "warning").exit_code == 1
+    quiet = invoke("check", path, "--min-severity", "warning", "-o", "json")
+    assert {f["severity"] for f in json.loads(quiet.stdout)["findings"]} == {"warning"}
+    text = invoke("check", path, "--min-severity", "warning")
+    assert "info:" not in text.stderr and "•" not in text.stdout
+
+
+def test_an_empty_input_is_an_error_unless_allowed(invoke: Invoke, tmp_path: Path) -> None:
+    result = invoke("check", str(tmp_path))
+    assert result.exit_code == 2 and "no Kubernetes objects" in result.stderr and "--allow-empty" in result.stderr
+    assert "no findings" not in result.stdout
+    assert invoke("check", str(tmp_path), "--allow-empty").exit_code == 0
+
+
+def test_a_file_without_kind_in_a_directory_is_skipped_with_an_info_line(invoke: Invoke, tmp_path: Path) -> None:
+    _kubespray(tmp_path)
+    (tmp_path / "kustomization.yaml").write_text("resources: [cluster.yaml]\n")
+    result = invoke("check", str(tmp_path))
+    assert result.exit_code == 0, result.stderr
+    assert f"info: skipped {tmp_path / 'kustomization.yaml'}" in result.stderr
+    named = invoke("check", str(tmp_path / "kustomization.yaml"))  # named on its own: the user meant it
+    assert named.exit_code == 2
+
+
+def test_did_you_mean_for_a_misspelled_vpc(invoke: Invoke, tmp_path: Path) -> None:
+    result = invoke("render", str(_kubespray(tmp_path)), "--vpc", "alpah")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert "did you mean alpha?" in result.stderr

@@ -30,7 +30,7 @@ BAD_INPUTS: dict[str, tuple[str | None, tuple[str, ...]]] = {
     ),
     "wrong-field-type": (
         "apiVersion: apibridge.dev/v1alpha1\nkind: ApiBridge\nmetadata:\n  name: x\nspec:\n  vpc: [a, b]\n",
-        ("(document 1)", "ApiBridge/x", "field spec.vpc", "expected a string"),
+        ("(document 1)", "ApiBridge/x", "field spec.vpc", "must be of type string"),
     ),
     "bad-label-value": (
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n    enabled: true\n",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import click
 import pytest
 
 import apibridge
@@ -57,3 +58,30 @@ def test_kubectl_plugin_names_itself_like_kubectl() -> None:
 def test_piped_output_is_plain_text() -> None:
     proc = run_installed("apibridge", "check", "examples/seed/")
     assert "\x1b[" not in proc.stdout + proc.stderr  # no ANSI colour when not on a terminal
+
+
+# ---- `apibridge --help` is as quick as `--version` (issue #10, item 7) ------------------------------------
+def test_top_level_help_imports_no_command() -> None:
+    """It took 1.8 s because every command group was imported to list its one-line help."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from apibridge.cli.main import cli\n"
+        "try:\n    cli(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('apibridge.model', 'apibridge.plan', "
+        "'apibridge.check', 'apibridge.twin', 'apibridge.operator', 'apibridge.admission', 'kopf', 'aiohttp'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_the_help_table_matches_the_commands() -> None:
+    from apibridge.cli.main import LAZY_COMMANDS, cli
+
+    ctx = click.Context(cli)
+    for name, (_, _, line) in LAZY_COMMANDS.items():
+        command = cli.get_command(ctx, name)
+        assert command is not None and command.help is not None
+        assert command.help.strip().startswith(line.rstrip(".").rstrip()), name

@@ -167,11 +167,15 @@ def bridge(**spec: Any) -> dict[str, Any]:
         ({"rollout": "now"}, "spec.rollout"),
         ({"cidrBlock": "100.100.1.5/24"}, "spec.cidrBlock"),  # host bits set
         ({"cidrBlock": "100.100.1.0/24,100.100.2.0/24"}, "spec.cidrBlock"),  # two of a family
-        ({"podSelector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}}, "spec.podSelector"),
-        ({"namespaceSelector": ["tenant"]}, "spec.namespaceSelector"),
-        ({"destinations": {"extra": ["10.0.0.300"]}}, "spec.destinations.extra[0].cidr"),
         (
-            {"destinations": {"extra": [{"cidr": "10.0.0.0/8", "ports": [70000]}]}},
+            {"podSelector": {"matchExpressions": [{"key": "a", "operator": "Near"}]}},
+            "spec.podSelector.matchExpressions[0].operator",
+        ),
+        ({"namespaceSelector": ["tenant"]}, "spec.namespaceSelector"),
+        ({"destinations": {"extra": [{"cidr": "10.0.0.300"}]}}, "spec.destinations.extra[0].cidr"),
+        ({"destinations": {"extra": ["10.0.0.3"]}}, "spec.destinations.extra[0]"),  # the old shorthand
+        (
+            {"destinations": {"extra": [{"cidr": "10.0.0.0/8", "ports": [{"port": 70000}]}]}},
             "spec.destinations.extra[0].ports[0].port",
         ),
     ],

@@ -37,7 +37,7 @@ def _bridge_plans() -> list[BridgePlan]:
         cluster(
             service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1"),
             *tenant("t", "ingress-nginx", "10.0.1.0/24"),
-            bridge("dual", "t", destinations={"dns": False, "extra": ["192.168.9.0/24"]}),
+            bridge("dual", "t", destinations={"dns": False, "extra": [{"cidr": "192.168.9.0/24"}]}),
         )
     )
     return [v4.bridges["tenant-a"], dual.bridges["dual"]]

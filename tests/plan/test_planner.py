@@ -112,7 +112,7 @@ def test_dual_stack_gets_one_cidr_and_one_host_route_per_family() -> None:
 
 
 def test_routes_go_to_each_destination_via_the_gateway() -> None:
-    bp = seed_plan(destinations={"apiserver": True, "extra": ["192.168.50.0/24", {"ip": "192.168.60.7"}]})
+    bp = seed_plan(destinations={"apiserver": True, "extra": [{"cidr": "192.168.50.0/24"}, {"cidr": "192.168.60.7"}]})
     gw = str(bp.gateway(4))
     assert [(r.dst, r.gw) for r in bp.routes] == [
         ("10.96.0.1/32", gw),
@@ -313,3 +313,29 @@ def test_auto_avoids_the_service_cidr_when_told() -> None:
     )
     _, p = plan_of(*seed_cluster(), bridge("tenant-a", "tenant-a"), config=config)
     assert p.bridges["tenant-a"].cidrs == (ipaddress.ip_network("10.112.0.0/12"),)
+
+
+# ---- readable IPv6 auto blocks (issue #10, item 7) -------------------------------------------------------------
+def test_auto_ipv6_block_is_readable_and_mirrors_the_ipv4_block() -> None:
+    """It used to read like noise (fd00:100:100:a1:cb10:f57:e971:ca00/120)."""
+    _, p = plan_of(DUAL_API, *tenant("t", "ns", "10.0.1.0/24"), bridge("alpha", "t"))
+    v4, v6 = sorted(p.bridges["alpha"].cidrs, key=lambda n: n.version)
+    index = int(v4.network_address) - int(planner.DEFAULT_POOL_V4.network_address) >> 8
+    assert v6 == ipaddress.ip_network((int(planner.DEFAULT_POOL_V6.network_address) + index * 256, 120))
+    assert str(v6).startswith("fd00:100:100::") and len(str(v6)) <= len("fd00:100:100::ff00/120")
+
+
+def test_an_ipv6_only_auto_block_is_readable() -> None:
+    v6_api = service("default", "kubernetes", "fd00:10:96::1")
+    _, p = plan_of(v6_api, *tenant("t", "ns", "fd00:10:16::/112"), bridge("alpha", "t"))
+    (v6,) = p.bridges["alpha"].cidrs
+    assert str(v6).startswith("fd00:100:100::") and len(str(v6)) <= len("fd00:100:100::ff:ff00/120")
+
+
+def test_adding_a_bridge_moves_no_other_bridges_ipv6_block() -> None:
+    names = [f"tenant-{i}" for i in range(12)]
+    bodies = [DUAL_API, *(b for i, n in enumerate(names) for b in tenant(n, n, f"10.1.{i}.0/24"))]
+    _, before = plan_of(*bodies, *(bridge(n, n) for n in names[:-1]))
+    _, after = plan_of(*bodies, *(bridge(n, n) for n in names))
+    for name in names[:-1]:
+        assert before.bridges[name].cidrs == after.bridges[name].cidrs

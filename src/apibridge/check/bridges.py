@@ -6,6 +6,7 @@ selects a pod, not just the one that injects it, so overlaps can be reported.
 
 from __future__ import annotations
 
+import difflib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -72,13 +73,17 @@ def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Find
                 )
             )
         elif b.vpc not in cluster.vpcs:
+            custom = sorted(v for v in cluster.vpcs if v != rules.DEFAULT_VPC)
+            close = difflib.get_close_matches(b.vpc, custom, n=1, cutoff=0.6)
             out.append(
                 finding(
                     "AB111",
                     ref,
                     "spec.vpc",
                     f"Vpc {b.vpc!r} is not in the input, so no pod is in it",
-                    "fix the VPC name, or include the Vpc and its subnets in the input",
+                    f"did you mean {close[0]}?"
+                    if close
+                    else "fix the VPC name, or include the Vpc and its subnets in the input",
                 )
             )
         bp = plan.bridges.get(name)

@@ -92,6 +92,7 @@ CODES: dict[str, CodeInfo] = {
     "AB023": CodeInfo("error", "Attachment subnet overlaps a subnet of an attached pod's own VPC"),
     "AB024": CodeInfo("error", "Private attachment subnet drops the API traffic (allowSubnets misses the endpoints)"),
     # --- the networks annotation and NADs (Multus, kube-ovn-controller, kube-ovn-cni) -------------------
+    "AB025": CodeInfo("error", "Subnet overlaps the cluster's service CIDR (--service-cidr): its pods get ClusterIPs"),
     "AB030": CodeInfo("error", "k8s.v1.cni.cncf.io/networks does not parse (Multus rejects the pod)"),
     "AB031": CodeInfo("error", "Pod references a NetworkAttachmentDefinition that is not in the input"),
     "AB032": CodeInfo("error", "NetworkAttachmentDefinition spec.config is not a JSON object"),
@@ -105,6 +106,7 @@ CODES: dict[str, CodeInfo] = {
     "AB040": CodeInfo("warning", "logical_switch annotation names a Subnet of another provider"),
     "AB041": CodeInfo("warning", "Attachment subnet's provider names a NAD that is not in the input"),
     "AB042": CodeInfo("error", "Two attachments of a pod get the same interface name"),
+    "AB043": CodeInfo("error", "Pod network annotations where no pod carries them (workload metadata, mis-indented)"),
     # --- planner problems (apibridge.plan, converted 1:1) and ApiBridge intent --------------------------
     "AB101": CodeInfo("error", "ApiBridge wants the API server but default/kubernetes has no ClusterIP"),
     "AB102": CodeInfo("error", "ApiBridge wants DNS but kube-system/kube-dns has no ClusterIP"),

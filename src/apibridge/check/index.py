@@ -87,7 +87,9 @@ def build_view(cluster: Cluster, plan: Plan) -> View:
             service_ips.setdefault(ip, f"{ns}/{svc_name}")
     api_ips = cluster.api_cluster_ips()
     default_service_cidr = ipaddress.ip_network(rules.SERVICE_CIDR)
-    service_cidrs = tuple(default_service_cidr for ip in api_ips[:1] if ip in default_service_cidr)
+    service_cidrs = plan.service_cidrs or tuple(
+        default_service_cidr for ip in api_ips[:1] if ip in default_service_cidr
+    )
     endpoints = [a for ep in cluster.endpoints.get(rules.KUBERNETES_SERVICE, []) for a in ep.addresses]
     return View(
         cluster=cluster,

@@ -465,3 +465,54 @@ def pin(pod: PodLike, analysis: PodAnalysis) -> list[Finding]:
     return [
         Finding(t.code, CODES[t.code].severity, ref, prefix + t.field, t.message, t.hint) for t in analysis.templates
     ]
+
+
+def _network_keys(value: object) -> list[str]:
+    if not isinstance(value, Mapping):
+        return []
+    return sorted(
+        str(k)
+        for k in value
+        if isinstance(k, str) and (k == rules.NETWORKS_ANNOTATION or k.endswith(_RELEVANT_SUFFIXES) or k == PRIMARY_LS)
+    )
+
+
+def misplaced(pod: PodLike) -> list[Finding]:
+    """Pod network annotations where no pod will carry them (AB043): on a workload's own metadata instead
+    of its pod template's, or indented out of the template's ``metadata`` (``spec.template.annotations``,
+    ``spec.annotations``). Kubernetes keeps them there without a word, and the pods start without the
+    attachment or its routes: the pod that wanted the API server does not get it."""
+    if not pod.template_path:
+        return []
+    out: list[Finding] = []
+    template_ref = ".".join(pod.template_path)
+    places: list[tuple[str, object]] = [("metadata.annotations", pod.meta.annotations)]
+    node: object = pod.raw
+    walked: list[str] = []
+    for part in pod.template_path:  # every level down to the template: a mis-indented block lands on one
+        if not isinstance(node, Mapping):
+            break
+        if walked:
+            places.append((".".join(walked) + ".annotations", node.get("annotations")))
+        node = node.get(part)
+        walked.append(part)
+    if isinstance(node, Mapping):
+        places.append((template_ref + ".annotations", node.get("annotations")))
+        spec = node.get("spec")
+        if isinstance(spec, Mapping):
+            places.append((template_ref + ".spec.annotations", spec.get("annotations")))
+    for where, value in places:
+        keys = _network_keys(value)
+        if keys:
+            out.append(
+                Finding(
+                    "AB043",
+                    CODES["AB043"].severity,
+                    pod.meta.ref,
+                    where,
+                    f"{', '.join(keys)} at {where}: no pod carries annotations from there, so the pods start "
+                    "without this attachment or its routes",
+                    f"move them to {template_ref}.metadata.annotations (the pod template's own metadata)",
+                )
+            )
+    return out

@@ -355,6 +355,21 @@ def _vpc_rules(report: SubnetReporter, view: View, s: Subnet, custom_ns: dict[st
         )
 
 
+def _service_cidr_rules(report: SubnetReporter, view: View, s: Subnet) -> Iterable[Finding]:
+    """A pod address inside the service range is also a ClusterIP: load balancers and kube-proxy DNAT it."""
+    for service_cidr in view.plan.service_cidrs:
+        cidr = s.cidr(service_cidr.version)
+        if cidr is not None and cidr.overlaps(service_cidr):
+            yield report(
+                "AB025",
+                s,
+                "spec.cidrBlock",
+                f"cidr {cidr} overlaps the service CIDR {service_cidr} (--service-cidr): "
+                "addresses of its pods are also ClusterIPs",
+                "pick a CIDR outside the service range",
+            )
+
+
 def _reserved_address_rules(
     report: SubnetReporter, view: View, s: Subnet, nodes: dict[int, PointIndex]
 ) -> Iterable[Finding]:
@@ -445,5 +460,6 @@ def check_subnets(view: View) -> list[Finding]:
         out += _spec_value_rules(report, s)
         out += _vpc_rules(report, view, s, custom_ns)
         out += _reserved_address_rules(report, view, s, nodes)
+        out += _service_cidr_rules(report, view, s)
     out += overlap_findings(report, subnets)
     return out

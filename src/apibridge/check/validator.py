@@ -19,7 +19,7 @@ from .bridges import BridgeStats, Selector, check_bridges
 from .findings import Finding, sort_findings
 from .index import build_view
 from .nads import check_nads
-from .pods import SAMPLES, PodAnalyzer, pin
+from .pods import SAMPLES, PodAnalyzer, misplaced, pin
 from .subnets import check_subnets
 
 
@@ -34,13 +34,15 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
         ref = pod.meta.ref
         primary = cluster.pod_subnet(pod)
         vpc = primary.vpc if primary is not None else None
-        bridges = selector.selecting(pod)
+        bridges = selector.selecting(pod, vpc)
         if len(bridges) > 1:
             bridge_stats.record_overlap(ref, bridges)
         analysis = analyzer.analyse(pod, primary, vpc, bridges[0] if bridges else None)
         analysis.count(ref)
         if analysis.templates:
             findings += pin(pod, analysis)
+        if pod.template_path:
+            findings += misplaced(pod)
 
     attachment_stats = AttachmentStats()
     nad_users: dict[tuple[str, str], tuple[int, list[str]]] = defaultdict(lambda: (0, []))

@@ -5,12 +5,16 @@ Kept apart from ``main`` so that command modules can use it without importing th
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
+from apibridge.base.errors import InputError, Location
+from apibridge.model.cluster import Cluster
+from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
 from apibridge.plan.planner import DEFAULT_POOL_V4, DEFAULT_POOL_V6, PlannerConfig
 
 EXIT_OK = 0
@@ -89,3 +93,93 @@ def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -
         if pool.prefixlen > block:
             raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")
     return config
+
+
+_UNITS = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "ki": 2**10, "mi": 2**20, "gi": 2**30}
+
+
+def parse_size(text: str) -> int:
+    """``64Mi``, ``100M``, ``1Gi``, ``4096`` -> bytes (Kubernetes quantity suffixes)."""
+    raw = text.strip()
+    digits = raw.rstrip("kKmMgGiI")
+    unit = raw[len(digits) :].lower()
+    if not digits.isdigit() or unit not in _UNITS:
+        raise ValueError(f"{text!r} is not a size (e.g. 64Mi, 100M, 1Gi or a number of bytes)")
+    return int(digits) * _UNITS[unit]
+
+
+def _limits(ctx: click.Context, param: click.Parameter, value: str) -> Limits:
+    try:
+        size = parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if size <= 0:
+        raise click.BadParameter("must be positive")
+    return Limits(max_bytes=size)
+
+
+def limits_option(func: F) -> F:
+    """``--max-file-size``: the most one input file may hold; the command receives ``limits``."""
+    return click.option(
+        "--max-file-size",
+        "limits",
+        callback=_limits,
+        default=format_bytes(DEFAULT_LIMITS.max_bytes),
+        show_default=True,
+        metavar="SIZE",
+        help="Refuse an input file larger than this (e.g. 512Mi).",
+    )(func)
+
+
+def one_shot(func: F) -> F:
+    """Run a load-plan-check command with the cyclic garbage collector paused.
+
+    The model of a large cluster is millions of acyclic containers that live until the command ends;
+    every full collection would walk all of them again (planning 100,000 pods spent 80% of its time
+    there). The command ends soon after, so nothing is lost by not collecting; the collector is
+    resumed afterwards for in-process callers.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with no_gc():
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def service_option(func: F) -> F:
+    """``--assume-default-service``: the command receives ``assume_default_service``."""
+    return click.option(
+        "--assume-default-service",
+        is_flag=True,
+        help="Without the default/kubernetes Service in the input, take kubeadm's 10.96.0.1 (else: refuse).",
+    )(func)
+
+
+def settle_api_service(
+    cluster: Cluster, service_cidrs: tuple[Any, ...], assume_default: bool, paths: tuple[str, ...]
+) -> None:
+    """No silent default for the API ClusterIP, which every route and ACL names.
+
+    Without the ``kubernetes`` Service in the input: the first address of each ``--service-cidr`` family
+    (kube-apiserver gives the Service that address: ``GetIndexedIP(serviceCIDR, 1)`` in
+    pkg/controlplane/services.go), else refuse, unless ``--assume-default-service`` accepts kubeadm's
+    10.96.0.1. A kubespray cluster (10.233.0.1) or an RKE2 one (10.43.0.1) would otherwise get routes to an
+    address nothing answers.
+    """
+    if not cluster.api_service_assumed() or not cluster.documents:
+        return
+    firsts: dict[int, Any] = {}
+    for net in service_cidrs:
+        firsts.setdefault(net.version, net.network_address + 1)
+    if firsts:
+        cidrs = ",".join(str(n) for n in service_cidrs)
+        cluster.assume_api_service(tuple(firsts[v] for v in sorted(firsts)), f"first address of --service-cidr {cidrs}")
+    elif not assume_default:
+        raise InputError(
+            "the input has no Service default/kubernetes, so the API server's ClusterIP is unknown",
+            Location(", ".join(paths)),
+            hint="pass --service-cidr CIDR (the ClusterIP is its first address), include the Service "
+            "(kubectl get service -n default kubernetes -o yaml), or --assume-default-service for 10.96.0.1",
+        )

@@ -18,9 +18,19 @@ import click
 
 from apibridge.base.errors import InputError
 from apibridge.check.verdict import judge
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
+from apibridge.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    limits_option,
+    one_shot,
+    output_option,
+    planner_config,
+    pool_options,
+    service_option,
+    settle_api_service,
+)
 from apibridge.model.cluster import Cluster
-from apibridge.model.load import Document, load_documents
+from apibridge.model.load import Document, Limits, load_documents
 from apibridge.model.objects import meta_of
 from apibridge.plan.mutation import inject_documents
 from apibridge.plan.planner import plan
@@ -57,7 +67,10 @@ def _identity(doc: Document) -> tuple[object, ...]:
 )
 @output_option(("yaml", "json"), "yaml")
 @pool_options
+@service_option
+@limits_option
 @click.pass_context
+@one_shot
 def inject_command(
     ctx: click.Context,
     filename: str,
@@ -66,19 +79,27 @@ def inject_command(
     pool_v4: Any,
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
+    assume_default_service: bool,
+    limits: Limits,
 ) -> None:
     """Print -f FILE with the API-server attachment added to every pod a bridge selects."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "injecting")) as step:
         step("loading")
-        documents = load_documents([filename])
+        documents = load_documents([filename], limits)
         own = {_file_key(d.source) for d in documents}
         # -f's objects are the newer version of the same objects in a cluster dump: they replace them
         replaced = {_identity(d) for d in documents}
+        skipped: list[str] = []
         context = [
-            d for d in load_documents(cluster_files) if _file_key(d.source) not in own and _identity(d) not in replaced
+            d
+            for d in load_documents(cluster_files, limits, skipped)
+            if _file_key(d.source) not in own and _identity(d) not in replaced
         ]
+        for name in skipped:
+            ui.info(f"skipped {name}: no document has a kind (not a Kubernetes manifest)")
         cluster = Cluster.from_documents([*context, *documents])
+        settle_api_service(cluster, service_cidrs, assume_default_service, (filename, *cluster_files))
         step("planning")
         the_plan = plan(cluster, config=planner_config(pool_v4, pool_v6, service_cidrs))
         verdict = judge(cluster, the_plan)  # the one verdict: a plan render or the operator refuses injects nothing

@@ -17,15 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.logging import RichHandler
 
 from apibridge import __version__
 from apibridge.base.errors import InputError
-from apibridge.cli.check import check_command
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT
-from apibridge.cli.inject import inject_command
-from apibridge.cli.render import render_command
-from apibridge.report.console import Ui, make_console
 
 DEBUG_ENV = "APIBRIDGE_DEBUG"
 
@@ -34,15 +28,26 @@ def _debug() -> bool:
     return os.environ.get(DEBUG_ENV, "").strip().lower() not in ("", "0", "false", "no")
 
 
-# Commands whose modules pull in heavy libraries (kopf, aiohttp servers, ovsdbapp): imported only when
-# run (or listed by --help), so that `apibridge check` does not pay ~0.7 s for the operator's framework.
-LAZY_COMMANDS: dict[str, tuple[str, str]] = {
-    "webhook": ("apibridge.cli.incluster_cmds", "webhook_command"),
-    "certs": ("apibridge.cli.incluster_cmds", "certs_command"),
-    "operator": ("apibridge.cli.operator_cmds", "operator_command"),
-    "doctor": ("apibridge.cli.operator_cmds", "doctor_command"),
-    "lab": ("apibridge.cli.lab_cmds", "lab_group"),
-    "demo": ("apibridge.cli.lab_cmds", "demo_command"),
+EXIT_FINDINGS = 1  # as apibridge.cli.common (not imported here: it pulls in the planner)
+EXIT_INPUT = 2
+
+# Every command is imported only when it runs: `apibridge --help` lists them from this table (name ->
+# module, attribute, the one-line help), so it starts as fast as `--version` instead of importing the
+# model, the planner, kopf, aiohttp and ovsdbapp. tests/cli/test_main.py checks the lines against the commands.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": ("apibridge.cli.check", "check_command", "Validate manifests (files, directories, or - for stdin)."),
+    "render": ("apibridge.cli.render", "render_command", "Print the NAD and Subnet of every ApiBridge in FILE..."),
+    "inject": ("apibridge.cli.inject", "inject_command", "Print -f FILE with the API-server attachment added..."),
+    "webhook": ("apibridge.cli.incluster_cmds", "webhook_command", "Serve the mutating admission webhook..."),
+    "certs": (
+        "apibridge.cli.incluster_cmds",
+        "certs_command",
+        "Write a CA and a serving certificate...",
+    ),
+    "operator": ("apibridge.cli.operator_cmds", "operator_command", "Run the ApiBridge controller: NAD + Subnet..."),
+    "doctor": ("apibridge.cli.operator_cmds", "doctor_command", "Walk the chain POD's API access depends on..."),
+    "lab": ("apibridge.cli.lab_cmds", "lab_group", "The OVN twin: real OVN/OVS daemons and network namespaces..."),
+    "demo": ("apibridge.cli.lab_cmds", "demo_command", "The story on the real OVN twin: no access → the seed's fix..."),
 }
 
 
@@ -54,11 +59,17 @@ class GuardedGroup(click.Group):
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
-            module, attr = LAZY_COMMANDS[cmd_name]
+            module, attr, _ = LAZY_COMMANDS[cmd_name]
             command = getattr(importlib.import_module(module), attr)
             assert isinstance(command, click.Command)
             self.add_command(command, cmd_name)
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from ``LAZY_COMMANDS``, without importing a command."""
+        rows = [(name, LAZY_COMMANDS[name][2]) for name in sorted(LAZY_COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -66,6 +77,8 @@ class GuardedGroup(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except InputError as exc:
+            from apibridge.report.console import Ui
+
             Ui().input_error(exc)
             if _debug():
                 traceback.print_exc()
@@ -75,6 +88,8 @@ class GuardedGroup(click.Group):
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps the interpreter's final flush quiet
             ctx.exit(EXIT_FINDINGS)
         except Exception as exc:
+            from apibridge.report.console import Ui
+
             Ui().error(
                 f"internal error: {type(exc).__name__}: {exc}"
                 + ("" if _debug() else f" (set {DEBUG_ENV}=1 to see the traceback)")
@@ -105,6 +120,10 @@ def _debug_logging(ctx: click.Context) -> None:
     Only our logger is touched, and it is put back when the command ends: in-process callers (the
     tests, the twin) keep their own logging set-up.
     """
+    from rich.logging import RichHandler
+
+    from apibridge.report.console import make_console
+
     logger = logging.getLogger("apibridge")
     handler = RichHandler(console=make_console(stderr=True), show_path=False)
     previous = logger.level
@@ -116,11 +135,6 @@ def _debug_logging(ctx: click.Context) -> None:
         logger.setLevel(previous)
 
     ctx.call_on_close(restore)
-
-
-cli.add_command(check_command)
-cli.add_command(render_command)
-cli.add_command(inject_command)
 
 
 def _prog_name() -> str:

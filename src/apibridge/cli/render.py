@@ -14,8 +14,19 @@ import click
 
 from apibridge.base.errors import InputError, Location
 from apibridge.check.verdict import judge
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, planner_config, pool_options
+from apibridge.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    limits_option,
+    one_shot,
+    output_option,
+    planner_config,
+    pool_options,
+    service_option,
+    settle_api_service,
+)
 from apibridge.model.cluster import Cluster, load_cluster
+from apibridge.model.load import Limits
 from apibridge.model.objects import ApiBridge
 from apibridge.plan.planner import bridge_for_vpc, plan
 from apibridge.report import findings as report
@@ -46,7 +57,10 @@ def _chosen(cluster: Cluster, vpc: str | None, files: tuple[str, ...], ui: Ui) -
 @click.option("--vpc", metavar="NAME", help="Render the bridge(s) of this VPC; plan one with defaults if none.")
 @output_option(("yaml", "json"), "yaml")
 @pool_options
+@service_option
+@limits_option
 @click.pass_context
+@one_shot
 def render_command(
     ctx: click.Context,
     files: tuple[str, ...],
@@ -55,13 +69,18 @@ def render_command(
     pool_v4: Any,
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
+    assume_default_service: bool,
+    limits: Limits,
 ) -> None:
     """Print the NAD and Subnet of every ApiBridge in FILE... (yaml: for kubectl apply -f -)."""
     ui = Ui()
     with steps(ui.err, ("loading", "planning", "checking")) as step:
         step(f"loading {len(files)} path(s)")
-        cluster = load_cluster(files)
+        cluster = load_cluster(files, limits=limits)
+        for skipped in cluster.skipped_files:
+            ui.info(f"skipped {skipped}: no document has a kind (not a Kubernetes manifest)")
         chosen, extra = _chosen(cluster, vpc, files, ui)
+        settle_api_service(cluster, service_cidrs, assume_default_service, files)
         step("planning")
         the_plan = plan(cluster, extra_bridges=extra, config=planner_config(pool_v4, pool_v6, service_cidrs))
         planned = [the_plan.bridges[name] for name in chosen if name in the_plan.bridges]

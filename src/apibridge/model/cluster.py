@@ -22,7 +22,7 @@ from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model import objects as o
-from apibridge.model.load import Document, load_documents, no_gc
+from apibridge.model.load import DEFAULT_LIMITS, Document, Limits, load_documents, no_gc
 
 # Kinds of well-known groups that we read past without modelling them (kept for `inject`).
 PASSTHROUGH_KINDS = {
@@ -124,6 +124,8 @@ class Cluster:
     bridges: dict[str, o.ApiBridge] = field(default_factory=dict)
     others: list[Document] = field(default_factory=list)
     assumptions: list[Assumption] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)  # files in a directory without any kind
+    _assumed: set[Assumption] = field(default_factory=set, repr=False)  # the same, for O(1) membership
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
     _vpc_default: dict[str, o.Subnet] | None = field(default=None, repr=False)
@@ -230,7 +232,8 @@ class Cluster:
 
     def _assume(self, obj: str, what: str, *, whole: bool = True) -> None:
         assumption = Assumption(obj, what, whole)
-        if assumption not in self.assumptions:
+        if assumption not in self._assumed:  # a set: a list scan made 10,000 defaulted subnets quadratic
+            self._assumed.add(assumption)
             self.assumptions.append(assumption)
 
     def apply_defaults(self, *, lab_defaults: bool = False) -> None:
@@ -306,6 +309,26 @@ class Cluster:
                 )
                 self.namespaces[pod.namespace] = o.Namespace(meta)
         self._invalidate()
+
+    def api_service_assumed(self) -> bool:
+        """The input has no ``default/kubernetes`` Service: its ClusterIP is a guess."""
+        svc = self.services.get(rules.KUBERNETES_SERVICE)
+        return svc is None or svc.meta.location.source == "(assumed)"
+
+    def assume_api_service(self, ips: tuple[IPAddress, ...], why: str) -> None:
+        """Take ``ips`` as the ``kubernetes`` Service's ClusterIPs (the input has no Service), saying why."""
+        ns, name = rules.KUBERNETES_SERVICE
+        ref = f"Service/{ns}/{name}"
+        self.services[rules.KUBERNETES_SERVICE] = o.Service(
+            _assumed_meta("Service", name, ns),
+            ips,
+            (o.ServicePort(rules.DEFAULT_API_PORT, "TCP", "https"),),
+            None,
+        )
+        shown = ",".join(str(ip) for ip in ips)
+        kept = [a for a in self.assumptions if a.obj != ref]
+        self.assumptions[:] = [*kept, Assumption(ref, f"ClusterIP {shown} port {rules.DEFAULT_API_PORT} ({why})")]
+        self._assumed = set(self.assumptions)
 
     # ---- questions Kube-OVN answers -----------------------------------------------------------------
     def default_subnet(self) -> o.Subnet | None:
@@ -441,6 +464,9 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
     )
 
 
-def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False) -> Cluster:
+def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False, limits: Limits = DEFAULT_LIMITS) -> Cluster:
     """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
-    return Cluster.from_documents(load_documents(paths), lab_defaults=lab_defaults)
+    skipped: list[str] = []
+    cluster = Cluster.from_documents(load_documents(paths, limits, skipped), lab_defaults=lab_defaults)
+    cluster.skipped_files = skipped
+    return cluster

@@ -6,6 +6,12 @@ CIDR when known, node addresses and the join subnet. The same input always gives
 and adding a bridge does not move the others (their hash start does not change, and a bridge whose
 Subnet already exists keeps its CIDR).
 
+An IPv6 pool holds 2^72 /120 blocks; a start hashed over all of them reads like noise
+(``fd00:100:100:a1:cb10:f57:e971:ca00/120``). IPv6 starts are therefore hashed into the pool's first
+``READABLE_BLOCKS`` blocks, and a dual-stack bridge starts its IPv6 probe at the index of its own IPv4
+block, so ``100.100.7.0/24`` pairs with ``fd00:100:100::700/120``. Both depend only on the bridge's own
+name and block, so the promise above holds.
+
 Taken space is kept as merged, sorted integer intervals per family, so each probe is a binary
 search: O((subnets + bridges) log n) overall — no pairwise overlap loop.
 """
@@ -18,6 +24,8 @@ import ipaddress
 from collections.abc import Iterable
 
 from apibridge.kubeovn.dualstack import IPNetwork
+
+READABLE_BLOCKS = 1 << 16  # IPv6 starts: fd00:100:100::XXXX00/120 at most
 
 
 class PoolExhaustedError(Exception):
@@ -73,14 +81,19 @@ class Allocator:
     def reserve(self, net: IPNetwork) -> None:
         self._taken[net.version].add(*_span(net))
 
-    def allocate(self, pool: IPNetwork, prefixlen: int, key: str) -> IPNetwork:
-        """The first free ``/prefixlen`` block of ``pool``, probing from the block ``key`` hashes to."""
+    def allocate(self, pool: IPNetwork, prefixlen: int, key: str, *, start_index: int | None = None) -> IPNetwork:
+        """The first free ``/prefixlen`` block of ``pool``, probing from the block ``key`` hashes to (or from
+        ``start_index``, e.g. the index of the bridge's block in the other family's pool)."""
         if prefixlen < pool.prefixlen or prefixlen > pool.max_prefixlen:
             raise ValueError(f"block size /{prefixlen} does not fit pool {pool}")
         count = 1 << (prefixlen - pool.prefixlen)
         size = 1 << (pool.max_prefixlen - prefixlen)
         base = int(pool.network_address)
-        start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % count
+        window = min(count, READABLE_BLOCKS) if pool.version == 6 else count
+        if start_index is not None and 0 <= start_index < count:
+            start = start_index
+        else:
+            start = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") % window
         taken = self._taken[pool.version]
         for step in range(count):
             index = (start + step) % count
@@ -89,3 +102,10 @@ class Allocator:
                 taken.add(lo, lo + size - 1)
                 return ipaddress.ip_network((lo, prefixlen))
         raise PoolExhaustedError(f"no free /{prefixlen} left in {pool}")
+
+
+def block_index(pool: IPNetwork, net: IPNetwork) -> int | None:
+    """The index of ``net`` among ``pool``'s blocks of its size, or ``None`` when it is not in the pool."""
+    if net.version != pool.version or not net.subnet_of(pool):  # type: ignore[arg-type]
+        return None
+    return (int(net.network_address) - int(pool.network_address)) >> (net.max_prefixlen - net.prefixlen)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from apibridge.base.errors import InputError
 from apibridge.kubeovn import networks, routes, rules
@@ -61,11 +61,13 @@ class BridgeIndex:
         candidates = self.plan.by_vpc.get(subnet.vpc, ()) if subnet is not None else ()
         return [bp for bp in candidates if self._namespace_ok(bp, namespace)]
 
-    def selecting(self, pod: PodLike) -> list[BridgePlan]:
-        """Every bridge that selects ``pod``, by name; the first is the one that injects it."""
+    def selecting(self, pod: PodLike, vpc: str | Literal[False] | None = False) -> list[BridgePlan]:
+        """Every bridge that selects ``pod``, by name; the first is the one that injects it. ``vpc``: the
+        pod's VPC when the caller already placed it (saves placing it twice per pod)."""
         if opted_out(pod.annotations):
             return []
-        vpc = self.cluster.pod_vpc(pod)
+        if vpc is False:
+            vpc = self.cluster.pod_vpc(pod)
         candidates = self.plan.by_vpc.get(vpc, ()) if vpc is not None else ()
         return [
             bp

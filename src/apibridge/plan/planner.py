@@ -23,7 +23,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 from apibridge.model.objects import ApiBridge, Meta, meta_of, parse_nad, parse_subnet
 from apibridge.model.selectors import LabelSelector
-from apibridge.plan.allocator import Allocator, PoolExhaustedError
+from apibridge.plan.allocator import Allocator, PoolExhaustedError, block_index
 from apibridge.plan.fence import fence_acls
 from apibridge.plan.settings import DEFAULT_POOL_V4 as DEFAULT_POOL_V4
 from apibridge.plan.settings import DEFAULT_POOL_V6 as DEFAULT_POOL_V6
@@ -119,14 +119,20 @@ def _choose_cidrs(
         return explicit, []
     nets: list[IPNetwork] = []
     problems: list[PlanProblem] = []
+    v4_index: int | None = None  # where the bridge's IPv4 block sits: its IPv6 block starts there (readable)
     for family in sorted(families):
         own = next((c for c in kept if c.version == family), None)
         if own is not None:  # reserved for this bridge by plan()
             nets.append(own)
+            if family == 4:
+                v4_index = block_index(config.pool_v4, own)
             continue
         pool, block = (config.pool_v4, config.block_v4) if family == 4 else (config.pool_v6, config.block_v6)
         try:
-            nets.append(allocator.allocate(pool, block, bridge.name))
+            net = allocator.allocate(pool, block, bridge.name, start_index=None if family == 4 else v4_index)
+            nets.append(net)
+            if family == 4:
+                v4_index = block_index(pool, net)
         except PoolExhaustedError as exc:
             problems.append(
                 PlanProblem(
@@ -257,7 +263,7 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: S
             kept[name] = list(existing.cidrs)
             for cidr in existing.cidrs:
                 allocator.reserve(cidr)
-    result = Plan()
+    result = Plan(service_cidrs=tuple(config.service_cidrs))
     ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
     for bridge in ordered:
         bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config, kept.get(bridge.name, []))

@@ -75,3 +75,4 @@ class Plan:
     bridges: dict[str, BridgePlan] = field(default_factory=dict)
     problems: list[PlanProblem] = field(default_factory=list)
     by_vpc: dict[str, list[BridgePlan]] = field(default_factory=dict)  # bridges per custom VPC, by name
+    service_cidrs: tuple[IPNetwork, ...] = ()  # the cluster's service CIDRs as given (--service-cidr), if any

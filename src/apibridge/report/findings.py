@@ -1,7 +1,9 @@
 """Findings and assumptions, for people (grouped, coloured text) and for programs (a stable shape).
 
 The machine shape is a contract — scripts and CI parse it — so it is exactly
-``{"findings": [{"code", "severity", "object", "field", "message", "hint"}]}`` and nothing else.
+``{"findings": [{"code", "severity", "object", "field", "message", "hint", "file", "document"}]}`` and
+nothing else: ``file`` is where the object was read (empty when it was not: assumed or planned objects)
+and ``document`` its 1-based document number in that file (``null`` when unknown).
 The text form groups findings by the object they are about, names the file that object came from,
 and ends with one summary line, because a reviewer reads per object and a CI log is scanned for the
 last line. Validator findings and the planner's problems have the same fields, so both print here.
@@ -39,8 +41,12 @@ class FindingLike(Protocol):
     def hint(self) -> str | None: ...
 
 
-def finding_record(finding: FindingLike) -> dict[str, Any]:
+Origin = tuple[str, int | None]  # file, 0-based document index
+
+
+def finding_record(finding: FindingLike, origins: Mapping[str, Origin] | None = None) -> dict[str, Any]:
     """One finding in the machine shape (``obj`` is spelled ``object`` there)."""
+    source, document = (origins or {}).get(finding.obj, ("", None))
     return {
         "code": finding.code,
         "severity": finding.severity,
@@ -48,12 +54,22 @@ def finding_record(finding: FindingLike) -> dict[str, Any]:
         "field": finding.field,
         "message": finding.message,
         "hint": finding.hint,
+        "file": source,
+        "document": None if document is None else document + 1,
     }
 
 
-def findings_document(findings: Iterable[FindingLike]) -> dict[str, list[dict[str, Any]]]:
+def findings_document(
+    findings: Iterable[FindingLike], origins: Mapping[str, Origin] | None = None
+) -> dict[str, list[dict[str, Any]]]:
     """``{"findings": [...]}``, in the order given."""
-    return {"findings": [finding_record(f) for f in findings]}
+    return {"findings": [finding_record(f, origins) for f in findings]}
+
+
+def at_least(findings: Iterable[FindingLike], severity: str) -> list[FindingLike]:
+    """The findings of ``severity`` or worse (``info`` keeps all)."""
+    worst = SEVERITIES.index(severity)
+    return [f for f in findings if f.severity in SEVERITIES and SEVERITIES.index(f.severity) <= worst]
 
 
 def has_errors(findings: Iterable[FindingLike]) -> bool:
@@ -79,8 +95,8 @@ def summary(findings: Sequence[FindingLike], objects: int | None = None) -> str:
     return f"{mark} {', '.join(parts)}{escape(scope)}"
 
 
-def object_sources(cluster: Cluster) -> dict[str, str]:
-    """``Kind/ns/name`` -> ``file (document N)`` for every object read from the input."""
+def object_origins(cluster: Cluster) -> dict[str, Origin]:
+    """``Kind/ns/name`` -> (file, 0-based document index) for every object read from the input."""
     metas = [
         *(x.meta for x in cluster.nodes.values()),
         *(x.meta for x in cluster.namespaces.values()),
@@ -92,13 +108,21 @@ def object_sources(cluster: Cluster) -> dict[str, str]:
         *(x.meta for x in cluster.nads.values()),
         *(x.meta for x in cluster.bridges.values()),
     ]
-    out: dict[str, str] = {}
+    out: dict[str, Origin] = {}
     for meta in metas:
         loc = meta.location
         if loc.source is None or loc.source.startswith("("):  # "(assumed)", "(implied)", "(--vpc)"
             continue
-        out.setdefault(meta.ref, loc.source if loc.document is None else f"{loc.source} (document {loc.document + 1})")
+        out.setdefault(meta.ref, (loc.source, loc.document))
     return out
+
+
+def object_sources(cluster: Cluster) -> dict[str, str]:
+    """``Kind/ns/name`` -> ``file (document N)`` for every object read from the input."""
+    return {
+        ref: source if document is None else f"{source} (document {document + 1})"
+        for ref, (source, document) in object_origins(cluster).items()
+    }
 
 
 def print_findings(

@@ -1,0 +1,119 @@
+"""No silent defaults (issue #10, item 5), on manifests shaped like real clusters: kubespray (service CIDR
+10.233.0.0/18, API ClusterIP 10.233.0.1, three API endpoints) and RKE2 (10.43.0.0/16, 10.43.0.1)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .support import Invoke, documents
+
+TENANT = """\
+apiVersion: kubeovn.io/v1
+kind: Vpc
+metadata: {name: alpha}
+spec: {namespaces: [alpha]}
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: alpha-net}
+spec: {vpc: alpha, protocol: IPv4, cidrBlock: 10.10.0.0/24, namespaces: [alpha]}
+---
+apiVersion: apibridge.dev/v1alpha1
+kind: ApiBridge
+metadata: {name: alpha}
+spec: {vpc: alpha}
+"""
+WORKLOADS = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-nginx-controller, namespace: alpha}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: ingress-nginx}}
+  template:
+    metadata: {labels: {app.kubernetes.io/name: ingress-nginx}}
+    spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: report, namespace: alpha}
+spec:
+  schedule: "0 * * * *"
+  jobTemplate:
+    spec:
+      template:
+        spec: {restartPolicy: OnFailure, containers: [{name: report, image: busybox}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: debug, namespace: alpha}
+spec: {containers: [{name: sh, image: busybox}]}
+"""
+KUBESPRAY_ENDPOINTS = """\
+apiVersion: v1
+kind: Endpoints
+metadata: {name: kubernetes, namespace: default}
+subsets:
+- addresses: [{ip: 192.168.10.11}, {ip: 192.168.10.12}, {ip: 192.168.10.13}]
+  ports: [{name: https, port: 6443, protocol: TCP}]
+"""
+
+
+def _routes(stdout: str) -> set[str]:
+    out = set()
+    for doc in documents(stdout):
+        spec = doc.get("spec", {})
+        template = spec.get("template") or spec.get("jobTemplate", {}).get("spec", {}).get("template") or doc
+        for key, value in (template.get("metadata", {}).get("annotations") or {}).items():
+            if key.endswith(".kubernetes.io/routes"):
+                out |= {r["dst"] for r in json.loads(value)}
+    return out
+
+
+@pytest.fixture
+def cluster_dir(tmp_path: Path) -> Path:
+    (tmp_path / "tenant.yaml").write_text(TENANT)
+    (tmp_path / "endpoints.yaml").write_text(KUBESPRAY_ENDPOINTS)  # Endpoints without the Service
+    (tmp_path / "deploy.yaml").write_text(WORKLOADS)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("cidr", "api"), [("10.233.0.0/18", "10.233.0.1/32"), ("10.43.0.0/16", "10.43.0.1/32")])
+def test_inject_takes_the_api_clusterip_from_the_service_cidr(
+    invoke: Invoke, cluster_dir: Path, cidr: str, api: str
+) -> None:
+    """It wrote "dst":"10.96.0.1/32" and exited 0, with only an info line on stderr."""
+    result = invoke(
+        "inject", "-f", str(cluster_dir / "deploy.yaml"), "--cluster", str(cluster_dir), "--service-cidr", cidr
+    )
+    assert result.exit_code == 0, result.stderr
+    assert _routes(result.stdout) == {api}
+
+
+@pytest.mark.parametrize("command", ["check", "render", "inject"])
+def test_without_the_service_or_a_service_cidr_the_commands_refuse(
+    invoke: Invoke, cluster_dir: Path, command: str
+) -> None:
+    args = {
+        "check": ["check", str(cluster_dir)],
+        "render": ["render", str(cluster_dir)],
+        "inject": ["inject", "-f", str(cluster_dir / "deploy.yaml"), "--cluster", str(cluster_dir)],
+    }[command]
+    result = invoke(*args)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "no Service default/kubernetes" in result.stderr and "--service-cidr" in result.stderr
+    assert "--assume-default-service" in result.stderr
+    assert invoke(*args, "--assume-default-service").exit_code == 0
+
+
+def test_assume_default_service_says_so(invoke: Invoke, cluster_dir: Path) -> None:
+    result = invoke(
+        "inject", "-f", str(cluster_dir / "deploy.yaml"), "--cluster", str(cluster_dir), "--assume-default-service"
+    )
+    assert _routes(result.stdout) == {"10.96.0.1/32"}
+    checked = invoke("check", str(cluster_dir), "--service-cidr", "10.233.0.0/18")
+    assert "assumed Service/default/kubernetes: ClusterIP 10.233.0.1 port 443 (first address of --service-cidr" in (
+        checked.stderr
+    )
