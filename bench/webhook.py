@@ -18,7 +18,9 @@ Setup, all on this machine:
 
 Run: ``.venv/bin/python bench/webhook.py`` (about two minutes). Options: ``--requests``, ``--warmup``,
 ``--levels``, ``--rounds``. The last output line is JSON:
-``{"reviews_per_s": {"1": x, "16": x, "64": x}, "echo_per_s": {...}, "p99_ms": {...}, "echo_p99_ms": {...}}``.
+``{"reviews_per_s": {"1": x, "16": x, "64": x}, "echo_per_s": {...}, "p99_ms": {...}, "echo_p99_ms": {...},
+"cpu_us_per_review": {...}, "echo_cpu_us": {...}}`` — the last two are the server's CPU time per request,
+which a busy machine moves far less than throughput.
 Target: at concurrency 16, at least 0.9x echo throughput and p99 <= 5 ms (issue 10, item 8).
 """
 
@@ -348,6 +350,7 @@ async def _load(url: str, ca: Path, bodies: list[bytes], concurrency: int, warmu
         elapsed = time.perf_counter() - began
     latencies.sort()
     return {
+        "requests": float(sent),
         "rps": len(latencies) / elapsed,
         "p50_ms": latencies[len(latencies) // 2] * 1000,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
@@ -371,7 +374,14 @@ def _start_server(kind: str, work: Path, extra: list[str]) -> tuple[subprocess.P
     return proc, int(port_file.read_text())
 
 
-def _measure(port: int, work: Path, concurrency: int, args: argparse.Namespace) -> dict[str, float]:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of ``pid`` so far (``/proc/<pid>/stat`` fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(port: int, work: Path, concurrency: int, args: argparse.Namespace, pid: int) -> dict[str, float]:
+    cpu_before = _cpu_seconds(pid)
     proc = _run_self(
         "--load",
         f"https://127.0.0.1:{port}{MUTATE_PATH}",
@@ -388,6 +398,9 @@ def _measure(port: int, work: Path, concurrency: int, args: argparse.Namespace) 
     if proc.returncode != 0:
         raise SystemExit(f"load process failed at concurrency {concurrency}")
     result: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    # CPU the server spent per request: what the webhook costs beyond the echo, robust to a busy machine
+    # (throughput on a shared 2-core box moves with everyone else's load; CPU per request barely does)
+    result["cpu_us"] = (_cpu_seconds(pid) - cpu_before) / result.pop("requests") * 1e6
     return result
 
 
@@ -452,8 +465,8 @@ def main() -> None:
         try:
             for _ in range(args.rounds):
                 for c in levels:
-                    for kind, (_, port) in procs.items():
-                        runs[kind][c].append(_measure(port, work, c, args))
+                    for kind, (proc, port) in procs.items():
+                        runs[kind][c].append(_measure(port, work, c, args, proc.pid))
         finally:
             for proc, _ in procs.values():
                 proc.send_signal(signal.SIGTERM)
@@ -464,19 +477,21 @@ def main() -> None:
         }
         print(
             f"{'concurrency':>11} {'webhook/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'echo/s':>9} {'p99 ms':>7} "
-            f"{'ratio':>6}"
+            f"{'ratio':>6} {'cpu us/req':>10} {'echo cpu':>9}"
         )
         for c in levels:
             w, e = results["webhook"][c], results["echo"][c]
             print(
                 f"{c:>11} {w['rps']:>10.0f} {w['p50_ms']:>7.2f} {w['p99_ms']:>7.2f} {e['rps']:>9.0f} "
-                f"{e['p99_ms']:>7.2f} {w['rps'] / e['rps']:>6.2f}"
+                f"{e['p99_ms']:>7.2f} {w['rps'] / e['rps']:>6.2f} {w['cpu_us']:>10.0f} {e['cpu_us']:>9.0f}"
             )
         summary = {
             "reviews_per_s": {str(c): round(results["webhook"][c]["rps"], 1) for c in levels},
             "echo_per_s": {str(c): round(results["echo"][c]["rps"], 1) for c in levels},
             "p99_ms": {str(c): round(results["webhook"][c]["p99_ms"], 2) for c in levels},
             "echo_p99_ms": {str(c): round(results["echo"][c]["p99_ms"], 2) for c in levels},
+            "cpu_us_per_review": {str(c): round(results["webhook"][c]["cpu_us"], 1) for c in levels},
+            "echo_cpu_us": {str(c): round(results["echo"][c]["cpu_us"], 1) for c in levels},
         }
         print(json.dumps(summary))
 

@@ -94,13 +94,3 @@ def judge(cluster: Cluster, plan: Plan, findings: Iterable[Finding] | None = Non
         about = [f for ref in sorted(bridge_refs(name, bridge_plan)) for f in by_obj.get(ref, ())]
         bridges[name] = BridgeVerdict(name, bridge_plan, tuple(sort_findings(about)))
     return Verdict(bridges, tuple(sort_findings(found)))
-
-
-def valid_plan(plan: Plan, verdict: Verdict) -> Plan:
-    """``plan`` without the bridges the verdict refuses (their problems kept), for consumers that act."""
-    out = Plan(problems=list(plan.problems))
-    for name, bridge_plan in plan.bridges.items():
-        if verdict.ok(name):
-            out.bridges[name] = bridge_plan
-            out.by_vpc.setdefault(bridge_plan.bridge.vpc, []).append(bridge_plan)
-    return out

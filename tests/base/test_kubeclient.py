@@ -1,0 +1,135 @@
+"""The one client stack: kubeconfig contexts, list+watch, and 410 Gone as a relist (never a re-watch).
+
+The API server here is a few aiohttp handlers on 127.0.0.1 that answer exactly the calls under test — a
+test double for these unit tests (the in-cluster tests run the real kube-apiserver).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import yaml
+from aiohttp import web
+
+from apibridge.admission.watch import Resource, WatchSource
+from apibridge.base import kinds
+from apibridge.base.kubeclient import Client, GoneError, KubeConfig, UnreachableError
+
+
+class FakeApi:
+    """Namespaces only: a list at the current version, and watches scripted per call."""
+
+    def __init__(self) -> None:
+        self.namespaces = ["a"]
+        self.rv = 10
+        self.lists = 0
+        self.watches: list[str] = []  # the resourceVersion each watch asked for
+        self.gone_at: set[str] = {"10"}  # watches from these versions get a 410 ERROR event
+
+    async def version(self, request: web.Request) -> web.Response:
+        return web.json_response({"major": "1", "minor": "36", "gitVersion": "v1.36.3"})
+
+    async def namespaces_handler(self, request: web.Request) -> web.StreamResponse:
+        if request.query.get("watch") != "true":
+            self.lists += 1
+            items = [{"metadata": {"name": n, "resourceVersion": str(self.rv)}} for n in self.namespaces]
+            return web.json_response(
+                {"kind": "NamespaceList", "metadata": {"resourceVersion": str(self.rv)}, "items": items}
+            )
+        rv = request.query.get("resourceVersion", "")
+        self.watches.append(rv)
+        if rv == "gone-status":
+            return web.json_response({"kind": "Status", "code": 410, "reason": "Expired"}, status=410)
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        if rv in self.gone_at:
+            self.namespaces.append("b")  # what happened while the watcher's history expired
+            self.rv += 5
+            event = {
+                "type": "ERROR",
+                "object": {"kind": "Status", "code": 410, "reason": "Expired", "message": "too old"},
+            }
+            await resp.write(json.dumps(event).encode() + b"\n")
+            return resp
+        await asyncio.sleep(1)  # a quiet watch (the server ends it, as kube-apiserver does at timeoutSeconds)
+        return resp
+
+
+@pytest.fixture
+async def api(tmp_path: Path) -> AsyncIterator[tuple[FakeApi, Path]]:
+    fake = FakeApi()
+    app = web.Application()
+    app.router.add_get("/version", fake.version)
+    app.router.add_get("/version/", fake.version)
+    app.router.add_get("/api/v1/namespaces", fake.namespaces_handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "good", "cluster": {"server": f"http://127.0.0.1:{port}"}},
+                    {"name": "bad", "cluster": {"server": "http://127.0.0.1:1"}},
+                ],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [
+                    {"name": "good", "context": {"cluster": "good", "user": "u"}},
+                    {"name": "bad", "context": {"cluster": "bad", "user": "u"}},
+                ],
+                "current-context": "bad",
+            }
+        )
+    )
+    yield fake, kubeconfig
+    await runner.cleanup()
+
+
+async def test_the_context_picks_the_server(api: tuple[FakeApi, Path]) -> None:
+    _, kubeconfig = api
+    with pytest.raises(UnreachableError):
+        await Client.connect(KubeConfig(str(kubeconfig)))  # the current context's server refuses
+    client = await Client.connect(KubeConfig(str(kubeconfig), "good"))
+    items, rv = await client.list_page(kinds.NAMESPACE)
+    assert [i["metadata"]["name"] for i in items] == ["a"] and rv == "10"
+    assert items[0]["kind"] == "Namespace" and items[0]["apiVersion"] == "v1"  # stamped as lists omit them
+    info = client.connection_info()
+    assert info["server"].startswith("http://127.0.0.1:") and info["token"] == "t"
+
+
+async def test_a_410_event_and_a_410_answer_are_gone(api: tuple[FakeApi, Path]) -> None:
+    _, kubeconfig = api
+    client = await Client.connect(KubeConfig(str(kubeconfig), "good"))
+    with pytest.raises(GoneError):
+        async for _ in client.watch(kinds.NAMESPACE, "10"):
+            pass
+    with pytest.raises(GoneError):
+        async for _ in client.watch(kinds.NAMESPACE, "gone-status"):
+            pass
+
+
+async def test_the_webhook_reflector_relists_on_410_instead_of_rewatching(api: tuple[FakeApi, Path]) -> None:
+    fake, kubeconfig = api
+    source = WatchSource(KubeConfig(str(kubeconfig), "good"), resources=(Resource(kinds.NAMESPACE),), debounce=0.01)
+    await source.start()
+    try:
+        for _ in range(500):
+            snap = source.current
+            if snap is not None and "b" in snap.cluster.namespaces:
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError(f"no relist: lists {fake.lists}, watches {fake.watches}")
+        assert fake.lists == 2
+        assert fake.watches[:2] == ["10", "15"]  # never a second watch from the expired version
+    finally:
+        await source.stop()
