@@ -3,10 +3,16 @@
 The twin library (``apibridge.twin``) does the work; these commands choose the lab (``--name``,
 state under ``$APIBRIDGE_LAB_DIR/<name>``, default ``/run/apibridge/lab/<name>``), show progress on
 stderr while it runs, and print results in the project's common style: text or ``-o json|yaml`` on
-stdout, diagnostics on stderr, exit 0 (as intended), 1 (an expectation failed: a leak, a blocked
-path) or 2 (unusable input, or the twin could not run — one line, never a traceback). How results
-look is ``apibridge.report.lab``'s business; a command here parses options, calls the twin, hands
-the report over and picks the exit code.
+stdout, diagnostics on stderr. Every ``lab`` command (and ``demo``) uses one exit-code table:
+
+* 0 — as intended;
+* 1 — a result contradicts the intent (a leak, a blocked path, a failed pod);
+* 2 — unusable input or usage (one line, never a traceback);
+* 3 — the lab is not healthy: not up, a daemon or server dead, OVN not caught up, an incomplete
+  build, or a step of the twin failed — each fault named with the command that recovers it.
+
+How results look is ``apibridge.report.lab``'s business; a command here parses options, calls the
+twin, hands the report over and picks the exit code.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from typing import Any, TypeVar
 import click
 
 from apibridge.base.errors import InputError, Location
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
 from apibridge.report import findings as report
 from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting
 from apibridge.report.manifests import dump
 from apibridge.twin import demo
+from apibridge.twin.health import DEFAULT_WAIT, LabUnhealthyError
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.nb import NorthboundError
 from apibridge.twin.pods.hub import HubError
@@ -37,6 +44,7 @@ from apibridge.twin.state import DEFAULT_NAME, ENV_DIR, locate
 
 F = TypeVar("F", bound=Callable[..., Any])
 NAME_ENV = "APIBRIDGE_LAB_NAME"
+EXIT_UNHEALTHY = 3  # the lab cannot answer: not up, a daemon dead, OVN behind, an incomplete build
 
 
 def _name_option(default: str = DEFAULT_NAME) -> Callable[[F], F]:
@@ -59,17 +67,32 @@ def _open(name: str) -> Lab:
 
 
 def twin_errors(func: F) -> F:
-    """Failures of the twin's machinery (a daemon, a command, the NB database) as one line, exit 2."""
+    """An unhealthy lab (its faults, each with its recovery) or a failure of the twin's machinery (a
+    daemon, a command, the NB database; one line) — exit 3."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except LabUnhealthyError as exc:
+            lab_report.print_faults(Ui(), exc.faults)
+            raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
         except (CommandError, NorthboundError, HubError, OSError) as exc:
             Ui().error(f"the lab failed: {exc}")
-            raise click.exceptions.Exit(EXIT_INPUT) from None
+            raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _wait_option(func: F) -> F:
+    return click.option(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long OVN may take to catch up (nb_cfg on every chassis) before the lab counts as lagging.",
+    )(func)
 
 
 def _dump(document: Any, output: str) -> None:
@@ -90,12 +113,16 @@ def lab_group() -> None:
 
 
 @lab_group.command("up")
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, metavar="[FILE...]")
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
 def up_command(files: tuple[str, ...], name: str, output: str) -> None:
-    """Build the twin from manifests, or reconcile a running one to them."""
+    """Build the twin from manifests, or reconcile a running one to them.
+
+    Without FILE: the lab's own input again — restarts dead daemons and servers, recreates lost
+    namespaces. A lab whose last build did not complete is rebuilt, not reconciled.
+    """
     ui = Ui()
     with _open(name) as lab, activity(ui.err, "starting") as step:
         result = lab.up(files, progress=step)
@@ -114,23 +141,34 @@ def up_command(files: tuple[str, ...], name: str, output: str) -> None:
 @click.option("--timeout", type=float, default=1.0, show_default=True, help="Seconds before a probe counts as blocked.")
 @click.option("--parallel", type=int, default=2048, show_default=True, help="Probes in flight at once.")
 @click.option("--all", "show_all", is_flag=True, help="List every probe, not only the unexpected ones.")
+@_wait_option
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @click.pass_context
 @twin_errors
 def verify_command(
-    ctx: click.Context, adversarial: bool, timeout: float, parallel: int, show_all: bool, name: str, output: str
+    ctx: click.Context,
+    adversarial: bool,
+    timeout: float,
+    parallel: int,
+    show_all: bool,
+    wait: float,
+    name: str,
+    output: str,
 ) -> None:
     """Probe, from inside the pods, what the intent says must and must not be reachable.
 
     \b
     JSON: {"probes": [{"from", "to", "to_pod", "port", "expect", "result", "ok", "detail"}],
            "passed": n, "failed": m}
-    Exit 1 when any probe did not behave as expected (a leak, or a blocked path).
+    The lab is checked first (daemons alive, OVN caught up, build complete): if it is not healthy,
+    nothing is probed, its faults are named and the exit code is 3. Exit 1 when any probe did not
+    behave as expected (a leak, or a blocked path).
     """
 
     ui = Ui()
     with _open(name) as lab:
+        lab.require_healthy(wait)
         desired = lab.desired()
         netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
         with counting(ui.err, "probing" + (" adversarially" if adversarial else "")) as done:
@@ -202,20 +240,24 @@ def exec_command(pod: str, command: tuple[str, ...], name: str) -> None:
 
 
 @lab_group.command("status")
+@_wait_option
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @click.pass_context
 @twin_errors
-def status_command(ctx: click.Context, name: str, output: str) -> None:
-    """Daemons, health, pods (up, failed) and northbound row counts. Exit 1 if unhealthy."""
+def status_command(ctx: click.Context, wait: float, name: str, output: str) -> None:
+    """Health (daemons alive, OVN caught up, build complete), pods and northbound row counts.
+
+    Exit 3 if the lab is not healthy (each fault named with the command that recovers it).
+    """
     ui = Ui()
     with _open(name) as lab:
-        s = lab.status()
+        s = lab.status(wait)
     if output != "text":
         _dump(lab_report.status_document(s), output)
     else:
         lab_report.print_status(ui, s)
-    ctx.exit(EXIT_OK if s.healthy else EXIT_FINDINGS)
+    ctx.exit(EXIT_OK if s.healthy else EXIT_UNHEALTHY)
 
 
 @lab_group.command("down")

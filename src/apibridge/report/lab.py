@@ -20,6 +20,7 @@ from rich.table import Table
 from apibridge.report.console import Ui
 from apibridge.twin import demo
 from apibridge.twin.demo import DemoReport, Phase, PhaseResult
+from apibridge.twin.health import Fault
 from apibridge.twin.lab import DownReport, StatusReport, UpReport
 from apibridge.twin.proof.trace import TraceRequest, TraceSummary
 from apibridge.twin.proof.verify import VerifyReport
@@ -35,7 +36,8 @@ def _mark(flag: bool) -> str:
 def up_document(r: UpReport) -> dict[str, Any]:
     """``lab up -o json|yaml``."""
     return {
-        "name": r.name, "stateDir": str(r.state_dir), "reconciled": r.reconciled, "seconds": round(r.seconds, 3),
+        "name": r.name, "stateDir": str(r.state_dir), "reconciled": r.reconciled, "rebuilt": r.rebuilt,
+        "seconds": round(r.seconds, 3),
         "startedDaemons": list(r.started_daemons), "northbound": {"added": r.nb.added, "changed": r.nb.changed,
                                                                  "removed": r.nb.removed},
         "pods": {"up": r.pods_up, "added": r.added, "removed": r.removed, "recreated": r.recreated,
@@ -49,7 +51,7 @@ def up_document(r: UpReport) -> dict[str, Any]:
 
 def print_up(ui: Ui, r: UpReport) -> None:
     out = ui.out
-    verb = "reconciled" if r.reconciled else "up"
+    verb = "reconciled" if r.reconciled else ("rebuilt (its last build had not completed)" if r.rebuilt else "up")
     out.print(
         f"[ok]lab {escape(r.name)} {verb}[/ok] in {r.seconds:.2f}s [muted](state {escape(str(r.state_dir))})[/muted]"
     )
@@ -161,7 +163,16 @@ def status_document(s: StatusReport) -> dict[str, Any]:
         "chassisRegistered": bool(daemons and daemons.chassis_registered), "listenerHub": s.hub,
         "apiServers": s.apiservers, "pods": {"up": s.pods_up, "missing": s.pods_missing, "failed": s.failures},
         "northbound": s.nb_counts, "inputs": s.inputs,
+        "faults": [f.to_json() for f in s.faults], "buildCompleted": s.build_completed,
+        "nbCfg": s.health.nb_cfg,
     }  # fmt: skip
+
+
+def print_faults(ui: Ui, faults: list[Fault]) -> None:
+    """Why the lab cannot answer, one fault a line with the command that recovers it (stderr)."""
+    for f in faults:
+        ui.error(f"{f.what} {f.problem}")
+        ui.err.print(f"  recover: {escape(f.recover)}", highlight=False)
 
 
 def print_status(ui: Ui, s: StatusReport) -> None:
@@ -172,6 +183,11 @@ def print_status(ui: Ui, s: StatusReport) -> None:
         return
     health = "[ok]healthy[/ok]" if s.healthy else "[error]unhealthy[/error]"
     out.print(f"lab {escape(s.name)}: {health} [muted](state {escape(str(s.state_dir))})[/muted]")
+    for f in s.faults:
+        out.print(f"  [error]✗ {escape(f.what)}[/error] {escape(f.problem)}")
+        out.print(f"    recover: {escape(f.recover)}", highlight=False)
+    if s.health.nb_cfg is not None and s.healthy:
+        out.print(f"  OVN caught up: configuration {s.health.nb_cfg} on every chassis")
     table = Table("daemon", "pid", "running", "responsive", box=None, pad_edge=False)
     for d in s.daemons.daemons if s.daemons else ():
         table.add_row(d.name, str(d.pid or "-"), _mark(d.running), _mark(d.responsive))

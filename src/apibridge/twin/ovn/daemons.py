@@ -202,6 +202,11 @@ class OvnDaemons:
 
         if not ns.netns_exists(self.switch_netns):
             healthy.discard("ovs-vswitchd")  # a vswitchd outside its namespace is useless: restart it
+        if "ovs-vswitchd" not in healthy:
+            # A running ovn-controller notices a new vswitchd only after its OpenFlow reconnect back-off
+            # and meanwhile acknowledges nb_cfg with flows the new vswitchd does not have: restart it too,
+            # so that hv_cfg again means "flows installed".
+            healthy.discard("ovn-controller")
         ns.ensure_netns(
             self.switch_netns,
             sysctls={"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"},
