@@ -78,10 +78,25 @@ def twin_errors(func: F) -> F:
             lab_report.print_faults(Ui(), exc.faults)
             raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
         except (CommandError, NorthboundError, HubError, OSError) as exc:
-            Ui().error(f"the lab failed: {exc}")
+            log = _log_failure(kwargs.get("name"), exc)
+            Ui().error(f"the lab failed: {exc}" + (f" (the full command is in {log})" if log else ""))
             raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _log_failure(name: object, exc: Exception) -> Path | None:
+    """Append a failed command in full (argv, output) to the lab's log; its message on stderr is short."""
+    if not isinstance(exc, CommandError) or not isinstance(name, str):
+        return None
+    try:
+        log = locate(name).root / "log" / "lab.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as fh:
+            fh.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {exc.step or 'command'} failed\n{exc.full}")
+    except (OSError, InputError):
+        return None
+    return log
 
 
 def _wait_option(func: F) -> F:

@@ -469,8 +469,7 @@ class Lab:
             return
         names = [v[0] for v in new.values()]
         fresh = [n for n in names if not ns.netns_exists(n)]
-        if fresh:
-            run(["ip", "-b", "-"], input="".join(f"netns add {n}\n" for n in fresh))
+        ns.ip_batches([f"netns add {n}" for n in fresh], step=f"creating {len(fresh)} namespaces")
         for n in names:
             link_up(n)
             # Like a container runtime: no DAD on the pod's interfaces, so the link-local address used
@@ -646,9 +645,11 @@ class Lab:
             for pidfile in sorted(run_dir.glob("*.pid")):
                 if stop_pidfile(pidfile, marker):
                     stopped.append(pidfile.stem)
-        names = self.namespaces.delete_all()
+        # the daemons first: with ovs-vswitchd and its namespace gone, every host veth end goes with it,
+        # and no OVS port needs deleting one by one
         report = self.daemons.stop(purge=False)
         stopped += list(report.stopped)
+        names = self.namespaces.delete_all()
         for path in (self.place.record_file, self.place.input_file):
             path.unlink(missing_ok=True)
         for directory in (self.place.pki, run_dir):
