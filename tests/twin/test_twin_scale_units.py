@@ -39,3 +39,38 @@ def test_ovs_vsctl_work_goes_in_bounded_transactions_with_timeouts_that_scale(mo
         assert vsctl_timeout >= netns.ovsdb_timeout(netns.OVSDB_CHUNK) and timeout > vsctl_timeout
     assert [c[2] for c in calls][-1] == "adding ports (1000 of 1000)"
     assert netns.ovsdb_timeout(250) > netns.ovsdb_timeout(10)
+
+
+def test_a_timeout_is_retried_before_it_counts_and_told_from_a_refusal() -> None:
+    import os
+    import shutil
+    import uuid
+
+    from apibridge.twin.pods import probe
+    from apibridge.twin.pods.netns import delete_netns
+
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        pytest.skip("needs root and ip")
+    name = f"abu-{uuid.uuid4().hex[:6]}-"
+    run(["ip", "netns", "add", name])
+    try:
+        lines = [
+            "link set lo up",
+            "link add va type veth peer name vb",
+            "addr add 192.0.2.1/24 dev va",
+            "link set va up",
+            "link set vb up",
+        ]
+        run(["ip", "-n", name, "-b", "-"], input="".join(f"{line}\n" for line in lines))
+        probes = [
+            probe.Probe(name, "192.0.2.2", 80, expect_answer=True),  # nobody answers ARP: silence
+            probe.Probe(name, "192.0.2.2", 81),  # the same, expected silent: not retried
+            probe.Probe(name, "127.0.0.1", 9),  # nothing listens: refused
+        ]
+        silent, expected_silent, refused = probe.run(probes, timeout=0.2)
+        assert (silent.verdict, silent.cause, silent.attempts) == ("blocked", "timeout", probe.RETRIES + 1)
+        assert silent.detail.startswith("timeout")
+        assert (expected_silent.cause, expected_silent.attempts) == ("timeout", 1)
+        assert (refused.verdict, refused.cause) == ("reach", "refused")
+    finally:
+        delete_netns(name)

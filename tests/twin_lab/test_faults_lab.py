@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from apibridge.cli.main import cli
 from apibridge.twin.lab import Lab
-from apibridge.twin.proc import owned_by
+from apibridge.twin.proc import owned_by, wait_gone
 from apibridge.twin.proof.verify import verify
 
 from .conftest import example, running_lab
@@ -44,6 +44,7 @@ def _kill(lab: Lab, daemon: str) -> None:
     pid = lab.daemons.pid(daemon)
     assert pid is not None and owned_by(pid, lab.daemons.paths.marker)
     os.kill(pid, signal.SIGKILL)
+    assert wait_gone(pid, 5.0)
 
 
 def _verify_clean(lab: Lab) -> None:

@@ -37,9 +37,10 @@ from apibridge.twin.health import DEFAULT_WAIT, LabUnhealthyError
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.nb import NorthboundError
 from apibridge.twin.pods.hub import HubError
+from apibridge.twin.pods.probe import DEFAULT_PARALLEL
 from apibridge.twin.proc import CommandError
-from apibridge.twin.proof import graph, trace
-from apibridge.twin.proof.verify import verify
+from apibridge.twin.proof import explain, graph, trace
+from apibridge.twin.proof.verify import DEFAULT_SAMPLE, verify
 from apibridge.twin.state import DEFAULT_NAME, ENV_DIR, locate
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,8 +155,19 @@ def up_command(files: tuple[str, ...], name: str, output: str) -> None:
 @lab_group.command("verify")
 @click.option("--adversarial", is_flag=True, help="Attached pods first route everything through their attachment.")
 @click.option("--timeout", type=float, default=1.0, show_default=True, help="Seconds before a probe counts as blocked.")
-@click.option("--parallel", type=int, default=2048, show_default=True, help="Probes in flight at once.")
+@click.option(
+    "--parallel",
+    type=int,
+    default=DEFAULT_PARALLEL,
+    show_default=True,
+    help="Probes expected to be answered in flight at once (measured on a 2-core machine; see bench/lab.py).",
+)
 @click.option("--all", "show_all", is_flag=True, help="List every probe, not only the unexpected ones.")
+@click.option("--exhaustive", is_flag=True, help="The full matrix instead of pairs of equivalence classes.")
+@click.option("--seed", type=int, help="Seed of the random sample (default: a new one, shown in the report).")
+@click.option(
+    "--sample", type=int, default=DEFAULT_SAMPLE, show_default=True, help="Pods probed beyond the representatives."
+)
 @_wait_option
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
@@ -167,11 +179,20 @@ def verify_command(
     timeout: float,
     parallel: int,
     show_all: bool,
+    exhaustive: bool,
+    seed: int | None,
+    sample: int,
     wait: float,
     name: str,
     output: str,
 ) -> None:
     """Probe, from inside the pods, what the intent says must and must not be reachable.
+
+    Pods that are the same to the network (node, subnets, attachments and routes, bridge, ports) form
+    an equivalence class: every ordered pair of classes is probed with representatives, every
+    destination kind, plus a seeded random sample of other pods (--exhaustive: the full matrix). A
+    probe expected to reach that times out is retried (bounded) before it counts; a result that
+    contradicts the intent is explained with ovn-trace and ofproto/trace.
 
     \b
     JSON: {"probes": [{"from", "to", "to_pod", "port", "expect", "result", "ok", "detail"}],
@@ -195,7 +216,11 @@ def verify_command(
                 timeout=timeout,
                 parallel=parallel,
                 done=done,
+                exhaustive=exhaustive,
+                seed=seed,
+                sample=sample,
             )
+        explain.explain_failures(result, desired.topology, lab.daemons)
     if output != "text":
         _dump(result.to_json(), output)
     else:

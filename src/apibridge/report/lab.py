@@ -90,6 +90,8 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
         if show_all or not c.ok:
             style = "ok" if c.ok else "error"
             out.print(f"{indent}[{style}]{escape(c.message())}[/{style}]")
+            for line in c.explanation:
+                out.print(f"{indent}    [muted]{escape(line)}[/muted]", highlight=False)
     kinds: dict[str, list[int]] = {}
     for c in result.checked:
         kinds.setdefault(c.exp.kind, [0, 0])[0 if c.ok else 1] += 1
@@ -100,6 +102,17 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
         f"{indent}[{style}]verify{mode}: {result.passed} passed, {result.failed} failed[/{style}] "
         f"in {result.seconds:.1f}s [muted]({parts})[/muted]"
     )
+    cov = result.coverage
+    if cov is not None and not cov.exhaustive:
+        out.print(
+            f"{indent}[muted]coverage: {cov.pods} pods in {cov.classes} equivalence classes, {cov.pairs} pairs "
+            f"of classes probed both ways, {cov.sampled} pods sampled (seed {cov.seed}; --exhaustive for "
+            "every pod)[/muted]",
+            highlight=False,
+        )
+    retried = sum(1 for c in result.checked if c.attempts > 1)
+    if retried:
+        out.print(f"{indent}[muted]{retried} probes timed out at first and were retried[/muted]", highlight=False)
 
 
 # --- trace -----------------------------------------------------------------------------------------
