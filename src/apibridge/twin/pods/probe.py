@@ -13,8 +13,9 @@ ICMP unreachable); *error* — connected but TLS or HTTP went wrong. Each outcom
 :data:`Cause`, so a report tells a timeout from a refusal from an unreachable.
 
 A busy machine must not turn a reachable path into "blocked": a probe that should be answered
-(``expect_answer``) and timed out is tried again — after the first pass, with fewer probes in
-flight and twice the timeout, at most :data:`RETRIES` times — before its timeout counts.
+(``expect_answer``) and timed out (or stalled after connecting) is tried again — after the first
+pass, with fewer probes in flight and twice the timeout, at most :data:`RETRIES` times — before
+its timeout counts.
 
 All probes of a run share one asyncio loop; each socket is created inside its source namespace
 (:mod:`apibridge.twin.pods.nsock`), so a thousand probes cost no processes. Two semaphores bound
@@ -45,7 +46,8 @@ from apibridge.twin.pods.nsock import family_of, socket_in
 
 Protocol = Literal["tcp", "udp", "https"]
 Verdict = Literal["reach", "blocked", "error"]
-Cause = Literal["connected", "refused", "echoed", "timeout", "unreachable", "tls", "http", "socket"]
+Cause = Literal["connected", "refused", "echoed", "timeout", "stalled", "unreachable", "tls", "http", "socket"]
+_RETRIED: frozenset[str] = frozenset({"timeout", "stalled"})  # what a busy machine can cause
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_PARALLEL = 128  # probes expected to be answered, in flight at once
 DEFAULT_PARALLEL_SILENT = 1024  # probes expected to go unanswered (one SYN each, then waiting)
@@ -145,7 +147,10 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
         return Outcome("error", f"connected, TLS failed: {exc.reason or exc}", time.monotonic() - t0, "tls")
     except TimeoutError:
         return Outcome(
-            "error", "connected, but TLS/HTTP stalled (data after the handshake lost?)", time.monotonic() - t0, "tls"
+            "error",
+            "connected, but TLS/HTTP stalled (data after the handshake lost?)",
+            time.monotonic() - t0,
+            "stalled",
         )
     except OSError as exc:
         return Outcome("error", f"connected, then {exc}", time.monotonic() - t0, "tls")
@@ -247,7 +252,7 @@ async def run_async(
 
         await asyncio.gather(*(one(i) for i in todo))
         last = round_ == RETRIES
-        again = {i for i in todo if probes[i].expect_answer and outcomes[i].cause == "timeout"} if not last else set()
+        again = {i for i in todo if probes[i].expect_answer and outcomes[i].cause in _RETRIED} if not last else set()
         if done is not None:
             for i in todo:
                 if i not in again:
