@@ -43,6 +43,7 @@ from pathlib import Path
 
 from apibridge.kubeovn import routes, rules
 from apibridge.kubeovn.routes import Route
+from apibridge.twin.pods import rtnl
 from apibridge.twin.pods.nsock import NETNS_DIR, tx_checksum_off
 from apibridge.twin.proc import CommandError, run, wait_gone
 
@@ -292,6 +293,15 @@ def _route_line(route: Route, ifname: str) -> tuple[str | None, str]:
     return f"route replace {dst}{via} dev {ifname}", ""
 
 
+def _route_spec(route: Route) -> tuple[tuple[str, str | None] | None, str]:
+    """(dst, gw) of ``route`` as kube-ovn-cni reads it, or (None, reason) if it would skip it."""
+    line, reason = _route_line(route, "x")
+    if line is None:
+        return None, reason
+    words = line.split()  # route replace <dst> [via <gw>] dev x
+    return (words[2], words[4] if words[3] == "via" else None), ""
+
+
 def _check_ifname(ifname: str) -> None:
     if not _IFNAME.match(ifname):
         raise ValueError(f"invalid interface name {ifname!r} (1-15 characters of [A-Za-z0-9_.-])")
@@ -411,35 +421,41 @@ class Namespaces:
             run(argv, timeout=seconds + 5, step=f"{step} ({start + len(chunk)} of {len(commands)})")
 
     def _configure(self, netns: str, nics: Sequence[Nic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
-        """Addresses, up, default routes (mandatory) and extra routes (best effort) in one batch."""
-        lines: list[str] = []
+        """Addresses, up, default routes (mandatory) and extra routes (best effort), over rtnetlink
+        from this process (:mod:`apibridge.twin.pods.rtnl`: no ``ip`` process per namespace)."""
+        requests: list[rtnl.Request] = []
         optional: dict[int, tuple[Nic, Route]] = {}
         skipped: dict[tuple[str, str], list[SkippedRoute]] = {}
+        index = {nic.ifname: rtnl.ifindex(netns, nic.ifname) for nic in nics}
         for nic in nics:
             for cidr in nic.addresses:
-                iface = ipaddress.ip_interface(cidr)
-                nodad = " nodad" if iface.version == 6 else ""
-                lines.append(f"addr replace {iface.with_prefixlen} dev {nic.ifname}{nodad}")
-            lines.append(f"link set {nic.ifname} up")
+                requests.append(rtnl.addr_replace(index[nic.ifname], nic.ifname, cidr))
+            requests.append(rtnl.link_up(index[nic.ifname], nic.ifname))
         for nic in nics:
             for gw in nic.gateways:
-                line, reason = _route_line(Route("", gw), nic.ifname)
-                if line is None:
+                spec, reason = _route_spec(Route("", gw))
+                if spec is None:
                     raise ValueError(f"{netns}/{nic.ifname}: default gateway: {reason}")
-                lines.append(line)
+                requests.append(rtnl.route_replace(index[nic.ifname], nic.ifname, *spec))
         for nic in nics:
             for route in nic.routes:
-                line, reason = _route_line(route, nic.ifname)
-                if line is None:
+                spec, reason = _route_spec(route)
+                if spec is None:
                     log.warning("%s/%s: skipping route %s: %s", netns, nic.ifname, route, reason)
                     skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, reason))
                     continue
-                lines.append(line)
-                optional[len(lines)] = (nic, route)
-        for lineno, why in self._batch(netns, lines, optional=set(optional)).items():
-            nic, route = optional[lineno]
+                optional[len(requests)] = (nic, route)
+                requests.append(rtnl.route_replace(index[nic.ifname], nic.ifname, *spec))
+        failed = rtnl.apply(netns, requests)
+        fatal = {i: why for i, why in failed.items() if i not in optional}
+        if fatal:
+            detail = "; ".join(f"{requests[i].what}: {why}" for i, why in sorted(fatal.items()))
+            raise CommandError(["rtnetlink", netns], 1, "", detail, step=f"configuring {netns}")
+        for i, why in sorted(failed.items()):
+            nic, route = optional[i]
+            gw = f" (gateway {route.gw})" if route.gw else ""
             log.warning("%s/%s: route %s failed: %s", netns, nic.ifname, route, why)
-            skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, why))
+            skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, f"the kernel refused it{gw}: {why}"))
         return {key: tuple(value) for key, value in skipped.items()}
 
     def _batch(self, netns: str, lines: Sequence[str], *, optional: set[int]) -> dict[int, str]:
