@@ -20,6 +20,16 @@ Run as root: ``.venv/bin/python bench/lab.py`` (about a minute). The last output
 ``{"cold_start_s", "floor_cold_start_s", "per_pod_s", "floor_per_pod_s", "verify_100_pods_s", "rss_mb"}``.
 Target: cold start and per pod within 1.5x of the floor. Other processes on the machine skew both
 sides alike, which is why the floor is measured in the same run.
+
+``--scale`` (issue 14) instead builds labs of 100, 300 and 1,000 pods from generated manifests
+(:mod:`apibridge.twin.proof.synthetic`: two nodes, ten tenant VPCs, half of each selected by a strict
+ApiBridge), verifies each ``--verifies`` times by equivalence class, and takes it down; per size it
+reports ``up_s``, ``verify_s`` (the slowest verify), ``probes``, ``false_results`` (probes whose
+result contradicts the construction, over all verifies), ``down_s`` (first try), ``rss_mib`` (every
+process of the lab: daemons, hub, API server stand-ins), plus the growth from the smallest to the
+largest size and the machine's load average before each size (the machine is shared).
+Targets at 1,000 pods: up <= 30 s, verify <= 15 s, down <= 10 s first try, 0 false results in five
+verifies, RSS <= 300 MiB, growth no worse than linear.
 """
 
 from __future__ import annotations
@@ -48,7 +58,8 @@ from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.topology import Topology, build_topology, iter_nics
 from apibridge.twin.pods import netns as ns
 from apibridge.twin.pods import probe
-from apibridge.twin.proc import read_pidfile, run
+from apibridge.twin.proc import pids_mentioning, read_pidfile, run
+from apibridge.twin.proof import synthetic
 from apibridge.twin.proof.verify import verify
 from apibridge.twin.state import locate
 
@@ -439,6 +450,87 @@ def daemon_rss_mb(lab: Lab) -> float:
     return total / 1024
 
 
+def lab_rss_mib(lab: Lab) -> float:
+    """RSS of every process of the lab (its command line names the lab's state directory)."""
+    total = 0
+    for pid in pids_mentioning(lab.place.marker):
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+    return total / 1024
+
+
+def false_results(result: Any) -> int:
+    """Probes whose result contradicts the construction (a reachable path blocked, or the reverse)."""
+    wrong = 0
+    for c in result.checked:
+        e = c.exp
+        k = synthetic.known(e.source, api=e.kind == "api", to_pod=e.to_pod if e.kind != "attachment" else None)
+        if (k is not None and (c.result == "reach") != k.reach) or (k is None and not c.ok):
+            wrong += 1
+    return wrong
+
+
+def scale(sizes: list[int], verifies: int, base: Path, tag: str) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for n in sizes:
+        manifests = base / f"scale-{n}.yaml"
+        manifests.write_text(yaml.safe_dump_all(synthetic.manifests(n)))
+        load = [round(x, 2) for x in os.getloadavg()]
+        lab = Lab(locate(f"b{tag}s{n}", base))
+        try:
+            t0 = time.monotonic()
+            report = lab.up([str(manifests)])
+            up_s = time.monotonic() - t0
+            say(f"{n} pods: up in {up_s:.2f}s ({report.pods_up} pods, {report.nodes} nodes; {report.timings})")
+            netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
+            topo = lab.desired().topology
+            times: list[float] = []
+            wrong = probes = 0
+            for i in range(verifies):
+                t0 = time.monotonic()
+                result = verify(topo, netns, ca_file=lab.place.ca_file, seed=i)
+                times.append(time.monotonic() - t0)
+                probes = len(result.checked)
+                wrong += false_results(result)
+                cov = result.coverage
+                retried = sum(1 for c in result.checked if c.attempts > 1)
+                say(
+                    f"  verify {i + 1}: {times[-1]:.2f}s, {probes} probes, {result.failed} failed, "
+                    f"{retried} retried; {cov.classes if cov else '?'} classes, {cov.pairs if cov else '?'} pairs"
+                )
+            rss = lab_rss_mib(lab)
+        finally:
+            lab.close()
+            t0 = time.monotonic()
+            try:
+                lab.down()
+                first_try = True
+            except Exception as exc:  # report it, then clean up for the next size
+                say(f"  down failed on the first try: {exc}")
+                first_try = False
+                lab.down()
+            down_s = time.monotonic() - t0
+        figures[str(n)] = {
+            "up_s": round(up_s, 2),
+            "verify_s": round(max(times), 2),
+            "probes": probes,
+            "false_results": wrong,
+            "down_s": round(down_s, 2),
+            "down_first_try": first_try,
+            "rss_mib": round(rss, 1),
+            "load_before": load,
+        }
+        say(f"  {figures[str(n)]}")
+    small, large = str(sizes[0]), str(sizes[-1])
+    growth = {
+        k: round(figures[large][k] / figures[small][k], 2) if figures[small][k] else None
+        for k in ("up_s", "verify_s", "probes", "down_s", "rss_mib")
+    }
+    return {"scale": figures, f"growth_{small}_to_{large}": growth}
+
+
 # --- the runs ------------------------------------------------------------------------------------------
 
 
@@ -455,12 +547,22 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pods", type=int, default=10, help="pods added one by one for the per-pod figure")
     parser.add_argument("--rounds", type=int, default=3, help="cold starts per side (the median counts)")
+    parser.add_argument("--scale", action="store_true", help="100, 300 and 1,000-pod labs (issue 14)")
+    parser.add_argument("--sizes", default="100,300,1000", help="pod counts for --scale")
+    parser.add_argument("--verifies", type=int, default=5, help="verifies per size for --scale")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/lab.py needs root", file=sys.stderr)
         return 2
     base = Path(tempfile.mkdtemp(prefix="abb-", dir="/tmp"))
     tag = uuid.uuid4().hex[:4]
+    if args.scale:
+        try:
+            figures = scale([int(s) for s in args.sizes.split(",")], args.verifies, base, tag)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        print(json.dumps(figures))
+        return 0
     cluster = load_cluster(SEED, lab_defaults=True)
     seed_topo = build_topology(cluster, plan(cluster))
     work = base / "inputs"

@@ -20,7 +20,9 @@ def test_attached_pods_of_one_bridge_do_not_reach_each_other(adversarial: bool) 
         )
         assert report.failures == {}
         netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
-        result = verify(lab.desired().topology, netns, ca_file=lab.place.ca_file, adversarial=adversarial)
+        result = verify(
+            lab.desired().topology, netns, ca_file=lab.place.ca_file, adversarial=adversarial, exhaustive=True
+        )
         peers = [c for c in result.checked if c.exp.kind == "attachment"]
         sources = {c.exp.source for c in peers}
         assert {"tenant-b/operator", "tenant-b/operator2"} <= sources

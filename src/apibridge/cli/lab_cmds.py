@@ -3,10 +3,16 @@
 The twin library (``apibridge.twin``) does the work; these commands choose the lab (``--name``,
 state under ``$APIBRIDGE_LAB_DIR/<name>``, default ``/run/apibridge/lab/<name>``), show progress on
 stderr while it runs, and print results in the project's common style: text or ``-o json|yaml`` on
-stdout, diagnostics on stderr, exit 0 (as intended), 1 (an expectation failed: a leak, a blocked
-path) or 2 (unusable input, or the twin could not run — one line, never a traceback). How results
-look is ``apibridge.report.lab``'s business; a command here parses options, calls the twin, hands
-the report over and picks the exit code.
+stdout, diagnostics on stderr. Every ``lab`` command (and ``demo``) uses one exit-code table:
+
+* 0 — as intended;
+* 1 — a result contradicts the intent (a leak, a blocked path, a failed pod);
+* 2 — unusable input or usage (one line, never a traceback);
+* 3 — the lab is not healthy: not up, a daemon or server dead, OVN not caught up, an incomplete
+  build, or a step of the twin failed — each fault named with the command that recovers it.
+
+How results look is ``apibridge.report.lab``'s business; a command here parses options, calls the
+twin, hands the report over and picks the exit code.
 """
 
 from __future__ import annotations
@@ -21,22 +27,25 @@ from typing import Any, TypeVar
 import click
 
 from apibridge.base.errors import InputError, Location
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
 from apibridge.report import findings as report
 from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting
 from apibridge.report.manifests import dump
 from apibridge.twin import demo
+from apibridge.twin.health import DEFAULT_WAIT, LabUnhealthyError
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.nb import NorthboundError
 from apibridge.twin.pods.hub import HubError
+from apibridge.twin.pods.probe import DEFAULT_PARALLEL
 from apibridge.twin.proc import CommandError
-from apibridge.twin.proof import graph, trace
-from apibridge.twin.proof.verify import verify
+from apibridge.twin.proof import explain, graph, trace
+from apibridge.twin.proof.verify import DEFAULT_SAMPLE, verify
 from apibridge.twin.state import DEFAULT_NAME, ENV_DIR, locate
 
 F = TypeVar("F", bound=Callable[..., Any])
 NAME_ENV = "APIBRIDGE_LAB_NAME"
+EXIT_UNHEALTHY = 3  # the lab cannot answer: not up, a daemon dead, OVN behind, an incomplete build
 
 
 def _name_option(default: str = DEFAULT_NAME) -> Callable[[F], F]:
@@ -59,17 +68,47 @@ def _open(name: str) -> Lab:
 
 
 def twin_errors(func: F) -> F:
-    """Failures of the twin's machinery (a daemon, a command, the NB database) as one line, exit 2."""
+    """An unhealthy lab (its faults, each with its recovery) or a failure of the twin's machinery (a
+    daemon, a command, the NB database; one line) — exit 3."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except LabUnhealthyError as exc:
+            lab_report.print_faults(Ui(), exc.faults)
+            raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
         except (CommandError, NorthboundError, HubError, OSError) as exc:
-            Ui().error(f"the lab failed: {exc}")
-            raise click.exceptions.Exit(EXIT_INPUT) from None
+            log = _log_failure(kwargs.get("name"), exc)
+            Ui().error(f"the lab failed: {exc}" + (f" (the full command is in {log})" if log else ""))
+            raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _log_failure(name: object, exc: Exception) -> Path | None:
+    """Append a failed command in full (argv, output) to the lab's log; its message on stderr is short."""
+    if not isinstance(exc, CommandError) or not isinstance(name, str):
+        return None
+    try:
+        log = locate(name).root / "log" / "lab.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as fh:
+            fh.write(f"--- {time.strftime('%Y-%m-%dT%H:%M:%S')} {exc.step or 'command'} failed\n{exc.full}")
+    except (OSError, InputError):
+        return None
+    return log
+
+
+def _wait_option(func: F) -> F:
+    return click.option(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long OVN may take to catch up (nb_cfg on every chassis) before the lab counts as lagging.",
+    )(func)
 
 
 def _dump(document: Any, output: str) -> None:
@@ -90,12 +129,16 @@ def lab_group() -> None:
 
 
 @lab_group.command("up")
-@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.argument("files", nargs=-1, metavar="[FILE...]")
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
 def up_command(files: tuple[str, ...], name: str, output: str) -> None:
-    """Build the twin from manifests, or reconcile a running one to them."""
+    """Build the twin from manifests, or reconcile a running one to them.
+
+    Without FILE: the lab's own input again — restarts dead daemons and servers, recreates lost
+    namespaces. A lab whose last build did not complete is rebuilt, not reconciled.
+    """
     ui = Ui()
     with _open(name) as lab, activity(ui.err, "starting") as step:
         result = lab.up(files, progress=step)
@@ -112,25 +155,56 @@ def up_command(files: tuple[str, ...], name: str, output: str) -> None:
 @lab_group.command("verify")
 @click.option("--adversarial", is_flag=True, help="Attached pods first route everything through their attachment.")
 @click.option("--timeout", type=float, default=1.0, show_default=True, help="Seconds before a probe counts as blocked.")
-@click.option("--parallel", type=int, default=2048, show_default=True, help="Probes in flight at once.")
+@click.option(
+    "--parallel",
+    type=int,
+    default=DEFAULT_PARALLEL,
+    show_default=True,
+    help="Probes expected to be answered in flight at once (measured on a 2-core machine; see bench/lab.py).",
+)
 @click.option("--all", "show_all", is_flag=True, help="List every probe, not only the unexpected ones.")
+@click.option("--exhaustive", is_flag=True, help="The full matrix instead of pairs of equivalence classes.")
+@click.option("--seed", type=int, help="Seed of the random sample (default: a new one, shown in the report).")
+@click.option(
+    "--sample", type=int, default=DEFAULT_SAMPLE, show_default=True, help="Pods probed beyond the representatives."
+)
+@_wait_option
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @click.pass_context
 @twin_errors
 def verify_command(
-    ctx: click.Context, adversarial: bool, timeout: float, parallel: int, show_all: bool, name: str, output: str
+    ctx: click.Context,
+    adversarial: bool,
+    timeout: float,
+    parallel: int,
+    show_all: bool,
+    exhaustive: bool,
+    seed: int | None,
+    sample: int,
+    wait: float,
+    name: str,
+    output: str,
 ) -> None:
     """Probe, from inside the pods, what the intent says must and must not be reachable.
+
+    Pods that are the same to the network (node, subnets, attachments and routes, bridge, ports) form
+    an equivalence class: every ordered pair of classes is probed with representatives, every
+    destination kind, plus a seeded random sample of other pods (--exhaustive: the full matrix). A
+    probe expected to reach that times out is retried (bounded) before it counts; a result that
+    contradicts the intent is explained with ovn-trace and ofproto/trace.
 
     \b
     JSON: {"probes": [{"from", "to", "to_pod", "port", "expect", "result", "ok", "detail"}],
            "passed": n, "failed": m}
-    Exit 1 when any probe did not behave as expected (a leak, or a blocked path).
+    The lab is checked first (daemons alive, OVN caught up, build complete): if it is not healthy,
+    nothing is probed, its faults are named and the exit code is 3. Exit 1 when any probe did not
+    behave as expected (a leak, or a blocked path).
     """
 
     ui = Ui()
     with _open(name) as lab:
+        lab.require_healthy(wait)
         desired = lab.desired()
         netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
         with counting(ui.err, "probing" + (" adversarially" if adversarial else "")) as done:
@@ -142,7 +216,11 @@ def verify_command(
                 timeout=timeout,
                 parallel=parallel,
                 done=done,
+                exhaustive=exhaustive,
+                seed=seed,
+                sample=sample,
             )
+        explain.explain_failures(result, desired.topology, lab.daemons)
     if output != "text":
         _dump(result.to_json(), output)
     else:
@@ -202,20 +280,24 @@ def exec_command(pod: str, command: tuple[str, ...], name: str) -> None:
 
 
 @lab_group.command("status")
+@_wait_option
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @click.pass_context
 @twin_errors
-def status_command(ctx: click.Context, name: str, output: str) -> None:
-    """Daemons, health, pods (up, failed) and northbound row counts. Exit 1 if unhealthy."""
+def status_command(ctx: click.Context, wait: float, name: str, output: str) -> None:
+    """Health (daemons alive, OVN caught up, build complete), pods and northbound row counts.
+
+    Exit 3 if the lab is not healthy (each fault named with the command that recovers it).
+    """
     ui = Ui()
     with _open(name) as lab:
-        s = lab.status()
+        s = lab.status(wait)
     if output != "text":
         _dump(lab_report.status_document(s), output)
     else:
         lab_report.print_status(ui, s)
-    ctx.exit(EXIT_OK if s.healthy else EXIT_FINDINGS)
+    ctx.exit(EXIT_OK if s.healthy else EXIT_UNHEALTHY)
 
 
 @lab_group.command("down")

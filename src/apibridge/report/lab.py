@@ -20,6 +20,7 @@ from rich.table import Table
 from apibridge.report.console import Ui
 from apibridge.twin import demo
 from apibridge.twin.demo import DemoReport, Phase, PhaseResult
+from apibridge.twin.health import Fault
 from apibridge.twin.lab import DownReport, StatusReport, UpReport
 from apibridge.twin.proof.trace import TraceRequest, TraceSummary
 from apibridge.twin.proof.verify import VerifyReport
@@ -35,7 +36,8 @@ def _mark(flag: bool) -> str:
 def up_document(r: UpReport) -> dict[str, Any]:
     """``lab up -o json|yaml``."""
     return {
-        "name": r.name, "stateDir": str(r.state_dir), "reconciled": r.reconciled, "seconds": round(r.seconds, 3),
+        "name": r.name, "stateDir": str(r.state_dir), "reconciled": r.reconciled, "rebuilt": r.rebuilt,
+        "seconds": round(r.seconds, 3),
         "startedDaemons": list(r.started_daemons), "northbound": {"added": r.nb.added, "changed": r.nb.changed,
                                                                  "removed": r.nb.removed},
         "pods": {"up": r.pods_up, "added": r.added, "removed": r.removed, "recreated": r.recreated,
@@ -49,7 +51,7 @@ def up_document(r: UpReport) -> dict[str, Any]:
 
 def print_up(ui: Ui, r: UpReport) -> None:
     out = ui.out
-    verb = "reconciled" if r.reconciled else "up"
+    verb = "reconciled" if r.reconciled else ("rebuilt (its last build had not completed)" if r.rebuilt else "up")
     out.print(
         f"[ok]lab {escape(r.name)} {verb}[/ok] in {r.seconds:.2f}s [muted](state {escape(str(r.state_dir))})[/muted]"
     )
@@ -88,6 +90,8 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
         if show_all or not c.ok:
             style = "ok" if c.ok else "error"
             out.print(f"{indent}[{style}]{escape(c.message())}[/{style}]")
+            for line in c.explanation:
+                out.print(f"{indent}    [muted]{escape(line)}[/muted]", highlight=False)
     for u in result.unrealized:
         out.print(f"{indent}[error]{escape(u.message())}[/error]")
     if result.empty:
@@ -102,6 +106,17 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
         f"{indent}[{style}]verify{mode}: {result.passed} passed, {result.failed} failed[/{style}] "
         f"in {result.seconds:.1f}s [muted]({parts})[/muted]"
     )
+    cov = result.coverage
+    if cov is not None and not cov.exhaustive:
+        out.print(
+            f"{indent}[muted]coverage: {cov.pods} pods in {cov.classes} equivalence classes, {cov.pairs} pairs "
+            f"of classes probed both ways, {cov.sampled} pods sampled (seed {cov.seed}; --exhaustive for "
+            "every pod)[/muted]",
+            highlight=False,
+        )
+    retried = sum(1 for c in result.checked if c.attempts > 1)
+    if retried:
+        out.print(f"{indent}[muted]{retried} probes timed out at first and were retried[/muted]", highlight=False)
 
 
 # --- trace -----------------------------------------------------------------------------------------
@@ -165,7 +180,16 @@ def status_document(s: StatusReport) -> dict[str, Any]:
         "chassisRegistered": bool(daemons and daemons.chassis_registered), "listenerHub": s.hub,
         "apiServers": s.apiservers, "pods": {"up": s.pods_up, "missing": s.pods_missing, "failed": s.failures},
         "northbound": s.nb_counts, "inputs": s.inputs,
+        "faults": [f.to_json() for f in s.faults], "buildCompleted": s.build_completed,
+        "nbCfg": s.health.nb_cfg,
     }  # fmt: skip
+
+
+def print_faults(ui: Ui, faults: list[Fault]) -> None:
+    """Why the lab cannot answer, one fault a line with the command that recovers it (stderr)."""
+    for f in faults:
+        ui.error(f"{f.what} {f.problem}")
+        ui.err.print(f"  recover: {escape(f.recover)}", highlight=False)
 
 
 def print_status(ui: Ui, s: StatusReport) -> None:
@@ -176,6 +200,11 @@ def print_status(ui: Ui, s: StatusReport) -> None:
         return
     health = "[ok]healthy[/ok]" if s.healthy else "[error]unhealthy[/error]"
     out.print(f"lab {escape(s.name)}: {health} [muted](state {escape(str(s.state_dir))})[/muted]")
+    for f in s.faults:
+        out.print(f"  [error]✗ {escape(f.what)}[/error] {escape(f.problem)}")
+        out.print(f"    recover: {escape(f.recover)}", highlight=False)
+    if s.health.nb_cfg is not None and s.healthy:
+        out.print(f"  OVN caught up: configuration {s.health.nb_cfg} on every chassis")
     table = Table("daemon", "pid", "running", "responsive", box=None, pad_edge=False)
     for d in s.daemons.daemons if s.daemons else ():
         table.add_row(d.name, str(d.pid or "-"), _mark(d.running), _mark(d.responsive))

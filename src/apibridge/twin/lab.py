@@ -41,6 +41,7 @@ from apibridge.model.load import Document, load_documents
 from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.types import Plan, PlanProblem
 from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
+from apibridge.twin.health import DEFAULT_WAIT, Fault, Health, LabUnhealthyError, caught_up, daemon_faults
 from apibridge.twin.ovn import realize
 from apibridge.twin.ovn.daemons import LabStatus, OvnDaemons
 from apibridge.twin.ovn.nb import Northbound
@@ -97,6 +98,7 @@ class UpReport:
     acl_errors: list[str] = field(default_factory=list)
     pods_up: int = 0
     nodes: int = 0
+    rebuilt: bool = False  # the lab's last build had not completed: it was removed and built afresh
 
 
 @dataclass
@@ -112,17 +114,16 @@ class StatusReport:
     failures: dict[str, str]
     nb_counts: dict[str, int]
     inputs: list[str]
+    health: Health = field(default_factory=Health)
+    build_completed: float | None = None  # None: the last build did not complete
+
+    @property
+    def faults(self) -> list[Fault]:
+        return self.health.faults
 
     @property
     def healthy(self) -> bool:
-        return (
-            self.exists
-            and self.daemons is not None
-            and self.daemons.healthy
-            and self.hub
-            and all(self.apiservers.values())
-            and not self.pods_missing
-        )
+        return self.exists and self.health.ok
 
 
 @dataclass
@@ -238,44 +239,111 @@ class Lab:
 
     def desired(self) -> Desired:
         """What the running lab was built from (its input snapshot)."""
-        record = self.record()
-        if record is None or not self.place.input_file.exists():
-            raise InputError(
-                f"lab {self.name!r} is not up",
-                Location(str(self.place.root)),
-                hint=f"apibridge lab up --name {self.name} FILE...",
-            )
+        record = self.require()
         return self.load([str(self.place.input_file)], record)
 
     def require(self) -> LabRecord:
+        """The record of a lab that is up (:class:`LabUnhealthyError` if it is not)."""
         record = self.record()
-        if record is None:
-            raise InputError(
-                f"lab {self.name!r} is not up",
-                Location(str(self.place.root)),
-                hint=f"apibridge lab up --name {self.name} FILE...",
-            )
+        if record is None or not self.place.input_file.exists():
+            raise LabUnhealthyError([self._not_up()])
         return record
+
+    def _not_up(self) -> Fault:
+        return Fault(
+            f"lab {self.name}", f"is not up ({self.place.root})", f"apibridge lab up --name {self.name} FILE..."
+        )
+
+    def recover_command(self) -> str:
+        """What brings a lab with a dead daemon, server or namespace back: ``up`` from its own input."""
+        return f"apibridge lab up --name {self.name}"
+
+    # --- health ------------------------------------------------------------------------------------
+    def health(self, wait: float = DEFAULT_WAIT, status: LabStatus | None = None) -> Health:
+        """Every daemon and server alive, OVN caught up (bounded by ``wait`` s), the build complete."""
+        t0 = time.monotonic()
+        if not self.exists():
+            return Health([self._not_up()], seconds=time.monotonic() - t0)
+        record = self.record()
+        if record is None or not record.build_completed:
+            since = f" (started {time.ctime(record.build_started)})" if record and record.build_started else ""
+            inputs = " ".join(record.inputs) if record and record.inputs else "FILE..."
+            fault = Fault(
+                "build",
+                f"of lab {self.name} did not complete{since}: killed or failed halfway",
+                f"apibridge lab up --name {self.name} {inputs} (rebuilds it)",
+            )
+            return Health([fault], seconds=time.monotonic() - t0)
+        recover = self.recover_command()
+        faults = daemon_faults(status or self.daemons.status(), self.daemons, recover)
+        pid = read_pidfile(self.place.run_dir / "hub.pid")
+        if pid is None or not owned_by(pid, self.place.marker):
+            faults.append(Fault("listener hub", "is not running: pods' ports are closed", recover))
+        for node, api in sorted(record.apiservers.items()):
+            if not owned_by(api.pid, self.place.marker):
+                faults.append(Fault(f"apiserver {node}", f"(the API server stand-in, pid {api.pid}) is gone", recover))
+        present = set(_list_netns())
+        missing = sorted(r for r, p in record.pods.items() if p.netns not in present)
+        if missing:
+            shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+            faults.append(Fault("pods", f"{len(missing)} have lost their namespace: {shown}", recover))
+        nb_cfg = None
+        if not any(f.what in self.daemons.names for f in faults):
+            lag_hint = f"give OVN time, then apibridge lab status --name {self.name}; if it stays behind: {recover}"
+            nb_cfg, lag = caught_up(self.nb, self.daemons, wait=wait, recover_lag=lag_hint)
+            faults += lag
+        return Health(faults, nb_cfg, time.monotonic() - t0)
+
+    def require_healthy(self, wait: float = DEFAULT_WAIT) -> Health:
+        """The lab's health, or :class:`LabUnhealthyError` naming its faults (what ``verify`` checks first)."""
+        health = self.health(wait)
+        if not health.ok:
+            raise LabUnhealthyError(health.faults)
+        return health
 
     # --- up / reconcile ------------------------------------------------------------------------------
     def up(self, paths: Iterable[str], progress: Progress = _quiet) -> UpReport:
-        """Build the lab from ``paths``, or reconcile the running lab to them."""
+        """Build the lab from ``paths``, or reconcile the running lab to them.
+
+        No ``paths``: the lab's own input again (what recovers a dead daemon, server or namespace). A
+        lab whose last build did not complete is removed and built afresh, never reconciled: what a
+        killed build left is unknown.
+        """
         clock = _Clock()
         paths = list(paths)
-        progress("loading manifests")
         previous = self.record()
-        desired = self.load(paths, previous)
+        incomplete = (previous is not None and not previous.build_completed) or (previous is None and self.exists())
+        if not paths:
+            if previous is None or not self.place.input_file.exists():
+                raise InputError(
+                    f"lab {self.name!r} has no input of its own to build from",
+                    Location(str(self.place.root)),
+                    hint=f"apibridge lab up --name {self.name} FILE...",
+                )
+            paths, inputs = [str(self.place.input_file)], list(previous.inputs)
+        else:
+            inputs = [str(Path(p).absolute()) if p != "-" else p for p in paths]
+        progress("loading manifests")
+        desired = self.load(paths, None if incomplete else previous)
+        if incomplete:
+            progress("removing the incomplete lab")
+            self.down()
+            previous = None
         record = previous or LabRecord(self.name, created=time.time())
         clock.lap("load")
+        record.inputs = inputs
+        record.build_started, record.build_completed = time.time(), 0.0
         self.place.run_dir.mkdir(parents=True, exist_ok=True)
+        self.place.input_file.write_text(snapshot_text(desired.documents))
+        write_record(self.place, record)  # from here until the end, the lab says its build is incomplete
         # The servers are Python processes (~0.1 s to start each): start them while OVN comes up.
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="lab-up") as pool:
-            report = self._up(paths, desired, record, previous is not None, pool, progress, clock)
+            report = self._up(desired, record, previous is not None, pool, progress, clock)
+        report.rebuilt = incomplete
         return report
 
     def _up(
         self,
-        paths: list[str],
         desired: Desired,
         record: LabRecord,
         reconciled: bool,
@@ -329,11 +397,9 @@ class Lab:
             clock.lap("acl_check")
         report.acl_errors = list(record.acl_errors)
 
-        record.inputs = [str(Path(p).absolute()) if p != "-" else p for p in paths]
-        record.updated = time.time()
+        record.updated = record.build_completed = time.time()
         record.allocations = {lsp: [a.switch, list(a.addresses)] for lsp, a in allocations(topo).items()}
         record.assumptions = [[a.obj, a.what] for a in desired.cluster.assumptions]
-        self.place.input_file.write_text(snapshot_text(desired.documents))
         write_record(self.place, record)
         clock.lap("record")
         report.failures = dict(record.failures)
@@ -403,8 +469,7 @@ class Lab:
             return
         names = [v[0] for v in new.values()]
         fresh = [n for n in names if not ns.netns_exists(n)]
-        if fresh:
-            run(["ip", "-b", "-"], input="".join(f"netns add {n}\n" for n in fresh))
+        ns.ip_batches([f"netns add {n}" for n in fresh], step=f"creating {len(fresh)} namespaces")
         for n in names:
             link_up(n)
             # Like a container runtime: no DAD on the pod's interfaces, so the link-local address used
@@ -580,9 +645,11 @@ class Lab:
             for pidfile in sorted(run_dir.glob("*.pid")):
                 if stop_pidfile(pidfile, marker):
                     stopped.append(pidfile.stem)
-        names = self.namespaces.delete_all()
+        # the daemons first: with ovs-vswitchd and its namespace gone, every host veth end goes with it,
+        # and no OVS port needs deleting one by one
         report = self.daemons.stop(purge=False)
         stopped += list(report.stopped)
+        names = self.namespaces.delete_all()
         for path in (self.place.record_file, self.place.input_file):
             path.unlink(missing_ok=True)
         for directory in (self.place.pki, run_dir):
@@ -591,10 +658,11 @@ class Lab:
         return DownReport(self.name, stopped, names, time.monotonic() - t0)
 
     # --- status ------------------------------------------------------------------------------------
-    def status(self) -> StatusReport:
+    def status(self, wait: float = DEFAULT_WAIT) -> StatusReport:
         record = self.record()
         exists = self.exists()
         daemons = self.daemons.status() if exists else None
+        health = self.health(wait, status=daemons)
         pid = read_pidfile(self.place.run_dir / "hub.pid")
         hub = pid is not None and owned_by(pid, self.place.marker)
         apis = {n: owned_by(a.pid, self.place.marker) for n, a in (record.apiservers if record else {}).items()}
@@ -620,6 +688,8 @@ class Lab:
             dict(record.failures) if record else {},
             counts,
             list(record.inputs) if record else [],
+            health,
+            record.build_completed or None if record else None,
         )
 
     # --- pods ----------------------------------------------------------------------------------------

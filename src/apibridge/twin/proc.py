@@ -31,17 +31,49 @@ READY_LINE = "ready"
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
-class CommandError(RuntimeError):
-    """A command exited non-zero (or could not be started / timed out)."""
+SHOWN_ARGV = 240  # characters of a failed command shown in its message; the rest goes to the lab's log
+SHOWN_DETAIL = 400
 
-    def __init__(self, argv: Sequence[str], returncode: int | None, stdout: str, stderr: str, note: str = "") -> None:
+
+class CommandError(RuntimeError):
+    """A command exited non-zero (or could not be started / timed out).
+
+    The message stays short whatever the command's size — the step and count (``adding ports to
+    br-int (500 of 1000)``), the start of the command, the start of its stderr — because a
+    1,000-port ``ovs-vsctl`` is 40 KB; :attr:`full` has all of it, for the lab's log.
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        returncode: int | None,
+        stdout: str,
+        stderr: str,
+        note: str = "",
+        step: str = "",
+    ) -> None:
         self.argv = list(argv)
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
+        self.step = step
         status = note or f"exit {returncode}"
         detail = (stderr.strip() or stdout.strip()).replace("\n", " | ")
-        super().__init__(f"command failed ({status}): {shlex.join(self.argv)}" + (f": {detail}" if detail else ""))
+        command = shlex.join(self.argv)
+        if len(command) > SHOWN_ARGV:
+            command = f"{command[:SHOWN_ARGV]}… ({len(self.argv)} arguments)"
+        if len(detail) > SHOWN_DETAIL:
+            detail = detail[:SHOWN_DETAIL] + "…"
+        where = f"{step}: " if step else ""
+        super().__init__(f"{where}command failed ({status}): {command}" + (f": {detail}" if detail else ""))
+
+    @property
+    def full(self) -> str:
+        """The whole command and everything it printed (what the lab's log keeps)."""
+        return (
+            f"step: {self.step or '-'}\ncommand: {shlex.join(self.argv)}\nexit: {self.returncode}\n"
+            f"stdout:\n{self.stdout}\nstderr:\n{self.stderr}\n"
+        )
 
 
 @dataclass(frozen=True)
@@ -61,8 +93,10 @@ def run(
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     check: bool = True,
+    step: str = "",
 ) -> Completed:
-    """Run ``argv`` (no shell), capture text output; raise :class:`CommandError` if it fails and ``check``."""
+    """Run ``argv`` (no shell), capture text output; raise :class:`CommandError` if it fails and ``check``
+    (``step`` names what the command was for, in the error)."""
     try:
         proc = subprocess.run(
             list(argv),
@@ -74,14 +108,14 @@ def run(
             check=False,
         )
     except FileNotFoundError as exc:
-        raise CommandError(argv, None, "", str(exc), note="not found") from exc
+        raise CommandError(argv, None, "", str(exc), note="not found", step=step) from exc
     except subprocess.TimeoutExpired as exc:
         out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
         err = exc.stderr.decode() if isinstance(exc.stderr, bytes) else (exc.stderr or "")
-        raise CommandError(argv, None, out, err, note=f"timed out after {timeout:g}s") from exc
+        raise CommandError(argv, None, out, err, note=f"timed out after {timeout:g}s", step=step) from exc
     done = Completed(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
     if check and proc.returncode != 0:
-        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
+        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr, step=step)
     return done
 
 
@@ -149,6 +183,28 @@ def kill_owned(pid: int, marker: str, *, grace: float = 3.0) -> bool:
             os.kill(pid, signal.SIGKILL)
     wait_gone(pid, 5.0)
     return True
+
+
+def kill_all_owned(pids: Sequence[int], marker: str, *, grace: float = 3.0) -> list[int]:
+    """:func:`kill_owned` for many at once: SIGTERM to each of ours, one shared grace period, SIGKILL
+    for the rest. Returns the pids that were ours (now gone)."""
+    ours = [pid for pid in pids if owned_by(pid, marker)]
+    for pid in ours:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    left = ours
+    while left and time.monotonic() < deadline:
+        left = [pid for pid in left if alive(pid)]
+        if left:
+            time.sleep(0.01)
+    for pid in left:
+        if owned_by(pid, marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    for pid in left:
+        wait_gone(pid, 5.0)
+    return ours
 
 
 def wait_gone(pid: int, timeout: float) -> bool:

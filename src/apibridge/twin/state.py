@@ -7,7 +7,8 @@ namespace prefix ``ab-<name>.`` (the dot cannot occur in a lab name, so lab ``a`
 ``a-b``'s namespaces). The record (``lab.json``) adds what cannot be derived: the input snapshot it
 was built from (``input.json``, so later commands see exactly what ``up`` saw), the addresses
 handed out (so a reconcile keeps them), per-pod fingerprints (so a reconcile recreates only pods
-whose wiring changed), the failures and the skipped routes.
+whose wiring changed), the failures and the skipped routes, and whether the last build completed
+(a record is written when ``up`` starts and again when it ends).
 """
 
 from __future__ import annotations
@@ -121,6 +122,8 @@ class LabRecord:
     acl_fingerprint: str = ""  # of the ACL set last checked for OVN compile errors
     acl_errors: list[str] = field(default_factory=list)
     assumptions: list[list[str]] = field(default_factory=list)
+    build_started: float = 0.0  # when the last ``lab up`` began
+    build_completed: float = 0.0  # when it finished; 0: it did not (killed, failed) — the next up rebuilds
     version: int = RECORD_VERSION
 
     def previous(self) -> dict[str, Allocation]:
@@ -135,6 +138,8 @@ class LabRecord:
         pods = {k: PodRecord(**v) for k, v in raw.pop("pods", {}).items()}
         apis = {k: ApiServerRecord(**v) for k, v in raw.pop("apiservers", {}).items()}
         known = {f for f in cls.__dataclass_fields__}
+        if "build_completed" not in raw:  # a record from before builds were tracked was written at the end of one
+            raw["build_completed"] = raw.get("updated", 0.0)
         return cls(**{k: v for k, v in raw.items() if k in known}, pods=pods, apiservers=apis)
 
 

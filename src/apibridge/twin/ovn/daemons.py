@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from apibridge.twin.pods import netns as ns
-from apibridge.twin.proc import CommandError, Completed, kill_owned, owned_by, read_pidfile, run
+from apibridge.twin.proc import CommandError, Completed, kill_all_owned, kill_owned, owned_by, read_pidfile, run
 
 OVS_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
 NB_SCHEMA = Path("/usr/share/ovn/ovn-nb.ovsschema")
@@ -202,6 +202,11 @@ class OvnDaemons:
 
         if not ns.netns_exists(self.switch_netns):
             healthy.discard("ovs-vswitchd")  # a vswitchd outside its namespace is useless: restart it
+        if "ovs-vswitchd" not in healthy:
+            # A running ovn-controller notices a new vswitchd only after its OpenFlow reconnect back-off
+            # and meanwhile acknowledges nb_cfg with flows the new vswitchd does not have: restart it too,
+            # so that hv_cfg again means "flows installed".
+            healthy.discard("ovn-controller")
         ns.ensure_netns(
             self.switch_netns,
             sysctls={"net.ipv6.conf.all.disable_ipv6": "1", "net.ipv6.conf.default.disable_ipv6": "1"},
@@ -227,14 +232,13 @@ class OvnDaemons:
         t0 = time.monotonic()
         stopped: list[str] = []
         stale: list[str] = []
+        pids = {d.name: read_pidfile(d.pidfile) for d in reversed(self._daemons)}
+        killed = set(kill_all_owned([p for p in pids.values() if p is not None], self.paths.marker))
         for d in reversed(self._daemons):
-            pid = read_pidfile(d.pidfile)
+            pid = pids[d.name]
             if pid is None:
                 continue
-            if kill_owned(pid, self.paths.marker):
-                stopped.append(d.name)
-            else:
-                stale.append(d.name)
+            (stopped if pid in killed else stale).append(d.name)
             d.pidfile.unlink(missing_ok=True)
         ns.delete_netns(self.switch_netns)
         if purge:

@@ -692,6 +692,28 @@ class Northbound:
     def wait_hv(self, timeout: float = 30.0) -> int:
         return self.wait("hv", timeout)
 
+    def bump(self) -> int:
+        """``nb_cfg += 1``; the new value (``NorthboundError`` if the database takes no write)."""
+        try:
+            return self._bump()
+        except Exception as exc:
+            raise NorthboundError(f"cannot bump NB_Global nb_cfg: {exc}") from exc
+
+    def cfg(self, column: str) -> int:
+        """``NB_Global``'s ``nb_cfg``, ``sb_cfg`` or ``hv_cfg`` as this connection last saw it."""
+        with self.api.ovsdb_connection.lock:
+            row = next(iter(self.api.tables["NB_Global"].rows.values()))
+            return int(getattr(row, column))
+
+    def wait_for(self, column: str, target: int, timeout: float) -> bool:
+        """True once ``column`` (``sb_cfg``/``hv_cfg``) reached ``target``; False after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while self.cfg(column) < target:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
     def _bump(self) -> int:
         cmd = _BumpCfg(self.api)
         with self.api.transaction(check_error=True, log_errors=False) as txn:

@@ -37,11 +37,14 @@ import re
 import signal
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from apibridge.kubeovn import routes, rules
 from apibridge.kubeovn.routes import Route
+from apibridge.twin.pods import rtnl
+from apibridge.twin.pods.nsock import NETNS_DIR, tx_checksum_off
 from apibridge.twin.proc import CommandError, run, wait_gone
 
 log = logging.getLogger(__name__)
@@ -66,12 +69,18 @@ __all__ = [
     "wait_for",
 ]
 
-NETNS_DIR = Path("/run/netns")
 IFNAMSIZ = 15  # Linux interface names: 15 characters + NUL
 _IFNAME = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
 # A lab prefix ends in a separator, so lab "ab-t1" can never claim the namespaces of lab "ab-t10".
 _PREFIX = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,38}[-._]$")
 _FAILED_LINE = re.compile(r"Command failed -:(\d+)")
+PARALLEL_IP = 4  # ``ip`` processes at once when configuring many namespaces
+OVSDB_CHUNK = 250  # ovs-vsctl commands per transaction
+
+
+def ovsdb_timeout(commands: int) -> int:
+    """Seconds one ovs-vsctl transaction of ``commands`` may take on a busy 2-core machine."""
+    return 10 + commands // 20
 
 
 # --- shapes ----------------------------------------------------------------------------------------
@@ -180,6 +189,68 @@ def delete_netns(name: str, *, grace: float = 3.0) -> None:
         run(["ip", "netns", "del", name])
 
 
+def pids_in(names: Sequence[str]) -> dict[str, list[int]]:
+    """The processes inside each of the namespaces ``names``, in one pass over ``/proc``."""
+    inodes: dict[tuple[int, int], str] = {}
+    for name in names:
+        with contextlib.suppress(OSError):
+            st = os.stat(NETNS_DIR / name)
+            inodes[(st.st_dev, st.st_ino)] = name
+    found: dict[str, list[int]] = {}
+    if not inodes:
+        return found
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            st = os.stat(f"/proc/{entry}/ns/net")
+        except OSError:
+            continue
+        owner = inodes.get((st.st_dev, st.st_ino))
+        if owner is not None:
+            found.setdefault(owner, []).append(int(entry))
+    return found
+
+
+def ip_batches(lines: Sequence[str], *, step: str, workers: int = PARALLEL_IP, force: bool = False) -> None:
+    """Run ``ip -b`` over ``lines`` split between ``workers`` processes (namespace adds and deletes
+    are independent; a few at once use both cores)."""
+    if not lines:
+        return
+    size = max(1, -(-len(lines) // workers))
+    chunks = [lines[i : i + size] for i in range(0, len(lines), size)]
+    argv = ["ip", *(["-force"] if force else []), "-b", "-"]
+
+    def one(chunk: Sequence[str]) -> None:
+        run(argv, input="".join(line + "\n" for line in chunk), timeout=30 + len(chunk) / 20, step=step)
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ip") as pool:
+        list(pool.map(one, chunks))
+
+
+def delete_many(names: Sequence[str], *, grace: float = 3.0) -> None:
+    """Kill the processes inside ``names`` (they are ours: the namespaces are), then delete them all."""
+    pids = [pid for found in pids_in(names).values() for pid in found]
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        pids = [pid for pid in pids if not wait_gone(pid, grace if sig == signal.SIGTERM else 5.0)]
+        if not pids:
+            break
+    ip_batches(
+        [f"netns del {n}" for n in names if netns_exists(n)],
+        step=f"deleting {len(names)} namespaces",
+        force=True,
+    )
+    left = [n for n in names if netns_exists(n)]
+    if left:
+        raise CommandError(
+            ["ip", "netns", "del", *left], 1, "", f"{len(left)} namespaces could not be deleted",
+            step=f"deleting {len(names)} namespaces",
+        )  # fmt: skip
+
+
 def exec_argv(netns: str, argv: Sequence[str]) -> list[str]:
     """``argv`` run inside ``netns`` (``ip netns exec`` execs in place: the pid is the program's)."""
     return ["ip", "netns", "exec", netns, *argv]
@@ -220,6 +291,15 @@ def _route_line(route: Route, ifname: str) -> tuple[str | None, str]:
         dst = str(net)
     via = f" via {gw}" if gw else ""
     return f"route replace {dst}{via} dev {ifname}", ""
+
+
+def _route_spec(route: Route) -> tuple[tuple[str, str | None] | None, str]:
+    """(dst, gw) of ``route`` as kube-ovn-cni reads it, or (None, reason) if it would skip it."""
+    line, reason = _route_line(route, "x")
+    if line is None:
+        return None, reason
+    words = line.split()  # route replace <dst> [via <gw>] dev x
+    return (words[2], words[4] if words[3] == "via" else None), ""
 
 
 def _check_ifname(ifname: str) -> None:
@@ -301,14 +381,19 @@ class Namespaces:
             per_ns.setdefault(netns, []).append(nic)
         self._batch(self.bridge.netns, sw_lines, optional=set())
 
-        skipped: dict[tuple[str, str], tuple[SkippedRoute, ...]] = {}
-        for netns, nics in per_ns.items():
-            skipped.update(self._configure(netns, nics))
-            for nic in nics:
-                # Mandatory with the userspace datapath: otherwise TCP checksums are never filled in.
-                run(exec_argv(netns, ["ethtool", "-K", nic.ifname, "tx", "off"]))
+        def configure(netns: str) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
+            nics = per_ns[netns]
+            # Mandatory with the userspace datapath: otherwise TCP checksums are never filled in.
+            tx_checksum_off(netns, [nic.ifname for nic in nics])
+            return self._configure(netns, nics)
 
-        cmd = self.bridge.vsctl()
+        skipped: dict[tuple[str, str], tuple[SkippedRoute, ...]] = {}
+        # one ``ip`` process per namespace: run a few at once (they spend most of their time in the kernel)
+        with ThreadPoolExecutor(max_workers=PARALLEL_IP, thread_name_prefix="plug") as pool:
+            for result in pool.map(configure, per_ns):
+                skipped.update(result)
+
+        ports: list[list[str]] = []
         for (netns, nic), host in zip(items, hosts, strict=True):
             ext = {
                 "iface-id": nic.iface_id,
@@ -318,44 +403,59 @@ class Namespaces:
                 "ip": ",".join(a.split("/")[0] for a in nic.addresses),
                 "pod_netns": netns,
             }
-            cmd += ["--", "--may-exist", "add-port", self.bridge.name, host, "--", "set", "Interface", host]
-            cmd += [f"external_ids:{k}={_ovs_str(v)}" for k, v in ext.items()]
-        run(cmd)
+            port = ["--", "--may-exist", "add-port", self.bridge.name, host, "--", "set", "Interface", host]
+            ports.append(port + [f"external_ids:{k}={_ovs_str(v)}" for k, v in ext.items()])
+        self.vsctl_chunked("adding ports to br-int", ports)
         return [
             PluggedNic(netns, nic.ifname, host, nic.iface_id, skipped.get((netns, nic.ifname), ()))
             for (netns, nic), host in zip(items, hosts, strict=True)
         ]
 
+    def vsctl_chunked(self, step: str, commands: Sequence[list[str]]) -> None:
+        r"""``ovs-vsctl`` commands in transactions of at most :data:`OVSDB_CHUNK`, each with a timeout that
+        scales with its size (one transaction of 1,000 ``del-port``\ s outlived a fixed 5 s alarm)."""
+        for start in range(0, len(commands), OVSDB_CHUNK):
+            chunk = commands[start : start + OVSDB_CHUNK]
+            seconds = ovsdb_timeout(len(chunk))
+            argv = self.bridge.vsctl(seconds) + [arg for c in chunk for arg in c]
+            run(argv, timeout=seconds + 5, step=f"{step} ({start + len(chunk)} of {len(commands)})")
+
     def _configure(self, netns: str, nics: Sequence[Nic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
-        """Addresses, up, default routes (mandatory) and extra routes (best effort) in one batch."""
-        lines: list[str] = []
+        """Addresses, up, default routes (mandatory) and extra routes (best effort), over rtnetlink
+        from this process (:mod:`apibridge.twin.pods.rtnl`: no ``ip`` process per namespace)."""
+        requests: list[rtnl.Request] = []
         optional: dict[int, tuple[Nic, Route]] = {}
         skipped: dict[tuple[str, str], list[SkippedRoute]] = {}
+        index = {nic.ifname: rtnl.ifindex(netns, nic.ifname) for nic in nics}
         for nic in nics:
             for cidr in nic.addresses:
-                iface = ipaddress.ip_interface(cidr)
-                nodad = " nodad" if iface.version == 6 else ""
-                lines.append(f"addr replace {iface.with_prefixlen} dev {nic.ifname}{nodad}")
-            lines.append(f"link set {nic.ifname} up")
+                requests.append(rtnl.addr_replace(index[nic.ifname], nic.ifname, cidr))
+            requests.append(rtnl.link_up(index[nic.ifname], nic.ifname))
         for nic in nics:
             for gw in nic.gateways:
-                line, reason = _route_line(Route("", gw), nic.ifname)
-                if line is None:
+                spec, reason = _route_spec(Route("", gw))
+                if spec is None:
                     raise ValueError(f"{netns}/{nic.ifname}: default gateway: {reason}")
-                lines.append(line)
+                requests.append(rtnl.route_replace(index[nic.ifname], nic.ifname, *spec))
         for nic in nics:
             for route in nic.routes:
-                line, reason = _route_line(route, nic.ifname)
-                if line is None:
+                spec, reason = _route_spec(route)
+                if spec is None:
                     log.warning("%s/%s: skipping route %s: %s", netns, nic.ifname, route, reason)
                     skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, reason))
                     continue
-                lines.append(line)
-                optional[len(lines)] = (nic, route)
-        for lineno, why in self._batch(netns, lines, optional=set(optional)).items():
-            nic, route = optional[lineno]
+                optional[len(requests)] = (nic, route)
+                requests.append(rtnl.route_replace(index[nic.ifname], nic.ifname, *spec))
+        failed = rtnl.apply(netns, requests)
+        fatal = {i: why for i, why in failed.items() if i not in optional}
+        if fatal:
+            detail = "; ".join(f"{requests[i].what}: {why}" for i, why in sorted(fatal.items()))
+            raise CommandError(["rtnetlink", netns], 1, "", detail, step=f"configuring {netns}")
+        for i, why in sorted(failed.items()):
+            nic, route = optional[i]
+            gw = f" (gateway {route.gw})" if route.gw else ""
             log.warning("%s/%s: route %s failed: %s", netns, nic.ifname, route, why)
-            skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, why))
+            skipped.setdefault((netns, nic.ifname), []).append(SkippedRoute(route, f"the kernel refused it{gw}: {why}"))
         return {key: tuple(value) for key, value in skipped.items()}
 
     def _batch(self, netns: str, lines: Sequence[str], *, optional: set[int]) -> dict[int, str]:
@@ -417,11 +517,15 @@ class Namespaces:
         delete_netns(netns)
 
     def delete_all(self) -> list[str]:
-        """Delete every pod/node namespace of the lab; returns their names."""
+        """Delete every pod/node namespace of the lab; returns their names.
+
+        Built for any size: the OVS ports go in bounded transactions (none at all once ovs-vswitchd and
+        its namespace are gone, as in ``lab down``), the processes inside every namespace are found in
+        one pass over ``/proc``, and the namespaces are deleted by a few ``ip -b`` processes at once.
+        """
         names = self.owned()
         self._del_ports(set(names))
-        for netns in names:
-            delete_netns(netns)
+        delete_many(names)
         return names
 
     def _del_ports(self, netns_names: set[str]) -> None:
@@ -437,11 +541,9 @@ class Namespaces:
             pairs = dict(ext[1]) if isinstance(ext, list) and ext[0] == "map" else {}
             if pairs.get("pod_netns") in netns_names:
                 doomed.append(name)
-        if doomed:
-            cmd = self.bridge.vsctl(5)
-            for name in doomed:
-                cmd += ["--", "--if-exists", "del-port", self.bridge.name, name]
-            run(cmd)
+        self.vsctl_chunked(
+            "removing ports from br-int", [["--", "--if-exists", "del-port", self.bridge.name, n] for n in doomed]
+        )
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.02) -> bool:

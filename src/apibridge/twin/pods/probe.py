@@ -7,16 +7,30 @@ handshake that passes but hangs afterwards (the ACL-after-DNAT trap of research/
 error, not a success. A TCP probe to a pod sends one HTTP request and reads who answered.
 
 Verdicts: *reach* — connected, or refused (a RST or ICMP port-unreachable means the packet got to
-the host: the network let it through); *blocked* — no answer within the timeout, or no route;
-*error* — connected but TLS or HTTP went wrong. All probes of a run share one asyncio loop; each
-socket is created inside its source namespace (:mod:`apibridge.twin.pods.nsock`), so a thousand probes
-cost no processes, and a semaphore bounds how many are in flight.
+the host: the network let it through); *blocked* — no answer within the timeout (dropped
+somewhere, silently: what an OVN ACL ``drop`` does), or unreachable (no route in the pod, or an
+ICMP unreachable); *error* — connected but TLS or HTTP went wrong. Each outcome keeps its
+:data:`Cause`, so a report tells a timeout from a refusal from an unreachable.
+
+A busy machine must not turn a reachable path into "blocked": a probe that should be answered
+(``expect_answer``) and timed out (or stalled after connecting) is tried again — after the first
+pass, with fewer probes in flight and twice the timeout, at most :data:`RETRIES` times — before
+its timeout counts.
+
+All probes of a run share one asyncio loop; each socket is created inside its source namespace
+(:mod:`apibridge.twin.pods.nsock`), so a thousand probes cost no processes. Two semaphores bound
+what is in flight, from measurements on this 2-core machine (``bench/lab.py --scale`` prints them):
+probes that should be answered do the work — handshakes through the userspace datapath's single
+main thread, TLS, the listener hub — and at a 300-pod lab with 2,048 probes in flight 344 of
+them timed out, 37 at 512, none at 128 (:data:`DEFAULT_PARALLEL`); probes that should go
+unanswered cost one SYN each and mostly wait, so :data:`DEFAULT_PARALLEL_SILENT` of them fly at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import errno
 import json
 import resource
@@ -32,8 +46,13 @@ from apibridge.twin.pods.nsock import family_of, socket_in
 
 Protocol = Literal["tcp", "udp", "https"]
 Verdict = Literal["reach", "blocked", "error"]
+Cause = Literal["connected", "refused", "echoed", "timeout", "stalled", "unreachable", "tls", "http", "socket"]
+_RETRIED: frozenset[str] = frozenset({"timeout", "stalled"})  # what a busy machine can cause
 DEFAULT_TIMEOUT = 1.0
-DEFAULT_PARALLEL = 2048
+DEFAULT_PARALLEL = 128  # probes expected to be answered, in flight at once
+DEFAULT_PARALLEL_SILENT = 1024  # probes expected to go unanswered (one SYN each, then waiting)
+RETRIES = 2  # extra attempts for a timed-out probe marked ``retry``
+RETRY_PARALLEL = 32  # probes in flight during a retry pass
 HTTPS_PER_SERVER = 4
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EACCES, errno.EPERM}
 
@@ -47,6 +66,7 @@ class Probe:
     port: int
     protocol: Protocol = "tcp"
     path: str = "/version"  # https only
+    expect_answer: bool = False  # a timeout is tried again before it counts; the busier gate applies
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,8 @@ class Outcome:
     verdict: Verdict
     detail: str
     seconds: float
+    cause: Cause = "connected"
+    attempts: int = 1
 
 
 def _hostport(ip: str, port: int) -> str:
@@ -66,22 +88,24 @@ async def _connect(probe: Probe, kind: int, timeout: float) -> tuple[socket.sock
     try:
         sock = socket_in(probe.netns, family_of(probe.target), kind)
     except OSError as exc:
-        return None, Outcome("error", f"cannot open a socket in {probe.netns}: {exc}", time.monotonic() - t0)
+        return None, Outcome("error", f"cannot open a socket in {probe.netns}: {exc}", time.monotonic() - t0, "socket")
     try:
         await asyncio.wait_for(loop.sock_connect(sock, (probe.target, probe.port)), timeout)
     except TimeoutError:
         sock.close()
-        return None, Outcome("blocked", f"no answer within {timeout:g}s", time.monotonic() - t0)
+        return None, Outcome(
+            "blocked", f"timeout: no answer within {timeout:g}s (dropped)", time.monotonic() - t0, "timeout"
+        )
     except ConnectionRefusedError:
         sock.close()
         return None, Outcome(
-            "reach", "connection refused: the host answered, nothing listens there", time.monotonic() - t0
+            "reach", "refused: the host answered, nothing listens there", time.monotonic() - t0, "refused"
         )
     except OSError as exc:
         sock.close()
         if exc.errno in _UNREACHABLE:
-            return None, Outcome("blocked", exc.strerror or str(exc), time.monotonic() - t0)
-        return None, Outcome("error", str(exc), time.monotonic() - t0)
+            return None, Outcome("blocked", f"unreachable: {exc.strerror or exc}", time.monotonic() - t0, "unreachable")
+        return None, Outcome("error", str(exc), time.monotonic() - t0, "socket")
     return sock, None
 
 
@@ -96,7 +120,7 @@ async def _tcp(probe: Probe, timeout: float) -> Outcome:
         await loop.sock_sendall(sock, f"GET / HTTP/1.0\r\nHost: {_hostport(probe.target, probe.port)}\r\n\r\n".encode())
         data = await asyncio.wait_for(loop.sock_recv(sock, 4096), timeout)
     except (TimeoutError, OSError):
-        return Outcome("reach", "connected (no answer to a request)", time.monotonic() - t0)
+        return Outcome("reach", "connected (no answer to a request)", time.monotonic() - t0, "connected")
     finally:
         sock.close()
     body = data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace").strip()
@@ -120,13 +144,16 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
         stream.write(f"GET {probe.path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         raw = await asyncio.wait_for(reader.read(65536), timeout * 2)
     except ssl.SSLError as exc:
-        return Outcome("error", f"connected, TLS failed: {exc.reason or exc}", time.monotonic() - t0)
+        return Outcome("error", f"connected, TLS failed: {exc.reason or exc}", time.monotonic() - t0, "tls")
     except TimeoutError:
         return Outcome(
-            "error", "connected, but TLS/HTTP stalled (data after the handshake lost?)", time.monotonic() - t0
+            "error",
+            "connected, but TLS/HTTP stalled (data after the handshake lost?)",
+            time.monotonic() - t0,
+            "stalled",
         )
     except OSError as exc:
-        return Outcome("error", f"connected, then {exc}", time.monotonic() - t0)
+        return Outcome("error", f"connected, then {exc}", time.monotonic() - t0, "tls")
     finally:
         if writer is not None:
             writer.close()
@@ -137,13 +164,16 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
     head, _, body = raw.partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].decode(errors="replace")
     if not status.startswith("HTTP/") or len(status.split()) < 2:
-        return Outcome("error", f"connected, TLS verified, no HTTP answer ({status[:60]!r})", time.monotonic() - t0)
+        return Outcome(
+            "error", f"connected, TLS verified, no HTTP answer ({status[:60]!r})", time.monotonic() - t0, "http"
+        )
     code = status.split()[1]
     detail = f"HTTP {code} {probe.path}, TLS verified"
     if code == "200" and probe.path == "/version":
         with contextlib.suppress(ValueError, AttributeError):
             detail += f", gitVersion {json.loads(body)['gitVersion']}"
-    return Outcome("reach" if code.startswith("2") else "error", detail, time.monotonic() - t0)
+    ok = code.startswith("2")
+    return Outcome("reach" if ok else "error", detail, time.monotonic() - t0, "connected" if ok else "http")
 
 
 async def _udp(probe: Probe, timeout: float) -> Outcome:
@@ -157,15 +187,16 @@ async def _udp(probe: Probe, timeout: float) -> Outcome:
         await loop.sock_sendall(sock, b"apibridge-probe")
         await asyncio.wait_for(loop.sock_recv(sock, 512), timeout)
     except TimeoutError:
-        return Outcome("blocked", f"no reply within {timeout:g}s", time.monotonic() - t0)
+        return Outcome("blocked", f"timeout: no reply within {timeout:g}s (dropped)", time.monotonic() - t0, "timeout")
     except ConnectionRefusedError:
-        return Outcome("reach", "port unreachable: the host answered, nothing listens there", time.monotonic() - t0)
+        return Outcome("reach", "refused: port unreachable, the host answered", time.monotonic() - t0, "refused")
     except OSError as exc:
-        verdict: Verdict = "blocked" if exc.errno in _UNREACHABLE else "error"
-        return Outcome(verdict, str(exc), time.monotonic() - t0)
+        if exc.errno in _UNREACHABLE:
+            return Outcome("blocked", f"unreachable: {exc}", time.monotonic() - t0, "unreachable")
+        return Outcome("error", str(exc), time.monotonic() - t0, "socket")
     finally:
         sock.close()
-    return Outcome("reach", "echoed", time.monotonic() - t0)
+    return Outcome("reach", "echoed", time.monotonic() - t0, "echoed")
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -188,29 +219,48 @@ async def run_async(
     ca_file: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
+    parallel_silent: int = DEFAULT_PARALLEL_SILENT,
     done: Callable[[int, Outcome], None] | None = None,
 ) -> list[Outcome]:
     ctx = tls_context(ca_file)
-    gate = asyncio.Semaphore(max(1, parallel))
+    silent_gate = asyncio.Semaphore(max(1, parallel_silent))
     # Every pod's API probe lands on the same stand-in, whose accept backlog is small (http.server's
     # default 5): a SYN that overflows it is dropped and retried after 1 s — a false "blocked".
     per_server: dict[tuple[str, int], asyncio.Semaphore] = {}
 
-    async def one(i: int, probe: Probe) -> Outcome:
-        async with gate:
-            if probe.protocol == "https":
-                server = per_server.setdefault((probe.target, probe.port), asyncio.Semaphore(HTTPS_PER_SERVER))
-                async with server:
-                    out = await _https(probe, timeout, ctx)
-            elif probe.protocol == "udp":
-                out = await _udp(probe, timeout)
-            else:
-                out = await _tcp(probe, timeout)
-        if done is not None:
-            done(i, out)
-        return out
+    async def attempt(probe: Probe, seconds: float) -> Outcome:
+        if probe.protocol == "https":
+            server = per_server.setdefault((probe.target, probe.port), asyncio.Semaphore(HTTPS_PER_SERVER))
+            async with server:
+                return await _https(probe, seconds, ctx)
+        if probe.protocol == "udp":
+            return await _udp(probe, seconds)
+        return await _tcp(probe, seconds)
 
-    return list(await asyncio.gather(*(one(i, p) for i, p in enumerate(probes))))
+    outcomes: dict[int, Outcome] = {}
+    todo = list(range(len(probes)))
+    for round_ in range(RETRIES + 1):
+        seconds = timeout * 2**round_
+        gate = asyncio.Semaphore(max(1, parallel if round_ == 0 else min(parallel, RETRY_PARALLEL)))
+
+        async def one(
+            i: int, seconds: float = seconds, gate: asyncio.Semaphore = gate, tries: int = round_ + 1
+        ) -> None:
+            async with gate if probes[i].expect_answer else silent_gate:
+                out = await attempt(probes[i], seconds)
+            outcomes[i] = dataclasses.replace(out, attempts=tries)
+
+        await asyncio.gather(*(one(i) for i in todo))
+        last = round_ == RETRIES
+        again = {i for i in todo if probes[i].expect_answer and outcomes[i].cause in _RETRIED} if not last else set()
+        if done is not None:
+            for i in todo:
+                if i not in again:
+                    done(i, outcomes[i])
+        if not again:
+            break
+        todo = sorted(again)
+    return [outcomes[i] for i in range(len(probes))]
 
 
 def run(
@@ -219,10 +269,16 @@ def run(
     ca_file: Path | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
+    parallel_silent: int = DEFAULT_PARALLEL_SILENT,
     done: Callable[[int, Outcome], None] | None = None,
 ) -> list[Outcome]:
-    """Run ``probes`` concurrently (at most ``parallel`` in flight); outcomes in the same order."""
+    """Run ``probes`` concurrently (at most ``parallel`` answered and ``parallel_silent`` unanswered
+    ones in flight); outcomes in the same order."""
     if not probes:
         return []
-    _raise_fd_limit(4 * parallel + 256)
-    return asyncio.run(run_async(probes, ca_file=ca_file, timeout=timeout, parallel=parallel, done=done))
+    _raise_fd_limit(4 * (parallel + parallel_silent) + 256)
+    return asyncio.run(
+        run_async(
+            probes, ca_file=ca_file, timeout=timeout, parallel=parallel, parallel_silent=parallel_silent, done=done
+        )
+    )

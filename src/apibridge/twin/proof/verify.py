@@ -31,6 +31,7 @@ a verify costs seconds, not minutes.
 from __future__ import annotations
 
 import ipaddress
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -72,6 +73,9 @@ class Checked:
     detail: str
     seconds: float
     adversarial: bool = False
+    cause: probe.Cause = "connected"
+    attempts: int = 1
+    explanation: tuple[str, ...] = ()  # for a result that contradicts the intent: ovn-trace and ofproto/trace
 
     @property
     def ok(self) -> bool:
@@ -107,7 +111,8 @@ class Checked:
                 how = "across the VPC boundary"
             return f"LEAK: {e.source} reached {self.target_label} {how}"
         if self.result == "blocked":
-            return f"BLOCKED: {e.source} could not reach {self.target_label} ({self.detail}); expected: {e.why}"
+            tries = f", {self.attempts} attempts" if self.attempts > 1 else ""
+            return f"BLOCKED: {e.source} could not reach {self.target_label} ({self.detail}{tries}); expected: {e.why}"
         return f"ERROR: {e.source} → {self.target_label}: {self.detail} (expected {e.expect}: {e.why})"
 
     def to_json(self) -> dict[str, Any]:
@@ -123,7 +128,10 @@ class Checked:
             "result": self.result,
             "ok": self.ok,
             "detail": self.detail,
+            "cause": self.cause,
+            "attempts": self.attempts,
             "adversarial": self.adversarial,
+            **({"explanation": list(self.explanation)} if self.explanation else {}),
         }
 
 
@@ -133,6 +141,7 @@ class VerifyReport:
     adversarial: bool = False
     routes_added: dict[str, list[str]] = field(default_factory=dict)  # pod -> routes (adversarial)
     seconds: float = 0.0
+    coverage: Coverage | None = None
     # --- intent (proof/intent.py): what fails a verify besides a probe
     unrealized: list[intent.Unrealized] = field(default_factory=list)
 
@@ -167,6 +176,7 @@ class VerifyReport:
             "unrealized": [u.to_json() for u in self.unrealized],
             "adversarial": self.adversarial,
             "seconds": round(self.seconds, 3),
+            **({"coverage": self.coverage.to_json()} if self.coverage else {}),
         }
 
 
@@ -193,6 +203,7 @@ class _Matrix:
         self.vpc_of_switch = {s.name: s.vpc for s in topo.switches}
         self.switch_cidrs = {s.name: s.cidrs for s in topo.switches}
         self.out: list[Expectation] = []
+        self.places = intent.Places(topo)  # where each intended destination lives, computed once
 
     def strict(self, pod: TwinPod) -> bool:
         bridge = self.topo.bridge(pod.bridge)
@@ -248,11 +259,14 @@ class _Matrix:
         )
 
     def api(self) -> None:
-        port = self.topo.api_port
         for pod in self.pods:
-            for vip in self.topo.api_cluster_ips:
-                expect, why = intent.api_expectation(pod, vip, port)  # from the intent, never the wiring
-                self.add(pod, vip, port, "https", expect, "api", why)
+            self.api_for(pod)
+
+    def api_for(self, pod: TwinPod) -> None:
+        port = self.topo.api_port
+        for vip in self.topo.api_cluster_ips:
+            expect, why = intent.api_expectation(pod, vip, port)  # from the intent, never the wiring
+            self.add(pod, vip, port, "https", expect, "api", why)
 
     def same_vpc(self) -> None:
         groups = self.groups()
@@ -302,8 +316,10 @@ class _Matrix:
 
     def nodes(self) -> None:
         for pod in self.pods:
-            if not self.strict(pod):
-                continue
+            self.nodes_for(pod)
+
+    def nodes_for(self, pod: TwinPod) -> None:
+        if self.strict(pod):
             for node in self.topo.nodes:
                 port = node.apiserver_port or rules.DEFAULT_APISERVER_PORT
                 for ip in (*node.internal_ips, *node.nic.ips):
@@ -352,10 +368,113 @@ class _Matrix:
 
     def dns(self) -> None:
         """Every DNS and ``extra`` destination a pod's intent names, where it lives (proof/intent.py)."""
-        places = intent.Places(self.topo)
         for pod in self.pods:
-            for d in intent.destinations(pod, places):
-                self.add(pod, d.ip, d.port, d.protocol, "reach", d.kind, d.why)
+            self.dns_for(pod)
+
+    def dns_for(self, pod: TwinPod) -> None:
+        for d in intent.destinations(pod, self.places):
+            self.add(pod, d.ip, d.port, d.protocol, "reach", d.kind, d.why)
+
+    def pair(self, src: TwinPod, dst: TwinPod) -> None:
+        """``src`` → every address of ``dst``, with the rules of the matrix above: its own VPC's pods are
+        reached on eth0; another VPC's are not, on any address; under a strict fence no attachment
+        address on the source's attachment switch is reached."""
+        port = _first_tcp(dst)
+        if src.vpc == dst.vpc:
+            eth0 = dst.nic(rules.PRIMARY_IFNAME)
+            ips = sorted(eth0.ips, key=lambda a: a.version) if eth0 else []
+            ip = next((a for a in ips if a.version in _families(src)), None)
+            if ip is not None:
+                why = f"pods of VPC {src.vpc} reach each other"
+                self.add(src, ip, port, "tcp", "reach", "same-vpc", why, to_pod=dst.ref)
+            if self.strict(src):
+                mine = {n.switch for n in _attachments(src)}
+                for nic in _attachments(dst):
+                    if nic.switch in mine:
+                        why = f"the fence of ApiBridge {src.bridge} allows only its destinations"
+                        for ip in nic.ips:
+                            self.add(src, ip, port, "tcp", "blocked", "attachment", why, to_pod=dst.ref)
+            return
+        if rules.DEFAULT_VPC in (src.vpc, dst.vpc) and (self.open_attached(src) or self.open_attached(dst)):
+            return  # an unfenced attachment is a door into the default VPC by design
+        why = f"{src.vpc} and {dst.vpc} are separate VPCs"
+        for nic in dst.nics:
+            for ip in nic.ips:
+                if not self.own_vpc_has(src, ip):
+                    self.add(src, ip, port, "tcp", "blocked", "cross-vpc", why, to_pod=dst.ref)
+
+
+def equivalence_key(pod: TwinPod) -> tuple[object, ...]:
+    """What makes two pods the same to the network: node, VPC, the bridge that selects them (its fence and
+    destinations), each NIC's switch (subnet, its ACLs and port group) with its routes, and the ports it
+    answers on, and what it intends to reach (check.intent): two pods wired alike but meaning different things
+    are judged apart. Addresses are not part of it: OVN treats the members of a subnet alike."""
+    nics = tuple((n.ifname, n.switch, n.routes, n.default_route) for n in pod.nics)
+    ports = tuple(sorted((p.port, p.protocol) for p in pod.ports))
+    return (pod.node, pod.vpc, pod.bridge, nics, ports, pod.intent)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a verify by equivalence class probed (``exhaustive``: the full matrix instead)."""
+
+    pods: int
+    classes: int
+    pairs: int  # ordered pairs of classes probed, each with its representatives
+    sampled: int  # further pods probed, picked at random with ``seed``
+    seed: int
+    exhaustive: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pods": self.pods,
+            "classes": self.classes,
+            "pairsProbed": self.pairs,
+            "sampled": self.sampled,
+            "seed": self.seed,
+            "exhaustive": self.exhaustive,
+        }
+
+
+DEFAULT_SAMPLE = 32
+
+
+def class_expectations(
+    topo: Topology, netns_of: dict[str, str], *, seed: int, sample: int = DEFAULT_SAMPLE
+) -> tuple[list[Expectation], Coverage]:
+    """Every ordered pair of equivalence classes, representative to representative (a class with two or
+    more pods also to itself), every destination kind from each representative, plus ``sample`` other
+    pods chosen with ``seed``, each probing the API, its nodes and one random pod of a random class."""
+    m = _Matrix(topo, netns_of)
+    classes: dict[tuple[object, ...], list[TwinPod]] = {}
+    for pod in sorted(m.pods, key=lambda p: p.ref):
+        classes.setdefault(equivalence_key(pod), []).append(pod)
+    members = list(classes.values())
+    pairs = 0
+    for group in members:
+        src = group[0]
+        m.api_for(src)
+        m.dns_for(src)
+        m.nodes_for(src)
+        for other in members:
+            dst = other[0] if other is not group else (group[1] if len(group) > 1 else None)
+            if dst is not None:
+                m.pair(src, dst)
+                pairs += 1
+    rng = random.Random(seed)
+    rest = [p for group in members for p in group[1:]]
+    picked = rng.sample(rest, min(sample, len(rest)))
+    for src in picked:
+        m.api_for(src)
+        m.dns_for(src)
+        m.nodes_for(src)
+        group = rng.choice(members)
+        dst = rng.choice(group)
+        if dst.ref == src.ref:
+            dst = group[0] if group[0].ref != src.ref else dst
+        if dst.ref != src.ref:
+            m.pair(src, dst)
+    return m.out, Coverage(len(m.pods), len(members), pairs, len(picked), seed)
 
 
 def expectations(topo: Topology, netns_of: dict[str, str]) -> list[Expectation]:
@@ -413,11 +532,21 @@ def verify(
     timeout: float = probe.DEFAULT_TIMEOUT,
     parallel: int = probe.DEFAULT_PARALLEL,
     done: Callable[[int, int], None] | None = None,
+    exhaustive: bool = False,
+    seed: int | None = None,
+    sample: int = DEFAULT_SAMPLE,
 ) -> VerifyReport:
-    """Probe the matrix (``done(finished, total)`` after each probe) and report every verdict."""
+    """Probe the pairs of equivalence classes plus a seeded sample (``exhaustive``: the full matrix),
+    calling ``done(finished, total)`` after each probe, and report every verdict."""
     t0 = time.monotonic()
-    exps = expectations(topo, netns_of)
-    report = VerifyReport(adversarial=adversarial)
+    if exhaustive:
+        exps = expectations(topo, netns_of)
+        up = sum(1 for p in topo.pods if p.failure is None and p.ref in netns_of)
+        coverage = Coverage(up, up, 0, 0, 0, exhaustive=True)
+    else:
+        seed = random.SystemRandom().randrange(2**31) if seed is None else seed
+        exps, coverage = class_expectations(topo, netns_of, seed=seed, sample=sample)
+    report = VerifyReport(adversarial=adversarial, coverage=coverage)
     pods = [p for p in topo.pods if p.ref in netns_of and p.failure is None]
     if adversarial:
         for pod in pods:
@@ -435,7 +564,7 @@ def verify(
                 done(count[0], len(exps))
 
         outcomes = probe.run(
-            [probe.Probe(e.netns, e.target, e.port, e.protocol) for e in exps],
+            [probe.Probe(e.netns, e.target, e.port, e.protocol, expect_answer=e.expect == "reach") for e in exps],
             ca_file=ca_file,
             timeout=timeout,
             parallel=parallel,
@@ -445,7 +574,8 @@ def verify(
         for ref, routes in report.routes_added.items():
             _route_batch(netns_of[ref], "del", routes)
     report.checked = [
-        Checked(e, o.verdict, o.detail, o.seconds, adversarial) for e, o in zip(exps, outcomes, strict=True)
+        Checked(e, o.verdict, o.detail, o.seconds, adversarial, o.cause, o.attempts)
+        for e, o in zip(exps, outcomes, strict=True)
     ]
     report.unrealized = intent.unrealized(topo, netns_of)
     report.seconds = time.monotonic() - t0
