@@ -170,6 +170,7 @@ def check_cert_manager(doc: dict[str, Any]) -> None:
 def test_names_are_unique_and_namespaced_objects_are_placed(scenario: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = scenario
     cluster_scoped = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+    cluster_scoped |= {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
     seen = set()
     for doc in docs:
         md = doc["metadata"]
