@@ -44,13 +44,13 @@ import yaml
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
-from apibridge.twin import netns as ns
-from apibridge.twin import probe
 from apibridge.twin.lab import Lab
+from apibridge.twin.ovn.topology import Topology, build_topology, iter_nics
+from apibridge.twin.pods import netns as ns
+from apibridge.twin.pods import probe
 from apibridge.twin.proc import read_pidfile, run
+from apibridge.twin.proof.verify import verify
 from apibridge.twin.state import locate
-from apibridge.twin.topology import Topology, build_topology, iter_nics
-from apibridge.twin.verify import verify
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = [str(REPO / "examples" / "seed")]

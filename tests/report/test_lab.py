@@ -10,8 +10,8 @@ from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting, make_console
 from apibridge.twin import demo
 from apibridge.twin.lab import StatusReport, UpReport
-from apibridge.twin.realize import Changes
-from apibridge.twin.verify import VerifyReport
+from apibridge.twin.ovn.realize import Changes
+from apibridge.twin.proof.verify import VerifyReport
 
 
 def _up(**more: object) -> UpReport:

@@ -22,9 +22,9 @@ from twinlab import Lab
 
 from apibridge.base.certs import BundlePaths, CertificateAuthority, write_bundle
 from apibridge.kubeovn import rules
-from apibridge.twin.apiserver import apiserver_hosts, start_apiserver
-from apibridge.twin.nb import Batch
-from apibridge.twin.netns import Nic, Route, exec_argv
+from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
+from apibridge.twin.ovn.nb import Batch
+from apibridge.twin.pods.netns import Nic, Route, exec_argv
 
 pytestmark = pytest.mark.ovn
 

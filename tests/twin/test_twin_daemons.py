@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 from twinlab import Lab, require_ovn, root_links
 
-from apibridge.twin.daemons import OvnDaemons
-from apibridge.twin.nb import Northbound
-from apibridge.twin.netns import netns_exists
+from apibridge.twin.ovn.daemons import OvnDaemons
+from apibridge.twin.ovn.nb import Northbound
+from apibridge.twin.pods.netns import netns_exists
 from apibridge.twin.proc import alive, pids_mentioning, wait_gone
 
 pytestmark = pytest.mark.ovn

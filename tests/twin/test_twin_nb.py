@@ -9,8 +9,8 @@ import pytest
 from twinlab import Lab, require_ovn
 
 from apibridge.kubeovn import rules
-from apibridge.twin.daemons import OvnDaemons
-from apibridge.twin.nb import Northbound, NorthboundError
+from apibridge.twin.ovn.daemons import OvnDaemons
+from apibridge.twin.ovn.nb import Northbound, NorthboundError
 
 pytestmark = pytest.mark.ovn
 

@@ -9,8 +9,8 @@ import pytest
 from twinlab import Lab, root_links
 
 from apibridge.kubeovn import rules
-from apibridge.twin.listener import start_listener
-from apibridge.twin.netns import Nic, Route, exec_argv, host_ifname, netns_exists
+from apibridge.twin.pods.listener import start_listener
+from apibridge.twin.pods.netns import Nic, Route, exec_argv, host_ifname, netns_exists
 
 pytestmark = pytest.mark.ovn
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from apibridge.twin import nb
-from apibridge.twin.apiserver import apiserver_hosts, forbidden_status, version_info
-from apibridge.twin.netns import IFNAMSIZ, Bridge, Namespaces, Route, _route_line, host_ifname
+from apibridge.twin.control.apiserver import apiserver_hosts, forbidden_status, version_info
+from apibridge.twin.ovn import nb
+from apibridge.twin.pods.netns import IFNAMSIZ, Bridge, Namespaces, Route, _route_line, host_ifname
 from apibridge.twin.proc import CommandError, kill_owned, owned_by, run
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from apibridge.twin.daemons import OvnDaemons
-from apibridge.twin.nb import Northbound
-from apibridge.twin.netns import Namespaces, list_netns
+from apibridge.twin.ovn.daemons import OvnDaemons
+from apibridge.twin.ovn.nb import Northbound
+from apibridge.twin.pods.netns import Namespaces, list_netns
 from apibridge.twin.proc import Spawned, pids_mentioning
 
 TOOLS = ("ovsdb-tool", "ovsdb-server", "ovs-vswitchd", "ovs-vsctl", "ovs-appctl", "ovn-northd", "ovn-controller",

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from apibridge.twin import netns
 from apibridge.twin.lab import Lab
+from apibridge.twin.pods import netns
 from apibridge.twin.proc import pids_mentioning
 from apibridge.twin.state import locate
 

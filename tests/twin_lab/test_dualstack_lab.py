@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apibridge.twin.verify import verify
+from apibridge.twin.proof.verify import verify
 
 from .conftest import example, running_lab
 

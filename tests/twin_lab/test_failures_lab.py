@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from apibridge.twin.verify import verify
+from apibridge.twin.proof.verify import verify
 
 from .conftest import data, example, running_lab
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from apibridge.twin.proc import owned_by
-from apibridge.twin.verify import verify
+from apibridge.twin.proof.verify import verify
 
 from .conftest import assert_clean, example, running_lab
 

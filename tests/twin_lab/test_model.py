@@ -10,8 +10,9 @@ from typing import Any
 
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
-from apibridge.twin import graph, realize, trace, verify
-from apibridge.twin.topology import Topology, allocations, build_topology
+from apibridge.twin.ovn import realize
+from apibridge.twin.ovn.topology import Topology, allocations, build_topology
+from apibridge.twin.proof import graph, trace, verify
 
 from .conftest import DATA, data, example
 
@@ -173,7 +174,7 @@ def test_client_ip_affinity_lands_in_the_session_load_balancer() -> None:
     from apibridge.model.cluster import Cluster
     from apibridge.model.load import parse_text
     from apibridge.plan.planner import plan
-    from apibridge.twin.topology import build_topology
+    from apibridge.twin.ovn.topology import build_topology
 
     text = """
 apiVersion: v1

@@ -13,9 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from apibridge.cli.lab_cmds import lab_group
-from apibridge.twin import trace
 from apibridge.twin.lab import Lab
-from apibridge.twin.verify import VerifyReport, verify
+from apibridge.twin.proof import trace
+from apibridge.twin.proof.verify import VerifyReport, verify
 
 from .conftest import data, example, running_lab
 

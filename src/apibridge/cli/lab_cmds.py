@@ -26,13 +26,14 @@ from apibridge.report import findings as report
 from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting
 from apibridge.report.manifests import dump
-from apibridge.twin import demo, graph, trace
-from apibridge.twin.hub import HubError
+from apibridge.twin import demo
 from apibridge.twin.lab import Lab
-from apibridge.twin.nb import NorthboundError
+from apibridge.twin.ovn.nb import NorthboundError
+from apibridge.twin.pods.hub import HubError
 from apibridge.twin.proc import CommandError
+from apibridge.twin.proof import graph, trace
+from apibridge.twin.proof.verify import verify
 from apibridge.twin.state import DEFAULT_NAME, ENV_DIR, locate
-from apibridge.twin.verify import verify
 
 F = TypeVar("F", bound=Callable[..., Any])
 NAME_ENV = "APIBRIDGE_LAB_NAME"

@@ -1,7 +1,7 @@
 """What ``apibridge lab …`` and ``apibridge demo`` show: the twin's reports as text and as documents.
 
 The twin (``apibridge.twin``) returns typed reports — :class:`~apibridge.twin.lab.UpReport`,
-:class:`~apibridge.twin.lab.StatusReport`, :class:`~apibridge.twin.verify.VerifyReport`, a trace,
+:class:`~apibridge.twin.lab.StatusReport`, :class:`~apibridge.twin.proof.verify.VerifyReport`, a trace,
 :class:`~apibridge.twin.demo.DemoReport` — and knows nothing of consoles. Their presentation lives
 here with every other command's, not in the click commands: the commands stay thin (options, the
 twin, this module, an exit code), and the text and ``-o json|yaml`` shapes can be read, tested and
@@ -21,8 +21,8 @@ from apibridge.report.console import Ui
 from apibridge.twin import demo
 from apibridge.twin.demo import DemoReport, Phase, PhaseResult
 from apibridge.twin.lab import DownReport, StatusReport, UpReport
-from apibridge.twin.trace import TraceRequest, TraceSummary
-from apibridge.twin.verify import VerifyReport
+from apibridge.twin.proof.trace import TraceRequest, TraceSummary
+from apibridge.twin.proof.verify import VerifyReport
 
 
 def _mark(flag: bool) -> str:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from apibridge.base.errors import InputError, Location
-from apibridge.twin import graph
 from apibridge.twin.lab import Lab, UpReport
-from apibridge.twin.verify import Checked, VerifyReport, verify
+from apibridge.twin.proof import graph
+from apibridge.twin.proof.verify import Checked, VerifyReport, verify
 
 CONTROLLER = "ingress-nginx/ingress-nginx-controller"
 BACKEND = "ingress-nginx/default-backend"

@@ -2,7 +2,7 @@
 
 ``Lab.up`` is the only writer and is idempotent: on a fresh state directory it starts the daemons
 and builds everything; on a running lab it *reconciles* — the NB database is diffed row by row
-(:mod:`apibridge.twin.realize`), pods whose wiring is unchanged keep their namespace (addresses
+(:mod:`apibridge.twin.ovn.realize`), pods whose wiring is unchanged keep their namespace (addresses
 stay put, see ``build_topology(previous=…)``), new pods are added, vanished or rewired ones removed
 or recreated. That makes "add a pod to the input" cost one pod, and lets the demo switch scenarios
 without a restart.
@@ -40,16 +40,16 @@ from apibridge.model.cluster import Assumption, Cluster
 from apibridge.model.load import Document, load_documents
 from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.types import Plan, PlanProblem
-from apibridge.twin import netns as ns
-from apibridge.twin import realize
-from apibridge.twin.apiserver import apiserver_hosts, start_apiserver
-from apibridge.twin.daemons import LabStatus, OvnDaemons
-from apibridge.twin.hub import HubClient, HubError, start_hub
-from apibridge.twin.nb import Northbound
-from apibridge.twin.nsock import interfaces, link_up, sysctl
+from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
+from apibridge.twin.ovn import realize
+from apibridge.twin.ovn.daemons import LabStatus, OvnDaemons
+from apibridge.twin.ovn.nb import Northbound
+from apibridge.twin.ovn.topology import OVN0, Nic, Topology, TwinNode, allocations, build_topology
+from apibridge.twin.pods import netns as ns
+from apibridge.twin.pods.hub import HubClient, HubError, start_hub
+from apibridge.twin.pods.nsock import interfaces, link_up, sysctl
 from apibridge.twin.proc import owned_by, read_pidfile, run, stop_pidfile
 from apibridge.twin.state import ApiServerRecord, LabPlace, LabRecord, PodRecord, read_record, write_record
-from apibridge.twin.topology import OVN0, Nic, Topology, TwinNode, allocations, build_topology
 
 Progress = Callable[[str], None]
 _NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}

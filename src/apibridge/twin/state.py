@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from apibridge.base.errors import InputError, Location
-from apibridge.twin.topology import Allocation
+from apibridge.twin.ovn.topology import Allocation
 
 DEFAULT_BASE = Path("/run/apibridge/lab")
 ENV_DIR = "APIBRIDGE_LAB_DIR"

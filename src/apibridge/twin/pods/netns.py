@@ -9,7 +9,7 @@ ovn-controller binds it to the logical switch port exactly as on a node.
 Two facts shape this module:
 
 * The host ends do not live in the root namespace. Each lab runs its ``ovs-vswitchd`` inside its own
-  *switch namespace* (see :mod:`apibridge.twin.daemons`), so ``br-int``, the userspace datapath's
+  *switch namespace* (see :mod:`apibridge.twin.ovn.daemons`), so ``br-int``, the userspace datapath's
   ``ovs-netdev`` tap and all host veth ends of one lab are invisible to the machine and to other
   labs; deleting that namespace removes every trace. IPv6 is disabled there for all devices.
 * The userspace (netdev) datapath receives frames through AF_PACKET with the TCP checksum still

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from apibridge.twin.netns import exec_argv
+from apibridge.twin.pods.netns import exec_argv
 from apibridge.twin.proc import Spawned, announce_ready, spawn_ready, write_pidfile
 
 _HEAD_TIMEOUT = 1.0  # a raw TCP probe that sends nothing still gets the answer after this
@@ -94,14 +94,14 @@ def start_listener(netns: str, *, name: str, run_dir: Path, tcp: Sequence[int] =
         raise ValueError("a listener needs at least one port")
     run_dir = run_dir.resolve()
     pidfile, log = run_dir / f"listener-{netns}.pid", run_dir / f"listener-{netns}.log"
-    argv = [python, "-m", "apibridge.twin.listener", "--name", name, "--pidfile", str(pidfile)]
+    argv = [python, "-m", "apibridge.twin.pods.listener", "--name", name, "--pidfile", str(pidfile)]
     argv += [a for p in tcp for a in ("--tcp", str(p))] + [a for p in udp for a in ("--udp", str(p))]
     pid = spawn_ready(exec_argv(netns, argv), log=log)
     return Spawned(pid, pidfile, log, f"{run_dir}/")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apibridge.twin.listener", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m apibridge.twin.pods.listener", description=__doc__.split("\n")[0])
     parser.add_argument("--name", required=True)
     parser.add_argument("--tcp", type=int, action="append", default=[])
     parser.add_argument("--udp", type=int, action="append", default=[])

@@ -20,8 +20,8 @@ from typing import Literal
 
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.twin.ovn.topology import Nic, Topology, TwinPod, iter_nics
 from apibridge.twin.proc import run
-from apibridge.twin.topology import Nic, Topology, TwinPod, iter_nics
 
 ACL_PRIORITY_OFFSET = 1000  # northd: lflow priority = ACL priority + 1000
 TRACE_SRC_PORT = 40000

@@ -1,12 +1,12 @@
 """Every pod's declared containerPorts, answered by one process per lab.
 
 Pods in the twin must listen where the workload would, so that "tenant-a reaches tenant-b's
-operator on 8080" is a real TCP connection. :mod:`apibridge.twin.listener` does that with one
+operator on 8080" is a real TCP connection. :mod:`apibridge.twin.pods.listener` does that with one
 process per pod; at ~70 ms of start-up and ~15 MB per pod that is most of the cost of adding a pod,
 and 1.5 GB for a 100-pod lab. The hub keeps the listener's behaviour — TCP answers one HTTP 200
 whose body names the pod (``listener.http_answer``), UDP echoes — but creates the listening
 sockets of all pods from one asyncio process, stepping into each pod's namespace only to create
-them (:mod:`apibridge.twin.nsock`). ``ss -ltn`` inside a pod shows its ports as usual.
+them (:mod:`apibridge.twin.pods.nsock`). ``ss -ltn`` inside a pod shows its ports as usual.
 
 Control: newline-delimited JSON over a unix socket in the lab's run directory —
 ``{"op": "listen", "netns", "name", "tcp": [..], "udp": [..]}`` (replaces that namespace's
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from apibridge.twin.listener import UdpEcho, answer_tcp
-from apibridge.twin.nsock import entered
+from apibridge.twin.pods.listener import UdpEcho, answer_tcp
+from apibridge.twin.pods.nsock import entered
 from apibridge.twin.proc import Spawned, announce_ready, spawn_ready, write_pidfile
 
 
@@ -161,7 +161,7 @@ async def _serve(control: Path, pidfile: Path | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apibridge.twin.hub", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m apibridge.twin.pods.hub", description=__doc__.split("\n")[0])
     parser.add_argument("--control", type=Path, required=True, help="unix socket to accept requests on")
     parser.add_argument("--pidfile", type=Path)
     args = parser.parse_args(argv)
@@ -177,7 +177,7 @@ def start_hub(run_dir: Path, python: str = sys.executable) -> Spawned:
     """Start the lab's hub; its pidfile, log and control socket go to ``run_dir``."""
     run_dir = run_dir.resolve()
     pidfile, log, control = run_dir / "hub.pid", run_dir / "hub.log", run_dir / "hub.sock"
-    argv = [python, "-m", "apibridge.twin.hub", "--control", str(control), "--pidfile", str(pidfile)]
+    argv = [python, "-m", "apibridge.twin.pods.hub", "--control", str(control), "--pidfile", str(pidfile)]
     pid = spawn_ready(argv, log=log)
     return Spawned(pid, pidfile, log, f"{run_dir}/")
 

@@ -4,7 +4,7 @@
 rows, not a rewrite of the database. So both sides are brought into one comparable shape — the rows
 Kube-OVN would have (:func:`desired`) and the rows the lab's NB database has (:func:`current`,
 read from the IDL replica, no extra round trip) — and :func:`plan_changes` queues on a
-:class:`~apibridge.twin.nb.Batch` only what differs: new or changed rows as create-or-update,
+:class:`~apibridge.twin.ovn.nb.Batch` only what differs: new or changed rows as create-or-update,
 vanished ones as deletes. Rows of a deleted router or switch are not deleted one by one: OVSDB
 garbage-collects them with their parent.
 
@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from apibridge.kubeovn import rules
-from apibridge.twin import nb as nbapi
-from apibridge.twin.topology import Topology, iter_nics
+from apibridge.twin.ovn import nb as nbapi
+from apibridge.twin.ovn.topology import Topology, iter_nics
 
 Cols = dict[str, Any]
 AclKey = tuple[str, int, str]  # direction, priority, match

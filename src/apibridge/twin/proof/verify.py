@@ -35,9 +35,9 @@ from typing import Any, Literal
 
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress
-from apibridge.twin import probe
+from apibridge.twin.ovn.topology import Nic, Topology, TwinPod
+from apibridge.twin.pods import probe
 from apibridge.twin.proc import run
-from apibridge.twin.topology import Nic, Topology, TwinPod
 
 Expect = Literal["reach", "blocked"]
 Kind = Literal["api", "dns", "same-vpc", "cross-vpc", "node", "attachment"]

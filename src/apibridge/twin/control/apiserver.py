@@ -10,7 +10,7 @@ else. Each request is logged with the client address, which shows that Kube-OVN'
 SNAT (the server sees the pod's attachment IP).
 
 It runs as a small subprocess started with ``ip netns exec <node ns> python -m
-apibridge.twin.apiserver ...``: a thread in the parent cannot live in another namespace, and a
+apibridge.twin.control.apiserver ...``: a thread in the parent cannot live in another namespace, and a
 process is also trivially killed by pid. Stdlib only (``http.server`` + ``ssl``), one thread per
 connection, TLS handshakes off the accept loop.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from apibridge.kubeovn import rules
-from apibridge.twin.netns import exec_argv
+from apibridge.twin.pods.netns import exec_argv
 from apibridge.twin.proc import Spawned, announce_ready, spawn_ready, write_pidfile
 
 DEFAULT_GIT_VERSION = "v1.31.0"
@@ -151,7 +151,7 @@ def start_apiserver(
     stem = f"apiserver-{netns}-{port}"
     pidfile, log = run_dir / f"{stem}.pid", run_dir / f"{stem}.log"
     argv = [
-        python, "-m", "apibridge.twin.apiserver",
+        python, "-m", "apibridge.twin.control.apiserver",
         "--bind", bind, "--port", str(port), "--cert", str(cert), "--key", str(key),
         "--pidfile", str(pidfile), "--node", node or netns, "--git-version", git_version,
     ]  # fmt: skip
@@ -160,7 +160,9 @@ def start_apiserver(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m apibridge.twin.apiserver", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m apibridge.twin.control.apiserver", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--bind", required=True)
     parser.add_argument("--port", type=int, default=rules.DEFAULT_APISERVER_PORT)
     parser.add_argument("--cert", type=Path, required=True)

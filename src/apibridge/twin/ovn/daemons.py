@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from apibridge.twin import netns as ns
+from apibridge.twin.pods import netns as ns
 from apibridge.twin.proc import CommandError, Completed, kill_owned, owned_by, read_pidfile, run
 
 OVS_SCHEMA = Path("/usr/share/openvswitch/vswitch.ovsschema")
@@ -156,7 +156,7 @@ class OvnDaemons:
     # --- public -------------------------------------------------------------------------------
     @property
     def bridge(self) -> ns.Bridge:
-        """Where pod/node NICs plug in (for :class:`apibridge.twin.netns.Namespaces`)."""
+        """Where pod/node NICs plug in (for :class:`apibridge.twin.pods.netns.Namespaces`)."""
         return ns.Bridge(ovs_db=self.paths.ovs_remote, netns=self.switch_netns, name=INTEGRATION_BRIDGE)
 
     @property

@@ -9,7 +9,7 @@ error, not a success. A TCP probe to a pod sends one HTTP request and reads who 
 Verdicts: *reach* — connected, or refused (a RST or ICMP port-unreachable means the packet got to
 the host: the network let it through); *blocked* — no answer within the timeout, or no route;
 *error* — connected but TLS or HTTP went wrong. All probes of a run share one asyncio loop; each
-socket is created inside its source namespace (:mod:`apibridge.twin.nsock`), so a thousand probes
+socket is created inside its source namespace (:mod:`apibridge.twin.pods.nsock`), so a thousand probes
 cost no processes, and a semaphore bounds how many are in flight.
 """
 
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from apibridge.twin.nsock import family_of, socket_in
+from apibridge.twin.pods.nsock import family_of, socket_in
 
 Protocol = Literal["tcp", "udp", "https"]
 Verdict = Literal["reach", "blocked", "error"]

@@ -22,7 +22,7 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-from apibridge.twin.netns import NETNS_DIR
+from apibridge.twin.pods.netns import NETNS_DIR
 
 CLONE_NEWNET = 0x40000000
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import rules
+from apibridge.twin.ovn.topology import Topology, TwinPod
 from apibridge.twin.proc import run
-from apibridge.twin.topology import Topology, TwinPod
 
 
 def _q(text: str) -> str:
