@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from apibridge.kubeovn import networks, rules
 from apibridge.model.cluster import Cluster
@@ -67,7 +67,7 @@ class ForeignAttachment:
         )
 
 
-class _Bridges:
+class BridgeRefs:
     """The bridges of a plan indexed by what a pod's annotations can name: NAD, provider, subnet."""
 
     def __init__(self, plan: Plan) -> None:
@@ -140,7 +140,7 @@ def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]
 
     The operator reports these for pods that already exist (the admission policy refuses new ones).
     """
-    index = _Bridges(plan)
+    index = BridgeRefs(plan)
     out: list[ForeignAttachment] = []
     for pod in cluster.pods:
         if not pod.annotations or not _candidates(pod):
@@ -170,7 +170,7 @@ def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]
 
 def _open_ports(cluster: Cluster, plan: Plan) -> list[Finding]:
     """AB305: pods of the bridge's VPC that attach it, after the mutation, without port security."""
-    index = _Bridges(plan)
+    index = BridgeRefs(plan)
     selection = BridgeIndex(cluster, plan)
     out: list[Finding] = []
     for pod in cluster.pods:
@@ -204,6 +204,37 @@ def _open_ports(cluster: Cluster, plan: Plan) -> list[Finding]:
                 )
             )
     return out
+
+
+def refusal(
+    cluster: Cluster, plan: Plan, pod: PodLike, annotations: Mapping[str, str], index: BridgeRefs | None = None
+) -> str | None:
+    """Why the chart's admission policy refuses ``pod`` with ``annotations`` (after the mutation), or None.
+
+    The twin asks this before it realizes a pod: in a cluster with the chart, such a pod is never created.
+    """
+    index = index or BridgeRefs(plan)
+    refs = index.references(annotations, pod.namespace)
+    if not refs:
+        return None
+    as_created = replace(pod, annotations=annotations)
+    vpcs = _vpcs(cluster, as_created)
+    for name in sorted(refs):
+        bp = plan.bridges[name]
+        if not _inside(vpcs, bp.bridge.vpc):
+            where = _elsewhere(vpcs, bp.bridge.vpc)
+            return (
+                f"refused at admission (AB304): pod {pod.namespace}/{pod.meta.name} may not attach NAD "
+                f"{bp.nad_namespace}/{bp.nad_name} of ApiBridge {name} from VPC {where}; only VPC {bp.bridge.vpc} may"
+            )
+        attached = name in index.nad_refs(annotations, pod.namespace)
+        if attached and not rules.port_security_on(annotations, bp.provider):
+            return (
+                f"refused at admission (AB305): pod {pod.namespace}/{pod.meta.name} attaches NAD "
+                f"{bp.nad_namespace}/{bp.nad_name} of ApiBridge {name} without "
+                f'{rules.port_security_key(bp.provider)}: "true"'
+            )
+    return None
 
 
 def check_tenancy(cluster: Cluster, plan: Plan) -> list[Finding]:

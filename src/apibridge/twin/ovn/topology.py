@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from apibridge.check import tenancy
 from apibridge.kubeovn import nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
@@ -128,6 +129,9 @@ class Nic:
     default_route: bool
     routes: tuple[routes.Route, ...] = ()  # from the routes annotation (or the host routes of a node)
     provider: str = rules.OVN_PROVIDER
+    # ``<provider>.kubernetes.io/port_security: "true"``: the LSP's port_security is its own "MAC IPs", so OVN
+    # drops frames (ARP included) whose source MAC or IP is not the port's (buildLogicalSwitchPort)
+    port_security: bool = False
 
     @property
     def ips(self) -> tuple[IPAddress, ...]:
@@ -286,6 +290,7 @@ class _Builder:
     def __init__(self, cluster: Cluster, plan: Plan, previous: Mapping[str, Allocation] | None = None) -> None:
         self.cluster = cluster
         self.plan = plan
+        self.bridge_refs = tenancy.BridgeRefs(plan)
         self.topo = Topology()
         self.ipam: dict[str, Ipam] = {}
         self.node_names = sorted(cluster.nodes)
@@ -480,6 +485,10 @@ class _Builder:
         def failed(reason: str) -> TwinPod:
             return TwinPod(pod.namespace, pod.meta.name, vpc, node, (), ports, annotations, bridge, reason)
 
+        # the chart's admission policy (apibridge-tenancy) comes first: such a pod is never created
+        refused = tenancy.refusal(self.cluster, self.plan, pod, annotations, self.bridge_refs)
+        if refused is not None:
+            return failed(refused)
         if subnet is None or subnet.name not in self.ipam:
             return failed("no subnet for the pod's primary network")
         # attachments first: Kube-OVN's getPodKubeovnNets fails the whole pod on any bad attachment
@@ -524,8 +533,10 @@ class _Builder:
                 return failed(f"invalid routes for pod {pod.namespace}/{pod.meta.name}: {exc}")
             if target.name not in self.ipam:
                 return failed(f"subnet {target.name} of provider {provider} has no switch")
-            nics.append(self._nic(pod, target, ifname, provider, nic_routes, node))
-        primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node)
+            secure = rules.port_security_on(annotations, provider)
+            nics.append(self._nic(pod, target, ifname, provider, nic_routes, node, secure))
+        secure = rules.port_security_on(annotations, rules.OVN_PROVIDER)
+        primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node, secure)
         return TwinPod(pod.namespace, pod.meta.name, vpc, node, (primary, *nics), ports, annotations, bridge)
 
     def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
@@ -538,7 +549,14 @@ class _Builder:
         return next((s for s in self.subnets() if s.name == name), None)
 
     def _nic(
-        self, pod: PodLike, subnet: Subnet, ifname: str, provider: str, nic_routes: tuple[routes.Route, ...], node: str
+        self,
+        pod: PodLike,
+        subnet: Subnet,
+        ifname: str,
+        provider: str,
+        nic_routes: tuple[routes.Route, ...],
+        node: str,
+        port_security: bool = False,
     ) -> Nic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
         addrs = self._addresses(lsp, subnet.name)
@@ -554,6 +572,7 @@ class _Builder:
             ifname == rules.PRIMARY_IFNAME,
             nic_routes,
             provider,
+            port_security,
         )
 
     def _default_vpc_routing(self, subnets: list[Subnet]) -> None:
