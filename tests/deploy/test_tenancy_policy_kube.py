@@ -25,7 +25,7 @@ from kube.cluster import KubeCluster, KubeError
 
 from .helm import template
 
-TLS = {"webhook": {"tls": {"cert": "x", "key": "x", "caBundle": "x"}}}
+TLS = {"webhook": {"tls": {"cert": "x", "key": "x", "caBundle": "x"}}, "networkPolicy": {"webhookFromAnywhere": True}}
 # Kube-OVN's namespace controller writes the namespace's subnets into this annotation
 NAMESPACES = {"ns1": "vpc1-net", "ns2": "vpc2-net", "ns3": "vpc1-net,vpc2-net"}
 MANIFESTS = f"""

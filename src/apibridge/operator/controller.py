@@ -88,6 +88,8 @@ class ControllerConfig:
     # If the pods an owner got from a restart still lack the attachment (the webhook was down), restart
     # it again after this long, doubling each time, at most RESTART_ATTEMPTS times per bridge generation.
     restart_retry: float = 60.0
+    # Off (the chart's default): owners are never restarted, whatever a bridge's rollout says; pods are reported.
+    restarts: bool = True
     debounce: float = 0.2
     resync_period: float = 300.0
     max_backoff: float = 30.0
@@ -345,7 +347,7 @@ class Controller:
                     else "restart it (or set spec.rollout: restart)"
                 ),
             )
-        if decision.plan is None or decision.plan.bridge.rollout != "restart":
+        if decision.plan is None or decision.plan.bridge.rollout != "restart" or not self.config.restarts:
             return
         since = self._realised_since.get(decision.name)
         waited = self.clock() - since if since is not None else 0.0
