@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from apibridge.check.findings import Finding, from_problem
+from apibridge.check.tenancy import ForeignAttachment, foreign_attachments
 from apibridge.check.validator import check
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
@@ -218,6 +219,9 @@ class Controller:
         decisions = decide(bridges, cluster, plan, rejected, findings, nads, subnets)
         result = PassResult(plan=plan, decisions=decisions)
         result.drift = find_drift(cluster, plan)
+        foreign: dict[str, list[ForeignAttachment]] = {}  # pods that already attach a bridge from another VPC
+        for attachment in foreign_attachments(cluster, plan):
+            foreign.setdefault(attachment.bridge, []).append(attachment)
         self._track_realised(decisions, nads, subnets)
         for name, decision in decisions.bridges.items():
             outcome = Outcome()
@@ -231,6 +235,14 @@ class Controller:
                 outcome.pods_injected = len(drift.injected)
                 outcome.pods_pending = [p.key for p in drift.pending]
                 await self._handle_drift(decision, drift, result)
+            for a in foreign.get(name, []) if self._leading() else []:
+                await self.events.record(
+                    decision.body,
+                    reason="ForeignAttachment",
+                    key=f"{name}/{a.pod}",
+                    now=now_rfc3339(),
+                    message=f"{a.pod} {a.message} (apibridge check AB304; the chart's tenancy policy refuses new ones)",
+                )
             outcome.status = desired_status(decision, outcome, now_rfc3339())
             await self._write_status(decision, outcome.status)
         self._update_metrics(decisions, result)
