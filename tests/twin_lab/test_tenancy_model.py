@@ -32,3 +32,11 @@ def test_a_foreign_attachment_is_refused_as_the_chart_refuses_it() -> None:
     assert intruder.failure is not None
     assert "AB304" in intruder.failure and "apibridge-tenant-a" in intruder.failure
     assert intruder.nics == ()
+
+
+def test_every_bridge_is_tried_from_every_other_vpc_and_refused() -> None:
+    cluster = load_cluster([example("apibridge")], lab_defaults=True)
+    topo = build_topology(cluster, plan(cluster))
+    tried = {(a.bridge, a.pod.split("/")[0]) for a in topo.foreign_attempts}
+    assert ("tenant-a", "tenant-b") in tried and ("tenant-b", "ingress-nginx") in tried
+    assert all(a.refusal and "AB304" in a.refusal for a in topo.foreign_attempts)

@@ -192,6 +192,14 @@ class TwinBridge:
         )
 
 
+@dataclass(frozen=True)
+class ForeignAttempt:
+    pod: str  # ns/name of the pod that tries
+    bridge: str
+    nad: str  # ns/name
+    refusal: str | None  # None: admitted (the pod would get an address on the bridge's subnet)
+
+
 @dataclass
 class Topology:
     routers: list[Router] = field(default_factory=list)
@@ -207,6 +215,9 @@ class Topology:
     api_port: int = rules.DEFAULT_API_PORT
     notes: list[str] = field(default_factory=list)
     bridges: list[TwinBridge] = field(default_factory=list)
+    # what the chart's admission policy says to a pod of another VPC that attaches a bridge's NAD: one
+    # attempt per (bridge, other VPC), from that VPC's first pod; ``verify --adversarial`` reports them
+    foreign_attempts: list[ForeignAttempt] = field(default_factory=list)
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -351,7 +362,29 @@ class _Builder:
             topo.pods.append(replace(twin, owner="" if pod.meta.kind == "Pod" else self._owner(pod)))
         self._default_vpc_routing(subnets)
         self._services()
+        self._foreign_attempts()
         return topo
+
+    def _foreign_attempts(self) -> None:
+        first: dict[str, TwinPod] = {}
+        for pod in self.topo.pods:
+            if pod.vpc and pod.failure is None:
+                first.setdefault(pod.vpc, pod)
+        for _, bp in sorted(self.plan.bridges.items()):
+            for vpc, pod in sorted(first.items()):
+                if vpc == bp.bridge.vpc:
+                    continue
+                source = self.sources.get(pod.ref)
+                if source is None:
+                    continue
+                nad = f"{bp.nad_namespace}/{bp.nad_name}"
+                wants = {
+                    **pod.annotations,
+                    rules.NETWORKS_ANNOTATION: nad,
+                    rules.port_security_key(bp.provider): rules.PORT_SECURITY_ON,
+                }
+                refusal = tenancy.refusal(self.cluster, self.plan, source, wants, self.bridge_refs)
+                self.topo.foreign_attempts.append(ForeignAttempt(pod.ref, bp.bridge.name, nad, refusal))
 
     def _switch(self, subnet: Subnet) -> None:
         if not subnet.is_ovn:
