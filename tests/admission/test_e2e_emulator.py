@@ -55,7 +55,8 @@ def chart_webhook_configuration(ca: CertificateAuthority, bundle: BundlePaths) -
                     "key": bundle.key.read_text(),
                     "caBundle": ca.cert_pem().decode(),
                 }
-            }
+            },
+            "networkPolicy": {"webhookFromAnywhere": True},
         },
     )
     docs = Renderer(REPO / "deploy/chart", values, release="apibridge", namespace=RELEASE_NAMESPACE).manifests()
