@@ -101,8 +101,9 @@ class BridgeRefs:
         out = self.nad_refs(annotations, namespace)
         for key, claim, provider in rules.subnet_claim_keys(annotations):
             named = [self.by_provider.get(rules.subnet_provider(provider))]
-            if claim == rules.LOGICAL_SWITCH:
-                named += [bp for s, bp in self.by_subnet.items() if rules.names_subnet(annotations[key], s)]
+            if claim == rules.LOGICAL_SWITCH:  # the names rules.names_subnet accepts, looked up directly
+                value = annotations[key]
+                named += [self.by_subnet.get(part) for part in {value, *(p.strip() for p in value.split(","))}]
             for bp in named:
                 if bp is not None and key not in out.setdefault(bp.bridge.name, []):
                     out[bp.bridge.name].append(key)
