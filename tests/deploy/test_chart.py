@@ -125,11 +125,12 @@ def test_the_chart_metadata() -> None:
 
 
 @pytest.mark.parametrize("helm", HELMS)
-def test_the_webhook_port_admits_only_named_sources_unless_the_escape_is_set() -> None:
+def test_the_webhook_port_admits_only_named_sources_unless_the_escape_is_set(helm: str) -> None:
     with pytest.raises(HelmError, match="webhookFromAnywhere"):
-        render(TLS)
+        render(TLS, helm)
 
 
+@pytest.mark.parametrize("helm", HELMS)
 def test_without_tls_or_cert_manager_rendering_fails_and_says_how_to_fix_it(helm: str) -> None:
     with pytest.raises(HelmError, match="apibridge certs"):
         render({}, helm)
