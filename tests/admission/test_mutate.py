@@ -78,8 +78,9 @@ def test_comma_form_is_extended_and_other_annotations_kept(snapshot: Snapshot) -
         "/metadata/annotations/k8s.v1.cni.cncf.io~1networks",
         f"/metadata/annotations/{TENANT_A}.kubernetes.io~1logical_switch",
         f"/metadata/annotations/{TENANT_A}.kubernetes.io~1routes",
+        f"/metadata/annotations/{TENANT_A}.kubernetes.io~1port_security",
     }
-    assert [op["op"] for op in ops] == ["replace", "add", "add"]
+    assert [op["op"] for op in ops] == ["replace", "add", "add", "add"]
 
 
 def test_json_form_gets_one_more_element(snapshot: Snapshot) -> None:

@@ -473,6 +473,30 @@ CASES = [
         "ApiBridge/b",
         "spec.isolation",
     ),
+    Case(
+        "AB304",
+        [
+            VPC1,
+            vpc("vpc2", "ns2", cidr="10.0.2.0/24"),
+            bridge("b"),
+            pod("x", "ns2", {NETWORKS: "kube-system/apibridge-b"}),
+        ],
+        [
+            VPC1,
+            vpc("vpc2", "ns2", cidr="10.0.2.0/24"),
+            bridge("b"),
+            pod("x", "ns1", {NETWORKS: "kube-system/apibridge-b"}),
+        ],
+        "Pod/ns2/x",
+        NETWORKS_FIELD,
+    ),
+    Case(
+        "AB305",
+        [VPC1, bridge("b"), pod("x", "ns1", {NETWORKS: "kube-system/apibridge-b", "apibridge.dev/inject": "false"})],
+        [VPC1, bridge("b"), pod("x", "ns1", {NETWORKS: "kube-system/apibridge-b"})],
+        "Pod/ns1/x",
+        'metadata.annotations["apibridge-b.kube-system.ovn.kubernetes.io/port_security"]',
+    ),
 ]
 
 

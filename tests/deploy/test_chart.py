@@ -42,18 +42,22 @@ TLS = {
 }
 # Every values combination that changes the output: TLS from values or cert-manager (own Issuer or a
 # ClusterIssuer), excludeNamespaces default / empty / several, NetworkPolicy on / off, webhookFrom set.
+ANYWHERE = {"networkPolicy": {"webhookFromAnywhere": True}}  # the documented escape
+CONTROL_PLANE = {"networkPolicy": {"webhookFrom": [{"ipBlock": {"cidr": "172.18.0.0/16"}}]}}
 SCENARIOS: dict[str, dict[str, Any]] = {
-    "tls-from-values": TLS,
-    "cert-manager": {"certManager": {"enabled": True}},
-    "webhook-from-control-plane": merge(
-        TLS, {"networkPolicy": {"webhookFrom": [{"ipBlock": {"cidr": "172.18.0.0/16"}}]}}
+    "tls-from-values": merge(TLS, ANYWHERE),
+    "cert-manager": merge({"certManager": {"enabled": True}}, ANYWHERE),
+    "webhook-from-control-plane": merge(TLS, CONTROL_PLANE),
+    "restarts-on": merge(merge(TLS, CONTROL_PLANE), {"controller": {"restarts": {"enabled": True}}}),
+    "cert-manager-cluster-issuer": merge(
+        {
+            "certManager": {
+                "enabled": True,
+                "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corporate-ca"},
+            }
+        },
+        ANYWHERE,
     ),
-    "cert-manager-cluster-issuer": {
-        "certManager": {
-            "enabled": True,
-            "issuerRef": {"group": "cert-manager.io", "kind": "ClusterIssuer", "name": "corporate-ca"},
-        }
-    },
     "fail-closed-no-netpol": merge(
         TLS,
         {
@@ -63,8 +67,8 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "controller": {"extraArgs": ["--resync-period=600"], "nodeSelector": {"kubernetes.io/os": "linux"}},
         },
     ),
-    "exclude-none": merge(TLS, {"webhook": {"excludeNamespaces": []}}),
-    "no-crd": merge(TLS, {"crd": {"install": False}}),
+    "exclude-none": merge(merge(TLS, ANYWHERE), {"webhook": {"excludeNamespaces": []}}),
+    "no-crd": merge(merge(TLS, ANYWHERE), {"crd": {"install": False}}),
 }
 WITHOUT_CERT_MANAGER = [name for name, values in SCENARIOS.items() if "certManager" not in values]
 
@@ -118,6 +122,12 @@ def test_the_chart_metadata() -> None:
     assert chart["apiVersion"] == "v2" and chart["name"] == "apibridge"
     assert (CHART / "files" / "apibridges.apibridge.dev.yaml").is_file()
     assert not (CHART / "crds").exists(), "crds/ is never upgraded by Helm: the CRD is templates/crd.yaml"
+
+
+@pytest.mark.parametrize("helm", HELMS)
+def test_the_webhook_port_admits_only_named_sources_unless_the_escape_is_set(helm: str) -> None:
+    with pytest.raises(HelmError, match="webhookFromAnywhere"):
+        render(TLS, helm)
 
 
 @pytest.mark.parametrize("helm", HELMS)
@@ -199,6 +209,7 @@ def check_cert_manager(doc: dict[str, Any]) -> None:
 def test_names_are_unique_and_namespaced_objects_are_placed(scenario: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = scenario
     cluster_scoped = {"CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "MutatingWebhookConfiguration"}
+    cluster_scoped |= {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding", "PriorityClass"}
     seen = set()
     for doc in docs:
         md = doc["metadata"]
@@ -269,7 +280,11 @@ def test_controller_args_are_options_of_the_operator_command(scenario: tuple[str
 
     container = one(docs, "Deployment", "apibridge-controller")["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["apibridge", "operator"]
-    known = {opt for param in operator_command.params for opt in getattr(param, "opts", [])}
+    known = {
+        opt
+        for param in operator_command.params
+        for opt in [*getattr(param, "opts", []), *getattr(param, "secondary_opts", [])]
+    }
     flags = {arg.partition("=")[0] for arg in container["args"]}
     assert flags <= known, flags - known
     env = {e["name"] for e in container["env"]}
@@ -369,7 +384,8 @@ def test_network_policies(scenario: tuple[str, list[dict[str, Any]]]) -> None:
         for rule in policy["spec"]["ingress"]:
             numbers = {p["port"] for p in rule["ports"]}
             if numbers == {ports.get("webhook")}:  # open to all, or to networkPolicy.webhookFrom when set
-                want = [{"ipBlock": {"cidr": "172.18.0.0/16"}}] if name == "webhook-from-control-plane" else None
+                named = name in ("webhook-from-control-plane", "restarts-on")
+                want = [{"ipBlock": {"cidr": "172.18.0.0/16"}}] if named else None
                 assert rule.get("from") == want
             else:
                 assert rule["from"] == [{"namespaceSelector": selector}]
@@ -467,7 +483,7 @@ def operator_calls() -> set[tuple[str, str, str | None]]:
 
 
 def test_controller_rbac_covers_every_call_in_its_code(scenario: tuple[str, list[dict[str, Any]]]) -> None:
-    _, docs = scenario
+    scenario_name, docs = scenario
     from apibridge.operator import kube
 
     lease = default_values()["controller"]["leaseName"]
@@ -479,8 +495,12 @@ def test_controller_rbac_covers_every_call_in_its_code(scenario: tuple[str, list
         for verb in ("list", "watch")
     }  # kopf lists and watches each indexed kind
     assert ("patch", "APIBRIDGE", "status") in needed and ("create", "EVENT", None) in needed
+    restarts = {"REPLICASET", "DEPLOYMENT", "STATEFULSET", "DAEMONSET"}
     for verb, const, sub in sorted(needed, key=str):
         k = getattr(kube, const)
+        if const in restarts and scenario_name != "restarts-on":  # off by default: no permission on workloads
+            assert not allowed(docs, "apibridge-controller", verb, k.group, k.plural, None, None), (verb, const)
+            continue
         resource = f"{k.plural}/{sub}" if sub else k.plural
         namespace = NAMESPACE if const == "LEASE" else None  # the Lease lives in the release namespace
         name = lease if const == "LEASE" and verb != "create" else None

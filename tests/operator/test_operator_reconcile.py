@@ -73,6 +73,20 @@ def test_update_patch_owns_planned_keys_only() -> None:
     assert update_patch(subnet, open_manifest, b)["spec"] == {"enableLb": True, "acls": None}  # type: ignore[index]
 
 
+def test_subnet_annotations_for_the_admission_policy_are_kept_in_step() -> None:
+    """The admission policy reads a bridge Subnet's VPC subnets: a stale list is patched, others' keys kept."""
+    b = with_uid(bridge("tenant-a"))
+    first = run(world(b))
+    nad = applied(first, "tenant-a")[1]
+    manifest = first.bridges["tenant-a"].plan.subnet  # type: ignore[union-attr]
+    assert update_patch(nad, manifest, b) is None
+    nad["metadata"]["annotations"][rules.VPC_SUBNETS_ANNOTATION] = "someone-elses-subnet"
+    nad["metadata"]["annotations"]["example.com/note"] = "kept"
+    patch = update_patch(nad, manifest, b)
+    want = manifest["metadata"]["annotations"][rules.VPC_SUBNETS_ANNOTATION]
+    assert patch == {"metadata": {"resourceVersion": "1", "annotations": {rules.VPC_SUBNETS_ANNOTATION: want}}}
+
+
 def test_owner_reference_of_an_earlier_incarnation_is_replaced_in_place() -> None:
     old = with_uid(bridge("tenant-a"), uid="old")
     new = with_uid(bridge("tenant-a"), uid="new")

@@ -112,6 +112,8 @@ def pod_annotations(draw: st.DrawFn) -> tuple[BridgePlan, str, dict[str, str]]:
         ann[rules.provider_key(bp.provider, rules.ROUTES)] = rts
     if draw(st.booleans()):
         ann[rules.provider_key(bp.provider, rules.LOGICAL_SWITCH)] = draw(st.sampled_from([bp.subnet_name, "x"]))
+    if draw(st.booleans()):
+        ann[rules.port_security_key(bp.provider)] = rules.PORT_SECURITY_ON
     return bp, draw(POD_NS), ann
 
 
@@ -123,11 +125,12 @@ def test_mutation_is_append_only_idempotent_and_complete(case: tuple[BridgePlan,
     after = {**before, **changes}
     routes_key = rules.provider_key(bp.provider, rules.ROUTES)
     ls_key = rules.provider_key(bp.provider, rules.LOGICAL_SWITCH)
+    ps_key = rules.port_security_key(bp.provider)
 
     # idempotent: mutating the output changes nothing
     assert pod_mutation(after, ns, bp) == {}
     # changes only what it must
-    assert set(changes) <= {NETWORKS, routes_key, ls_key}
+    assert set(changes) <= {NETWORKS, routes_key, ls_key, ps_key}
     # append-only
     for key, value in before.items():
         if key == NETWORKS:
@@ -149,6 +152,15 @@ def test_mutation_is_append_only_idempotent_and_complete(case: tuple[BridgePlan,
     assert (bp.nad_namespace, bp.nad_name) in refs
     assert {r.dst for r in bp.routes} <= {r.dst for r in routes.parse(after[routes_key])}
     assert after[ls_key]
+    # port security on the attachment: OVN drops frames whose source MAC or IP is not the port's own
+    assert rules.port_security_on(after, bp.provider)
+
+
+def test_a_pod_that_turned_port_security_off_keeps_its_value_and_check_refuses_it() -> None:
+    """Append-only: the mutation never rewrites a value; AB305 and the chart's policy refuse the pod instead."""
+    bp = PLANS[0]
+    key = rules.port_security_key(bp.provider)
+    assert key not in pod_mutation({key: "false"}, "ingress-nginx", bp)
 
 
 def test_pod_in_the_nad_namespace_may_name_it_without_namespace() -> None:

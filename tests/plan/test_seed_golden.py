@@ -40,6 +40,7 @@ def test_seed_ingress_controller_gets_the_seed_annotations_for_its_bridge() -> N
         "k8s.v1.cni.cncf.io/networks": f"kube-system/apibridge-{name}",
         f"{provider}.kubernetes.io/routes": f'[{{"dst":"10.96.0.1/32","gw":"{gateway}"}}]',
         f"{provider}.kubernetes.io/logical_switch": f"apibridge-{name}",
+        f"{provider}.kubernetes.io/port_security": "true",
     }
     # and inject writes them into the Deployment's pod template, nowhere else
     docs = [Document(b, "seed.yaml", i) for i, b in enumerate(bodies)]

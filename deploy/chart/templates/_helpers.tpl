@@ -30,6 +30,10 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/component: webhook
 {{- end }}
 
+{{- define "apibridge.priorityClassName" -}}
+{{- if .Values.priorityClass.name }}{{ .Values.priorityClass.name }}{{ else }}{{ .Release.Name }}-critical{{ end }}
+{{- end }}
+
 {{- define "apibridge.webhook.tlsSecret" -}}
 {{ .Release.Name }}-webhook-tls
 {{- end }}

@@ -138,6 +138,8 @@ CODES: dict[str, CodeInfo] = {
     "AB301": CodeInfo("error", "Attachment subnet is shared by pods of different VPCs"),
     "AB302": CodeInfo("warning", "Attachment subnet has no ACL fence: attached pods reach the whole default VPC"),
     "AB303": CodeInfo("info", "ApiBridge isolation is open: no ACL fence on its subnet"),
+    "AB304": CodeInfo("error", "Pod attaches a bridge's NAD or names its subnet from outside the bridge's VPC"),
+    "AB305": CodeInfo("error", "Pod attaches a bridge without port security (it can spoof other pods' MAC/IP)"),
 }
 
 

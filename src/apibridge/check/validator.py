@@ -21,6 +21,7 @@ from .index import build_view
 from .nads import check_nads
 from .pods import SAMPLES, PodAnalyzer, misplaced, pin
 from .subnets import check_subnets
+from .tenancy import check_tenancy
 
 
 def check(cluster: Cluster, plan: Plan) -> list[Finding]:
@@ -59,4 +60,5 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
     findings += check_nads(view, nad_users, providers_named)
     findings += check_attachments(view, attachment_stats)
     findings += check_bridges(cluster, plan, bridge_stats)
+    findings += check_tenancy(cluster, plan)
     return sort_findings(findings)

@@ -103,6 +103,13 @@ def _rate(_: click.Context, __: click.Parameter, value: str) -> tuple[float, flo
     help="Seconds before restarting an owner again whose new pods still lack the attachment "
     "(doubles each time, at most 5 restarts per bridge generation).",
 )
+@click.option(
+    "--restarts/--no-restarts",
+    default=True,
+    show_default=True,
+    help="Restart the owners of pods that missed the mutation (spec.rollout: restart); the chart turns this "
+    "off unless controller.restarts.enabled, and only then grants the workload permissions.",
+)
 @click.option("--lease-name", default="apibridge-operator", show_default=True)
 @click.option(
     "--lease-duration",
@@ -140,6 +147,7 @@ def operator_command(
     rollout_rate: tuple[float, float],
     restart_settle: float,
     restart_retry: float,
+    restarts: bool,
     lease_name: str,
     lease_duration: float,
     identity: str,
@@ -169,6 +177,7 @@ def operator_command(
         rollout_rate=rollout_rate,
         restart_settle=restart_settle,
         restart_retry=restart_retry,
+        restarts=restarts,
         lease_name=lease_name,
         lease_duration=lease_duration,
         identity=identity,

@@ -108,13 +108,23 @@ GATEWAY: Final = "gateway"
 ALLOCATED: Final = "allocated"
 ROUTED: Final = "routed"
 DEFAULT_ROUTE: Final = "default_route"
+IP_POOL: Final = "ip_pool"
+PORT_SECURITY: Final = "port_security"
+# ``<p>.kubernetes.io/port_security`` turns port security on only when it is exactly "true"
+# (pkg/controller/pod.go: ``pod.Annotations[...PortSecurityAnnotationTemplate...] == "true"``); the LSP then
+# gets ``port_security ["<mac> <ips>"]`` and OVN drops frames whose source MAC or IP is not the port's own
+# (buildLogicalSwitchPort, pkg/ovs/ovn-nb-logical_switch_port.go; kube-ovn v1.16).
+PORT_SECURITY_ON: Final = "true"
+# The keys by which a pod's annotations pick an attachment's subnet or address (getPodAttachmentNet and
+# IPAM, pkg/controller/pod.go): per provider, with or without a ``.<ifname>`` suffix on the provider.
+SUBNET_CLAIM_KEYS: Final = (LOGICAL_SWITCH, IP_ADDRESS, IP_POOL)
 # the primary network's switch, on a pod or a namespace (``ovn.kubernetes.io/logical_switch``)
 PRIMARY_LOGICAL_SWITCH_ANNOTATION: Final = provider_key(OVN_PROVIDER, LOGICAL_SWITCH)
 
 # The provider-scoped keys a bridge's pod mutation writes (``plan.mutation``). Everything that must see the
 # same keys — the webhook's memo key, the validator's per-shape cache key, the controller's drift report —
 # derives them from here, so a new key cannot silently be left out of one of them.
-MUTATION_PROVIDER_KEYS: Final = (LOGICAL_SWITCH, ROUTES)
+MUTATION_PROVIDER_KEYS: Final = (LOGICAL_SWITCH, ROUTES, PORT_SECURITY)
 MUTATION_KEY_SUFFIXES: Final = tuple(provider_key_suffix(k) for k in MUTATION_PROVIDER_KEYS)
 
 
@@ -123,6 +133,54 @@ def mutation_keys(provider: str) -> tuple[str, ...]:
     """Every pod annotation key the mutation for ``provider`` writes (and so reads): the networks list, then
     ``<provider>.kubernetes.io/<key>`` for each of ``MUTATION_PROVIDER_KEYS``."""
     return (NETWORKS_ANNOTATION, *(provider_key(provider, k) for k in MUTATION_PROVIDER_KEYS))
+
+
+def port_security_key(provider: str) -> str:
+    """``<provider>.kubernetes.io/port_security``: the key Kube-OVN reads for an attachment's port security."""
+    return provider_key(provider, PORT_SECURITY)
+
+
+def port_security_on(annotations: Mapping[str, str], provider: str) -> bool:
+    """Does Kube-OVN give this attachment's port ``port_security`` (MAC and IPs locked to its own)?"""
+    return annotations.get(port_security_key(provider)) == PORT_SECURITY_ON
+
+
+def subnet_claim_keys(annotations: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """``(key, claim, provider)`` for every ``<provider>.kubernetes.io/{logical_switch,ip_address,ip_pool}`` key.
+
+    These keys pick the subnet or the address of the attachment of ``provider`` (getPodAttachmentNet and
+    IPAM, pkg/controller/pod.go); ``provider`` may carry a ``.<ifname>`` suffix (use ``subnet_provider``).
+    """
+    out: list[tuple[str, str, str]] = []
+    for key in annotations:
+        for claim in SUBNET_CLAIM_KEYS:
+            provider = provider_of_key(key, claim)
+            if provider is not None:
+                out.append((key, claim, provider))
+                break
+    return out
+
+
+def names_subnet(value: str, subnet: str) -> bool:
+    """Does a ``logical_switch`` value name ``subnet``? Kube-OVN looks the exact value up; a comma list is
+    split too, so that no spelling of the name gets past a check."""
+    return value == subnet or subnet in (part.strip() for part in value.split(","))
+
+
+def subnet_claims(annotations: Mapping[str, str], provider: str, subnet: str) -> list[str]:
+    """The annotation keys by which a pod claims a place on attachment subnet ``subnet`` (of ``provider``).
+
+    Kube-OVN reads ``<provider>[.<ifname>].kubernetes.io/{logical_switch,ip_address,ip_pool}`` for the
+    attachment of that provider, and any provider's ``logical_switch`` may name a subnet of another provider
+    (getPodAttachmentNet takes the annotation first), ``ovn.kubernetes.io/logical_switch`` included. A pod
+    that may not use the subnet must carry none of these.
+    """
+    out = [
+        key
+        for key, claim, p in subnet_claim_keys(annotations)
+        if subnet_provider(p) == provider or (claim == LOGICAL_SWITCH and names_subnet(annotations[key], subnet))
+    ]
+    return sorted(out)
 
 
 # --- our own keys ---------------------------------------------------------------------------------
@@ -147,6 +205,13 @@ def owned_by_bridge(labels: Mapping[str, str], bridge: str) -> bool:
 
 
 BRIDGE_LABEL: Final = "apibridge.dev/bridge"  # on the NAD and Subnet a bridge owns
+# On a bridge's Subnet: its VPC and the names of every Subnet of that VPC (comma-separated, sorted). The
+# chart's ValidatingAdmissionPolicy takes bridge Subnets as its parameters (cluster-scoped, so one binding
+# covers every nadNamespace; the NAD is named by the Subnet's provider) and admits a pod that attaches the
+# bridge (or names its subnet) only when every subnet of the pod's namespace (Kube-OVN's namespace
+# annotation ``ovn.kubernetes.io/logical_switch``) is in that list: the namespace belongs to the bridge's VPC.
+VPC_ANNOTATION: Final = "apibridge.dev/vpc"
+VPC_SUBNETS_ANNOTATION: Final = "apibridge.dev/vpc-subnets"
 RESTARTED_FOR_ANNOTATION: Final = "apibridge.dev/restarted-for"  # on workloads the operator restarted
 MANAGED_BY_LABEL: Final = "app.kubernetes.io/managed-by"
 MANAGED_BY: Final = "apibridge"

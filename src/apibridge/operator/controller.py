@@ -29,6 +29,7 @@ from apibridge.base.kubeclient import (
     NotFoundError,
     UnreachableError,
 )
+from apibridge.check.tenancy import ForeignAttachment, foreign_attachments
 from apibridge.check.verdict import judge
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
@@ -76,6 +77,8 @@ class ControllerConfig:
     # If the pods an owner got from a restart still lack the attachment (the webhook was down), restart
     # it again after this long, doubling each time, at most RESTART_ATTEMPTS times per bridge generation.
     restart_retry: float = 60.0
+    # Off (the chart's default): owners are never restarted, whatever a bridge's rollout says; pods are reported.
+    restarts: bool = True
     debounce: float = 0.2
     resync_period: float = 300.0
     max_backoff: float = 30.0
@@ -205,6 +208,9 @@ class Controller:
         decisions = decide(bridges, cluster, plan, rejected, verdict, nads, subnets)
         result = PassResult(plan=plan, decisions=decisions)
         result.drift = find_drift(cluster, plan)
+        foreign: dict[str, list[ForeignAttachment]] = {}  # pods that already attach a bridge from another VPC
+        for attachment in foreign_attachments(cluster, plan):
+            foreign.setdefault(attachment.bridge, []).append(attachment)
         self._track_realised(decisions, nads, subnets)
         for name, decision in decisions.bridges.items():
             outcome = Outcome()
@@ -218,6 +224,14 @@ class Controller:
                 outcome.pods_injected = len(drift.injected)
                 outcome.pods_pending = [p.key for p in drift.pending]
                 await self._handle_drift(decision, drift, result)
+            for a in foreign.get(name, []) if self._leading() else []:
+                await self.events.record(
+                    decision.body,
+                    reason="ForeignAttachment",
+                    key=f"{name}/{a.pod}",
+                    now=now_rfc3339(),
+                    message=f"{a.pod} {a.message} (apibridge check AB304; the chart's tenancy policy refuses new ones)",
+                )
             outcome.status = desired_status(decision, outcome, now_rfc3339())
             await self._write_status(decision, outcome.status)
         self._update_metrics(decisions, result)
@@ -339,7 +353,7 @@ class Controller:
                     else "restart it (or set spec.rollout: restart)"
                 ),
             )
-        if decision.plan is None or decision.plan.bridge.rollout != "restart":
+        if decision.plan is None or decision.plan.bridge.rollout != "restart" or not self.config.restarts:
             return
         since = self._realised_since.get(decision.name)
         waited = self.clock() - since if since is not None else 0.0

@@ -137,17 +137,23 @@ def update_patch(
     want_labels = kube.labels_of(manifest)
     have_labels = kube.labels_of(actual)
     labels_differ = any(have_labels.get(k) != v for k, v in want_labels.items())
+    # the planner's annotations (a bridge Subnet's VPC subnets, read by the admission policy); others are left alone
+    want_ann = kube.meta(manifest).get("annotations") or {}
+    have_ann = kube.meta(actual).get("annotations") or {}
+    ann_patch = {k: v for k, v in want_ann.items() if have_ann.get(k) != v}
     owners, owners_differ = _owner_refs(actual, bridge)
     want_spec = manifest.get("spec") or {}
     have_spec = actual.get("spec") if isinstance(actual.get("spec"), Mapping) else {}
     assert isinstance(have_spec, Mapping)
     owned = [*want_spec, *(k for k in OPTIONAL_PLANNED_KEYS.get(kind, ()) if k not in want_spec)]
     spec_patch = {k: want_spec.get(k) for k in owned if have_spec.get(k) != want_spec.get(k)}
-    if not (labels_differ or owners_differ or spec_patch):
+    if not (labels_differ or ann_patch or owners_differ or spec_patch):
         return None
     md: dict[str, Any] = {"resourceVersion": kube.meta(actual).get("resourceVersion")}
     if labels_differ:
         md["labels"] = want_labels
+    if ann_patch:
+        md["annotations"] = ann_patch
     if owners_differ:
         md["ownerReferences"] = owners
     patch: dict[str, Any] = {"metadata": md}

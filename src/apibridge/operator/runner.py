@@ -48,6 +48,7 @@ class OperatorOptions:
     rollout_rate: tuple[float, float] = (1.0, 10.0)
     restart_settle: float = 10.0
     restart_retry: float = 60.0
+    restarts: bool = True
     lease_name: str = "apibridge-operator"
     lease_duration: float = 15.0
     identity: str = ""
@@ -164,6 +165,7 @@ async def _lead(options: OperatorOptions, state: _State, client: Client, metrics
             rollout_rate=options.rollout_rate,
             restart_settle=options.restart_settle,
             restart_retry=options.restart_retry,
+            restarts=options.restarts,
             resync_period=options.resync_period,
             identity=identity,
             settings=options.settings,

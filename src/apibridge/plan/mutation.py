@@ -5,7 +5,10 @@ The mutation is what the webhook patches, what ``inject`` prints and what the tw
   (comma text is extended as written; a JSON list gets one more element);
 * ``<provider>.kubernetes.io/logical_switch`` names the bridge's subnet (only if unset);
 * ``<provider>.kubernetes.io/routes`` gains one route per destination not routed yet, appended to
-  the JSON text the pod already has.
+  the JSON text the pod already has;
+* ``<provider>.kubernetes.io/port_security: "true"`` (only if unset): Kube-OVN then locks the attachment
+  port to its own MAC and IPs, so a pod cannot spoof another pod's address on the bridge's subnet. A pod
+  that set it to anything else keeps its value; ``check`` (AB305) and the chart's policy refuse it.
 It is append-only and idempotent: applying it to its own output changes nothing, and it never
 removes or rewrites a value it did not add. A pod opts out with ``apibridge.dev/inject: "false"``.
 """
@@ -102,7 +105,7 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     """Annotation values to set (changed keys only). Raises ``NetworksError``/``RoutesError`` on values
     that Multus or kube-ovn-cni would reject — the caller decides how to report them."""
     changes: dict[str, str] = {}
-    networks_key, ls_key, routes_key = rules.mutation_keys(bridge_plan.provider)
+    networks_key, ls_key, routes_key, ps_key = rules.mutation_keys(bridge_plan.provider)
     current = annotations.get(networks_key)
     parsed = networks.parse(current)
     want = (bridge_plan.nad_namespace, bridge_plan.nad_name)
@@ -117,6 +120,8 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
         )
     if not annotations.get(ls_key):
         changes[ls_key] = bridge_plan.subnet_name
+    if ps_key not in annotations:
+        changes[ps_key] = rules.PORT_SECURITY_ON
     raw_routes = annotations.get(routes_key)
     existing = routes.parse(raw_routes)
     merged = routes.merge(existing, list(bridge_plan.routes))

@@ -7,6 +7,9 @@ annotations. The Subnet sets ``vpc: ovn-cluster`` explicitly (so Kube-OVN's admi
 it), never ``namespaces`` (that would clash with the custom VPC's), keeps ``enableLb`` on (the
 ``cluster-*`` load balancers on its switch are what DNAT the ClusterIP), and has a gateway per family.
 Routes go to each destination address (/32, /128) via the gateway of its family.
+The Subnet carries the bridge's VPC and the names of that VPC's Subnets (``apibridge.dev/vpc``,
+``apibridge.dev/vpc-subnets``): the chart's admission policy takes bridge Subnets as its parameters and
+admits the bridge's attachment only from namespaces of that VPC (see ``apibridge.check.tenancy``).
 """
 
 from __future__ import annotations
@@ -149,8 +152,27 @@ def _choose_cidrs(
 _gateway = dualstack.default_gateway
 
 
+def vpc_subnets(cluster: Cluster) -> dict[str, list[str]]:
+    """VPC -> the names of its Subnets, sorted: what a bridge's Subnet lists for the admission policy."""
+    out: dict[str, list[str]] = {}
+    for s in cluster.subnets.values():
+        out.setdefault(s.vpc, []).append(s.name)
+    return {vpc: sorted(names) for vpc, names in out.items()}
+
+
+def subnet_annotations(bridge: ApiBridge, subnets: Iterable[str]) -> dict[str, str]:
+    """The bridge Subnet's annotations: the bridge's VPC and that VPC's Subnets (comma-separated, as
+    Kube-OVN's namespace annotation ``ovn.kubernetes.io/logical_switch`` lists a namespace's subnets)."""
+    return {rules.VPC_ANNOTATION: bridge.vpc, rules.VPC_SUBNETS_ANNOTATION: ",".join(sorted(subnets))}
+
+
 def _manifests(
-    bridge: ApiBridge, provider: str, cidrs: list[IPNetwork], gateways: list[IPAddress], acls: tuple[Any, ...]
+    bridge: ApiBridge,
+    provider: str,
+    cidrs: list[IPNetwork],
+    gateways: list[IPAddress],
+    acls: tuple[Any, ...],
+    subnets: Iterable[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     name = object_name(bridge.name)
     labels = _labels(bridge.name)
@@ -180,7 +202,7 @@ def _manifests(
     subnet = {
         "apiVersion": rules.KUBEOVN_API,
         "kind": "Subnet",
-        "metadata": {"name": name, "labels": labels},
+        "metadata": {"name": name, "labels": labels, "annotations": subnet_annotations(bridge, subnets)},
         "spec": spec,
     }
     return nad, subnet
@@ -192,6 +214,7 @@ def plan_bridge(
     allocator: Allocator,
     config: Settings,
     kept: list[IPNetwork] | None = None,
+    subnets_by_vpc: dict[str, list[str]] | None = None,
 ) -> tuple[BridgePlan | None, list[PlanProblem]]:
     ref = bridge.meta.ref
     name = object_name(bridge.name)
@@ -222,7 +245,8 @@ def plan_bridge(
         if all(r.dst != dst for r in routes):
             routes.append(Route(dst=dst, gw=str(gw)))
     acls = fence_acls(name, tuple(cidrs), tuple(gateways), tuple(dests)) if bridge.isolation == "strict" else ()
-    nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls)
+    subnets = (subnets_by_vpc if subnets_by_vpc is not None else vpc_subnets(cluster)).get(bridge.vpc, [])
+    nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls, subnets)
     source = f"(planned by {ref})"
     nad_doc, subnet_doc = Document(nad, source, 0), Document(subnet, source, 0)
     return BridgePlan(
@@ -265,8 +289,9 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: S
                 allocator.reserve(cidr)
     result = Plan(service_cidrs=tuple(config.service_cidrs))
     ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
+    by_vpc = vpc_subnets(cluster)
     for bridge in ordered:
-        bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config, kept.get(bridge.name, []))
+        bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config, kept.get(bridge.name, []), by_vpc)
         result.problems += problems
         if bridge_plan is not None:
             result.bridges[bridge.name] = bridge_plan

@@ -131,7 +131,7 @@ def desired(topo: Topology) -> NbModel:
             nic.switch,
             {
                 "addresses": _lsp_addresses(nic.mac, nic.addresses),
-                "port_security": [],
+                "port_security": _lsp_addresses(nic.mac, nic.addresses) if nic.port_security else [],
                 "type": "",
                 "options": {},
                 "external_ids": ids,

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from apibridge.check import tenancy
 from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent
 from apibridge.kubeovn import nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
@@ -130,6 +131,9 @@ class Nic:
     default_route: bool
     routes: tuple[routes.Route, ...] = ()  # from the routes annotation (or the host routes of a node)
     provider: str = rules.OVN_PROVIDER
+    # ``<provider>.kubernetes.io/port_security: "true"``: the LSP's port_security is its own "MAC IPs", so OVN
+    # drops frames (ARP included) whose source MAC or IP is not the port's (buildLogicalSwitchPort)
+    port_security: bool = False
 
     @property
     def ips(self) -> tuple[IPAddress, ...]:
@@ -185,6 +189,14 @@ class TwinBridge:
     destinations: tuple[Destination, ...]
 
 
+@dataclass(frozen=True)
+class ForeignAttempt:
+    pod: str  # ns/name of the pod that tries
+    bridge: str
+    nad: str  # ns/name
+    refusal: str | None  # None: admitted (the pod would get an address on the bridge's subnet)
+
+
 @dataclass
 class Topology:
     routers: list[Router] = field(default_factory=list)
@@ -200,6 +212,9 @@ class Topology:
     api_port: int = rules.DEFAULT_API_PORT
     notes: list[str] = field(default_factory=list)
     bridges: list[TwinBridge] = field(default_factory=list)
+    # what the chart's admission policy says to a pod of another VPC that attaches a bridge's NAD: one
+    # attempt per (bridge, other VPC), from that VPC's first pod; ``verify --adversarial`` reports them
+    foreign_attempts: list[ForeignAttempt] = field(default_factory=list)
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -283,6 +298,7 @@ class _Builder:
     def __init__(self, cluster: Cluster, plan: Plan, previous: Mapping[str, Allocation] | None = None) -> None:
         self.cluster = cluster
         self.plan = plan
+        self.bridge_refs = tenancy.BridgeRefs(plan)
         self.topo = Topology()
         self.ipam: dict[str, Ipam] = {}
         self.node_names = sorted(cluster.nodes)
@@ -354,6 +370,7 @@ class _Builder:
         self._default_vpc_routing(subnets)
         self._services()
         self._externals()
+        self._foreign_attempts()
         return topo
 
     def _externals(self) -> None:
@@ -365,6 +382,27 @@ class _Builder:
         placed = external_addresses(wanted, owned, [c for s in self.topo.switches for c in s.cidrs])
         if placed:
             self.topo.nodes = [replace(n, external_ips=placed) for n in self.topo.nodes]
+
+    def _foreign_attempts(self) -> None:
+        first: dict[str, TwinPod] = {}
+        for pod in self.topo.pods:
+            if pod.vpc and pod.failure is None:
+                first.setdefault(pod.vpc, pod)
+        for _, bp in sorted(self.plan.bridges.items()):
+            for vpc, pod in sorted(first.items()):
+                if vpc == bp.bridge.vpc:
+                    continue
+                source = self.sources.get(pod.ref)
+                if source is None:
+                    continue
+                nad = f"{bp.nad_namespace}/{bp.nad_name}"
+                wants = {
+                    **pod.annotations,
+                    rules.NETWORKS_ANNOTATION: nad,
+                    rules.port_security_key(bp.provider): rules.PORT_SECURITY_ON,
+                }
+                refusal = tenancy.refusal(self.cluster, self.plan, source, wants, self.bridge_refs)
+                self.topo.foreign_attempts.append(ForeignAttempt(pod.ref, bp.bridge.name, nad, refusal))
 
     def _switch(self, subnet: Subnet) -> None:
         if not subnet.is_ovn:
@@ -498,6 +536,10 @@ class _Builder:
         def failed(reason: str) -> TwinPod:
             return TwinPod(pod.namespace, pod.meta.name, vpc, node, (), ports, annotations, bridge, reason)
 
+        # the chart's admission policy (apibridge-tenancy) comes first: such a pod is never created
+        refused = tenancy.refusal(self.cluster, self.plan, pod, annotations, self.bridge_refs)
+        if refused is not None:
+            return failed(refused)
         if subnet is None or subnet.name not in self.ipam:
             return failed("no subnet for the pod's primary network")
         # attachments first: Kube-OVN's getPodKubeovnNets fails the whole pod on any bad attachment
@@ -542,8 +584,10 @@ class _Builder:
                 return failed(f"invalid routes for pod {pod.namespace}/{pod.meta.name}: {exc}")
             if target.name not in self.ipam:
                 return failed(f"subnet {target.name} of provider {provider} has no switch")
-            nics.append(self._nic(pod, target, ifname, provider, nic_routes, node))
-        primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node)
+            secure = rules.port_security_on(annotations, provider)
+            nics.append(self._nic(pod, target, ifname, provider, nic_routes, node, secure))
+        secure = rules.port_security_on(annotations, rules.OVN_PROVIDER)
+        primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node, secure)
         return TwinPod(pod.namespace, pod.meta.name, vpc, node, (primary, *nics), ports, annotations, bridge)
 
     def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
@@ -556,7 +600,14 @@ class _Builder:
         return next((s for s in self.subnets() if s.name == name), None)
 
     def _nic(
-        self, pod: PodLike, subnet: Subnet, ifname: str, provider: str, nic_routes: tuple[routes.Route, ...], node: str
+        self,
+        pod: PodLike,
+        subnet: Subnet,
+        ifname: str,
+        provider: str,
+        nic_routes: tuple[routes.Route, ...],
+        node: str,
+        port_security: bool = False,
     ) -> Nic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
         addrs = self._addresses(lsp, subnet.name)
@@ -572,6 +623,7 @@ class _Builder:
             ifname == rules.PRIMARY_IFNAME,
             nic_routes,
             provider,
+            port_security,
         )
 
     def _default_vpc_routing(self, subnets: list[Subnet]) -> None:

@@ -22,7 +22,8 @@ simply be "expected":
 ``adversarial`` first makes every attached pod route the other attachment subnets, the default
 VPC's subnets (join included) and the node IPs through its own attachment — what a compromised
 pod can do without any privilege beyond its namespace — probes the same matrix, and removes those
-routes again.
+routes again; then each attached pod tries ARP and IP spoofing on its attachment (``spoof``), which
+port security must block.
 
 Sampling keeps 10 VPCs × 10 pods at ~2,200 probes, up to 2,048 in flight together (1 s timeout):
 a verify costs seconds, not minutes.
@@ -46,7 +47,7 @@ from apibridge.twin.proc import run
 from apibridge.twin.proof import intent
 
 Expect = Literal["reach", "blocked"]
-Kind = Literal["api", "dns", "extra", "same-vpc", "cross-vpc", "node", "attachment"]
+Kind = Literal["api", "dns", "extra", "same-vpc", "cross-vpc", "node", "attachment", "spoof", "foreign"]
 FALLBACK_PORT = 80  # probed when a target declares no port: a refusal still proves reachability
 
 
@@ -88,6 +89,10 @@ class Checked:
 
     @property
     def target_label(self) -> str:
+        if self.exp.kind == "foreign":
+            return f"NAD {self.exp.target}"
+        if self.exp.port == 0:
+            return self.exp.target
         if self.exp.kind == "api":
             return f"the API server https://{self.hostport}"
         if self.exp.to_pod:
@@ -101,6 +106,10 @@ class Checked:
         if self.ok:
             return f"{e.source} → {self.target_label}: {self.result} as expected ({self.detail})"
         if self.result == "reach":
+            if e.kind == "foreign":
+                return f"LEAK: {e.source} may attach {self.target_label} of another VPC ({self.detail})"
+            if e.kind == "spoof":
+                return f"LEAK: {e.source} spoofed another address on its attachment ({self.detail}); expected: {e.why}"
             if e.shared_subnet:
                 how = f"through the shared attachment subnet {e.shared_subnet}"
             elif self.adversarial and e.source_attached:
@@ -578,5 +587,22 @@ def verify(
         for e, o in zip(exps, outcomes, strict=True)
     ]
     report.unrealized = intent.unrealized(topo, netns_of)
+    if adversarial:
+        from apibridge.twin.proof.spoof import spoof_checks  # spoof builds on this module's types
+
+        for attempt in topo.foreign_attempts:
+            exp = Expectation(
+                attempt.pod,
+                netns_of.get(attempt.pod, ""),
+                attempt.nad,
+                0,
+                "tcp",
+                "blocked",
+                "foreign",
+                f"only pods of ApiBridge {attempt.bridge}'s VPC may attach it (the chart's tenancy policy)",
+            )
+            verdict: probe.Verdict = "blocked" if attempt.refusal else "reach"
+            report.checked.append(Checked(exp, verdict, attempt.refusal or "admitted", 0.0, True))
+        report.checked += spoof_checks(topo, netns_of)
     report.seconds = time.monotonic() - t0
     return report
