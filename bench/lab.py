@@ -450,15 +450,20 @@ def daemon_rss_mb(lab: Lab) -> float:
     return total / 1024
 
 
-def lab_rss_mib(lab: Lab) -> float:
-    """RSS of every process of the lab (its command line names the lab's state directory)."""
-    total = 0
+def lab_rss_mib(lab: Lab) -> tuple[float, dict[str, float]]:
+    """RSS of every process of the lab (its command line names the lab's state directory), and by process."""
+    by_name: dict[str, float] = {}
     for pid in pids_mentioning(lab.place.marker):
         with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            name = next((a.decode() for a in argv if b"apibridge.twin." in a), argv[0].decode().rsplit("/", 1)[-1])
+            if name.endswith("ovsdb-server"):
+                name += " " + next((a.decode().rsplit("/", 1)[-1] for a in argv if a.endswith(b".db")), "")
+            for line in lines:
                 if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-    return total / 1024
+                    by_name[name] = by_name.get(name, 0.0) + int(line.split()[1]) / 1024
+    return sum(by_name.values()), {k: round(v, 1) for k, v in sorted(by_name.items())}
 
 
 def false_results(result: Any) -> int:
@@ -500,7 +505,8 @@ def scale(sizes: list[int], verifies: int, base: Path, tag: str) -> dict[str, An
                     f"  verify {i + 1}: {times[-1]:.2f}s, {probes} probes, {result.failed} failed, "
                     f"{retried} retried; {cov.classes if cov else '?'} classes, {cov.pairs if cov else '?'} pairs"
                 )
-            rss = lab_rss_mib(lab)
+            rss, rss_by_process = lab_rss_mib(lab)
+            say(f"  RSS {rss:.1f} MiB: {rss_by_process}")
         finally:
             lab.close()
             t0 = time.monotonic()

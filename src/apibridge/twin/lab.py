@@ -187,6 +187,7 @@ class Lab:
         self.namespaces = ns.Namespaces(place.prefix, self.daemons.bridge)
         self._nb: Northbound | None = None
         self._hub: HubClient | None = None
+        self._plugged_hosts: list[str] = []  # ports plugged by this up, until ovn-controller installed them
 
     # --- plumbing --------------------------------------------------------------------------------
     @property
@@ -388,6 +389,8 @@ class Lab:
 
         progress("waiting for ovn-controller")
         nb.wait_hv(timeout=60)
+        hosts, self._plugged_hosts = self._plugged_hosts, []
+        self.namespaces.wait_installed(hosts, timeout=60 + len(hosts) / 20)
         apis.result()
         clock.lap("wait_hv+apiserver")
         acl_fp = _fingerprint(sorted((s.name, a.direction, a.priority, a.match) for s in topo.switches for a in s.acls))
@@ -480,6 +483,7 @@ class Lab:
             wanted_hosts = {ns.host_ifname(netns, nic.ifname) for netns, nic in items}
             ns.wait_for(lambda: not wanted_hosts & set(interfaces(self.daemons.switch_netns)), 5.0, 0.01)
         plugged = self.namespaces.plug_many(items)
+        self._plugged_hosts = [p.host_ifname for p in plugged]
         skipped: dict[str, list[str]] = {}
         by_netns = {v[0]: ref for ref, v in new.items()}
         for p in plugged:

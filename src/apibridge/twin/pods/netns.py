@@ -405,19 +405,21 @@ class Namespaces:
             }
             port = ["--", "--may-exist", "add-port", self.bridge.name, host, "--", "set", "Interface", host]
             ports.append(port + [f"external_ids:{k}={_ovs_str(v)}" for k, v in ext.items()])
-        self.vsctl_chunked("adding ports to br-int", ports)
+        # --no-wait: ovs-vswitchd applies the ports in one reconfiguration instead of one per transaction
+        # (1,500 ports: 14 s -> ...); callers wait for ovn-installed on each port (wait_installed)
+        self.vsctl_chunked("adding ports to br-int", ports, wait=False)
         return [
             PluggedNic(netns, nic.ifname, host, nic.iface_id, skipped.get((netns, nic.ifname), ()))
             for (netns, nic), host in zip(items, hosts, strict=True)
         ]
 
-    def vsctl_chunked(self, step: str, commands: Sequence[list[str]]) -> None:
+    def vsctl_chunked(self, step: str, commands: Sequence[list[str]], *, wait: bool = True) -> None:
         r"""``ovs-vsctl`` commands in transactions of at most :data:`OVSDB_CHUNK`, each with a timeout that
         scales with its size (one transaction of 1,000 ``del-port``\ s outlived a fixed 5 s alarm)."""
         for start in range(0, len(commands), OVSDB_CHUNK):
             chunk = commands[start : start + OVSDB_CHUNK]
             seconds = ovsdb_timeout(len(chunk))
-            argv = self.bridge.vsctl(seconds) + [arg for c in chunk for arg in c]
+            argv = self.bridge.vsctl(seconds) + ([] if wait else ["--no-wait"]) + [arg for c in chunk for arg in c]
             run(argv, timeout=seconds + 5, step=f"{step} ({start + len(chunk)} of {len(commands)})")
 
     def _configure(self, netns: str, nics: Sequence[Nic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
@@ -496,12 +498,15 @@ class Namespaces:
     def wait_installed(self, host_ifnames: Sequence[str], timeout: float = 30.0) -> None:
         """Block until ovn-controller marked every port ``external_ids:ovn-installed=true``
         (what kube-ovn-cni waits for before answering the CNI ADD)."""
-        if not host_ifnames:
-            return
-        cmd = self.bridge.vsctl(timeout=max(1, int(timeout + 0.999)))
-        for host in host_ifnames:
-            cmd += ["--", "wait-until", "Interface", host, 'external_ids:ovn-installed="true"']
-        run(cmd, timeout=timeout + 5)
+        deadline = time.monotonic() + timeout
+        for start in range(0, len(host_ifnames), OVSDB_CHUNK):
+            chunk = host_ifnames[start : start + OVSDB_CHUNK]
+            seconds = max(1, int(deadline - time.monotonic() + 0.999))
+            cmd = self.bridge.vsctl(timeout=seconds)
+            for host in chunk:
+                cmd += ["--", "wait-until", "Interface", host, 'external_ids:ovn-installed="true"']
+            step = f"waiting for ovn-controller to install ports ({start + len(chunk)} of {len(host_ifnames)})"
+            run(cmd, timeout=seconds + 5, step=step)
 
     def unplug(self, netns: str, ifname: str) -> None:
         """Remove one NIC: the OVS port and the veth pair."""

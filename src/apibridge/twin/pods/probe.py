@@ -13,9 +13,10 @@ ICMP unreachable); *error* — connected but TLS or HTTP went wrong. Each outcom
 :data:`Cause`, so a report tells a timeout from a refusal from an unreachable.
 
 A busy machine must not turn a reachable path into "blocked": a probe that should be answered
-(``expect_answer``) and timed out (or stalled after connecting) is tried again — after the first
-pass, with fewer probes in flight and twice the timeout, at most :data:`RETRIES` times — before
-its timeout counts.
+(``expect_answer``) waits :data:`ANSWER_PATIENCE` timeouts (an answer normally takes milliseconds),
+and if it still timed out (or stalled after connecting) it is tried again — after the first pass,
+with fewer probes in flight and twice the wait, at most :data:`RETRIES` times — before its timeout
+counts. A probe that should go unanswered waits one timeout: silence always costs all of it.
 
 All probes of a run share one asyncio loop; each socket is created inside its source namespace
 (:mod:`apibridge.twin.pods.nsock`), so a thousand probes cost no processes. Two semaphores bound
@@ -52,7 +53,8 @@ DEFAULT_TIMEOUT = 1.0
 DEFAULT_PARALLEL = 128  # probes expected to be answered, in flight at once
 DEFAULT_PARALLEL_SILENT = 1024  # probes expected to go unanswered (one SYN each, then waiting)
 RETRIES = 2  # extra attempts for a timed-out probe marked ``retry``
-RETRY_PARALLEL = 32  # probes in flight during a retry pass
+RETRY_PARALLEL = 64  # probes in flight during a retry pass
+ANSWER_PATIENCE = 2  # probes that should be answered wait this many timeouts
 HTTPS_PER_SERVER = 4
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EACCES, errno.EPERM}
 
@@ -246,8 +248,11 @@ async def run_async(
         async def one(
             i: int, seconds: float = seconds, gate: asyncio.Semaphore = gate, tries: int = round_ + 1
         ) -> None:
-            async with gate if probes[i].expect_answer else silent_gate:
-                out = await attempt(probes[i], seconds)
+            # an answer normally comes in milliseconds: waiting longer for one costs nothing unless the
+            # machine is busy, and then it saves a retry; silence always costs the full timeout
+            answered = probes[i].expect_answer
+            async with gate if answered else silent_gate:
+                out = await attempt(probes[i], seconds * ANSWER_PATIENCE if answered else seconds)
             outcomes[i] = dataclasses.replace(out, attempts=tries)
 
         await asyncio.gather(*(one(i) for i in todo))
