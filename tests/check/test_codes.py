@@ -296,6 +296,13 @@ CASES = [
         POD,
         NETWORKS_FIELD,
     ),
+    Case(  # stacked attachments: the seed's hand-written one, and a bridge selecting the pod
+        "AB116",
+        [*SEED, seed_pod(), bridge("b")],
+        [*SEED, pod(), bridge("b")],
+        POD,
+        NETWORKS_FIELD,
+    ),
     Case(  # the seed's annotations on the Deployment's own metadata (issue #10, first list)
         "AB043",
         [*SEED, deployment(own_annotations=SEED_ANNOTATIONS)],

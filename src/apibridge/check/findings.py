@@ -118,6 +118,7 @@ CODES: dict[str, CodeInfo] = {
     "AB113": CodeInfo("info", "ApiBridge selects no pods"),
     "AB114": CodeInfo("info", "Selected pods already reach the API server through a hand-written attachment"),
     "AB115": CodeInfo("info", "ApiBridge NAD lives outside 'default' (Multus namespaceIsolation would refuse it)"),
+    "AB116": CodeInfo("warning", "Selected pod already has an API attachment: the bridge stacks a second one"),
     # --- routes annotation (kube-ovn-cni handleAdd / configureContainerNic) -----------------------------
     "AB201": CodeInfo("error", "Routes annotation is not a JSON list of route objects (the pod fails to start)"),
     "AB202": CodeInfo("error", "Route dst is not a CIDR (kube-ovn-cni silently skips it)"),

@@ -397,6 +397,18 @@ class PodAnalyzer:
                     result.api_subnets.add(att.subnet.name)
                 if bridge is None or provider != bridge.provider:
                     result.handwritten_api.append(provider)
+                if bridge is not None and provider != bridge.provider:
+                    nad_ns, nad_name = att.nad
+                    notes.add(
+                        "AB116",
+                        rules.NETWORKS_ANNOTATION,
+                        "",
+                        f"already routes the API server through {nad_ns}/{nad_name} ({key}); "
+                        f"{bridge.bridge.meta.ref} adds {bridge.nad_namespace}/{bridge.nad_name}: two routes "
+                        "for the same ClusterIP through two gateways",
+                        "apibridge inject --replace-attachment swaps the old attachment and its routes for the "
+                        "bridge's; or remove them from the pod",
+                    )
         for a in attachments:
             fams = self._nad_api_families(a.nad, self.view.nads.get(a.nad))
             api_families |= fams
