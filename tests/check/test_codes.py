@@ -213,6 +213,25 @@ CASES = [
         id="json-object",
     ),
     Case("AB031", [*SEED, seed_pod(**{NETWORKS: "api-ovn-nad"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),
+    Case(  # the seed's NAD left out, but its Subnet names the provider: evidence it should exist
+        "AB031",
+        [api_subnet(), VPC1, seed_pod()],
+        [*SEED, seed_pod()],
+        POD,
+        NETWORKS_FIELD,
+        id="subnet-evidence",
+    ),
+    Case(  # open world: a macvlan NAD the input does not contain is unknown, not missing
+        "AB044",
+        [VPC1, pod(annotations={NETWORKS: "default/macvlan-conf"})],
+        [
+            VPC1,
+            nad("macvlan-conf", "default", config='{"cniVersion": "0.3.1", "type": "macvlan"}'),
+            pod(annotations={NETWORKS: "default/macvlan-conf"}),
+        ],
+        POD,
+        NETWORKS_FIELD,
+    ),
     Case(
         "AB032",
         [nad(config="{not json"), api_subnet()],

@@ -200,3 +200,48 @@ def test_inject_replace_attachment_swaps_the_old_one_routes_included(invoke: Inv
         "inject", "-f", str(tmp_path / "out.yaml"), "--cluster", str(tmp_path / "cluster.yaml"), "--replace-attachment"
     )
     assert _template_annotations(again.stdout) == swapped
+
+
+# ---- open-world input (issue #10, item 6) ------------------------------------------------------------------
+MACVLAN_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-nginx-controller, namespace: alpha}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: ingress-nginx}}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: ingress-nginx}
+      annotations: {k8s.v1.cni.cncf.io/networks: alpha/macvlan-ext}
+    spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
+"""
+RKE2_API = """\
+apiVersion: v1
+kind: Service
+metadata: {name: kubernetes, namespace: default}
+spec:
+  clusterIP: 10.43.0.1
+  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
+"""
+
+
+def test_a_nad_the_input_does_not_contain_is_unknown_not_missing(invoke: Invoke, tmp_path: Path) -> None:
+    """inject printed the Deployment and exited 1 ("these pods still will not reach the API server")."""
+    (tmp_path / "deploy.yaml").write_text(MACVLAN_DEPLOYMENT)
+    (tmp_path / "cluster.yaml").write_text(RKE2_API + "---\n" + TENANT.rsplit("---", 1)[0])
+    (tmp_path / "bridge.yaml").write_text(TENANT.rsplit("---", 1)[1])
+    result = invoke(
+        "inject",
+        "-f",
+        str(tmp_path / "deploy.yaml"),
+        "--cluster",
+        str(tmp_path / "cluster.yaml"),
+        "--cluster",
+        str(tmp_path / "bridge.yaml"),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert _routes(result.stdout) == {"10.43.0.1/32"}
+    checked = invoke("check", str(tmp_path), "-o", "json")
+    assert checked.exit_code == 0
+    codes = {f["code"]: f["severity"] for f in json.loads(checked.stdout)["findings"]}
+    assert codes.get("AB044") == "warning" and "AB031" not in codes
