@@ -84,12 +84,6 @@ def provider_key_suffix(key: str) -> str:
     return f"{_PROVIDER_KEY_INFIX}{key}"
 
 
-def provider_of_key(annotation: str, key: str) -> str | None:
-    """The provider of a ``<provider>.kubernetes.io/<key>`` annotation, or None if it is not one."""
-    suffix = provider_key_suffix(key)
-    return annotation[: -len(suffix)] if annotation.endswith(suffix) and len(annotation) > len(suffix) else None
-
-
 ROUTES: Final = "routes"
 LOGICAL_SWITCH: Final = "logical_switch"
 LOGICAL_ROUTER: Final = "logical_router"

@@ -28,7 +28,6 @@ from apibridge.plan.allocator import Allocator, PoolExhaustedError, block_index
 from apibridge.plan.fence import fence_acls
 from apibridge.plan.types import BridgePlan, Destination, Plan, PlanProblem, PortSpec
 
-NAME_PREFIX = rules.BRIDGE_OBJECT_PREFIX
 DEFAULT_POOL_V4: IPNetwork = ipaddress.ip_network("100.100.0.0/16")
 DEFAULT_POOL_V6: IPNetwork = ipaddress.ip_network("fd00:100:100::/48")
 
