@@ -193,7 +193,8 @@ def run_child(manifest: str, profile: bool) -> dict[str, Any]:
     from apibridge.model.cluster import load_cluster
     from apibridge.model.load import no_gc
     from apibridge.plan.mutation import inject_documents
-    from apibridge.plan.planner import PlannerConfig, plan
+    from apibridge.plan.planner import plan
+    from apibridge.plan.settings import Settings
 
     try:
         from apibridge.check.validator import check
@@ -203,7 +204,7 @@ def run_child(manifest: str, profile: bool) -> dict[str, Any]:
     else:
         check_note = ""
 
-    config = PlannerConfig(pool_v4=ipaddress.ip_network(POOL_V4))
+    config = Settings(pool_v4=ipaddress.ip_network(POOL_V4))
     baseline = _rss_mb()
     stages: dict[str, float] = {}
     counts: dict[str, int] = {}

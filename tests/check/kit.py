@@ -17,7 +17,8 @@ from apibridge.check.findings import Finding
 from apibridge.check.validator import check
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import parse_text
-from apibridge.plan.planner import PlannerConfig, plan
+from apibridge.plan.planner import plan
+from apibridge.plan.settings import Settings
 
 NETWORKS = "k8s.v1.cni.cncf.io/networks"
 SEED_PROVIDER = "api-ovn-nad.kube-system.ovn"
@@ -194,7 +195,7 @@ def load(*docs: str) -> Cluster:
     return Cluster.from_documents(parse_text("\n---\n".join(docs), "test.yaml"))
 
 
-def run(*docs: str, config: PlannerConfig | None = None) -> list[Finding]:
+def run(*docs: str, config: Settings | None = None) -> list[Finding]:
     cluster = load(*docs)
     return check(cluster, plan(cluster, config=config))
 

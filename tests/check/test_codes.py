@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 
 from apibridge.check.findings import CODES
-from apibridge.plan.planner import PlannerConfig
+from apibridge.plan.settings import Settings
 
 from .kit import (
     FENCE,
@@ -63,7 +63,7 @@ class Case:
     clean: list[str]
     obj: str | None = None  # the object the triggered finding must name
     field: str | None = None  # ... and the start of its field
-    config: PlannerConfig | None = None  # for the trigger only
+    config: Settings | None = None  # for the trigger only
     id: str = ""
 
 
@@ -200,7 +200,7 @@ CASES = [
         [service("default", "kubernetes", "10.233.0.1"), vpc("vpc1", "ns1", cidr="10.233.64.0/24")],
         "Subnet/vpc1-net",
         "spec.cidrBlock",
-        config=PlannerConfig(service_cidrs=(ipaddress.ip_network("10.233.0.0/18"),)),
+        config=Settings(service_cidrs=(ipaddress.ip_network("10.233.0.0/18"),)),
     ),
     # --- networks annotation and NADs -------------------------------------------------------------------
     Case("AB030", [*SEED, pod(annotations={NETWORKS: "a/b/c"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),
@@ -213,6 +213,25 @@ CASES = [
         id="json-object",
     ),
     Case("AB031", [*SEED, seed_pod(**{NETWORKS: "api-ovn-nad"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),
+    Case(  # the seed's NAD left out, but its Subnet names the provider: evidence it should exist
+        "AB031",
+        [api_subnet(), VPC1, seed_pod()],
+        [*SEED, seed_pod()],
+        POD,
+        NETWORKS_FIELD,
+        id="subnet-evidence",
+    ),
+    Case(  # open world: a macvlan NAD the input does not contain is unknown, not missing
+        "AB044",
+        [VPC1, pod(annotations={NETWORKS: "default/macvlan-conf"})],
+        [
+            VPC1,
+            nad("macvlan-conf", "default", config='{"cniVersion": "0.3.1", "type": "macvlan"}'),
+            pod(annotations={NETWORKS: "default/macvlan-conf"}),
+        ],
+        POD,
+        NETWORKS_FIELD,
+    ),
     Case(
         "AB032",
         [nad(config="{not json"), api_subnet()],
@@ -296,6 +315,13 @@ CASES = [
         POD,
         NETWORKS_FIELD,
     ),
+    Case(  # stacked attachments: the seed's hand-written one, and a bridge selecting the pod
+        "AB116",
+        [*SEED, seed_pod(), bridge("b")],
+        [*SEED, pod(), bridge("b")],
+        POD,
+        NETWORKS_FIELD,
+    ),
     Case(  # the seed's annotations on the Deployment's own metadata (issue #10, first list)
         "AB043",
         [*SEED, deployment(own_annotations=SEED_ANNOTATIONS)],
@@ -337,7 +363,7 @@ CASES = [
         [VPC1, pod(), bridge("b")],
         "ApiBridge/b",
         "spec.cidrBlock",
-        config=PlannerConfig(pool_v4=ipaddress.ip_network("10.0.1.0/24")),
+        config=Settings(pool_v4=ipaddress.ip_network("10.0.1.0/24")),
     ),
     Case(
         "AB104",

@@ -15,7 +15,8 @@ import pytest
 from apibridge.check.validator import check
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
-from apibridge.plan.planner import PlannerConfig, plan
+from apibridge.plan.planner import plan
+from apibridge.plan.settings import Settings
 
 
 def _cluster(vpcs: int, pods: int) -> Cluster:
@@ -79,7 +80,7 @@ def _cluster(vpcs: int, pods: int) -> Cluster:
 
 def _check_seconds(vpcs: int, pods: int) -> tuple[float, int]:
     cluster = _cluster(vpcs, pods)
-    the_plan = plan(cluster, config=PlannerConfig(pool_v4=ipaddress.ip_network("100.96.0.0/11")))
+    the_plan = plan(cluster, config=Settings(pool_v4=ipaddress.ip_network("100.96.0.0/11")))
     for pod in cluster.pods:  # warm the model's placement cache: not the validator's cost
         cluster.pod_vpc(pod)
     started = time.process_time()

@@ -117,3 +117,131 @@ def test_assume_default_service_says_so(invoke: Invoke, cluster_dir: Path) -> No
     assert "assumed Service/default/kubernetes: ClusterIP 10.233.0.1 port 443 (first address of --service-cidr" in (
         checked.stderr
     )
+
+
+# ---- stacked attachments (issue #10, item 6) ---------------------------------------------------------------
+KUBESPRAY_SEEDED = """\
+apiVersion: v1
+kind: Service
+metadata: {name: kubernetes, namespace: default}
+spec:
+  clusterIP: 10.233.0.1
+  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: api-ovn-nad, namespace: kube-system}
+spec:
+  config: '{"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
+            "provider": "api-ovn-nad.kube-system.ovn"}'
+---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: macvlan-conf, namespace: default}
+spec:
+  config: '{"cniVersion": "0.3.1", "type": "macvlan", "master": "eth1",
+            "ipam": {"type": "host-local", "subnet": "192.168.200.0/24"}}'
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: vpc-apiserver-subnet}
+spec: {protocol: IPv4, cidrBlock: 100.100.100.0/24, provider: api-ovn-nad.kube-system.ovn}
+"""
+SEEDED_STATEFULSET = """\
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db-operator, namespace: alpha}
+spec:
+  serviceName: db-operator
+  selector: {matchLabels: {app: db-operator}}
+  template:
+    metadata:
+      labels: {app: db-operator}
+      annotations:
+        k8s.v1.cni.cncf.io/networks: default/macvlan-conf,kube-system/api-ovn-nad
+        api-ovn-nad.kube-system.ovn.kubernetes.io/routes: '[{"dst":"10.233.0.1/32","gw":"100.100.100.1"}]'
+    spec: {containers: [{name: operator, image: quay.io/example/db-operator:1.4}]}
+"""
+
+
+def _template_annotations(stdout: str) -> dict[str, str]:
+    (doc,) = documents(stdout)
+    return doc["spec"]["template"]["metadata"]["annotations"]  # type: ignore[no-any-return]
+
+
+def test_stacked_attachment_is_a_warning_naming_both(invoke: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "cluster.yaml").write_text(KUBESPRAY_SEEDED + "---\n" + TENANT)
+    (tmp_path / "sts.yaml").write_text(SEEDED_STATEFULSET)
+    result = invoke("check", str(tmp_path), "-o", "json")
+    stacked = [f for f in json.loads(result.stdout)["findings"] if f["code"] == "AB116"]
+    assert [f["object"] for f in stacked] == ["StatefulSet/alpha/db-operator"]
+    assert stacked[0]["severity"] == "warning"
+    assert "kube-system/api-ovn-nad" in stacked[0]["message"]
+    assert "kube-system/apibridge-alpha" in stacked[0]["message"]
+
+
+def test_inject_replace_attachment_swaps_the_old_one_routes_included(invoke: Invoke, tmp_path: Path) -> None:
+    (tmp_path / "cluster.yaml").write_text(KUBESPRAY_SEEDED + "---\n" + TENANT)
+    (tmp_path / "sts.yaml").write_text(SEEDED_STATEFULSET)
+    args = ("inject", "-f", str(tmp_path / "sts.yaml"), "--cluster", str(tmp_path))
+    stacked = _template_annotations(invoke(*args).stdout)
+    assert stacked["k8s.v1.cni.cncf.io/networks"].count("/") == 3  # macvlan, the seed's and the bridge's
+    result = invoke(*args, "--replace-attachment")
+    assert result.exit_code == 0, result.stderr
+    swapped = _template_annotations(result.stdout)
+    nets = swapped["k8s.v1.cni.cncf.io/networks"]
+    assert nets.startswith("default/macvlan-conf,kube-system/apibridge-alpha") and "api-ovn-nad" not in nets
+    assert not any(k.startswith("api-ovn-nad.kube-system.ovn.") for k in swapped)
+    routes = json.loads(swapped["apibridge-alpha.kube-system.ovn.kubernetes.io/routes"])
+    assert [r["dst"] for r in routes] == ["10.233.0.1/32"]
+    # idempotent: injecting the output again changes nothing
+    (tmp_path / "out.yaml").write_text(result.stdout)
+    again = invoke(
+        "inject", "-f", str(tmp_path / "out.yaml"), "--cluster", str(tmp_path / "cluster.yaml"), "--replace-attachment"
+    )
+    assert _template_annotations(again.stdout) == swapped
+
+
+# ---- open-world input (issue #10, item 6) ------------------------------------------------------------------
+MACVLAN_DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ingress-nginx-controller, namespace: alpha}
+spec:
+  selector: {matchLabels: {app.kubernetes.io/name: ingress-nginx}}
+  template:
+    metadata:
+      labels: {app.kubernetes.io/name: ingress-nginx}
+      annotations: {k8s.v1.cni.cncf.io/networks: alpha/macvlan-ext}
+    spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
+"""
+RKE2_API = """\
+apiVersion: v1
+kind: Service
+metadata: {name: kubernetes, namespace: default}
+spec:
+  clusterIP: 10.43.0.1
+  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
+"""
+
+
+def test_a_nad_the_input_does_not_contain_is_unknown_not_missing(invoke: Invoke, tmp_path: Path) -> None:
+    """inject printed the Deployment and exited 1 ("these pods still will not reach the API server")."""
+    (tmp_path / "deploy.yaml").write_text(MACVLAN_DEPLOYMENT)
+    (tmp_path / "cluster.yaml").write_text(RKE2_API + "---\n" + TENANT.rsplit("---", 1)[0])
+    (tmp_path / "bridge.yaml").write_text(TENANT.rsplit("---", 1)[1])
+    result = invoke(
+        "inject",
+        "-f",
+        str(tmp_path / "deploy.yaml"),
+        "--cluster",
+        str(tmp_path / "cluster.yaml"),
+        "--cluster",
+        str(tmp_path / "bridge.yaml"),
+    )
+    assert result.exit_code == 0, result.stderr
+    assert _routes(result.stdout) == {"10.43.0.1/32"}
+    checked = invoke("check", str(tmp_path), "-o", "json")
+    assert checked.exit_code == 0
+    codes = {f["code"]: f["severity"] for f in json.loads(checked.stdout)["findings"]}
+    assert codes.get("AB044") == "warning" and "AB031" not in codes

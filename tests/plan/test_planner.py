@@ -21,8 +21,9 @@ from apibridge.kubeovn.dualstack import IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 from apibridge.plan import planner
+from apibridge.plan import settings as plan_settings
 from apibridge.plan.mutation import pod_mutation
-from apibridge.plan.planner import PlannerConfig
+from apibridge.plan.settings import Settings
 from apibridge.plan.types import BridgePlan, Plan
 
 from .plan_kit import Body, bridge, cluster, namespace, node, seed_cluster, service, subnet, tenant, vpc
@@ -30,7 +31,7 @@ from .plan_kit import Body, bridge, cluster, namespace, node, seed_cluster, serv
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
 
 
-def plan_of(*bodies: Body, config: PlannerConfig | None = None) -> tuple[Cluster, Plan]:
+def plan_of(*bodies: Body, config: Settings | None = None) -> tuple[Cluster, Plan]:
     c = cluster(*bodies)
     return c, planner.plan(c, config=config)
 
@@ -230,14 +231,14 @@ def test_replanning_the_applied_state_moves_nothing() -> None:
     bodies: list[Body] = [service("default", "kubernetes", "10.96.0.1")]
     for i in range(8):
         bodies += [*tenant(f"t{i}", f"ns{i}", f"10.{i}.0.0/24"), bridge(f"b{i}", f"t{i}")]
-    config = PlannerConfig(pool_v4=ipaddress.ip_network("100.100.0.0/21"))  # 8 blocks for 8 bridges
+    config = Settings(pool_v4=ipaddress.ip_network("100.100.0.0/21"))  # 8 blocks for 8 bridges
     _, p1 = plan_of(*bodies, config=config)
     again = planner.plan(applied(bodies, p1), config=config)
     assert {n: bp.cidrs for n, bp in again.bridges.items()} == {n: bp.cidrs for n, bp in p1.bridges.items()}
 
 
 def test_adding_a_bridge_does_not_move_an_applied_one() -> None:
-    config = PlannerConfig(pool_v4=ipaddress.ip_network("100.100.0.0/22"))
+    config = Settings(pool_v4=ipaddress.ip_network("100.100.0.0/22"))
     bodies = [*seed_cluster(), bridge("zed", "tenant-a")]
     _, before = plan_of(*bodies, config=config)
     now = applied(bodies, before)
@@ -247,7 +248,7 @@ def test_adding_a_bridge_does_not_move_an_applied_one() -> None:
 
 
 def test_pool_exhaustion_is_a_problem_not_a_crash() -> None:
-    config = PlannerConfig(pool_v4=ipaddress.ip_network("100.100.0.0/24"))
+    config = Settings(pool_v4=ipaddress.ip_network("100.100.0.0/24"))
     _, p = plan_of(*seed_cluster(), bridge("tenant-a", "tenant-a"), bridge("tenant-b", "tenant-b"), config=config)
     assert len(p.bridges) == 1
     (problem,) = p.problems
@@ -296,7 +297,7 @@ def test_auto_avoids_subnets_of_every_vpc_cluster_ips_node_ips_and_join(
     case: tuple[list[Body], list[IPNetwork]],
 ) -> None:
     bodies, taken = case
-    config = PlannerConfig(pool_v4=ipaddress.ip_network("100.64.0.0/15"), block_v4=20)
+    config = Settings(pool_v4=ipaddress.ip_network("100.64.0.0/15"), block_v4=20)
     _, p = plan_of(*bodies, config=config)
     got = [c for bp in p.bridges.values() for c in bp.cidrs]
     for cidr in got:
@@ -308,7 +309,7 @@ def test_auto_avoids_subnets_of_every_vpc_cluster_ips_node_ips_and_join(
 
 
 def test_auto_avoids_the_service_cidr_when_told() -> None:
-    config = PlannerConfig(
+    config = Settings(
         pool_v4=ipaddress.ip_network("10.96.0.0/11"), block_v4=12, service_cidrs=(ipaddress.ip_network("10.96.0.0/12"),)
     )
     _, p = plan_of(*seed_cluster(), bridge("tenant-a", "tenant-a"), config=config)
@@ -320,8 +321,8 @@ def test_auto_ipv6_block_is_readable_and_mirrors_the_ipv4_block() -> None:
     """It used to read like noise (fd00:100:100:a1:cb10:f57:e971:ca00/120)."""
     _, p = plan_of(DUAL_API, *tenant("t", "ns", "10.0.1.0/24"), bridge("alpha", "t"))
     v4, v6 = sorted(p.bridges["alpha"].cidrs, key=lambda n: n.version)
-    index = int(v4.network_address) - int(planner.DEFAULT_POOL_V4.network_address) >> 8
-    assert v6 == ipaddress.ip_network((int(planner.DEFAULT_POOL_V6.network_address) + index * 256, 120))
+    index = int(v4.network_address) - int(plan_settings.DEFAULT_POOL_V4.network_address) >> 8
+    assert v6 == ipaddress.ip_network((int(plan_settings.DEFAULT_POOL_V6.network_address) + index * 256, 120))
     assert str(v6).startswith("fd00:100:100::") and len(str(v6)) <= len("fd00:100:100::ff00/120")
 
 

@@ -94,7 +94,7 @@ CODES: dict[str, CodeInfo] = {
     # --- the networks annotation and NADs (Multus, kube-ovn-controller, kube-ovn-cni) -------------------
     "AB025": CodeInfo("error", "Subnet overlaps the cluster's service CIDR (--service-cidr): its pods get ClusterIPs"),
     "AB030": CodeInfo("error", "k8s.v1.cni.cncf.io/networks does not parse (Multus rejects the pod)"),
-    "AB031": CodeInfo("error", "Pod references a NetworkAttachmentDefinition that is not in the input"),
+    "AB031": CodeInfo("error", "Pod references a NAD that is not in the input, where the input shows it should be"),
     "AB032": CodeInfo("error", "NetworkAttachmentDefinition spec.config is not a JSON object"),
     "AB033": CodeInfo("warning", "NAD is used as a kube-ovn attachment but its config is not type kube-ovn"),
     "AB034": CodeInfo("error", "NAD config provider differs from the provider Kube-OVN derives (<nad>.<ns>.ovn)"),
@@ -106,6 +106,7 @@ CODES: dict[str, CodeInfo] = {
     "AB040": CodeInfo("warning", "logical_switch annotation names a Subnet of another provider"),
     "AB041": CodeInfo("warning", "Attachment subnet's provider names a NAD that is not in the input"),
     "AB042": CodeInfo("error", "Two attachments of a pod get the same interface name"),
+    "AB044": CodeInfo("warning", "Pod references a NAD the input does not contain (unknown, not missing)"),
     "AB043": CodeInfo("error", "Pod network annotations where no pod carries them (workload metadata, mis-indented)"),
     # --- planner problems (apibridge.plan, converted 1:1) and ApiBridge intent --------------------------
     "AB101": CodeInfo("error", "ApiBridge wants the API server but default/kubernetes has no ClusterIP"),
@@ -118,6 +119,7 @@ CODES: dict[str, CodeInfo] = {
     "AB113": CodeInfo("info", "ApiBridge selects no pods"),
     "AB114": CodeInfo("info", "Selected pods already reach the API server through a hand-written attachment"),
     "AB115": CodeInfo("info", "ApiBridge NAD lives outside 'default' (Multus namespaceIsolation would refuse it)"),
+    "AB116": CodeInfo("warning", "Selected pod already has an API attachment: the bridge stacks a second one"),
     # --- routes annotation (kube-ovn-cni handleAdd / configureContainerNic) -----------------------------
     "AB201": CodeInfo("error", "Routes annotation is not a JSON list of route objects (the pod fails to start)"),
     "AB202": CodeInfo("error", "Route dst is not a CIDR (kube-ovn-cni silently skips it)"),

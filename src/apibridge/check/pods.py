@@ -137,6 +137,7 @@ class PodAnalyzer:
         for ns, name in sorted(view.nads):
             names[name].append(ns)
         self._nad_namespaces = dict(names)
+        self._nad_namespace_set = {ns for ns, _ in view.cluster.nads}  # namespaces whose NADs the input has
         service_items: dict[int, list[tuple[IPAddress, str]]] = defaultdict(list)
         for ip, svc in view.service_ips.items():
             service_items[ip.version].append((ip, svc))
@@ -280,21 +281,43 @@ class PodAnalyzer:
             nad = self.view.nads.get(ref)
             kind: Literal["ovn", "ipam"]
             if nad is None:
+                # Open world: input is usually partial, so an absent NAD is unknown, not missing. It is an
+                # error only with evidence that it should be there (AB031), else a warning (AB044).
                 others = [ns for ns in self._nad_namespaces.get(nad_name, []) if ns != nad_ns]
                 implied = "" if sel.namespace else f" (no namespace given, so the pod's namespace {namespace})"
+                derived = rules.nad_provider(nad_name, nad_ns)
+                evidence = (
+                    f"a NAD of that name is in namespace {others[0]}"
+                    if others
+                    else f"Subnet {subnets[0].name} names its provider {derived}"
+                    if (subnets := self.view.subnets_for_provider(derived))
+                    else f"the input has namespace {nad_ns}'s other NADs"
+                    if nad_ns in self._nad_namespace_set
+                    else ""
+                )
                 hint = (
                     f"did you mean {others[0]}/{nad_name}? Write the NAD's namespace in the reference"
                     if others
                     else f"create NetworkAttachmentDefinition {nad_ns}/{nad_name}, or include it in the input"
                 )
-                notes.add(
-                    "AB031",
-                    key,
-                    "",
-                    f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in "
-                    "the input; Multus fails the pod",
-                    hint,
-                )
+                if evidence:
+                    notes.add(
+                        "AB031",
+                        key,
+                        "",
+                        f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in "
+                        f"the input, though {evidence}; Multus fails the pod",
+                        hint,
+                    )
+                else:
+                    notes.add(
+                        "AB044",
+                        key,
+                        "",
+                        f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in the input, so it "
+                        "is not checked (if the cluster lacks it too, Multus fails the pod)",
+                        f"include {nad_ns}/{nad_name} in the input to check it",
+                    )
                 provider, kind = rules.nad_provider(nad_name, nad_ns), "ovn"
             elif nad.config is None or nad.config.kind in ("foreign", "empty"):
                 continue  # broken config: reported on the NAD; foreign: not Kube-OVN's business
@@ -410,6 +433,18 @@ class PodAnalyzer:
                     result.api_subnets.add(att.subnet.name)
                 if bridge is None or provider != bridge.provider:
                     result.handwritten_api.append(provider)
+                if bridge is not None and provider != bridge.provider:
+                    nad_ns, nad_name = att.nad
+                    notes.add(
+                        "AB116",
+                        rules.NETWORKS_ANNOTATION,
+                        "",
+                        f"already routes the API server through {nad_ns}/{nad_name} ({key}); "
+                        f"{bridge.bridge.meta.ref} adds {bridge.nad_namespace}/{bridge.nad_name}: two routes "
+                        "for the same ClusterIP through two gateways",
+                        "apibridge inject --replace-attachment swaps the old attachment and its routes for the "
+                        "bridge's; or remove them from the pod",
+                    )
         for a in attachments:
             fams = self._nad_api_families(a.nad, self.view.nads.get(a.nad))
             api_families |= fams

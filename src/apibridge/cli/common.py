@@ -15,7 +15,7 @@ import click
 from apibridge.base.errors import InputError, Location
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
-from apibridge.plan.planner import DEFAULT_POOL_V4, DEFAULT_POOL_V6, PlannerConfig
+from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings of severity error (or a plan that cannot be made)
@@ -57,7 +57,7 @@ def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any
 def pool_options(func: F) -> F:
     """``--pool``, ``--pool-v6``, ``--service-cidr``: where ``cidrBlock: auto`` allocates and what it avoids.
 
-    The command receives one ``planner`` argument, a ``PlannerConfig``.
+    The command receives one ``planner`` argument, a ``Settings``.
     """
     func = click.option(
         "--service-cidr",
@@ -87,8 +87,8 @@ def pool_options(func: F) -> F:
     return func
 
 
-def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -> PlannerConfig:
-    config = PlannerConfig(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs))
+def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -> Settings:
+    config = Settings(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs))
     for pool, block in ((config.pool_v4, config.block_v4), (config.pool_v6, config.block_v6)):
         if pool.prefixlen > block:
             raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")

@@ -65,6 +65,12 @@ def _identity(doc: Document) -> tuple[object, ...]:
     metavar="FILE",
     help="Manifests describing the cluster: VPCs, subnets, Services, ApiBridges (repeatable).",
 )
+@click.option(
+    "--replace-attachment",
+    is_flag=True,
+    help="Swap a pod's existing API attachment (e.g. the seed's hand-written one), routes included, "
+    "for the bridge's instead of adding a second one.",
+)
 @output_option(("yaml", "json"), "yaml")
 @pool_options
 @service_option
@@ -81,6 +87,7 @@ def inject_command(
     service_cidrs: tuple[Any, ...],
     assume_default_service: bool,
     limits: Limits,
+    replace_attachment: bool,
 ) -> None:
     """Print -f FILE with the API-server attachment added to every pod a bridge selects."""
     ui = Ui()
@@ -105,7 +112,7 @@ def inject_command(
         verdict = judge(cluster, the_plan)  # the one verdict: a plan render or the operator refuses injects nothing
         errors = verdict.errors
         step(f"injecting {len(documents)} document(s)")
-        out = [] if errors else inject_documents(cluster, the_plan, documents)
+        out = [] if errors else inject_documents(cluster, the_plan, documents, replace_attachment=replace_attachment)
     if errors:
         report.print_findings(ui.err, errors, sources=report.object_sources(cluster))
         ui.error("not injected: the plan has errors (see above)")

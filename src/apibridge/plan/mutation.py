@@ -16,7 +16,7 @@ removes or rewrites a value it did not add. A pod opts out with ``apibridge.dev/
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -132,6 +132,57 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     return changes
 
 
+def api_attachments(
+    annotations: Mapping[str, str], namespace: str, api_ips: tuple[Any, ...], bridge_plan: BridgePlan
+) -> list[tuple[tuple[str, str], str]]:
+    """The pod's other attachments that route an API ClusterIP: ((nad namespace, nad name), provider).
+
+    An attachment is the pod's API attachment when its provider's routes annotation (``<nad>.<ns>.ovn``,
+    the provider Kube-OVN derives) has a destination that contains an API ClusterIP — the seed's
+    hand-written fix, or an older bridge's."""
+    try:
+        selections = networks.parse(annotations.get(rules.NETWORKS_ANNOTATION)).selections
+    except networks.NetworksError:
+        return []
+    found = []
+    for sel in selections:
+        ref = sel.ref(namespace)
+        if ref == (bridge_plan.nad_namespace, bridge_plan.nad_name):
+            continue
+        provider = rules.nad_provider(ref[1], ref[0])
+        try:
+            dsts = [
+                routes.cni_dst(r.dst) for r in routes.parse(annotations.get(rules.provider_key(provider, rules.ROUTES)))
+            ]
+        except routes.RoutesError:
+            continue
+        if any(d is not None and ip.version == d.version and ip in d for d in dsts for ip in api_ips):
+            found.append((ref, provider))
+    return found
+
+
+def replace_attachments(
+    annotations: Mapping[str, str], namespace: str, api_ips: tuple[Any, ...], bridge_plan: BridgePlan
+) -> tuple[dict[str, str], set[str]]:
+    """``--replace-attachment``: the pod's annotations without its other API attachments (the NAD in the
+    networks annotation and every ``<provider>.kubernetes.io/*`` key of it), and the keys removed."""
+    old = api_attachments(annotations, namespace, api_ips, bridge_plan)
+    if not old:
+        return dict(annotations), set()
+    refs = {ref for ref, _ in old}
+    prefixes = tuple(rules.provider_key(provider, "") for _, provider in old)
+    out = {k: v for k, v in annotations.items() if not k.startswith(prefixes)}
+    removed = {k for k in annotations if k.startswith(prefixes)}
+    parsed = networks.parse(annotations.get(rules.NETWORKS_ANNOTATION))
+    kept = tuple(sel for sel in parsed.selections if sel.ref(namespace) not in refs)
+    if kept:
+        out[rules.NETWORKS_ANNOTATION] = networks.NetworksAnnotation(parsed.form, kept).format()
+    else:
+        out.pop(rules.NETWORKS_ANNOTATION, None)
+        removed.add(rules.NETWORKS_ANNOTATION)
+    return out, removed
+
+
 def mutate_annotations(
     cluster: Cluster, plan: Plan, pod: PodLike, index: BridgeIndex | None = None
 ) -> tuple[BridgePlan | None, dict[str, str]]:
@@ -143,7 +194,10 @@ def mutate_annotations(
 
 
 def apply_to_body(
-    body: Mapping[str, Any], template_path: tuple[str, ...], changes: Mapping[str, str]
+    body: Mapping[str, Any],
+    template_path: tuple[str, ...],
+    changes: Mapping[str, str],
+    removed: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The manifest with ``changes`` set on the pod (template) annotations; ``body`` is not modified.
 
@@ -157,7 +211,11 @@ def apply_to_body(
         node[part] = dict(child) if isinstance(child, Mapping) else {}
         node = node[part]
     annotations = node.get("annotations")
-    node["annotations"] = {**annotations, **changes} if isinstance(annotations, Mapping) else dict(changes)
+    merged = {**annotations, **changes} if isinstance(annotations, Mapping) else dict(changes)
+    for key in removed:
+        if key not in changes:
+            merged.pop(key, None)
+    node["annotations"] = merged
     return out
 
 
@@ -171,8 +229,14 @@ def _annotation_error(pod: PodLike, key: str, exc: ValueError) -> InputError:
     )
 
 
-def inject_documents(cluster: Cluster, plan: Plan, documents: list[Document]) -> list[dict[str, Any]]:
-    """Every document's body, with the mutation applied to each Pod and pod template a bridge selects."""
+def inject_documents(
+    cluster: Cluster, plan: Plan, documents: list[Document], *, replace_attachment: bool = False
+) -> list[dict[str, Any]]:
+    """Every document's body, with the mutation applied to each Pod and pod template a bridge selects.
+
+    ``replace_attachment``: a pod that already routes the API through another attachment (the seed's
+    hand-written one) loses it, routes included, and gets the bridge's instead of a second one."""
+    api_ips = cluster.api_cluster_ips()
     out: list[dict[str, Any]] = []
     known = {id(p.raw): p for p in cluster.pods}  # already parsed when the cluster was built
     index = BridgeIndex(cluster, plan)
@@ -182,16 +246,21 @@ def inject_documents(cluster: Cluster, plan: Plan, documents: list[Document]) ->
             pod = known.get(id(doc.body)) or parse_podlike(doc, meta_of(doc))
             bridge_plan = index.bridge_for(pod)
             changes: dict[str, str] = {}
+            removed: set[str] = set()
             if bridge_plan is not None:
+                base: Mapping[str, str] = pod.annotations
+                if replace_attachment:
+                    base, removed = replace_attachments(pod.annotations, pod.namespace, api_ips, bridge_plan)
                 try:
-                    changes = pod_mutation(pod.annotations, pod.namespace, bridge_plan)
+                    rewritten = {k: v for k, v in base.items() if pod.annotations.get(k) != v}
+                    changes = {**rewritten, **pod_mutation(base, pod.namespace, bridge_plan)}
                 except networks.NetworksError as exc:
                     raise _annotation_error(pod, rules.NETWORKS_ANNOTATION, exc) from None
                 except routes.RoutesError as exc:
                     key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
                     raise _annotation_error(pod, key, exc) from None
-            if changes:
-                out.append(apply_to_body(doc.body, pod.template_path, changes))
+            if changes or removed:
+                out.append(apply_to_body(doc.body, pod.template_path, changes, removed))
                 continue
         out.append(doc.body)
     return out

@@ -28,15 +28,8 @@ from apibridge.model.objects import ApiBridge, Meta, meta_of, parse_nad, parse_s
 from apibridge.model.selectors import LabelSelector
 from apibridge.plan.allocator import Allocator, PoolExhaustedError, block_index
 from apibridge.plan.fence import fence_acls
-from apibridge.plan.settings import DEFAULT_POOL_V4 as DEFAULT_POOL_V4
-from apibridge.plan.settings import DEFAULT_POOL_V6 as DEFAULT_POOL_V6
 from apibridge.plan.settings import Settings
 from apibridge.plan.types import BridgePlan, Destination, Plan, PlanProblem, PortSpec
-
-# The planner's settings are ``plan.settings.Settings``, shared by every entry point; ``PlannerConfig`` is its
-# former name, kept while callers outside this package (cli.common, tests, bench) still use it.
-PlannerConfig = Settings
-
 
 object_name = rules.bridge_object_name
 
