@@ -106,12 +106,14 @@ def apply_all(kube: KubeCluster, objects: Iterable[dict[str, Any]]) -> None:
 
 
 def install_chart_rbac(kube: KubeCluster) -> None:
-    """The chart's ServiceAccounts, Roles and bindings (rendered by Helm 4 with default values)."""
+    """The chart's ServiceAccounts, Roles and bindings (rendered by Helm 4), with controller.restarts.enabled:
+    the operator tests exercise ``rollout: restart``. (Restarts are off by default; what the controller may
+    then write is proven in tests/deploy/test_controller_policy_kube.py.)"""
     from deploy.helm import template  # tests/ is on sys.path
     from deploy.test_chart import SCENARIOS
 
     kube.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": CHART_NAMESPACE}})
-    for doc in template("helm4", SCENARIOS["tls-from-values"]):
+    for doc in template("helm4", SCENARIOS["restarts-on"]):
         if doc["kind"] in RBAC_KINDS:
             kube.apply(doc)
 
