@@ -13,12 +13,12 @@ import pytest
 from click.testing import CliRunner, Result
 from opkit import ROOT, bridge, dump, free_port, pod
 
+from apibridge.base.kubeclient import Client
 from apibridge.cli.operator_cmds import doctor_command
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 from apibridge.operator import kube
-from apibridge.operator.client import Client
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.planner import plan
 from apibridge.plan.types import BridgePlan

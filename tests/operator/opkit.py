@@ -23,10 +23,10 @@ from typing import Any, TypeVar
 
 import pytest
 
+from apibridge.base.kubeclient import Client
 from apibridge.check.verdict import judge
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
-from apibridge.operator.client import Client
 from apibridge.operator.reconcile import Decisions, decide
 from apibridge.plan.planner import plan
 from kube.cluster import KubeCluster

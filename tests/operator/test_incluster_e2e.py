@@ -41,9 +41,9 @@ from opkit import (
 )
 
 from apibridge.base.certs import CertificateAuthority, write_bundle
+from apibridge.base.kubeclient import Client
 from apibridge.kubeovn import networks, rules
 from apibridge.operator import kube
-from apibridge.operator.client import Client
 from deploy.helm import merge, template
 from deploy.test_chart import SCENARIOS
 from kube.cluster import KubeCluster

@@ -25,12 +25,12 @@ from opkit import (
     workload_with_pod,
 )
 
+from apibridge.base.kubeclient import Client
 from apibridge.cli.render import render_command
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 from apibridge.operator import kube
-from apibridge.operator.client import Client
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.planner import plan
 

@@ -13,11 +13,11 @@ import aiohttp
 import pytest
 from opkit import OPERATOR_NAMESPACE, OperatorProcess, bridge, dump, eventually, operator_logs_on_failure
 
+from apibridge.base.kubeclient import Client, NotFoundError
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 from apibridge.operator import kube
-from apibridge.operator.client import Client, NotFoundError
 from apibridge.plan.planner import plan
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube, pytest.mark.timeout(480)]

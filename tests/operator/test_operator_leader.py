@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from opkit import OPERATOR_NAMESPACE
 
+from apibridge.base.kubeclient import Client
 from apibridge.operator import kube
-from apibridge.operator.client import Client
 from apibridge.operator.leader import LeaderElector, LeaseConfig
 
 pytestmark = pytest.mark.kube
