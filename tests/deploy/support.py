@@ -9,7 +9,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "chart"
-CRD_FILE = CHART / "crds" / "apibridges.apibridge.dev.yaml"
+CRD_FILE = CHART / "files" / "apibridges.apibridge.dev.yaml"
 K8S_VERSIONS = ("1.31.0", "1.37.0")  # the oldest we claim to support with matchConditions GA, and the newest
 
 

@@ -1,10 +1,12 @@
-"""The Helm chart renders to valid Kubernetes objects that fit together, with least-privilege RBAC.
+"""The Helm chart renders, under the real Helm 3 and Helm 4, to valid Kubernetes objects that fit together,
+with least-privilege RBAC.
 
-Rendering uses ``helmlite`` (no helm binary exists here; see its docstring and the chart README).
-Every rendered object is validated against the Kubernetes OpenAPI schemas (``kubernetes-validate``,
-strict: unknown fields fail) for the oldest and newest versions we claim; then the references between
-objects are checked the way a cluster would resolve them, and the RBAC rules against the resources the
-webhook and the controller actually touch in their code.
+Every values combination that changes the output is rendered with ``helm template`` (both Helms, which must
+agree) and linted with ``helm lint --strict``; each result is validated against the OpenAPI schemas
+(``kubernetes-validate``, strict, for the oldest and newest Kubernetes we claim) and by the real API server
+(``kubectl apply --dry-run=server``, in ``test_chart_install.py``). Then the references between objects are
+checked the way a cluster would resolve them, and the RBAC rules against the resources the webhook and the
+controller actually touch in their code.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -23,11 +24,11 @@ from apibridge.admission import watch as webhook_watch
 from apibridge.admission.server import MUTATE_PATH
 from apibridge.base.certs import CertificateAuthority
 from apibridge.cli.incluster_cmds import webhook_command
+from kube.tools import HELMS
 
-from .helmlite import Renderer, RenderError, merge
+from .helm import NAMESPACE, HelmError, lint, merge, template
 from .support import CHART, K8S_VERSIONS, REPO
 
-NAMESPACE = "apibridge-system"
 CA = CertificateAuthority.create("chart-test-ca")
 SERVING = CA.issue([f"apibridge-webhook.{NAMESPACE}.svc"])
 TLS = {
@@ -39,6 +40,8 @@ TLS = {
         }
     }
 }
+# Every values combination that changes the output: TLS from values or cert-manager (own Issuer or a
+# ClusterIssuer), excludeNamespaces default / empty / several, NetworkPolicy on / off, webhookFrom set.
 SCENARIOS: dict[str, dict[str, Any]] = {
     "tls-from-values": TLS,
     "cert-manager": {"certManager": {"enabled": True}},
@@ -60,7 +63,10 @@ SCENARIOS: dict[str, dict[str, Any]] = {
             "controller": {"extraArgs": ["--resync-period=600"], "nodeSelector": {"kubernetes.io/os": "linux"}},
         },
     ),
+    "exclude-none": merge(TLS, {"webhook": {"excludeNamespaces": []}}),
+    "no-crd": merge(TLS, {"crd": {"install": False}}),
 }
+WITHOUT_CERT_MANAGER = [name for name, values in SCENARIOS.items() if "certManager" not in values]
 
 
 def default_values() -> dict[str, Any]:
@@ -68,8 +74,8 @@ def default_values() -> dict[str, Any]:
     return values
 
 
-def render(overrides: dict[str, Any]) -> list[dict[str, Any]]:
-    return Renderer(CHART, merge(default_values(), overrides), release="apibridge", namespace=NAMESPACE).manifests()
+def render(overrides: dict[str, Any], helm: str = "helm4") -> list[dict[str, Any]]:
+    return template(helm, overrides)
 
 
 @pytest.fixture(params=list(SCENARIOS), scope="module")
@@ -110,30 +116,53 @@ def container_ports(template: dict[str, Any]) -> dict[str, int]:
 def test_the_chart_metadata() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2" and chart["name"] == "apibridge"
-    assert (CHART / "crds" / "apibridges.apibridge.dev.yaml").is_file()
+    assert (CHART / "files" / "apibridges.apibridge.dev.yaml").is_file()
+    assert not (CHART / "crds").exists(), "crds/ is never upgraded by Helm: the CRD is templates/crd.yaml"
 
 
-def test_without_tls_or_cert_manager_rendering_fails_and_says_how_to_fix_it() -> None:
-    with pytest.raises(RenderError, match="apibridge certs"):
-        render({})
+@pytest.mark.parametrize("helm", HELMS)
+def test_without_tls_or_cert_manager_rendering_fails_and_says_how_to_fix_it(helm: str) -> None:
+    with pytest.raises(HelmError, match="apibridge certs"):
+        render({}, helm)
 
 
-def test_the_renderer_refuses_what_it_does_not_support(tmp_path: Path) -> None:
-    (tmp_path / "templates").mkdir()
-    (tmp_path / "crds").mkdir()
-    (tmp_path / "Chart.yaml").write_text("name: x\nversion: 0.0.1\nappVersion: '1'\n")
-    for bad in (
-        "{{ range .Values.x }}{{ end }}",
-        "{{ .Values.x | upper }}",
-        "{{ $x := 1 }}",
-        "{{ .Values.y }}",
-        "{{ if .Values.x }}",
-        '{{ (include "a" .) }}',
-        "{{ else }}",
-    ):
-        (tmp_path / "templates" / "t.yaml").write_text(bad)
-        with pytest.raises(RenderError):
-            Renderer(tmp_path, {"x": [1]}).manifests()
+@pytest.mark.parametrize("helm", HELMS)
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_helm_lint_strict_passes(helm: str, name: str) -> None:
+    result = lint(helm, SCENARIOS[name])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 chart(s) failed" in result.stdout
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_helm_3_and_helm_4_render_the_same_objects(name: str) -> None:
+    """The same objects; the order may differ (the Helms sort kinds they do not know, cert-manager's, apart)."""
+
+    def key(doc: dict[str, Any]) -> tuple[str, str, str]:
+        return doc["kind"], doc["metadata"].get("namespace", ""), doc["metadata"]["name"]
+
+    assert sorted(render(SCENARIOS[name], "helm3"), key=key) == sorted(render(SCENARIOS[name], "helm4"), key=key)
+
+
+def test_empty_exclude_namespaces_renders_only_the_release_namespace() -> None:
+    (expr,) = one(render(SCENARIOS["exclude-none"]), "MutatingWebhookConfiguration")["webhooks"][0][
+        "namespaceSelector"
+    ]["matchExpressions"]
+    assert expr["values"] == [NAMESPACE]
+
+
+def test_the_crd_is_a_template_that_helm_keeps_on_uninstall(scenario: tuple[str, list[dict[str, Any]]]) -> None:
+    name, docs = scenario
+    crds = find(docs, "CustomResourceDefinition")
+    if name == "no-crd":
+        assert not crds
+        return
+    (crd,) = crds
+    source = yaml.safe_load((CHART / "files" / "apibridges.apibridge.dev.yaml").read_text())
+    assert crd["spec"] == source["spec"]
+    assert crd["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}
+    version = yaml.safe_load((CHART / "Chart.yaml").read_text())["version"]
+    assert crd["metadata"]["labels"]["helm.sh/chart"] == f"apibridge-{version}"
 
 
 def test_every_object_is_valid_for_kubernetes(scenario: tuple[str, list[dict[str, Any]]]) -> None:
@@ -150,7 +179,7 @@ def test_every_object_is_valid_for_kubernetes(scenario: tuple[str, list[dict[str
                 path = "/".join(str(p) for p in exc.absolute_path)
                 pytest.fail(f"{doc['kind']}/{doc['metadata']['name']} ({version}) at {path}: {exc.message}")
         checked += 1
-    assert checked >= 15
+    assert checked >= 14
 
 
 def check_cert_manager(doc: dict[str, Any]) -> None:
@@ -177,8 +206,7 @@ def test_names_are_unique_and_namespaced_objects_are_placed(scenario: tuple[str,
         assert key not in seen, key
         seen.add(key)
         assert ("namespace" in md) == (doc["kind"] not in cluster_scoped), key
-        if doc["kind"] != "CustomResourceDefinition":
-            assert md["labels"]["app.kubernetes.io/instance"] == "apibridge"
+        assert md["labels"]["app.kubernetes.io/instance"] == "apibridge"
 
 
 # ---- references between objects ---------------------------------------------------------------------------
@@ -277,7 +305,8 @@ def test_the_webhook_configuration_points_at_the_webhook(scenario: tuple[str, li
     assert "objectSelector" not in hook
     (expr,) = hook["namespaceSelector"]["matchExpressions"]
     assert expr["key"] == "kubernetes.io/metadata.name" and expr["operator"] == "NotIn"
-    assert {NAMESPACE, "kube-system"} <= set(expr["values"])
+    want = {NAMESPACE} if name == "exclude-none" else {NAMESPACE, "kube-system"}
+    assert want <= set(expr["values"])
     (condition,) = hook["matchConditions"]
     assert "apibridge.dev/inject" in condition["expression"] and "'false'" in condition["expression"]
 

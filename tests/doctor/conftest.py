@@ -1,4 +1,4 @@
-"""Fixtures for the doctor tests: the operator tests' emulated cluster (``tests/operator/opkit.py``)."""
+"""Fixtures for the doctor tests: the operator tests' real API server (``tests/operator/opkit.py``)."""
 
 from __future__ import annotations
 
@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "operator"))
 
-from opkit import client, kubeconfig, running  # noqa: F401 - shared fixtures
+from opkit import client, cluster, kubeconfig  # noqa: F401 - shared fixtures

@@ -1,4 +1,4 @@
-"""``apibridge doctor`` against the emulator: a healthy pod passes, each broken link is named."""
+"""``apibridge doctor`` against the real kube-apiserver: a healthy pod passes, each broken link is named."""
 
 from __future__ import annotations
 
@@ -23,11 +23,13 @@ from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.planner import plan
 from apibridge.plan.types import BridgePlan
 
+pytestmark = pytest.mark.kube
+
 LABELS = {"app.kubernetes.io/name": "ingress-nginx"}
 
 
 async def doctor(kubeconfig: Path, *args: str) -> Result:
-    """Run the click command in a thread: it has its own event loop, the emulator keeps serving on ours."""
+    """Run the click command in a thread: it has its own event loop; ours keeps running the test."""
     runner = CliRunner()
     return await asyncio.to_thread(
         runner.invoke, doctor_command, list(args), env={"KUBECONFIG": str(kubeconfig)}, catch_exceptions=False

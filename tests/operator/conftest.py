@@ -1,5 +1,5 @@
-"""Fixtures: a fresh emulated cluster per test (CRDs + base objects), a kubeconfig for it, an API client,
-and operator subprocesses that are always stopped at the end."""
+"""Fixtures: the real API server reset to the base objects, an admin kubeconfig and client for the test, and
+operator subprocesses (as the chart's controller ServiceAccount) that are always stopped at the end."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opkit import OperatorProcess, client, kubeconfig, running  # noqa: F401 - shared fixtures
+from opkit import OperatorProcess, client, cluster, kubeconfig, operator_kubeconfig  # noqa: F401 - shared fixtures
 
 
 @pytest.fixture
-def operators(kubeconfig: Path, tmp_path: Path) -> Iterator[Callable[..., OperatorProcess]]:  # noqa: F811
+def operators(operator_kubeconfig: Path, tmp_path: Path) -> Iterator[Callable[..., OperatorProcess]]:  # noqa: F811
     """``operators(identity=..., ...)`` starts an operator subprocess; all are killed after the test."""
     started: list[OperatorProcess] = []
 
     def start(**kwargs: Any) -> OperatorProcess:
-        proc = OperatorProcess(kubeconfig, tmp_path, **kwargs).start()
+        proc = OperatorProcess(operator_kubeconfig, tmp_path, **kwargs).start()
         started.append(proc)
         return proc
 

@@ -1,9 +1,9 @@
-"""Test kit for the operator and doctor tests: an emulated cluster with Kube-OVN and Multus CRDs, and the
-real ``apibridge operator`` as a subprocess pointed at it.
+"""Test kit for the operator and doctor tests: the real kube-apiserver (``tests/kube``) with Kube-OVN's and
+Multus' CRDs as those projects publish them, and the real ``apibridge operator`` as a subprocess that
+authenticates as the chart's controller ServiceAccount, under the chart's RBAC.
 
-The ApiBridge CRD is the chart's own file (``deploy/chart/crds``), so the tests see the same schema —
-pruning, defaults, status fields — as a cluster installed from the chart. Kube-OVN's Subnet/Vpc and Multus'
-NetworkAttachmentDefinition CRDs are stand-ins with open schemas: only their names and scopes matter here.
+The ApiBridge CRD is the chart's own file (``deploy/chart/files``), so the tests see the same schema —
+pruning, defaults, status fields — as a cluster installed from the chart.
 """
 
 from __future__ import annotations
@@ -17,66 +17,32 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-import yaml
 
-from apibridge.emulator import Emulator, Running, serve
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
 from apibridge.operator.client import Client
 from apibridge.operator.controller import validator_findings
 from apibridge.operator.reconcile import Decisions, decide
 from apibridge.plan.planner import plan
+from kube.cluster import KubeCluster
+from kube.incluster import (
+    CONTROLLER_ACCOUNT,
+    account_kubeconfig,
+    admin_kubeconfig,
+    apply_all,
+    install_chart_rbac,
+    reset,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-CHART_CRD = ROOT / "deploy" / "chart" / "crds" / "apibridges.apibridge.dev.yaml"
+CHART_CRD = ROOT / "deploy" / "chart" / "files" / "apibridges.apibridge.dev.yaml"
 OPERATOR_NAMESPACE = "apibridge-system"
 T = TypeVar("T")
-
-
-def _open_crd(group: str, kind: str, plural: str, scope: str, *, status: bool) -> dict[str, Any]:
-    version: dict[str, Any] = {
-        "name": "v1",
-        "served": True,
-        "storage": True,
-        "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
-    }
-    if status:
-        version["subresources"] = {"status": {}}
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{plural}.{group}"},
-        "spec": {
-            "group": group,
-            "scope": scope,
-            "versions": [version],
-            "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": f"{kind}List"},
-        },
-    }
-
-
-def crds() -> list[dict[str, Any]]:
-    """The chart's ApiBridge CRD plus stand-ins for Kube-OVN's and Multus' CRDs."""
-    if not CHART_CRD.exists():
-        raise AssertionError(f"{CHART_CRD} is missing: the tests install the chart's CRD")
-    chart = yaml.safe_load(CHART_CRD.read_text())
-    return [
-        chart,
-        _open_crd("kubeovn.io", "Subnet", "subnets", "Cluster", status=True),
-        _open_crd("kubeovn.io", "Vpc", "vpcs", "Cluster", status=True),
-        _open_crd(
-            "k8s.cni.cncf.io",
-            "NetworkAttachmentDefinition",
-            "network-attachment-definitions",
-            "Namespaced",
-            status=False,
-        ),
-    ]
 
 
 def namespace(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
@@ -417,19 +383,30 @@ def applied(decisions: Decisions, name: str) -> list[dict[str, Any]]:
 
 
 # ---- fixtures shared by tests/operator and tests/doctor (imported into both conftests) ----------------
-@pytest.fixture
-async def running() -> AsyncIterator[Running]:
-    """A fresh emulated cluster: our CRD plus the base objects."""
-    emulator = Emulator(history_window=5000, bookmark_interval=5.0)
-    await emulator.load(crds())
-    await emulator.load(base_objects())
-    async with serve(emulator) as served:
-        yield served
+_RBAC_INSTALLED: set[int] = set()
 
 
 @pytest.fixture
-def kubeconfig(running: Running, tmp_path: Path) -> Path:
-    return running.write_kubeconfig(tmp_path / "kubeconfig")
+def cluster(kube: KubeCluster) -> KubeCluster:
+    """The session's real API server, reset to the base objects, with the chart's RBAC in place."""
+    if id(kube) not in _RBAC_INSTALLED:
+        install_chart_rbac(kube)
+        _RBAC_INSTALLED.add(id(kube))
+    reset(kube)
+    apply_all(kube, base_objects())
+    return kube
+
+
+@pytest.fixture
+def kubeconfig(cluster: KubeCluster, tmp_path: Path) -> Path:
+    """The test's own view (admin): it plays the user and the other controllers."""
+    return admin_kubeconfig(cluster, tmp_path / "admin.kubeconfig")
+
+
+@pytest.fixture
+def operator_kubeconfig(cluster: KubeCluster, tmp_path: Path) -> Path:
+    """The operator's: a bound token of the chart's controller ServiceAccount."""
+    return account_kubeconfig(cluster, CONTROLLER_ACCOUNT, tmp_path / "operator.kubeconfig")
 
 
 @pytest.fixture

@@ -1,9 +1,14 @@
 """The in-cluster story end to end: the real ``apibridge operator`` and ``apibridge webhook`` processes
-against the API server emulator, as they run in a cluster.
+against the real kube-apiserver, each as the chart's ServiceAccount (TokenRequest tokens, the chart's RBAC).
 
-The emulator serves HTTPS with a bearer token; the webhook lists and watches it (``--watch``) and the
-emulator calls the webhook over TLS through a MutatingWebhookConfiguration on every Pod CREATE, as
-kube-apiserver does. The story:
+The webhook lists and watches the API server (``--watch``); the API server calls it over TLS through the
+chart's MutatingWebhookConfiguration on every Pod CREATE. The configuration is the chart's, rendered by
+Helm, with one change: ``clientConfig.url`` (https://127.0.0.1:<port>/mutate-pods) instead of
+``clientConfig.service``. Why: kube-apiserver reaches a Service-referenced webhook through the Service's
+ClusterIP (there is no kube-proxy here) or, with --enable-aggregator-routing, through an endpoint address,
+which may not be loopback; a webhook in a network namespace behind a veth would then need the API server
+reachable from inside it too, which puts root and namespaces under every test. The Service → port → pod
+wiring the URL skips is checked by tests/deploy/test_chart.py. The story:
 
 1. an ApiBridge appears → the operator creates its NAD and Subnet and reports Ready;
 2. a pod is created → the stored pod carries the mutation, exactly what ``inject`` produces;
@@ -18,18 +23,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opkit import (
-    OPERATOR_NAMESPACE,
     ROOT,
     OperatorProcess,
-    base_objects,
     bridge,
-    crds,
     eventually,
     free_port,
     operator_logs_on_failure,
@@ -39,36 +41,28 @@ from opkit import (
 )
 
 from apibridge.base.certs import CertificateAuthority, write_bundle
-from apibridge.emulator import Emulator, Running, serve
 from apibridge.kubeovn import networks, rules
 from apibridge.operator import kube
 from apibridge.operator.client import Client
+from deploy.helm import merge, template
+from deploy.test_chart import SCENARIOS
+from kube.cluster import KubeCluster
+from kube.incluster import WEBHOOK_ACCOUNT, account_kubeconfig
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.kube]
 
-TOKEN = "e2e-token"
 LABELS = {"app.kubernetes.io/name": "ingress-nginx"}
 
 
-@pytest.fixture
-async def tls_emulator(tmp_path: Path) -> AsyncIterator[Running]:
-    emulator = Emulator(token=TOKEN, history_window=5000, bookmark_interval=5.0)
-    await emulator.load(crds())
-    await emulator.load(base_objects())
-    async with serve(emulator, self_signed_tls=True) as served:
-        yield served
-
-
 class WebhookProcess:
-    """``apibridge webhook --watch`` against the emulator, with its own serving certificate."""
+    """``apibridge webhook --watch`` against the API server as the chart's webhook ServiceAccount, with its
+    own serving certificate."""
 
-    def __init__(self, api: Running, workdir: Path) -> None:
+    def __init__(self, api: KubeCluster, workdir: Path) -> None:
         self.port = free_port()
         self.ca = CertificateAuthority.create("e2e-webhook-ca")
         self.bundle = write_bundle(workdir / "webhook-tls", self.ca, self.ca.issue(["127.0.0.1"]))
-        assert api.ca_pem is not None
-        (workdir / "api-ca.crt").write_text(api.ca_pem)
-        (workdir / "token").write_text(TOKEN)
+        (workdir / "token").write_text(api.service_account_token("apibridge-system", WEBHOOK_ACCOUNT))
         self.argv = [
             sys.executable,
             "-c",
@@ -78,7 +72,7 @@ class WebhookProcess:
             "--api-server",
             api.url,
             "--api-ca-file",
-            str(workdir / "api-ca.crt"),
+            str(api.ca_file),
             "--api-token-file",
             str(workdir / "token"),
             "--host",
@@ -106,49 +100,20 @@ class WebhookProcess:
             self.proc.wait(timeout=10)
 
     def configuration(self) -> dict[str, Any]:
-        """What the chart registers, pointed at this process (a URL instead of the in-cluster Service)."""
-        return {
-            "apiVersion": "admissionregistration.k8s.io/v1",
-            "kind": "MutatingWebhookConfiguration",
-            "metadata": {"name": "apibridge"},
-            "webhooks": [
-                {
-                    "name": "pods.apibridge.dev",
-                    "admissionReviewVersions": ["v1"],
-                    "sideEffects": "None",
-                    "failurePolicy": "Ignore",
-                    "timeoutSeconds": 5,
-                    "reinvocationPolicy": "IfNeeded",
-                    "clientConfig": {
-                        "url": f"https://127.0.0.1:{self.port}/mutate-pods",
-                        "caBundle": base64.b64encode(self.ca.cert_pem()).decode(),
-                    },
-                    "rules": [
-                        {
-                            "operations": ["CREATE"],
-                            "apiGroups": [""],
-                            "apiVersions": ["v1"],
-                            "resources": ["pods"],
-                            "scope": "Namespaced",
-                        }
-                    ],
-                    "namespaceSelector": {
-                        "matchExpressions": [
-                            {
-                                "key": rules.NAMESPACE_NAME_LABEL,
-                                "operator": "NotIn",
-                                "values": ["kube-system", OPERATOR_NAMESPACE],
-                            }
-                        ]
-                    },
-                }
-            ],
-        }
+        """The chart's MutatingWebhookConfiguration (Helm 4), pointed at this process by URL (see above)."""
+        values = merge(SCENARIOS["tls-from-values"], {"webhook": {"tls": {"caBundle": self.ca.cert_pem().decode()}}})
+        (mwc,) = [d for d in template("helm4", values) if d["kind"] == "MutatingWebhookConfiguration"]
+        hook = mwc["webhooks"][0]
+        assert hook["clientConfig"]["service"]["path"] == "/mutate-pods"
+        del hook["clientConfig"]["service"]
+        hook["clientConfig"]["url"] = f"https://127.0.0.1:{self.port}/mutate-pods"
+        assert base64.b64decode(hook["clientConfig"]["caBundle"]) == self.ca.cert_pem()
+        return dict(mwc)
 
 
 @pytest.fixture
-def webhook(tls_emulator: Running, tmp_path: Path) -> Iterator[WebhookProcess]:
-    process = WebhookProcess(tls_emulator, tmp_path).start()
+def webhook(cluster: KubeCluster, tmp_path: Path) -> Iterator[WebhookProcess]:
+    process = WebhookProcess(cluster, tmp_path).start()
     try:
         yield process
     finally:
@@ -162,12 +127,11 @@ def attached(stored: dict[str, Any], nad: str) -> bool:
 
 
 async def test_operator_and_webhook_processes_together(
-    tls_emulator: Running, webhook: WebhookProcess, tmp_path: Path
+    cluster: KubeCluster, webhook: WebhookProcess, client: Client, tmp_path: Path
 ) -> None:
-    kubeconfig = tls_emulator.write_kubeconfig(tmp_path / "kubeconfig")
-    client = await Client.connect(str(kubeconfig))
+    operator_kubeconfig = account_kubeconfig(cluster, "apibridge-controller", tmp_path / "operator.kubeconfig")
     operator = OperatorProcess(
-        kubeconfig, tmp_path, rollout_rate="10/1s", restart_settle=2.0, restart_retry=1.0
+        operator_kubeconfig, tmp_path, rollout_rate="10/1s", restart_settle=2.0, restart_retry=1.0
     ).start()
     with operator_logs_on_failure(operator):
         try:

@@ -1,4 +1,5 @@
-"""The real ``apibridge operator`` process against the emulator: objects, status, ownership, re-planning."""
+"""The real ``apibridge operator`` process against the real kube-apiserver, as the chart's controller
+ServiceAccount: objects, status, ownership, re-planning."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from apibridge.operator.client import Client
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.planner import plan
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.slow, pytest.mark.kube, pytest.mark.timeout(120)]
 
 
 async def rendered(client: Client) -> Any:
@@ -163,29 +164,41 @@ async def poke_and_wait_pass(client: Client, op: OperatorProcess, value: str) ->
     await eventually(counted, what="one more reconcile pass")
 
 
-async def test_replans_when_the_api_cluster_ip_changes(
+def kube_dns(cluster_ip: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kube-dns", "namespace": "kube-system"},
+        "spec": {
+            "clusterIP": cluster_ip,
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+            ],
+        },
+    }
+
+
+async def test_replans_when_a_destination_cluster_ip_changes(
     client: Client, operators: Callable[..., OperatorProcess]
 ) -> None:
+    """A ClusterIP is immutable; it changes when the Service is re-created (the API server's own
+    ``kubernetes`` Service is reconciled to 10.96.0.1, so kube-dns plays the part here)."""
+    await client.create(kube.SERVICE, kube_dns("10.96.0.10"))
     op = operators()
     with operator_logs_on_failure(op):
-        await client.create(kube.APIBRIDGE, bridge("tenant-a"))
+        await client.create(kube.APIBRIDGE, bridge("tenant-a", destinations={"dns": True}))
         await wait_condition(client, "tenant-a", "Ready", "True")
-        await client.patch(
-            kube.SERVICE, "kubernetes", {"spec": {"clusterIP": "10.96.0.2", "clusterIPs": ["10.96.0.2"]}}, "default"
-        )
 
-        async def follows() -> bool:
+        async def acls_name(ip: str, gone: str | None = None) -> bool:
             subnet = await client.get(kube.SUBNET, "apibridge-tenant-a") or {}
-            bridge_obj = await client.get(kube.APIBRIDGE, "tenant-a") or {}
             matches = [a["match"] for a in subnet.get("spec", {}).get("acls", [])]
-            routes = bridge_obj.get("status", {}).get("routes", [])
-            return (
-                any("ip4.dst == 10.96.0.2 " in m for m in matches)
-                and not any("10.96.0.1" in m for m in matches)
-                and [r["dst"] for r in routes] == ["10.96.0.2/32"]
-            )
+            return any(f"ip4.dst == {ip} " in m for m in matches) and not (gone and any(gone in m for m in matches))
 
-        await eventually(follows, what="ACLs and status routes to follow the new ClusterIP")
+        await eventually(lambda: acls_name("10.96.0.10"), what="ACLs for kube-dns 10.96.0.10")
+        await client.delete(kube.SERVICE, "kube-dns", "kube-system")
+        await client.create(kube.SERVICE, kube_dns("10.96.0.11"))
+        await eventually(lambda: acls_name("10.96.0.11", gone="10.96.0.10 "), what="ACLs to follow the new ClusterIP")
         expected = (await rendered(client)).bridges["tenant-a"]
         assert same_as_manifest(await client.get(kube.SUBNET, "apibridge-tenant-a"), expected.subnet)
 

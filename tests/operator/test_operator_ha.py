@@ -1,4 +1,5 @@
-"""One active controller at a time (Lease), and convergence after being SIGKILLed at random points."""
+"""One active controller at a time (Lease), and convergence after being SIGKILLed at random points, on the
+real kube-apiserver (its garbage collector deletes what a deleted bridge owned)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from apibridge.operator import kube
 from apibridge.operator.client import Client, NotFoundError
 from apibridge.plan.planner import plan
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.slow, pytest.mark.kube, pytest.mark.timeout(480)]
+KILLS = 30  # SIGKILLs at random points, each while the operator may be mid-write
 
 
 async def http_get(port: int, path: str) -> tuple[int, str]:
@@ -138,7 +140,7 @@ async def test_converges_after_being_killed_at_random_points(
         await client.create(kube.APIBRIDGE, bridge(name))
     procs: list[OperatorProcess] = []
     history: list[str] = []
-    for _ in range(10):
+    for _ in range(KILLS):
         op = operators(identity="crashy", lease_duration=3.0)
         procs.append(op)
         await eventually(functools.partial(_serving, op), timeout=15, what="the operator's probes")
@@ -185,7 +187,7 @@ async def test_converges_after_being_killed_at_random_points(
 
         await eventually(converged, timeout=30, what=f"convergence (seed {seed})")
         led = sum("became leader" in p.log() for p in procs)
-        assert led >= 5, f"only {led} of the killed operators got to lead: the kills were too early to mean much"
+        assert led >= KILLS // 3, f"only {led} of the killed operators led: the kills were too early to mean much"
 
 
 async def _serving(op: OperatorProcess) -> bool:

@@ -11,6 +11,8 @@ from apibridge.operator import kube
 from apibridge.operator.client import Client
 from apibridge.operator.leader import LeaderElector, LeaseConfig
 
+pytestmark = pytest.mark.kube
+
 
 class Clock:
     def __init__(self) -> None:

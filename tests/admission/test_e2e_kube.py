@@ -1,8 +1,10 @@
-"""End to end: the emulator calls the webhook through the chart's MutatingWebhookConfiguration.
+"""End to end: the real kube-apiserver calls the webhook through the chart's MutatingWebhookConfiguration.
 
-The webhook is fed by list+watch from the same emulator; the emulator sends real AdmissionReviews over
-TLS, verifies the serving certificate against the chart's ``caBundle`` for ``<svc>.<ns>.svc``, applies
-the JSON patch and stores the pod — so the stored pod is what a real cluster would store.
+The webhook is fed by list+watch from the same API server, as the chart's webhook ServiceAccount; the API
+server sends real AdmissionReviews over TLS, verifies the serving certificate against the chart's
+``caBundle``, evaluates the chart's CEL ``matchConditions``, applies the JSON patch and stores the pod.
+The configuration is the chart's as Helm renders it, with ``clientConfig.url`` (https://127.0.0.1) for
+``clientConfig.service``: see tests/operator/test_incluster_e2e.py for why.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from aiohttp import web
 
 from apibridge.admission.mutate import RESULTS
@@ -28,53 +29,44 @@ from apibridge.base.certs import BundlePaths, CertificateAuthority, write_bundle
 from apibridge.kubeovn import rules
 from apibridge.model.load import Document
 from apibridge.plan.mutation import inject_documents
-from deploy.helmlite import Renderer, merge  # tests/ is on sys.path (rootdir-relative packages)
+from deploy.helm import merge, template  # tests/ is on sys.path (rootdir-relative packages)
+from deploy.test_chart import SCENARIOS
+from kube.cluster import KubeCluster
 
-from .emulated import RELEASE_NAMESPACE, Emulated, emulated, eventually
-from .support import INGRESS, REPO, pod
+from .oncluster import OnCluster, eventually, on_cluster
+from .support import INGRESS, pod
 
-SERVICE = ("apibridge", "apibridge-webhook", 443)
+pytestmark = pytest.mark.kube
 
 
 @dataclass
 class Stack:
-    env: Emulated
+    env: OnCluster
     server: WebhookServer
     source: WatchSource
     bundle: BundlePaths
 
 
-def chart_webhook_configuration(ca: CertificateAuthority, bundle: BundlePaths) -> dict[str, Any]:
-    values = yaml.safe_load((REPO / "deploy/chart/values.yaml").read_text())
-    values = merge(
-        values,
-        {
-            "webhook": {
-                "tls": {
-                    "cert": bundle.cert.read_text(),
-                    "key": bundle.key.read_text(),
-                    "caBundle": ca.cert_pem().decode(),
-                }
-            }
-        },
-    )
-    docs = Renderer(REPO / "deploy/chart", values, release="apibridge", namespace=RELEASE_NAMESPACE).manifests()
-    (mwc,) = [d for d in docs if d["kind"] == "MutatingWebhookConfiguration"]
-    return mwc
+def chart_webhook_configuration(ca: CertificateAuthority, port: int) -> dict[str, Any]:
+    values = merge(SCENARIOS["tls-from-values"], {"webhook": {"tls": {"caBundle": ca.cert_pem().decode()}}})
+    (mwc,) = [d for d in template("helm4", values) if d["kind"] == "MutatingWebhookConfiguration"]
+    client_config = mwc["webhooks"][0]["clientConfig"]
+    path = client_config.pop("service")["path"]
+    client_config["url"] = f"https://127.0.0.1:{port}{path}"
+    return dict(mwc)
 
 
 @pytest.fixture
-async def stack(tmp_path: Path, ca: CertificateAuthority) -> AsyncIterator[Stack]:
-    bundle = write_bundle(tmp_path / "webhook-tls", ca, ca.issue([f"{SERVICE[1]}.{SERVICE[0]}.svc"]))
-    async with emulated(tmp_path) as env:
+async def stack(tmp_path: Path, ca: CertificateAuthority, kube: KubeCluster) -> AsyncIterator[Stack]:
+    bundle = write_bundle(tmp_path / "webhook-tls", ca, ca.issue(["127.0.0.1"]))
+    async with on_cluster(kube) as env:
         source = WatchSource(env.connection(), debounce=0.02)
         server = WebhookServer(
             source, ReloadingContext(bundle.cert, bundle.key), ServerConfig(host="127.0.0.1", port=0, metrics_port=0)
         )
         await server.start()
-        env.services[SERVICE] = f"https://127.0.0.1:{server.port}"
         try:
-            await env.must_create(chart_webhook_configuration(ca, bundle))
+            await env.must_create(chart_webhook_configuration(ca, server.port))
             await eventually(lambda: source.current is not None, what="the webhook's first snapshot")
             snap = source.current
             assert snap is not None
@@ -144,7 +136,7 @@ def reviews(stack: Stack) -> float:
 
 
 async def test_chart_match_condition_keeps_opted_out_pods_from_the_webhook(stack: Stack) -> None:
-    """The chart's ``not-opted-out`` matchCondition (CEL) is evaluated by the emulator as by kube-apiserver:
+    """The chart's ``not-opted-out`` matchCondition (CEL) is evaluated by kube-apiserver:
     an opted-out pod never reaches the webhook (no review at all), an ordinary selected pod is mutated."""
     [condition] = _hook(await _mwc(stack))["matchConditions"]
     assert condition["name"] == "not-opted-out" and "lowerAscii()" in condition["expression"]

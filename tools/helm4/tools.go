@@ -1,0 +1,8 @@
+//go:build tools
+
+// Package tools pins Helm 4's command (helm.sh/helm/v4/cmd/helm); it holds no code of its own.
+package tools
+
+import (
+	_ "helm.sh/helm/v4/cmd/helm"
+)
