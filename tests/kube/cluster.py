@@ -513,8 +513,9 @@ def install_crds(cluster: KubeCluster, crds: list[dict[str, Any]]) -> None:
         served = next(v["name"] for v in spec["versions"] if v.get("served", True))
         path = resource_path(f"{spec['group']}/{served}", spec["names"]["plural"])
         # Established comes before the resource's storage is ready (429 "storage is (re)initializing")
-        cluster.wait(lambda path=path: cluster.request("GET", path, params={"limit": "1"}) is not None,
-                     what=f"{name} served")
+        cluster.wait(
+            lambda path=path: cluster.request("GET", path, params={"limit": "1"}) is not None, what=f"{name} served"
+        )
 
 
 @contextlib.contextmanager
