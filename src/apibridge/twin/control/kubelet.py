@@ -30,11 +30,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import signal
+import socket
 import sys
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,7 @@ from apibridge.twin.control.cluster import AGENT, KubePlace
 from apibridge.twin.control.kubeapi import JSON, Informer, KubeApi, KubeApiError, Resource
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.topology import Nic, TwinPod
+from apibridge.twin.pods.nsock import socket_in
 from apibridge.twin.state import LabPlace
 
 log = logging.getLogger("apibridge.twin.kubelet")
@@ -78,6 +82,7 @@ DEBOUNCE = 0.02
 KUBELET_VERSION = "v1.36.3"
 CAPACITY = {"cpu": "8", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 MANAGER = "apibridge-twin-kubelet"
+PATCH_WORKERS = 8  # pod reports in flight (each thread keeps its own connection)
 
 
 def now() -> str:
@@ -250,6 +255,39 @@ def slim(obj: JSON) -> JSON:
     return {**obj, "metadata": meta}
 
 
+_STATUS_KEYS = (rules.NETWORK_STATUS_ANNOTATION,)
+_REPORTED_SUFFIXES = tuple(
+    f".kubernetes.io/{k}"
+    for k in (rules.ALLOCATED, rules.ROUTED, rules.IP_ADDRESS, rules.MAC_ADDRESS, rules.CIDR, rules.GATEWAY)
+)
+
+
+def model_fingerprint(docs: Sequence[JSON]) -> str:
+    """What the twin is built from, without statuses, versions and the annotations this agent writes: a pod's
+    status report must not make the twin reconcile again."""
+    digest = hashlib.sha256()
+    for doc in docs:
+        meta = doc.get("metadata") or {}
+        annotations = {
+            k: v
+            for k, v in (meta.get("annotations") or {}).items()
+            if k not in _STATUS_KEYS and not (doc.get("kind") == "Pod" and k.endswith(_REPORTED_SUFFIXES))
+        }
+        body = {
+            "kind": doc.get("kind"),
+            "name": meta.get("name"),
+            "namespace": meta.get("namespace"),
+            "uid": meta.get("uid"),
+            "labels": meta.get("labels"),
+            "annotations": annotations,
+            "spec": doc.get("spec"),
+            "rest": {k: v for k, v in doc.items() if k not in ("metadata", "spec", "status")},
+            "status": doc.get("status") if doc.get("kind") in ("Node", "Subnet") else None,
+        }
+        digest.update(json.dumps(body, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
 # --- the agent ------------------------------------------------------------------------------------------------------
 class Agent:
     def __init__(self, place: LabPlace) -> None:
@@ -270,6 +308,7 @@ class Agent:
         self.stopping = threading.Event()
         self.informers = {r.plural: Informer(self.api, r, self.changed.set) for r in WATCHED}
         self.reported: dict[str, str] = {}  # pod uid -> fingerprint of what we reported
+        self.last_model = ""  # fingerprint of the documents the twin was last reconciled to
         self.lab = Lab(place)
 
     # ---- nodes ----
@@ -328,6 +367,10 @@ class Agent:
 
     def reconcile(self) -> None:
         docs, deleting = self.snapshot()
+        fingerprint = model_fingerprint(docs)
+        if fingerprint == self.last_model and not deleting:
+            return  # only statuses changed (our own reports among them): nothing the twin is made of
+        self.last_model = fingerprint
         path = snapshot_file(self.kp)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, default=str))
@@ -341,7 +384,12 @@ class Agent:
         )  # fmt: skip
         if desired is None:
             return
+        fresh = [p for p in desired.topology.pods if p.ref in {*report.added, *report.recreated} and not p.failure]
+        if fresh:
+            with ThreadPoolExecutor(max_workers=8) as pool:
+                list(pool.map(self._gateway_check, fresh))
         cidrs = {s.name: ",".join(str(c) for c in s.cidrs) for s in desired.cluster.subnets.values()}
+        patches: list[tuple[TwinPod, dict[str, str] | None, JSON]] = []
         by_ref = {
             f"{d['metadata'].get('namespace')}/{d['metadata']['name']}": d for d in docs if d.get("kind") == "Pod"
         }
@@ -353,7 +401,7 @@ class Agent:
             if twin.failure:
                 fp = "failed:" + twin.failure
                 if self.reported.get(uid) != fp:
-                    self._patch(twin, None, failed_status(twin.failure))
+                    patches.append((twin, None, failed_status(twin.failure)))
                     self.reported[uid] = fp
                 continue
             annotations = pod_annotations(twin, cidrs)
@@ -363,8 +411,11 @@ class Agent:
             if self.reported.get(uid) == fp or (running and all(have.get(k) == v for k, v in annotations.items())):
                 self.reported[uid] = fp
                 continue
-            self._patch(twin, annotations, pod_status(pod, twin, self.host_ips.get(twin.node, "")))
+            patches.append((twin, annotations, pod_status(pod, twin, self.host_ips.get(twin.node, ""))))
             self.reported[uid] = fp
+        if patches:
+            with ThreadPoolExecutor(max_workers=PATCH_WORKERS, thread_name_prefix="report") as pool:
+                list(pool.map(lambda p: self._patch(*p), patches))
         for pod in deleting:
             meta = pod["metadata"]
             try:
@@ -378,6 +429,20 @@ class Agent:
                 if exc.status not in (404, 409):
                     log.warning("deleting pod %s/%s: %s", meta.get("namespace"), meta["name"], exc)
             self.reported.pop(str(meta.get("uid")), None)
+
+    def _gateway_check(self, pod: TwinPod) -> None:
+        """kube-ovn-cni's gateway check before the CNI ADD returns: one datagram towards each gateway from
+        inside the pod, so its neighbour entries resolve now, against installed flows."""
+        netns = self.place.pod_netns(pod.namespace, pod.name)
+        for nic in pod.nics:
+            for gw in nic.gateways:
+                family = socket.AF_INET6 if gw.version == 6 else socket.AF_INET
+                try:
+                    with socket_in(netns, family, socket.SOCK_DGRAM) as sock:
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, nic.ifname.encode())
+                        sock.sendto(b"", (str(gw), 9))  # discard port: only the neighbour lookup matters
+                except OSError as exc:
+                    log.debug("gateway check %s %s: %s", pod.ref, gw, exc)
 
     def _patch(self, twin: TwinPod, annotations: dict[str, str] | None, status: JSON) -> None:
         try:
@@ -421,7 +486,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--state", type=Path, required=True, help="the lab's state directory")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    level = logging.DEBUG if os.environ.get("APIBRIDGE_AGENT_DEBUG") else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     root: Path = args.state.resolve()
     agent = Agent(LabPlace(root.name, root))
     signal.signal(signal.SIGTERM, lambda *_: agent.stopping.set())
