@@ -148,10 +148,13 @@ def main() -> int:
     place = locate(name, base)
     try:
         t0 = time.monotonic()
-        subprocess.run(
+        up = subprocess.run(
             [str(APIBRIDGE), "lab", "up", "--kube", "--name", name, str(REPO / "examples" / "apibridge")],
-            env=env, check=True, capture_output=True, text=True, timeout=600,
+            env=env, check=False, capture_output=True, text=True, timeout=600,
         )  # fmt: skip
+        if up.returncode != 0:
+            print(f"lab up --kube failed ({up.returncode}):\n{up.stderr}{up.stdout}", file=sys.stderr)
+            return 1
         print(f"lab up --kube: {time.monotonic() - t0:.1f} s", file=sys.stderr)
         kubeconfig = str(place.kube_dir / "admin.kubeconfig")
         ctx = ssl.create_default_context(cafile=str(place.ca_file))

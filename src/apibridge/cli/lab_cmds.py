@@ -33,6 +33,7 @@ from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting
 from apibridge.report.manifests import dump
 from apibridge.twin import demo
+from apibridge.twin.control.kubeapi import KubeApiError
 from apibridge.twin.health import DEFAULT_WAIT, LabUnhealthyError
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.nb import NorthboundError
@@ -153,6 +154,30 @@ def tools_command(args: tuple[str, ...]) -> None:
 
     script = tools_script()
     os.execvp("bash", ["bash", str(script), *args])
+
+
+@lab_group.command("doctor")
+@_name_option()
+@output_option(("text", "json", "yaml"), "text")
+@click.pass_context
+@twin_errors
+def doctor_command(ctx: click.Context, name: str, output: str) -> None:
+    """Check the lab's install end to end, like `linkerd check` (a lab built with `lab up --kube`): CRD,
+    webhook configuration, certificates, the API server reaching the webhook, the operator's Lease, every
+    bridge's objects and conditions, pods lacking their attachment. Exit 1 if a check fails."""
+    from apibridge.cli.lab_kube import doctor
+    from apibridge.operator.install import render_text
+
+    try:
+        result = doctor(name)
+    except KubeApiError as exc:
+        Ui().error(f"the lab's API server does not answer: {exc}")
+        raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
+    if output != "text":
+        _dump(result.to_json(), output)
+    else:
+        click.echo(render_text(result), nl=False)
+    ctx.exit(EXIT_OK if result.failed == 0 else EXIT_FINDINGS)
 
 
 @lab_group.command("kubeconfig")
