@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -155,3 +156,30 @@ def test_missing_tools_are_named_with_the_command_that_builds_them(tmp_path: Pat
     assert done.returncode == 2
     assert "etcd is missing" in done.stderr and "apibridge lab tools" in done.stderr
     assert not netns.list_netns() or not any(n.startswith("ab-tkmissing.") for n in netns.list_netns())
+
+
+def test_doctor_passes_then_names_a_broken_install_and_its_fix(kube_lab: KubeLab) -> None:
+    healthy = kube_lab.run("doctor")
+    assert healthy.returncode == 0, healthy.stdout
+    assert "the API server reaches the webhook" in healthy.stdout
+    run_dir = kube_lab.lab.place.run_dir
+    for process in ("webhook", "operator"):
+        os.kill(int((run_dir / f"kube-{process}.pid").read_text()), 15)
+    kubeconfig = kube_lab.run("kubeconfig").stdout.strip()
+    subprocess.run(
+        [str(KUBECTL), f"--kubeconfig={kubeconfig}", "delete", "subnet", "apibridge-tenant-b", "--wait=false"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    broken = kube_lab.run("doctor")
+    assert broken.returncode == 1, broken.stdout
+    assert "the webhook is unreachable from the API server" in broken.stdout
+    assert "lacks its Subnet apibridge-tenant-b" in broken.stdout
+    assert "see: " in broken.stdout
+    again = kube_lab.run("up")  # restarts the webhook and the operator; the operator recreates the Subnet
+    assert again.returncode == 0, again.stderr + again.stdout
+    for _ in range(60):
+        fixed = kube_lab.run("doctor")
+        if fixed.returncode == 0:
+            break
+        time.sleep(0.5)
+    assert fixed.returncode == 0, fixed.stdout

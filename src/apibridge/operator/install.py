@@ -479,7 +479,8 @@ def render_text(report: InstallReport) -> str:
     """``linkerd check`` style: one line per check under its category, hints indented."""
     lines: list[str] = []
     category = ""
-    for c in report.checks:
+    order = list(dict.fromkeys(c.category for c in report.checks))
+    for c in sorted(report.checks, key=lambda c: order.index(c.category)):
         if c.category != category:
             category = c.category
             lines.append(f"{category}\n{'-' * len(category)}")
