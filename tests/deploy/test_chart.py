@@ -511,3 +511,30 @@ def test_controller_rbac_covers_every_call_in_its_code(scenario: tuple[str, list
     assert not allowed(docs, "apibridge-controller", "update", "coordination.k8s.io", "leases", "kube-system", lease)
     assert not allowed(docs, "apibridge-controller", "update", "coordination.k8s.io", "leases", NAMESPACE, "other")
     assert not allowed(docs, "apibridge-controller", "get", "", "secrets", NAMESPACE)
+
+
+HOST_PROCESS = merge(TLS, {"hostProcess": {"enabled": True, "webhookAddress": "198.18.0.1"}})
+
+
+@pytest.mark.parametrize("helm", ["helm3", "helm4"])
+def test_host_process_mode_has_no_deployments_and_an_endpointslice_for_the_webhook(helm: str) -> None:
+    """``lab up --kube`` runs the operator and webhook as host processes: nothing for the controllers to
+    turn into pods, and the webhook Service's EndpointSlice points at the host process."""
+    docs = template(helm, HOST_PROCESS)
+    assert not find(docs, "Deployment") and not find(docs, "PodDisruptionBudget")
+    service = one(docs, "Service")
+    assert "selector" not in service["spec"]
+    eps = one(docs, "EndpointSlice")
+    assert eps["metadata"]["labels"]["kubernetes.io/service-name"] == service["metadata"]["name"]
+    assert eps["addressType"] == "IPv4" and eps["endpoints"][0]["addresses"] == ["198.18.0.1"]
+    # the API server resolves the webhook's Service port to the slice's port by name
+    assert eps["ports"][0]["name"] == service["spec"]["ports"][0]["name"] == "https"
+    assert eps["ports"][0]["port"] == service["spec"]["ports"][0]["targetPort"] == 8443
+    hook = one(docs, "MutatingWebhookConfiguration")["webhooks"][0]["clientConfig"]["service"]
+    assert hook["name"] == service["metadata"]["name"]
+    assert lint(helm, HOST_PROCESS).returncode == 0
+
+
+def test_host_process_mode_needs_the_webhook_address() -> None:
+    with pytest.raises(HelmError, match=r"hostProcess\.webhookAddress is required"):
+        template("helm4", merge(TLS, {"hostProcess": {"enabled": True}}))

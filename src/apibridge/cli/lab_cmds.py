@@ -33,6 +33,7 @@ from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting
 from apibridge.report.manifests import dump
 from apibridge.twin import demo
+from apibridge.twin.control.kubeapi import KubeApiError
 from apibridge.twin.health import DEFAULT_WAIT, LabUnhealthyError
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.nb import NorthboundError
@@ -130,16 +131,27 @@ def lab_group() -> None:
 
 @lab_group.command("up")
 @click.argument("files", nargs=-1, metavar="[FILE...]")
+@click.option(
+    "--kube",
+    is_flag=True,
+    help="Behind a real control plane (etcd, kube-apiserver, controllers, scheduler, the chart).",
+)
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
-def up_command(files: tuple[str, ...], name: str, output: str) -> None:
+def up_command(files: tuple[str, ...], kube: bool, name: str, output: str) -> None:
     """Build the twin from manifests, or reconcile a running one to them.
 
     Without FILE: the lab's own input again — restarts dead daemons and servers, recreates lost
     namespaces. A lab whose last build did not complete is rebuilt, not reconciled.
+
+    With --kube (or on a lab built with it): the twin is the kubelet and CNI of a real control plane;
+    the FILEs go through its API server (see `apibridge lab kubeconfig`).
     """
     ui = Ui()
+    if kube or _open(name).kube:
+        lab_kube_up(ui, name, files, output)
+        return
     with _open(name) as lab, activity(ui.err, "starting") as step:
         result = lab.up(files, progress=step)
     if output == "text":
@@ -147,6 +159,83 @@ def up_command(files: tuple[str, ...], name: str, output: str) -> None:
         lab_report.print_up(ui, result)
     else:
         _dump(lab_report.up_document(result), output)
+
+
+@lab_group.command("tools", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def tools_command(args: tuple[str, ...]) -> None:
+    """Build the Go tools `lab up --kube` runs (kube-apiserver, controller-manager, scheduler, kubectl, etcd,
+    Helm) from the Go module proxy into a per-machine cache, once; `--check` only says what is missing."""
+    from apibridge.cli.lab_kube import tools_script
+
+    script = tools_script()
+    os.execvp("bash", ["bash", str(script), *args])
+
+
+@lab_group.command("doctor")
+@_name_option()
+@output_option(("text", "json", "yaml"), "text")
+@click.pass_context
+@twin_errors
+def doctor_command(ctx: click.Context, name: str, output: str) -> None:
+    """Check the lab's install end to end, like `linkerd check` (a lab built with `lab up --kube`): CRD,
+    webhook configuration, certificates, the API server reaching the webhook, the operator's Lease, every
+    bridge's objects and conditions, pods lacking their attachment. Exit 1 if a check fails."""
+    from apibridge.cli.lab_kube import doctor
+    from apibridge.operator.install import render_text
+
+    try:
+        result = doctor(name)
+    except KubeApiError as exc:
+        Ui().error(f"the lab's API server does not answer: {exc}")
+        raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
+    if output != "text":
+        _dump(result.to_json(), output)
+    else:
+        click.echo(render_text(result), nl=False)
+    ctx.exit(EXIT_OK if result.failed == 0 else EXIT_FINDINGS)
+
+
+@lab_group.command("kubeconfig")
+@_name_option()
+def kubeconfig_command(name: str) -> None:
+    """Print the kubeconfig path of a lab built with `lab up --kube` (e.g. KUBECONFIG=$(apibridge lab kubeconfig))."""
+    from apibridge.cli.lab_kube import kubeconfig_path
+
+    click.echo(str(kubeconfig_path(name)))
+
+
+def lab_kube_up(ui: Ui, name: str, files: tuple[str, ...], output: str) -> None:
+    from apibridge.cli import lab_kube
+
+    with activity(ui.err, "starting") as step:
+        try:
+            result = lab_kube.up(name, files, step)
+        except RuntimeError as exc:
+            ui.error(f"the lab failed: {exc}")
+            raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
+    doc = {
+        "name": result.name,
+        "apiserver": result.url,
+        "kubeconfig": str(result.kubeconfig),
+        "started": result.started,
+        "applied": result.applied,
+        "pods_running": result.pods_running,
+        "pods_pending": result.pods_pending,
+        "seconds": round(result.seconds, 2),
+    }
+    if output != "text":
+        _dump(doc, output)
+    else:
+        click.echo(
+            f"lab {name}: kube-apiserver {result.url}, {result.pods_running} pods running"
+            f"{f', {len(result.pods_pending)} pending' if result.pods_pending else ''}, {result.seconds:.1f} s\n"
+            f"  export KUBECONFIG={result.kubeconfig}"
+        )
+        for pending in result.pods_pending[:10]:
+            ui.warning(f"not ready yet: {pending}")
+    if result.pods_pending:
+        raise click.exceptions.Exit(EXIT_FINDINGS)
 
 
 # --- verify ----------------------------------------------------------------------------------------

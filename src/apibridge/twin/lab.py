@@ -40,6 +40,7 @@ from apibridge.model.cluster import Assumption, Cluster
 from apibridge.model.load import Document, load_documents
 from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.types import Plan, PlanProblem
+from apibridge.twin.control import cluster as kube_cluster
 from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
 from apibridge.twin.health import DEFAULT_WAIT, Fault, Health, LabUnhealthyError, caught_up, daemon_faults
 from apibridge.twin.ovn import realize
@@ -188,11 +189,18 @@ class Lab:
         self._nb: Northbound | None = None
         self._hub: HubClient | None = None
         self._plugged_hosts: list[str] = []  # ports plugged by this up, until ovn-controller installed them
+        self.last: Desired | None = None  # what the last ``up`` built (the node agent reports pods from it)
 
     # --- plumbing --------------------------------------------------------------------------------
     @property
     def name(self) -> str:
         return self.place.name
+
+    @property
+    def kube(self) -> bool:
+        """A ``lab up --kube`` lab: its input is what the real API server holds, and that server (not the
+        stand-in) answers on the control-plane node (:mod:`apibridge.twin.control.kubelab`)."""
+        return self.place.kube_dir.is_dir()
 
     def record(self) -> LabRecord | None:
         return read_record(self.place)
@@ -235,7 +243,7 @@ class Lab:
         docs = load_documents(paths)
         cluster = Cluster.from_documents(docs, lab_defaults=True)
         the_plan = make_plan(cluster)
-        topo = build_topology(cluster, the_plan, previous=record.previous() if record else None)
+        topo = build_topology(cluster, the_plan, previous=record.previous() if record else None, admitted=self.kube)
         return Desired(docs, cluster, the_plan, topo)
 
     def desired(self) -> Desired:
@@ -283,6 +291,7 @@ class Lab:
         for node, api in sorted(record.apiservers.items()):
             if not owned_by(api.pid, self.place.marker):
                 faults.append(Fault(f"apiserver {node}", f"(the API server stand-in, pid {api.pid}) is gone", recover))
+        faults += kube_cluster.lab_faults(self.place)
         present = set(_list_netns())
         missing = sorted(r for r, p in record.pods.items() if p.netns not in present)
         if missing:
@@ -326,6 +335,7 @@ class Lab:
             inputs = [str(Path(p).absolute()) if p != "-" else p for p in paths]
         progress("loading manifests")
         desired = self.load(paths, None if incomplete else previous)
+        self.last = desired
         if incomplete:
             progress("removing the incomplete lab")
             self.down()
@@ -599,7 +609,7 @@ class Lab:
             ref = f"node/{node.name}"
             rec = record.pods.get(ref)
             old = record.apiservers.get(node.name)
-            if node.apiserver_port is None or rec is None:
+            if node.apiserver_port is None or rec is None or self.kube:
                 if old is not None:
                     stop_pidfile(Path(old.pidfile), self.place.marker)
                     del record.apiservers[node.name]
@@ -656,7 +666,7 @@ class Lab:
         names = self.namespaces.delete_all()
         for path in (self.place.record_file, self.place.input_file):
             path.unlink(missing_ok=True)
-        for directory in (self.place.pki, run_dir):
+        for directory in (self.place.pki, run_dir, self.place.kube_dir):
             shutil.rmtree(directory, ignore_errors=True)
         self.daemons.stop(purge=True)  # nothing left to stop; removes the daemons' directories and the root
         return DownReport(self.name, stopped, names, time.monotonic() - t0)

@@ -59,6 +59,11 @@ class LabPlace:
         return self.root / "run"
 
     @property
+    def kube_dir(self) -> Path:
+        """A ``lab up --kube`` lab's control plane (certificates, etcd, kubeconfigs); absent otherwise."""
+        return self.root / "kube"
+
+    @property
     def ca_file(self) -> Path:
         return self.pki / "ca.crt"
 

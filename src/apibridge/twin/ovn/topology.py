@@ -295,10 +295,13 @@ def _ipf(version: int) -> str:
 
 
 class _Builder:
-    def __init__(self, cluster: Cluster, plan: Plan, previous: Mapping[str, Allocation] | None = None) -> None:
+    def __init__(
+        self, cluster: Cluster, plan: Plan, previous: Mapping[str, Allocation] | None = None, *, admitted: bool = False
+    ) -> None:
         self.cluster = cluster
         self.plan = plan
         self.bridge_refs = tenancy.BridgeRefs(plan)
+        self.admitted = admitted
         self.topo = Topology()
         self.ipam: dict[str, Ipam] = {}
         self.node_names = sorted(cluster.nodes)
@@ -328,7 +331,8 @@ class _Builder:
         """Input subnets with the bridges' subnets applied over them (computed once)."""
         if self._subnets is None:
             subnets = dict(self.cluster.subnets)
-            subnets.update({bp.subnet_name: bp.model_subnet for bp in self.plan.bridges.values()})
+            if not self.admitted:
+                subnets.update({bp.subnet_name: bp.model_subnet for bp in self.plan.bridges.values()})
             self._subnets = sorted(subnets.values(), key=lambda s: (s.name != rules.JOIN_SUBNET, s.name))
         return self._subnets
 
@@ -338,6 +342,7 @@ class _Builder:
         topo.bridges = [
             TwinBridge(bp.bridge.name, bp.bridge.vpc, bp.subnet_name, bp.bridge.isolation, bp.destinations)
             for _, bp in sorted(self.plan.bridges.items())
+            if not self.admitted or bp.subnet_name in self.cluster.subnets
         ]
         svc = self.cluster.service(*rules.KUBERNETES_SERVICE)
         if svc and svc.ports:
@@ -526,6 +531,8 @@ class _Builder:
 
     def _pod(self, pod: PodLike) -> TwinPod:
         bridge_plan, changes = mutate_annotations(self.cluster, self.plan, pod)
+        if self.admitted and changes:  # admitted by the API server without the bridge's mutation: as it is
+            bridge_plan, changes = None, {}
         annotations = {**pod.annotations, **changes}
         node = self._pod_node(pod, len(self.topo.pods))
         ports = tuple(ListenPort(p.port, p.protocol) for p in pod.ports)
@@ -591,6 +598,8 @@ class _Builder:
         return TwinPod(pod.namespace, pod.meta.name, vpc, node, (primary, *nics), ports, annotations, bridge)
 
     def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
+        if self.admitted:  # only what the API server holds
+            return None
         for bp in self.plan.bridges.values():
             if (bp.nad_namespace, bp.nad_name) == (ns, name):
                 return bp.model_nad.config
@@ -784,13 +793,18 @@ def _private_acls(subnet: Subnet, join: Subnet) -> tuple[AclRule, ...]:
     return tuple(acls)
 
 
-def build_topology(cluster: Cluster, plan: Plan, *, previous: Mapping[str, Allocation] | None = None) -> Topology:
+def build_topology(
+    cluster: Cluster, plan: Plan, *, previous: Mapping[str, Allocation] | None = None, admitted: bool = False
+) -> Topology:
     """The twin's desired state for ``cluster`` with ``plan``'s bridges applied.
 
     ``previous`` (LSP name -> allocation of a running lab) keeps existing ports at their addresses,
-    so reconciling a lab to a new input only touches what changed.
+    so reconciling a lab to a new input only touches what changed. ``admitted``: the input is what a
+    real API server holds (``lab up --kube``): pods are taken as admitted — the twin applies no mutation
+    of its own, a pod the webhook did not inject stays without its bridge — and a bridge's NAD and
+    Subnet exist only once the operator has created them.
     """
-    return _Builder(cluster, plan, previous).build()
+    return _Builder(cluster, plan, previous, admitted=admitted).build()
 
 
 def allocations(topo: Topology) -> dict[str, Allocation]:
