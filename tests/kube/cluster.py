@@ -19,6 +19,7 @@ under test never use it: they get ServiceAccount tokens through TokenRequest, so
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -318,11 +319,23 @@ def object_path(obj: Mapping[str, Any], *, collection: bool = False) -> str:
 
 
 # ---- start-up -------------------------------------------------------------------------------------------------
+def _die_with_parent() -> None:
+    """In the child: SIGKILL when the test process dies (PR_SET_PDEATHSIG), so a pytest killed mid-run leaves no
+    control plane behind; the fixture's own teardown still stops it gracefully."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+
+
 def _spawn(name: str, argv: list[str], workdir: Path) -> Daemon:
     log = workdir / f"{name}.log"
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=workdir, start_new_session=True
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            cwd=workdir,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
     return Daemon(name, proc, log)
 
