@@ -522,6 +522,7 @@ def test_host_process_mode_has_no_deployments_and_an_endpointslice_for_the_webho
     turn into pods, and the webhook Service's EndpointSlice points at the host process."""
     docs = template(helm, HOST_PROCESS)
     assert not find(docs, "Deployment") and not find(docs, "PodDisruptionBudget")
+    assert not find(docs, "NetworkPolicy")  # no webhook pods to select
     service = one(docs, "Service")
     assert "selector" not in service["spec"]
     eps = one(docs, "EndpointSlice")
