@@ -12,6 +12,7 @@ from apibridge.operator.install import InstallReport, render_text, run_checks
 
 NOW = dt.datetime.now(dt.UTC)
 NS = "apibridge-system"
+SLICE_SELECTOR = "kubernetes.io%2Fservice-name%3Dapibridge-webhook"
 
 
 class FakeApi:
@@ -79,8 +80,7 @@ def healthy(
         "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/apibridges.apibridge.dev": crd,
         "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations": {"items": [webhook]},
         f"/api/v1/namespaces/{NS}/services/apibridge-webhook": {"metadata": {"name": "apibridge-webhook"}},
-        f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices"
-        "?labelSelector=kubernetes.io%2Fservice-name%3Dapibridge-webhook": {
+        f"/apis/discovery.k8s.io/v1/namespaces/{NS}/endpointslices?labelSelector={SLICE_SELECTOR}": {
             "items": [{"endpoints": [{"addresses": ["198.18.0.1"], "conditions": {"ready": True}}]}]
         },
         f"/api/v1/namespaces/{NS}/secrets/apibridge-webhook-tls": {"data": {"tls.crt": _b64(serving.cert_pem())}},

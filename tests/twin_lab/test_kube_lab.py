@@ -164,7 +164,7 @@ def test_doctor_passes_then_names_a_broken_install_and_its_fix(kube_lab: KubeLab
     assert "the API server reaches the webhook" in healthy.stdout
     run_dir = kube_lab.lab.place.run_dir
     for process in ("webhook", "operator"):
-        os.kill(int((run_dir / f"kube-{process}.pid").read_text()), 15)
+        os.kill(int((run_dir / f"kube-{process}.pid").read_text()), 9)  # a crash: no graceful shutdown to wait for
     kubeconfig = kube_lab.run("kubeconfig").stdout.strip()
     subprocess.run(
         [str(KUBECTL), f"--kubeconfig={kubeconfig}", "delete", "subnet", "apibridge-tenant-b", "--wait=false"],
