@@ -39,6 +39,7 @@ from typing import Any
 from apibridge.base.certs import write_bundle
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import rules
+from apibridge.model.cluster import Cluster
 from apibridge.model.load import load_documents
 from apibridge.operator.install import InstallReport, run_checks
 from apibridge.twin.control import cluster as cp
@@ -135,19 +136,19 @@ def _apply(kp: cp.KubePlace, bodies: Sequence[dict[str, Any]]) -> None:
                 input=json.dumps({"apiVersion": "v1", "kind": "List", "items": list(bodies)}))  # fmt: skip
 
 
-def _namespace_subnets(lab: Lab, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _namespace_subnets(cluster: Cluster, bodies: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Namespaces as kube-ovn-controller leaves them: annotated with their subnet
     (``ovn.kubernetes.io/logical_switch``, handleAddNamespace in pkg/controller/namespace.go, kube-ovn v1.16),
     from the lab's model. The chart's tenancy policy reads that annotation to tell a namespace's VPC, so without
-    it every injected pod of a custom VPC is refused."""
-    desired = lab.last or lab.desired()
+    it every injected pod of a custom VPC is refused. ``cluster`` is the model of the FILEs (the API server
+    does not hold their Vpcs and Subnets yet when the Namespaces go in)."""
     out = []
     for body in bodies:
         if body.get("kind") != "Namespace":
             out.append(body)
             continue
         meta = dict(body.get("metadata") or {})
-        subnet = desired.cluster.namespace_subnet(str(meta.get("name")))
+        subnet = cluster.namespace_subnet(str(meta.get("name")))
         if subnet is not None:
             annotations = dict(meta.get("annotations") or {})
             annotations.setdefault(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION, subnet.meta.name)
@@ -377,7 +378,7 @@ def up(name: str, files: Sequence[str], progress: Progress, *, wait: float = WAI
             first = [b for b in rest if b.get("kind") in ("CustomResourceDefinition", "Namespace")]
             later = [b for b in rest if b not in first]
             have = {(str(b.get("kind")), str((b.get("metadata") or {}).get("name"))) for b in rest}
-            _apply(kp, _namespace_subnets(lab, first))
+            _apply(kp, _namespace_subnets(Cluster.from_documents(docs), first))
             if any(b.get("kind") == "CustomResourceDefinition" for b in first):
                 kubectl(kp, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             config = [b for b in later if b.get("kind") not in WORKLOADS]
