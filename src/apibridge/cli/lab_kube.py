@@ -260,8 +260,6 @@ def _install_chart(lab: Lab, kp: cp.KubePlace, settings: cp.KubeSettings) -> Non
         token = out["status"]["token"]
         name = "operator" if account == "controller" else "webhook"
         cp.write_kubeconfig(kp.root / f"{name}.kubeconfig", settings.url, kp.lab.ca_file, token, name, CHART_NAMESPACE)
-        (kp.root / f"{name}.token").write_text(token)
-        (kp.root / f"{name}.token").chmod(0o600)
 
 
 def _wait_bridges(kp: cp.KubePlace, names: Sequence[str], timeout: float = 30.0) -> None:
