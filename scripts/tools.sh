@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the real components the tests run — kube-apiserver, kube-controller-manager, kube-scheduler,
-# kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3) and Helm 3 and 4 — from the Go module
-# proxy, at the versions pinned in tools/*/go.mod, and link them into .tools/bin/.
+# kubectl (k8s.io/kubernetes), etcd (go.etcd.io/etcd/server/v3), Helm 3 and 4 and kube-ovn-controller
+# (github.com/kubeovn/kube-ovn) — from the Go module proxy, at the versions pinned in tools/*/go.mod, and
+# link them into .tools/bin/.
 #
 # Why a cache outside the clone: a cold build of the control plane takes tens of minutes on two cores.
 # Each tool is built once per machine into ${APIBRIDGE_TOOLS_CACHE:-~/.cache/apibridge/tools}/
@@ -10,13 +11,14 @@
 # nothing. Called by scripts/test.sh; the demo never waits for Go.
 #
 # Usage: scripts/tools.sh [--check] [NAME...]
-#   --check: build nothing, exit 1 naming what is missing; NAME: only these (kubernetes, etcd, helm3, helm4)
+#   --check: build nothing, exit 1 naming what is missing; NAME: only these (kubernetes, etcd, helm3, helm4,
+#   kube-ovn, crds)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 CACHE=${APIBRIDGE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/apibridge/tools}
 BIN=$ROOT/.tools/bin
-GO_MIN=1.26 # the highest `go` directive of tools/*/go.mod
+GO_MIN=1.26.4 # the highest `go` directive of tools/*/go.mod
 
 say() { printf 'tools: %s\n' "$*" >&2; }
 
@@ -34,6 +36,8 @@ TOOLS=(
   "etcd|tools/etcd|v3.6.16|.|-s -w"
   "helm3|tools/helm3|v3.21.4|helm.sh/helm/v3/cmd/helm|-s -w -X helm.sh/helm/v3/internal/version.version=v3.21.4 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=36 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=36"
   "helm4|tools/helm4|v4.3.2|helm.sh/helm/v4/cmd/helm|-s -w -X helm.sh/helm/v4/internal/version.version=v4.3.2"
+  # Kube-OVN's Makefile stamps versions.{VERSION,COMMIT}; its controller main dispatches on argv[0]
+  "kube-ovn|tools/kube-ovn|v1.16.2|github.com/kubeovn/kube-ovn/cmd/controller|-s -w -X github.com/kubeovn/kube-ovn/versions.VERSION=v1.16.2 -X github.com/kubeovn/kube-ovn/versions.COMMIT=git-12506be"
 )
 # binaries each build yields, and the name each gets in .tools/bin
 binaries() {
@@ -42,6 +46,7 @@ binaries() {
   etcd) echo "etcd:etcd" ;;
   helm3) echo "helm:helm3" ;;
   helm4) echo "helm:helm4" ;;
+  kube-ovn) echo "controller:kube-ovn-controller" ;; # argv[0] must be kube-ovn-controller
   esac
 }
 
@@ -129,10 +134,14 @@ for spec in "${TOOLS[@]}"; do
   done
 done
 # Third-party CRDs the tests install, as their projects publish them in their Go modules (the module zip
-# holds the repository's YAML): Kube-OVN's Vpc/Subnet/... and Multus' NetworkAttachmentDefinition.
+# holds the repository's YAML): Kube-OVN's Vpc/Subnet/... and Multus' NetworkAttachmentDefinition; and
+# Kube-OVN's libovsdb models of OVN NB and SB, whose `schema` literal is the schema the controller needs
+# (apibridge.twin.kubeovn.schema reads it for `lab up --kube --engine kube-ovn`).
 # module | version | file in the module | name in .tools/crds
 CRD_SOURCES=(
   "github.com/kubeovn/kube-ovn|v1.16.2|charts/kube-ovn-v2/crds/kube-ovn-crd.yaml|kube-ovn-v1.16.2.yaml"
+  "github.com/kubeovn/kube-ovn|v1.16.2|pkg/ovsdb/ovnnb/model.go|kube-ovn-v1.16.2-ovnnb-model.go.txt"
+  "github.com/kubeovn/kube-ovn|v1.16.2|pkg/ovsdb/ovnsb/model.go|kube-ovn-v1.16.2-ovnsb-model.go.txt"
   "github.com/k8snetworkplumbingwg/network-attachment-definition-client|v1.7.7|artifacts/networks-crd.yaml|multus-nad-v1.7.7.yaml"
 )
 if [[ $only == "  " || $only == *" crds "* ]]; then
