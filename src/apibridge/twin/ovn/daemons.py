@@ -142,7 +142,17 @@ class _Daemon:
 class OvnDaemons:
     """The six daemons of one lab. ``prefix`` names the lab's namespaces (``<prefix>ovs`` for the switch)."""
 
-    def __init__(self, state_dir: Path, *, prefix: str, chassis: str | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path,
+        *,
+        prefix: str,
+        chassis: str | None = None,
+        nb_schema: Path = NB_SCHEMA,
+        sb_schema: Path = SB_SCHEMA,
+    ) -> None:
+        """``nb_schema``/``sb_schema``: the schemas a fresh NB/SB database is created with (the kube-ovn
+        engine serves Kube-OVN's own, :mod:`apibridge.twin.kubeovn.schema`)."""
         root = state_dir.resolve()
         if len(str(root)) > _MAX_ROOT:
             raise ValueError(f"state directory path too long for unix sockets ({len(str(root))} > {_MAX_ROOT}): {root}")
@@ -151,6 +161,7 @@ class OvnDaemons:
         self.prefix = prefix
         self.switch_netns = f"{prefix}ovs"
         self.chassis = chassis or f"{prefix}chassis"
+        self.nb_schema, self.sb_schema = nb_schema, sb_schema
         self._daemons = self._specs()
 
     # --- public -------------------------------------------------------------------------------
@@ -173,11 +184,13 @@ class OvnDaemons:
         healthy = {d.name for d in self._daemons if self._responsive(d)}
         started: list[str] = []
 
-        for db, schema in ((p.ovs / "conf.db", OVS_SCHEMA), (p.ovn / "ovnnb_db.db", NB_SCHEMA)):
+        for db, schema in (
+            (p.ovs / "conf.db", OVS_SCHEMA),
+            (p.ovn / "ovnnb_db.db", self.nb_schema),
+            (p.ovn / "ovnsb_db.db", self.sb_schema),
+        ):
             if not db.exists():
                 run(["ovsdb-tool", "create", str(db), str(schema)])
-        if not (p.ovn / "ovnsb_db.db").exists():
-            run(["ovsdb-tool", "create", str(p.ovn / "ovnsb_db.db"), str(SB_SCHEMA)])
 
         dbs = [by_name[n] for n in ("ovsdb-server", "ovsdb-server-nb", "ovsdb-server-sb") if n not in healthy]
         self._launch(dbs)
