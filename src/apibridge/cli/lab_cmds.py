@@ -136,10 +136,18 @@ def lab_group() -> None:
     is_flag=True,
     help="Behind a real control plane (etcd, kube-apiserver, controllers, scheduler, the chart).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["model", "kube-ovn"]),
+    default=None,
+    help="With --kube: who programs OVN's northbound database: the twin's model of Kube-OVN (model, the "
+    "default) or the real kube-ovn-controller (kube-ovn; the twin then plays kube-ovn-cni). Fixed when the lab "
+    "is built.",
+)
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
-def up_command(files: tuple[str, ...], kube: bool, name: str, output: str) -> None:
+def up_command(files: tuple[str, ...], kube: bool, engine: str | None, name: str, output: str) -> None:
     """Build the twin from manifests, or reconcile a running one to them.
 
     Without FILE: the lab's own input again — restarts dead daemons and servers, recreates lost
@@ -150,8 +158,11 @@ def up_command(files: tuple[str, ...], kube: bool, name: str, output: str) -> No
     """
     ui = Ui()
     if kube or _open(name).kube:
-        lab_kube_up(ui, name, files, output)
+        lab_kube_up(ui, name, files, output, engine)
         return
+    if engine is not None:
+        raise InputError("--engine needs --kube (a plain lab has no API server to run a controller against)",
+                         Location(field="--engine"))  # fmt: skip
     with _open(name) as lab, activity(ui.err, "starting") as step:
         result = lab.up(files, progress=step)
     if output == "text":
@@ -205,12 +216,12 @@ def kubeconfig_command(name: str) -> None:
     click.echo(str(kubeconfig_path(name)))
 
 
-def lab_kube_up(ui: Ui, name: str, files: tuple[str, ...], output: str) -> None:
+def lab_kube_up(ui: Ui, name: str, files: tuple[str, ...], output: str, engine: str | None = None) -> None:
     from apibridge.cli import lab_kube
 
     with activity(ui.err, "starting") as step:
         try:
-            result = lab_kube.up(name, files, step)
+            result = lab_kube.up(name, files, step, engine_name=engine)
         except RuntimeError as exc:
             ui.error(f"the lab failed: {exc}")
             raise click.exceptions.Exit(EXIT_UNHEALTHY) from None

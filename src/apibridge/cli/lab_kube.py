@@ -45,6 +45,9 @@ from apibridge.operator.install import InstallReport, run_checks
 from apibridge.twin.control import cluster as cp
 from apibridge.twin.control.kubeapi import KubeApi, KubeApiError
 from apibridge.twin.control.kubelet import nodes_file
+from apibridge.twin.kubeovn import controller as kovn_controller
+from apibridge.twin.kubeovn import engine
+from apibridge.twin.kubeovn import schema as kovn_schema
 from apibridge.twin.lab import Lab
 from apibridge.twin.state import locate
 
@@ -303,13 +306,24 @@ def _wait_pods(kp: cp.KubePlace, settings: cp.KubeSettings, timeout: float, repo
         time.sleep(0.2)
 
 
-def up(name: str, files: Sequence[str], progress: Progress, *, wait: float = WAIT_PODS) -> KubeUpReport:
+def up(
+    name: str, files: Sequence[str], progress: Progress, *, wait: float = WAIT_PODS, engine_name: str | None = None
+) -> KubeUpReport:
+    """``engine_name``: ``model`` or ``kube-ovn`` (:mod:`apibridge.twin.kubeovn.engine`); None: the lab's own
+    (``model`` for a new lab). A running lab keeps the engine it was built with."""
     t0 = time.monotonic()
     lab = Lab(locate(name))
     kp = cp.KubePlace(lab.place)
     with lab:
         fresh = not kp.settings_file.exists()
-        for tool in (*cp.PROCESSES, "kubectl"):
+        if not fresh and engine_name is not None and engine_name != lab.engine.engine:
+            raise InputError(
+                f"lab {name!r} runs the {lab.engine.engine} engine; the engine is chosen when a lab is built",
+                Location(field="--engine"),
+                hint=f"apibridge lab down --name {name}, then lab up --kube --engine {engine_name} FILE...",
+            )
+        kube_ovn = (engine_name == engine.KUBE_OVN) if fresh else lab.engine.kube_ovn
+        for tool in (*cp.PROCESSES, "kubectl", *([kovn_controller.PROCESS] if kube_ovn else [])):
             cp.find_tool(tool)
         cp.find_tool("helm4", "helm3", "helm")
         crds = cp.crds_dir()
@@ -326,6 +340,12 @@ def up(name: str, files: Sequence[str], progress: Progress, *, wait: float = WAI
             nodes = [d.body for d in docs if d.body.get("kind") == "Node"] or [DEFAULT_NODE]
             settings_docs = [d.body for d in docs if _is_api_setting(d.body)]
             kp.root.mkdir(parents=True)
+            if kube_ovn:  # before the daemons create NB and SB: with Kube-OVN's schemas
+                first_node = str(nodes[0]["metadata"]["name"])
+                engine.write(lab.place, engine.EngineConfig(engine.KUBE_OVN, first_node))
+                kovn_schema.write(crds, engine.schema_dir(lab.place))
+                lab.close()
+                lab = Lab(lab.place)
             nodes_file(kp).write_text(json.dumps(nodes, indent=1))
             boot = kp.root / "bootstrap.json"
             boot.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": [*nodes, *settings_docs]}))
@@ -363,6 +383,12 @@ def up(name: str, files: Sequence[str], progress: Progress, *, wait: float = WAI
             for crd in sorted(crds.glob("*.yaml")):
                 kubectl(kp, "apply", "--server-side", "--force-conflicts", "-f", str(crd))
             kubectl(kp, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
+        if kube_ovn:
+            desired = lab.last or lab.desired()
+            ctl = kovn_controller.settings_for(desired.cluster, settings.service_cidrs, settings.node)
+            if kovn_controller.start(kp, settings, lab.daemons.paths, ctl):
+                progress("starting kube-ovn-controller")
+                report.started.append(kovn_controller.PROCESS)
         _spawn_host_processes(kp, settings, report.started)
         if fresh:
             progress("installing the chart with Helm")
@@ -376,11 +402,13 @@ def up(name: str, files: Sequence[str], progress: Progress, *, wait: float = WAI
             first = [b for b in rest if b.get("kind") in ("CustomResourceDefinition", "Namespace")]
             later = [b for b in rest if b not in first]
             have = {(str(b.get("kind")), str((b.get("metadata") or {}).get("name"))) for b in rest}
-            _apply(kp, _namespace_subnets(Cluster.from_documents(docs), first))
+            # kube-ovn: the controller annotates the Namespaces itself (handleAddNamespace)
+            _apply(kp, first if kube_ovn else _namespace_subnets(Cluster.from_documents(docs), first))
             if any(b.get("kind") == "CustomResourceDefinition" for b in first):
                 kubectl(kp, "wait", "--for=condition=Established", "crd", "--all", "--timeout=60s")
             config = [b for b in later if b.get("kind") not in WORKLOADS]
-            _apply(kp, [*(_default_kubeovn(lab, have) if fresh else []), *config])
+            # kube-ovn: the controller creates the default VPC and its subnets from its flags
+            _apply(kp, [*(_default_kubeovn(lab, have) if fresh and not kube_ovn else []), *config])
             if any(b.get("kind") == "ApiBridge" for b in config):
                 # a pod created before its bridge's NAD and Subnet exist is admitted without the attachment (as in
                 # a cluster); the lab's own input should not race its bridges
@@ -390,6 +418,7 @@ def up(name: str, files: Sequence[str], progress: Progress, *, wait: float = WAI
             report.applied = len(rest)
         progress("waiting for the pods")
         _wait_pods(kp, settings, wait, report)
+    lab.close()
     report.seconds = time.monotonic() - t0
     return report
 

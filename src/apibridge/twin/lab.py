@@ -43,6 +43,7 @@ from apibridge.plan.types import Plan, PlanProblem
 from apibridge.twin.control import cluster as kube_cluster
 from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
 from apibridge.twin.health import DEFAULT_WAIT, Fault, Health, LabUnhealthyError, caught_up, daemon_faults
+from apibridge.twin.kubeovn import cni, engine
 from apibridge.twin.ovn import realize
 from apibridge.twin.ovn.daemons import LabStatus, OvnDaemons
 from apibridge.twin.ovn.nb import Northbound
@@ -184,7 +185,18 @@ class Lab:
 
     def __init__(self, place: LabPlace) -> None:
         self.place = place
-        self.daemons = OvnDaemons(place.root, prefix=place.prefix)
+        self.engine = engine.read(place)
+        if self.engine.kube_ovn:  # NB and SB with Kube-OVN's own schemas (twin/kubeovn/schema.py)
+            schemas = engine.schema_dir(place)
+            self.daemons = OvnDaemons(
+                place.root,
+                prefix=place.prefix,
+                nb_schema=schemas / "kube-ovn-nb.ovsschema",
+                sb_schema=schemas / "kube-ovn-sb.ovsschema",
+                hostname=self.engine.chassis_node or None,
+            )
+        else:
+            self.daemons = OvnDaemons(place.root, prefix=place.prefix)
         self.namespaces = ns.Namespaces(place.prefix, self.daemons.bridge)
         self._nb: Northbound | None = None
         self._hub: HubClient | None = None
@@ -244,6 +256,10 @@ class Lab:
         cluster = Cluster.from_documents(docs, lab_defaults=True)
         the_plan = make_plan(cluster)
         topo = build_topology(cluster, the_plan, previous=record.previous() if record else None, admitted=self.kube)
+        if self.engine.kube_ovn:  # kube-ovn-controller allocated the addresses: wire what it wrote
+            topo, waiting = cni.from_annotations(topo, [d.body for d in docs])
+            if waiting:
+                topo.notes.append(f"waiting for kube-ovn-controller's annotations: {', '.join(waiting[:20])}")
         return Desired(docs, cluster, the_plan, topo)
 
     def desired(self) -> Desired:
@@ -371,11 +387,14 @@ class Lab:
             started = self.daemons.start().started
         clock.lap("daemons")
 
-        progress("writing the northbound database")
         nb = self.nb()
-        batch = nb.batch(ensure=True)
-        changes = realize.plan_changes(batch, realize.desired(topo), realize.current(nb))
-        batch.commit()
+        if self.engine.kube_ovn:
+            changes = realize.Changes()  # the northbound database is kube-ovn-controller's
+        else:
+            progress("writing the northbound database")
+            batch = nb.batch(ensure=True)
+            changes = realize.plan_changes(batch, realize.desired(topo), realize.current(nb))
+            batch.commit()
         clock.lap("northbound")
 
         progress("wiring namespaces")
@@ -404,7 +423,7 @@ class Lab:
         apis.result()
         clock.lap("wait_hv+apiserver")
         acl_fp = _fingerprint(sorted((s.name, a.direction, a.priority, a.match) for s in topo.switches for a in s.acls))
-        if acl_fp != record.acl_fingerprint:
+        if acl_fp != record.acl_fingerprint and not self.engine.kube_ovn:
             record.acl_errors = self._acl_errors(topo)
             record.acl_fingerprint = acl_fp
             clock.lap("acl_check")
@@ -493,7 +512,10 @@ class Lab:
             wanted_hosts = {ns.host_ifname(netns, nic.ifname) for netns, nic in items}
             ns.wait_for(lambda: not wanted_hosts & set(interfaces(self.daemons.switch_netns)), 5.0, 0.01)
         plugged = self.namespaces.plug_many(items)
-        self._plugged_hosts = [p.host_ifname for p in plugged]
+        # kube-ovn engine: a node's ovn0 is plugged before kube-ovn-controller creates its port (the first build
+        # has no controller yet); ovn-controller installs it whenever the port appears, nothing waits for it
+        node_netns = {place.node_netns(n.name) for n in topo.nodes} if self.engine.kube_ovn else set()
+        self._plugged_hosts = [p.host_ifname for p in plugged if p.netns not in node_netns]
         skipped: dict[str, list[str]] = {}
         by_netns = {v[0]: ref for ref, v in new.items()}
         for p in plugged:

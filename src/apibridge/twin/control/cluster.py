@@ -50,6 +50,7 @@ from apibridge.base.errors import InputError, Location
 from apibridge.twin.control.apiserver import apiserver_hosts
 from apibridge.twin.control.kubeapi import KubeApi, KubeApiError
 from apibridge.twin.health import Fault
+from apibridge.twin.kubeovn import engine
 from apibridge.twin.pods import netns as ns
 from apibridge.twin.proc import cmdline, owned_by, read_pidfile, run, stop_pidfile, write_pidfile
 from apibridge.twin.state import LabPlace
@@ -414,4 +415,5 @@ def lab_faults(place: LabPlace) -> list[Fault]:
     if not place.kube_dir.is_dir():
         return []
     kp = KubePlace(place)
-    return faults(kp, [*PROCESSES, *HOST_PROCESSES], f"apibridge lab up --kube --name {place.name}")
+    extra = ["kube-ovn-controller"] if engine.read(place).kube_ovn else []
+    return faults(kp, [*PROCESSES, *extra, *HOST_PROCESSES], f"apibridge lab up --kube --name {place.name}")

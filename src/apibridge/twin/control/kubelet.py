@@ -44,6 +44,7 @@ from typing import Any
 from apibridge.kubeovn import rules
 from apibridge.twin.control.cluster import AGENT, KubePlace
 from apibridge.twin.control.kubeapi import JSON, Informer, KubeApi, KubeApiError, Resource
+from apibridge.twin.kubeovn import cni, engine
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.topology import Nic, TwinPod
 from apibridge.twin.pods.nsock import socket_in
@@ -262,16 +263,18 @@ _REPORTED_SUFFIXES = tuple(
 )
 
 
-def model_fingerprint(docs: Sequence[JSON]) -> str:
+def model_fingerprint(docs: Sequence[JSON], *, controller_annotations: bool = False) -> str:
     """What the twin is built from, without statuses, versions and the annotations this agent writes: a pod's
-    status report must not make the twin reconcile again."""
+    status report must not make the twin reconcile again. ``controller_annotations`` (the kube-ovn engine):
+    the allocation annotations are kube-ovn-controller's, and what the twin is wired from."""
     digest = hashlib.sha256()
     for doc in docs:
         meta = doc.get("metadata") or {}
         annotations = {
             k: v
             for k, v in (meta.get("annotations") or {}).items()
-            if k not in _STATUS_KEYS and not (doc.get("kind") == "Pod" and k.endswith(_REPORTED_SUFFIXES))
+            if k not in _STATUS_KEYS
+            and (controller_annotations or not (doc.get("kind") == "Pod" and k.endswith(_REPORTED_SUFFIXES)))
         }
         body = {
             "kind": doc.get("kind"),
@@ -306,16 +309,26 @@ class Agent:
         }
         self.changed = threading.Event()
         self.stopping = threading.Event()
-        self.informers = {r.plural: Informer(self.api, r, self.changed.set) for r in WATCHED}
+        self.engine = engine.read(place)
+        watched = (*WATCHED, NODES) if self.engine.kube_ovn else WATCHED  # kube-ovn: the controller's node annotations
+        self.informers = {r.plural: Informer(self.api, r, self.changed.set) for r in watched}
         self.reported: dict[str, str] = {}  # pod uid -> fingerprint of what we reported
         self.last_model = ""  # fingerprint of the documents the twin was last reconciled to
         self.lab = Lab(place)
 
     # ---- nodes ----
     def register(self) -> None:
+        seeds: dict[str, dict[str, str]] = {}
+        if self.engine.kube_ovn:
+            for twin in self.lab.desired().topology.nodes:
+                chassis = self.lab.daemons.chassis if twin.name == self.engine.chassis_node else None
+                seeds[twin.name] = cni.node_seed(twin, chassis)
         for node in self.nodes:
             name = str(node["metadata"]["name"])
-            self.api.apply(NODES, node_object(node), manager=MANAGER)
+            body = node_object(node)
+            if name in seeds:
+                body["metadata"]["annotations"] = seeds[name]
+            self.api.apply(NODES, body, manager=MANAGER)
             self.api.merge_patch(NODES, name, node_status(node), sub="status")
         self.renew()
 
@@ -349,7 +362,16 @@ class Agent:
         """(the model's documents, pods being deleted) from the informers' caches."""
         docs: list[JSON] = [{k: v for k, v in n.items()} for n in self.nodes]
         deleting: list[JSON] = []
+        if "nodes" in self.informers:  # kube-ovn: the lab's Nodes with the annotations the controller wrote
+            have = {str(o["metadata"]["name"]): o["metadata"].get("annotations") or {}
+                    for o in self.informers["nodes"].items()}  # fmt: skip
+            docs = [
+                {**n, "metadata": {**n["metadata"], "annotations": have.get(str(n["metadata"]["name"]), {})}}
+                for n in docs
+            ]
         for plural, informer in self.informers.items():
+            if plural == "nodes":
+                continue
             api_version, kind = KIND_OF[plural]
             for obj in informer.items():
                 obj = {**slim(obj), "apiVersion": api_version, "kind": kind}
@@ -367,7 +389,7 @@ class Agent:
 
     def reconcile(self) -> None:
         docs, deleting = self.snapshot()
-        fingerprint = model_fingerprint(docs)
+        fingerprint = model_fingerprint(docs, controller_annotations=self.engine.kube_ovn)
         if fingerprint == self.last_model and not deleting:
             return  # only statuses changed (our own reports among them): nothing the twin is made of
         self.last_model = fingerprint
@@ -405,6 +427,8 @@ class Agent:
                     self.reported[uid] = fp
                 continue
             annotations = pod_annotations(twin, cidrs)
+            if self.engine.kube_ovn:  # the allocation is the controller's; Multus' network-status is ours
+                annotations = {k: v for k, v in annotations.items() if k in _STATUS_KEYS}
             fp = hashlib.sha256(json.dumps(annotations, sort_keys=True).encode()).hexdigest()
             have = pod["metadata"].get("annotations") or {}
             running = (pod.get("status") or {}).get("phase") == "Running"

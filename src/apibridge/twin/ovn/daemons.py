@@ -150,9 +150,12 @@ class OvnDaemons:
         chassis: str | None = None,
         nb_schema: Path = NB_SCHEMA,
         sb_schema: Path = SB_SCHEMA,
+        hostname: str | None = None,
     ) -> None:
         """``nb_schema``/``sb_schema``: the schemas a fresh NB/SB database is created with (the kube-ovn
-        engine serves Kube-OVN's own, :mod:`apibridge.twin.kubeovn.schema`)."""
+        engine serves Kube-OVN's own, :mod:`apibridge.twin.kubeovn.schema`); ``hostname``: the chassis'
+        hostname (default: its name; the kube-ovn engine gives it a Node's, which kube-ovn-controller
+        looks the chassis up by)."""
         root = state_dir.resolve()
         if len(str(root)) > _MAX_ROOT:
             raise ValueError(f"state directory path too long for unix sockets ({len(str(root))} > {_MAX_ROOT}): {root}")
@@ -162,6 +165,7 @@ class OvnDaemons:
         self.switch_netns = f"{prefix}ovs"
         self.chassis = chassis or f"{prefix}chassis"
         self.nb_schema, self.sb_schema = nb_schema, sb_schema
+        self.hostname = hostname or self.chassis
         self._daemons = self._specs()
 
     # --- public -------------------------------------------------------------------------------
@@ -201,7 +205,7 @@ class OvnDaemons:
             "--", "init",
             "--", "set", "Open_vSwitch", ".",
             f"external_ids:system-id={self.chassis}",
-            f"external_ids:hostname={self.chassis}",
+            f"external_ids:hostname={self.hostname}",
             f'external_ids:ovn-remote="{p.sb_remote}"',
             "external_ids:ovn-encap-type=geneve",
             "external_ids:ovn-encap-ip=127.0.0.1",
