@@ -79,3 +79,10 @@ def test_the_ingress_pod_reaches_the_real_api_server_and_the_unannotated_pod_is_
     assert len(reached) == 2, api  # the ingress controller and tenant-b's operator, as with the model engine
     # the seed's shared attachment subnet leaks between tenants, as the model engine shows too
     assert {p["kind"] for p in result["probes"] if not p["ok"]} <= {"cross-vpc"}
+
+
+def test_lab_diff_finds_no_unexplained_difference_on_the_seed(kovn_lab: KubeLab) -> None:
+    done = kovn_lab.run("diff", "-o", "json")
+    result = json.loads(done.stdout)
+    assert done.returncode == 0 and result["unexplained"] == 0, json.dumps(result["differences"], indent=1)
+    assert result["same"] > 40 and all(d["known"] for d in result["differences"])

@@ -252,6 +252,37 @@ def lab_kube_up(ui: Ui, name: str, files: tuple[str, ...], output: str, engine: 
 # --- verify ----------------------------------------------------------------------------------------
 
 
+@lab_group.command("diff")
+@_name_option()
+@output_option(("text", "json", "yaml"), "text")
+@twin_errors
+def diff_command(name: str, output: str) -> None:
+    """The model's northbound rows against kube-ovn-controller's, on a lab built with --engine kube-ovn.
+
+    Exit 1 when a difference is not in the reviewed list of known ones (docs/kube-ovn-engine.md).
+    """
+    from apibridge.twin.kubeovn import diff
+    from apibridge.twin.ovn import realize
+
+    with _open(name) as lab:
+        if not lab.engine.kube_ovn:
+            raise InputError(
+                f"lab {name!r} runs the {lab.engine.engine} engine: there is no controller's NB to compare with",
+                Location(field="--name"),
+                hint=f"apibridge lab up --kube --engine kube-ovn --name {name} FILE...",
+            )
+        result = diff.compare(realize.desired(lab.desired().topology), realize.current(lab.nb()))
+    if output != "text":
+        _dump(result.document(), output)
+    else:
+        for d in result.differences:
+            mark = f"known: {d.known}" if d.known else "UNEXPLAINED"
+            click.echo(f"{d.table} {d.key}: {mark}\n  model:    {d.model}\n  kube-ovn: {d.kube_ovn}")
+        click.echo(f"diff: {result.same} same, {len(result.differences)} different, {result.unexplained} unexplained")
+    if result.unexplained:
+        raise click.exceptions.Exit(EXIT_FINDINGS)
+
+
 @lab_group.command("verify")
 @click.option("--adversarial", is_flag=True, help="Attached pods first route everything through their attachment.")
 @click.option("--timeout", type=float, default=1.0, show_default=True, help="Seconds before a probe counts as blocked.")

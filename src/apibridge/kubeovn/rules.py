@@ -297,8 +297,9 @@ class LoadBalancerSpec:
     """One of a VPC's six load balancers with the columns ``initLB`` gives it.
 
     Session LBs keep a client on one backend: ``selection_fields`` ``ip_src`` (Kube-OVN also sets
-    ``ipv6_src``, which OVN 23.03's schema does not know) and ``affinity_timeout``; UDP LBs flush
-    conntrack when a backend goes; every LB carries ``prefer_local_backend`` (a Kube-OVN northd patch).
+    ``ipv6_src``, which OVN 23.03's schema does not know) and ``affinity_timeout``; every LB carries
+    ``prefer_local_backend`` (a Kube-OVN northd patch). No ``ct_flush`` on UDP LBs: that is Kube-OVN master
+    only (#6620), v1.16.2 has none anywhere (``lab diff`` against its controller showed it).
     """
 
     name: str
@@ -310,8 +311,6 @@ class LoadBalancerSpec:
         options = {"prefer_local_backend": "false"}
         if self.session:
             options["affinity_timeout"] = "10800"
-        elif self.protocol == "udp":
-            options["ct_flush"] = "true"
         return options
 
     @property

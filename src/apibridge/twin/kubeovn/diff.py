@@ -1,0 +1,148 @@
+"""``apibridge lab diff``: the model's northbound rows against kube-ovn-controller's, on a kube-ovn lab.
+
+On a lab built with ``--engine kube-ovn`` the NB database is the controller's, and the model still says what
+it would have written for the same objects (:func:`apibridge.twin.ovn.realize.desired` of the lab's
+topology, whose pod and node addresses are the controller's: :mod:`apibridge.twin.kubeovn.cni`). Both are
+read into :class:`~apibridge.twin.ovn.realize.NbModel` and flattened into ``(table, key) -> value`` rows of
+what decides the API path and isolation: load balancers and the switches they attach to, router policies
+and static routes, ACLs and port-group members, logical switch ports with their addresses and options,
+NB_Global options. Normalised away, because they legitimately differ: ``external_ids`` (bookkeeping), the
+MACs of router ports (random in Kube-OVN), the ``router`` address of router-type switch ports, and the
+NB_Global options ovn-northd writes.
+
+A difference is *known* when the reviewed list (``known_differences.json`` beside this module) has an entry
+for its table whose ``key`` (a glob) matches the difference's key and, when the entry names a ``column``,
+the two rows differ in that column only; each entry carries the reason and the Kube-OVN source location
+that explains it. Every other difference is *unexplained*.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypedDict
+
+from apibridge.twin.ovn.realize import NbModel
+
+KNOWN_FILE = Path(__file__).with_name("known_differences.json")
+_DROPPED = ("external_ids",)
+# NB_Global options ovn-northd writes (in both engines' labs), not kube-ovn-controller nor the model
+NORTHD_OPTIONS = frozenset({"mac_prefix", "max_tunid", "northd_internal_version", "svc_monitor_mac"})
+
+
+class _KnownBase(TypedDict):
+    table: str
+    key: str  # a glob over the difference's key
+    reason: str
+    source: str  # the Kube-OVN source location (file:function, version) that explains it
+
+
+class KnownDifference(_KnownBase, total=False):
+    column: str  # the entry explains a difference in this column only
+
+
+@dataclass(frozen=True)
+class Difference:
+    table: str
+    key: str
+    model: Any  # None: only kube-ovn-controller has the row
+    kube_ovn: Any  # None: only the model has it
+    known: str | None = None
+
+
+@dataclass
+class DiffReport:
+    same: int = 0
+    differences: list[Difference] = field(default_factory=list)
+
+    @property
+    def unexplained(self) -> int:
+        return sum(1 for d in self.differences if d.known is None)
+
+    def document(self) -> dict[str, Any]:
+        return {
+            "same": self.same,
+            "differences": [
+                {"table": d.table, "key": d.key, "model": d.model, "kube_ovn": d.kube_ovn, "known": d.known}
+                for d in self.differences
+            ],
+            "unexplained": self.unexplained,
+        }
+
+
+def _clean(cols: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sorted(cols.items()) if k not in _DROPPED}
+
+
+def rows(m: NbModel) -> dict[tuple[str, str], Any]:
+    """``m`` as comparable ``(table, key) -> value`` rows (normalised, see the module docstring)."""
+    out: dict[tuple[str, str], Any] = {}
+    for k, v in m.options.items():
+        if k not in NORTHD_OPTIONS:
+            out[("NB_Global.options", k)] = v
+    for name, cols in m.routers.items():
+        out[("Logical_Router", name)] = _clean(cols)
+    for name, cols in m.switches.items():
+        out[("Logical_Switch", name)] = _clean(cols)
+    for name, lbs in m.ls_lbs.items():
+        out[("Logical_Switch.load_balancer", name)] = sorted(lbs)
+    for name, cols in m.lbs.items():
+        out[("Load_Balancer", name)] = _clean(cols)
+    for name, (router, cols) in m.lrps.items():
+        out[("Logical_Router_Port", name)] = {"router": router, **_clean({k: v for k, v in cols.items() if k != "mac"})}
+    for name, (switch, cols) in m.lsps.items():
+        c = _clean(cols)
+        if c.get("type") == "router":
+            c["addresses"] = ["router"] if c.get("addresses") else []
+        out[("Logical_Switch_Port", name)] = {"switch": switch, **c}
+    for name, members in m.pg_ports.items():
+        out[("Port_Group.ports", name)] = sorted(members)
+    for owner, acls in m.acls.items():
+        for (direction, priority, match), cols in acls.items():
+            out[("ACL", f"{owner} {direction} {priority} {match}")] = _clean(cols)
+    for router, routes in m.routes.items():
+        for (prefix, policy, table), cols in routes.items():
+            out[("Logical_Router_Static_Route", f"{router} {policy} {prefix} {table}".rstrip())] = _clean(cols)
+    for router, policies in m.policies.items():
+        for (priority, match), cols in policies.items():
+            out[("Logical_Router_Policy", f"{router} {priority} {match}")] = _clean(cols)
+    return out
+
+
+def load_known(path: Path = KNOWN_FILE) -> list[KnownDifference]:
+    entries: list[KnownDifference] = json.loads(path.read_text()) if path.exists() else []
+    for e in entries:
+        missing = [k for k in ("table", "key", "reason", "source") if not e.get(k)]
+        if missing:
+            raise ValueError(f"{path}: entry {e!r} lacks {', '.join(missing)}")
+    return entries
+
+
+def _explains(k: KnownDifference, table: str, key: str, left: Any, right: Any) -> bool:
+    if k["table"] != table or not fnmatch.fnmatchcase(key, k["key"]):
+        return False
+    column = k.get("column")
+    if column is None:
+        return True
+    if not isinstance(left, dict) or not isinstance(right, dict):
+        return False
+    differing = {c for c in set(left) | set(right) if left.get(c) != right.get(c)}
+    return differing == {column}
+
+
+def compare(model: NbModel, kube_ovn: NbModel, known: list[KnownDifference] | None = None) -> DiffReport:
+    known = load_known() if known is None else known
+    a, b = rows(model), rows(kube_ovn)
+    report = DiffReport()
+    for key in sorted(set(a) | set(b)):
+        left, right = a.get(key), b.get(key)
+        if left == right:
+            report.same += 1
+            continue
+        table, name = key
+        reason = next((f"{k['reason']} ({k['source']})" for k in known if _explains(k, table, name, left, right)), None)
+        report.differences.append(Difference(table, name, left, right, reason))
+    return report
