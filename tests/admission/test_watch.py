@@ -11,8 +11,9 @@ import pytest
 from apibridge.admission.watch import WATCHED, WatchSource, selector_label_keys, slim
 from apibridge.base.kubeclient import Client, GoneError, KubeConfig
 from kube.cluster import KubeCluster, install_crds
+from polling import eventually
 
-from .oncluster import eventually, nad_crd, on_cluster
+from .oncluster import nad_crd, on_cluster
 
 
 def bridge_names(source: WatchSource) -> set[str]:

@@ -14,7 +14,7 @@ import pytest
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 
-from .model_kit import Body, cluster, namespace, pod, service, subnet, vpc, workload
+from .model_kit import TEST_NODE, Body, cluster, namespace, pod, service, subnet, vpc, workload
 
 LS = "ovn.kubernetes.io/logical_switch"
 
@@ -64,15 +64,16 @@ def test_dual_stack_api_service_gives_dual_stack_default_subnets() -> None:
         assert c.subnets[name].protocol == "Dual"
 
 
-def test_lab_defaults_assume_a_node_and_the_api_endpoints() -> None:
-    c = cluster(lab_defaults=True)
+def test_a_given_node_is_assumed_with_the_api_endpoints() -> None:
+    c = cluster(assume_node=TEST_NODE)
     assert len(c.nodes) == 1
     (node,) = c.nodes.values()
     assert node.control_plane and node.internal_ips
     eps = c.endpoints[("default", "kubernetes")]
     assert [a for e in eps for a in e.addresses] == list(node.internal_ips)
     assert {f"Node/{node.meta.name}", "Endpoints/default/kubernetes"} <= {a.obj for a in c.assumptions}
-    assert cluster().nodes == {}  # only with lab_defaults
+    assert node.meta.name == TEST_NODE.name and [str(ip) for ip in node.internal_ips] == [TEST_NODE.internal_ip]
+    assert cluster().nodes == {}  # only when a node is given: the model knows no lab
 
 
 def test_namespaces_of_pods_are_implied() -> None:

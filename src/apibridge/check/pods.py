@@ -36,7 +36,6 @@ SUFFIX_ROUTES = rules.provider_key_suffix(rules.ROUTES)
 SUFFIX_LS = rules.provider_key_suffix(rules.LOGICAL_SWITCH)
 SUFFIX_DEFAULT_ROUTE = rules.provider_key_suffix(rules.DEFAULT_ROUTE)
 _RELEVANT_SUFFIXES = (*rules.MUTATION_KEY_SUFFIXES, SUFFIX_DEFAULT_ROUTE)  # what the mutation writes, and more
-PRIMARY_LS = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
 
 def annotation_field(key: str) -> str:
@@ -201,11 +200,11 @@ class PodAnalyzer:
         notes = _Notes(injected, bridge)
         result = PodAnalysis(namespace, vpc, bridge.bridge.name if bridge else None)
         result.providers_named = {k[: -len(s)] for k in eff for s in _RELEVANT_SUFFIXES if k.endswith(s)}
-        primary_ls = eff.get(PRIMARY_LS)
+        primary_ls = eff.get(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION)
         if primary_ls and primary_ls not in self.view.subnets:
             notes.add(
                 "AB039",
-                PRIMARY_LS,
+                rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION,
                 "",
                 f"logical_switch {primary_ls!r} names no Subnet; kube-ovn-controller cannot allocate eth0's address",
                 "name an existing Subnet of the pod's VPC",
@@ -508,7 +507,12 @@ def _network_keys(value: object) -> list[str]:
     return sorted(
         str(k)
         for k in value
-        if isinstance(k, str) and (k == rules.NETWORKS_ANNOTATION or k.endswith(_RELEVANT_SUFFIXES) or k == PRIMARY_LS)
+        if isinstance(k, str)
+        and (
+            k == rules.NETWORKS_ANNOTATION
+            or k.endswith(_RELEVANT_SUFFIXES)
+            or k == rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
+        )
     )
 
 

@@ -38,7 +38,6 @@ SPECIAL_RANGES: tuple[tuple[IPNetwork, str], ...] = tuple(
     )
 )
 _SPECIAL_SPANS = tuple((net.version, *span(net), net, what) for net, what in SPECIAL_RANGES)
-ACL_PRIORITY_MAX = rules.ACL_PRIORITY_MAX
 
 
 class SubnetReporter:
@@ -277,13 +276,13 @@ def _spec_value_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
                 f"ACL action {acl.action!r} is not one of {', '.join(rules.ACL_ACTIONS)}",
                 "most fences use allow-related and drop",
             )
-        if not 0 <= acl.priority <= ACL_PRIORITY_MAX:
+        if not 0 <= acl.priority <= rules.ACL_PRIORITY_MAX:
             got = "missing" if acl.priority == -1 else str(acl.priority)
             yield report(
                 "AB018",
                 s,
                 f"{where}.priority",
-                f"ACL priority {got} is outside 0-{ACL_PRIORITY_MAX}",
+                f"ACL priority {got} is outside 0-{rules.ACL_PRIORITY_MAX}",
                 "OVN rejects the ACL and Kube-OVN fails the whole acls list (SetLogicalSwitchAclsFailed)",
             )
         if not acl.match.strip():

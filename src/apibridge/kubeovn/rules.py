@@ -52,7 +52,7 @@ NAD_SERVER_SOCKET: Final = "/run/openvswitch/kube-ovn-daemon.sock"
 NAD_TYPE: Final = "kube-ovn"
 NAD_CNI_VERSION: Final = "0.3.1"
 
-# --- the seed's configuration (../shared/seed) -------------------------------------------------
+# --- the seed's configuration (examples/seed/, as the seed wrote it) -----------------------------
 SEED_NAD_NAME: Final = "api-ovn-nad"
 SEED_NAD_NAMESPACE: Final = "kube-system"
 SEED_SUBNET: Final = "vpc-apiserver-subnet"

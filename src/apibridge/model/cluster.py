@@ -4,8 +4,9 @@
 groups we model, duplicates) with an ``InputError`` naming the file, and fills in what Kube-OVN or
 kubeadm/kind create on their own — the default VPC ``ovn-cluster``, the ``join`` and ``ovn-default``
 subnets, the ``default/kubernetes`` Service — recording each as an ``Assumption`` so tools can say
-what they assumed. With ``lab_defaults`` it also assumes a kind node and the API endpoints, which
-only the twin needs.
+what they assumed. Given an ``AssumedNode`` (the twin passes its own: it must realize the cluster on
+some node) it also assumes that node when the input has none, and the API endpoints on the
+control-plane nodes; the model itself knows no particular lab or node.
 
 Pod placement follows ``getPodDefaultSubnet``: the pod's ``ovn.kubernetes.io/logical_switch``, then
 the namespace's, then a Subnet or Vpc listing the namespace, then the default subnet.
@@ -72,10 +73,15 @@ MODELLED_GROUPS = {
     rules.NAD_API,
     rules.APIBRIDGE_API,
 }
-LOGICAL_SWITCH_ANNOTATION = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
-LAB_NODE = "kind-control-plane"
-LAB_NODE_IP = "172.18.0.2"
+
+@dataclass(frozen=True)
+class AssumedNode:
+    """The node to assume when the input has none: a control-plane node with one InternalIP."""
+
+    name: str
+    internal_ip: str
+    why: str  # how the assumption reads, e.g. "one kind control-plane node"
 
 
 def _group(api_version: str) -> str:
@@ -137,13 +143,13 @@ class Cluster:
 
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
-    def from_documents(cls, docs: Iterable[Document], *, lab_defaults: bool = False) -> Cluster:
+    def from_documents(cls, docs: Iterable[Document], *, assume_node: AssumedNode | None = None) -> Cluster:
         cluster = cls()
         seen: dict[tuple[str, str | None, str], Document] = {}
         with no_gc():
             for doc in docs:
                 cluster.add_document(doc, seen)
-            cluster.apply_defaults(lab_defaults=lab_defaults)
+            cluster.apply_defaults(assume_node=assume_node)
         return cluster
 
     @classmethod
@@ -151,7 +157,7 @@ class Cluster:
         cls,
         docs: Iterable[Document],
         *,
-        lab_defaults: bool = False,
+        assume_node: AssumedNode | None = None,
     ) -> tuple[Cluster, list[tuple[Document, InputError]]]:
         """Like ``from_documents``, but an object the model refuses is left out and returned with its
         error instead of failing the whole cluster: what a controller needs when one bad object in the
@@ -165,7 +171,7 @@ class Cluster:
                     cluster.add_document(doc, seen)
                 except InputError as exc:
                     rejected.append((doc, exc))
-            cluster.apply_defaults(lab_defaults=lab_defaults)
+            cluster.apply_defaults(assume_node=assume_node)
         return cluster, rejected
 
     def add_document(self, doc: Document, seen: dict[tuple[str, str | None, str], Document] | None = None) -> None:
@@ -236,7 +242,7 @@ class Cluster:
             self._assumed.add(assumption)
             self.assumptions.append(assumption)
 
-    def apply_defaults(self, *, lab_defaults: bool = False) -> None:
+    def apply_defaults(self, *, assume_node: AssumedNode | None = None) -> None:
         """Add what Kube-OVN (and, for the twin, kind) would have created, recording each assumption."""
         if rules.DEFAULT_VPC not in self.vpcs:
             self.vpcs[rules.DEFAULT_VPC] = o.Vpc(_assumed_meta("Vpc", rules.DEFAULT_VPC), (), None, assumed=True)
@@ -252,17 +258,18 @@ class Cluster:
         if self.default_subnet() is None:
             self.subnets[rules.DEFAULT_SUBNET] = _default_subnet(rules.DEFAULT_SUBNET, default_cidr, default=True)
             self._assume(f"Subnet/{rules.DEFAULT_SUBNET}", f"default subnet {default_cidr} (--default-cidr)")
-        if lab_defaults and not self.nodes:
+        if assume_node is not None and not self.nodes:
+            name, node_ip = assume_node.name, assume_node.internal_ip
             meta = o.Meta(
                 "Node",
-                LAB_NODE,
+                name,
                 None,
                 {rules.CONTROL_PLANE_LABELS[0]: ""},
                 {},
-                Location("(assumed)", None, f"Node/{LAB_NODE}"),
+                Location("(assumed)", None, f"Node/{name}"),
             )
-            self.nodes[LAB_NODE] = o.Node(meta, (ipaddress.ip_address(LAB_NODE_IP),), True)
-            self._assume(f"Node/{LAB_NODE}", f"one kind control-plane node, InternalIP {LAB_NODE_IP}")
+            self.nodes[name] = o.Node(meta, (ipaddress.ip_address(node_ip),), True)
+            self._assume(f"Node/{name}", f"{assume_node.why}, InternalIP {node_ip}")
         if rules.KUBERNETES_SERVICE not in self.services:
             ns, name = rules.KUBERNETES_SERVICE
             ip = ipaddress.ip_address(rules.DEFAULT_API_CLUSTER_IP)
@@ -273,7 +280,7 @@ class Cluster:
                 None,
             )
             self._assume(f"Service/{ns}/{name}", f"ClusterIP {ip} port {rules.DEFAULT_API_PORT} (kubeadm default)")
-        if lab_defaults and rules.KUBERNETES_SERVICE not in self.endpoints:
+        if assume_node is not None and rules.KUBERNETES_SERVICE not in self.endpoints:
             cps = [n for n in self.nodes.values() if n.control_plane] or list(self.nodes.values())[:1]
             addrs = tuple(ip for n in cps for ip in n.internal_ips)
             ns, name = rules.KUBERNETES_SERVICE
@@ -349,7 +356,7 @@ class Cluster:
             return self._ns_subnet[namespace]
         result: o.Subnet | None = None
         ns = self.namespaces.get(namespace)
-        annotated = ns.meta.annotations.get(LOGICAL_SWITCH_ANNOTATION) if ns else None
+        annotated = ns.meta.annotations.get(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION) if ns else None
         if annotated:
             result = self.subnets.get(annotated.split(",")[0].strip())
         if result is None:
@@ -390,7 +397,7 @@ class Cluster:
 
     def pod_subnet(self, pod: o.PodLike) -> o.Subnet | None:
         """The subnet of the pod's primary interface (``getPodDefaultSubnet``)."""
-        annotated = pod.annotations.get(LOGICAL_SWITCH_ANNOTATION)
+        annotated = pod.annotations.get(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION)
         if annotated:
             return self.subnets.get(annotated)
         return self.namespace_subnet(pod.namespace)
@@ -464,9 +471,11 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
     )
 
 
-def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False, limits: Limits = DEFAULT_LIMITS) -> Cluster:
+def load_cluster(
+    paths: Iterable[str], *, assume_node: AssumedNode | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Cluster:
     """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
     skipped: list[str] = []
-    cluster = Cluster.from_documents(load_documents(paths, limits, skipped), lab_defaults=lab_defaults)
+    cluster = Cluster.from_documents(load_documents(paths, limits, skipped), assume_node=assume_node)
     cluster.skipped_files = skipped
     return cluster

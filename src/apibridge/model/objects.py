@@ -606,7 +606,6 @@ def _selector(f: Fields, path: str) -> LabelSelector | None:
         raise f.error(path, str(exc)) from None
 
 
-BRIDGE_NAME_MAX = rules.BRIDGE_NAME_MAX
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -626,12 +625,12 @@ def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
     if problem is not None:
         raise problem
     f = _fields(doc, meta)
-    if not _DNS_LABEL.match(meta.name) or len(meta.name) > BRIDGE_NAME_MAX:
+    if not _DNS_LABEL.match(meta.name) or len(meta.name) > rules.BRIDGE_NAME_MAX:
         raise f.error(
             "metadata.name",
             f"{meta.name!r} cannot name an attachment: the NAD apibridge-<name> must be a "
             f"DNS-1123 label (lower case, digits, '-'; no dots) of at most 63 characters",
-            hint=f"use a name of at most {BRIDGE_NAME_MAX} characters without dots",
+            hint=f"use a name of at most {rules.BRIDGE_NAME_MAX} characters without dots",
         )
     vpc = f.str_("spec.vpc")
     if not vpc:

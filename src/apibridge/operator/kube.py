@@ -56,7 +56,6 @@ DAEMONSET = kinds.DAEMONSET
 WATCHED: tuple[Kind, ...] = (APIBRIDGE, SUBNET, VPC, NAD, NAMESPACE, NODE, SERVICE, ENDPOINTSLICE, POD)
 # Services the planner reads: the API server's (destinations) and kube-dns (``dns: true``).
 PLANNED_SERVICES: frozenset[tuple[str, str]] = frozenset({rules.KUBERNETES_SERVICE, rules.KUBE_DNS_SERVICE})
-ENDPOINTSLICE_SERVICE_LABEL = rules.SERVICE_NAME_LABEL
 WORKLOADS: dict[str, Kind] = {k.kind: k for k in (DEPLOYMENT, STATEFULSET, DAEMONSET, REPLICASET)}
 BY_KIND: dict[str, Kind] = {k.kind: k for k in (*WATCHED, EVENT, LEASE, *WORKLOADS.values())}
 
@@ -158,7 +157,7 @@ def planned_service(obj: Mapping[str, Any]) -> bool:
 
 def planned_endpointslice(obj: Mapping[str, Any]) -> bool:
     ns, svc = rules.KUBERNETES_SERVICE
-    return namespace_of(obj) == ns and labels_of(obj).get(ENDPOINTSLICE_SERVICE_LABEL) == svc
+    return namespace_of(obj) == ns and labels_of(obj).get(rules.SERVICE_NAME_LABEL) == svc
 
 
 def to_documents(objects: Iterable[Mapping[str, Any]]) -> list[Document]:

@@ -4,7 +4,8 @@ A plain attachment subnet in the default VPC gives an attached pod L3 reach into
 VPC and to every other pod on the same subnet — across tenants. The fence lets a pod start
 connections only to its bridge's destinations and receive only the replies to them.
 
-Two OVN facts shape it (see ../shared/research/ovnlab.md, "ACL after LB DNAT"):
+Two OVN facts shape it (OVN 23.03 ``northd/northd.c``: ``build_pre_stateful`` and ``build_acls``; seen
+with ``ovn-trace --ct=new`` and ``ovs-appctl dpctl/dump-conntrack`` on the twin's daemons):
 * Subnet ACLs run in ``ls_in_acl``, *before* the switch load balancer: the SYN is still addressed
   to the ClusterIP, so it is allowed by VIP and port.
 * Later packets of the same connection were already DNATed by ``ct_lb_mark`` and OVN evaluates

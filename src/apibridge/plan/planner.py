@@ -31,8 +31,6 @@ from apibridge.plan.fence import fence_acls
 from apibridge.plan.settings import Settings
 from apibridge.plan.types import BridgePlan, Destination, Plan, PlanProblem, PortSpec
 
-object_name = rules.bridge_object_name
-
 
 def bridge_for_vpc(vpc: str) -> ApiBridge:
     """An ApiBridge with every default, for ``render --vpc`` (named after the VPC)."""
@@ -51,9 +49,6 @@ def bridge_for_vpc(vpc: str) -> ApiBridge:
         rollout="none",
         on_the_fly=True,
     )
-
-
-_labels = rules.bridge_labels
 
 
 def destinations(cluster: Cluster, bridge: ApiBridge) -> tuple[list[Destination], list[PlanProblem]]:
@@ -167,8 +162,8 @@ def _manifests(
     acls: tuple[Any, ...],
     subnets: Iterable[str] = (),
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    name = object_name(bridge.name)
-    labels = _labels(bridge.name)
+    name = rules.bridge_object_name(bridge.name)
+    labels = rules.bridge_labels(bridge.name)
     nad = {
         "apiVersion": rules.NAD_API,
         "kind": "NetworkAttachmentDefinition",
@@ -210,7 +205,7 @@ def plan_bridge(
     subnets_by_vpc: dict[str, list[str]] | None = None,
 ) -> tuple[BridgePlan | None, list[PlanProblem]]:
     ref = bridge.meta.ref
-    name = object_name(bridge.name)
+    name = rules.bridge_object_name(bridge.name)
     provider = rules.nad_provider(name, bridge.nad_namespace)
     dests, problems = destinations(cluster, bridge)
     families = {d.family for d in dests} or {4}
@@ -264,13 +259,13 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: S
     """Plan every ApiBridge of ``cluster`` (plus ``extra_bridges``), in name order for determinism."""
     config = config or Settings()
     bridges = {**cluster.bridges, **{b.name: b for b in extra_bridges}}
-    own = {object_name(name) for name in bridges}
+    own = {rules.bridge_object_name(name) for name in bridges}
     allocator = Allocator(_taken(cluster, config, own))
     # Applied bridges keep their CIDRs: reserve every existing bridge Subnet before anyone allocates,
     # so a new bridge probing from its hash start can never take an applied one's block.
     kept: dict[str, list[IPNetwork]] = {}
     for name in bridges:
-        existing = cluster.subnets.get(object_name(name))
+        existing = cluster.subnets.get(rules.bridge_object_name(name))
         # only our own Subnet keeps its CIDR: a foreign one holding the name is not the bridge's (NameTaken)
         if (
             existing is not None

@@ -36,7 +36,7 @@ from pathlib import Path
 from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import rules
-from apibridge.model.cluster import Assumption, Cluster
+from apibridge.model.cluster import AssumedNode, Assumption, Cluster
 from apibridge.model.load import Document, load_documents
 from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.types import Plan, PlanProblem
@@ -46,7 +46,7 @@ from apibridge.twin.health import DEFAULT_WAIT, Fault, Health, LabUnhealthyError
 from apibridge.twin.ovn import realize
 from apibridge.twin.ovn.daemons import LabStatus, OvnDaemons
 from apibridge.twin.ovn.nb import Northbound
-from apibridge.twin.ovn.topology import OVN0, Nic, Topology, TwinNode, allocations, build_topology
+from apibridge.twin.ovn.topology import OVN0, LspNic, Topology, TwinNode, allocations, build_topology
 from apibridge.twin.pods import netns as ns
 from apibridge.twin.pods.hub import HubClient, HubError, start_hub
 from apibridge.twin.pods.nsock import interfaces, link_up, sysctl
@@ -54,6 +54,9 @@ from apibridge.twin.proc import owned_by, read_pidfile, run, stop_pidfile
 from apibridge.twin.state import ApiServerRecord, LabPlace, LabRecord, PodRecord, read_record, write_record
 
 Progress = Callable[[str], None]
+# The node the lab realizes an input without Nodes on: kind's single control-plane node, as ``kind create
+# cluster`` names and addresses it on its default docker network.
+LAB_NODE = AssumedNode("kind-control-plane", "172.18.0.2", "one kind control-plane node")
 _NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
 _PARSE_FAILED = re.compile(r"\|WARN\|(.*): parsing expression failed \((.*)\)$")
 
@@ -155,9 +158,9 @@ def _fingerprint(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _plugged(nic: Nic, owner: str, namespace: str = "") -> ns.Nic:
+def _plugged(nic: LspNic, owner: str, namespace: str = "") -> ns.KernelNic:
     """A topology NIC as ``netns.plug`` takes it (the default route only on the pod's default-route NIC)."""
-    return ns.Nic(
+    return ns.KernelNic(
         ifname=nic.ifname,
         iface_id=nic.lsp,
         mac=nic.mac,
@@ -241,7 +244,7 @@ class Lab:
     def load(self, paths: Iterable[str], record: LabRecord | None = None) -> Desired:
         """Documents -> cluster (with lab defaults) -> plan -> topology, keeping ``record``'s addresses."""
         docs = load_documents(paths)
-        cluster = Cluster.from_documents(docs, lab_defaults=True)
+        cluster = Cluster.from_documents(docs, assume_node=LAB_NODE)
         the_plan = make_plan(cluster)
         topo = build_topology(cluster, the_plan, previous=record.previous() if record else None, admitted=self.kube)
         return Desired(docs, cluster, the_plan, topo)
@@ -425,7 +428,7 @@ class Lab:
 
     def _namespaces(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
         place = self.place
-        want: dict[str, tuple[str, list[ns.Nic], list[str], str]] = {}  # ref -> (netns, nics, node addrs, fp)
+        want: dict[str, tuple[str, list[ns.KernelNic], list[str], str]] = {}  # ref -> (netns, nics, node addrs, fp)
         host_routes: dict[str, list[str]] = {}
         for node in topo.nodes:
             nics = [_plugged(node.nic, node.name)]

@@ -45,7 +45,7 @@ from apibridge.kubeovn import rules
 from apibridge.twin.control.cluster import AGENT, KubePlace
 from apibridge.twin.control.kubeapi import JSON, Informer, KubeApi, KubeApiError, Resource
 from apibridge.twin.lab import Lab
-from apibridge.twin.ovn.topology import Nic, TwinPod
+from apibridge.twin.ovn.topology import LspNic, TwinPod
 from apibridge.twin.pods.nsock import socket_in
 from apibridge.twin.state import LabPlace
 
@@ -161,7 +161,7 @@ def node_status(node: Mapping[str, Any]) -> JSON:
     }
 
 
-def _ips(nic: Nic) -> list[str]:
+def _ips(nic: LspNic) -> list[str]:
     return [str(ip) for ip in nic.ips]
 
 

@@ -119,7 +119,7 @@ class PortGroup:
 
 
 @dataclass(frozen=True)
-class Nic:
+class LspNic:
     """One pod (or node) interface: an LSP on a switch and the kernel side kube-ovn-cni configures."""
 
     ifname: str  # eth0, net1, ovn0
@@ -152,7 +152,7 @@ class TwinPod:
     name: str
     vpc: str | None
     node: str
-    nics: tuple[Nic, ...]
+    nics: tuple[LspNic, ...]
     ports: tuple[ListenPort, ...]
     annotations: dict[str, str]  # after the mutation
     bridge: str | None  # the ApiBridge that mutated it
@@ -164,7 +164,7 @@ class TwinPod:
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    def nic(self, ifname: str) -> Nic | None:
+    def nic(self, ifname: str) -> LspNic | None:
         return next((n for n in self.nics if n.ifname == ifname), None)
 
 
@@ -173,7 +173,7 @@ class TwinNode:
     name: str
     control_plane: bool
     internal_ips: tuple[IPAddress, ...]
-    nic: Nic  # ovn0 on join
+    nic: LspNic  # ovn0 on join
     apiserver_port: int | None  # where the API server stand-in listens, control-plane nodes only
     external_ips: tuple[IPAddress, ...] = ()  # intended destinations outside the lab, behind the host (externals)
 
@@ -460,7 +460,7 @@ class _Builder:
                 for c in default_vpc_cidrs
                 if join.gateway(c.version) is not None
             )
-            nic = Nic(
+            nic = LspNic(
                 OVN0,
                 rules.node_port(name),
                 rules.JOIN_SUBNET,
@@ -581,7 +581,7 @@ class _Builder:
                     f"{nad.cni_provider()} (NAD config provider differs from {provider})"
                 )
             attach.append((ifname, provider, target))
-        nics: list[Nic] = []
+        nics: list[LspNic] = []
         for ifname, provider, target in attach:
             # kube-ovn-cni reads routes under the NAD config's (plain) provider, also for a NAD attached twice
             raw = annotations.get(rules.provider_key(rules.subnet_provider(provider), rules.ROUTES))
@@ -617,12 +617,12 @@ class _Builder:
         nic_routes: tuple[routes.Route, ...],
         node: str,
         port_security: bool = False,
-    ) -> Nic:
+    ) -> LspNic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
         addrs = self._addresses(lsp, subnet.name)
         if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == rules.DEFAULT_GATEWAY_TYPE:
             self.pod_ports.setdefault((subnet.name, node), []).append(lsp)
-        return Nic(
+        return LspNic(
             ifname,
             lsp,
             subnet.name,
@@ -812,7 +812,7 @@ def allocations(topo: Topology) -> dict[str, Allocation]:
     return {nic.lsp: Allocation(nic.switch, nic.addresses) for _, nic in iter_nics(topo)}
 
 
-def iter_nics(topo: Topology) -> Iterator[tuple[str, Nic]]:
+def iter_nics(topo: Topology) -> Iterator[tuple[str, LspNic]]:
     """Every interface with its owner (``node/<name>`` or ``<ns>/<pod>``)."""
     for node in topo.nodes:
         yield f"node/{node.name}", node.nic

@@ -53,8 +53,8 @@ __all__ = [
     "IFNAMSIZ",
     "NETNS_DIR",
     "Bridge",
+    "KernelNic",
     "Namespaces",
-    "Nic",
     "PluggedNic",
     "Route",
     "SkippedRoute",
@@ -95,7 +95,7 @@ class SkippedRoute:
 
 
 @dataclass(frozen=True)
-class Nic:
+class KernelNic:
     """A pod (or node) NIC as kube-ovn-cni configures it.
 
     ``addresses`` are CIDRs (``10.0.1.2/24``, ``fd00::2/120``); ``gateways`` install a default route
@@ -351,11 +351,11 @@ class Namespaces:
         return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line)
 
     # NICs
-    def plug(self, netns: str, nic: Nic) -> PluggedNic:
+    def plug(self, netns: str, nic: KernelNic) -> PluggedNic:
         """Create and configure one NIC (see :meth:`plug_many`)."""
         return self.plug_many([(netns, nic)])[0]
 
-    def plug_many(self, items: Sequence[tuple[str, Nic]]) -> list[PluggedNic]:
+    def plug_many(self, items: Sequence[tuple[str, KernelNic]]) -> list[PluggedNic]:
         """Create and configure NICs in bulk: one ``ip`` batch for all host ends, one per namespace,
         one ``ethtool`` per NIC, and a single ``ovs-vsctl`` for all ports.
 
@@ -367,7 +367,7 @@ class Namespaces:
         existing = set(self.host_ports())
         hosts: list[str] = []
         sw_lines: list[str] = []
-        per_ns: dict[str, list[Nic]] = {}
+        per_ns: dict[str, list[KernelNic]] = {}
         for netns, nic in items:
             self._own(netns)
             _check_ifname(nic.ifname)
@@ -422,11 +422,11 @@ class Namespaces:
             argv = self.bridge.vsctl(seconds) + ([] if wait else ["--no-wait"]) + [arg for c in chunk for arg in c]
             run(argv, timeout=seconds + 5, step=f"{step} ({start + len(chunk)} of {len(commands)})")
 
-    def _configure(self, netns: str, nics: Sequence[Nic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
+    def _configure(self, netns: str, nics: Sequence[KernelNic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
         """Addresses, up, default routes (mandatory) and extra routes (best effort), over rtnetlink
         from this process (:mod:`apibridge.twin.pods.rtnl`: no ``ip`` process per namespace)."""
         requests: list[rtnl.Request] = []
-        optional: dict[int, tuple[Nic, Route]] = {}
+        optional: dict[int, tuple[KernelNic, Route]] = {}
         skipped: dict[tuple[str, str], list[SkippedRoute]] = {}
         index = {nic.ifname: rtnl.ifindex(netns, nic.ifname) for nic in nics}
         for nic in nics:

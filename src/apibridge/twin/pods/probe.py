@@ -72,7 +72,7 @@ class Probe:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ProbeResult:
     verdict: Verdict
     detail: str
     seconds: float
@@ -84,34 +84,38 @@ def _hostport(ip: str, port: int) -> str:
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
-async def _connect(probe: Probe, kind: int, timeout: float) -> tuple[socket.socket | None, Outcome | None]:
+async def _connect(probe: Probe, kind: int, timeout: float) -> tuple[socket.socket | None, ProbeResult | None]:
     t0 = time.monotonic()
     loop = asyncio.get_running_loop()
     try:
         sock = socket_in(probe.netns, family_of(probe.target), kind)
     except OSError as exc:
-        return None, Outcome("error", f"cannot open a socket in {probe.netns}: {exc}", time.monotonic() - t0, "socket")
+        return None, ProbeResult(
+            "error", f"cannot open a socket in {probe.netns}: {exc}", time.monotonic() - t0, "socket"
+        )
     try:
         await asyncio.wait_for(loop.sock_connect(sock, (probe.target, probe.port)), timeout)
     except TimeoutError:
         sock.close()
-        return None, Outcome(
+        return None, ProbeResult(
             "blocked", f"timeout: no answer within {timeout:g}s (dropped)", time.monotonic() - t0, "timeout"
         )
     except ConnectionRefusedError:
         sock.close()
-        return None, Outcome(
+        return None, ProbeResult(
             "reach", "refused: the host answered, nothing listens there", time.monotonic() - t0, "refused"
         )
     except OSError as exc:
         sock.close()
         if exc.errno in _UNREACHABLE:
-            return None, Outcome("blocked", f"unreachable: {exc.strerror or exc}", time.monotonic() - t0, "unreachable")
-        return None, Outcome("error", str(exc), time.monotonic() - t0, "socket")
+            return None, ProbeResult(
+                "blocked", f"unreachable: {exc.strerror or exc}", time.monotonic() - t0, "unreachable"
+            )
+        return None, ProbeResult("error", str(exc), time.monotonic() - t0, "socket")
     return sock, None
 
 
-async def _tcp(probe: Probe, timeout: float) -> Outcome:
+async def _tcp(probe: Probe, timeout: float) -> ProbeResult:
     t0 = time.monotonic()
     sock, early = await _connect(probe, socket.SOCK_STREAM, timeout)
     if sock is None:
@@ -122,15 +126,15 @@ async def _tcp(probe: Probe, timeout: float) -> Outcome:
         await loop.sock_sendall(sock, f"GET / HTTP/1.0\r\nHost: {_hostport(probe.target, probe.port)}\r\n\r\n".encode())
         data = await asyncio.wait_for(loop.sock_recv(sock, 4096), timeout)
     except (TimeoutError, OSError):
-        return Outcome("reach", "connected (no answer to a request)", time.monotonic() - t0, "connected")
+        return ProbeResult("reach", "connected (no answer to a request)", time.monotonic() - t0, "connected")
     finally:
         sock.close()
     body = data.split(b"\r\n\r\n", 1)[-1].decode(errors="replace").strip()
     who = f"; answered by {body}" if body and data.startswith(b"HTTP/") else ""
-    return Outcome("reach", f"connected{who}", time.monotonic() - t0)
+    return ProbeResult("reach", f"connected{who}", time.monotonic() - t0)
 
 
-async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
+async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> ProbeResult:
     t0 = time.monotonic()
     sock, early = await _connect(probe, socket.SOCK_STREAM, timeout)
     if sock is None:
@@ -146,16 +150,16 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
         stream.write(f"GET {probe.path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
         raw = await asyncio.wait_for(reader.read(65536), timeout * 2)
     except ssl.SSLError as exc:
-        return Outcome("error", f"connected, TLS failed: {exc.reason or exc}", time.monotonic() - t0, "tls")
+        return ProbeResult("error", f"connected, TLS failed: {exc.reason or exc}", time.monotonic() - t0, "tls")
     except TimeoutError:
-        return Outcome(
+        return ProbeResult(
             "error",
             "connected, but TLS/HTTP stalled (data after the handshake lost?)",
             time.monotonic() - t0,
             "stalled",
         )
     except OSError as exc:
-        return Outcome("error", f"connected, then {exc}", time.monotonic() - t0, "tls")
+        return ProbeResult("error", f"connected, then {exc}", time.monotonic() - t0, "tls")
     finally:
         if writer is not None:
             writer.close()
@@ -166,7 +170,7 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
     head, _, body = raw.partition(b"\r\n\r\n")
     status = head.split(b"\r\n", 1)[0].decode(errors="replace")
     if not status.startswith("HTTP/") or len(status.split()) < 2:
-        return Outcome(
+        return ProbeResult(
             "error", f"connected, TLS verified, no HTTP answer ({status[:60]!r})", time.monotonic() - t0, "http"
         )
     code = status.split()[1]
@@ -175,10 +179,10 @@ async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> Outcome:
         with contextlib.suppress(ValueError, AttributeError):
             detail += f", gitVersion {json.loads(body)['gitVersion']}"
     ok = code.startswith("2")
-    return Outcome("reach" if ok else "error", detail, time.monotonic() - t0, "connected" if ok else "http")
+    return ProbeResult("reach" if ok else "error", detail, time.monotonic() - t0, "connected" if ok else "http")
 
 
-async def _udp(probe: Probe, timeout: float) -> Outcome:
+async def _udp(probe: Probe, timeout: float) -> ProbeResult:
     t0 = time.monotonic()
     sock, early = await _connect(probe, socket.SOCK_DGRAM, timeout)
     if sock is None:
@@ -189,16 +193,18 @@ async def _udp(probe: Probe, timeout: float) -> Outcome:
         await loop.sock_sendall(sock, b"apibridge-probe")
         await asyncio.wait_for(loop.sock_recv(sock, 512), timeout)
     except TimeoutError:
-        return Outcome("blocked", f"timeout: no reply within {timeout:g}s (dropped)", time.monotonic() - t0, "timeout")
+        return ProbeResult(
+            "blocked", f"timeout: no reply within {timeout:g}s (dropped)", time.monotonic() - t0, "timeout"
+        )
     except ConnectionRefusedError:
-        return Outcome("reach", "refused: port unreachable, the host answered", time.monotonic() - t0, "refused")
+        return ProbeResult("reach", "refused: port unreachable, the host answered", time.monotonic() - t0, "refused")
     except OSError as exc:
         if exc.errno in _UNREACHABLE:
-            return Outcome("blocked", f"unreachable: {exc}", time.monotonic() - t0, "unreachable")
-        return Outcome("error", str(exc), time.monotonic() - t0, "socket")
+            return ProbeResult("blocked", f"unreachable: {exc}", time.monotonic() - t0, "unreachable")
+        return ProbeResult("error", str(exc), time.monotonic() - t0, "socket")
     finally:
         sock.close()
-    return Outcome("reach", "echoed", time.monotonic() - t0, "echoed")
+    return ProbeResult("reach", "echoed", time.monotonic() - t0, "echoed")
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -222,15 +228,15 @@ async def run_async(
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
     parallel_silent: int = DEFAULT_PARALLEL_SILENT,
-    done: Callable[[int, Outcome], None] | None = None,
-) -> list[Outcome]:
+    done: Callable[[int, ProbeResult], None] | None = None,
+) -> list[ProbeResult]:
     ctx = tls_context(ca_file)
     silent_gate = asyncio.Semaphore(max(1, parallel_silent))
     # Every pod's API probe lands on the same stand-in, whose accept backlog is small (http.server's
     # default 5): a SYN that overflows it is dropped and retried after 1 s — a false "blocked".
     per_server: dict[tuple[str, int], asyncio.Semaphore] = {}
 
-    async def attempt(probe: Probe, seconds: float) -> Outcome:
+    async def attempt(probe: Probe, seconds: float) -> ProbeResult:
         if probe.protocol == "https":
             server = per_server.setdefault((probe.target, probe.port), asyncio.Semaphore(HTTPS_PER_SERVER))
             async with server:
@@ -239,7 +245,7 @@ async def run_async(
             return await _udp(probe, seconds)
         return await _tcp(probe, seconds)
 
-    outcomes: dict[int, Outcome] = {}
+    outcomes: dict[int, ProbeResult] = {}
     todo = list(range(len(probes)))
     for round_ in range(RETRIES + 1):
         seconds = timeout * 2**round_
@@ -275,8 +281,8 @@ def run(
     timeout: float = DEFAULT_TIMEOUT,
     parallel: int = DEFAULT_PARALLEL,
     parallel_silent: int = DEFAULT_PARALLEL_SILENT,
-    done: Callable[[int, Outcome], None] | None = None,
-) -> list[Outcome]:
+    done: Callable[[int, ProbeResult], None] | None = None,
+) -> list[ProbeResult]:
     """Run ``probes`` concurrently (at most ``parallel`` answered and ``parallel_silent`` unanswered
     ones in flight); outcomes in the same order."""
     if not probes:

@@ -24,7 +24,7 @@ import struct
 import time
 
 from apibridge.kubeovn import rules
-from apibridge.twin.ovn.topology import Nic, Topology, TwinPod
+from apibridge.twin.ovn.topology import LspNic, Topology, TwinPod
 from apibridge.twin.pods import nsock
 from apibridge.twin.proc import run
 
@@ -88,11 +88,11 @@ def connect_from(netns: str, source: str, target: str, port: int, timeout: float
     return True, f"connected from {source}"
 
 
-def _v4_attachments(pod: TwinPod) -> list[Nic]:
+def _v4_attachments(pod: TwinPod) -> list[LspNic]:
     return [n for n in pod.nics if n.ifname != rules.PRIMARY_IFNAME and any(ip.version == 4 for ip in n.ips)]
 
 
-def _unused(topo: Topology, nic: Nic) -> str | None:
+def _unused(topo: Topology, nic: LspNic) -> str | None:
     """An address of ``nic``'s IPv4 subnet that no port holds (counted from the top)."""
     taken = {str(ip) for pod in topo.pods for n in pod.nics for ip in n.ips} | {str(g) for g in nic.gateways}
     net = next((ipaddress.ip_interface(a).network for a in nic.addresses if ":" not in a), None)
@@ -105,7 +105,7 @@ def _unused(topo: Topology, nic: Nic) -> str | None:
     return None
 
 
-def _routed(nic: Nic, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+def _routed(nic: LspNic, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Does the attachment's routes annotation send ``ip`` through it?"""
     return any(ip in ipaddress.ip_network(r.dst, strict=False) for r in nic.routes)
 
@@ -113,7 +113,7 @@ def _routed(nic: Nic, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool
 def spoof_checks(topo: Topology, netns_of: dict[str, str], *, timeout: float = 1.0) -> list[Checked]:
     """Both attempts from every attached pod that has a victim on its segment (ARP) or an API route (IP)."""
     pods = [p for p in topo.pods if p.ref in netns_of and p.failure is None]
-    on_switch: dict[str, list[tuple[TwinPod, Nic]]] = {}
+    on_switch: dict[str, list[tuple[TwinPod, LspNic]]] = {}
     for pod in pods:
         for nic in _v4_attachments(pod):
             on_switch.setdefault(nic.switch, []).append((pod, nic))
@@ -131,7 +131,9 @@ def spoof_checks(topo: Topology, netns_of: dict[str, str], *, timeout: float = 1
     return out
 
 
-def _arp_attempt(pod: TwinPod, nic: Nic, victim: TwinPod, vnic: Nic, gw: str, netns_of: dict[str, str]) -> Checked:
+def _arp_attempt(
+    pod: TwinPod, nic: LspNic, victim: TwinPod, vnic: LspNic, gw: str, netns_of: dict[str, str]
+) -> Checked:
     vns = netns_of[victim.ref]
     resolve(vns, gw)
     before = neighbour(vns, vnic.ifname, gw)
@@ -159,7 +161,7 @@ def _arp_attempt(pod: TwinPod, nic: Nic, victim: TwinPod, vnic: Nic, gw: str, ne
 
 
 def _ip_attempt(
-    pod: TwinPod, nic: Nic, source: str, api: tuple[str, int], netns_of: dict[str, str], timeout: float
+    pod: TwinPod, nic: LspNic, source: str, api: tuple[str, int], netns_of: dict[str, str], timeout: float
 ) -> Checked:
     ns = netns_of[pod.ref]
     run(["ip", "-n", ns, "addr", "add", f"{source}/32", "dev", nic.ifname], check=False)

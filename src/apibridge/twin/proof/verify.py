@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress
-from apibridge.twin.ovn.topology import Nic, Topology, TwinPod
+from apibridge.twin.ovn.topology import LspNic, Topology, TwinPod
 from apibridge.twin.pods import probe
 from apibridge.twin.proc import run
 from apibridge.twin.proof import intent
@@ -192,7 +192,7 @@ class VerifyReport:
 # --- the matrix -------------------------------------------------------------------------------------
 
 
-def _attachments(pod: TwinPod) -> tuple[Nic, ...]:
+def _attachments(pod: TwinPod) -> tuple[LspNic, ...]:
     return tuple(n for n in pod.nics if n.ifname != rules.PRIMARY_IFNAME)
 
 
@@ -567,7 +567,7 @@ def verify(
             _route_batch(netns_of[ref], "replace", routes)
         count = [0]
 
-        def tick(_: int, __: probe.Outcome) -> None:
+        def tick(_: int, __: probe.ProbeResult) -> None:
             count[0] += 1
             if done is not None:
                 done(count[0], len(exps))
