@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.networks import check_entries, check_size
@@ -73,7 +75,19 @@ def parse(value: str | None) -> list[Route]:
 
 def format(routes: list[Route]) -> str:
     """Compact JSON, as Kube-OVN and the seed write it: ``[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]``."""
-    return json.dumps([r.to_json() for r in routes], separators=(",", ":"))
+    return compact_json([r.to_json() for r in routes], plain=not any(r.extra for r in routes))
+
+
+def compact_json(value: Any, *, plain: bool) -> str:
+    """``json.dumps(value, separators=(",", ":"))``, through orjson (5x faster: injecting 100k pods formats
+    100k annotations) when ``plain`` says every value is a string: orjson then writes the same text
+    unless a string is non-ASCII (json.dumps escapes it), which is checked. Numbers and other values
+    taken from the input (a route's extra fields) keep json.dumps, whose float and integer text is Python's."""
+    if plain:
+        text = orjson.dumps(value).decode()
+        if text.isascii():
+            return text
+    return json.dumps(value, separators=(",", ":"))
 
 
 def cni_dst(text: str) -> IPNetwork | None:
