@@ -250,3 +250,34 @@ def test_memory_stays_bounded_over_thousands_of_namespaces_and_shapes(monkeypatc
     finally:
         tracemalloc.stop()
     assert grown <= 4 * mib, f"{grown / mib:.1f} MiB kept after {count} reviews"
+
+
+def test_held_connections_cost_kilobytes_each(bundle: BundlePaths) -> None:
+    """2,000 connections that sent half a header held 606 MiB: asyncio gives every TLS connection a 256 KiB
+    read buffer. Here 200 such connections (under the cap, before the header timeout) are measured as the
+    Python heap of this process — server and clients both — and must cost well under 256 KiB each."""
+    held_count = 200
+    limits = Limits(header_timeout=60.0, max_connections=held_count + 8)
+    running = RunningServer(StaticSource(make_cluster()), ReloadingContext(bundle.cert, bundle.key), limits=limits)
+    held: list[ssl.SSLSocket] = []
+    try:
+        warm = _tls(running.port, bundle.ca_cert)  # the first connection's one-off allocations
+        warm.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.2)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(held_count):
+            sock = _tls(running.port, bundle.ca_cert)
+            sock.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nContent-Ty")
+            held.append(sock)
+        time.sleep(0.5)  # every connection accepted and its first bytes read
+        per_connection = (tracemalloc.get_traced_memory()[0] - before) / held_count
+        tracemalloc.stop()
+        warm.close()
+    finally:
+        tracemalloc.stop()
+        for sock in held:
+            sock.close()
+        running.close()
+    assert per_connection <= 64 * 1024, f"{per_connection / 1024:.0f} KiB per held connection"
