@@ -75,6 +75,21 @@ def test_half_a_header_is_closed_after_the_header_timeout(tight: RunningServer, 
     assert tight.server.sites[0].guard.timed_out >= 1
 
 
+def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout(
+    tight: RunningServer, bundle: BundlePaths
+) -> None:
+    sock = _tls(tight.port, bundle.ca_cert)
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # HTTP/1.1: kept alive after the answer
+        sock.settimeout(5)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert _closed_within(sock, 3 * FAST.idle_timeout), "an idle connection was held open"
+        assert time.monotonic() - started >= FAST.idle_timeout / 2  # idle, not refused
+    finally:
+        sock.close()
+
+
 def test_connections_over_the_cap_are_closed_at_once(tight: RunningServer, bundle: BundlePaths) -> None:
     held = [_tls(tight.port, bundle.ca_cert) for _ in range(FAST.max_connections)]
     try:
