@@ -14,7 +14,9 @@ With ``<provider>.kubernetes.io/port_security: "true"`` Kube-OVN sets the LSP's 
 ``"<mac> <ips>"`` (both families' addresses) and OVN drops all three at ingress: since OVN 22.06 port
 security is enforced by ovn-controller (``ls_in_check_port_sec`` calls ``check_in_port_sec()``), which
 checks ``eth.src``, ``arp.sha``/``arp.spa``, ``ip4.src``/``ip6.src`` and, for ND, ``nd.target`` and
-``nd.sll``/``nd.tll`` against the port's own. Each attempt is an ``Expectation`` of kind ``spoof`` that
+``nd.sll``/``nd.tll`` against the port's own (seen in OVN 23.03.1's OpenFlow table 74, the ND check: an NA
+from the port passes only with ``nd_target`` one of its own addresses and ``nd_tll`` 0 or its MAC; every
+other NA from it is marked for drop). Each attempt is an ``Expectation`` of kind ``spoof`` that
 must be *blocked*: for the ARP and ND attempts (port 0, the target the gateway) the verdict is the
 victim's neighbour entry for the gateway after the spoof (``reach`` = it now names the attacker's MAC),
 for the IP attempt whether a TCP connection to the API server from the unused address opens. Every change
