@@ -234,11 +234,14 @@ def test_services_select_pods_and_target_named_ports(scenario: tuple[str, list[d
 def test_deployments_are_consistent(scenario: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = scenario
     accounts = {sa["metadata"]["name"] for sa in find(docs, "ServiceAccount")}
+    priorities = {pc["metadata"]["name"]: pc for pc in find(docs, "PriorityClass")}
     for dep in find(docs, "Deployment"):
         spec = dep["spec"]
         assert matches(spec["selector"]["matchLabels"], spec["template"]["metadata"]["labels"])
         pod = spec["template"]["spec"]
         assert pod["serviceAccountName"] in accounts
+        # not preempted by the workloads it serves (issue 13): the chart's own PriorityClass, above the default
+        assert priorities[pod["priorityClassName"]]["value"] > 0, pod.get("priorityClassName")
         assert pod["securityContext"]["runAsNonRoot"] is True
         ports = container_ports(spec["template"])
         for container in pod["containers"]:
