@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import click
 
 from apibridge.base.errors import InputError, Location
+from apibridge.base.kubeclient import ApiError, UnreachableError
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
 from apibridge.report import findings as report
 from apibridge.report import lab as lab_report
@@ -186,7 +187,7 @@ def doctor_command(ctx: click.Context, name: str, output: str) -> None:
 
     try:
         result = doctor(name)
-    except KubeApiError as exc:
+    except (KubeApiError, UnreachableError, ApiError) as exc:
         Ui().error(f"the lab's API server does not answer: {exc}")
         raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
     if output != "text":

@@ -38,12 +38,12 @@ from typing import Any
 
 from apibridge.base.certs import write_bundle
 from apibridge.base.errors import InputError, Location
+from apibridge.base.kubeclient import KubeConfig
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import load_documents
-from apibridge.operator.install import InstallReport, run_checks
+from apibridge.operator.install import ClientApi, InstallReport, peer_certificate, run_checks
 from apibridge.twin.control import cluster as cp
-from apibridge.twin.control.kubeapi import KubeApi, KubeApiError
 from apibridge.twin.control.kubelet import nodes_file
 from apibridge.twin.lab import Lab
 from apibridge.twin.state import locate
@@ -394,29 +394,12 @@ def up(name: str, files: Sequence[str], progress: Progress, *, wait: float = WAI
     return report
 
 
-class LabApi:
-    """The install checks' view of a lab's API server (its admin)."""
-
-    def __init__(self, api: KubeApi) -> None:
-        self.api = api
-
-    def get(self, path: str) -> dict[str, Any] | None:
-        try:
-            out: dict[str, Any] = self.api.request("GET", path)
-        except KubeApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return out
-
-    def dry_run_create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = self.api.request("POST", path, body, params={"dryRun": "All"})
-        return out
-
-
 def doctor(name: str) -> InstallReport:
+    """``apibridge doctor``'s install checks, on the lab's API server through the lab's kubeconfig."""
     kp = cp.KubePlace(locate(name))
-    return run_checks(LabApi(kp.api()))
+    kp.settings()  # the error naming the command, when the lab has no control plane
+    with ClientApi(KubeConfig(kubeconfig=str(kp.kubeconfig))) as api:
+        return run_checks(api, dial=peer_certificate)
 
 
 def kubeconfig_path(name: str) -> Path:
