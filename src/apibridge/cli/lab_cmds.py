@@ -167,10 +167,10 @@ def up_command(files: tuple[str, ...], kube: bool, name: str, output: str) -> No
 def tools_command(args: tuple[str, ...]) -> None:
     """Build the Go tools `lab up --kube` runs (kube-apiserver, controller-manager, scheduler, kubectl, etcd,
     Helm) from the Go module proxy into a per-machine cache, once; `--check` only says what is missing."""
-    from apibridge.cli.lab_kube import tools_script
+    from apibridge.cli.lab_kube import tools_env, tools_script
 
     script = tools_script()
-    os.execvp("bash", ["bash", str(script), *args])
+    os.execvpe("bash", ["bash", str(script), *args], tools_env(script))
 
 
 @lab_group.command("doctor")
