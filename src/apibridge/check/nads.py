@@ -179,7 +179,8 @@ def _orphan_attachment_subnets(view: View) -> list[Finding]:
                     s,
                     "spec.provider",
                     f"provider {s.provider!r} names "
-                    f"NetworkAttachmentDefinition {nad_ns}/{nad_name}, which is not in the input",
+                    f"NetworkAttachmentDefinition {nad_ns}/{nad_name}, which "
+                    f"{view.cluster.absent(rules.NAD_KIND.kind)}",
                     f'create NAD {nad_ns}/{nad_name} with "provider": "{s.provider}", or fix the '
                     "provider to <nad>.<namespace>.ovn of an existing NAD",
                 )

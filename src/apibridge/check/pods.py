@@ -281,17 +281,21 @@ class PodAnalyzer:
             kind: Literal["ovn", "ipam"]
             if nad is None:
                 # Open world: input is usually partial, so an absent NAD is unknown, not missing. It is an
-                # error only with evidence that it should be there (AB031), else a warning (AB044).
+                # error only with evidence that it should be there (AB031), else a warning (AB044). NADs
+                # listed from a live cluster are a closed world: absent there is missing (AB031).
                 others = [ns for ns in self._nad_namespaces.get(nad_name, []) if ns != nad_ns]
                 implied = "" if sel.namespace else f" (no namespace given, so the pod's namespace {namespace})"
                 derived = rules.nad_provider(nad_name, nad_ns)
+                listed = rules.NAD_KIND.kind in self.view.cluster.listed
                 evidence = (
                     f"a NAD of that name is in namespace {others[0]}"
                     if others
                     else f"Subnet {subnets[0].name} names its provider {derived}"
                     if (subnets := self.view.subnets_for_provider(derived))
                     else f"the input has namespace {nad_ns}'s other NADs"
-                    if nad_ns in self._nad_namespace_set
+                    if nad_ns in self._nad_namespace_set and not listed
+                    else "the cluster's NADs were listed from the API server"
+                    if listed
                     else ""
                 )
                 hint = (
@@ -304,8 +308,8 @@ class PodAnalyzer:
                         "AB031",
                         key,
                         "",
-                        f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in "
-                        f"the input, though {evidence}; Multus fails the pod",
+                        f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} "
+                        f"{self.view.cluster.absent(rules.NAD_KIND.kind)}, though {evidence}; Multus fails the pod",
                         hint,
                     )
                 else:

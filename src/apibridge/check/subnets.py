@@ -324,7 +324,8 @@ def _vpc_rules(report: SubnetReporter, view: View, s: Subnet, custom_ns: dict[st
             "AB017",
             s,
             "spec.vpc",
-            f"VPC {s.vpc!r} is not in the input; Kube-OVN keeps the subnet pending until it exists",
+            f"VPC {s.vpc!r} {view.cluster.absent(rules.VPC_KIND.kind)}; Kube-OVN keeps the subnet pending until "
+            "it exists",
             f"create Vpc {s.vpc}, or include it in the input",
         )
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,11 +17,34 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
 from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings
 
+if TYPE_CHECKING:
+    from apibridge.base.kubeclient import KubeConfig
+
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings of severity error (or a plan that cannot be made)
 EXIT_INPUT = 2  # unusable input or usage
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def kube_options(func: F) -> F:
+    """``--kubeconfig`` and ``--context``: how every command that reads a live cluster finds the API server."""
+    func = click.option(
+        "--context", "kube_context", metavar="NAME", help="The kubeconfig context to use (default: its current one)."
+    )(func)
+    func = click.option(
+        "--kubeconfig",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the pod's service account).",
+    )(func)
+    return func
+
+
+def kube_config(kubeconfig: str | None, kube_context: str | None) -> KubeConfig:
+    from apibridge.base.kubeclient import KubeConfig  # kr8s and httpx only for the commands that call out
+
+    return KubeConfig(kubeconfig=kubeconfig, context=kube_context)
 
 
 def output_option(choices: tuple[str, ...], default: str) -> Callable[[F], F]:

@@ -131,6 +131,10 @@ class Cluster:
     others: list[Document] = field(default_factory=list)
     assumptions: list[Assumption] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)  # files in a directory without any kind
+    # Kinds listed completely from a live API server (``check --kubeconfig``): for these an object that is not
+    # here does not exist (closed world). Every other kind, and everything read from files, is open world: an
+    # object the input does not contain is unknown, not missing.
+    listed: frozenset[str] = frozenset()
     _assumed: set[Assumption] = field(default_factory=set, repr=False)  # the same, for O(1) membership
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
@@ -424,6 +428,10 @@ class Cluster:
 
     def node_ips(self) -> list[tuple[str, IPAddress]]:
         return [(n.meta.name, ip) for n in self.nodes.values() for ip in n.internal_ips]
+
+    def absent(self, kind: str) -> str:
+        """How a finding says an object of ``kind`` is not here: missing when listed, else unknown."""
+        return "does not exist in the cluster" if kind in self.listed else "is not in the input"
 
     def nad(self, namespace: str, name: str) -> o.Nad | None:
         return self.nads.get((namespace, name))
