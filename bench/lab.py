@@ -65,7 +65,6 @@ from apibridge.twin.state import locate
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = [str(REPO / "examples" / "seed")]
-DAEMONS = ("ovsdb-server", "ovsdb-server-nb", "ovsdb-server-sb", "ovs-vswitchd", "ovn-northd", "ovn-controller")
 
 
 def say(text: str) -> None:
@@ -440,7 +439,7 @@ def ten_by_ten() -> list[dict[str, Any]]:
 
 def daemon_rss_mb(lab: Lab) -> float:
     total = 0
-    for name in DAEMONS:
+    for name in lab.daemons.names:  # the central's and every chassis's
         pid = lab.daemons.pid(name)
         if pid is None:
             continue
