@@ -415,6 +415,8 @@ class Lab:
                 f.result()
         apis.result()
         clock.lap("wait_hv+apiserver")
+        self.daemons.trim()
+        clock.lap("trim")
         acl_fp = _fingerprint(sorted((s.name, a.direction, a.priority, a.match) for s in topo.switches for a in s.acls))
         if acl_fp != record.acl_fingerprint:
             record.acl_errors = self._acl_errors(topo)
