@@ -188,10 +188,13 @@ class Lab:
     def __init__(self, place: LabPlace) -> None:
         self.place = place
         self.daemons = OvnDaemons(place.root, prefix=place.prefix)
-        self.namespaces = ns.Namespaces(place.prefix, self.daemons.bridge)
+        self.namespaces = ns.Namespaces(
+            place.prefix, self.daemons.bridge, bridges=self.daemons.bridges, daemon_netns=self.daemons.is_daemon_netns
+        )
         self._nb: Northbound | None = None
         self._hub: HubClient | None = None
-        self._plugged_hosts: list[str] = []  # ports plugged by this up, until ovn-controller installed them
+        # ports plugged by this up, per chassis bridge, until ovn-controller installed them
+        self._plugged_hosts: list[tuple[ns.Bridge, list[str]]] = []
         self.last: Desired | None = None  # what the last ``up`` built (the node agent reports pods from it)
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -238,7 +241,9 @@ class Lab:
     def _daemons_alive(self) -> bool:
         marker = self.daemons.paths.marker
         pids = [self.daemons.pid(n) for n in self.daemons.names]
-        return ns.netns_exists(self.daemons.switch_netns) and all(p is not None and owned_by(p, marker) for p in pids)
+        return all(ns.netns_exists(n) for n in self.daemons.daemon_netns()) and all(
+            p is not None and owned_by(p, marker) for p in pids
+        )
 
     # --- intent ------------------------------------------------------------------------------------
     def load(self, paths: Iterable[str], record: LabRecord | None = None) -> Desired:
@@ -369,9 +374,10 @@ class Lab:
         progress("starting OVN daemons")
         hub_started = pool.submit(self._ensure_hub, record)
         started: tuple[str, ...] = ()
-        if not self._daemons_alive():
+        nodes = [n.name for n in topo.nodes]
+        if not self._daemons_alive() or sorted(c.node or "" for c in self.daemons.all_chassis) != sorted(nodes):
             self.close()
-            started = self.daemons.start().started
+            started = self.daemons.start(nodes=nodes).started
         clock.lap("daemons")
 
         progress("writing the northbound database")
@@ -402,10 +408,18 @@ class Lab:
 
         progress("waiting for ovn-controller")
         nb.wait_hv(timeout=60)
-        hosts, self._plugged_hosts = self._plugged_hosts, []
-        self.namespaces.wait_installed(hosts, timeout=60 + len(hosts) / 20)
+        plugged, self._plugged_hosts = self._plugged_hosts, []
+        with ThreadPoolExecutor(max_workers=max(1, len(plugged)), thread_name_prefix="installed") as waiters:
+            done = [
+                waiters.submit(self.namespaces.wait_installed, hosts, 60 + len(hosts) / 20, bridge)
+                for bridge, hosts in plugged
+            ]
+            for f in done:
+                f.result()
         apis.result()
         clock.lap("wait_hv+apiserver")
+        self.daemons.trim()
+        clock.lap("trim")
         acl_fp = _fingerprint(sorted((s.name, a.direction, a.priority, a.match) for s in topo.switches for a in s.acls))
         if acl_fp != record.acl_fingerprint:
             record.acl_errors = self._acl_errors(topo)
@@ -430,7 +444,9 @@ class Lab:
         place = self.place
         want: dict[str, tuple[str, list[ns.KernelNic], list[str], str]] = {}  # ref -> (netns, nics, node addrs, fp)
         host_routes: dict[str, list[str]] = {}
+        bridge_of: dict[str, ns.Bridge] = {}  # ref -> the br-int of its node's chassis
         for node in topo.nodes:
+            bridge_of[f"node/{node.name}"] = self.daemons.chassis_of(node.name).bridge
             nics = [_plugged(node.nic, node.name)]
             addrs = _node_addresses(node)
             # kube-ovn-cni updates a node's routes in place: they are not part of its identity
@@ -445,11 +461,16 @@ class Lab:
                 continue
             nics = [_plugged(nic, pod.name, pod.namespace) for nic in pod.nics]
             want[pod.ref] = (place.pod_netns(pod.namespace, pod.name), nics, [], _fingerprint(nics))
+            bridge_of[pod.ref] = self.daemons.chassis_of(pod.node).bridge
+        for ref, (netns, nics, addrs, fp) in list(want.items()):  # a pod moved to another chassis is rewired
+            want[ref] = (netns, nics, addrs, _fingerprint([fp, bridge_of[ref].netns]))
         record.failures = failures
 
-        existing = {n for n in _list_netns() if n.startswith(place.prefix) and n != self.daemons.switch_netns}
-        switch_ns = self.daemons.switch_netns
-        host_ports = set(interfaces(switch_ns)) if existing and ns.netns_exists(switch_ns) else set()
+        existing = {n for n in _list_netns() if n.startswith(place.prefix) and not self.daemons.is_daemon_netns(n)}
+        switch_ports: dict[str, set[str]] = {}  # chassis namespace -> host veth ends in it
+        for b in self.daemons.bridges():
+            switch_ports[b.netns] = set(interfaces(b.netns)) if existing and ns.netns_exists(b.netns) else set()
+        host_ports = set().union(*switch_ports.values())
         keep: set[str] = set()
         for ref, (netns, nics, _, fp) in want.items():
             old = record.pods.get(ref)
@@ -465,12 +486,15 @@ class Lab:
         kept_netns = {record.pods[r].netns for r in keep}
         doomed = {p.netns for r, p in record.pods.items() if r not in keep} | (existing - kept_netns)
         gone_hosts = [h for r, p in record.pods.items() if r not in keep for h in p.host_ifnames if h in host_ports]
-        if gone_hosts:  # synchronously: a deleted namespace's veth peers vanish only later, asynchronously
-            run(
-                ["ip", "-n", self.daemons.switch_netns, "-force", "-b", "-"],
-                input="".join(f"link del {h}\n" for h in gone_hosts),
-                check=False,
-            )
+        for switch_ns, ports in switch_ports.items():
+            # synchronously: a deleted namespace's veth peers vanish only later, asynchronously
+            gone_here = [h for h in gone_hosts if h in ports]
+            if gone_here:
+                run(
+                    ["ip", "-n", switch_ns, "-force", "-b", "-"],
+                    input="".join(f"link del {h}\n" for h in gone_here),
+                    check=False,
+                )
         for netns in sorted(doomed):
             self._remove_netns(netns, record)
         for ref in [r for r in record.pods if r not in keep]:
@@ -494,9 +518,19 @@ class Lab:
         items = [(netns, nic) for netns, nics, _, _ in new.values() for nic in nics]
         if doomed:  # peers of namespaces deleted above may still be on their way out
             wanted_hosts = {ns.host_ifname(netns, nic.ifname) for netns, nic in items}
-            ns.wait_for(lambda: not wanted_hosts & set(interfaces(self.daemons.switch_netns)), 5.0, 0.01)
-        plugged = self.namespaces.plug_many(items)
-        self._plugged_hosts = [p.host_ifname for p in plugged]
+            ns.wait_for(
+                lambda: not any(wanted_hosts & set(interfaces(b.netns)) for b in self.daemons.bridges()), 5.0, 0.01
+            )
+        per_bridge: dict[ns.Bridge, list[tuple[str, ns.Nic]]] = {}
+        ref_of = {v[0]: ref for ref, v in new.items()}
+        for netns, nic in items:
+            per_bridge.setdefault(bridge_of[ref_of[netns]], []).append((netns, nic))
+        # each chassis's namespace and ovsdb-server are its own: plug the nodes' pods side by side
+        with ThreadPoolExecutor(max_workers=max(1, len(per_bridge)), thread_name_prefix="plug-chassis") as pool:
+            results = {b: pool.submit(self.namespaces.plug_many, its, b) for b, its in per_bridge.items()}
+            by_bridge = {b: f.result() for b, f in results.items()}
+        plugged = [p for ps in by_bridge.values() for p in ps]
+        self._plugged_hosts = [(b, [p.host_ifname for p in ps]) for b, ps in by_bridge.items()]
         skipped: dict[str, list[str]] = {}
         by_netns = {v[0]: ref for ref, v in new.items()}
         for p in plugged:
