@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from opkit import OperatorProcess, bridge, eventually, operator_logs_on_failure, pod, wait_condition
+from opkit import OperatorProcess, bridge, operator_logs_on_failure, pod, wait_condition
+from polling import eventually
 from test_operator_e2e import poke_and_wait_pass, rendered
 
 from apibridge.base.kubeclient import Client
