@@ -38,8 +38,8 @@ def netns() -> Iterator[str]:
         delete_netns(name)
 
 
-def _late(probes: list[probe.Probe]) -> list[probe.Outcome]:
-    async def main() -> list[probe.Outcome]:
+def _late(probes: list[probe.Probe]) -> list[probe.ProbeResult]:
+    async def main() -> list[probe.ProbeResult]:
         async def hog() -> None:
             # one turn of the loop: the probes have started (their timeout runs), and then the loop
             # is busy elsewhere past it — what creating thousands of sockets in namespaces does

@@ -521,7 +521,7 @@ class Lab:
             ns.wait_for(
                 lambda: not any(wanted_hosts & set(interfaces(b.netns)) for b in self.daemons.bridges()), 5.0, 0.01
             )
-        per_bridge: dict[ns.Bridge, list[tuple[str, ns.Nic]]] = {}
+        per_bridge: dict[ns.Bridge, list[tuple[str, ns.KernelNic]]] = {}
         ref_of = {v[0]: ref for ref, v in new.items()}
         for netns, nic in items:
             per_bridge.setdefault(bridge_of[ref_of[netns]], []).append((netns, nic))
