@@ -160,7 +160,7 @@ def _lenient_dsts(value: str) -> Iterable[IPNetwork]:
                 continue
 
 
-def _attachment_subnets(
+def attachment_subnets(
     annotations: Mapping[str, str], namespace: str, own: tuple[str, str] | None, ctx: IntentContext
 ) -> list[tuple[str, str]]:
     """(``ns/nad``, default-VPC subnet) of every hand-written attachment that lands in the default VPC."""
@@ -212,7 +212,7 @@ def pod_intent(
             for ip in ctx.api_ips:
                 if ip.version == dst.version and ip in dst:
                     named.setdefault(ip, (f"its annotation {key} routes the API ClusterIP {ip}", key))
-    attached = _attachment_subnets(annotations, namespace, own, ctx)
+    attached = attachment_subnets(annotations, namespace, own, ctx)
     for ip in ctx.api_ips:
         why, evidence = named.get(ip, ("", ""))
         if not why:
