@@ -74,6 +74,10 @@ class Policies:
                 if port.name:
                     named.setdefault(port.name, port.port)
 
+    def named_ports(self) -> Mapping[str, Mapping[str, int]]:
+        """namespace -> port name -> number (the first pod to declare a name wins, as in Kube-OVN)."""
+        return self._named
+
     def __bool__(self) -> bool:
         return bool(self._by_ns)
 
