@@ -13,6 +13,7 @@ from __future__ import annotations
 import pytest
 
 from apibridge.plan import fence
+from apibridge.twin.ovn import realize
 from apibridge.twin.proof.verify import Checked, VerifyReport, verify
 
 from .conftest import data, example, running_lab
@@ -49,6 +50,16 @@ def test_policies_decide_api_reachability_and_cannot_open_the_fence() -> None:
         # default-deny egress inside tenant-a: the two pods of its VPC no longer reach each other
         same = [c for c in result.checked if c.exp.kind == "same-vpc" and c.exp.source.startswith("ingress-nginx/")]
         assert same and all(c.exp.expect == "blocked" and c.result == "blocked" for c in same)
+        # the policies in NB as kube-ovn-controller writes them, and gone again when the input drops them
+        nb = realize.current(lab.nb())
+        assert "operator.tenant-b.apibridge-tenant-b.kube-system.ovn" in nb.pg_ports["allow.all.ingress.tenant.b"]
+        egress = nb.pg_acls["deny.egress.tenant.b"][("from-lport", 2000, "inport == @deny.egress.tenant.b && ip")]
+        assert egress["options"] == {"apply-after-lb": "true"} and egress["action"] == "drop"
+        lab.up(INPUT[:2])
+        nb = realize.current(lab.nb())
+        policy_groups = {"deny.egress.ingress.nginx", "allow.api.ingress.nginx", "deny.egress.tenant.b"}
+        assert not policy_groups & set(nb.port_groups) and "allow.all.ingress.tenant.b" not in nb.port_groups
+        assert not nb.address_sets
 
 
 def test_the_old_fence_priority_loses_to_an_allow_all_ingress_policy(monkeypatch: pytest.MonkeyPatch) -> None:
