@@ -189,6 +189,7 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
     ingress: dict[tuple[str, int, str], tuple[NetworkPolicy, _Group, str, Attachment, int, int]] = {}
     admin_in: dict[tuple[str, int], tuple[AdminPolicy, _Group, str, int]] = {}
     admin_eg: dict[tuple[str, int], tuple[AdminPolicy, _Group, int]] = {}
+    memo: dict[tuple[str, tuple[tuple[str, str], ...], str], tuple[NetworkPolicy, ...]] = {}
     for pod in cluster.pods:
         attached, wants_api = pods.attachments(pod)
         if not attached:
@@ -196,18 +197,19 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
         ref = pod.meta.ref
         if wants_api and endpoints:
             via = attached[0]
-            for np in policies.selecting_pod(pod, via.provider):
-                if not np.has_egress:
-                    continue
-                blocked = [
-                    (ip, port)
+            # pods alike (namespace, labels, provider) get one evaluation: rules and peers are tenant input
+            memo_key = (pod.namespace, tuple(sorted(pod.labels.items())), via.provider)
+            dropping = memo.get(memo_key)
+            if dropping is None:
+                verdicts = [
+                    policies.egress(pod.namespace, pod.labels, via.provider, Endpoint(ip), port)
                     for ip, port in endpoints
-                    if not policies.egress(pod.namespace, pod.labels, via.provider, Endpoint(ip), port).allowed
                 ]
-                if blocked:
-                    key = (np.ref, via.provider)
-                    entry = egress.setdefault(key, (np, _Group(), via.provider))
-                    entry[1].add(ref)
+                blocked = next((v for v in verdicts if not v.allowed), None)
+                dropping = memo[memo_key] = blocked.isolating if blocked is not None else ()
+            for np in dropping:
+                entry = egress.setdefault((np.ref, via.provider), (np, _Group(), via.provider))
+                entry[1].add(ref)
             for anp in anps:
                 if not _admin_subject(anp, cluster, pod):
                     continue
