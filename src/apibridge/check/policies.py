@@ -258,8 +258,8 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                 "AB310",
                 np.meta.ref,
                 "spec.egress",
-                f"isolates the egress of {group.names()}, which reach the API server through their attachment "
-                f"({provider}); Kube-OVN puts that port into this policy's port group too, and its egress ACLs "
+                f"isolates the egress of {group.names()}, reaching the API server through the attachment "
+                f"{provider}; Kube-OVN puts that port into this policy's port group too, and its egress ACLs "
                 f"run after the load balancer, where the API traffic is addressed to the endpoints {shown}, "
                 f"not the ClusterIP {vips}: no rule allows them, so the API traffic is dropped",
                 hint,
