@@ -63,3 +63,19 @@ def test_stages_priorities_and_matches() -> None:
     assert ("to-lport", 2001, f"{base} && udp") in acls
     block = "inport == @p.tenant.b && ip && (ip4.dst == 172.18.0.0/16 && ip4.dst != {172.18.0.9/32, 172.18.1.0/24})"
     assert acls[("from-lport", 2001, block)].name == "np/p.tenant-b/egress/IPv4/0/ipBlock"
+
+
+def test_admin_policies_are_noted_not_programmed() -> None:
+    anp = {
+        "apiVersion": "policy.networking.k8s.io/v1alpha1",
+        "kind": "AdminNetworkPolicy",
+        "metadata": {"name": "a"},
+        "spec": {
+            "priority": 1,
+            "subject": {"namespaces": {}},
+            "ingress": [{"action": "Allow", "from": [{"namespaces": {}}]}],
+        },
+    }
+    topo = _topo(anp)
+    assert any(n.startswith("AdminNetworkPolicy/a: not programmed") for n in topo.notes)
+    assert not [pg for pg in topo.port_groups if pg.acls]

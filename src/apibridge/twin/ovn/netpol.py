@@ -170,6 +170,12 @@ class _Programmer:
 
 def program_policies(topo: Topology, cluster: Cluster, version: str) -> None:
     """Add every NetworkPolicy's port group, address sets and ACLs to ``topo`` (pods already built)."""
+    for anp in cluster.admin_policies:
+        topo.notes.append(
+            f"{anp.meta.ref}: not programmed — OVN 23.03 has no ACL tiers, and Kube-OVN's tier "
+            f"{netpol.BANP_TIER if anp.baseline else netpol.ANP_TIER} cannot be imitated by priority "
+            f"(docs/networkpolicy.md; `apibridge check` judges it: AB312, AB313)"
+        )
     if not cluster.network_policies:
         return
     programmer = _Programmer(topo, cluster, version)
