@@ -75,3 +75,14 @@ def test_the_old_fence_priority_loses_to_an_allow_all_ingress_policy(monkeypatch
         result = verify(topo, netns, ca_file=lab.place.ca_file, adversarial=True, exhaustive=True)
         leaks = [(c.exp.source, c.exp.target) for c in _from_default(result) if c.result == "reach"]
         assert leaks, "the old fence should have let the default VPC into the attachment"
+
+
+def test_dual_stack_policy_allows_one_family_of_endpoints() -> None:
+    with running_lab("npds") as lab:
+        report = lab.up([example("dualstack"), data("netpol-dualstack.yaml")])
+        assert report.failures == {}
+        netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
+        result = verify(lab.desired().topology, netns, ca_file=lab.place.ca_file, adversarial=True, exhaustive=True)
+        assert result.failed == 0, [(c.exp.source, c.exp.target, c.exp.expect, c.result) for c in result.failures]
+        api = {c.exp.target: (c.exp.expect, c.result) for c in result.checked if c.exp.kind == "api"}
+        assert api == {"10.96.0.1": ("reach", "reach"), "fd00:10:96::1": ("blocked", "blocked")}

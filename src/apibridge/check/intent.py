@@ -269,6 +269,8 @@ def with_policies(
         else:
             targets = ()
         for ip, port in targets:
+            if ip.version != want.network.version:
+                continue  # each ClusterIP is DNATed to endpoints of its own family
             protocols = [p.protocol for p in want.ports if p.port == port] or ["TCP"]
             verdict = policies.egress(namespace, labels, provider, Endpoint(ip), port, protocols[0])
             if not verdict.allowed:

@@ -66,6 +66,8 @@ def api_expectation(pod: TwinPod, vip: IPAddress, port: int, topo: Topology | No
         policies = topo.netpolicies if topo is not None else None
         if policies:
             for ip, eport in api_endpoints(policies.cluster):
+                if ip.version != vip.version:
+                    continue
                 v = policies.egress(pod.namespace, pod.labels, rules.OVN_PROVIDER, Endpoint(ip), eport)
                 if not v.allowed:
                     return "blocked", f"NetworkPolicy {v.policies} allows no egress to the API endpoint {ip}:{eport}"
