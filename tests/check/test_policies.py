@@ -218,3 +218,15 @@ def test_hostile_policy_costs_one_evaluation_per_kind_of_pod() -> None:
     elapsed = time.perf_counter() - started
     assert len(found) == 1 and "and 1997 more" in found[0].message
     assert elapsed < 60, elapsed
+
+
+def test_dual_stack_names_only_the_dropped_endpoints() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    text = [(root / "examples" / "dualstack" / f).read_text() for f in ("cluster.yaml", "bridge.yaml", "workload.yaml")]
+    policy = (root / "tests" / "twin_lab" / "data" / "netpol-dualstack.yaml").read_text()
+    found = by_code(run(*text, policy), "AB310")
+    assert [f.obj for f in found] == ["NetworkPolicy/ingress-nginx/api-v4-only"]
+    assert "fc00:f853:ccd:e793::2:6443" in found[0].message and "172.18.0.2:6443" not in found[0].message
+    assert "cidr: fc00:f853:ccd:e793::2/128" in found[0].hint

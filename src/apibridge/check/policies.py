@@ -169,6 +169,8 @@ def _admin_peer_covers(peer: AdminPeer, cluster: Cluster, ip: IPAddress) -> bool
 
 
 Endpoints = Iterable[tuple[IPAddress, int]]
+Endpoint_ = tuple[IPAddress, int]
+Judged = tuple[tuple[NetworkPolicy, ...], tuple[Endpoint_, ...]]  # isolating policies, endpoints they drop
 
 
 def _admin_rule_covers(peers: Iterable[AdminPeer], cluster: Cluster, endpoints: Endpoints) -> bool:
@@ -185,11 +187,13 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
     default_ns = _default_vpc_namespaces(cluster)
     cidrs = _default_vpc_cidrs(cluster, pods.subnets.values())
     anps = sorted((a for a in cluster.admin_policies if not a.baseline), key=lambda a: (a.priority, a.meta.name))
-    egress: dict[tuple[str, str], tuple[NetworkPolicy, _Group, str]] = {}
+    egress: dict[tuple[str, str, tuple[Endpoint_, ...]], tuple[NetworkPolicy, _Group, str, tuple[Endpoint_, ...]]] = {}
     ingress: dict[tuple[str, int, str], tuple[NetworkPolicy, _Group, str, Attachment, int, int]] = {}
     admin_in: dict[tuple[str, int], tuple[AdminPolicy, _Group, str, int]] = {}
     admin_eg: dict[tuple[str, int], tuple[AdminPolicy, _Group, int]] = {}
-    memo: dict[tuple[str, tuple[tuple[str, str], ...], str], tuple[NetworkPolicy, ...]] = {}
+    memo: dict[
+        tuple[str, tuple[tuple[str, str], ...], str], tuple[tuple[NetworkPolicy, ...], tuple[Endpoint_, ...]]
+    ] = {}
     for pod in cluster.pods:
         attached, wants_api = pods.attachments(pod)
         if not attached:
@@ -199,16 +203,18 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
             via = attached[0]
             # pods alike (namespace, labels, provider) get one evaluation: rules and peers are tenant input
             memo_key = (pod.namespace, tuple(sorted(pod.labels.items())), via.provider)
-            dropping = memo.get(memo_key)
-            if dropping is None:
+            judged = memo.get(memo_key)
+            if judged is None:
                 verdicts = [
-                    policies.egress(pod.namespace, pod.labels, via.provider, Endpoint(ip), port)
-                    for ip, port in endpoints
+                    (ep, policies.egress(pod.namespace, pod.labels, via.provider, Endpoint(ep[0]), ep[1]))
+                    for ep in endpoints
                 ]
-                blocked = next((v for v in verdicts if not v.allowed), None)
-                dropping = memo[memo_key] = blocked.isolating if blocked is not None else ()
-            for np in dropping:
-                entry = egress.setdefault((np.ref, via.provider), (np, _Group(), via.provider))
+                blocked = tuple(ep for ep, v in verdicts if not v.allowed)
+                isolating = next((v.isolating for _, v in verdicts if not v.allowed), ())
+                judged = memo[memo_key] = (isolating, blocked)
+            for np in judged[0]:
+                key = (np.ref, via.provider, judged[1])
+                entry = egress.setdefault(key, (np, _Group(), via.provider, judged[1]))
                 entry[1].add(ref)
             for anp in anps:
                 if not _admin_subject(anp, cluster, pod):
@@ -246,8 +252,9 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
     shown = ", ".join(f"{ip}:{port}" for ip, port in endpoints)
     vips = ", ".join(str(ip) for ip in cluster.api_cluster_ips())
     opt_out = netpol.honours_policy_for(plan.kubeovn_version)
-    for np, group, provider in egress.values():
-        hint = f"add the rule {allow_rule_yaml(endpoints)} to spec"
+    for np, group, provider, blocked_eps in egress.values():
+        hint = f"add the rule {allow_rule_yaml(blocked_eps)} to spec"
+        dropped = ", ".join(f"{ip}:{port}" for ip, port in blocked_eps)
         if opt_out:
             hint += (
                 f"; or annotate the policy {netpol.NETWORK_POLICY_FOR}: ovn so that Kube-OVN "
@@ -260,7 +267,7 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                 "spec.egress",
                 f"isolates the egress of {group.names()}, reaching the API server through the attachment "
                 f"{provider}; Kube-OVN puts that port into this policy's port group too, and its egress ACLs "
-                f"run after the load balancer, where the API traffic is addressed to the endpoints {shown}, "
+                f"run after the load balancer, where the API traffic is addressed to the endpoints {dropped}, "
                 f"not the ClusterIP {vips}: no rule allows them, so the API traffic is dropped",
                 hint,
             )
