@@ -230,3 +230,13 @@ def test_dual_stack_names_only_the_dropped_endpoints() -> None:
     assert [f.obj for f in found] == ["NetworkPolicy/ingress-nginx/api-v4-only"]
     assert "fc00:f853:ccd:e793::2:6443" in found[0].message and "172.18.0.2:6443" not in found[0].message
     assert "cidr: fc00:f853:ccd:e793::2/128" in found[0].hint
+
+
+def test_a_tie_is_no_fence() -> None:
+    tie = [{"direction": "to-lport", "priority": 2001, "match": "ip", "action": "drop"}]
+    docs = [nad(), api_subnet(acls=[*FENCE, *tie]), VPC1, seed_pod()]
+    assert "AB311" in codes(run(*docs, netpol("open", **ALLOW_ALL_INGRESS)))
+    above = [{"direction": "to-lport", "priority": 2002, "match": "ip", "action": "drop"}]
+    assert "AB311" not in codes(
+        run(nad(), api_subnet(acls=[*FENCE, *above]), VPC1, seed_pod(), netpol("o", **ALLOW_ALL_INGRESS))
+    )

@@ -191,9 +191,7 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
     ingress: dict[tuple[str, int, str], tuple[NetworkPolicy, _Group, str, Attachment, int, int]] = {}
     admin_in: dict[tuple[str, int], tuple[AdminPolicy, _Group, str, int]] = {}
     admin_eg: dict[tuple[str, int], tuple[AdminPolicy, _Group, int]] = {}
-    memo: dict[
-        tuple[str, tuple[tuple[str, str], ...], str], tuple[tuple[NetworkPolicy, ...], tuple[Endpoint_, ...]]
-    ] = {}
+    memo: dict[tuple[str, tuple[tuple[str, str], ...], str], Judged] = {}
     for pod in cluster.pods:
         attached, wants_api = pods.attachments(pod)
         if not attached:
@@ -227,7 +225,7 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                     break  # the first admin rule that matches decides (Allow, Deny) or passes to tier 2
         for att in attached:
             drop = to_lport_drop(att.subnet)
-            if drop is not None and drop < netpol.INGRESS_ALLOW:
+            if drop is not None and drop <= netpol.INGRESS_ALLOW:  # a tie is OVN's to break: no fence
                 for np in policies.selecting_pod(pod, att.provider):
                     if not np.has_ingress:
                         continue
@@ -279,8 +277,8 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                 np.meta.ref,
                 f"spec.ingress[{index}]",
                 f"allows ingress to the attachment of {group.names()} on subnet {att.subnet.name} ({why}): "
-                f"Kube-OVN's to-lport allow {netpol.INGRESS_ALLOW} outranks the subnet's to-lport drop {drop} "
-                f"in the same stage, so pods of the default VPC reach the attached pods",
+                f"Kube-OVN's to-lport allow {netpol.INGRESS_ALLOW} outranks (or ties) the subnet's to-lport drop "
+                f"{drop} in the same stage, so pods of the default VPC reach the attached pods",
                 f"raise the subnet's to-lport drop (and its allows) above {netpol.TENANT_REACHABLE_MAX}, as an "
                 f"ApiBridge's fence does, or narrow the rule's from",
             )
