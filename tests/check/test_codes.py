@@ -15,6 +15,8 @@ from apibridge.check.findings import CODES
 from apibridge.plan.settings import Settings
 
 from .kit import (
+    ALLOW_ALL_INGRESS,
+    DENY_EGRESS,
     FENCE,
     NETWORKS,
     SEED,
@@ -22,12 +24,14 @@ from .kit import (
     SEED_PROVIDER,
     SEED_ROUTES,
     SEED_ROUTES_KEY,
+    anp,
     api_subnet,
     bridge,
     by_code,
     codes,
     deployment,
     nad,
+    netpol,
     node,
     pod,
     routes,
@@ -522,6 +526,69 @@ CASES = [
         [VPC1, bridge("b"), pod("x", "ns1", {NETWORKS: "kube-system/apibridge-b"})],
         "Pod/ns1/x",
         'metadata.annotations["apibridge-b.kube-system.ovn.kubernetes.io/port_security"]',
+    ),
+    # --- policies on attachment ports ----------------------------------------------------------------
+    Case(
+        "AB310",
+        [VPC1, node(), bridge("b"), pod(), netpol("deny", **DENY_EGRESS)],
+        [
+            VPC1,
+            node(),
+            bridge("b"),
+            pod(),
+            netpol("deny", annotations={"ovn.kubernetes.io/network_policy_for": "ovn"}, **DENY_EGRESS),
+        ],
+        "NetworkPolicy/ns1/deny",
+        "spec.egress",
+    ),
+    Case(
+        "AB311",
+        [
+            nad(),
+            api_subnet(acls=[{"direction": "to-lport", "priority": 2000, "match": "ip", "action": "drop"}]),
+            VPC1,
+            seed_pod(),
+            netpol("open", **ALLOW_ALL_INGRESS),
+        ],
+        [VPC1, bridge("b"), pod(), netpol("open", **ALLOW_ALL_INGRESS)],
+        "NetworkPolicy/ns1/open",
+        "spec.ingress[0]",
+    ),
+    Case(
+        "AB312",
+        [
+            VPC1,
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, ingress=[{"action": "Allow", "from": [{"namespaces": {}}]}]),
+        ],
+        [
+            VPC1,
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, ingress=[{"action": "Pass", "from": [{"namespaces": {}}]}]),
+        ],
+        "AdminNetworkPolicy/a",
+        "spec.ingress[0]",
+    ),
+    Case(
+        "AB313",
+        [
+            VPC1,
+            node(),
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, egress=[{"action": "Deny", "to": [{"networks": ["172.18.0.2/32"]}]}]),
+        ],
+        [
+            VPC1,
+            node(),
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, egress=[{"action": "Allow", "to": [{"networks": ["172.18.0.2/32"]}]}]),
+        ],
+        "AdminNetworkPolicy/a",
+        "spec.egress[0]",
     ),
 ]
 

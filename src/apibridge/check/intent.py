@@ -27,9 +27,10 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from apibridge.check.netpol import Endpoint, Policies, api_endpoints
 from apibridge.kubeovn import networks, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
@@ -51,6 +52,8 @@ class Want:
     ports: tuple[PortSpec, ...]
     why: str
     evidence: str = ""  # the annotation that shows the intent ("" for a bridge: its spec does)
+    # the pod's own NetworkPolicies drop it (see ``with_policies``): intended by the bridge, refused by the tenant
+    blocked_by: str = ""
 
     def covers(self, ip: IPAddress, port: int | None = None, protocol: str | None = None) -> bool:
         if ip not in self.network:
@@ -160,7 +163,7 @@ def _lenient_dsts(value: str) -> Iterable[IPNetwork]:
                 continue
 
 
-def _attachment_subnets(
+def attachment_subnets(
     annotations: Mapping[str, str], namespace: str, own: tuple[str, str] | None, ctx: IntentContext
 ) -> list[tuple[str, str]]:
     """(``ns/nad``, default-VPC subnet) of every hand-written attachment that lands in the default VPC."""
@@ -212,7 +215,7 @@ def pod_intent(
             for ip in ctx.api_ips:
                 if ip.version == dst.version and ip in dst:
                     named.setdefault(ip, (f"its annotation {key} routes the API ClusterIP {ip}", key))
-    attached = _attachment_subnets(annotations, namespace, own, ctx)
+    attached = attachment_subnets(annotations, namespace, own, ctx)
     for ip in ctx.api_ips:
         why, evidence = named.get(ip, ("", ""))
         if not why:
@@ -224,3 +227,58 @@ def pod_intent(
         if why and not any(w.kind == "api" and w.covers(ip) for w in wants):
             wants.append(Want("api", _host(ip), ctx.api_ports, why, evidence))
     return PodIntent(tuple(wants)) if wants else NO_INTENT
+
+
+def service_endpoints(cluster: Cluster, service: tuple[str, str]) -> tuple[tuple[IPAddress, int], ...]:
+    """The backends of a Service as the load balancer DNATs to them (the API server's: ``api_endpoints``)."""
+    if service == rules.KUBERNETES_SERVICE:
+        return api_endpoints(cluster)
+    out = [(ip, p.port) for eps in cluster.endpoints.get(service, ()) for ip in eps.addresses for p in eps.ports]
+    return tuple(dict.fromkeys(out))
+
+
+def with_policies(
+    intent: PodIntent,
+    namespace: str,
+    labels: Mapping[str, str],
+    provider: str,
+    policies: Policies,
+    cluster: Cluster,
+) -> PodIntent:
+    """``intent`` with each destination the pod's own NetworkPolicies drop marked ``blocked_by``.
+
+    The pod's traffic leaves through its port of ``provider`` (the bridge's attachment); Kube-OVN's
+    egress ACLs judge it after the load balancer, so API and DNS wants are judged at their Services'
+    endpoints, an ``extra`` single address as itself (a wider ``extra`` CIDR is not judged). A
+    tenant's policy is intent too: what it refuses is not expected to be reached.
+    """
+    if not policies or not intent.wants:
+        return intent
+    out: list[Want] = []
+    for want in intent.wants:
+        if want.kind == "api":
+            targets = service_endpoints(cluster, rules.KUBERNETES_SERVICE)
+        elif want.kind == "dns":
+            targets = tuple(
+                (ip, p.port) for ip, _ in service_endpoints(cluster, rules.KUBE_DNS_SERVICE) for p in want.ports
+            )
+        elif want.network.num_addresses == 1:
+            targets = tuple((want.network.network_address, p.port) for p in want.ports) or (
+                (want.network.network_address, 0),
+            )
+        else:
+            targets = ()
+        for ip, port in targets:
+            if ip.version != want.network.version:
+                continue  # each ClusterIP is DNATed to endpoints of its own family
+            protocols = [p.protocol for p in want.ports if p.port == port] or ["TCP"]
+            verdict = policies.egress(namespace, labels, provider, Endpoint(ip), port, protocols[0])
+            if not verdict.allowed:
+                want = replace(
+                    want,
+                    blocked_by=f"NetworkPolicy {verdict.policies} isolates its egress and allows no connection to "
+                    f"{ip}:{port} (egress ACLs see the endpoint after the load balancer)",
+                )
+                break
+        out.append(want)
+    return PodIntent(tuple(out))

@@ -20,6 +20,8 @@ KUBEOVN_API: Final = "kubeovn.io/v1"
 NAD_API: Final = "k8s.cni.cncf.io/v1"
 APIBRIDGE_GROUP: Final = "apibridge.dev"
 APIBRIDGE_API: Final = "apibridge.dev/v1alpha1"
+NETWORKING_API: Final = "networking.k8s.io/v1"  # NetworkPolicy (rules: apibridge.kubeovn.netpol)
+ANP_API: Final = "policy.networking.k8s.io/v1alpha1"  # AdminNetworkPolicy, BaselineAdminNetworkPolicy
 # The kinds of those groups (the built-in ones are in ``apibridge.base.kinds``).
 SUBNET_KIND: Final = Kind(KUBEOVN_API, "Subnet", "subnets", False)
 VPC_KIND: Final = Kind(KUBEOVN_API, "Vpc", "vpcs", False)

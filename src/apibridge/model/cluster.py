@@ -24,6 +24,7 @@ from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model import objects as o
 from apibridge.model.load import DEFAULT_LIMITS, Document, Limits, load_documents, no_gc
+from apibridge.model.networkpolicy import AdminPolicy, NetworkPolicy, parse_admin_policy, parse_network_policy
 
 # Kinds of well-known groups that we read past without modelling them (kept for `inject`).
 PASSTHROUGH_KINDS = {
@@ -38,7 +39,6 @@ PASSTHROUGH_KINDS = {
     "PersistentVolume",
     "Ingress",
     "IngressClass",
-    "NetworkPolicy",
     "LimitRange",
     "ResourceQuota",
     "PodDisruptionBudget",
@@ -112,6 +112,9 @@ _PARSERS: dict[str, Callable[[Document, o.Meta], Any]] = {
     "NetworkAttachmentDefinition": o.parse_nad,
     "ApiBridge": o.parse_apibridge,
     "Namespace": lambda doc, meta: o.Namespace(meta),
+    "NetworkPolicy": parse_network_policy,
+    "AdminNetworkPolicy": parse_admin_policy,
+    "BaselineAdminNetworkPolicy": parse_admin_policy,
     **{k: o.parse_podlike for k in ("Pod", *o.WORKLOAD_KINDS)},
 }
 
@@ -128,6 +131,8 @@ class Cluster:
     subnets: dict[str, o.Subnet] = field(default_factory=dict)
     nads: dict[tuple[str, str], o.Nad] = field(default_factory=dict)
     bridges: dict[str, o.ApiBridge] = field(default_factory=dict)
+    network_policies: list[NetworkPolicy] = field(default_factory=list)  # in input order
+    admin_policies: list[AdminPolicy] = field(default_factory=list)  # ANPs and BANPs, in input order
     others: list[Document] = field(default_factory=list)
     assumptions: list[Assumption] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)  # files in a directory without any kind
@@ -238,6 +243,10 @@ class Cluster:
             self.nads[(obj.meta.namespace or "default", obj.meta.name)] = obj
         elif isinstance(obj, o.ApiBridge):
             self.bridges[obj.meta.name] = obj
+        elif isinstance(obj, NetworkPolicy):
+            self.network_policies.append(obj)
+        elif isinstance(obj, AdminPolicy):
+            self.admin_policies.append(obj)
         self._invalidate()
 
     def _assume(self, obj: str, what: str, *, whole: bool = True) -> None:

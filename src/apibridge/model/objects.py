@@ -91,6 +91,7 @@ class Endpoints:
 class ContainerPort:
     port: int
     protocol: str
+    name: str = ""  # a NetworkPolicy may name it (``ports: [{port: https}]``)
 
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
@@ -250,8 +251,19 @@ KNOWN_KINDS = {
     (rules.KUBEOVN_API, "Subnet"),
     (rules.NAD_API, "NetworkAttachmentDefinition"),
     (rules.APIBRIDGE_API, "ApiBridge"),
+    (rules.NETWORKING_API, "NetworkPolicy"),
+    (rules.ANP_API, "AdminNetworkPolicy"),
+    (rules.ANP_API, "BaselineAdminNetworkPolicy"),
 }
-NAMESPACED = {"Service", "Endpoints", "Pod", "EndpointSlice", "NetworkAttachmentDefinition", *WORKLOAD_KINDS}
+NAMESPACED = {
+    "Service",
+    "Endpoints",
+    "Pod",
+    "EndpointSlice",
+    "NetworkAttachmentDefinition",
+    "NetworkPolicy",
+    *WORKLOAD_KINDS,
+}
 
 
 def _str_map_or_none(value: Any) -> dict[str, str] | None:
@@ -453,7 +465,8 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
                     proto = _PROTOCOLS.get(p.get("protocol")) if type(p) is dict else None
                     if type(number) is not int or not 0 < number < 65536 or proto is None:
                         return _parse_podlike_checked(doc, meta)
-                    ports.append(ContainerPort(number, proto))
+                    pname = p.get("name")
+                    ports.append(ContainerPort(number, proto, pname if type(pname) is str else ""))
     return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
 
 
@@ -487,7 +500,7 @@ def _parse_podlike_checked(doc: Document, meta: Meta) -> PodLike:
             if port is None or not 0 < port < 65536:
                 got = p.get("containerPort")
                 raise pf.error("containerPort", f"expected a port number 1-65535, got {got!r}")
-            ports.append(ContainerPort(port, _protocol(pf, "protocol")))
+            ports.append(ContainerPort(port, _protocol(pf, "protocol"), pf.str_("name") or ""))
     node = tf.str_("spec.nodeName")
     return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
 

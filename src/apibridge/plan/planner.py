@@ -275,7 +275,7 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: S
             kept[name] = list(existing.cidrs)
             for cidr in existing.cidrs:
                 allocator.reserve(cidr)
-    result = Plan(service_cidrs=tuple(config.service_cidrs))
+    result = Plan(service_cidrs=tuple(config.service_cidrs), kubeovn_version=config.kubeovn_version)
     ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
     by_vpc = vpc_subnets(cluster)
     for bridge in ordered:

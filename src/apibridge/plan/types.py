@@ -8,6 +8,7 @@ from typing import Any, Literal
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.routes import Route
 from apibridge.model.objects import Acl, ApiBridge, Nad, Subnet
+from apibridge.plan.settings import KUBEOVN_VERSION
 
 DestinationKind = Literal["apiserver", "dns", "extra"]
 
@@ -76,3 +77,4 @@ class Plan:
     problems: list[PlanProblem] = field(default_factory=list)
     by_vpc: dict[str, list[BridgePlan]] = field(default_factory=dict)  # bridges per custom VPC, by name
     service_cidrs: tuple[IPNetwork, ...] = ()  # the cluster's service CIDRs as given (--service-cidr), if any
+    kubeovn_version: str = KUBEOVN_VERSION  # Settings.kubeovn_version planned with (version-gated Kube-OVN rules)

@@ -64,6 +64,7 @@ WATCHED = (
     Resource(rules.KUBEOVN_API, "subnets", False),
     Resource(rules.NAD_API, "network-attachment-definitions", True),
     Resource(rules.APIBRIDGE_API, "apibridges", False),
+    Resource(rules.NETWORKING_API, "networkpolicies", True),  # Kube-OVN programs them (twin/ovn/netpol.py)
 )
 KIND_OF = {
     "pods": ("v1", "Pod"),
@@ -74,6 +75,7 @@ KIND_OF = {
     "subnets": (rules.KUBEOVN_API, "Subnet"),
     "network-attachment-definitions": (rules.NAD_API, "NetworkAttachmentDefinition"),
     "apibridges": (rules.APIBRIDGE_API, "ApiBridge"),
+    "networkpolicies": (rules.NETWORKING_API, "NetworkPolicy"),
 }
 LEASE_SECONDS = 40
 RENEW_EVERY = 10.0

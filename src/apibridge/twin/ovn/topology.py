@@ -23,7 +23,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from apibridge.check import tenancy
-from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent
+from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent, with_policies
+from apibridge.check.netpol import Policies
 from apibridge.kubeovn import nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
@@ -69,6 +70,7 @@ class AclRule:
     log: bool = False
     name: str | None = None
     severity: str | None = None
+    apply_after_lb: bool = False  # options:apply-after-lb (stage ls_in_acl_after_lb, from-lport only)
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,14 @@ class PortGroup:
     name: str
     ports: tuple[str, ...]
     external_ids: dict[str, str] = field(default_factory=lambda: dict(rules.VENDOR))
+    acls: tuple[AclRule, ...] = ()  # a NetworkPolicy's (twin/ovn/netpol.py)
+
+
+@dataclass(frozen=True)
+class AddressSet:
+    name: str
+    addresses: tuple[str, ...]
+    external_ids: dict[str, str] = field(default_factory=lambda: dict(rules.VENDOR))
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,7 @@ class TwinPod:
     failure: str | None = None  # why kube-ovn would fail this pod; then it has no interfaces
     owner: str = ""  # the workload it stands for (``Deployment/ns/name``), "" for a bare Pod
     intent: PodIntent = NO_INTENT  # what it means to reach (apibridge.check.intent), not what it is wired for
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)  # what NetworkPolicies select
 
     @property
     def ref(self) -> str:
@@ -206,6 +217,7 @@ class Topology:
     static_routes: list[StaticRoute] = field(default_factory=list)
     policies: list[Policy] = field(default_factory=list)
     port_groups: list[PortGroup] = field(default_factory=list)
+    address_sets: list[AddressSet] = field(default_factory=list)
     nodes: list[TwinNode] = field(default_factory=list)
     pods: list[TwinPod] = field(default_factory=list)
     api_cluster_ips: tuple[IPAddress, ...] = ()
@@ -215,6 +227,8 @@ class Topology:
     # what the chart's admission policy says to a pod of another VPC that attaches a bridge's NAD: one
     # attempt per (bridge, other VPC), from that VPC's first pod; ``verify --adversarial`` reports them
     foreign_attempts: list[ForeignAttempt] = field(default_factory=list)
+    # the cluster's NetworkPolicies as Kube-OVN judges them (check.netpol), for verify's expectations
+    netpolicies: Policies | None = None
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -360,6 +374,7 @@ class _Builder:
         self._claim_previous()
         self._nodes()
         intents = intent_context(self.cluster, self.plan)
+        policies = topo.netpolicies = Policies(self.cluster, self.plan.kubeovn_version)
         for pod in sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name)):
             twin = self._pod(pod)
             owner = "" if pod.meta.kind == "Pod" else self._owner(pod)
@@ -371,8 +386,14 @@ class _Builder:
                 intents,
                 nad=f"{bp.nad_namespace}/{bp.nad_name}" if bp else "",
             )
-            topo.pods.append(replace(twin, owner=owner, intent=intent))
+            via = _api_nic(twin, bp.subnet_name if bp else None, self.topo)
+            if policies and via is not None:
+                intent = with_policies(intent, pod.namespace, pod.labels, via.provider, policies, self.cluster)
+            topo.pods.append(replace(twin, owner=owner, intent=intent, labels=dict(pod.labels)))
         self._default_vpc_routing(subnets)
+        from apibridge.twin.ovn.netpol import program_policies  # it builds on this module's types
+
+        program_policies(topo, self.cluster, self.plan.kubeovn_version)
         self._services()
         self._externals()
         self._foreign_attempts()
@@ -791,6 +812,15 @@ def _private_acls(subnet: Subnet, join: Subnet) -> tuple[AclRule, ...]:
                 match = f"({ipf}.src == {cidr} && {ipf}.dst == {net}) || ({ipf}.src == {net} && {ipf}.dst == {cidr})"
                 acls.append(AclRule("to-lport", rules.SUBNET_ALLOW_PRIORITY, match, "allow-related", dict(ids)))
     return tuple(acls)
+
+
+def _api_nic(pod: TwinPod, bridge_subnet: str | None, topo: Topology) -> Nic | None:
+    """The attachment the pod's API traffic leaves through: its bridge's, else one on a default-VPC switch."""
+    default = {s.name for s in topo.switches if s.vpc == rules.DEFAULT_VPC}
+    attached = [n for n in pod.nics if n.ifname != rules.PRIMARY_IFNAME]
+    return next((n for n in attached if n.switch == bridge_subnet), None) or next(
+        (n for n in attached if n.switch in default), None
+    )
 
 
 def build_topology(
