@@ -10,6 +10,7 @@ import ipaddress
 from dataclasses import dataclass
 
 import pytest
+import yaml
 
 from apibridge.check.findings import CODES
 from apibridge.plan.settings import Settings
@@ -45,6 +46,12 @@ ROUTES_FIELD = f'metadata.annotations["{SEED_ROUTES_KEY}"]'
 NETWORKS_FIELD = f'metadata.annotations["{NETWORKS}"]'
 GW = "100.100.100.1"
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
+
+
+def labelled(body: str, labels: dict[str, str]) -> str:
+    doc = yaml.safe_load(body)
+    doc["metadata"]["labels"] = labels
+    return str(yaml.safe_dump(doc))
 
 
 def seed_route(dst: str = "10.96.0.1/32", gw: str | None = GW) -> str:
@@ -354,6 +361,18 @@ CASES = [
             service("kube-system", "kube-dns", "10.96.0.10", port=53),
             bridge("b", destinations={"dns": True}),
         ],
+        "ApiBridge/b",
+        "spec.destinations.dns",
+    ),
+    Case(  # which Service was taken as the cluster DNS (kubespray's coredns, found by its label)
+        "AB105",
+        [
+            VPC1,
+            pod(),
+            labelled(service("kube-system", "coredns", "10.233.0.3", port=53), {"k8s-app": "kube-dns"}),
+            bridge("b", destinations={"dns": True}),
+        ],
+        [VPC1, pod(), bridge("b")],
         "ApiBridge/b",
         "spec.destinations.dns",
     ),

@@ -45,4 +45,7 @@ app.kubernetes.io/component: webhook
 {{- if .Values.settings.serviceCIDR }}
 - --service-cidr={{ .Values.settings.serviceCIDR }}
 {{- end }}
+{{- if .Values.settings.dnsService }}
+- --dns-service={{ .Values.settings.dnsService }}
+{{- end }}
 {{- end }}

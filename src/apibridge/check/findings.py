@@ -9,7 +9,7 @@ generated from it.
 Code ranges:
 * ``AB0xx`` — input as Kube-OVN and Multus judge it: Subnet rules (``ValidateSubnet``,
   ``checkSubnetConflict``), attachment subnets, NADs and the ``networks`` annotation;
-* ``AB1xx`` — the planner's problems (AB101–AB104, from ``PlanProblem``) and ApiBridge intent;
+* ``AB1xx`` — the planner's problems (AB101–AB105, from ``PlanProblem``) and ApiBridge intent;
 * ``AB2xx`` — the ``<provider>.kubernetes.io/routes`` annotation as kube-ovn-cni applies it;
 * ``AB3xx`` — security: what an attachment lets a pod reach.
 """
@@ -110,9 +110,10 @@ CODES: dict[str, CodeInfo] = {
     "AB043": CodeInfo("error", "Pod network annotations where no pod carries them (workload metadata, mis-indented)"),
     # --- planner problems (apibridge.plan, converted 1:1) and ApiBridge intent --------------------------
     "AB101": CodeInfo("error", "ApiBridge wants the API server but default/kubernetes has no ClusterIP"),
-    "AB102": CodeInfo("error", "ApiBridge wants DNS but kube-system/kube-dns has no ClusterIP"),
+    "AB102": CodeInfo("error", "ApiBridge wants DNS but no cluster DNS Service with a ClusterIP is in the input"),
     "AB103": CodeInfo("error", "ApiBridge cidrBlock auto: the pool has no free block"),
     "AB104": CodeInfo("error", "ApiBridge destination family has no CIDR in the attachment subnet"),
+    "AB105": CodeInfo("info", "ApiBridge's DNS destination: which Service was taken as the cluster DNS, which ports"),
     "AB110": CodeInfo("warning", "Two ApiBridges of one VPC select the same pods (the first by name wins)"),
     "AB111": CodeInfo("error", "ApiBridge's VPC is not in the input"),
     "AB112": CodeInfo("warning", "ApiBridge for the default VPC (its pods reach the API server already)"),

@@ -15,7 +15,7 @@ import click
 from apibridge.base.errors import InputError, Location
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
-from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings
+from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings, SettingsError, parse_service_ref
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings of severity error (or a plan that cannot be made)
@@ -57,8 +57,18 @@ def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any
 def pool_options(func: F) -> F:
     """``--pool``, ``--pool-v6``, ``--service-cidr``: where ``cidrBlock: auto`` allocates and what it avoids.
 
-    The command receives one ``planner`` argument, a ``Settings``.
+    The command receives one ``planner`` argument, a ``Settings``. ``--dns-service`` is kept in the click
+    context (not an argument) and read by ``planner_config``, so that every command taking these options
+    plans with it without a new parameter.
     """
+    func = click.option(
+        "--dns-service",
+        expose_value=False,
+        callback=_dns_service,
+        metavar="NAMESPACE/NAME",
+        help="The cluster DNS Service for destinations.dns (default: found by the label k8s-app=kube-dns, "
+        "then the usual names kube-dns, coredns, rke2-coredns-rke2-coredns, openshift-dns/dns-default).",
+    )(func)
     func = click.option(
         "--service-cidr",
         "service_cidrs",
@@ -87,8 +97,21 @@ def pool_options(func: F) -> F:
     return func
 
 
+def _dns_service(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        try:
+            ctx.meta[_DNS_SERVICE_META] = parse_service_ref(value)
+        except SettingsError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+
+_DNS_SERVICE_META = "apibridge.dns_service"
+
+
 def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -> Settings:
-    config = Settings(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs))
+    ctx = click.get_current_context(silent=True)
+    dns = ctx.meta.get(_DNS_SERVICE_META) if ctx is not None else None
+    config = Settings(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs), dns_service=dns)
     for pool, block in ((config.pool_v4, config.block_v4), (config.pool_v6, config.block_v6)):
         if pool.prefixlen > block:
             raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")

@@ -61,6 +61,23 @@ SEED_CIDR: Final = "100.100.100.0/24"
 # --- Kubernetes -------------------------------------------------------------------------------
 KUBERNETES_SERVICE: Final = ("default", "kubernetes")
 KUBE_DNS_SERVICE: Final = ("kube-system", "kube-dns")
+# The cluster DNS Service is not always kube-system/kube-dns (issue 11 item 13). Users' tools find it by the
+# label kubeadm, kubespray, k3s and RKE2 put on it (``k8s-app: kube-dns``: kubernetes/kubernetes
+# cluster/addons/dns/coredns, kubespray roles/kubernetes-apps/ansible/templates/coredns-svc.yml.j2, the
+# coredns Helm chart RKE2 ships with ``isClusterService``), in kube-system; then by the usual names:
+# kubeadm/k3s ``kube-dns``, kubespray ``coredns``, RKE2 ``rke2-coredns-rke2-coredns``, OpenShift's DNS
+# operator ``openshift-dns/dns-default``. ``Settings.dns_service`` names it outright.
+DNS_SERVICE_NAMESPACE: Final = "kube-system"
+DNS_SERVICE_LABEL: Final = ("k8s-app", "kube-dns")
+DNS_SERVICE_NAMES: Final = (
+    KUBE_DNS_SERVICE,
+    ("kube-system", "coredns"),
+    ("kube-system", "rke2-coredns-rke2-coredns"),
+    ("openshift-dns", "dns-default"),
+)
+# The DNS ports of that Service, by name (every one of the above names them so; ``metrics`` is not DNS).
+DNS_PORT_NAMES: Final = ("dns", "dns-tcp")
+DNS_PORT: Final = 53
 DEFAULT_API_CLUSTER_IP: Final = "10.96.0.1"
 DEFAULT_API_PORT: Final = 443
 DEFAULT_APISERVER_PORT: Final = 6443  # kind / kubeadm endpoint port

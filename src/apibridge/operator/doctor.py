@@ -614,6 +614,16 @@ def diagnose_objects(
 
 
 # ---- reading the cluster --------------------------------------------------------------------------------
+async def _list_services(client: Client, namespace: str) -> list[dict[str, Any]]:
+    """The Services of ``namespace``; none when the user may not list them there (403)."""
+    try:
+        return await client.list(kube.SERVICE, namespace)
+    except ApiError as exc:
+        if exc.code in (403, 404):
+            return []
+        raise
+
+
 async def _list(client: Client, kind: Kind) -> list[dict[str, Any]]:
     """All objects of ``kind``; an API that does not serve the kind (CRD not installed) has none."""
     try:
@@ -632,9 +642,14 @@ async def diagnose(client: Client, namespace: str, name: str, settings: Settings
     objects: list[dict[str, Any]] = [pod]
     for kind in (kube.APIBRIDGE, kube.SUBNET, kube.VPC, kube.NAD, kube.NAMESPACE, kube.NODE):
         objects += await _list(client, kind)
-    for svc_ns, svc_name in sorted(kube.PLANNED_SERVICES):
-        svc = await client.get(kube.SERVICE, svc_name, svc_ns)
-        if svc is not None:
-            objects.append(svc)
+    api_ns, api_name = rules.KUBERNETES_SERVICE
+    if (api := await client.get(kube.SERVICE, api_name, api_ns)) is not None:
+        objects.append(api)
+    # every Service that can be the cluster DNS Service (``apibridge.plan.dns``)
+    candidates = [*rules.DNS_SERVICE_NAMES, *([settings.dns_service] if settings and settings.dns_service else [])]
+    for svc_ns in sorted({rules.DNS_SERVICE_NAMESPACE, *(ns for ns, _ in candidates)}):
+        for svc in await _list_services(client, svc_ns):
+            if kube.planned_service(svc, settings):
+                objects.append(svc)
     slimmed = [kube.slim(o) if o.get("kind") == "Node" else o for o in objects]
     return diagnose_objects(namespace, name, slimmed, settings)
