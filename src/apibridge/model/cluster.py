@@ -411,6 +411,18 @@ class Cluster:
     def service(self, namespace: str, name: str) -> o.Service | None:
         return self.services.get((namespace, name))
 
+    def service_endpoints(self, namespace: str, name: str) -> list[o.Endpoints]:
+        """The endpoints Kube-OVN programs for a Service: its EndpointSlices when the input has any.
+
+        kube-ovn v1.16.2 ``pkg/controller/endpoint_slice.go handleUpdateEndpointSlice`` lists EndpointSlices by
+        ``kubernetes.io/service-name`` and never reads Endpoints; an export holding both (``kubectl get
+        ep,endpointslices``) would otherwise count every backend twice. Endpoints alone (an older export)
+        stand for the slices kube-controller-manager's EndpointSliceMirroring controller makes of them.
+        """
+        found = self.endpoints.get((namespace, name), [])
+        slices = [e for e in found if e.meta.kind == "EndpointSlice"]
+        return slices or found
+
     def api_cluster_ips(self) -> tuple[IPAddress, ...]:
         svc = self.services.get(rules.KUBERNETES_SERVICE)
         return svc.cluster_ips if svc else ()

@@ -474,7 +474,7 @@ class _Builder:
             if node.control_plane or len(self.node_names) == 1:
                 api_port = rules.DEFAULT_APISERVER_PORT
             self.topo.nodes.append(TwinNode(name, node.control_plane, node.internal_ips, nic, api_port))
-        eps = self.cluster.endpoints.get(rules.KUBERNETES_SERVICE, [])
+        eps = self.cluster.service_endpoints(*rules.KUBERNETES_SERVICE)
         ports = {p.port for e in eps for p in e.ports}
         if ports:
             port = sorted(ports)[0]
@@ -739,7 +739,7 @@ class _Builder:
         """(address, target port) of Service port ``sp``: from the Service's endpoints, matched by port
         name; without endpoints in the input, from the pods its selector picks (what the
         EndpointSlice controller would write: ``targetPort``, or the port itself)."""
-        slices = self.cluster.endpoints.get((ns, name), [])
+        slices = self.cluster.service_endpoints(ns, name)
         if slices:
             out: list[tuple[IPAddress, int]] = []
             for eps in slices:
