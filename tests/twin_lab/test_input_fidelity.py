@@ -74,3 +74,137 @@ def test_the_slice_wins_where_endpoints_disagree() -> None:
 def test_endpoints_alone_still_give_backends() -> None:
     """An export without slices: the EndpointSlice mirroring controller would mirror the Endpoints."""
     assert backends(topology(NODES + API + ENDPOINTS), "10.43.0.1:443") == WANT
+
+
+# ---- item 14: addresses from the input -------------------------------------------------------------------------
+# Kube-OVN's IPAM honours ``<provider>.kubernetes.io/ip_address`` and ``mac_address`` (v1.16.2
+# pkg/controller/pod.go acquireAddress / acquireStaticAddress, pkg/ipam/subnet.go GetStaticAddress: an address
+# outside the subnet is AddressOutOfRange, one another pod holds AddressConflict, an unparsable one fails) and
+# ``ip_pool`` (a StatefulSet pod takes the entry of its ordinal); a node's join address is its
+# ``ovn.kubernetes.io/ip_address`` once allocated (pkg/controller/node.go handleAddNode).
+def pod_doc(name: str, annotations: dict[str, str] | None = None, pod_ips: list[str] | None = None) -> str:
+    ann = "".join(f"\n    {k}: '{v}'" for k, v in (annotations or {}).items())
+    status = (
+        f"\nstatus: {{podIP: {pod_ips[0]}, podIPs: [{', '.join('{ip: ' + i + '}' for i in pod_ips)}]}}"
+        if pod_ips
+        else ""
+    )
+    return f"""---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+  namespace: default
+  labels: {{app: {name}}}
+  annotations: {{}}{ann}
+spec: {{containers: [{{name: c, image: busybox}}]}}{status}
+""".replace("annotations: {}\n    ", "annotations:\n    ")
+
+
+def eth0(topo: Topology, name: str) -> list[str]:
+    pod = topo.pod(f"default/{name}")
+    assert pod is not None
+    assert pod.failure is None, pod.failure
+    nic = pod.nic("eth0")
+    assert nic is not None
+    return [str(ip) for ip in nic.ips]
+
+
+def failure(topo: Topology, name: str) -> str:
+    pod = topo.pod(f"default/{name}")
+    assert pod is not None and pod.failure is not None
+    return pod.failure
+
+
+IP_KEY = "ovn.kubernetes.io/ip_address"
+MAC_KEY = "ovn.kubernetes.io/mac_address"
+
+
+def test_a_static_ip_address_annotation_is_the_pods_address() -> None:
+    topo = topology(pod_doc("a", {IP_KEY: "10.16.0.50"}) + pod_doc("b"))
+    assert eth0(topo, "a") == ["10.16.0.50"]
+    assert eth0(topo, "b") != ["10.16.0.50"]
+
+
+def test_a_static_address_another_pod_holds_fails_the_later_pod() -> None:
+    topo = topology(pod_doc("a", {IP_KEY: "10.16.0.50"}) + pod_doc("b", {IP_KEY: "10.16.0.50"}))
+    assert eth0(topo, "a") == ["10.16.0.50"]
+    assert "AddressConflict" in failure(topo, "b")
+
+
+def test_a_static_address_outside_the_subnet_or_unparsable_fails_the_pod() -> None:
+    topo = topology(pod_doc("out", {IP_KEY: "10.17.0.5"}) + pod_doc("bad", {IP_KEY: "10.16.0.x"}))
+    assert "AddressOutOfRange" in failure(topo, "out")
+    assert "failed to parse IP" in failure(topo, "bad")
+
+
+def test_a_static_mac_address_is_the_ports_mac_and_a_bad_one_fails() -> None:
+    topo = topology(pod_doc("a", {MAC_KEY: "00:00:00:0a:0b:0c"}) + pod_doc("b", {MAC_KEY: "zz:00"}))
+    pod = topo.pod("default/a")
+    assert pod is not None and pod.nic("eth0") is not None
+    assert pod.nic("eth0").mac == "00:00:00:0a:0b:0c"  # type: ignore[union-attr]
+    assert "MAC" in failure(topo, "b") or "mac" in failure(topo, "b")
+
+
+def test_an_exported_pod_ip_is_kept_when_it_fits_and_load_balancers_reach_it() -> None:
+    """CoreDNS on the addresses its EndpointSlice names (a kubespray/RKE2 export): the VIP reaches a pod."""
+    dns_svc = """---
+apiVersion: v1
+kind: Service
+metadata: {name: coredns, namespace: default}
+spec: {clusterIP: 10.96.0.10, clusterIPs: [10.96.0.10], ports: [{name: dns, port: 53, protocol: UDP}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: coredns-x, namespace: default, labels: {kubernetes.io/service-name: coredns}}
+addressType: IPv4
+endpoints: [{addresses: [10.16.0.7]}]
+ports: [{name: dns, port: 53, protocol: UDP}]
+"""
+    # "aaa" sorts first and would take 10.16.0.2.. dynamically; "coredns" keeps its exported 10.16.0.7
+    pods = "".join(pod_doc(f"aaa{i}") for i in range(8)) + pod_doc("coredns", pod_ips=["10.16.0.7"])
+    topo = topology(pods + dns_svc)
+    assert eth0(topo, "coredns") == ["10.16.0.7"]
+    assert all(eth0(topo, f"aaa{i}") != ["10.16.0.7"] for i in range(8))
+    assert backends(topo, "10.96.0.10:53") == ["10.16.0.7:53"]
+
+
+def test_an_exported_pod_ip_that_does_not_fit_is_replaced_not_failed() -> None:
+    topo = topology(pod_doc("moved", pod_ips=["192.0.2.7"]))
+    assert eth0(topo, "moved")[0].startswith("10.16.")
+
+
+def test_a_nodes_join_address_annotation_is_its_ovn0_address() -> None:
+    node = """---
+apiVersion: v1
+kind: Node
+metadata:
+  name: n1
+  labels: {node-role.kubernetes.io/control-plane: ""}
+  annotations: {ovn.kubernetes.io/allocated: "true", ovn.kubernetes.io/ip_address: 100.64.0.9,
+                ovn.kubernetes.io/mac_address: "00:00:00:aa:bb:cc"}
+status: {addresses: [{type: InternalIP, address: 172.18.0.11}]}
+"""
+    topo = topology(node)
+    n1 = topo.node("n1")
+    assert n1 is not None
+    assert [str(ip) for ip in n1.nic.ips] == ["100.64.0.9"]
+
+
+def test_ip_pool_gives_a_statefulset_pod_the_entry_of_its_ordinal() -> None:
+    sts = """---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: default}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata:
+      labels: {app: db}
+      annotations: {ovn.kubernetes.io/ip_pool: "10.16.0.101,10.16.0.102"}
+    spec: {containers: [{name: c, image: busybox}]}
+"""
+    topo = topology(sts)
+    assert eth0(topo, "db-0") == ["10.16.0.101"]
+    assert eth0(topo, "db-1") == ["10.16.0.102"]

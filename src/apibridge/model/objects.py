@@ -130,6 +130,27 @@ class PodLike:
     def pod_name(self) -> str:
         return self.meta.name
 
+    @property
+    def status_ips(self) -> tuple[IPAddress, ...]:
+        """A Pod's ``status.podIPs`` (else ``status.podIP``) as exported; unreadable entries are skipped."""
+        if self.meta.kind != "Pod":
+            return ()
+        status = self.raw.get("status")
+        if not isinstance(status, Mapping):
+            return ()
+        listed = status.get("podIPs")
+        texts = [e.get("ip") for e in listed[:2] if isinstance(e, Mapping)] if isinstance(listed, list) else []
+        if not texts:
+            texts = [status.get("podIP")]
+        out: list[IPAddress] = []
+        for text in texts:
+            if isinstance(text, str):
+                try:
+                    out.append(ipaddress.ip_address(text))
+                except ValueError:
+                    continue
+        return tuple(out)
+
 
 @dataclass(frozen=True)
 class Vpc:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 from apibridge.check import tenancy
 from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent
-from apibridge.kubeovn import nadconf, networks, routes, rules
+from apibridge.kubeovn import addresses, nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import PodLike, ServicePort, Subnet
@@ -236,10 +236,13 @@ def mac_for(name: str) -> str:
 
 
 class Ipam:
-    """Sequential per-subnet allocation that skips gateways and ``excludeIps`` (``a`` or ``a..b``)."""
+    """Per-subnet allocation that skips gateways and ``excludeIps`` (``a`` or ``a..b``), takes the addresses
+    the input asks for (``take``: Kube-OVN's static addresses, ``apibridge.kubeovn.addresses``) and keeps
+    addresses held for such requests (``hold``) out of sequential allocation."""
 
     def __init__(self, subnet: Subnet) -> None:
         self.subnet = subnet
+        self._gateways = {int(g) for g in subnet.gateways}
         self._excluded: list[tuple[int, int]] = [(int(g), int(g)) for g in subnet.gateways]
         for item in subnet.exclude_ips:
             lo, _, hi = item.partition("..")
@@ -249,29 +252,82 @@ class Ipam:
                 continue
             self._excluded.append((int(a), int(b)))
         self._next: dict[int, int] = {c.version: int(c.network_address) + 1 for c in subnet.cidrs}
-        self._used: set[int] = set()
+        self._used: dict[int, str] = {}  # address -> the LSP holding it ("" when not known)
+        self._held: dict[int, str] = {}  # address -> the LSP whose request names it (taken later)
 
     def _free(self, value: int) -> bool:
-        return value not in self._used and not any(lo <= value <= hi for lo, hi in self._excluded)
+        return (
+            value not in self._used
+            and value not in self._held
+            and not any(lo <= value <= hi for lo, hi in self._excluded)
+        )
 
-    def allocate(self) -> tuple[str, ...]:
+    def allocate(self, owner: str = "", families: tuple[int, ...] | None = None) -> tuple[str, ...]:
         out: list[str] = []
         for cidr in self.subnet.cidrs:
+            if families is not None and cidr.version not in families:
+                continue
             last = int(cidr.broadcast_address) - (1 if cidr.version == 4 else 0)
             value = self._next[cidr.version]
             while value <= last and not self._free(value):
                 value += 1
             if value > last:
                 raise ValueError(f"subnet {self.subnet.name} ({cidr}) has no free address left")
-            self._used.add(value)
+            self._used[value] = owner
             self._next[cidr.version] = value + 1
             out.append(f"{ipaddress.ip_address(value)}/{cidr.prefixlen}")
         return tuple(out)
 
     def reserve(self, ip: IPAddress) -> None:
-        self._used.add(int(ip))
+        self._used[int(ip)] = ""
 
-    def claim(self, addresses: tuple[str, ...]) -> bool:
+    def _cidr_of(self, ip: IPAddress) -> IPNetwork | None:
+        return next((c for c in self.subnet.cidrs if addresses.in_range(ip, c)), None)
+
+    def available(self, ips: list[IPAddress], owner: str) -> bool:
+        """Could ``owner`` take ``ips`` (each in range, no gateway, held or used by no one else)?"""
+        return all(
+            self._cidr_of(ip) is not None
+            and int(ip) not in self._gateways
+            and self._used.get(int(ip), owner) == owner
+            and self._held.get(int(ip), owner) == owner
+            for ip in ips
+        )
+
+    def hold(self, ips: list[IPAddress], owner: str) -> None:
+        """Keep ``ips`` for ``owner`` (an address another request holds first stays theirs)."""
+        for ip in ips:
+            if self._cidr_of(ip) is not None:
+                self._held.setdefault(int(ip), owner)
+
+    def take(self, ips: list[IPAddress], owner: str) -> tuple[str, ...]:
+        """The addresses ``owner`` asks for, as ``GetStaticAddress`` gives them (dual stack: the family not
+        asked for is allocated); ``AddressError`` with Kube-OVN's reason otherwise, nothing taken."""
+        out: list[str] = []
+        values: list[int] = []
+        for ip in ips:
+            cidr = self._cidr_of(ip)
+            if cidr is None:
+                raise addresses.AddressError(
+                    f"{addresses.OUT_OF_RANGE}: {ip} is not in the range of subnet {self.subnet.name}"
+                )
+            value = int(ip)
+            holder = self._used.get(value, self._held.get(value))
+            if value in self._gateways:
+                holder = f"the gateway of subnet {self.subnet.name}"
+            if holder is not None and holder != owner:
+                raise addresses.AddressError(f"{addresses.CONFLICT}: {ip} has been allocated to {holder or 'a port'}")
+            values.append(value)
+            out.append(f"{ip}/{cidr.prefixlen}")
+        for value in values:
+            self._used[value] = owner
+            if self._held.get(value) == owner:
+                del self._held[value]
+        given = {ip.version for ip in ips}
+        missing = tuple(c.version for c in self.subnet.cidrs if c.version not in given)
+        return (*out, *self.allocate(owner, missing)) if missing else tuple(out)
+
+    def claim(self, addresses: tuple[str, ...], owner: str = "") -> bool:
         """Reserve a previous allocation if it still fits this subnet (one address per CIDR, same prefix)."""
         try:
             ifaces = [ipaddress.ip_interface(a) for a in addresses]
@@ -280,9 +336,11 @@ class Ipam:
         if sorted(str(i.network) for i in ifaces) != sorted(str(c) for c in self.subnet.cidrs):
             return False
         values = [int(i.ip) for i in ifaces]
-        if not all(self._free(v) for v in values):
+        if not all(self._free(v) or self._held.get(v) == owner for v in values):
             return False
-        self._used.update(values)
+        for value in values:
+            self._used[value] = owner
+            self._held.pop(value, None)
         return True
 
 
@@ -317,14 +375,17 @@ class _Builder:
         """Keep the addresses existing ports already have (Kube-OVN keeps a running pod's IP)."""
         for lsp, alloc in sorted(self.previous.items()):
             ipam = self.ipam.get(alloc.switch)
-            if ipam is not None and ipam.claim(alloc.addresses):
+            if ipam is not None and ipam.claim(alloc.addresses, lsp):
                 self.kept[lsp] = alloc.addresses
 
-    def _addresses(self, lsp: str, switch: str) -> tuple[str, ...]:
+    def _addresses(self, lsp: str, switch: str, requested: list[IPAddress] | None = None) -> tuple[str, ...]:
         prev = self.previous.get(lsp)
-        if prev is not None and prev.switch == switch and lsp in self.kept:
-            return self.kept[lsp]
-        return self.ipam[switch].allocate()
+        kept = self.kept.get(lsp) if prev is not None and prev.switch == switch else None
+        if kept is not None and (requested is None or {ipaddress.ip_interface(a).ip for a in kept} >= set(requested)):
+            return kept
+        if requested:
+            return self.ipam[switch].take(requested, lsp)
+        return self.ipam[switch].allocate(lsp)
 
     # -- planned objects joined with the input -----------------------------------------------------
     def subnets(self) -> list[Subnet]:
@@ -358,9 +419,11 @@ class _Builder:
         for subnet in subnets:
             self._switch(subnet)
         self._claim_previous()
+        pods = sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name))
+        self._hold_requests(pods)
         self._nodes()
         intents = intent_context(self.cluster, self.plan)
-        for pod in sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name)):
+        for pod in pods:
             twin = self._pod(pod)
             owner = "" if pod.meta.kind == "Pod" else self._owner(pod)
             bp = self.plan.bridges.get(twin.bridge) if twin.bridge else None
@@ -454,7 +517,13 @@ class _Builder:
         ]
         for name in self.node_names:
             node = self.cluster.nodes[name]
-            addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET)
+            # an allocated node keeps its join address (kube-ovn v1.16.2 pkg/controller/node.go handleAddNode)
+            join_ips = addresses.node_join_address(node.meta.annotations)
+            try:
+                addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET, join_ips)
+            except addresses.AddressError as exc:
+                self.topo.notes.append(f"Node/{name}: join address not kept ({exc})")
+                addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET)
             host_routes = tuple(
                 routes.Route(dst=str(c), gw=str(join.gateway(c.version)))
                 for c in default_vpc_cidrs
@@ -488,6 +557,82 @@ class _Builder:
                 )
                 for n in self.topo.nodes
             ]
+
+    def _hold_requests(self, pods: list[PodLike]) -> None:
+        """Hold every address the input asks for before anything is allocated: kube-ovn-controller's IPAM
+        starts from the addresses pods and nodes already carry (``InitIPAM``), so a pod allocated first
+        never takes an address a later pod names. The first request for an address holds it."""
+        for name in self.node_names:
+            if ips := addresses.node_join_address(self.cluster.nodes[name].meta.annotations):
+                self.ipam[rules.JOIN_SUBNET].hold(ips, rules.node_port(name))
+        for pod in pods:
+            subnet = self.cluster.pod_subnet(pod)
+            for provider, target in [(rules.OVN_PROVIDER, subnet), *self._requested_attachments(pod)]:
+                ipam = self.ipam.get(target.name) if target is not None else None
+                if ipam is None:
+                    continue
+                lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
+                try:
+                    ips = self._request(pod, provider, ipam, lsp, holding=True)
+                except addresses.AddressError:
+                    continue
+                if ips:
+                    ipam.hold(ips, lsp)
+
+    def _requested_attachments(self, pod: PodLike) -> list[tuple[str, Subnet | None]]:
+        """(provider, subnet) of every attachment whose ``ip_address`` the pod names."""
+        out: list[tuple[str, Subnet | None]] = []
+        for key in pod.annotations:
+            provider = rules.provider_of_key(key, rules.IP_ADDRESS)
+            if provider is None or provider == rules.OVN_PROVIDER:
+                continue
+            ls = pod.annotations.get(rules.provider_key(provider, rules.LOGICAL_SWITCH))
+            bound = [s for s in self.subnets() if s.provider == rules.subnet_provider(provider)]
+            out.append((provider, self._subnet_by_name(ls) if ls else (bound[0] if bound else None)))
+        return out
+
+    def _request(
+        self, pod: PodLike, provider: str, ipam: Ipam, lsp: str, *, holding: bool = False
+    ) -> list[IPAddress] | None:
+        """The addresses the input asks for on this attachment (``apibridge.kubeovn.addresses``): its
+        ``ip_address``, else its ``ip_pool`` entry, else — primary network of an exported Pod — the
+        ``status.podIPs`` it ran with, when they fit. None: allocate. ``AddressError``: the pod fails."""
+        annotations = pod.annotations
+        if value := annotations.get(addresses.ip_key(provider)):
+            return addresses.parse_ips(value)
+        if value := annotations.get(addresses.pool_key(provider)):
+            entries = addresses.pool_entries(value)
+            if not addresses.names_ippool(entries):
+                if self._statefulset(pod):
+                    index = addresses.statefulset_ordinal(pod.meta.name)
+                    if index >= len(entries):
+                        raise addresses.AddressError(f"NoAvailableAddress: ip_pool has no entry {index}")
+                    return addresses.parse_ips(entries[index])
+                if holding:
+                    return None  # any free entry: decided when the pod's turn comes
+                for entry in entries:
+                    try:
+                        ips = addresses.parse_ips(entry)
+                    except addresses.AddressError:
+                        continue
+                    if ipam.available(ips, lsp):
+                        return ips
+                raise addresses.AddressError(f"NoAvailableAddress: every address of ip_pool {value} is taken")
+        if provider == rules.OVN_PROVIDER and pod.meta.kind == "Pod":
+            kept = list(pod.status_ips)
+            if kept and ipam.available(kept, lsp):
+                return kept
+        return None
+
+    @staticmethod
+    def _statefulset(pod: PodLike) -> bool:
+        """``isStatefulSetPod``: a StatefulSet's pod (expanded here, or an exported Pod it owns)."""
+        if pod.meta.kind == "StatefulSet":
+            return True
+        owners = pod.raw.get("metadata", {}).get("ownerReferences") if pod.meta.kind == "Pod" else None
+        return isinstance(owners, list) and any(
+            isinstance(o, Mapping) and o.get("kind") == "StatefulSet" for o in owners
+        )
 
     def _expand_pods(self) -> list[PodLike]:
         """Bare Pods as they are; each workload's template as the pods its controller would create:
@@ -592,9 +737,15 @@ class _Builder:
             if target.name not in self.ipam:
                 return failed(f"subnet {target.name} of provider {provider} has no switch")
             secure = rules.port_security_on(annotations, provider)
-            nics.append(self._nic(pod, target, ifname, provider, nic_routes, node, secure))
+            try:
+                nics.append(self._nic(pod, target, ifname, provider, nic_routes, node, secure))
+            except addresses.AddressError as exc:
+                return failed(f"{ifname} of pod {pod.namespace}/{pod.meta.name}: {exc}")
         secure = rules.port_security_on(annotations, rules.OVN_PROVIDER)
-        primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node, secure)
+        try:
+            primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node, secure)
+        except addresses.AddressError as exc:
+            return failed(f"{rules.PRIMARY_IFNAME} of pod {pod.namespace}/{pod.meta.name}: {exc}")
         return TwinPod(pod.namespace, pod.meta.name, vpc, node, (primary, *nics), ports, annotations, bridge)
 
     def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
@@ -619,14 +770,16 @@ class _Builder:
         port_security: bool = False,
     ) -> Nic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
-        addrs = self._addresses(lsp, subnet.name)
+        mac_value = pod.annotations.get(addresses.mac_key(provider))
+        mac = addresses.parse_mac(mac_value) if mac_value else mac_for(lsp)  # before the address, as Kube-OVN
+        addrs = self._addresses(lsp, subnet.name, self._request(pod, provider, self.ipam[subnet.name], lsp))
         if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == rules.DEFAULT_GATEWAY_TYPE:
             self.pod_ports.setdefault((subnet.name, node), []).append(lsp)
         return Nic(
             ifname,
             lsp,
             subnet.name,
-            mac_for(lsp),
+            mac,
             addrs,
             subnet.gateways,
             ifname == rules.PRIMARY_IFNAME,
