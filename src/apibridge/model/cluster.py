@@ -8,7 +8,7 @@ what they assumed. With ``lab_defaults`` it also assumes a kind node and the API
 only the twin needs.
 
 Pod placement follows ``getPodDefaultSubnet``: the pod's ``ovn.kubernetes.io/logical_switch``, then
-the namespace's, then a Subnet or Vpc listing the namespace, then the default subnet.
+the namespace's — as the input has it, else as ``handleAddNamespace`` computes it (``namespace_subnets``).
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ MODELLED_GROUPS = {
 }
 LOGICAL_SWITCH_ANNOTATION = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
+KUBE_SYSTEM = "kube-system"
 LAB_NODE = "kind-control-plane"
 LAB_NODE_IP = "172.18.0.2"
 
@@ -129,11 +130,13 @@ class Cluster:
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
     _vpc_default: dict[str, o.Subnet] | None = field(default=None, repr=False)
+    _selecting: list[o.Subnet] | None = field(default=None, repr=False)  # Subnets with namespaceSelectors
 
     def _invalidate(self) -> None:
         self._ns_subnet.clear()
         self._ns_listing = None
         self._vpc_default = None
+        self._selecting = None
 
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
@@ -344,26 +347,55 @@ class Cluster:
         return labels
 
     def namespace_subnet(self, namespace: str) -> o.Subnet | None:
-        """The subnet a namespace's pods land in by default (Kube-OVN's namespace controller)."""
+        """The subnet a namespace's pods land in by default: the first of ``namespace_subnets``
+        (``getPodDefaultSubnet`` takes the first with free addresses)."""
         if namespace in self._ns_subnet:
             return self._ns_subnet[namespace]
-        result: o.Subnet | None = None
+        subnets = self.namespace_subnets(namespace)
+        result = subnets[0] if subnets else None
+        self._ns_subnet[namespace] = result
+        return result
+
+    def namespace_subnets(self, namespace: str) -> list[o.Subnet]:
+        """The namespace's ``ovn.kubernetes.io/logical_switch`` list as kube-ovn-controller computes it.
+
+        An annotation in the input (what Kube-OVN wrote on an exported namespace) is taken as it is.
+        Otherwise kube-ovn v1.16.2 ``pkg/controller/namespace.go handleAddNamespace``: every Subnet whose
+        ``spec.namespaces`` lists the namespace or one of whose ``namespaceSelectors`` selects its labels; the
+        ``defaultSubnet`` of a custom VPC whose ``spec.namespaces`` lists it goes first (never for
+        kube-system); with none of these, the default subnet of a VPC listing it (``status.defaultLogicalSwitch``,
+        ``getVpcSubnets``), else ``--default-ls``. Subnets are taken in name order (the Go lister's order is
+        unspecified).
+        """
         ns = self.namespaces.get(namespace)
         annotated = ns.meta.annotations.get(LOGICAL_SWITCH_ANNOTATION) if ns else None
         if annotated:
-            result = self.subnets.get(annotated.split(",")[0].strip())
-        if result is None:
-            listing = self._listing().get(namespace)
-            result = listing[0] if listing else None
-        if result is None:
-            for vpc in sorted(self.vpcs.values(), key=lambda v: v.meta.name):
-                if namespace in vpc.namespaces:
-                    result = self.vpc_default_subnet(vpc.meta.name)
-                    break
-        if result is None:
-            result = self.default_subnet()
-        self._ns_subnet[namespace] = result
-        return result
+            named = [self.subnets.get(part.strip()) for part in annotated.split(",")]
+            if named and named[0] is not None:
+                return [s for s in named if s is not None]
+        chosen = {s.name: s for s in self._listing().get(namespace, [])}
+        if self._selecting is None:
+            self._selecting = sorted((s for s in self.subnets.values() if s.namespace_selectors), key=lambda s: s.name)
+        if self._selecting:
+            labels = self.namespace_labels(namespace)
+            for s in self._selecting:
+                if any(sel.matches(labels) for sel in s.namespace_selectors):
+                    chosen.setdefault(s.name, s)
+        out = [chosen[name] for name in sorted(chosen)]
+        listing_vpcs = sorted((v for v in self.vpcs.values() if namespace in v.namespaces), key=lambda v: v.meta.name)
+        if namespace != KUBE_SYSTEM:
+            for v in listing_vpcs:
+                first = self.subnets.get(v.default_subnet) if v.default_subnet else None
+                if v.meta.name != rules.DEFAULT_VPC and first is not None and first.vpc == v.meta.name:
+                    out.insert(0, first)
+        if out:
+            return out
+        for v in listing_vpcs:
+            default = self.vpc_default_subnet(v.meta.name)
+            if default is not None:
+                return [default]
+        default = self.default_subnet()
+        return [default] if default is not None else []
 
     def _listing(self) -> dict[str, list[o.Subnet]]:
         """namespace -> Subnets whose ``spec.namespaces`` list it, by name (built once per change)."""

@@ -192,6 +192,7 @@ class Subnet:
     raw_gateway: str | None
     assumed_fields: tuple[str, ...] = ()  # spec fields filled by Kube-OVN's defaulting
     assumed: bool = False  # the whole object is a Kube-OVN default (join, ovn-default)
+    namespace_selectors: tuple[LabelSelector, ...] = ()  # spec.namespaceSelectors (``{}`` selects every one)
 
     @property
     def name(self) -> str:
@@ -605,6 +606,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         raw_cidr=raw_cidr,
         raw_gateway=raw_gw,
         assumed_fields=tuple(assumed),
+        namespace_selectors=_selectors(f, "spec.namespaceSelectors"),
     )
 
 
@@ -615,6 +617,16 @@ def parse_nad(doc: Document, meta: Meta) -> Nad:
         return Nad(meta, nadconf.parse(raw), None)
     except nadconf.NadConfigError as exc:
         return Nad(meta, None, str(exc))
+
+
+def _selectors(f: Fields, path: str) -> tuple[LabelSelector, ...]:
+    out: list[LabelSelector] = []
+    for i, raw in enumerate(f.list_(path)):
+        try:
+            out.append(LabelSelector.parse(raw))
+        except SelectorError as exc:
+            raise f.error(f"{path}[{i}]", str(exc)) from None
+    return tuple(out)
 
 
 def _selector(f: Fields, path: str) -> LabelSelector | None:
