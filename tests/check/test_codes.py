@@ -268,6 +268,33 @@ CASES = [
         "spec.config",
     ),
     Case("AB036", [nad()], [nad(), api_subnet()], "NetworkAttachmentDefinition/kube-system/api-ovn-nad", "spec.config"),
+    Case(  # kube-ovn-cni loadNetConf: "server_socket is required in cni.conf" (every pod fails)
+        "AB045",
+        [nad(server_socket=""), api_subnet()],
+        [nad(), api_subnet()],
+        "NetworkAttachmentDefinition/kube-system/api-ovn-nad",
+        "spec.config",
+    ),
+    Case(  # an IPAM-only NAD: the CNI reads server_socket from "ipam", not the top level
+        "AB045",
+        [
+            nad(
+                config='{"cniVersion":"0.3.1","type":"macvlan","server_socket":"/run/openvswitch/kube-ovn-daemon.sock",'
+                '"ipam":{"type":"kube-ovn","provider":"api-ovn-nad.kube-system"}}'
+            ),
+            api_subnet(provider="api-ovn-nad.kube-system"),
+        ],
+        [
+            nad(
+                config='{"cniVersion":"0.3.1","type":"macvlan","ipam":{"type":"kube-ovn",'
+                '"server_socket":"/run/openvswitch/kube-ovn-daemon.sock","provider":"api-ovn-nad.kube-system"}}'
+            ),
+            api_subnet(provider="api-ovn-nad.kube-system"),
+        ],
+        "NetworkAttachmentDefinition/kube-system/api-ovn-nad",
+        "spec.config",
+        id="ipam-only",
+    ),
     Case(
         "AB037",
         [nad(), api_subnet(), api_subnet("second", "100.100.101.0/24")],

@@ -208,3 +208,24 @@ spec:
     topo = topology(sts)
     assert eth0(topo, "db-0") == ["10.16.0.101"]
     assert eth0(topo, "db-1") == ["10.16.0.102"]
+
+
+# ---- item 4: server_socket is required (kube-ovn v1.16.2 cmd/cni/cni.go loadNetConf) ------------------------------
+def test_a_pod_attaching_a_nad_without_server_socket_fails() -> None:
+    nad = """---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: att, namespace: default}
+spec: {config: '{"cniVersion": "0.3.1", "type": "kube-ovn", "provider": "att.default.ovn"}'}
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: att}
+spec: {cidrBlock: 100.100.9.0/24, provider: att.default.ovn}
+"""
+    topo = topology(nad + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "att"}))
+    assert "server_socket is required" in failure(topo, "p")
+    fixed = nad.replace(
+        '"type": "kube-ovn",', '"type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",'
+    )
+    assert topology(fixed + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "att"})).pod("default/p").failure is None  # type: ignore[union-attr]

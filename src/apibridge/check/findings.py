@@ -107,6 +107,7 @@ CODES: dict[str, CodeInfo] = {
     "AB041": CodeInfo("warning", "Attachment subnet's provider names a NAD that is not in the input"),
     "AB042": CodeInfo("error", "Two attachments of a pod get the same interface name"),
     "AB044": CodeInfo("warning", "Pod references a NAD the input does not contain (unknown, not missing)"),
+    "AB045": CodeInfo("error", "kube-ovn NAD config has no server_socket (kube-ovn-cni fails every pod using it)"),
     "AB043": CodeInfo("error", "Pod network annotations where no pod carries them (workload metadata, mis-indented)"),
     # --- planner problems (apibridge.plan, converted 1:1) and ApiBridge intent --------------------------
     "AB101": CodeInfo("error", "ApiBridge wants the API server but default/kubernetes has no ClusterIP"),

@@ -725,6 +725,8 @@ class _Builder:
                     f"no address allocated to pod {pod.namespace}/{pod.meta.name} provider "
                     f"{nad.cni_provider()} (NAD config provider differs from {provider})"
                 )
+            if not nad.server_socket:  # kube-ovn v1.16.2 cmd/cni/cni.go loadNetConf
+                return failed(f"{ifname}: server_socket is required in cni.conf (NAD {ns}/{name})")
             attach.append((ifname, provider, target))
         nics: list[Nic] = []
         for ifname, provider, target in attach:
