@@ -229,3 +229,46 @@ spec: {cidrBlock: 100.100.9.0/24, provider: att.default.ovn}
         '"type": "kube-ovn",', '"type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",'
     )
     assert topology(fixed + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "att"})).pod("default/p").failure is None  # type: ignore[union-attr]
+
+
+# ---- item 3: routes in the NAD config come first (kube-ovn v1.16.2 pkg/daemon/handler.go handleAdd) ---------------
+ROUTED_NAD = """---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: att, namespace: default}
+spec:
+  config: '{"cniVersion": "0.3.1", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
+    "provider": "att.default.ovn", "routes": ROUTES}'
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: att}
+spec: {cidrBlock: 100.100.9.0/24, provider: att.default.ovn}
+"""
+
+
+def net1_routes(topo: Topology, name: str) -> list[tuple[str, str]]:
+    pod = topo.pod(f"default/{name}")
+    assert pod is not None and pod.failure is None, pod.failure if pod else None
+    nic = pod.nic("net1")
+    assert nic is not None
+    return [(r.dst, r.gw) for r in nic.routes]
+
+
+def test_nad_config_routes_are_applied_before_the_annotation_routes() -> None:
+    nad = ROUTED_NAD.replace("ROUTES", '[{"dst": "10.96.0.1/32", "gw": "100.100.9.1"}]')
+    annotations = {
+        "k8s.v1.cni.cncf.io/networks": "att",
+        "att.default.ovn.kubernetes.io/routes": '[{"dst": "10.96.0.10/32", "gw": "100.100.9.1"}]',
+    }
+    topo = topology(nad + pod_doc("p", annotations))
+    assert net1_routes(topo, "p") == [("10.96.0.1/32", "100.100.9.1"), ("10.96.0.10/32", "100.100.9.1")]
+    alone = topology(nad + pod_doc("q", {"k8s.v1.cni.cncf.io/networks": "att"}))
+    assert net1_routes(alone, "q") == [("10.96.0.1/32", "100.100.9.1")]
+
+
+def test_nad_config_routes_of_the_wrong_shape_fail_the_pod() -> None:
+    """loadNetConf unmarshals them into []request.Route: a wrong type fails every pod ("failed to load netconf")."""
+    nad = ROUTED_NAD.replace("ROUTES", '[{"dst": 5}]')
+    topo = topology(nad + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "att"}))
+    assert "failed to load netconf" in failure(topo, "p")

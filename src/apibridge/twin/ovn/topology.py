@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -699,7 +700,7 @@ class _Builder:
             selections = networks.parse(annotations.get(rules.NETWORKS_ANNOTATION)).selections
         except networks.NetworksError as exc:
             return failed(f"invalid {rules.NETWORKS_ANNOTATION}: {exc}")
-        attach: list[tuple[str, str, Subnet]] = []
+        attach: list[tuple[str, str, Subnet, list[routes.Route]]] = []
         names = networks.interface_names(networks.NetworksAnnotation("comma", selections))
         counts = Counter(sel.ref(pod.namespace) for sel in selections)
         for sel, ifname in zip(selections, names, strict=True):
@@ -727,13 +728,19 @@ class _Builder:
                 )
             if not nad.server_socket:  # kube-ovn v1.16.2 cmd/cni/cni.go loadNetConf
                 return failed(f"{ifname}: server_socket is required in cni.conf (NAD {ns}/{name})")
-            attach.append((ifname, provider, target))
+            # the NAD config's own routes (loadNetConf unmarshals them into []request.Route: a bad one fails)
+            try:
+                nad_routes = routes.parse(json.dumps(nad.routes)) if nad.routes else []
+            except routes.RoutesError as exc:
+                return failed(f"{ifname}: failed to load netconf (NAD {ns}/{name} routes: {exc})")
+            attach.append((ifname, provider, target, nad_routes))
         nics: list[Nic] = []
-        for ifname, provider, target in attach:
+        for ifname, provider, target, nad_routes in attach:
             # kube-ovn-cni reads routes under the NAD config's (plain) provider, also for a NAD attached twice
             raw = annotations.get(rules.provider_key(rules.subnet_provider(provider), rules.ROUTES))
             try:
-                nic_routes = tuple(routes.parse(raw))
+                # kube-ovn v1.16.2 pkg/daemon/handler.go handleAdd: the NAD config's routes, then the annotation's
+                nic_routes = (*nad_routes, *routes.parse(raw))
             except routes.RoutesError as exc:
                 return failed(f"invalid routes for pod {pod.namespace}/{pod.meta.name}: {exc}")
             if target.name not in self.ipam:
