@@ -78,7 +78,9 @@ CODES: dict[str, CodeInfo] = {
     "AB010": CodeInfo("error", "Subnet protocol is not IPv4, IPv6 or Dual"),
     "AB011": CodeInfo("warning", "Subnet protocol disagrees with cidrBlock: Kube-OVN rewrites it"),
     "AB012": CodeInfo("error", "IPv6 address written in upper case (Kube-OVN rejects it)"),
-    "AB013": CodeInfo("error", "Subnet has the same name as its VPC"),
+    "AB013": CodeInfo(
+        "error", "Subnet has the same name as a VPC (its own or any other: Kube-OVN's webhook denies it)"
+    ),
     "AB014": CodeInfo("error", "Default-VPC subnet contains the API server's ClusterIP"),
     "AB015": CodeInfo("error", "Default-VPC overlay subnet contains a node InternalIP"),
     "AB016": CodeInfo("error", "Subnet CIDR overlaps another subnet of the same VPC and VLAN"),

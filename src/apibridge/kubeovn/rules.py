@@ -9,6 +9,7 @@ looking at a twin or a rendered manifest should recognise every name produced he
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -383,5 +384,27 @@ ACL_PRIORITY_MAX: Final = 32767  # OVN's ACL priority range is 0..32767
 # Subnet spec values Kube-OVN accepts (pkg/util/validator.go).
 GATEWAY_TYPES: Final = (DEFAULT_GATEWAY_TYPE, "centralized")
 PROTOCOLS: Final = ("IPv4", "IPv6", "Dual")
+MAC_PROTOCOL: Final = "Mac"  # kubeovnv1.ProtocolMac, master (v1.17) only: an underlay subnet without IPAM
+
+
+# --- rules that differ by Kube-OVN release (``Settings.kubeovn_version``) ---------------------------
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """``v1.16.2`` -> (1, 16, 2); a text without three numbers reads as (0, 0, 0) (the oldest rules)."""
+    digits = re.findall(r"\d+", version)[:3]
+    return (int(digits[0]), int(digits[1]), int(digits[2])) if len(digits) == 3 else (0, 0, 0)
+
+
+def protocols(version: str) -> tuple[str, ...]:
+    """Subnet ``spec.protocol`` values ``ValidateSubnet`` accepts (``Mac`` from master/v1.17 on)."""
+    return (*PROTOCOLS, MAC_PROTOCOL) if version_tuple(version) >= (1, 17, 0) else PROTOCOLS
+
+
+def ipv6_all_ones_is_host(version: str) -> bool:
+    """May an IPv6 subnet's all-ones address be a gateway? ``ValidateNetworkBroadcast`` treated it as a
+    broadcast address until kube-ovn #6883 (in v1.15.15 on the 1.15 line and in master/v1.17; not in v1.16.2)."""
+    v = version_tuple(version)
+    return (1, 15, 15) <= v < (1, 16, 0) or v >= (1, 17, 0)
+
+
 ACL_DIRECTIONS: Final = ("from-lport", "to-lport")
 ACL_ACTIONS: Final = ("allow", "allow-related", "allow-stateless", "drop", "reject", "pass")

@@ -581,7 +581,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         acls.append(
             Acl(
                 af.str_("direction") or "",
-                prio if prio is not None else -1,
+                prio if prio is not None else 0,  # Go's zero value: a missing priority is 0
                 af.str_("match") or "",
                 af.str_("action") or "",
             )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.routes import Route
 from apibridge.model.objects import Acl, ApiBridge, Nad, Service, Subnet
+from apibridge.plan.settings import KUBEOVN_VERSION
 
 DestinationKind = Literal["apiserver", "dns", "extra"]
 
@@ -87,3 +88,4 @@ class Plan:
     by_vpc: dict[str, list[BridgePlan]] = field(default_factory=dict)  # bridges per custom VPC, by name
     service_cidrs: tuple[IPNetwork, ...] = ()  # the cluster's service CIDRs as given (--service-cidr), if any
     dns: DnsService | None = None  # the cluster DNS Service taken (``apibridge.plan.dns``)
+    kubeovn_version: str = KUBEOVN_VERSION  # the Kube-OVN release whose rules the validator applies
