@@ -458,6 +458,22 @@ CASES = [
         ROUTES_FIELD,
         id="bad-json",
     ),
+    Case(  # only whitespace is not JSON to json.Unmarshal: the sandbox fails (issue 11 item 11)
+        "AB201",
+        [*SEED, with_routes("  ")],
+        [*SEED, seed_pod()],
+        POD,
+        ROUTES_FIELD,
+        id="whitespace",
+    ),
+    Case(  # [null] is one zero Route: a default route through the attachment (issue 11 item 11)
+        "AB205",
+        [*SEED, with_routes("[null]")],
+        [*SEED, seed_pod()],
+        POD,
+        ROUTES_FIELD + "[0].dst",
+        id="null-element",
+    ),
     Case("AB202", [*SEED, with_routes(seed_route("10.96.0.1"))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].dst"),
     Case(
         "AB203", [*SEED, with_routes(seed_route(gw="100.100.100.x"))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].gw"

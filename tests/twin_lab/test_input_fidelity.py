@@ -272,3 +272,18 @@ def test_nad_config_routes_of_the_wrong_shape_fail_the_pod() -> None:
     nad = ROUTED_NAD.replace("ROUTES", '[{"dst": 5}]')
     topo = topology(nad + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "att"}))
     assert "failed to load netconf" in failure(topo, "p")
+
+
+# ---- item 11: a NAD attached twice: kube-ovn-cni reads the plain provider's routes for every interface -------------
+def test_a_nad_attached_twice_reads_the_plain_provider_routes_on_each_interface() -> None:
+    nad = ROUTED_NAD.replace(', "routes": ROUTES', "")
+    annotations = {
+        "k8s.v1.cni.cncf.io/networks": "att@net1,att@net2",
+        "att.default.ovn.kubernetes.io/routes": '[{"dst": "10.96.0.1/32", "gw": "100.100.9.1"}]',
+    }
+    topo = topology(nad + pod_doc("p", annotations))
+    pod = topo.pod("default/p")
+    assert pod is not None and pod.failure is None, pod.failure if pod else None
+    for ifname in ("net1", "net2"):
+        nic = pod.nic(ifname)
+        assert nic is not None and [(r.dst, r.gw) for r in nic.routes] == [("10.96.0.1/32", "100.100.9.1")]
