@@ -240,10 +240,11 @@ def nad_provider(nad_name: str, nad_namespace: str, *, ipam_only: bool = False, 
     """The provider Kube-OVN derives for an attachment.
 
     ``<nad>.<ns>.ovn`` for a ``type: kube-ovn`` NAD, ``<nad>.<ns>`` for an IPAM-only one (another CNI
-    with ``ipam.type: kube-ovn``); ``.<ifname>`` is appended when the same NAD is attached twice.
+    with ``ipam.type: kube-ovn``); ``.<ifname>`` is appended to a kube-ovn one attached twice.
     """
     base = f"{nad_name}.{nad_namespace}" if ipam_only else f"{nad_name}.{nad_namespace}.{OVN_PROVIDER}"
-    return f"{base}.{ifname}" if ifname else base
+    # an IPAM-only attachment never gets the suffix (kube-ovn v1.16.2 pod.go getPodKubeovnNets)
+    return f"{base}.{ifname}" if ifname and not ipam_only else base
 
 
 def is_ovn_provider(provider: str) -> bool:
@@ -315,20 +316,21 @@ class LoadBalancerSpec:
     """One of a VPC's six load balancers with the columns ``initLB`` gives it.
 
     Session LBs keep a client on one backend: ``selection_fields`` ``ip_src`` (Kube-OVN also sets
-    ``ipv6_src``, which OVN 23.03's schema does not know) and ``affinity_timeout``; UDP LBs flush
-    conntrack when a backend goes; every LB carries ``prefer_local_backend`` (a Kube-OVN northd patch).
+    ``ipv6_src``, which OVN 23.03's schema does not know) and ``affinity_timeout``; from master/v1.17 UDP LBs
+    flush conntrack when a backend goes; every LB carries ``prefer_local_backend`` (a Kube-OVN northd patch).
     """
 
     name: str
     protocol: str  # tcp, udp, sctp
     session: bool
+    ct_flush: bool = False  # the release sets ct_flush on non-session UDP LBs (master/v1.17 only)
 
     @property
     def options(self) -> dict[str, str]:
         options = {"prefer_local_backend": "false"}
         if self.session:
             options["affinity_timeout"] = "10800"
-        elif self.protocol == "udp":
+        elif self.protocol == "udp" and self.ct_flush:
             options["ct_flush"] = "true"
         return options
 
@@ -337,10 +339,13 @@ class LoadBalancerSpec:
         return ("ip_src",) if self.session else ()
 
 
-def load_balancer_specs(vpc: str) -> list[LoadBalancerSpec]:
-    """The six load balancers of ``vpc`` (``cluster-*`` for the default VPC), in Kube-OVN's order."""
+def load_balancer_specs(vpc: str, version: str = "") -> list[LoadBalancerSpec]:
+    """The six load balancers of ``vpc`` (``cluster-*`` for the default VPC), in Kube-OVN's order, with the
+    options release ``version`` gives them: ``ct_flush`` on UDP only from master/v1.17 (pkg/controller/init.go
+    initLB; v1.16.2 has no such option)."""
+    ct_flush = version_tuple(version) >= (1, 17, 0)
     return [
-        LoadBalancerSpec(load_balancer_for(vpc, proto, session=session), proto, session)
+        LoadBalancerSpec(load_balancer_for(vpc, proto, session=session), proto, session, ct_flush)
         for session in (False, True)
         for proto in LB_PROTOCOLS
     ]

@@ -246,9 +246,17 @@ class Cluster:
             self._assume(f"Vpc/{rules.DEFAULT_VPC}", "the default VPC, created by kube-ovn-controller")
         # Kube-OVN's dual-stack install defaults when the API Service is dual-stack (install.sh).
         api = self.services.get(rules.KUBERNETES_SERVICE)
-        dual = api is not None and {ip.version for ip in api.cluster_ips} == {4, 6}
-        join_cidr = f"{rules.JOIN_CIDR},{rules.JOIN_CIDR_V6}" if dual else rules.JOIN_CIDR
-        default_cidr = f"{rules.DEFAULT_CIDR},{rules.DEFAULT_CIDR_V6}" if dual else rules.DEFAULT_CIDR
+        # IPv6 only: install.sh's IPv6 branch defaults fd00:100:64::/112 and fd00:10:16::/112 (v1.16.2)
+        families = {ip.version for ip in api.cluster_ips} if api is not None else set()
+        dual, v6 = families == {4, 6}, families == {6}
+        join_cidr = f"{rules.JOIN_CIDR},{rules.JOIN_CIDR_V6}" if dual else rules.JOIN_CIDR_V6 if v6 else rules.JOIN_CIDR
+        default_cidr = (
+            f"{rules.DEFAULT_CIDR},{rules.DEFAULT_CIDR_V6}"
+            if dual
+            else rules.DEFAULT_CIDR_V6
+            if v6
+            else rules.DEFAULT_CIDR
+        )
         if rules.JOIN_SUBNET not in self.subnets:
             self.subnets[rules.JOIN_SUBNET] = _default_subnet(rules.JOIN_SUBNET, join_cidr)
             self._assume(f"Subnet/{rules.JOIN_SUBNET}", f"node switch {join_cidr} (--node-switch-cidr)")

@@ -412,7 +412,7 @@ class _Builder:
         vpcs = sorted({rules.DEFAULT_VPC, *self.cluster.vpcs})
         for vpc in vpcs:
             topo.routers.append(Router(vpc, vpc))
-            for spec in rules.load_balancer_specs(vpc):
+            for spec in rules.load_balancer_specs(vpc, self.plan.kubeovn_version):
                 topo.load_balancers.append(
                     LoadBalancer(spec.name, spec.protocol, spec.session, {}, spec.options, spec.selection_fields)
                 )
