@@ -51,10 +51,18 @@ def test_nothing_is_assumed_for_what_the_input_has() -> None:
     assert c.api_cluster_ips() == (ipaddress.ip_address("10.100.0.1"),)
 
 
-def test_a_subnet_marked_default_replaces_ovn_default() -> None:
-    c = cluster(subnet("my-default", "10.20.0.0/16", default=True))
-    assert c.default_subnet() is c.subnets["my-default"]
-    assert "ovn-default" not in c.subnets
+def test_default_true_counts_only_for_the_default_ls() -> None:
+    """kube-ovn v1.16.2 pkg/controller/subnet.go formatSubnet resets ``default: true`` on a default-VPC subnet
+    not named by ``--default-ls`` (ovn-default); the controller still creates ovn-default (issue 11 item 9)."""
+    c = cluster(subnet("my-default", "10.20.0.0/16", default=True), pod("p", "ns"))
+    assert not c.subnets["my-default"].default
+    default = c.default_subnet()
+    assert default is not None and default.name == "ovn-default"
+    assert c.pod_subnet(c.pods[0]) is default
+    assert any("spec.default: false" in a.what for a in c.assumptions if a.obj == "Subnet/my-default")
+    # a custom VPC's subnet keeps it: it is that VPC's default subnet (getVpcSubnets)
+    c = cluster(vpc("va", namespaces=["x"]), subnet("va-d", "10.1.0.0/24", vpc="va", default=True), pod("p", "x"))
+    assert c.subnets["va-d"].default and c.pod_subnet(c.pods[0]) is c.subnets["va-d"]
 
 
 def test_dual_stack_api_service_gives_dual_stack_default_subnets() -> None:

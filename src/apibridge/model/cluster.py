@@ -487,6 +487,7 @@ def _field_value(subnet: o.Subnet, path: str) -> str:
         "spec.protocol": subnet.protocol,
         "spec.gatewayType": subnet.gateway_type,
         "spec.enableLb": "true" if subnet.enable_lb else "false",
+        "spec.default": "true" if subnet.default else "false",
     }
     return values.get(path, "?")
 

@@ -572,6 +572,11 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
     if enable_lb is None:
         enable_lb = True
         assumed.append("spec.enableLb")
+    default = bool(f.bool_("spec.default", False))
+    # formatSubnet (kube-ovn v1.16.2 pkg/controller/subnet.go): in the default VPC only --default-ls keeps it
+    if default and vpc == rules.DEFAULT_VPC and meta.name not in (rules.DEFAULT_SUBNET, rules.JOIN_SUBNET):
+        default = False
+        assumed.append("spec.default")
     acls: list[Acl] = []
     for i, entry in enumerate(f.list_("spec.acls")):
         if not isinstance(entry, Mapping):
@@ -601,7 +606,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         acls=tuple(acls),
         enable_lb=enable_lb,
         nat_outgoing=bool(f.bool_("spec.natOutgoing", False)),
-        default=bool(f.bool_("spec.default", False)),
+        default=default,
         vlan=f.str_("spec.vlan") or "",
         raw_cidr=raw_cidr,
         raw_gateway=raw_gw,
