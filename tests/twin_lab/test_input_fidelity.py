@@ -287,3 +287,21 @@ def test_a_nad_attached_twice_reads_the_plain_provider_routes_on_each_interface(
     for ifname in ("net1", "net2"):
         nic = pod.nic(ifname)
         assert nic is not None and [(r.dst, r.gw) for r in nic.routes] == [("10.96.0.1/32", "100.100.9.1")]
+
+
+# ---- item 8: a logical_switch naming a missing subnet, a CNI provider no subnet is bound to --------------------
+SOCKET_NAD = ROUTED_NAD.replace(', "routes": ROUTES', "")
+
+
+def test_a_logical_switch_naming_a_missing_subnet_fails_the_pod() -> None:
+    """kube-ovn v1.16.2 pkg/controller/pod.go getPodAttachmentNet: subnetsLister.Get(name) not found -> error."""
+    annotations = {"k8s.v1.cni.cncf.io/networks": "att", "att.default.ovn.kubernetes.io/logical_switch": "nope"}
+    assert "nope" in failure(topology(SOCKET_NAD + pod_doc("p", annotations)), "p")
+
+
+def test_a_cni_provider_no_subnet_is_bound_to_fails_the_pod() -> None:
+    """kube-ovn v1.16.2 pkg/daemon/handler.go handleAdd/providerExists: a provider that is not of the OVN form
+    and no Subnet carries is refused ("provider X not bind to any subnet")."""
+    nad = SOCKET_NAD.replace('"provider": "att.default.ovn"', '"provider": "custom"')
+    topo = topology(nad + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "att"}))
+    assert "provider custom not bind to any subnet" in failure(topo, "p")

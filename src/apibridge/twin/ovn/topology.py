@@ -716,12 +716,18 @@ class _Builder:
             provider = rules.nad_provider(name, ns, ifname=sel.interface if twice else None)
             ls = annotations.get(rules.provider_key(provider, rules.LOGICAL_SWITCH))
             target = self._subnet_by_name(ls) if ls else None
+            if ls and target is None:  # kube-ovn v1.16.2 pod.go getPodAttachmentNet: the named subnet must exist
+                return failed(f'failed to get subnet {ls}: subnet.kubeovn.io "{ls}" not found')
             if target is None:
                 bound = [s for s in self.subnets() if s.provider == rules.subnet_provider(provider)]
                 if not bound:
                     return failed(f"provider {provider} is not bound to any subnet")
                 target = bound[0]
-            if nad.cni_provider() != rules.subnet_provider(provider):
+            cni = nad.cni_provider()
+            # pkg/daemon/handler.go handleAdd providerExists: a non-OVN-form provider must be some Subnet's
+            if not rules.is_ovn_provider(cni) and not any(s.provider == cni for s in self.subnets()):
+                return failed(f"provider {cni} not bind to any subnet")
+            if cni != rules.subnet_provider(provider):
                 return failed(
                     f"no address allocated to pod {pod.namespace}/{pod.meta.name} provider "
                     f"{nad.cni_provider()} (NAD config provider differs from {provider})"
