@@ -305,3 +305,30 @@ def test_a_cni_provider_no_subnet_is_bound_to_fails_the_pod() -> None:
     nad = SOCKET_NAD.replace('"provider": "att.default.ovn"', '"provider": "custom"')
     topo = topology(nad + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "att"}))
     assert "provider custom not bind to any subnet" in failure(topo, "p")
+
+
+# ---- item 6: Vpc staticRoutes and policyRoutes (kube-ovn v1.16.2 pkg/controller/vpc.go handleAddOrUpdateVpc) ----
+def test_vpc_static_and_policy_routes_are_programmed() -> None:
+    vpcs = """---
+apiVersion: kubeovn.io/v1
+kind: Vpc
+metadata: {name: t1}
+spec:
+  staticRoutes:
+  - {cidr: 0.0.0.0/0, nextHopIP: 10.0.1.254, policy: policyDst}
+  - {cidr: 10.0.1.0/24, nextHopIP: 10.0.1.253, policy: policySrc}
+  policyRoutes:
+  - {priority: 1000, match: ip4.src == 10.0.1.0/24, action: reroute, nextHopIP: 10.0.1.252}
+  - {priority: 900, match: ip4.dst == 8.8.8.8, action: drop}
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: t1-net}
+spec: {vpc: t1, cidrBlock: 10.0.1.0/24}
+"""
+    topo = topology(vpcs)
+    routes_t1 = {(r.prefix, r.nexthop, r.policy) for r in topo.static_routes if r.router == "t1"}
+    assert {("0.0.0.0/0", "10.0.1.254", "dst-ip"), ("10.0.1.0/24", "10.0.1.253", "src-ip")} <= routes_t1
+    policies = {(p.priority, p.match, p.action, p.nexthop) for p in topo.policies if p.router == "t1"}
+    assert (1000, "ip4.src == 10.0.1.0/24", "reroute", "10.0.1.252") in policies
+    assert (900, "ip4.dst == 8.8.8.8", "drop", None) in policies

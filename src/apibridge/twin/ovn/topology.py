@@ -416,6 +416,7 @@ class _Builder:
                 topo.load_balancers.append(
                     LoadBalancer(spec.name, spec.protocol, spec.session, {}, spec.options, spec.selection_fields)
                 )
+        self._vpc_routes()
         subnets = self.subnets()
         for subnet in subnets:
             self._switch(subnet)
@@ -441,6 +442,37 @@ class _Builder:
         self._externals()
         self._foreign_attempts()
         return topo
+
+    def _vpc_routes(self) -> None:
+        """Each Vpc's ``spec.staticRoutes`` and ``spec.policyRoutes`` on its router, the default VPC's included
+        (kube-ovn v1.16.2 pkg/controller/vpc.go handleAddOrUpdateVpc: ``policyDst``/empty is ``dst-ip``,
+        ``policySrc`` ``src-ip`` (convertPolicy); ``addPolicyRouteToVpc`` takes priority, match, action and
+        the comma-separated next hops). Entries without the fields OVN needs are noted and left out."""
+        for name, vpc in sorted(self.cluster.vpcs.items()):
+            ids = {**rules.VENDOR, "vpc": name}
+            for route in vpc.static_routes:
+                cidr, nexthop = route.get("cidr"), route.get("nextHopIP")
+                if not isinstance(cidr, str) or not cidr or not isinstance(nexthop, str) or not nexthop:
+                    self.topo.notes.append(f"Vpc/{name}: static route {dict(route)} has no cidr or nextHopIP")
+                    continue
+                policy = "src-ip" if route.get("policy") == "policySrc" else "dst-ip"
+                self.topo.static_routes.append(StaticRoute(name, cidr, nexthop, policy, dict(ids)))
+            for entry in vpc.policy_routes:
+                priority, match, action = entry.get("priority"), entry.get("match"), entry.get("action")
+                if (
+                    not isinstance(priority, int)
+                    or not isinstance(match, str)
+                    or action not in ("allow", "drop", "reroute")
+                ):
+                    self.topo.notes.append(f"Vpc/{name}: policy route {dict(entry)} is not priority/match/action")
+                    continue
+                raw = entry.get("nextHopIP")
+                hops = [h.strip() for h in raw.split(",") if h.strip()] if isinstance(raw, str) else []
+                if len(hops) > 1:
+                    self.topo.notes.append(f"Vpc/{name}: policy route {match!r}: the twin takes the first next hop")
+                self.topo.policies.append(
+                    Policy(name, priority, match, str(action), hops[0] if hops else None, dict(ids))
+                )
 
     def _externals(self) -> None:
         """Intended destinations nothing in the lab owns go behind the hosts (see ``externals``)."""
