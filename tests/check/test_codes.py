@@ -40,6 +40,14 @@ from .kit import (
 )
 
 VPC1 = vpc("vpc1", "ns1")
+API_EP_EXTERNAL = """
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: kubernetes, namespace: default, labels: {kubernetes.io/service-name: kubernetes}}
+addressType: IPv4
+endpoints: [{addresses: [192.0.2.50]}]
+ports: [{name: https, port: 6443, protocol: TCP}]
+"""
 LS_KEY = f"{SEED_PROVIDER}.kubernetes.io/logical_switch"
 POD = "Pod/ns1/app"
 ROUTES_FIELD = f'metadata.annotations["{SEED_ROUTES_KEY}"]'
@@ -200,6 +208,14 @@ CASES = [
         [nad(), api_subnet(private=True, allowSubnets=["172.18.0.0/16"]), VPC1, node(), seed_pod()],
         "Subnet/vpc-apiserver-subnet",
         "spec.allowSubnets",
+    ),
+    Case(  # an external LB as the API endpoint: it leaves through 29000 to the host, masqueraded only with
+        # natOutgoing (kube-ovn v1.16.2 pkg/controller/subnet.go 30000 reroutes node IPs only; issue 11 item 5)
+        "AB026",
+        [nad(), api_subnet(), VPC1, node(), API_EP_EXTERNAL, seed_pod()],
+        [nad(), api_subnet(natOutgoing=True), VPC1, node(), API_EP_EXTERNAL, seed_pod()],
+        "Subnet/vpc-apiserver-subnet",
+        "spec.natOutgoing",
     ),
     Case(  # kubespray: service CIDR 10.233.0.0/18; a tenant subnet inside it (issue #10, first list)
         "AB025",

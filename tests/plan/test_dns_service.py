@@ -122,3 +122,23 @@ def test_dns_service_setting_from_text() -> None:
     assert parse_settings(dns_service="infra/resolver").dns_service == ("infra", "resolver")
     with pytest.raises(SettingsError, match="--dns-service"):
         parse_settings(dns_service="resolver")
+
+
+# ---- issue 11 item 5: API endpoints that are not node addresses need natOutgoing ------------------------------
+def test_bridge_subnet_gets_nat_outgoing_when_an_api_endpoint_is_not_a_node() -> None:
+    external = {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {
+            "name": "kubernetes",
+            "namespace": "default",
+            "labels": {"kubernetes.io/service-name": "kubernetes"},
+        },
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["192.0.2.50"]}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+    }
+    _, p = plan_of(*seed_cluster(), external, bridge("tenant-a", "tenant-a"))
+    assert p.bridges["tenant-a"].subnet["spec"]["natOutgoing"] is True
+    _, p = plan_of(*seed_cluster(), bridge("tenant-a", "tenant-a"))
+    assert p.bridges["tenant-a"].subnet["spec"]["natOutgoing"] is False

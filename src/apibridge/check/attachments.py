@@ -86,6 +86,21 @@ def check_attachments(view: View, stats: AttachmentStats) -> list[Finding]:
                     f"set spec.vpc: {rules.DEFAULT_VPC} (or leave it empty)",
                 )
             )
+        off_nodes = view.cluster.api_endpoints_off_nodes() if name in api and not s.nat_outgoing else ()
+        if off_nodes:
+            shown = ", ".join(str(ip) for ip in off_nodes)
+            out.append(
+                report(
+                    "AB026",
+                    s,
+                    "spec.natOutgoing",
+                    f"pods reach the API server through this subnet, but the API endpoints {shown} are not node "
+                    "addresses: only node InternalIPs are rerouted to their node (30000); the rest leave by the "
+                    "29000 reroute through the host, which masquerades natOutgoing subnets only, so the replies "
+                    "never come back",
+                    "set spec.natOutgoing: true",
+                )
+            )
         if name in api and s.private:
             out += _private_blocks_api(view, report, s)
         owner = view.subnet_owner(name)

@@ -94,6 +94,7 @@ CODES: dict[str, CodeInfo] = {
     "AB023": CodeInfo("error", "Attachment subnet overlaps a subnet of an attached pod's own VPC"),
     "AB024": CodeInfo("error", "Private attachment subnet drops the API traffic (allowSubnets misses the endpoints)"),
     # --- the networks annotation and NADs (Multus, kube-ovn-controller, kube-ovn-cni) -------------------
+    "AB026": CodeInfo("error", "API endpoints are not node addresses and the attachment subnet has no natOutgoing"),
     "AB025": CodeInfo("error", "Subnet overlaps the cluster's service CIDR (--service-cidr): its pods get ClusterIPs"),
     "AB030": CodeInfo("error", "k8s.v1.cni.cncf.io/networks does not parse (Multus rejects the pod)"),
     "AB031": CodeInfo("error", "Pod references a NAD that is not in the input, where the input shows it should be"),

@@ -467,6 +467,19 @@ class Cluster:
         svc = self.services.get(rules.KUBERNETES_SERVICE)
         return svc.cluster_ips if svc else ()
 
+    def api_endpoints_off_nodes(self) -> tuple[IPAddress, ...]:
+        """API endpoints that are no node's InternalIP (an external load balancer, a VIP).
+
+        Only node InternalIPs get the 30000 reroute to their node (kube-ovn v1.16.2 pkg/controller/init.go,
+        ``util.NodeRouterPolicyPriority``, ``ip4.dst == <node ip>``); any other endpoint leaves by the 29000
+        reroute to the node's ``ovn0`` and the host, which masquerades only ``natOutgoing`` subnets
+        (pkg/daemon/gateway_linux.go, ``-m set --match-set ovn40subnets-nat src ... -j OVN-MASQUERADE``):
+        without it the reply never comes back.
+        """
+        nodes = {ip for _, ip in self.node_ips()}
+        found = [a for ep in self.service_endpoints(*rules.KUBERNETES_SERVICE) for a in ep.addresses]
+        return tuple(dict.fromkeys(a for a in found if a not in nodes))
+
     def node_ips(self) -> list[tuple[str, IPAddress]]:
         return [(n.meta.name, ip) for n in self.nodes.values() for ip in n.internal_ips]
 

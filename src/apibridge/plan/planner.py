@@ -5,7 +5,8 @@ subnet per bridge, so tenants never share an L2 segment — with the provider Ku
 that NAD (``<nad>.<ns>.ovn``) written identically into the NAD config, the Subnet and the pod
 annotations. The Subnet sets ``vpc: ovn-cluster`` explicitly (so Kube-OVN's admission checks see
 it), never ``namespaces`` (that would clash with the custom VPC's), keeps ``enableLb`` on (the
-``cluster-*`` load balancers on its switch are what DNAT the ClusterIP), and has a gateway per family.
+``cluster-*`` load balancers on its switch are what DNAT the ClusterIP), has a gateway per family, and
+sets ``natOutgoing`` only when an API endpoint is not a node address (``Cluster.api_endpoints_off_nodes``).
 Routes go to each destination address (/32, /128) via the gateway of its family.
 The Subnet carries the bridge's VPC and the names of that VPC's Subnets (``apibridge.dev/vpc``,
 ``apibridge.dev/vpc-subnets``): the chart's admission policy takes bridge Subnets as its parameters and
@@ -188,6 +189,7 @@ def _manifests(
     gateways: list[IPAddress],
     acls: tuple[Any, ...],
     subnets: Iterable[str] = (),
+    nat_outgoing: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     name = object_name(bridge.name)
     labels = _labels(bridge.name)
@@ -207,7 +209,7 @@ def _manifests(
         "provider": provider,
         "gatewayType": rules.DEFAULT_GATEWAY_TYPE,
         "enableLb": True,
-        "natOutgoing": False,
+        "natOutgoing": nat_outgoing,
         "private": False,
     }
     if acls:
@@ -262,7 +264,9 @@ def plan_bridge(
             routes.append(Route(dst=dst, gw=str(gw)))
     acls = fence_acls(name, tuple(cidrs), tuple(gateways), tuple(dests)) if bridge.isolation == "strict" else ()
     subnets = (subnets_by_vpc if subnets_by_vpc is not None else vpc_subnets(cluster)).get(bridge.vpc, [])
-    nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls, subnets)
+    # an API endpoint off the nodes is reached through the host, which masquerades natOutgoing subnets only
+    nat = bridge.apiserver and bool(cluster.api_endpoints_off_nodes())
+    nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls, subnets, nat)
     source = f"(planned by {ref})"
     nad_doc, subnet_doc = Document(nad, source, 0), Document(subnet, source, 0)
     return BridgePlan(
