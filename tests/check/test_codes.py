@@ -181,8 +181,16 @@ CASES = [
     ),
     Case("AB020", [VPC1, *s(namespaces=["ns1"])], [VPC1, *s(namespaces=["ns9"])], "Subnet/s", "spec.namespaces"),
     # --- attachment subnets ---------------------------------------------------------------------------
-    Case(
+    Case(  # without kube-proxy nothing DNATs the ClusterIP (issue 11 item 2)
         "AB021",
+        [nad(), api_subnet(enableLb=False), VPC1, seed_pod()],
+        [*SEED, seed_pod()],
+        "Subnet/vpc-apiserver-subnet",
+        "spec.enableLb",
+        config=Settings(kube_proxy=False),
+    ),
+    Case(  # with kube-proxy (the default) the host DNATs it: info, not an error (issue 11 item 2)
+        "AB027",
         [nad(), api_subnet(enableLb=False), VPC1, seed_pod()],
         [*SEED, seed_pod()],
         "Subnet/vpc-apiserver-subnet",

@@ -70,7 +70,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     ),
     "exclude-none": merge(merge(TLS, ANYWHERE), {"webhook": {"excludeNamespaces": []}}),
     "no-crd": merge(merge(TLS, ANYWHERE), {"crd": {"install": False}}),
-    "dns-service-openshift": merge(merge(TLS, ANYWHERE), {"settings": {"dnsService": "openshift-dns/dns-default"}}),
+    "dns-service-openshift": merge(
+        merge(TLS, ANYWHERE), {"settings": {"dnsService": "openshift-dns/dns-default", "kubeProxy": False}}
+    ),
 }
 WITHOUT_CERT_MANAGER = [name for name, values in SCENARIOS.items() if "certManager" not in values]
 
@@ -455,7 +457,7 @@ def test_webhook_rbac_covers_its_watches_and_nothing_more(scenario: tuple[str, l
         args = [
             a for d in find(docs, "Deployment") for c in d["spec"]["template"]["spec"]["containers"] for a in c["args"]
         ]
-        assert f"--dns-service={dns}" in args
+        assert f"--dns-service={dns}" in args and "--no-kube-proxy" in args
     assert not allowed(docs, "apibridge-webhook", "list", "", "secrets", NAMESPACE, None)
     for _, rule in _bound_rules(docs, "apibridge-webhook"):
         assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule

@@ -48,4 +48,7 @@ app.kubernetes.io/component: webhook
 {{- if .Values.settings.dnsService }}
 - --dns-service={{ .Values.settings.dnsService }}
 {{- end }}
+{{- if not .Values.settings.kubeProxy }}
+- --no-kube-proxy
+{{- end }}
 {{- end }}

@@ -58,7 +58,22 @@ def check_attachments(view: View, stats: AttachmentStats) -> list[Finding]:
         s = view.subnets[name]
         if not is_attachment_subnet(s):
             continue
-        if not s.enable_lb and (name in clusterip or s.vpc == rules.DEFAULT_VPC):
+        # kube-proxy on the host DNATs what the switch does not: a default-VPC subnet's traffic to a ClusterIP
+        # takes the 29000 reroute to the node's ovn0 (kube-ovn v1.16.2 pkg/controller/subnet.go
+        # addPolicyRouteForDistributedSubnet / centralized gateway) and kube-proxy's PREROUTING rules DNAT it
+        if not s.enable_lb and s.vpc == rules.DEFAULT_VPC and view.plan.kube_proxy:
+            out.append(
+                report(
+                    "AB027",
+                    s,
+                    "spec.enableLb",
+                    "enableLb: false: no OVN load balancer DNATs ClusterIPs on this switch; they reach the node "
+                    "through the router's reroute to ovn0 and kube-proxy DNATs them on the host",
+                    "nothing to do while kube-proxy runs (--no-kube-proxy says it does not); enableLb: true "
+                    "DNATs in OVN, on the switch",
+                )
+            )
+        elif not s.enable_lb and (name in clusterip or s.vpc == rules.DEFAULT_VPC):
             why = (
                 "pods route ClusterIPs through it"
                 if name in clusterip

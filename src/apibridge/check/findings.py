@@ -89,11 +89,14 @@ CODES: dict[str, CodeInfo] = {
     "AB019": CodeInfo("error", "Custom-VPC subnet lists a namespace that its VPC does not"),
     "AB020": CodeInfo("error", "Default-VPC subnet lists namespaces of a custom VPC"),
     # --- attachment subnets (a Subnet whose provider is <nad>.<ns>.ovn) --------------------------------
-    "AB021": CodeInfo("error", "Attachment subnet has enableLb: false: ClusterIPs routed through it are never DNATed"),
+    "AB021": CodeInfo(
+        "error", "Attachment subnet has enableLb: false: ClusterIPs routed through it are never DNATed (no kube-proxy)"
+    ),
     "AB022": CodeInfo("error", "Attachment subnet used to reach the API server is not in the default VPC"),
     "AB023": CodeInfo("error", "Attachment subnet overlaps a subnet of an attached pod's own VPC"),
     "AB024": CodeInfo("error", "Private attachment subnet drops the API traffic (allowSubnets misses the endpoints)"),
     # --- the networks annotation and NADs (Multus, kube-ovn-controller, kube-ovn-cni) -------------------
+    "AB027": CodeInfo("info", "Attachment subnet has enableLb: false; kube-proxy DNATs its ClusterIPs on the host"),
     "AB026": CodeInfo("error", "API endpoints are not node addresses and the attachment subnet has no natOutgoing"),
     "AB025": CodeInfo("error", "Subnet overlaps the cluster's service CIDR (--service-cidr): its pods get ClusterIPs"),
     "AB030": CodeInfo("error", "k8s.v1.cni.cncf.io/networks does not parse (Multus rejects the pod)"),

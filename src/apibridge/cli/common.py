@@ -62,6 +62,13 @@ def pool_options(func: F) -> F:
     plans with it without a new parameter.
     """
     func = click.option(
+        "--no-kube-proxy",
+        is_flag=True,
+        expose_value=False,
+        callback=_no_kube_proxy,
+        help="kube-proxy does not run on the nodes (a ClusterIP off the OVN load balancers is then never DNATed).",
+    )(func)
+    func = click.option(
         "--dns-service",
         expose_value=False,
         callback=_dns_service,
@@ -106,12 +113,25 @@ def _dns_service(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 _DNS_SERVICE_META = "apibridge.dns_service"
+_NO_KUBE_PROXY_META = "apibridge.no_kube_proxy"
+
+
+def _no_kube_proxy(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_NO_KUBE_PROXY_META] = True
 
 
 def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -> Settings:
     ctx = click.get_current_context(silent=True)
     dns = ctx.meta.get(_DNS_SERVICE_META) if ctx is not None else None
-    config = Settings(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs), dns_service=dns)
+    no_kube_proxy = bool(ctx.meta.get(_NO_KUBE_PROXY_META)) if ctx is not None else False
+    config = Settings(
+        pool_v4=pool_v4,
+        pool_v6=pool_v6,
+        service_cidrs=tuple(service_cidrs),
+        dns_service=dns,
+        kube_proxy=not no_kube_proxy,
+    )
     for pool, block in ((config.pool_v4, config.block_v4), (config.pool_v6, config.block_v6)):
         if pool.prefixlen > block:
             raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")

@@ -593,7 +593,14 @@ def diagnose_objects(
     bridge_plan = bridge_for(cluster, the_plan, pod)
     # the validator judges the objects as they are: with the plan applied it would judge the bridge's planned
     # NAD and Subnet instead of the live ones, and the pod after the webhook's injection instead of as it runs
-    facts = _Findings(check(cluster, Plan()))
+    # (no bridges, but the plan's settings: service CIDRs, DNS Service, Kube-OVN release, kube-proxy)
+    settled = Plan(
+        service_cidrs=the_plan.service_cidrs,
+        dns=the_plan.dns,
+        kubeovn_version=the_plan.kubeovn_version,
+        kube_proxy=the_plan.kube_proxy,
+    )
+    facts = _Findings(check(cluster, settled))
     target = _target(walk, facts, cluster, pod, bridge_plan, bool(cluster.bridges))
     if target is None:
         return diagnosis

@@ -308,7 +308,12 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: S
             for cidr in existing.cidrs:
                 allocator.reserve(cidr)
     dns = find_dns_service(cluster, config)
-    result = Plan(service_cidrs=tuple(config.service_cidrs), dns=dns, kubeovn_version=config.kubeovn_version)
+    result = Plan(
+        service_cidrs=tuple(config.service_cidrs),
+        dns=dns,
+        kubeovn_version=config.kubeovn_version,
+        kube_proxy=config.kube_proxy,
+    )
     ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
     by_vpc = vpc_subnets(cluster)
     for bridge in ordered:

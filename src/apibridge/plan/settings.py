@@ -42,6 +42,9 @@ class Settings:
     service_cidrs: tuple[IPNetwork, ...] = field(default_factory=tuple)
     kubeovn_version: str = KUBEOVN_VERSION
     dns_service: tuple[str, str] | None = None  # (namespace, name) of the cluster DNS Service; None: found
+    # kube-proxy runs on the nodes (Kube-OVN's default install keeps it): a ClusterIP that no OVN load balancer
+    # DNATs still is DNATed on the host, which the 29000 reroute reaches through ovn0 (issue 11 item 2)
+    kube_proxy: bool = True
 
     def problems(self) -> list[str]:
         """What makes these settings unusable (empty when they are fine)."""
@@ -62,7 +65,8 @@ class Settings:
         dns = "/".join(self.dns_service) if self.dns_service else "found"
         return (
             f"pool {self.pool_v4} (/{self.block_v4}), pool-v6 {self.pool_v6} (/{self.block_v6}), "
-            f"service CIDR {services}, DNS Service {dns}, Kube-OVN {self.kubeovn_version}"
+            f"service CIDR {services}, DNS Service {dns}, kube-proxy {'yes' if self.kube_proxy else 'no'}, "
+            f"Kube-OVN {self.kubeovn_version}"
         )
 
 

@@ -89,3 +89,4 @@ class Plan:
     service_cidrs: tuple[IPNetwork, ...] = ()  # the cluster's service CIDRs as given (--service-cidr), if any
     dns: DnsService | None = None  # the cluster DNS Service taken (``apibridge.plan.dns``)
     kubeovn_version: str = KUBEOVN_VERSION  # the Kube-OVN release whose rules the validator applies
+    kube_proxy: bool = True  # kube-proxy runs on the nodes (``Settings.kube_proxy``)
