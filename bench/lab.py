@@ -55,7 +55,7 @@ import yaml
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
-from apibridge.twin.lab import Lab
+from apibridge.twin.lab import LAB_NODE, Lab
 from apibridge.twin.ovn.topology import Topology, build_topology, iter_nics
 from apibridge.twin.pods import netns as ns
 from apibridge.twin.pods import probe
@@ -637,7 +637,7 @@ def main() -> int:
             shutil.rmtree(base, ignore_errors=True)
         print(json.dumps(figures))
         return 0
-    cluster = load_cluster(SEED, lab_defaults=True)
+    cluster = load_cluster(SEED, assume_node=LAB_NODE)
     seed_topo = build_topology(cluster, plan(cluster))
     work = base / "inputs"
     work.mkdir()

@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from opkit import ROOT, OperatorProcess, bridge, eventually, free_port, operator_logs_on_failure, wait_condition
+from opkit import ROOT, OperatorProcess, bridge, free_port, operator_logs_on_failure, wait_condition
 
 from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.kubeclient import Client
@@ -39,6 +39,7 @@ from deploy.helm import merge, template
 from deploy.test_chart import SCENARIOS
 from kube.cluster import KubeCluster
 from kube.incluster import WEBHOOK_ACCOUNT, account_kubeconfig
+from polling import eventually
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 

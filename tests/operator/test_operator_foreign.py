@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from opkit import OperatorProcess, bridge, operator_logs_on_failure, pod, wait_condition
-from polling import eventually
 from test_operator_e2e import poke_and_wait_pass, rendered
 
 from apibridge.base.kubeclient import Client
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
 from apibridge.plan.mutation import pod_mutation
+from polling import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube, pytest.mark.timeout(120)]
 

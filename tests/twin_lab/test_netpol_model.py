@@ -11,6 +11,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.load import load_documents, parse_text
 from apibridge.plan.planner import plan
 from apibridge.plan.settings import Settings
+from apibridge.twin.lab import LAB_NODE
 from apibridge.twin.ovn.topology import PortGroup, Topology, build_topology
 
 from .conftest import example
@@ -21,7 +22,7 @@ ATTACHMENT = "operator.tenant-b.apibridge-tenant-b.kube-system.ovn"
 def _topo(*policies: dict[str, Any], version: str = "v1.16.2") -> Topology:
     docs = load_documents([example("demo", "cluster.yaml"), example("demo", "3-bridges.yaml")])
     extra = parse_text("\n---\n".join(yaml.safe_dump(p) for p in policies), "np.yaml") if policies else []
-    cluster = Cluster.from_documents([*docs, *extra], lab_defaults=True)
+    cluster = Cluster.from_documents([*docs, *extra], assume_node=LAB_NODE)
     return build_topology(cluster, plan(cluster, config=Settings(kubeovn_version=version)))
 
 

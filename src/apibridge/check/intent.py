@@ -6,9 +6,10 @@ annotation keyed to the wrong NAD would make "API blocked" the expected result. 
 the twin's ``lab verify`` (with packets) ask this one function:
 
 * a pod an **ApiBridge** selects intends each of the bridge's destinations: the API ClusterIPs on
-  the ``kubernetes`` Service's ports (``apiserver: true``), the ``kube-system/kube-dns`` ClusterIPs
-  on 53/UDP and 53/TCP (``dns: true``), every ``extra`` CIDR on its ports (none: any port). They
-  are read from the ApiBridge's spec and the Services, not from the plan;
+  the ``kubernetes`` Service's ports (``apiserver: true``), the cluster DNS Service's ClusterIPs on its
+  DNS ports (``dns: true``; the Service ``apibridge.plan.dns`` takes), every ``extra`` CIDR on its
+  ports (none: any port). They are read from the ApiBridge's spec and the Services, not from the plan's
+  routes or ACLs;
 * a pod that **hand-writes an attachment to a subnet of the default VPC** — a NAD whose provider
   (derived from its name, ``<nad>.<ns>.ovn``, or written in its config) or a ``logical_switch``
   annotation lands on such a subnet — intends the API server: that is what the seed's fix is for;
@@ -35,10 +36,11 @@ from apibridge.kubeovn import networks, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import ApiBridge
+from apibridge.plan.dns import DEFAULT_DNS_PORTS, find_dns_service
 from apibridge.plan.types import Plan, PortSpec
 
 WantKind = Literal["api", "dns", "extra"]
-DNS_PORTS = (PortSpec(53, "UDP"), PortSpec(53, "TCP"))
+DNS_PORTS = DEFAULT_DNS_PORTS
 _ROUTES_SUFFIX = rules.provider_key_suffix(rules.ROUTES)
 MAX_ROUTES_READ = 256  # entries of one routes annotation looked at (tenant-controlled input is bounded)
 
@@ -92,6 +94,7 @@ class IntentContext:
     default_vpc_subnets: Mapping[str, tuple[int, ...]]  # name -> IP families, every subnet of the default VPC
     default_vpc_providers: Mapping[str, str] = field(default_factory=dict)  # attachment provider -> subnet name
     nad_providers: Mapping[tuple[str, str], str] = field(default_factory=dict)  # NAD -> its config's provider
+    dns_ports: tuple[PortSpec, ...] = DNS_PORTS  # the DNS Service's DNS ports, by name
 
 
 def intent_context(cluster: Cluster, plan: Plan | None = None) -> IntentContext:
@@ -117,11 +120,12 @@ def intent_context(cluster: Cluster, plan: Plan | None = None) -> IntentContext:
     }
     api = cluster.service(*rules.KUBERNETES_SERVICE)
     api_ports = tuple(PortSpec(p.port, p.protocol) for p in api.ports) if api and api.ports else ()
-    dns = cluster.service(*rules.KUBE_DNS_SERVICE)
+    dns = plan.dns if plan is not None and plan.dns is not None else find_dns_service(cluster)
     return IntentContext(
         api_ips=cluster.api_cluster_ips(),
         api_ports=api_ports or (PortSpec(rules.DEFAULT_API_PORT, "TCP"),),
-        dns_ips=dns.cluster_ips if dns else (),
+        dns_ips=dns.service.cluster_ips if dns.service else (),
+        dns_ports=dns.ports,
         default_vpc_subnets=default_subnets,
         default_vpc_providers=providers,
         nad_providers=nad_providers,
@@ -139,7 +143,7 @@ def bridge_wants(bridge: ApiBridge, ctx: IntentContext) -> tuple[Want, ...]:
     if bridge.apiserver:
         out += [Want("api", _host(ip), ctx.api_ports, why) for ip in ctx.api_ips]
     if bridge.dns:
-        out += [Want("dns", _host(ip), DNS_PORTS, why) for ip in ctx.dns_ips]
+        out += [Want("dns", _host(ip), ctx.dns_ports, why) for ip in ctx.dns_ips]
     for extra in bridge.extra:
         ports = tuple(PortSpec(p.port, p.protocol) for p in extra.ports)
         out.append(Want("extra", extra.cidr, ports, why))

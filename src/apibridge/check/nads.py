@@ -80,8 +80,20 @@ def check_nads(
                     )
                 )
             continue
+        where = "" if config.kind == "kube-ovn" else ' in "ipam"'
+        if not config.server_socket:  # kube-ovn v1.16.2 cmd/cni/cni.go loadNetConf
+            out.append(
+                _report(
+                    view,
+                    nad,
+                    "AB045",
+                    "spec.config",
+                    f'config has no "server_socket"{where}; kube-ovn-cni fails every pod that attaches it '
+                    f'("server_socket is required in cni.conf"){used_by}',
+                    f'add "server_socket": "{rules.NAD_SERVER_SOCKET}"{where}',
+                )
+            )
         if not config.provider:
-            where = "" if config.kind == "kube-ovn" else ' in "ipam"'
             out.append(
                 _report(
                     view,

@@ -15,7 +15,7 @@ import click
 from apibridge.base.errors import InputError, Location
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
-from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings
+from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings, SettingsError, parse_service_ref
 
 if TYPE_CHECKING:
     from apibridge.base.kubeclient import KubeConfig
@@ -80,8 +80,25 @@ def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any
 def pool_options(func: F) -> F:
     """``--pool``, ``--pool-v6``, ``--service-cidr``: where ``cidrBlock: auto`` allocates and what it avoids.
 
-    The command receives one ``planner`` argument, a ``Settings``.
+    The command receives one ``planner`` argument, a ``Settings``. ``--dns-service`` is kept in the click
+    context (not an argument) and read by ``planner_config``, so that every command taking these options
+    plans with it without a new parameter.
     """
+    func = click.option(
+        "--no-kube-proxy",
+        is_flag=True,
+        expose_value=False,
+        callback=_no_kube_proxy,
+        help="kube-proxy does not run on the nodes (a ClusterIP off the OVN load balancers is then never DNATed).",
+    )(func)
+    func = click.option(
+        "--dns-service",
+        expose_value=False,
+        callback=_dns_service,
+        metavar="NAMESPACE/NAME",
+        help="The cluster DNS Service for destinations.dns (default: found by the label k8s-app=kube-dns, "
+        "then the usual names kube-dns, coredns, rke2-coredns-rke2-coredns, openshift-dns/dns-default).",
+    )(func)
     func = click.option(
         "--service-cidr",
         "service_cidrs",
@@ -110,8 +127,34 @@ def pool_options(func: F) -> F:
     return func
 
 
+def _dns_service(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        try:
+            ctx.meta[_DNS_SERVICE_META] = parse_service_ref(value)
+        except SettingsError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+
+_DNS_SERVICE_META = "apibridge.dns_service"
+_NO_KUBE_PROXY_META = "apibridge.no_kube_proxy"
+
+
+def _no_kube_proxy(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_NO_KUBE_PROXY_META] = True
+
+
 def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -> Settings:
-    config = Settings(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs))
+    ctx = click.get_current_context(silent=True)
+    dns = ctx.meta.get(_DNS_SERVICE_META) if ctx is not None else None
+    no_kube_proxy = bool(ctx.meta.get(_NO_KUBE_PROXY_META)) if ctx is not None else False
+    config = Settings(
+        pool_v4=pool_v4,
+        pool_v6=pool_v6,
+        service_cidrs=tuple(service_cidrs),
+        dns_service=dns,
+        kube_proxy=not no_kube_proxy,
+    )
     for pool, block in ((config.pool_v4, config.block_v4), (config.pool_v6, config.block_v6)):
         if pool.prefixlen > block:
             raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")

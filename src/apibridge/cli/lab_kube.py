@@ -171,10 +171,11 @@ def _namespace_subnets(cluster: Cluster, bodies: Sequence[dict[str, Any]]) -> li
             out.append(body)
             continue
         meta = dict(body.get("metadata") or {})
-        subnet = cluster.namespace_subnet(str(meta.get("name")))
-        if subnet is not None:
+        subnets = cluster.namespace_subnets(str(meta.get("name")))
+        if subnets:
             annotations = dict(meta.get("annotations") or {})
-            annotations.setdefault(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION, subnet.meta.name)
+            names = ",".join(s.meta.name for s in subnets)
+            annotations.setdefault(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION, names)
             meta["annotations"] = annotations
         out.append({**body, "metadata": meta})
     return out

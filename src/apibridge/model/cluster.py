@@ -9,7 +9,7 @@ some node) it also assumes that node when the input has none, and the API endpoi
 control-plane nodes; the model itself knows no particular lab or node.
 
 Pod placement follows ``getPodDefaultSubnet``: the pod's ``ovn.kubernetes.io/logical_switch``, then
-the namespace's, then a Subnet or Vpc listing the namespace, then the default subnet.
+the namespace's — as the input has it, else as ``handleAddNamespace`` computes it (``namespace_subnets``).
 """
 
 from __future__ import annotations
@@ -73,6 +73,8 @@ MODELLED_GROUPS = {
     rules.NAD_API,
     rules.APIBRIDGE_API,
 }
+
+KUBE_SYSTEM = "kube-system"
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,13 @@ class Cluster:
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
     _vpc_default: dict[str, o.Subnet] | None = field(default=None, repr=False)
+    _selecting: list[o.Subnet] | None = field(default=None, repr=False)  # Subnets with namespaceSelectors
 
     def _invalidate(self) -> None:
         self._ns_subnet.clear()
         self._ns_listing = None
         self._vpc_default = None
+        self._selecting = None
 
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
@@ -262,9 +266,17 @@ class Cluster:
             self._assume(f"Vpc/{rules.DEFAULT_VPC}", "the default VPC, created by kube-ovn-controller")
         # Kube-OVN's dual-stack install defaults when the API Service is dual-stack (install.sh).
         api = self.services.get(rules.KUBERNETES_SERVICE)
-        dual = api is not None and {ip.version for ip in api.cluster_ips} == {4, 6}
-        join_cidr = f"{rules.JOIN_CIDR},{rules.JOIN_CIDR_V6}" if dual else rules.JOIN_CIDR
-        default_cidr = f"{rules.DEFAULT_CIDR},{rules.DEFAULT_CIDR_V6}" if dual else rules.DEFAULT_CIDR
+        # IPv6 only: install.sh's IPv6 branch defaults fd00:100:64::/112 and fd00:10:16::/112 (v1.16.2)
+        families = {ip.version for ip in api.cluster_ips} if api is not None else set()
+        dual, v6 = families == {4, 6}, families == {6}
+        join_cidr = f"{rules.JOIN_CIDR},{rules.JOIN_CIDR_V6}" if dual else rules.JOIN_CIDR_V6 if v6 else rules.JOIN_CIDR
+        default_cidr = (
+            f"{rules.DEFAULT_CIDR},{rules.DEFAULT_CIDR_V6}"
+            if dual
+            else rules.DEFAULT_CIDR_V6
+            if v6
+            else rules.DEFAULT_CIDR
+        )
         if rules.JOIN_SUBNET not in self.subnets:
             self.subnets[rules.JOIN_SUBNET] = _default_subnet(rules.JOIN_SUBNET, join_cidr)
             self._assume(f"Subnet/{rules.JOIN_SUBNET}", f"node switch {join_cidr} (--node-switch-cidr)")
@@ -364,26 +376,55 @@ class Cluster:
         return labels
 
     def namespace_subnet(self, namespace: str) -> o.Subnet | None:
-        """The subnet a namespace's pods land in by default (Kube-OVN's namespace controller)."""
+        """The subnet a namespace's pods land in by default: the first of ``namespace_subnets``
+        (``getPodDefaultSubnet`` takes the first with free addresses)."""
         if namespace in self._ns_subnet:
             return self._ns_subnet[namespace]
-        result: o.Subnet | None = None
+        subnets = self.namespace_subnets(namespace)
+        result = subnets[0] if subnets else None
+        self._ns_subnet[namespace] = result
+        return result
+
+    def namespace_subnets(self, namespace: str) -> list[o.Subnet]:
+        """The namespace's ``ovn.kubernetes.io/logical_switch`` list as kube-ovn-controller computes it.
+
+        An annotation in the input (what Kube-OVN wrote on an exported namespace) is taken as it is.
+        Otherwise kube-ovn v1.16.2 ``pkg/controller/namespace.go handleAddNamespace``: every Subnet whose
+        ``spec.namespaces`` lists the namespace or one of whose ``namespaceSelectors`` selects its labels; the
+        ``defaultSubnet`` of a custom VPC whose ``spec.namespaces`` lists it goes first (never for
+        kube-system); with none of these, the default subnet of a VPC listing it (``status.defaultLogicalSwitch``,
+        ``getVpcSubnets``), else ``--default-ls``. Subnets are taken in name order (the Go lister's order is
+        unspecified).
+        """
         ns = self.namespaces.get(namespace)
         annotated = ns.meta.annotations.get(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION) if ns else None
         if annotated:
-            result = self.subnets.get(annotated.split(",")[0].strip())
-        if result is None:
-            listing = self._listing().get(namespace)
-            result = listing[0] if listing else None
-        if result is None:
-            for vpc in sorted(self.vpcs.values(), key=lambda v: v.meta.name):
-                if namespace in vpc.namespaces:
-                    result = self.vpc_default_subnet(vpc.meta.name)
-                    break
-        if result is None:
-            result = self.default_subnet()
-        self._ns_subnet[namespace] = result
-        return result
+            named = [self.subnets.get(part.strip()) for part in annotated.split(",")]
+            if named and named[0] is not None:
+                return [s for s in named if s is not None]
+        chosen = {s.name: s for s in self._listing().get(namespace, [])}
+        if self._selecting is None:
+            self._selecting = sorted((s for s in self.subnets.values() if s.namespace_selectors), key=lambda s: s.name)
+        if self._selecting:
+            labels = self.namespace_labels(namespace)
+            for s in self._selecting:
+                if any(sel.matches(labels) for sel in s.namespace_selectors):
+                    chosen.setdefault(s.name, s)
+        out = [chosen[name] for name in sorted(chosen)]
+        listing_vpcs = sorted((v for v in self.vpcs.values() if namespace in v.namespaces), key=lambda v: v.meta.name)
+        if namespace != KUBE_SYSTEM:
+            for v in listing_vpcs:
+                first = self.subnets.get(v.default_subnet) if v.default_subnet else None
+                if v.meta.name != rules.DEFAULT_VPC and first is not None and first.vpc == v.meta.name:
+                    out.insert(0, first)
+        if out:
+            return out
+        for v in listing_vpcs:
+            default = self.vpc_default_subnet(v.meta.name)
+            if default is not None:
+                return [default]
+        default = self.default_subnet()
+        return [default] if default is not None else []
 
     def _listing(self) -> dict[str, list[o.Subnet]]:
         """namespace -> Subnets whose ``spec.namespaces`` list it, by name (built once per change)."""
@@ -431,9 +472,34 @@ class Cluster:
     def service(self, namespace: str, name: str) -> o.Service | None:
         return self.services.get((namespace, name))
 
+    def service_endpoints(self, namespace: str, name: str) -> list[o.Endpoints]:
+        """The endpoints Kube-OVN programs for a Service: its EndpointSlices when the input has any.
+
+        kube-ovn v1.16.2 ``pkg/controller/endpoint_slice.go handleUpdateEndpointSlice`` lists EndpointSlices by
+        ``kubernetes.io/service-name`` and never reads Endpoints; an export holding both (``kubectl get
+        ep,endpointslices``) would otherwise count every backend twice. Endpoints alone (an older export)
+        stand for the slices kube-controller-manager's EndpointSliceMirroring controller makes of them.
+        """
+        found = self.endpoints.get((namespace, name), [])
+        slices = [e for e in found if e.meta.kind == "EndpointSlice"]
+        return slices or found
+
     def api_cluster_ips(self) -> tuple[IPAddress, ...]:
         svc = self.services.get(rules.KUBERNETES_SERVICE)
         return svc.cluster_ips if svc else ()
+
+    def api_endpoints_off_nodes(self) -> tuple[IPAddress, ...]:
+        """API endpoints that are no node's InternalIP (an external load balancer, a VIP).
+
+        Only node InternalIPs get the 30000 reroute to their node (kube-ovn v1.16.2 pkg/controller/init.go,
+        ``util.NodeRouterPolicyPriority``, ``ip4.dst == <node ip>``); any other endpoint leaves by the 29000
+        reroute to the node's ``ovn0`` and the host, which masquerades only ``natOutgoing`` subnets
+        (pkg/daemon/gateway_linux.go, ``-m set --match-set ovn40subnets-nat src ... -j OVN-MASQUERADE``):
+        without it the reply never comes back.
+        """
+        nodes = {ip for _, ip in self.node_ips()}
+        found = [a for ep in self.service_endpoints(*rules.KUBERNETES_SERVICE) for a in ep.addresses]
+        return tuple(dict.fromkeys(a for a in found if a not in nodes))
 
     def node_ips(self) -> list[tuple[str, IPAddress]]:
         return [(n.meta.name, ip) for n in self.nodes.values() for ip in n.internal_ips]
@@ -459,6 +525,7 @@ def _field_value(subnet: o.Subnet, path: str) -> str:
         "spec.protocol": subnet.protocol,
         "spec.gatewayType": subnet.gateway_type,
         "spec.enableLb": "true" if subnet.enable_lb else "false",
+        "spec.default": "true" if subnet.default else "false",
     }
     return values.get(path, "?")
 

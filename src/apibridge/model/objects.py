@@ -131,6 +131,27 @@ class PodLike:
     def pod_name(self) -> str:
         return self.meta.name
 
+    @property
+    def status_ips(self) -> tuple[IPAddress, ...]:
+        """A Pod's ``status.podIPs`` (else ``status.podIP``) as exported; unreadable entries are skipped."""
+        if self.meta.kind != "Pod":
+            return ()
+        status = self.raw.get("status")
+        if not isinstance(status, Mapping):
+            return ()
+        listed = status.get("podIPs")
+        texts = [e.get("ip") for e in listed[:2] if isinstance(e, Mapping)] if isinstance(listed, list) else []
+        if not texts:
+            texts = [status.get("podIP")]
+        out: list[IPAddress] = []
+        for text in texts:
+            if isinstance(text, str):
+                try:
+                    out.append(ipaddress.ip_address(text))
+                except ValueError:
+                    continue
+        return tuple(out)
+
 
 @dataclass(frozen=True)
 class Vpc:
@@ -172,6 +193,7 @@ class Subnet:
     raw_gateway: str | None
     assumed_fields: tuple[str, ...] = ()  # spec fields filled by Kube-OVN's defaulting
     assumed: bool = False  # the whole object is a Kube-OVN default (join, ovn-default)
+    namespace_selectors: tuple[LabelSelector, ...] = ()  # spec.namespaceSelectors (``{}`` selects every one)
 
     @property
     def name(self) -> str:
@@ -563,6 +585,11 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
     if enable_lb is None:
         enable_lb = True
         assumed.append("spec.enableLb")
+    default = bool(f.bool_("spec.default", False))
+    # formatSubnet (kube-ovn v1.16.2 pkg/controller/subnet.go): in the default VPC only --default-ls keeps it
+    if default and vpc == rules.DEFAULT_VPC and meta.name not in (rules.DEFAULT_SUBNET, rules.JOIN_SUBNET):
+        default = False
+        assumed.append("spec.default")
     acls: list[Acl] = []
     for i, entry in enumerate(f.list_("spec.acls")):
         if not isinstance(entry, Mapping):
@@ -572,7 +599,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         acls.append(
             Acl(
                 af.str_("direction") or "",
-                prio if prio is not None else -1,
+                prio if prio is not None else 0,  # Go's zero value: a missing priority is 0
                 af.str_("match") or "",
                 af.str_("action") or "",
             )
@@ -592,11 +619,12 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         acls=tuple(acls),
         enable_lb=enable_lb,
         nat_outgoing=bool(f.bool_("spec.natOutgoing", False)),
-        default=bool(f.bool_("spec.default", False)),
+        default=default,
         vlan=f.str_("spec.vlan") or "",
         raw_cidr=raw_cidr,
         raw_gateway=raw_gw,
         assumed_fields=tuple(assumed),
+        namespace_selectors=_selectors(f, "spec.namespaceSelectors"),
     )
 
 
@@ -607,6 +635,16 @@ def parse_nad(doc: Document, meta: Meta) -> Nad:
         return Nad(meta, nadconf.parse(raw), None)
     except nadconf.NadConfigError as exc:
         return Nad(meta, None, str(exc))
+
+
+def _selectors(f: Fields, path: str) -> tuple[LabelSelector, ...]:
+    out: list[LabelSelector] = []
+    for i, raw in enumerate(f.list_(path)):
+        try:
+            out.append(LabelSelector.parse(raw))
+        except SelectorError as exc:
+            raise f.error(f"{path}[{i}]", str(exc)) from None
+    return tuple(out)
 
 
 def _selector(f: Fields, path: str) -> LabelSelector | None:

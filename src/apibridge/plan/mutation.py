@@ -122,7 +122,7 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     if ps_key not in annotations:
         changes[ps_key] = rules.PORT_SECURITY_ON
     raw_routes = annotations.get(routes_key)
-    existing = routes.parse(raw_routes)
+    existing = routes.parse(raw_routes) if raw_routes and raw_routes.strip() else []  # blank: replaced
     merged = routes.merge(existing, list(bridge_plan.routes))
     added = merged[len(existing) :]
     if added:

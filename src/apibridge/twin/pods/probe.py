@@ -106,7 +106,9 @@ async def _connect(probe: Probe, kind: int, timeout: float) -> tuple[socket.sock
     try:
         sock = socket_in(probe.netns, family_of(probe.target), kind)
     except OSError as exc:
-        return None, ProbeResult("error", f"cannot open a socket in {probe.netns}: {exc}", time.monotonic() - t0, "socket")
+        return None, ProbeResult(
+            "error", f"cannot open a socket in {probe.netns}: {exc}", time.monotonic() - t0, "socket"
+        )
     try:
         err = sock.connect_ex((probe.target, probe.port))
     except OSError as exc:
@@ -244,7 +246,9 @@ async def _udp(probe: Probe, timeout: float) -> ProbeResult:
                 "blocked", f"timeout: no reply within {timeout:g}s (dropped)", time.monotonic() - t0, "timeout"
             )
         except ConnectionRefusedError:
-            return ProbeResult("reach", "refused: port unreachable, the host answered", time.monotonic() - t0, "refused")
+            return ProbeResult(
+                "reach", "refused: port unreachable, the host answered", time.monotonic() - t0, "refused"
+            )
         except OSError as exc:
             return ProbeResult("error", str(exc), time.monotonic() - t0, "socket")
         return ProbeResult("reach", "echoed (read late)", time.monotonic() - t0, "echoed")
