@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -54,18 +55,17 @@ import yaml
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
-from apibridge.twin.lab import Lab
+from apibridge.twin.lab import LAB_NODE, Lab
 from apibridge.twin.ovn.topology import Topology, build_topology, iter_nics
 from apibridge.twin.pods import netns as ns
 from apibridge.twin.pods import probe
 from apibridge.twin.proc import pids_mentioning, read_pidfile, run
 from apibridge.twin.proof import synthetic
-from apibridge.twin.proof.verify import verify
+from apibridge.twin.proof.verify import class_expectations, verify
 from apibridge.twin.state import locate
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = [str(REPO / "examples" / "seed")]
-DAEMONS = ("ovsdb-server", "ovsdb-server-nb", "ovsdb-server-sb", "ovs-vswitchd", "ovn-northd", "ovn-controller")
 
 
 def say(text: str) -> None:
@@ -440,7 +440,7 @@ def ten_by_ten() -> list[dict[str, Any]]:
 
 def daemon_rss_mb(lab: Lab) -> float:
     total = 0
-    for name in DAEMONS:
+    for name in lab.daemons.names:  # the central's and every chassis's
         pid = lab.daemons.pid(name)
         if pid is None:
             continue
@@ -537,6 +537,61 @@ def scale(sizes: list[int], verifies: int, base: Path, tag: str) -> dict[str, An
     return {"scale": figures, f"growth_{small}_to_{large}": growth}
 
 
+def concurrency(n: int, settings: list[tuple[int, int]], base: Path, tag: str) -> dict[str, Any]:
+    """What the userspace datapath (and the prober) sustain: one ``n``-pod lab, its class-verify probes
+    run at each (answered, unanswered) concurrency. Among the unanswered ones go *canaries*: copies of the
+    answered probes run as if they were expected blocked (one timeout, no retry) — each stands for a leak,
+    and a canary reported blocked is a leak the verify would have missed. Per setting: the seconds, the
+    answered probes that timed out on their first try, the canaries missed, and the false results after
+    retries."""
+    manifests = base / f"conc-{n}.yaml"
+    manifests.write_text(yaml.safe_dump_all(synthetic.manifests(n)))
+    lab = Lab(locate(f"b{tag}c{n}", base))
+    out: dict[str, Any] = {"pods": n, "load_before": [round(x, 2) for x in os.getloadavg()]}
+    try:
+        lab.up([str(manifests)])
+        netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
+        topo = lab.desired().topology
+        exps, _ = class_expectations(topo, netns, seed=0)  # what one class verify probes
+        probes = [probe.Probe(e.netns, e.target, e.port, e.protocol, expect_answer=e.expect == "reach") for e in exps]
+        canaries = [dataclasses.replace(p, expect_answer=False) for p in probes if p.expect_answer]
+        silent = [p for p in probes if not p.expect_answer]
+        # spread the canaries through the silent probes, where a leak would be
+        step = max(1, len(silent) // max(1, len(canaries)))
+        answered_probes = [p for p in probes if p.expect_answer]
+        every, is_canary = list(answered_probes), [False] * len(answered_probes)
+        for k, c in enumerate(canaries):
+            chunk = silent[k * step : (k + 1) * step]
+            every += [*chunk, c]
+            is_canary += [False] * len(chunk) + [True]
+        every += silent[len(canaries) * step :]
+        is_canary += [False] * (len(every) - len(is_canary))
+        real = {id(p): e for p, e in zip(probes, exps, strict=True)}
+        for answered, quiet in settings:
+            t0 = time.monotonic()
+            outcomes = probe.run(every, ca_file=lab.place.ca_file, parallel=answered, parallel_silent=quiet)
+            seconds = time.monotonic() - t0
+            first_try = sum(1 for pr, o in zip(every, outcomes, strict=True) if pr.expect_answer and o.attempts > 1)
+            missed = sum(1 for c, o in zip(is_canary, outcomes, strict=True) if c and o.verdict != "reach")
+            wrong = 0
+            for k, (pr, o) in enumerate(zip(every, outcomes, strict=True)):
+                e = real.get(id(pr))
+                if e is not None and not is_canary[k] and (o.verdict == "reach") != (e.expect == "reach"):
+                    wrong += 1
+            key = f"{answered}/{quiet}"
+            out[key] = {
+                "seconds": round(seconds, 2),
+                "answered_timeouts_first_try": first_try,
+                "canaries_missed": missed,
+                "false_results": wrong,
+            }
+            say(f"  answered {answered}, unanswered {quiet}: {out[key]}; {len(every)} probes")
+    finally:
+        lab.close()
+        lab.down()
+    return out
+
+
 # --- the runs ------------------------------------------------------------------------------------------
 
 
@@ -556,12 +611,25 @@ def main() -> int:
     parser.add_argument("--scale", action="store_true", help="100, 300 and 1,000-pod labs (issue 14)")
     parser.add_argument("--sizes", default="100,300,1000", help="pod counts for --scale")
     parser.add_argument("--verifies", type=int, default=5, help="verifies per size for --scale")
+    parser.add_argument(
+        "--concurrency",
+        default="",
+        help="answered/unanswered probe concurrencies to measure on the last --sizes lab (e.g. 128/512,128/1024)",
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/lab.py needs root", file=sys.stderr)
         return 2
     base = Path(tempfile.mkdtemp(prefix="abb-", dir="/tmp"))
     tag = uuid.uuid4().hex[:4]
+    if args.concurrency:
+        settings = [(int(a), int(b)) for a, b in (x.split("/") for x in args.concurrency.split(","))]
+        try:
+            figures = concurrency(int(args.sizes.split(",")[-1]), settings, base, tag)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        print(json.dumps(figures))
+        return 0
     if args.scale:
         try:
             figures = scale([int(s) for s in args.sizes.split(",")], args.verifies, base, tag)
@@ -569,7 +637,7 @@ def main() -> int:
             shutil.rmtree(base, ignore_errors=True)
         print(json.dumps(figures))
         return 0
-    cluster = load_cluster(SEED, lab_defaults=True)
+    cluster = load_cluster(SEED, assume_node=LAB_NODE)
     seed_topo = build_topology(cluster, plan(cluster))
     work = base / "inputs"
     work.mkdir()

@@ -94,15 +94,22 @@ class Started:
 
     def __init__(self, api: KubeApi) -> None:
         self.running: set[str] = set()
+        self.bound: dict[str, float] = {}  # pod -> when the watch first saw it bound to a node (the scheduler)
+        self.seen_running: dict[str, float] = {}  # pod -> when the watch first saw it Running (the node's report)
         self.cond = threading.Condition()
         self.informer = Informer(api, Resource("v1", "pods", True), self._changed)
         self.informer.start()
         self.informer.synced.wait(30)
 
     def _changed(self) -> None:
-        names = {
-            p["metadata"]["name"] for p in self.informer.items() if (p.get("status") or {}).get("phase") == "Running"
-        }
+        items = self.informer.items()
+        names = {p["metadata"]["name"] for p in items if (p.get("status") or {}).get("phase") == "Running"}
+        at = time.monotonic()
+        for p in items:
+            if (p.get("spec") or {}).get("nodeName"):
+                self.bound.setdefault(p["metadata"]["name"], at)
+        for name in names:
+            self.seen_running.setdefault(name, at)
         with self.cond:
             self.running = names
             self.cond.notify_all()
@@ -137,6 +144,7 @@ def create(kubeconfig: str, pods: list[dict[str, Any]]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pods", type=int, default=50)
+    parser.add_argument("--logs", type=Path, help="copy the lab's process logs (kube-agent.log: the node agent) here")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("run as root", file=sys.stderr)
@@ -180,19 +188,30 @@ def main() -> int:
             done[podname] = wait_answer(started, podname, place.pod_netns(NAMESPACE, podname), ctx) - start
 
         start = time.monotonic()
+        print(f"burst starts at {time.strftime('%H:%M:%S')}.{int(time.time() * 1000) % 1000:03d}", file=sys.stderr)
         threads = [threading.Thread(target=watch, args=(n, start)) for n in burst_names]
         for t in threads:
             t.start()
         create(kubeconfig, [pod(n) for n in burst_names])
+        created = time.monotonic() - start
         for t in threads:
             t.join()
         burst = [done[n] for n in burst_names]
         print(f"burst: {summary(burst)}", file=sys.stderr)
+        # where the burst's time goes: created (kubectl, admission with the webhook, storage), bound (scheduler),
+        # Running (the node agent: realize in the twin, report), first byte (OVN, TLS, the API server)
+        bound = [started.bound.get(n, float("inf")) - start for n in burst_names]
+        running = [started.seen_running.get(n, float("inf")) - start for n in burst_names]
+        print(
+            f"burst timeline: all created {created:.3f}s; bound {summary(bound)}; Running {summary(running)}",
+            file=sys.stderr,
+        )
         missing = sum(1 for v in [*one, *burst] if v == float("inf"))
         result = {
             "one_by_one": summary(one),
             "burst": summary(burst),
             "baseline_create": summary(baseline),
+            "burst_phases": {"created_s": round(created, 3), "bound": summary(bound), "running": summary(running)},
             "pods": args.pods,
             "no_answer": missing,
             "targets_met": pct(one, 0.99) <= 1.0 and pct(burst, 0.99) <= 3.0,
@@ -200,6 +219,10 @@ def main() -> int:
         print(json.dumps(result))
         return 0
     finally:
+        if args.logs:
+            args.logs.mkdir(parents=True, exist_ok=True)
+            for log in place.run_dir.glob("kube-*.log"):
+                shutil.copy(log, args.logs / log.name)
         subprocess.run([str(APIBRIDGE), "lab", "down", "--name", name], env=env, capture_output=True, check=False)
         shutil.rmtree(base, ignore_errors=True)
 

@@ -13,11 +13,15 @@
 # Usage: scripts/tools.sh [--check] [NAME...]
 #   --check: build nothing, exit 1 naming what is missing; NAME: only these (kubernetes, etcd, helm3, helm4,
 #   kube-ovn, crds)
+# A pip-installed apibridge carries this script and tools/ in its wheel and runs it as `apibridge lab tools`,
+# with APIBRIDGE_TOOLS_BIN (where the links go: the installation itself may be read-only) and
+# APIBRIDGE_TOOLS_COMMAND (the command its messages name) set.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
 CACHE=${APIBRIDGE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/apibridge/tools}
-BIN=$ROOT/.tools/bin
+BIN=${APIBRIDGE_TOOLS_BIN:-$ROOT/.tools/bin}
+SELF=${APIBRIDGE_TOOLS_COMMAND:-scripts/tools.sh}
 GO_MIN=1.26.4 # the highest `go` directive of tools/*/go.mod
 
 say() { printf 'tools: %s\n' "$*" >&2; }
@@ -65,13 +69,13 @@ entry_dir() { # name version key-material -> cache dir
 
 go_ok() {
   if ! command -v go >/dev/null 2>&1; then
-    say "no 'go' on PATH: the real Kubernetes components, etcd and Helm are built from the Go module proxy; install Go >= $GO_MIN (https://go.dev/dl/) and run scripts/tools.sh again"
+    say "no 'go' on PATH: the real Kubernetes components, etcd and Helm are built from the Go module proxy; install Go >= $GO_MIN (https://go.dev/dl/) and run $SELF again"
     return 1
   fi
   local have
   have=$(GOTOOLCHAIN=local go env GOVERSION | sed 's/^go//')
   if [[ $(printf '%s\n%s\n' "$GO_MIN" "$have" | sort -V | head -n1) != "$GO_MIN" ]]; then
-    say "go $have is older than $GO_MIN, which tools/*/go.mod need; install Go >= $GO_MIN and run scripts/tools.sh again"
+    say "go $have is older than $GO_MIN, which tools/*/go.mod need; install Go >= $GO_MIN and run $SELF again"
     return 1
   fi
 }
@@ -173,11 +177,11 @@ if [[ $only == "  " || $only == *" crds "* ]]; then
       mv "$tmp" "$crds"
     fi
   fi
-  [[ -f $crds/.complete ]] && ln -sfn "$crds" "$ROOT/.tools/crds"
+  [[ -f $crds/.complete ]] && ln -sfn "$crds" "$(dirname "$BIN")/crds"
 fi
 
 if ((${#missing[@]})); then
-  say "not built yet: ${missing[*]}; run scripts/tools.sh (needs Go >= $GO_MIN and the Go module proxy)"
+  say "not built yet: ${missing[*]}; run $SELF (needs Go >= $GO_MIN and the Go module proxy)"
   exit 1
 fi
-say "ready in .tools/bin: $(ls "$BIN" | tr '\n' ' ')"
+say "ready in $BIN: $(ls "$BIN" | tr '\n' ' ')"

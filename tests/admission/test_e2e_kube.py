@@ -32,8 +32,9 @@ from apibridge.plan.mutation import inject_documents
 from deploy.helm import merge, template  # tests/ is on sys.path (rootdir-relative packages)
 from deploy.test_chart import SCENARIOS
 from kube.cluster import KubeCluster
+from polling import eventually
 
-from .oncluster import OnCluster, eventually, on_cluster
+from .oncluster import OnCluster, on_cluster
 from .support import INGRESS, pod
 
 pytestmark = pytest.mark.kube

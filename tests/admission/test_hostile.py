@@ -9,15 +9,20 @@ that named another tenant's bridge.
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import socket
 import ssl
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from apibridge.admission import mutate as mutate_module
+from apibridge.admission import snapshot as snapshot_module
 from apibridge.admission.guard import Limits
 from apibridge.admission.lru import BoundedLRU
 from apibridge.admission.mutate import admit
@@ -26,6 +31,8 @@ from apibridge.admission.snapshot import MEMO_BYTES, Snapshot, StaticSource
 from apibridge.admission.tls import ReloadingContext
 from apibridge.base.certs import BundlePaths
 from apibridge.kubeovn import rules
+from apibridge.model.cluster import Cluster
+from apibridge.model.load import Document
 
 from .support import INGRESS, Client, RunningServer, make_cluster, pod, review
 
@@ -66,6 +73,21 @@ def test_half_a_header_is_closed_after_the_header_timeout(tight: RunningServer, 
     finally:
         sock.close()
     assert tight.server.sites[0].guard.timed_out >= 1
+
+
+def test_an_idle_kept_alive_connection_is_closed_after_the_idle_timeout(
+    tight: RunningServer, bundle: BundlePaths
+) -> None:
+    sock = _tls(tight.port, bundle.ca_cert)
+    try:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")  # HTTP/1.1: kept alive after the answer
+        sock.settimeout(5)
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        assert _closed_within(sock, 3 * FAST.idle_timeout), "an idle connection was held open"
+        assert time.monotonic() - started >= FAST.idle_timeout / 2  # idle, not refused
+    finally:
+        sock.close()
 
 
 def test_connections_over_the_cap_are_closed_at_once(tight: RunningServer, bundle: BundlePaths) -> None:
@@ -179,3 +201,98 @@ def test_bounded_lru_evicts_by_entries_and_bytes() -> None:
     lru.put("e", "e", 60)
     lru.put("f", "f", 50)  # 110 > 100: the oldest go
     assert lru.bytes <= 100 and lru.get("f") == "f"
+
+
+def _attack_cluster(namespaces: int) -> Cluster:
+    """One bridge that selects ``namespaces`` namespaces (the review's attack: each review from another)."""
+    names = [f"ns-{i}" for i in range(namespaces)]
+    bodies: list[dict[str, Any]] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default"},
+            "spec": {"clusterIP": "10.96.0.1", "ports": [{"name": "https", "port": 443, "protocol": "TCP"}]},
+        },
+        {"apiVersion": rules.KUBEOVN_API, "kind": "Vpc", "metadata": {"name": "attack"}, "spec": {"namespaces": names}},
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "attack-subnet"},
+            "spec": {"vpc": "attack", "cidrBlock": "10.200.0.0/16", "namespaces": names},
+        },
+        {
+            "apiVersion": rules.APIBRIDGE_API,
+            "kind": "ApiBridge",
+            "metadata": {"name": "attack"},
+            "spec": {"vpc": "attack", "namespaceSelector": {"matchLabels": {"tenant": "attack"}}},
+        },
+        *(
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n, "labels": {"tenant": "attack"}}}
+            for n in names
+        ),
+    ]
+    return Cluster.from_documents([Document(b, "attack", i) for i, b in enumerate(bodies)])
+
+
+def test_memory_stays_bounded_over_thousands_of_namespaces_and_shapes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's 20,000-namespace attack, scaled down and measured as the Python heap: every review from
+    another namespace, ~10 KB of metadata and a ~5 KB networks annotation of its own (what the per-namespace
+    and per-shape memos and the patch memo keyed on). Each memo's bound is lowered to 1 MiB so that a
+    thousand reviews show it: what stays is the three bounds (their byte estimates must be the heap's), not
+    ~20 KB per review."""
+    mib = 1024 * 1024
+    monkeypatch.setattr(snapshot_module, "MEMO_BYTES", mib)
+    monkeypatch.setattr(mutate_module, "_PATCHES", BoundedLRU(mutate_module.PATCH_CACHE_ENTRIES, mib))
+    count = 1_000
+    snap = Snapshot.build(_attack_cluster(count))
+    filler = {f"example.com/note-{k}": "x" * 200 for k in range(40)}
+
+    def one(i: int) -> None:
+        networks = ",".join(f"attack-{i}-{k}-{'n' * 100}" for k in range(48))  # ~5 KB, 48 entries
+        obj = pod(f"ns-{i}", labels={"app": "web"}, annotations={**filler, rules.NETWORKS_ANNOTATION: networks})
+        outcome = admit(snap, review(obj, namespace=f"ns-{i}"))
+        assert outcome.result == "mutated", outcome
+
+    one(0)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1, count):
+            one(i)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown <= 4 * mib, f"{grown / mib:.1f} MiB kept after {count} reviews"
+
+
+def test_held_connections_cost_kilobytes_each(bundle: BundlePaths) -> None:
+    """2,000 connections that sent half a header held 606 MiB: asyncio gives every TLS connection a 256 KiB
+    read buffer. Here 200 such connections (under the cap, before the header timeout) are measured as the
+    Python heap of this process — server and clients both — and must cost well under 256 KiB each."""
+    held_count = 200
+    limits = Limits(header_timeout=60.0, max_connections=held_count + 8)
+    running = RunningServer(StaticSource(make_cluster()), ReloadingContext(bundle.cert, bundle.key), limits=limits)
+    held: list[ssl.SSLSocket] = []
+    try:
+        warm = _tls(running.port, bundle.ca_cert)  # the first connection's one-off allocations
+        warm.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.2)
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(held_count):
+            sock = _tls(running.port, bundle.ca_cert)
+            sock.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\nContent-Ty")
+            held.append(sock)
+        time.sleep(0.5)  # every connection accepted and its first bytes read
+        per_connection = (tracemalloc.get_traced_memory()[0] - before) / held_count
+        tracemalloc.stop()
+        warm.close()
+    finally:
+        tracemalloc.stop()
+        for sock in held:
+            sock.close()
+        running.close()
+    assert per_connection <= 64 * 1024, f"{per_connection / 1024:.0f} KiB per held connection"

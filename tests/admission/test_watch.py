@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from apibridge.admission.watch import WATCHED, WatchSource, selector_label_keys, slim
+from apibridge.admission.watch import WATCHED, WatchSource, selector_label_keys, slim, watched
 from apibridge.base.kubeclient import Client, GoneError, KubeConfig
+from apibridge.plan.settings import parse_settings
 from kube.cluster import KubeCluster, install_crds
+from polling import eventually
 
-from .oncluster import eventually, nad_crd, on_cluster
+from .oncluster import nad_crd, on_cluster
 
 
 def bridge_names(source: WatchSource) -> set[str]:
@@ -229,5 +231,11 @@ def test_watched_paths_and_labels() -> None:
         ("/apis/k8s.cni.cncf.io/v1/network-attachment-definitions", None, "NetworkAttachmentDefinition"),
         ("/apis/apibridge.dev/v1alpha1/apibridges", None, "ApiBridge"),
         ("/api/v1/namespaces/default/services", "kubernetes", "Service default/kubernetes"),
-        ("/api/v1/namespaces/kube-system/services", "kube-dns", "Service kube-system/kube-dns"),
+        ("/api/v1/namespaces/kube-system/services", None, "Service"),  # the DNS Service, found among these
     ]
+
+
+def test_a_dns_service_named_by_the_settings_is_watched_by_name_alone() -> None:
+    """Issue 11 item 13: OpenShift's DNS Service is openshift-dns/dns-default; named, it is watched by name."""
+    res = watched(parse_settings(dns_service="openshift-dns/dns-default"))[-1]
+    assert (res.path, res.name) == ("/api/v1/namespaces/openshift-dns/services", "dns-default")

@@ -206,3 +206,31 @@ def codes(findings: list[Finding]) -> set[str]:
 
 def by_code(findings: list[Finding], code: str) -> list[Finding]:
     return [f for f in findings if f.code == code]
+
+
+def netpol(name: str, *, ns: str = "ns1", annotations: dict[str, str] | None = None, **spec: Any) -> str:
+    """A NetworkPolicy; ``spec`` as written (``podSelector`` defaults to ``{}``: every pod of ``ns``)."""
+    md: dict[str, Any] = {"name": name, "namespace": ns}
+    if annotations:
+        md["annotations"] = annotations
+    return doc(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": md,
+            "spec": {"podSelector": {}, **spec},
+        }
+    )
+
+
+def anp(name: str, priority: int | None = 10, *, kind: str = "AdminNetworkPolicy", **spec: Any) -> str:
+    body: dict[str, Any] = dict(spec)
+    if priority is not None:
+        body["priority"] = priority
+    return doc(
+        {"apiVersion": "policy.networking.k8s.io/v1alpha1", "kind": kind, "metadata": {"name": name}, "spec": body}
+    )
+
+
+DENY_EGRESS: dict[str, Any] = {"policyTypes": ["Egress"]}
+ALLOW_ALL_INGRESS: dict[str, Any] = {"policyTypes": ["Ingress"], "ingress": [{}]}

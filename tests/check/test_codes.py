@@ -10,11 +10,14 @@ import ipaddress
 from dataclasses import dataclass
 
 import pytest
+import yaml
 
 from apibridge.check.findings import CODES
 from apibridge.plan.settings import Settings
 
 from .kit import (
+    ALLOW_ALL_INGRESS,
+    DENY_EGRESS,
     FENCE,
     NETWORKS,
     SEED,
@@ -22,12 +25,14 @@ from .kit import (
     SEED_PROVIDER,
     SEED_ROUTES,
     SEED_ROUTES_KEY,
+    anp,
     api_subnet,
     bridge,
     by_code,
     codes,
     deployment,
     nad,
+    netpol,
     node,
     pod,
     routes,
@@ -39,12 +44,26 @@ from .kit import (
 )
 
 VPC1 = vpc("vpc1", "ns1")
+API_EP_EXTERNAL = """
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: kubernetes, namespace: default, labels: {kubernetes.io/service-name: kubernetes}}
+addressType: IPv4
+endpoints: [{addresses: [192.0.2.50]}]
+ports: [{name: https, port: 6443, protocol: TCP}]
+"""
 LS_KEY = f"{SEED_PROVIDER}.kubernetes.io/logical_switch"
 POD = "Pod/ns1/app"
 ROUTES_FIELD = f'metadata.annotations["{SEED_ROUTES_KEY}"]'
 NETWORKS_FIELD = f'metadata.annotations["{NETWORKS}"]'
 GW = "100.100.100.1"
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
+
+
+def labelled(body: str, labels: dict[str, str]) -> str:
+    doc = yaml.safe_load(body)
+    doc["metadata"]["labels"] = labels
+    return str(yaml.safe_dump(doc))
 
 
 def seed_route(dst: str = "10.96.0.1/32", gw: str | None = GW) -> str:
@@ -166,8 +185,16 @@ CASES = [
     ),
     Case("AB020", [VPC1, *s(namespaces=["ns1"])], [VPC1, *s(namespaces=["ns9"])], "Subnet/s", "spec.namespaces"),
     # --- attachment subnets ---------------------------------------------------------------------------
-    Case(
+    Case(  # without kube-proxy nothing DNATs the ClusterIP (issue 11 item 2)
         "AB021",
+        [nad(), api_subnet(enableLb=False), VPC1, seed_pod()],
+        [*SEED, seed_pod()],
+        "Subnet/vpc-apiserver-subnet",
+        "spec.enableLb",
+        config=Settings(kube_proxy=False),
+    ),
+    Case(  # with kube-proxy (the default) the host DNATs it: info, not an error (issue 11 item 2)
+        "AB027",
         [nad(), api_subnet(enableLb=False), VPC1, seed_pod()],
         [*SEED, seed_pod()],
         "Subnet/vpc-apiserver-subnet",
@@ -193,6 +220,14 @@ CASES = [
         [nad(), api_subnet(private=True, allowSubnets=["172.18.0.0/16"]), VPC1, node(), seed_pod()],
         "Subnet/vpc-apiserver-subnet",
         "spec.allowSubnets",
+    ),
+    Case(  # an external LB as the API endpoint: it leaves through 29000 to the host, masqueraded only with
+        # natOutgoing (kube-ovn v1.16.2 pkg/controller/subnet.go 30000 reroutes node IPs only; issue 11 item 5)
+        "AB026",
+        [nad(), api_subnet(), VPC1, node(), API_EP_EXTERNAL, seed_pod()],
+        [nad(), api_subnet(natOutgoing=True), VPC1, node(), API_EP_EXTERNAL, seed_pod()],
+        "Subnet/vpc-apiserver-subnet",
+        "spec.natOutgoing",
     ),
     Case(  # kubespray: service CIDR 10.233.0.0/18; a tenant subnet inside it (issue #10, first list)
         "AB025",
@@ -261,6 +296,33 @@ CASES = [
         "spec.config",
     ),
     Case("AB036", [nad()], [nad(), api_subnet()], "NetworkAttachmentDefinition/kube-system/api-ovn-nad", "spec.config"),
+    Case(  # kube-ovn-cni loadNetConf: "server_socket is required in cni.conf" (every pod fails)
+        "AB045",
+        [nad(server_socket=""), api_subnet()],
+        [nad(), api_subnet()],
+        "NetworkAttachmentDefinition/kube-system/api-ovn-nad",
+        "spec.config",
+    ),
+    Case(  # an IPAM-only NAD: the CNI reads server_socket from "ipam", not the top level
+        "AB045",
+        [
+            nad(
+                config='{"cniVersion":"0.3.1","type":"macvlan","server_socket":"/run/openvswitch/kube-ovn-daemon.sock",'
+                '"ipam":{"type":"kube-ovn","provider":"api-ovn-nad.kube-system"}}'
+            ),
+            api_subnet(provider="api-ovn-nad.kube-system"),
+        ],
+        [
+            nad(
+                config='{"cniVersion":"0.3.1","type":"macvlan","ipam":{"type":"kube-ovn",'
+                '"server_socket":"/run/openvswitch/kube-ovn-daemon.sock","provider":"api-ovn-nad.kube-system"}}'
+            ),
+            api_subnet(provider="api-ovn-nad.kube-system"),
+        ],
+        "NetworkAttachmentDefinition/kube-system/api-ovn-nad",
+        "spec.config",
+        id="ipam-only",
+    ),
     Case(
         "AB037",
         [nad(), api_subnet(), api_subnet("second", "100.100.101.0/24")],
@@ -357,6 +419,18 @@ CASES = [
         "ApiBridge/b",
         "spec.destinations.dns",
     ),
+    Case(  # which Service was taken as the cluster DNS (kubespray's coredns, found by its label)
+        "AB105",
+        [
+            VPC1,
+            pod(),
+            labelled(service("kube-system", "coredns", "10.233.0.3", port=53), {"k8s-app": "kube-dns"}),
+            bridge("b", destinations={"dns": True}),
+        ],
+        [VPC1, pod(), bridge("b")],
+        "ApiBridge/b",
+        "spec.destinations.dns",
+    ),
     Case(
         "AB103",
         [VPC1, pod(), bridge("b")],
@@ -411,6 +485,22 @@ CASES = [
         POD,
         ROUTES_FIELD,
         id="bad-json",
+    ),
+    Case(  # only whitespace is not JSON to json.Unmarshal: the sandbox fails (issue 11 item 11)
+        "AB201",
+        [*SEED, with_routes("  ")],
+        [*SEED, seed_pod()],
+        POD,
+        ROUTES_FIELD,
+        id="whitespace",
+    ),
+    Case(  # [null] is one zero Route: a default route through the attachment (issue 11 item 11)
+        "AB205",
+        [*SEED, with_routes("[null]")],
+        [*SEED, seed_pod()],
+        POD,
+        ROUTES_FIELD + "[0].dst",
+        id="null-element",
     ),
     Case("AB202", [*SEED, with_routes(seed_route("10.96.0.1"))], [*SEED, seed_pod()], POD, ROUTES_FIELD + "[0].dst"),
     Case(
@@ -522,6 +612,69 @@ CASES = [
         [VPC1, bridge("b"), pod("x", "ns1", {NETWORKS: "kube-system/apibridge-b"})],
         "Pod/ns1/x",
         'metadata.annotations["apibridge-b.kube-system.ovn.kubernetes.io/port_security"]',
+    ),
+    # --- policies on attachment ports ----------------------------------------------------------------
+    Case(
+        "AB310",
+        [VPC1, node(), bridge("b"), pod(), netpol("deny", **DENY_EGRESS)],
+        [
+            VPC1,
+            node(),
+            bridge("b"),
+            pod(),
+            netpol("deny", annotations={"ovn.kubernetes.io/network_policy_for": "ovn"}, **DENY_EGRESS),
+        ],
+        "NetworkPolicy/ns1/deny",
+        "spec.egress",
+    ),
+    Case(
+        "AB311",
+        [
+            nad(),
+            api_subnet(acls=[{"direction": "to-lport", "priority": 2000, "match": "ip", "action": "drop"}]),
+            VPC1,
+            seed_pod(),
+            netpol("open", **ALLOW_ALL_INGRESS),
+        ],
+        [VPC1, bridge("b"), pod(), netpol("open", **ALLOW_ALL_INGRESS)],
+        "NetworkPolicy/ns1/open",
+        "spec.ingress[0]",
+    ),
+    Case(
+        "AB312",
+        [
+            VPC1,
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, ingress=[{"action": "Allow", "from": [{"namespaces": {}}]}]),
+        ],
+        [
+            VPC1,
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, ingress=[{"action": "Pass", "from": [{"namespaces": {}}]}]),
+        ],
+        "AdminNetworkPolicy/a",
+        "spec.ingress[0]",
+    ),
+    Case(
+        "AB313",
+        [
+            VPC1,
+            node(),
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, egress=[{"action": "Deny", "to": [{"networks": ["172.18.0.2/32"]}]}]),
+        ],
+        [
+            VPC1,
+            node(),
+            bridge("b"),
+            pod(),
+            anp("a", subject={"namespaces": {}}, egress=[{"action": "Allow", "to": [{"networks": ["172.18.0.2/32"]}]}]),
+        ],
+        "AdminNetworkPolicy/a",
+        "spec.egress[0]",
     ),
 ]
 

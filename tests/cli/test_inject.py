@@ -78,6 +78,8 @@ def test_selected_pods_get_the_attachment_and_the_routes(invoke: Invoke) -> None
         routed = routes.parse(annotations[rules.provider_key(provider, rules.ROUTES)])
         assert api_routes <= {r.dst for r in routed}
         assert all(r.gw for r in routed)
+        # port security on the attachment (issue 13): OVN drops its frames with another MAC or IP
+        assert rules.port_security_on(annotations, provider), annotations
     assert selected == len(cluster.bridges)  # one workload per tenant in the example
 
 

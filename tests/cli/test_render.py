@@ -167,3 +167,40 @@ def test_unknown_vpc_is_a_finding_not_a_manifest(invoke: Invoke) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "ApiBridge/no-such-vpc" in result.stderr
+
+
+RKE2_DNS = """apiVersion: v1
+kind: Service
+metadata: {name: rke2-coredns-rke2-coredns, namespace: kube-system, labels: {k8s-app: kube-dns}}
+spec:
+  clusterIP: 10.43.0.10
+  clusterIPs: [10.43.0.10]
+  ports: [{name: udp-53, port: 53, protocol: UDP}, {name: tcp-53, port: 53, protocol: TCP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: resolver, namespace: infra}
+spec:
+  clusterIP: 10.43.0.53
+  clusterIPs: [10.43.0.53]
+  ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]
+"""
+DNS_BRIDGE = (
+    "apiVersion: apibridge.dev/v1alpha1\nkind: ApiBridge\nmetadata:\n  name: needs-dns\n"
+    "spec:\n  vpc: tenant-a\n  destinations:\n    dns: true\n"
+)
+
+
+def test_dns_service_of_rke2_is_found_and_the_setting_overrides_it(invoke: Invoke, tmp_path: Path) -> None:
+    """Issue 11 item 13: RKE2's DNS Service is not kube-system/kube-dns; ``--dns-service`` names another."""
+    (tmp_path / "dns.yaml").write_text(RKE2_DNS)
+    (tmp_path / "bridge.yaml").write_text(DNS_BRIDGE)
+    files = (str(EXAMPLES / "seed" / "cluster.yaml"), str(tmp_path / "dns.yaml"), str(tmp_path / "bridge.yaml"))
+    found = invoke("render", *files, "-o", "json")
+    assert found.exit_code == 0, found.stderr
+    assert "10.43.0.10" in found.stdout
+    named = invoke("render", "--dns-service", "infra/resolver", *files, "-o", "json")
+    assert named.exit_code == 0, named.stderr
+    assert "10.43.0.53" in named.stdout and "10.43.0.10/32" not in named.stdout
+    bad = invoke("render", "--dns-service", "resolver", *files)
+    assert bad.exit_code == 2 and "namespace/name" in bad.stderr

@@ -24,6 +24,7 @@ from apibridge.admission import watch as webhook_watch
 from apibridge.admission.server import MUTATE_PATH
 from apibridge.base.certs import CertificateAuthority
 from apibridge.cli.incluster_cmds import webhook_command
+from apibridge.plan.settings import parse_settings
 from kube.tools import HELMS
 
 from .helm import NAMESPACE, HelmError, lint, merge, template
@@ -69,6 +70,9 @@ SCENARIOS: dict[str, dict[str, Any]] = {
     ),
     "exclude-none": merge(merge(TLS, ANYWHERE), {"webhook": {"excludeNamespaces": []}}),
     "no-crd": merge(merge(TLS, ANYWHERE), {"crd": {"install": False}}),
+    "dns-service-openshift": merge(
+        merge(TLS, ANYWHERE), {"settings": {"dnsService": "openshift-dns/dns-default", "kubeProxy": False}}
+    ),
 }
 WITHOUT_CERT_MANAGER = [name for name, values in SCENARIOS.items() if "certManager" not in values]
 
@@ -234,11 +238,14 @@ def test_services_select_pods_and_target_named_ports(scenario: tuple[str, list[d
 def test_deployments_are_consistent(scenario: tuple[str, list[dict[str, Any]]]) -> None:
     _, docs = scenario
     accounts = {sa["metadata"]["name"] for sa in find(docs, "ServiceAccount")}
+    priorities = {pc["metadata"]["name"]: pc for pc in find(docs, "PriorityClass")}
     for dep in find(docs, "Deployment"):
         spec = dep["spec"]
         assert matches(spec["selector"]["matchLabels"], spec["template"]["metadata"]["labels"])
         pod = spec["template"]["spec"]
         assert pod["serviceAccountName"] in accounts
+        # not preempted by the workloads it serves (issue 13): the chart's own PriorityClass, above the default
+        assert priorities[pod["priorityClassName"]]["value"] > 0, pod.get("priorityClassName")
         assert pod["securityContext"]["runAsNonRoot"] is True
         ports = container_ports(spec["template"])
         for container in pod["containers"]:
@@ -438,13 +445,22 @@ def _group(api_version: str) -> str:
 
 
 def test_webhook_rbac_covers_its_watches_and_nothing_more(scenario: tuple[str, list[dict[str, Any]]]) -> None:
-    _, docs = scenario
-    for res in webhook_watch.WATCHED:
+    name, docs = scenario
+    dns = SCENARIOS[name].get("settings", {}).get("dnsService")
+    settings = parse_settings(dns_service=dns) if dns else None
+    for res in webhook_watch.watched(settings):
         for verb in ("get", "list", "watch"):
             assert allowed(
                 docs, "apibridge-webhook", verb, _group(res.api_version), res.plural, res.namespace, res.name
             ), f"webhook cannot {verb} {res.label}"
     assert not allowed(docs, "apibridge-webhook", "list", "", "services", "default", None), "services by name only"
+    if dns:  # a DNS Service named by the settings: that one only, kube-system's Services not at all
+        assert not allowed(docs, "apibridge-webhook", "list", "", "services", "kube-system", None)
+        assert not allowed(docs, "apibridge-webhook", "list", "", "services", "openshift-dns", "other")
+        args = [
+            a for d in find(docs, "Deployment") for c in d["spec"]["template"]["spec"]["containers"] for a in c["args"]
+        ]
+        assert f"--dns-service={dns}" in args and "--no-kube-proxy" in args
     assert not allowed(docs, "apibridge-webhook", "list", "", "secrets", NAMESPACE, None)
     for _, rule in _bound_rules(docs, "apibridge-webhook"):
         assert set(rule["verbs"]) <= {"get", "list", "watch"}, rule

@@ -111,8 +111,8 @@ async def test_healthy_pod_passes(client: Client, kubeconfig: Path) -> None:
     ]
 
 
-async def broken(kubeconfig: Path) -> dict[str, Any]:
-    result = await doctor(kubeconfig, "ctrl", "-n", "ingress-nginx", "-o", "json")
+async def broken(kubeconfig: Path, *extra: str) -> dict[str, Any]:
+    result = await doctor(kubeconfig, "ctrl", "-n", "ingress-nginx", "-o", "json", *extra)
     assert result.exit_code == 1, result.output
     data: dict[str, Any] = json.loads(result.output)
     assert data["healthy"] is False
@@ -153,7 +153,7 @@ async def test_subnet_links_are_the_validators(client: Client, kubeconfig: Path)
     """The Subnet links are judged by the validator's rules, in its words: the finding's code, message and hint."""
     bp = await bridged(client)
     await client.patch(kube.SUBNET, bp.subnet_name, {"spec": {"enableLb": False}})
-    link = await broken(kubeconfig)
+    link = await broken(kubeconfig, "--no-kube-proxy")  # with kube-proxy the host DNATs it (AB027, info)
     assert link["key"] == "subnet.lb" and link["detail"].startswith("AB021: enableLb: false")
     assert "set it to true" in link["fix"] and "ApiBridge tenant-a" in link["fix"]
     await client.patch(kube.SUBNET, bp.subnet_name, {"spec": {"enableLb": True, "gateway": "10.9.9.1"}})
@@ -321,3 +321,39 @@ async def test_as_a_process(client: Client, kubeconfig: Path) -> None:
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 1, (out, err)
     assert b"Broken link: the pod's k8s.v1.cni.cncf.io/networks lists" in out
+
+
+async def test_a_workload_has_each_of_its_pods_walked(client: Client, kubeconfig: Path) -> None:
+    """``doctor deploy/x``: the Deployment's selector finds its pods (the healthy ``ctrl`` and one the webhook
+    missed); each is walked, and the command fails because one link is broken."""
+    await bridged(client)
+    await client.create(kube.POD, pod("missed", labels=LABELS))
+    await client.create(kube.POD, pod("other", labels={"app": "other"}))  # not the Deployment's
+    dep = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "controller", "namespace": "ingress-nginx"},
+        "spec": {
+            "selector": {"matchLabels": LABELS},
+            "template": {
+                "metadata": {"labels": LABELS},
+                "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.9"}]},
+            },
+        },
+    }
+    await client.create(kube.DEPLOYMENT, dep)
+    result = await doctor(kubeconfig, "-n", "ingress-nginx", "deploy/controller", "-o", "json")
+    assert result.exit_code == 1, result.output
+    found = {d["pod"]: d for d in json.loads(result.output)}
+    assert set(found) == {"ingress-nginx/ctrl", "ingress-nginx/missed"}
+    assert found["ingress-nginx/ctrl"]["healthy"] is True
+    assert found["ingress-nginx/missed"]["broken"]["key"] == "pod.networks"
+    text = (await doctor(kubeconfig, "-n", "ingress-nginx", "deployment/controller")).output
+    assert "Pod ingress-nginx/ctrl" in text and "Pod ingress-nginx/missed" in text
+    missing = await doctor(kubeconfig, "-n", "ingress-nginx", "sts/nope")
+    assert missing.exit_code == 2 and "StatefulSet ingress-nginx/nope not found" in missing.output
+
+
+async def test_an_unknown_kind_prefix_with_a_namespace_is_refused(kubeconfig: Path) -> None:
+    result = await doctor(kubeconfig, "-n", "ingress-nginx", "job/x")
+    assert result.exit_code == 2 and "deploy/NAME" in result.output

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from apibridge.model.cluster import Cluster
+from apibridge.model.cluster import AssumedNode, Cluster
 from apibridge.model.load import Document
 
 Body = dict[str, Any]
@@ -98,10 +98,11 @@ def workload(
     return {"apiVersion": api, "kind": kind, "metadata": md, "spec": spec}
 
 
-def cluster(*bodies: Body, lab_defaults: bool = False) -> Cluster:
-    return Cluster.from_documents(
-        [Document(b, "test.yaml", i) for i, b in enumerate(bodies)], lab_defaults=lab_defaults
-    )
+TEST_NODE = AssumedNode("node-a", "192.0.2.10", "one test node")
+
+
+def cluster(*bodies: Body, assume_node: AssumedNode | None = None) -> Cluster:
+    return Cluster.from_documents([Document(b, "test.yaml", i) for i, b in enumerate(bodies)], assume_node=assume_node)
 
 
 def write_yaml(path: Path, *bodies: Body | None) -> str:

@@ -14,7 +14,7 @@ import pytest
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 
-from .model_kit import Body, cluster, namespace, pod, service, subnet, vpc, workload
+from .model_kit import TEST_NODE, Body, cluster, namespace, pod, service, subnet, vpc, workload
 
 LS = "ovn.kubernetes.io/logical_switch"
 
@@ -51,10 +51,18 @@ def test_nothing_is_assumed_for_what_the_input_has() -> None:
     assert c.api_cluster_ips() == (ipaddress.ip_address("10.100.0.1"),)
 
 
-def test_a_subnet_marked_default_replaces_ovn_default() -> None:
-    c = cluster(subnet("my-default", "10.20.0.0/16", default=True))
-    assert c.default_subnet() is c.subnets["my-default"]
-    assert "ovn-default" not in c.subnets
+def test_default_true_counts_only_for_the_default_ls() -> None:
+    """kube-ovn v1.16.2 pkg/controller/subnet.go formatSubnet resets ``default: true`` on a default-VPC subnet
+    not named by ``--default-ls`` (ovn-default); the controller still creates ovn-default (issue 11 item 9)."""
+    c = cluster(subnet("my-default", "10.20.0.0/16", default=True), pod("p", "ns"))
+    assert not c.subnets["my-default"].default
+    default = c.default_subnet()
+    assert default is not None and default.name == "ovn-default"
+    assert c.pod_subnet(c.pods[0]) is default
+    assert any("spec.default: false" in a.what for a in c.assumptions if a.obj == "Subnet/my-default")
+    # a custom VPC's subnet keeps it: it is that VPC's default subnet (getVpcSubnets)
+    c = cluster(vpc("va", namespaces=["x"]), subnet("va-d", "10.1.0.0/24", vpc="va", default=True), pod("p", "x"))
+    assert c.subnets["va-d"].default and c.pod_subnet(c.pods[0]) is c.subnets["va-d"]
 
 
 def test_dual_stack_api_service_gives_dual_stack_default_subnets() -> None:
@@ -64,15 +72,16 @@ def test_dual_stack_api_service_gives_dual_stack_default_subnets() -> None:
         assert c.subnets[name].protocol == "Dual"
 
 
-def test_lab_defaults_assume_a_node_and_the_api_endpoints() -> None:
-    c = cluster(lab_defaults=True)
+def test_a_given_node_is_assumed_with_the_api_endpoints() -> None:
+    c = cluster(assume_node=TEST_NODE)
     assert len(c.nodes) == 1
     (node,) = c.nodes.values()
     assert node.control_plane and node.internal_ips
     eps = c.endpoints[("default", "kubernetes")]
     assert [a for e in eps for a in e.addresses] == list(node.internal_ips)
     assert {f"Node/{node.meta.name}", "Endpoints/default/kubernetes"} <= {a.obj for a in c.assumptions}
-    assert cluster().nodes == {}  # only with lab_defaults
+    assert node.meta.name == TEST_NODE.name and [str(ip) for ip in node.internal_ips] == [TEST_NODE.internal_ip]
+    assert cluster().nodes == {}  # only when a node is given: the model knows no lab
 
 
 def test_namespaces_of_pods_are_implied() -> None:
@@ -124,11 +133,52 @@ def test_namespace_annotation_with_several_subnets_takes_the_first() -> None:
     assert where(c, "ns") == ("vc-annotated", "vc")
 
 
-def test_subnet_namespaces_win_over_vpc_namespaces() -> None:
+def test_vpc_default_subnet_comes_first_then_subnet_lists() -> None:
+    """kube-ovn v1.16.2 pkg/controller/namespace.go handleAddNamespace: the default subnet of a custom VPC that
+    lists the namespace is prepended to the subnets that list or select it; pods take the first."""
     c = placement_cluster(pod("p", "ns"))
-    assert where(c, "ns") == ("vb-listed", "vb")
+    assert where(c, "ns") == ("va-main", "va")
+    assert [s.name for s in c.namespace_subnets("ns")] == ["va-main", "vb-listed"]
     c = placement_cluster(pod("p", "only-subnet"))
     assert where(c, "only-subnet") == ("vb-listed", "vb")
+
+
+def test_kube_system_never_gets_a_vpc_default_subnet_prepended() -> None:
+    c = cluster(
+        vpc("va", namespaces=["kube-system"], default_subnet="va-main"),
+        subnet("va-main", "10.1.1.0/24", vpc="va"),
+        subnet("listed", "10.2.0.0/24", namespaces=["kube-system"]),
+        pod("p", "kube-system"),
+    )
+    assert where(c, "kube-system") == ("listed", "ovn-cluster")
+
+
+def test_namespace_selectors_place_a_namespace() -> None:
+    """Subnet ``namespaceSelectors`` (matchLabels / matchExpressions; ``{}`` selects every namespace)."""
+    c = cluster(
+        vpc("va"),
+        subnet("va-sel", "10.1.0.0/24", vpc="va", namespaceSelectors=[{"matchLabels": {"tenant": "a"}}]),
+        subnet(
+            "vb-expr",
+            "10.2.0.0/24",
+            namespaceSelectors=[{"matchExpressions": [{"key": "team", "operator": "In", "values": ["b"]}]}],
+        ),
+        namespace("a1", labels={"tenant": "a"}),
+        namespace("b1", labels={"team": "b"}),
+        namespace("other"),
+        pod("p", "a1"),
+        pod("p", "b1"),
+        pod("p", "other"),
+    )
+    assert where(c, "a1") == ("va-sel", "va")
+    assert where(c, "b1") == ("vb-expr", "ovn-cluster")
+    assert where(c, "other") == ("ovn-default", "ovn-cluster")
+    assert c.vpc_namespaces("va") == {"a1"}
+
+
+def test_an_empty_namespace_selector_selects_every_namespace() -> None:
+    c = cluster(vpc("va"), subnet("va-all", "10.1.0.0/24", vpc="va", namespaceSelectors=[{}]), pod("p", "x"))
+    assert where(c, "x") == ("va-all", "va")
 
 
 def test_vpc_namespaces_use_the_vpc_default_subnet() -> None:
@@ -161,16 +211,19 @@ def test_workload_templates_are_placed_by_their_template_annotations(kind: str) 
 
 def test_vpc_namespaces_lists_where_pods_land() -> None:
     c = placement_cluster(namespace("ns"), namespace("only-vpc"), namespace("elsewhere"))
-    assert c.vpc_namespaces("va") == {"only-vpc"}
-    assert c.vpc_namespaces("vb") == {"ns", "only-subnet"}
+    assert c.vpc_namespaces("va") == {"only-vpc", "ns"}  # va's defaultSubnet comes first for ns
+    assert c.vpc_namespaces("vb") == {"only-subnet"}
     assert "elsewhere" in c.vpc_namespaces("ovn-cluster")
 
 
 def test_placement_follows_objects_added_later() -> None:
-    c = placement_cluster(pod("p", "only-vpc"))
-    assert where(c, "only-vpc") == ("va-main", "va")
-    c.add_document(Document(subnet("vb-late", "10.9.0.0/24", vpc="vb", namespaces=["only-vpc"]), "late.yaml", 0))
-    assert where(c, "only-vpc") == ("vb-late", "vb")  # no stale cache
+    c = placement_cluster(pod("p", "elsewhere"))
+    assert where(c, "elsewhere") == ("ovn-default", "ovn-cluster")
+    c.add_document(Document(subnet("vb-late", "10.9.0.0/24", vpc="vb", namespaces=["elsewhere"]), "late.yaml", 0))
+    assert where(c, "elsewhere") == ("vb-late", "vb")  # no stale cache
+    c.add_document(Document(subnet("vb-sel", "10.8.0.0/24", vpc="vb", namespaceSelectors=[{}]), "late.yaml", 1))
+    assert where(c, "elsewhere") == ("vb-late", "vb")  # both now; by name, vb-late first
+    assert [s.name for s in c.namespace_subnets("elsewhere")] == ["vb-late", "vb-sel"]
 
 
 @pytest.mark.parametrize(

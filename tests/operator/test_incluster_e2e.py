@@ -32,7 +32,6 @@ from opkit import (
     ROOT,
     OperatorProcess,
     bridge,
-    eventually,
     free_port,
     operator_logs_on_failure,
     pod,
@@ -48,6 +47,7 @@ from deploy.helm import merge, template
 from deploy.test_chart import SCENARIOS
 from kube.cluster import KubeCluster
 from kube.incluster import WEBHOOK_ACCOUNT, account_kubeconfig
+from polling import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube]
 

@@ -18,7 +18,6 @@ from opkit import (
     OperatorProcess,
     bridge,
     dump,
-    eventually,
     operator_logs_on_failure,
     pod,
     wait_condition,
@@ -33,6 +32,7 @@ from apibridge.model.load import Document
 from apibridge.operator import kube
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.planner import plan
+from polling import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube, pytest.mark.timeout(120)]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from opkit import OPERATOR_NAMESPACE, OperatorProcess, bridge, dump, eventually, operator_logs_on_failure
+from opkit import OPERATOR_NAMESPACE, OperatorProcess, bridge, dump, operator_logs_on_failure
 
 from apibridge.base.kubeclient import Client, NotFoundError
 from apibridge.kubeovn import rules
@@ -19,6 +19,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
 from apibridge.operator import kube
 from apibridge.plan.planner import plan
+from polling import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube, pytest.mark.timeout(480)]
 KILLS = 30  # SIGKILLs at random points, each while the operator may be mid-write

@@ -11,7 +11,6 @@ from opkit import KUBERNETES_SVC, base_objects, bridge, pod, run, with_uid, worl
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
 from apibridge.operator.drift import (
-    RESTARTED_FOR_ANNOTATION,
     TokenBucket,
     find_drift,
     parse_rate,
@@ -21,7 +20,7 @@ from apibridge.operator.drift import (
 )
 from apibridge.operator.events import make_event
 from apibridge.operator.reconcile import BridgeDecision
-from apibridge.operator.status import Outcome, conditions, desired_status, merge_conditions, status_patch
+from apibridge.operator.status import ApplyOutcome, conditions, desired_status, merge_conditions, status_patch
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.planner import plan
 
@@ -36,7 +35,7 @@ def decision(*extra: dict[str, Any], name: str = "tenant-a") -> BridgeDecision:
 
 def test_conditions_for_a_healthy_bridge() -> None:
     d = decision(with_uid(bridge("tenant-a")))
-    assert by_type(conditions(d, Outcome(), 1)) == {
+    assert by_type(conditions(d, ApplyOutcome(), 1)) == {
         "Ready": ("True", "Reconciled"),
         "Validated": ("True", "Valid"),
         "Degraded": ("False", "AsExpected"),
@@ -45,15 +44,15 @@ def test_conditions_for_a_healthy_bridge() -> None:
 
 def test_conditions_name_the_problem() -> None:
     b = with_uid(bridge("tenant-a"))
-    assert by_type(conditions(decision(b), Outcome(apply_errors=["create Subnet/x: denied"]), 1))["Ready"] == (
+    assert by_type(conditions(decision(b), ApplyOutcome(apply_errors=["create Subnet/x: denied"]), 1))["Ready"] == (
         "False",
         "ApplyFailed",
     )
-    assert by_type(conditions(decision(b), Outcome(retrying=True), 1))["Ready"] == ("False", "Progressing")
-    pending = by_type(conditions(decision(b), Outcome(pods_pending=["ns/p"]), 1))
+    assert by_type(conditions(decision(b), ApplyOutcome(retrying=True), 1))["Ready"] == ("False", "Progressing")
+    pending = by_type(conditions(decision(b), ApplyOutcome(pods_pending=["ns/p"]), 1))
     assert pending["Degraded"] == ("True", "PodsPendingRestart") and pending["Ready"] == ("True", "Reconciled")
     bad = with_uid(bridge("tenant-a", cidrBlock="100.100.5.0/24,100.100.6.0/24"))
-    assert by_type(conditions(decision(bad), Outcome(), 1)) == {
+    assert by_type(conditions(decision(bad), ApplyOutcome(), 1)) == {
         "Ready": ("False", "InvalidSpec"),
         "Validated": ("False", "InvalidSpec"),
         "Degraded": ("False", "AsExpected"),
@@ -76,13 +75,13 @@ def test_transition_time_moves_only_on_a_flip() -> None:
 def test_status_is_written_only_when_it_changes() -> None:
     b = with_uid(bridge("tenant-a"))
     d = decision(b)
-    status = desired_status(d, Outcome(pods_injected=2), "t0")
+    status = desired_status(d, ApplyOutcome(pods_injected=2), "t0")
     assert status["nad"] == "kube-system/apibridge-tenant-a" and status["podsInjected"] == 2
     assert status["routes"] == [{"dst": "10.96.0.1/32", "gw": str(d.plan.gateways[0])}]  # type: ignore[union-attr]
     assert status_patch(None, status) == {"status": status}
     b2 = copy.deepcopy(b)
     b2["status"] = status
-    again = desired_status(decision(b2), Outcome(pods_injected=2), "t9")  # later clock, same facts
+    again = desired_status(decision(b2), ApplyOutcome(pods_injected=2), "t9")  # later clock, same facts
     assert status_patch(status, again) is None
 
 
@@ -168,7 +167,7 @@ def test_restart_patch_is_kubectls_plus_our_marker() -> None:
     marker = restart_marker(b)
     assert marker == "tenant-a/uid-1/3"
     assert restart_patch(marker, "2026-01-01T00:00:00Z") == {
-        "metadata": {"annotations": {RESTARTED_FOR_ANNOTATION: marker}},
+        "metadata": {"annotations": {rules.RESTARTED_FOR_ANNOTATION: marker}},
         "spec": {"template": {"metadata": {"annotations": {rules.ROLLOUT_RESTART_ANNOTATION: "2026-01-01T00:00:00Z"}}}},
     }
 

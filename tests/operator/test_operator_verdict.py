@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from opkit import applied, bridge, run, with_uid, world
 
-from apibridge.operator.status import READY, VALIDATED, Outcome, conditions
+from apibridge.operator.status import READY, VALIDATED, ApplyOutcome, conditions
 
 
 def _by_type(decision: object) -> dict[str, dict[str, object]]:
-    return {c["type"]: c for c in conditions(decision, Outcome(), 1)}  # type: ignore[arg-type]
+    return {c["type"]: c for c in conditions(decision, ApplyOutcome(), 1)}  # type: ignore[arg-type]
 
 
 def test_a_bridge_with_plan_errors_gets_nothing_while_a_sound_one_goes_on() -> None:

@@ -6,14 +6,14 @@ import ipaddress
 
 from apibridge.kubeovn import rules
 from apibridge.twin.kubeovn import cni
-from apibridge.twin.ovn.topology import Nic, Topology, TwinNode, TwinPod
+from apibridge.twin.ovn.topology import LspNic, Topology, TwinNode, TwinPod
 
 NAD = "api-ovn-nad.kube-system.ovn"
 
 
 def _pod(*providers: str) -> TwinPod:
     nics = tuple(
-        Nic(
+        LspNic(
             "eth0" if p == rules.OVN_PROVIDER else f"net{i}",
             "model-lsp",
             "model-switch",
@@ -90,7 +90,7 @@ def test_unusable_annotations_fail_the_pod_like_a_failed_cni_add() -> None:
 
 
 def test_a_node_takes_the_controllers_join_address_once_written() -> None:
-    nic = Nic("ovn0", "node-n1", "join", "00:00:00:00:00:01", ("100.64.0.9/16",), (), False)
+    nic = LspNic("ovn0", "node-n1", "join", "00:00:00:00:00:01", ("100.64.0.9/16",), (), False)
     node = TwinNode("n1", True, (ipaddress.ip_address("172.18.0.2"),), nic, 6443)
     topo, _ = cni.from_annotations(Topology(nodes=[node]), [{"kind": "Node", "metadata": {"name": "n1"}}])
     assert topo.nodes[0] == node  # not yet annotated: the model's
@@ -102,7 +102,7 @@ def test_a_node_takes_the_controllers_join_address_once_written() -> None:
 
 
 def test_node_seed_is_what_get_static_address_reads() -> None:
-    nic = Nic("ovn0", "node-n1", "join", "0a:00:00:00:00:02", ("100.64.0.2/16",), (), False)
+    nic = LspNic("ovn0", "node-n1", "join", "0a:00:00:00:00:02", ("100.64.0.2/16",), (), False)
     seed = cni.node_seed(TwinNode("n1", True, (), nic, None), "lab-chassis")
     assert seed == {
         "ovn.kubernetes.io/allocated": "true",

@@ -24,7 +24,7 @@ from apibridge.base.certs import BundlePaths, CertificateAuthority, write_bundle
 from apibridge.kubeovn import rules
 from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
 from apibridge.twin.ovn.nb import Batch
-from apibridge.twin.pods.netns import Nic, Route, exec_argv
+from apibridge.twin.pods.netns import KernelNic, Route, exec_argv
 
 pytestmark = pytest.mark.ovn
 
@@ -47,13 +47,13 @@ class Topo:
     apiserver_log: Path
 
 
-def _pod_nics(name: str, index: int, api_route: bool) -> list[Nic]:
-    eth0 = Nic(
+def _pod_nics(name: str, index: int, api_route: bool) -> list[KernelNic]:
+    eth0 = KernelNic(
         "eth0", rules.lsp_name(name, "ns1"), f"0a:00:00:01:01:{index:02x}", (f"10.0.1.{index}/24",),
         gateways=("10.0.1.1",), pod_name=name, pod_namespace="ns1",
     )  # fmt: skip
     routes = (Route(f"{VIP}/32", ATTACH_GW),) if api_route else ()
-    net1 = Nic(
+    net1 = KernelNic(
         "net1", rules.lsp_name(name, "ns1", PROVIDER), f"0a:00:00:ac:00:{index:02x}", (f"100.100.100.{index}/24",),
         routes=routes, pod_name=name, pod_namespace="ns1",
     )  # fmt: skip
@@ -100,7 +100,7 @@ def topo(lab: Lab) -> Topo:
 
     node = lab.ns.create(NODE)
     pod1, pod2 = lab.ns.create("pod1"), lab.ns.create("pod2")
-    ovn0 = Nic(
+    ovn0 = KernelNic(
         "ovn0",
         rules.node_port(NODE),
         "0a:00:00:64:00:02",

@@ -10,7 +10,7 @@ from twinlab import Lab, root_links
 
 from apibridge.kubeovn import rules
 from apibridge.twin.pods.listener import start_listener
-from apibridge.twin.pods.netns import Nic, Route, exec_argv, host_ifname, netns_exists
+from apibridge.twin.pods.netns import KernelNic, Route, exec_argv, host_ifname, netns_exists
 
 pytestmark = pytest.mark.ovn
 
@@ -39,7 +39,7 @@ def switch(lab: Lab) -> str:
 def test_plug_configures_both_ends_like_kube_ovn_cni(lab: Lab, switch: str) -> None:
     netns = lab.ns.create("p2")
     assert netns == f"{lab.prefix}p2" and netns in lab.ns.owned()
-    nic = Nic(
+    nic = KernelNic(
         "eth0", "p2.ns", "0a:00:00:00:aa:02", ("10.1.0.2/24", "fd00:1::2/64"), mtu=1400,
         gateways=("10.1.0.1", "fd00:1::1"),
         routes=(Route("10.96.0.1/32", "10.1.0.1"), Route("192.0.2.0/24", ""), Route("10.96.0.10", "10.1.0.1"),
@@ -96,8 +96,8 @@ def test_plug_configures_both_ends_like_kube_ovn_cni(lab: Lab, switch: str) -> N
 def test_two_pods_talk_tcp_over_br_int(lab: Lab, switch: str) -> None:
     a, b = lab.ns.create("p3"), lab.ns.create("p4")
     plugged = lab.ns.plug_many([
-        (a, Nic("eth0", "p3.ns", "0a:00:00:00:aa:03", ("10.1.0.3/24",), gateways=("10.1.0.1",))),
-        (b, Nic("eth0", "p4.ns", "0a:00:00:00:aa:04", ("10.1.0.4/24",), gateways=("10.1.0.1",))),
+        (a, KernelNic("eth0", "p3.ns", "0a:00:00:00:aa:03", ("10.1.0.3/24",), gateways=("10.1.0.1",))),
+        (b, KernelNic("eth0", "p4.ns", "0a:00:00:00:aa:04", ("10.1.0.4/24",), gateways=("10.1.0.1",))),
     ])  # fmt: skip
     lab.host_ifnames.update(p.host_ifname for p in plugged)
     lab.ns.wait_installed([p.host_ifname for p in plugged], timeout=20)
@@ -117,12 +117,12 @@ def test_two_pods_talk_tcp_over_br_int(lab: Lab, switch: str) -> None:
 
 def test_unplug_and_delete_leave_nothing(lab: Lab, switch: str) -> None:
     netns = lab.ns.create("gone")
-    plugged = lab.ns.plug(netns, Nic("net1", "p9.ns", "0a:00:00:00:aa:09", ("10.1.0.9/24",)))
+    plugged = lab.ns.plug(netns, KernelNic("net1", "p9.ns", "0a:00:00:00:aa:09", ("10.1.0.9/24",)))
     lab.host_ifnames.add(plugged.host_ifname)
     lab.ns.unplug(netns, "net1")
     assert plugged.host_ifname not in lab.ns.host_ports()
     assert _iface_ids(lab, plugged.host_ifname) == {}
-    plugged = lab.ns.plug(netns, Nic("net1", "p9.ns", "0a:00:00:00:aa:09", ("10.1.0.9/24",)))
+    plugged = lab.ns.plug(netns, KernelNic("net1", "p9.ns", "0a:00:00:00:aa:09", ("10.1.0.9/24",)))
     sleeper = subprocess.Popen(exec_argv(netns, ["sleep", "60"]))
     lab.ns.delete(netns)
     assert sleeper.wait(5) is not None  # processes inside are ours and go with it

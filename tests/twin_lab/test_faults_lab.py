@@ -47,6 +47,11 @@ def _kill(lab: Lab, daemon: str) -> None:
     assert wait_gone(pid, 5.0)
 
 
+def _is(name: str, daemon: str) -> bool:
+    """``name`` is ``daemon`` or a chassis's ``daemon`` (``ovs-vswitchd@node-1``: a chassis per node)."""
+    return name == daemon or name.startswith(f"{daemon}@")
+
+
 def _verify_clean(lab: Lab) -> None:
     netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
     result = verify(lab.desired().topology, netns, ca_file=lab.place.ca_file)
@@ -61,7 +66,7 @@ def test_a_dead_daemon_is_named_with_its_recovery_and_verify_does_not_probe(
     _kill(lab, daemon)
     health = lab.health()
     assert not health.ok
-    assert any(f.what == daemon and "not running" in f.problem for f in health.faults), health.faults
+    assert any(_is(f.what, daemon) and "not running" in f.problem for f in health.faults), health.faults
     assert all(f.recover for f in health.faults)
 
     status = _cli(lab, monkeypatch, "status")
@@ -74,7 +79,7 @@ def test_a_dead_daemon_is_named_with_its_recovery_and_verify_does_not_probe(
     assert "BLOCKED" not in verified.output and '"probes"' not in verified.output  # nothing was probed
 
     report = lab.up([])  # the recovery the fault names: up again from the lab's own input
-    assert daemon in report.started_daemons
+    assert any(_is(d, daemon) for d in report.started_daemons), report.started_daemons
     assert lab.health().ok, lab.health().faults
     _verify_clean(lab)
 
@@ -88,7 +93,7 @@ def test_a_chassis_that_does_not_catch_up_is_named(lab: Lab, monkeypatch: pytest
         health = lab.health(wait=2.0)
         assert not health.ok
         (fault,) = health.faults
-        assert fault.what == "ovn-controller" and lab.daemons.chassis in fault.problem, fault
+        assert _is(fault.what, "ovn-controller") and lab.daemons.chassis in fault.problem, fault
         assert "caught up" in fault.problem
         verified = _cli(lab, monkeypatch, "verify")
         assert verified.exit_code == 3 and "ovn-controller" in verified.output, verified.output

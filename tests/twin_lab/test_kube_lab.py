@@ -183,3 +183,39 @@ def test_doctor_passes_then_names_a_broken_install_and_its_fix(kube_lab: KubeLab
             break
         time.sleep(0.5)
     assert fixed.returncode == 0, fixed.stdout
+
+
+DENY_EGRESS = """
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny-egress, namespace: tenant-b}
+spec: {podSelector: {}, policyTypes: [Egress]}
+"""
+
+
+def test_a_tenant_policy_from_the_api_server_is_programmed_and_verified(kube_lab: KubeLab, tmp_path: Path) -> None:
+    """A NetworkPolicy created in the API server reaches the twin's NB (the kubelet watches them), drops the
+    tenant's API traffic through its bridge, and verify expects exactly that; deleting it restores the path."""
+    manifest = tmp_path / "np.yaml"
+    manifest.write_text(DENY_EGRESS)
+    pod = kube_lab.kubectl("get", "pods", "-n", "tenant-b")["items"][0]["metadata"]["name"]
+    curl = ("exec", f"tenant-b/{pod}", "--", "curl", "-sk", "--max-time", "2", "https://10.96.0.1/version")
+    kube_lab.kubectl("apply", "-f", str(manifest))
+    try:
+        deadline = time.monotonic() + 30
+        while kube_lab.run(*curl).returncode == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert kube_lab.run(*curl).returncode != 0, "the policy did not reach the twin"
+        verify = kube_lab.run("verify", "-o", "json")
+        result = json.loads(verify.stdout)
+        assert verify.returncode == 0 and result["failed"] == 0, verify.stdout
+        api = {p["from"]: (p["expect"], p["result"]) for p in result["probes"] if p["kind"] == "api"}
+        assert api[f"tenant-b/{pod}"] == ("blocked", "blocked"), api
+    finally:
+        kubeconfig = kube_lab.run("kubeconfig").stdout.strip()
+        delete = [str(KUBECTL), f"--kubeconfig={kubeconfig}", "delete", "-f", str(manifest)]
+        subprocess.run(delete, capture_output=True, timeout=60, check=True)
+    deadline = time.monotonic() + 30
+    while kube_lab.run(*curl).returncode != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert kube_lab.run(*curl).returncode == 0

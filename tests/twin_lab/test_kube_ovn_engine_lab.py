@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from apibridge.twin.lab import Lab
+
 from .conftest import assert_clean, data, example
 from .test_kube_lab import KubeLab
 
@@ -86,3 +88,16 @@ def test_lab_diff_finds_no_unexplained_difference_on_the_seed(kovn_lab: KubeLab)
     result = json.loads(done.stdout)
     assert done.returncode == 0 and result["unexplained"] == 0, json.dumps(result["differences"], indent=1)
     assert result["same"] > 40 and all(d["known"] for d in result["differences"])
+
+
+def test_each_node_has_a_chassis_the_controller_finds_by_the_node_name(kovn_lab: KubeLab) -> None:
+    """A chassis per node: its hostname is the Node's name (kube-ovn-controller looks chassis up by hostname)
+    and the Node's ``ovn.kubernetes.io/chassis`` names that chassis, each Node its own."""
+    daemons = Lab(kovn_lab.lab.place).daemons
+    rows = daemons.sbctl("-f", "csv", "--data=bare", "--no-headings", "--columns=name,hostname", "list", "Chassis")
+    hostname_of = dict(line.split(",", 1) for line in rows.stdout.splitlines() if line)
+    nodes = {n["metadata"]["name"]: n["metadata"]["annotations"] for n in kovn_lab.kubectl("get", "nodes")["items"]}
+    assert nodes and len(hostname_of) == len(nodes), (hostname_of, list(nodes))
+    for node, notes in nodes.items():
+        chassis = notes["ovn.kubernetes.io/chassis"]
+        assert hostname_of.get(chassis) == node, (node, chassis, hostname_of)

@@ -10,6 +10,7 @@ from typing import Any
 
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
+from apibridge.twin.lab import LAB_NODE
 from apibridge.twin.ovn import realize
 from apibridge.twin.ovn.topology import Topology, allocations, build_topology
 from apibridge.twin.proof import graph, trace, verify
@@ -18,7 +19,7 @@ from .conftest import DATA, data, example
 
 
 def _topology(*paths: str, previous: Any = None) -> Topology:
-    cluster = load_cluster(paths, lab_defaults=True)
+    cluster = load_cluster(paths, assume_node=LAB_NODE)
     return build_topology(cluster, plan(cluster), previous=previous)
 
 
@@ -190,7 +191,7 @@ kind: Endpoints
 metadata: {name: sticky, namespace: default}
 subsets: [{addresses: [{ip: 10.16.0.9}], ports: [{port: 8080, protocol: TCP}]}]
 """
-    cluster = Cluster.from_documents(parse_text(text, "sticky.yaml"), lab_defaults=True)
+    cluster = Cluster.from_documents(parse_text(text, "sticky.yaml"), assume_node=LAB_NODE)
     topo = build_topology(cluster, plan(cluster))
     holders = {lb.name for lb in topo.load_balancers if "10.96.5.5:80" in lb.vips}
     assert holders == {"cluster-tcp-session-loadbalancer"}

@@ -10,6 +10,7 @@ import pytest
 from apibridge.base.errors import InputError
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
+from apibridge.twin.lab import LAB_NODE
 from apibridge.twin.ovn.topology import Topology, build_topology
 from apibridge.twin.proof import graph, trace, verify
 
@@ -20,7 +21,7 @@ RKE2 = DATA / "rke2"
 
 
 def _topology(*paths: object) -> Topology:
-    cluster = load_cluster([str(p) for p in paths], lab_defaults=True)
+    cluster = load_cluster([str(p) for p in paths], assume_node=LAB_NODE)
     return build_topology(cluster, plan(cluster))
 
 
@@ -39,7 +40,7 @@ def test_each_service_port_gets_the_endpoint_port_of_its_own_name() -> None:
 def test_a_service_port_whose_name_no_endpoint_port_has_gets_no_backends() -> None:
     """Kube-OVN adds no VIP for a Service port without a same-named endpoint port (no guessing by number)."""
     cluster = load_cluster(
-        [str(KUBESPRAY / "cluster.yaml"), str(KUBESPRAY / "dns-endpointslice.yaml")], lab_defaults=True
+        [str(KUBESPRAY / "cluster.yaml"), str(KUBESPRAY / "dns-endpointslice.yaml")], assume_node=LAB_NODE
     )
     svc = cluster.services[("kube-system", "kube-dns")]
     renamed = [
@@ -131,7 +132,7 @@ def test_the_picture_draws_dns_and_extra_routes_where_the_destinations_live(tmp_
 def test_a_verify_that_probed_nothing_fails_and_names_the_pods_that_are_not_running() -> None:
     """`lab up` with a NAD provider typo on a cluster whose only pod needs it: nothing runs, nothing is proven."""
     cluster = load_cluster(
-        [str(KUBESPRAY / "cluster.yaml"), str(KUBESPRAY / "seed-provider-typo.yaml")], lab_defaults=True
+        [str(KUBESPRAY / "cluster.yaml"), str(KUBESPRAY / "seed-provider-typo.yaml")], assume_node=LAB_NODE
     )
     cluster.pods = [p for p in cluster.pods if p.namespace == "alpha"]  # no CoreDNS: only the broken pod
     topo = build_topology(cluster, plan(cluster))

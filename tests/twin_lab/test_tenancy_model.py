@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
+from apibridge.twin.lab import LAB_NODE
 from apibridge.twin.ovn import realize
 from apibridge.twin.ovn.topology import build_topology
 
@@ -12,7 +13,7 @@ from .conftest import data, example
 
 
 def test_bridge_attachments_get_port_security_and_eth0_does_not() -> None:
-    cluster = load_cluster([example("apibridge")], lab_defaults=True)
+    cluster = load_cluster([example("apibridge")], assume_node=LAB_NODE)
     topo = build_topology(cluster, plan(cluster))
     nb = realize.desired(topo)
     attached = [p for p in topo.pods if p.bridge]
@@ -26,7 +27,7 @@ def test_bridge_attachments_get_port_security_and_eth0_does_not() -> None:
 
 
 def test_a_foreign_attachment_is_refused_as_the_chart_refuses_it() -> None:
-    cluster = load_cluster([example("apibridge"), data("foreign-attachment.yaml")], lab_defaults=True)
+    cluster = load_cluster([example("apibridge"), data("foreign-attachment.yaml")], assume_node=LAB_NODE)
     topo = build_topology(cluster, plan(cluster))
     (intruder,) = [p for p in topo.pods if p.ref == "tenant-b/intruder"]
     assert intruder.failure is not None
@@ -35,7 +36,7 @@ def test_a_foreign_attachment_is_refused_as_the_chart_refuses_it() -> None:
 
 
 def test_every_bridge_is_tried_from_every_other_vpc_and_refused() -> None:
-    cluster = load_cluster([example("apibridge")], lab_defaults=True)
+    cluster = load_cluster([example("apibridge")], assume_node=LAB_NODE)
     topo = build_topology(cluster, plan(cluster))
     tried = {(a.bridge, a.pod.split("/")[0]) for a in topo.foreign_attempts}
     assert ("tenant-a", "tenant-b") in tried and ("tenant-b", "ingress-nginx") in tried

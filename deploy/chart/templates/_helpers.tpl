@@ -45,4 +45,10 @@ app.kubernetes.io/component: webhook
 {{- if .Values.settings.serviceCIDR }}
 - --service-cidr={{ .Values.settings.serviceCIDR }}
 {{- end }}
+{{- if .Values.settings.dnsService }}
+- --dns-service={{ .Values.settings.dnsService }}
+{{- end }}
+{{- if not .Values.settings.kubeProxy }}
+- --no-kube-proxy
+{{- end }}
 {{- end }}

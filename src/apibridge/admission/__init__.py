@@ -9,7 +9,7 @@ and ``watch.WatchSource`` keep the snapshot fed from files or from the API serve
 
 from __future__ import annotations
 
-from apibridge.admission.mutate import Outcome, admit
+from apibridge.admission.mutate import ReviewAnswer, admit
 from apibridge.admission.patch import annotation_patch, escape
 from apibridge.admission.server import MUTATE_PATH, ServerConfig, WebhookServer
 from apibridge.admission.snapshot import Snapshot, SnapshotSource, StaticSource
@@ -18,8 +18,8 @@ from apibridge.admission.watch import WatchSource
 
 __all__ = [
     "MUTATE_PATH",
-    "Outcome",
     "ReloadingContext",
+    "ReviewAnswer",
     "ServerConfig",
     "Snapshot",
     "SnapshotSource",

@@ -1,6 +1,6 @@
 """The webhook's decision for one AdmissionReview, as a pure function (no I/O, no clock, no metrics).
 
-``admit(snapshot, payload)`` takes the decoded request body and returns an ``Outcome``: the review to
+``admit(snapshot, payload)`` takes the decoded request body and returns an ``ReviewAnswer``: the review to
 send back (or ``None`` when the body is not a review at all — the server answers 400) and a result
 label for metrics. It produces exactly what ``apibridge inject`` writes for the same pod: the bridge
 is the one ``plan.mutation.bridge_for`` chooses and the changes are ``plan.mutation.pod_mutation``'s,
@@ -68,7 +68,7 @@ SOURCE = "admission review"
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ReviewAnswer:
     """What to answer and how to count it. ``review is None`` means HTTP 400 with ``error``."""
 
     review: AdmissionReviewResponse | None
@@ -86,8 +86,8 @@ def _warning(text: str) -> str:
     return text if len(text) <= MAX_WARNING else text[: MAX_WARNING - 1] + "…"
 
 
-def _allowed(req: Request, result: Result, warning: str | None = None) -> Outcome:
-    return Outcome(response(req.uid, warnings=[_warning(warning)] if warning else None), result, req.dry_run)
+def _allowed(req: Request, result: Result, warning: str | None = None) -> ReviewAnswer:
+    return ReviewAnswer(response(req.uid, warnings=[_warning(warning)] if warning else None), result, req.dry_run)
 
 
 def _str_map(value: Any, field: str, max_entries: int, max_bytes: int | None = None) -> dict[str, str]:
@@ -142,14 +142,14 @@ def pod_of(req: Request) -> PodLike:
     return PodLike(meta, namespace, labels, annotations, None, (), (), obj)
 
 
-def admit(snapshot: Snapshot | None, payload: Any) -> Outcome:
+def admit(snapshot: Snapshot | None, payload: Any) -> ReviewAnswer:
     """Decide one review. Never raises for any JSON ``payload``."""
     try:
         req = read_request(payload)
     except Unusable as exc:
         if exc.uid is None:
-            return Outcome(None, "rejected", error=exc.message)
-        return Outcome(response(exc.uid, warnings=[_warning(f"review ignored: {exc.message}")]), "invalid")
+            return ReviewAnswer(None, "rejected", error=exc.message)
+        return ReviewAnswer(response(exc.uid, warnings=[_warning(f"review ignored: {exc.message}")]), "invalid")
     if req.kind != "Pod" or req.group != "":
         return _allowed(req, "invalid", f"this webhook reviews pods only, not {req.kind[:40]!r}; left unchanged")
     if req.sub_resource or req.operation != "CREATE":
@@ -199,7 +199,9 @@ def admit(snapshot: Snapshot | None, payload: Any) -> Outcome:
     assert req.obj is not None  # pod_of checked it
     current = req.obj["metadata"].get("annotations")
     present = tuple(key in current for key in changes) if isinstance(current, dict) else None
-    return Outcome(response(req.uid, patch=_encoded_patch(tuple(changes.items()), present)), "mutated", req.dry_run)
+    return ReviewAnswer(
+        response(req.uid, patch=_encoded_patch(tuple(changes.items()), present)), "mutated", req.dry_run
+    )
 
 
 _PATCHES: BoundedLRU[tuple[tuple[tuple[str, str], ...], tuple[bool, ...] | None], str] = BoundedLRU(

@@ -37,7 +37,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from apibridge.admission.guard import GuardedSite, Limits
 from apibridge.admission.metrics import WebhookMetrics
-from apibridge.admission.mutate import Outcome, admit
+from apibridge.admission.mutate import ReviewAnswer, admit
 from apibridge.admission.review import response
 from apibridge.admission.snapshot import SnapshotSource, cancel_all
 from apibridge.admission.tls import ReloadingContext
@@ -158,11 +158,11 @@ class WebhookServer:
         metrics.latency.observe(time.perf_counter() - start)
         return resp
 
-    def _decide(self, body: bytes) -> Outcome:
+    def _decide(self, body: bytes) -> ReviewAnswer:
         try:
             payload: Any = orjson.loads(body)
         except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
-            outcome = Outcome(None, "rejected", error="the body is not a JSON AdmissionReview")
+            outcome = ReviewAnswer(None, "rejected", error="the body is not a JSON AdmissionReview")
         else:
             try:
                 outcome = admit(self.source.current, payload)
@@ -171,9 +171,11 @@ class WebhookServer:
                     log.exception("review failed; answering allowed without a patch")
                 uid = _uid_of(body)
                 outcome = (
-                    Outcome(response(uid, warnings=["apibridge: internal error; pod admitted unchanged"]), "invalid")
+                    ReviewAnswer(
+                        response(uid, warnings=["apibridge: internal error; pod admitted unchanged"]), "invalid"
+                    )
                     if uid
-                    else Outcome(None, "rejected", error="unusable review")
+                    else ReviewAnswer(None, "rejected", error="unusable review")
                 )
         return outcome
 

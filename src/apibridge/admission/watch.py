@@ -3,8 +3,9 @@
 The webhook must answer without calling the API server, so it keeps its own copy of the few
 resources the pod decision needs — Namespaces (labels, ``logical_switch``), Vpcs and Subnets (which
 VPC a namespace is in, whether a bridge's Subnet exists), NetworkAttachmentDefinitions (whether a
-bridge's NAD exists), ApiBridges, Nodes (addresses the planner keeps clear) and the two Services whose
-ClusterIPs become routes (``default/kubernetes``, ``kube-system/kube-dns``) — and rebuilds the
+bridge's NAD exists), ApiBridges, Nodes (addresses the planner keeps clear) and the Services whose
+ClusterIPs become routes (``default/kubernetes``; the cluster DNS Service, found among kube-system's
+Services or named by the settings, ``apibridge.plan.dns``) — and rebuilds the
 ``Cluster`` and ``Plan`` from that copy after changes settle (debounced; built in a worker thread so
 reviews keep flowing).
 
@@ -85,16 +86,24 @@ class Resource:
         return f"{self.kind} {where}".strip()
 
 
-WATCHED: tuple[Resource, ...] = (
-    Resource(kinds.NAMESPACE),
-    Resource(kinds.NODE),  # the planner keeps auto CIDRs clear of node addresses, as the operator does
-    Resource(rules.VPC_KIND),
-    Resource(rules.SUBNET_KIND),
-    Resource(rules.NAD_KIND),
-    Resource(rules.APIBRIDGE_KIND),
-    Resource(kinds.SERVICE, *rules.KUBERNETES_SERVICE),
-    Resource(kinds.SERVICE, *rules.KUBE_DNS_SERVICE),
-)
+def watched(settings: Settings | None = None) -> tuple[Resource, ...]:
+    """What the webhook lists and watches. Services: the API server's by name, and for the cluster DNS
+    Service (``apibridge.plan.dns``) the Services of kube-system (found by label or usual name) — or, when
+    the settings name a DNS Service elsewhere, that one by name (the chart grants exactly these)."""
+    dns = settings.dns_service if settings is not None else None
+    return (
+        Resource(kinds.NAMESPACE),
+        Resource(kinds.NODE),  # the planner keeps auto CIDRs clear of node addresses, as the operator does
+        Resource(rules.VPC_KIND),
+        Resource(rules.SUBNET_KIND),
+        Resource(rules.NAD_KIND),
+        Resource(rules.APIBRIDGE_KIND),
+        Resource(kinds.SERVICE, *rules.KUBERNETES_SERVICE),
+        Resource(kinds.SERVICE, *dns) if dns is not None else Resource(kinds.SERVICE, rules.DNS_SERVICE_NAMESPACE),
+    )
+
+
+WATCHED: tuple[Resource, ...] = watched()
 
 
 _NAMESPACE_ANNOTATIONS = (rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION,)
@@ -155,13 +164,14 @@ class WatchSource:
         config: KubeConfig,
         *,
         settings: Settings | None = None,
-        resources: tuple[Resource, ...] = WATCHED,
+        resources: tuple[Resource, ...] | None = None,
         debounce: float = 0.2,
         retry: float = 2.0,
         relist_not_served: float = 30.0,
     ) -> None:
         self.config = config
         self.settings = settings
+        resources = resources if resources is not None else watched(settings)
         self.resources = resources
         self.debounce = debounce
         self.retry = retry

@@ -58,7 +58,22 @@ def check_attachments(view: View, stats: AttachmentStats) -> list[Finding]:
         s = view.subnets[name]
         if not is_attachment_subnet(s):
             continue
-        if not s.enable_lb and (name in clusterip or s.vpc == rules.DEFAULT_VPC):
+        # kube-proxy on the host DNATs what the switch does not: a default-VPC subnet's traffic to a ClusterIP
+        # takes the 29000 reroute to the node's ovn0 (kube-ovn v1.16.2 pkg/controller/subnet.go
+        # addPolicyRouteForDistributedSubnet / centralized gateway) and kube-proxy's PREROUTING rules DNAT it
+        if not s.enable_lb and s.vpc == rules.DEFAULT_VPC and view.plan.kube_proxy:
+            out.append(
+                report(
+                    "AB027",
+                    s,
+                    "spec.enableLb",
+                    "enableLb: false: no OVN load balancer DNATs ClusterIPs on this switch; they reach the node "
+                    "through the router's reroute to ovn0 and kube-proxy DNATs them on the host",
+                    "nothing to do while kube-proxy runs (--no-kube-proxy says it does not); enableLb: true "
+                    "DNATs in OVN, on the switch",
+                )
+            )
+        elif not s.enable_lb and (name in clusterip or s.vpc == rules.DEFAULT_VPC):
             why = (
                 "pods route ClusterIPs through it"
                 if name in clusterip
@@ -84,6 +99,21 @@ def check_attachments(view: View, stats: AttachmentStats) -> list[Finding]:
                     f"VPC {s.vpc or '(none)'}; only {rules.DEFAULT_VPC}'s switches carry the kubernetes "
                     "Service VIP",
                     f"set spec.vpc: {rules.DEFAULT_VPC} (or leave it empty)",
+                )
+            )
+        off_nodes = view.cluster.api_endpoints_off_nodes() if name in api and not s.nat_outgoing else ()
+        if off_nodes:
+            shown = ", ".join(str(ip) for ip in off_nodes)
+            out.append(
+                report(
+                    "AB026",
+                    s,
+                    "spec.natOutgoing",
+                    f"pods reach the API server through this subnet, but the API endpoints {shown} are not node "
+                    "addresses: only node InternalIPs are rerouted to their node (30000); the rest leave by the "
+                    "29000 reroute through the host, which masquerades natOutgoing subnets only, so the replies "
+                    "never come back",
+                    "set spec.natOutgoing: true",
                 )
             )
         if name in api and s.private:

@@ -80,7 +80,7 @@ def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Find
                     "AB111",
                     ref,
                     "spec.vpc",
-                    f"Vpc {b.vpc!r} is not in the input, so no pod is in it",
+                    f"Vpc {b.vpc!r} {cluster.absent(rules.VPC_KIND.kind)}, so no pod is in it",
                     f"did you mean {close[0]}?"
                     if close
                     else "fix the VPC name, or include the Vpc and its subnets in the input",

@@ -9,7 +9,7 @@ generated from it.
 Code ranges:
 * ``AB0xx`` — input as Kube-OVN and Multus judge it: Subnet rules (``ValidateSubnet``,
   ``checkSubnetConflict``), attachment subnets, NADs and the ``networks`` annotation;
-* ``AB1xx`` — the planner's problems (AB101–AB104, from ``PlanProblem``) and ApiBridge intent;
+* ``AB1xx`` — the planner's problems (AB101–AB105, from ``PlanProblem``) and ApiBridge intent;
 * ``AB2xx`` — the ``<provider>.kubernetes.io/routes`` annotation as kube-ovn-cni applies it;
 * ``AB3xx`` — security: what an attachment lets a pod reach.
 """
@@ -78,7 +78,9 @@ CODES: dict[str, CodeInfo] = {
     "AB010": CodeInfo("error", "Subnet protocol is not IPv4, IPv6 or Dual"),
     "AB011": CodeInfo("warning", "Subnet protocol disagrees with cidrBlock: Kube-OVN rewrites it"),
     "AB012": CodeInfo("error", "IPv6 address written in upper case (Kube-OVN rejects it)"),
-    "AB013": CodeInfo("error", "Subnet has the same name as its VPC"),
+    "AB013": CodeInfo(
+        "error", "Subnet has the same name as a VPC (its own or any other: Kube-OVN's webhook denies it)"
+    ),
     "AB014": CodeInfo("error", "Default-VPC subnet contains the API server's ClusterIP"),
     "AB015": CodeInfo("error", "Default-VPC overlay subnet contains a node InternalIP"),
     "AB016": CodeInfo("error", "Subnet CIDR overlaps another subnet of the same VPC and VLAN"),
@@ -87,11 +89,15 @@ CODES: dict[str, CodeInfo] = {
     "AB019": CodeInfo("error", "Custom-VPC subnet lists a namespace that its VPC does not"),
     "AB020": CodeInfo("error", "Default-VPC subnet lists namespaces of a custom VPC"),
     # --- attachment subnets (a Subnet whose provider is <nad>.<ns>.ovn) --------------------------------
-    "AB021": CodeInfo("error", "Attachment subnet has enableLb: false: ClusterIPs routed through it are never DNATed"),
+    "AB021": CodeInfo(
+        "error", "Attachment subnet has enableLb: false: ClusterIPs routed through it are never DNATed (no kube-proxy)"
+    ),
     "AB022": CodeInfo("error", "Attachment subnet used to reach the API server is not in the default VPC"),
     "AB023": CodeInfo("error", "Attachment subnet overlaps a subnet of an attached pod's own VPC"),
     "AB024": CodeInfo("error", "Private attachment subnet drops the API traffic (allowSubnets misses the endpoints)"),
     # --- the networks annotation and NADs (Multus, kube-ovn-controller, kube-ovn-cni) -------------------
+    "AB027": CodeInfo("info", "Attachment subnet has enableLb: false; kube-proxy DNATs its ClusterIPs on the host"),
+    "AB026": CodeInfo("error", "API endpoints are not node addresses and the attachment subnet has no natOutgoing"),
     "AB025": CodeInfo("error", "Subnet overlaps the cluster's service CIDR (--service-cidr): its pods get ClusterIPs"),
     "AB030": CodeInfo("error", "k8s.v1.cni.cncf.io/networks does not parse (Multus rejects the pod)"),
     "AB031": CodeInfo("error", "Pod references a NAD that is not in the input, where the input shows it should be"),
@@ -107,12 +113,14 @@ CODES: dict[str, CodeInfo] = {
     "AB041": CodeInfo("warning", "Attachment subnet's provider names a NAD that is not in the input"),
     "AB042": CodeInfo("error", "Two attachments of a pod get the same interface name"),
     "AB044": CodeInfo("warning", "Pod references a NAD the input does not contain (unknown, not missing)"),
+    "AB045": CodeInfo("error", "kube-ovn NAD config has no server_socket (kube-ovn-cni fails every pod using it)"),
     "AB043": CodeInfo("error", "Pod network annotations where no pod carries them (workload metadata, mis-indented)"),
     # --- planner problems (apibridge.plan, converted 1:1) and ApiBridge intent --------------------------
     "AB101": CodeInfo("error", "ApiBridge wants the API server but default/kubernetes has no ClusterIP"),
-    "AB102": CodeInfo("error", "ApiBridge wants DNS but kube-system/kube-dns has no ClusterIP"),
+    "AB102": CodeInfo("error", "ApiBridge wants DNS but no cluster DNS Service with a ClusterIP is in the input"),
     "AB103": CodeInfo("error", "ApiBridge cidrBlock auto: the pool has no free block"),
     "AB104": CodeInfo("error", "ApiBridge destination family has no CIDR in the attachment subnet"),
+    "AB105": CodeInfo("info", "ApiBridge's DNS destination: which Service was taken as the cluster DNS, which ports"),
     "AB110": CodeInfo("warning", "Two ApiBridges of one VPC select the same pods (the first by name wins)"),
     "AB111": CodeInfo("error", "ApiBridge's VPC is not in the input"),
     "AB112": CodeInfo("warning", "ApiBridge for the default VPC (its pods reach the API server already)"),
@@ -142,6 +150,11 @@ CODES: dict[str, CodeInfo] = {
     "AB303": CodeInfo("info", "ApiBridge isolation is open: no ACL fence on its subnet"),
     "AB304": CodeInfo("error", "Pod attaches a bridge's NAD or names its subnet from outside the bridge's VPC"),
     "AB305": CodeInfo("error", "Pod attaches a bridge without port security (it can spoof other pods' MAC/IP)"),
+    # --- policies on attachment ports (check/policies.py; Kube-OVN puts attachments in policy port groups) --
+    "AB310": CodeInfo("error", "NetworkPolicy egress drops an attached pod's API traffic (allow the endpoints)"),
+    "AB311": CodeInfo("error", "NetworkPolicy ingress allow outranks the attachment subnet's drop (opens it)"),
+    "AB312": CodeInfo("error", "AdminNetworkPolicy Allow (tier 1) opens a fenced attachment to the default VPC"),
+    "AB313": CodeInfo("error", "AdminNetworkPolicy Deny drops an attached pod's API traffic (tier 1, after the LB)"),
 }
 
 

@@ -90,7 +90,7 @@ def build_view(cluster: Cluster, plan: Plan) -> View:
     service_cidrs = plan.service_cidrs or tuple(
         default_service_cidr for ip in api_ips[:1] if ip in default_service_cidr
     )
-    endpoints = [a for ep in cluster.endpoints.get(rules.KUBERNETES_SERVICE, []) for a in ep.addresses]
+    endpoints = [a for ep in cluster.service_endpoints(*rules.KUBERNETES_SERVICE) for a in ep.addresses]
     return View(
         cluster=cluster,
         plan=plan,

@@ -6,9 +6,10 @@ annotation keyed to the wrong NAD would make "API blocked" the expected result. 
 the twin's ``lab verify`` (with packets) ask this one function:
 
 * a pod an **ApiBridge** selects intends each of the bridge's destinations: the API ClusterIPs on
-  the ``kubernetes`` Service's ports (``apiserver: true``), the ``kube-system/kube-dns`` ClusterIPs
-  on 53/UDP and 53/TCP (``dns: true``), every ``extra`` CIDR on its ports (none: any port). They
-  are read from the ApiBridge's spec and the Services, not from the plan;
+  the ``kubernetes`` Service's ports (``apiserver: true``), the cluster DNS Service's ClusterIPs on its
+  DNS ports (``dns: true``; the Service ``apibridge.plan.dns`` takes), every ``extra`` CIDR on its
+  ports (none: any port). They are read from the ApiBridge's spec and the Services, not from the plan's
+  routes or ACLs;
 * a pod that **hand-writes an attachment to a subnet of the default VPC** — a NAD whose provider
   (derived from its name, ``<nad>.<ns>.ovn``, or written in its config) or a ``logical_switch``
   annotation lands on such a subnet — intends the API server: that is what the seed's fix is for;
@@ -27,17 +28,19 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from apibridge.check.netpol import Endpoint, Policies, api_endpoints
 from apibridge.kubeovn import networks, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import ApiBridge
+from apibridge.plan.dns import DEFAULT_DNS_PORTS, find_dns_service
 from apibridge.plan.types import Plan, PortSpec
 
 WantKind = Literal["api", "dns", "extra"]
-DNS_PORTS = (PortSpec(53, "UDP"), PortSpec(53, "TCP"))
+DNS_PORTS = DEFAULT_DNS_PORTS
 _ROUTES_SUFFIX = rules.provider_key_suffix(rules.ROUTES)
 MAX_ROUTES_READ = 256  # entries of one routes annotation looked at (tenant-controlled input is bounded)
 
@@ -51,6 +54,8 @@ class Want:
     ports: tuple[PortSpec, ...]
     why: str
     evidence: str = ""  # the annotation that shows the intent ("" for a bridge: its spec does)
+    # the pod's own NetworkPolicies drop it (see ``with_policies``): intended by the bridge, refused by the tenant
+    blocked_by: str = ""
 
     def covers(self, ip: IPAddress, port: int | None = None, protocol: str | None = None) -> bool:
         if ip not in self.network:
@@ -89,6 +94,7 @@ class IntentContext:
     default_vpc_subnets: Mapping[str, tuple[int, ...]]  # name -> IP families, every subnet of the default VPC
     default_vpc_providers: Mapping[str, str] = field(default_factory=dict)  # attachment provider -> subnet name
     nad_providers: Mapping[tuple[str, str], str] = field(default_factory=dict)  # NAD -> its config's provider
+    dns_ports: tuple[PortSpec, ...] = DNS_PORTS  # the DNS Service's DNS ports, by name
 
 
 def intent_context(cluster: Cluster, plan: Plan | None = None) -> IntentContext:
@@ -114,11 +120,12 @@ def intent_context(cluster: Cluster, plan: Plan | None = None) -> IntentContext:
     }
     api = cluster.service(*rules.KUBERNETES_SERVICE)
     api_ports = tuple(PortSpec(p.port, p.protocol) for p in api.ports) if api and api.ports else ()
-    dns = cluster.service(*rules.KUBE_DNS_SERVICE)
+    dns = plan.dns if plan is not None and plan.dns is not None else find_dns_service(cluster)
     return IntentContext(
         api_ips=cluster.api_cluster_ips(),
         api_ports=api_ports or (PortSpec(rules.DEFAULT_API_PORT, "TCP"),),
-        dns_ips=dns.cluster_ips if dns else (),
+        dns_ips=dns.service.cluster_ips if dns.service else (),
+        dns_ports=dns.ports,
         default_vpc_subnets=default_subnets,
         default_vpc_providers=providers,
         nad_providers=nad_providers,
@@ -136,7 +143,7 @@ def bridge_wants(bridge: ApiBridge, ctx: IntentContext) -> tuple[Want, ...]:
     if bridge.apiserver:
         out += [Want("api", _host(ip), ctx.api_ports, why) for ip in ctx.api_ips]
     if bridge.dns:
-        out += [Want("dns", _host(ip), DNS_PORTS, why) for ip in ctx.dns_ips]
+        out += [Want("dns", _host(ip), ctx.dns_ports, why) for ip in ctx.dns_ips]
     for extra in bridge.extra:
         ports = tuple(PortSpec(p.port, p.protocol) for p in extra.ports)
         out.append(Want("extra", extra.cidr, ports, why))
@@ -160,7 +167,7 @@ def _lenient_dsts(value: str) -> Iterable[IPNetwork]:
                 continue
 
 
-def _attachment_subnets(
+def attachment_subnets(
     annotations: Mapping[str, str], namespace: str, own: tuple[str, str] | None, ctx: IntentContext
 ) -> list[tuple[str, str]]:
     """(``ns/nad``, default-VPC subnet) of every hand-written attachment that lands in the default VPC."""
@@ -212,7 +219,7 @@ def pod_intent(
             for ip in ctx.api_ips:
                 if ip.version == dst.version and ip in dst:
                     named.setdefault(ip, (f"its annotation {key} routes the API ClusterIP {ip}", key))
-    attached = _attachment_subnets(annotations, namespace, own, ctx)
+    attached = attachment_subnets(annotations, namespace, own, ctx)
     for ip in ctx.api_ips:
         why, evidence = named.get(ip, ("", ""))
         if not why:
@@ -224,3 +231,58 @@ def pod_intent(
         if why and not any(w.kind == "api" and w.covers(ip) for w in wants):
             wants.append(Want("api", _host(ip), ctx.api_ports, why, evidence))
     return PodIntent(tuple(wants)) if wants else NO_INTENT
+
+
+def service_endpoints(cluster: Cluster, service: tuple[str, str]) -> tuple[tuple[IPAddress, int], ...]:
+    """The backends of a Service as the load balancer DNATs to them (the API server's: ``api_endpoints``)."""
+    if service == rules.KUBERNETES_SERVICE:
+        return api_endpoints(cluster)
+    out = [(ip, p.port) for eps in cluster.endpoints.get(service, ()) for ip in eps.addresses for p in eps.ports]
+    return tuple(dict.fromkeys(out))
+
+
+def with_policies(
+    intent: PodIntent,
+    namespace: str,
+    labels: Mapping[str, str],
+    provider: str,
+    policies: Policies,
+    cluster: Cluster,
+) -> PodIntent:
+    """``intent`` with each destination the pod's own NetworkPolicies drop marked ``blocked_by``.
+
+    The pod's traffic leaves through its port of ``provider`` (the bridge's attachment); Kube-OVN's
+    egress ACLs judge it after the load balancer, so API and DNS wants are judged at their Services'
+    endpoints, an ``extra`` single address as itself (a wider ``extra`` CIDR is not judged). A
+    tenant's policy is intent too: what it refuses is not expected to be reached.
+    """
+    if not policies or not intent.wants:
+        return intent
+    out: list[Want] = []
+    for want in intent.wants:
+        if want.kind == "api":
+            targets = service_endpoints(cluster, rules.KUBERNETES_SERVICE)
+        elif want.kind == "dns":
+            targets = tuple(
+                (ip, p.port) for ip, _ in service_endpoints(cluster, rules.KUBE_DNS_SERVICE) for p in want.ports
+            )
+        elif want.network.num_addresses == 1:
+            targets = tuple((want.network.network_address, p.port) for p in want.ports) or (
+                (want.network.network_address, 0),
+            )
+        else:
+            targets = ()
+        for ip, port in targets:
+            if ip.version != want.network.version:
+                continue  # each ClusterIP is DNATed to endpoints of its own family
+            protocols = [p.protocol for p in want.ports if p.port == port] or ["TCP"]
+            verdict = policies.egress(namespace, labels, provider, Endpoint(ip), port, protocols[0])
+            if not verdict.allowed:
+                want = replace(
+                    want,
+                    blocked_by=f"NetworkPolicy {verdict.policies} isolates its egress and allows no connection to "
+                    f"{ip}:{port} (egress ACLs see the endpoint after the load balancer)",
+                )
+                break
+        out.append(want)
+    return PodIntent(tuple(out))

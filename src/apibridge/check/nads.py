@@ -80,8 +80,20 @@ def check_nads(
                     )
                 )
             continue
+        where = "" if config.kind == "kube-ovn" else ' in "ipam"'
+        if not config.server_socket:  # kube-ovn v1.16.2 cmd/cni/cni.go loadNetConf
+            out.append(
+                _report(
+                    view,
+                    nad,
+                    "AB045",
+                    "spec.config",
+                    f'config has no "server_socket"{where}; kube-ovn-cni fails every pod that attaches it '
+                    f'("server_socket is required in cni.conf"){used_by}',
+                    f'add "server_socket": "{rules.NAD_SERVER_SOCKET}"{where}',
+                )
+            )
         if not config.provider:
-            where = "" if config.kind == "kube-ovn" else ' in "ipam"'
             out.append(
                 _report(
                     view,
@@ -179,7 +191,8 @@ def _orphan_attachment_subnets(view: View) -> list[Finding]:
                     s,
                     "spec.provider",
                     f"provider {s.provider!r} names "
-                    f"NetworkAttachmentDefinition {nad_ns}/{nad_name}, which is not in the input",
+                    f"NetworkAttachmentDefinition {nad_ns}/{nad_name}, which "
+                    f"{view.cluster.absent(rules.NAD_KIND.kind)}",
                     f'create NAD {nad_ns}/{nad_name} with "provider": "{s.provider}", or fix the '
                     "provider to <nad>.<namespace>.ovn of an existing NAD",
                 )

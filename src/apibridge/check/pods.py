@@ -36,7 +36,6 @@ SUFFIX_ROUTES = rules.provider_key_suffix(rules.ROUTES)
 SUFFIX_LS = rules.provider_key_suffix(rules.LOGICAL_SWITCH)
 SUFFIX_DEFAULT_ROUTE = rules.provider_key_suffix(rules.DEFAULT_ROUTE)
 _RELEVANT_SUFFIXES = (*rules.MUTATION_KEY_SUFFIXES, SUFFIX_DEFAULT_ROUTE)  # what the mutation writes, and more
-PRIMARY_LS = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
 
 def annotation_field(key: str) -> str:
@@ -201,11 +200,11 @@ class PodAnalyzer:
         notes = _Notes(injected, bridge)
         result = PodAnalysis(namespace, vpc, bridge.bridge.name if bridge else None)
         result.providers_named = {k[: -len(s)] for k in eff for s in _RELEVANT_SUFFIXES if k.endswith(s)}
-        primary_ls = eff.get(PRIMARY_LS)
+        primary_ls = eff.get(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION)
         if primary_ls and primary_ls not in self.view.subnets:
             notes.add(
                 "AB039",
-                PRIMARY_LS,
+                rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION,
                 "",
                 f"logical_switch {primary_ls!r} names no Subnet; kube-ovn-controller cannot allocate eth0's address",
                 "name an existing Subnet of the pod's VPC",
@@ -282,17 +281,21 @@ class PodAnalyzer:
             kind: Literal["ovn", "ipam"]
             if nad is None:
                 # Open world: input is usually partial, so an absent NAD is unknown, not missing. It is an
-                # error only with evidence that it should be there (AB031), else a warning (AB044).
+                # error only with evidence that it should be there (AB031), else a warning (AB044). NADs
+                # listed from a live cluster are a closed world: absent there is missing (AB031).
                 others = [ns for ns in self._nad_namespaces.get(nad_name, []) if ns != nad_ns]
                 implied = "" if sel.namespace else f" (no namespace given, so the pod's namespace {namespace})"
                 derived = rules.nad_provider(nad_name, nad_ns)
+                listed = rules.NAD_KIND.kind in self.view.cluster.listed
                 evidence = (
                     f"a NAD of that name is in namespace {others[0]}"
                     if others
                     else f"Subnet {subnets[0].name} names its provider {derived}"
                     if (subnets := self.view.subnets_for_provider(derived))
                     else f"the input has namespace {nad_ns}'s other NADs"
-                    if nad_ns in self._nad_namespace_set
+                    if nad_ns in self._nad_namespace_set and not listed
+                    else "the cluster's NADs were listed from the API server"
+                    if listed
                     else ""
                 )
                 hint = (
@@ -305,8 +308,8 @@ class PodAnalyzer:
                         "AB031",
                         key,
                         "",
-                        f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} is not in "
-                        f"the input, though {evidence}; Multus fails the pod",
+                        f"NetworkAttachmentDefinition {nad_ns}/{nad_name}{implied} "
+                        f"{self.view.cluster.absent(rules.NAD_KIND.kind)}, though {evidence}; Multus fails the pod",
                         hint,
                     )
                 else:
@@ -508,7 +511,12 @@ def _network_keys(value: object) -> list[str]:
     return sorted(
         str(k)
         for k in value
-        if isinstance(k, str) and (k == rules.NETWORKS_ANNOTATION or k.endswith(_RELEVANT_SUFFIXES) or k == PRIMARY_LS)
+        if isinstance(k, str)
+        and (
+            k == rules.NETWORKS_ANNOTATION
+            or k.endswith(_RELEVANT_SUFFIXES)
+            or k == rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
+        )
     )
 
 

@@ -38,7 +38,6 @@ SPECIAL_RANGES: tuple[tuple[IPNetwork, str], ...] = tuple(
     )
 )
 _SPECIAL_SPANS = tuple((net.version, *span(net), net, what) for net, what in SPECIAL_RANGES)
-ACL_PRIORITY_MAX = rules.ACL_PRIORITY_MAX
 
 
 class SubnetReporter:
@@ -79,6 +78,7 @@ def _first_usable(cidr: IPNetwork) -> str:
 
 
 def _gateway_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
+    version = report.view.plan.kubeovn_version
     seen: dict[int, IPAddress] = {}
     # the gateways as written (the model appends Kube-OVN's defaults for families the user left out)
     written = dualstack.parse_ips(s.raw_gateway) if s.raw_gateway else list(s.gateways)
@@ -109,7 +109,10 @@ def _gateway_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
                 f"gateway {gw} is not in cidr {cidr}",
                 f"use an address inside {cidr} (Kube-OVN's default is {_first_usable(cidr)}), or drop spec.gateway",
             )
-        elif cidr.num_addresses > 2 and gw in (cidr.network_address, cidr.broadcast_address):
+        elif cidr.num_addresses > 2 and (
+            gw == cidr.network_address
+            or (gw == cidr.broadcast_address and not (gw.version == 6 and rules.ipv6_all_ones_is_host(version)))
+        ):
             which = "network" if gw == cidr.network_address else "broadcast"
             yield report(
                 "AB002",
@@ -234,7 +237,7 @@ def _spec_value_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
         )
     if "spec.protocol" not in s.assumed_fields:
         derived = dualstack.protocol_of(list(s.cidrs))
-        if s.protocol not in rules.PROTOCOLS:
+        if s.protocol not in rules.protocols(report.view.plan.kubeovn_version):
             yield report(
                 "AB010",
                 s,
@@ -259,6 +262,14 @@ def _spec_value_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
             f"subnet and its VPC are both named {s.name!r}",
             "rename the subnet (Kube-OVN: vpc and subnet cannot have the same name)",
         )
+    elif s.name in report.view.cluster.vpcs:  # kube-ovn v1.16.2 pkg/webhook/subnet.go SubnetCreateHook: any Vpc
+        yield report(
+            "AB013",
+            s,
+            "metadata.name",
+            f"a Vpc is named {s.name!r} too; Kube-OVN's webhook denies the subnet",
+            "rename the subnet (Kube-OVN: vpc and subnet cannot have the same name)",
+        )
     for i, acl in enumerate(s.acls):
         where = f"spec.acls[{i}]"
         if acl.direction not in rules.ACL_DIRECTIONS:
@@ -277,13 +288,13 @@ def _spec_value_rules(report: SubnetReporter, s: Subnet) -> Iterable[Finding]:
                 f"ACL action {acl.action!r} is not one of {', '.join(rules.ACL_ACTIONS)}",
                 "most fences use allow-related and drop",
             )
-        if not 0 <= acl.priority <= ACL_PRIORITY_MAX:
-            got = "missing" if acl.priority == -1 else str(acl.priority)
+        if not 0 <= acl.priority <= rules.ACL_PRIORITY_MAX:
+            got = str(acl.priority)
             yield report(
                 "AB018",
                 s,
                 f"{where}.priority",
-                f"ACL priority {got} is outside 0-{ACL_PRIORITY_MAX}",
+                f"ACL priority {got} is outside 0-{rules.ACL_PRIORITY_MAX}",
                 "OVN rejects the ACL and Kube-OVN fails the whole acls list (SetLogicalSwitchAclsFailed)",
             )
         if not acl.match.strip():
@@ -325,7 +336,8 @@ def _vpc_rules(report: SubnetReporter, view: View, s: Subnet, custom_ns: dict[st
             "AB017",
             s,
             "spec.vpc",
-            f"VPC {s.vpc!r} is not in the input; Kube-OVN keeps the subnet pending until it exists",
+            f"VPC {s.vpc!r} {view.cluster.absent(rules.VPC_KIND.kind)}; Kube-OVN keeps the subnet pending until "
+            "it exists",
             f"create Vpc {s.vpc}, or include it in the input",
         )
         return
@@ -375,7 +387,8 @@ def _reserved_address_rules(
 ) -> Iterable[Finding]:
     if s.vpc != rules.DEFAULT_VPC:
         return
-    for ip in view.api_ips:
+    # ValidateSubnet tests the controller's KUBERNETES_SERVICE_HOST: one address, the primary ClusterIP
+    for ip in view.api_ips[:1]:
         cidr = s.cidr(ip.version)
         if cidr is not None and ip in cidr:
             yield report(

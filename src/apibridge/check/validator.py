@@ -20,6 +20,7 @@ from .findings import Finding, sort_findings
 from .index import build_view
 from .nads import check_nads
 from .pods import SAMPLES, PodAnalyzer, misplaced, pin
+from .policies import check_policies
 from .subnets import check_subnets
 from .tenancy import check_tenancy
 
@@ -61,4 +62,5 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
     findings += check_attachments(view, attachment_stats)
     findings += check_bridges(cluster, plan, bridge_stats)
     findings += check_tenancy(cluster, plan)
+    findings += check_policies(cluster, plan)
     return sort_findings(findings)

@@ -8,20 +8,43 @@ from __future__ import annotations
 import functools
 import ipaddress
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from apibridge.base.errors import InputError, Location
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
-from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings
+from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings, SettingsError, parse_service_ref
+
+if TYPE_CHECKING:
+    from apibridge.base.kubeclient import KubeConfig
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1  # findings of severity error (or a plan that cannot be made)
 EXIT_INPUT = 2  # unusable input or usage
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def kube_options(func: F) -> F:
+    """``--kubeconfig`` and ``--context``: how every command that reads a live cluster finds the API server."""
+    func = click.option(
+        "--context", "kube_context", metavar="NAME", help="The kubeconfig context to use (default: its current one)."
+    )(func)
+    func = click.option(
+        "--kubeconfig",
+        metavar="FILE",
+        type=click.Path(exists=True, dir_okay=False),
+        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the pod's service account).",
+    )(func)
+    return func
+
+
+def kube_config(kubeconfig: str | None, kube_context: str | None) -> KubeConfig:
+    from apibridge.base.kubeclient import KubeConfig  # kr8s and httpx only for the commands that call out
+
+    return KubeConfig(kubeconfig=kubeconfig, context=kube_context)
 
 
 def output_option(choices: tuple[str, ...], default: str) -> Callable[[F], F]:
@@ -57,8 +80,25 @@ def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any
 def pool_options(func: F) -> F:
     """``--pool``, ``--pool-v6``, ``--service-cidr``: where ``cidrBlock: auto`` allocates and what it avoids.
 
-    The command receives one ``planner`` argument, a ``Settings``.
+    The command receives one ``planner`` argument, a ``Settings``. ``--dns-service`` is kept in the click
+    context (not an argument) and read by ``planner_config``, so that every command taking these options
+    plans with it without a new parameter.
     """
+    func = click.option(
+        "--no-kube-proxy",
+        is_flag=True,
+        expose_value=False,
+        callback=_no_kube_proxy,
+        help="kube-proxy does not run on the nodes (a ClusterIP off the OVN load balancers is then never DNATed).",
+    )(func)
+    func = click.option(
+        "--dns-service",
+        expose_value=False,
+        callback=_dns_service,
+        metavar="NAMESPACE/NAME",
+        help="The cluster DNS Service for destinations.dns (default: found by the label k8s-app=kube-dns, "
+        "then the usual names kube-dns, coredns, rke2-coredns-rke2-coredns, openshift-dns/dns-default).",
+    )(func)
     func = click.option(
         "--service-cidr",
         "service_cidrs",
@@ -87,8 +127,34 @@ def pool_options(func: F) -> F:
     return func
 
 
+def _dns_service(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value:
+        try:
+            ctx.meta[_DNS_SERVICE_META] = parse_service_ref(value)
+        except SettingsError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+
+_DNS_SERVICE_META = "apibridge.dns_service"
+_NO_KUBE_PROXY_META = "apibridge.no_kube_proxy"
+
+
+def _no_kube_proxy(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.meta[_NO_KUBE_PROXY_META] = True
+
+
 def planner_config(pool_v4: Any, pool_v6: Any, service_cidrs: tuple[Any, ...]) -> Settings:
-    config = Settings(pool_v4=pool_v4, pool_v6=pool_v6, service_cidrs=tuple(service_cidrs))
+    ctx = click.get_current_context(silent=True)
+    dns = ctx.meta.get(_DNS_SERVICE_META) if ctx is not None else None
+    no_kube_proxy = bool(ctx.meta.get(_NO_KUBE_PROXY_META)) if ctx is not None else False
+    config = Settings(
+        pool_v4=pool_v4,
+        pool_v6=pool_v6,
+        service_cidrs=tuple(service_cidrs),
+        dns_service=dns,
+        kube_proxy=not no_kube_proxy,
+    )
     for pool, block in ((config.pool_v4, config.block_v4), (config.pool_v6, config.block_v6)):
         if pool.prefixlen > block:
             raise click.BadParameter(f"pool {pool} is smaller than one /{block} block", param_hint="--pool")

@@ -29,8 +29,7 @@ from apibridge.admission.tls import ReloadingContext
 from apibridge.admission.watch import WatchSource
 from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.errors import InputError
-from apibridge.cli.common import planner_config, pool_options
-from apibridge.cli.operator_cmds import kube_config, kube_options
+from apibridge.cli.common import kube_config, kube_options, planner_config, pool_options
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import click
 
 from apibridge.base.errors import InputError, Location
+from apibridge.base.kubeclient import ApiError, UnreachableError
 from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
 from apibridge.report import findings as report
 from apibridge.report import lab as lab_report
@@ -177,10 +178,10 @@ def up_command(files: tuple[str, ...], kube: bool, engine: str | None, name: str
 def tools_command(args: tuple[str, ...]) -> None:
     """Build the Go tools `lab up --kube` runs (kube-apiserver, controller-manager, scheduler, kubectl, etcd,
     Helm) from the Go module proxy into a per-machine cache, once; `--check` only says what is missing."""
-    from apibridge.cli.lab_kube import tools_script
+    from apibridge.cli.lab_kube import tools_env, tools_script
 
     script = tools_script()
-    os.execvp("bash", ["bash", str(script), *args])
+    os.execvpe("bash", ["bash", str(script), *args], tools_env(script))
 
 
 @lab_group.command("doctor")
@@ -197,7 +198,7 @@ def doctor_command(ctx: click.Context, name: str, output: str) -> None:
 
     try:
         result = doctor(name)
-    except KubeApiError as exc:
+    except (KubeApiError, UnreachableError, ApiError) as exc:
         Ui().error(f"the lab's API server does not answer: {exc}")
         raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
     if output != "text":

@@ -38,12 +38,12 @@ from typing import Any
 
 from apibridge.base.certs import write_bundle
 from apibridge.base.errors import InputError, Location
+from apibridge.base.kubeclient import KubeConfig
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import load_documents
-from apibridge.operator.install import InstallReport, run_checks
+from apibridge.operator.install import ClientApi, InstallReport, peer_certificate, run_checks
 from apibridge.twin.control import cluster as cp
-from apibridge.twin.control.kubeapi import KubeApi, KubeApiError
 from apibridge.twin.control.kubelet import nodes_file
 from apibridge.twin.kubeovn import controller as kovn_controller
 from apibridge.twin.kubeovn import engine
@@ -79,28 +79,51 @@ class KubeUpReport:
     seconds: float = 0.0
 
 
+CHECKOUT = Path(__file__).resolve().parents[3]  # the repository, when apibridge runs from a checkout
+BUNDLE = Path(__file__).resolve().parents[1] / "_bundle"  # the same files inside a wheel (see setup.py)
+
+
+def bundled(rel: str) -> Path | None:
+    """``rel`` (``deploy/chart``, ``scripts/tools.sh``) of the checkout apibridge runs from, else of its wheel."""
+    for root in (CHECKOUT, BUNDLE):
+        if (root / rel).exists() and (root / "tools").is_dir():
+            return root / rel
+    return None
+
+
 def chart_dir() -> Path:
-    here = Path(__file__).resolve().parents[3] / "deploy" / "chart"
-    if (here / "Chart.yaml").is_file():
+    here = bundled("deploy/chart")
+    if here is not None and (here / "Chart.yaml").is_file():
         return here
     raise InputError(
-        "the Helm chart (deploy/chart) is not next to this installation",
+        "the Helm chart (deploy/chart) is neither next to this installation nor in it",
         Location(field="--kube"),
-        hint="run apibridge from a checkout of the repository (pip install -e .)",
+        hint="reinstall apibridge from its wheel or a checkout (pip install -e .)",
     )
 
 
 def tools_script() -> Path:
-    """scripts/tools.sh of the checkout apibridge runs from (it pins the tools in the checkout's tools/)."""
-    script = Path(__file__).resolve().parents[3] / "scripts" / "tools.sh"
-    if script.is_file() and (script.parents[1] / "tools").is_dir():
+    """scripts/tools.sh of the checkout apibridge runs from, else the copy in its wheel (with tools/)."""
+    script = bundled("scripts/tools.sh")
+    if script is not None:
         return script
     raise InputError(
-        "the pinned Go modules of the tools (tools/*/go.mod) are not next to this installation",
+        "the pinned Go modules of the tools (tools/*/go.mod) are neither next to this installation nor in it",
         Location(field="tools"),
-        hint="git clone the apibridge repository and run its scripts/tools.sh (needs Go >= 1.26), then "
-        "export APIBRIDGE_TOOLS_BIN=<clone>/.tools/bin",
+        hint="reinstall apibridge from its wheel, or git clone the repository and run its scripts/tools.sh "
+        "(needs Go >= 1.26), then export APIBRIDGE_TOOLS_BIN=<clone>/.tools/bin",
     )
+
+
+def tools_env(script: Path) -> dict[str, str]:
+    """The environment ``lab tools`` runs the script with: a wheel's copy links the tools into the per-user
+    directory ``lab up --kube`` looks in (``cp.user_tools_bin``), not into the (maybe read-only) installation."""
+    env = dict(os.environ)
+    if script.is_relative_to(BUNDLE):
+        if not env.get("APIBRIDGE_TOOLS_BIN", "").strip():  # empty is unset, as the script reads it
+            env["APIBRIDGE_TOOLS_BIN"] = str(cp.user_tools_bin())
+        env["APIBRIDGE_TOOLS_COMMAND"] = "apibridge lab tools"
+    return env
 
 
 def _is_api_setting(body: dict[str, Any]) -> bool:
@@ -151,10 +174,11 @@ def _namespace_subnets(cluster: Cluster, bodies: Sequence[dict[str, Any]]) -> li
             out.append(body)
             continue
         meta = dict(body.get("metadata") or {})
-        subnet = cluster.namespace_subnet(str(meta.get("name")))
-        if subnet is not None:
+        subnets = cluster.namespace_subnets(str(meta.get("name")))
+        if subnets:
             annotations = dict(meta.get("annotations") or {})
-            annotations.setdefault(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION, subnet.meta.name)
+            names = ",".join(s.meta.name for s in subnets)
+            annotations.setdefault(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION, names)
             meta["annotations"] = annotations
         out.append({**body, "metadata": meta})
     return out
@@ -423,29 +447,12 @@ def up(
     return report
 
 
-class LabApi:
-    """The install checks' view of a lab's API server (its admin)."""
-
-    def __init__(self, api: KubeApi) -> None:
-        self.api = api
-
-    def get(self, path: str) -> dict[str, Any] | None:
-        try:
-            out: dict[str, Any] = self.api.request("GET", path)
-        except KubeApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
-        return out
-
-    def dry_run_create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = self.api.request("POST", path, body, params={"dryRun": "All"})
-        return out
-
-
 def doctor(name: str) -> InstallReport:
+    """``apibridge doctor``'s install checks, on the lab's API server through the lab's kubeconfig."""
     kp = cp.KubePlace(locate(name))
-    return run_checks(LabApi(kp.api()))
+    kp.settings()  # the error naming the command, when the lab has no control plane
+    with ClientApi(KubeConfig(kubeconfig=str(kp.kubeconfig))) as api:
+        return run_checks(api, dial=peer_certificate)
 
 
 def kubeconfig_path(name: str) -> Path:

@@ -45,7 +45,11 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
         "Write a CA and a serving certificate...",
     ),
     "operator": ("apibridge.cli.operator_cmds", "operator_command", "Run the ApiBridge controller: NAD + Subnet..."),
-    "doctor": ("apibridge.cli.operator_cmds", "doctor_command", "Walk the chain POD's API access depends on..."),
+    "doctor": (
+        "apibridge.cli.operator_cmds",
+        "doctor_command",
+        "Check the install end to end, like `linkerd check`...",
+    ),
     "lab": ("apibridge.cli.lab_cmds", "lab_group", "The OVN twin: real OVN/OVS daemons and network namespaces..."),
     "demo": ("apibridge.cli.lab_cmds", "demo_command", "The story on the real OVN twin: no access → the seed's fix..."),
 }

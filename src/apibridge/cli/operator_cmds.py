@@ -17,38 +17,27 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from apibridge.base.errors import InputError
 from apibridge.base.kubeclient import ApiError, Client, KubeConfig, UnreachableError
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, output_option, planner_config, pool_options
-from apibridge.operator import doctor, drift, runner
+from apibridge.cli.common import (
+    EXIT_FINDINGS,
+    EXIT_INPUT,
+    EXIT_OK,
+    kube_config,
+    kube_options,
+    output_option,
+    planner_config,
+    pool_options,
+)
+from apibridge.operator import doctor, drift, install, runner
 from apibridge.plan.settings import Settings
 from apibridge.report.console import Ui
 
 DEFAULT_NAMESPACE = "apibridge-system"
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def kube_options(func: F) -> F:
-    """``--kubeconfig`` and ``--context``: how every in-cluster command finds the API server."""
-    func = click.option(
-        "--context", "kube_context", metavar="NAME", help="The kubeconfig context to use (default: its current one)."
-    )(func)
-    func = click.option(
-        "--kubeconfig",
-        metavar="FILE",
-        type=click.Path(exists=True, dir_okay=False),
-        help="kubeconfig file (default: $KUBECONFIG, ~/.kube/config, else the pod's service account).",
-    )(func)
-    return func
-
-
-def kube_config(kubeconfig: str | None, kube_context: str | None) -> KubeConfig:
-    return KubeConfig(kubeconfig=kubeconfig, context=kube_context)
 
 
 MARKS = {"ok": "✓", "broken": "✗", "warning": "!", "skipped": "-"}
@@ -212,20 +201,45 @@ def _text(diagnosis: doctor.Diagnosis) -> str:
     return "\n".join(lines)
 
 
-async def _diagnose(pod: str, namespace: str | None, kube: KubeConfig, settings: Settings) -> doctor.Diagnosis:
+async def _diagnose(target: str, namespace: str | None, kube: KubeConfig, settings: Settings) -> list[doctor.Diagnosis]:
     client = await Client.connect(kube)
-    return await doctor.diagnose(client, namespace or client.default_namespace, pod, settings)
+    kind_name, _, name = target.rpartition("/")
+    workload = doctor.WORKLOAD_NAMES.get(kind_name.lower())
+    if workload is not None:
+        return await doctor.diagnose_workload(client, workload, namespace or client.default_namespace, name, settings)
+    if kind_name.lower() in ("pod", "pods", "po"):
+        kind_name = ""
+    elif kind_name and namespace is None:  # the older NAMESPACE/POD form
+        namespace = kind_name
+    elif kind_name:
+        raise InputError(
+            f"{target!r}: not POD, NAMESPACE/POD, pod/NAME, deploy/NAME, sts/NAME or ds/NAME",
+            hint="the namespace goes in -n when the kind is given",
+        )
+    return [await doctor.diagnose(client, namespace or client.default_namespace, name, settings)]
+
+
+def _install(kube: KubeConfig, operator_namespace: str) -> install.InstallReport:
+    with install.ClientApi(kube) as api:
+        return install.run_checks(api, namespace=operator_namespace, dial=install.peer_certificate)
 
 
 @click.command("doctor")
-@click.argument("pod")
+@click.argument("target", required=False, metavar="[POD | deploy/NAME | sts/NAME | ds/NAME]")
 @click.option("-n", "--namespace", default=None, help="The pod's namespace (default: the kubeconfig context's).")
+@click.option(
+    "--operator-namespace",
+    default=DEFAULT_NAMESPACE,
+    show_default=True,
+    help="Where the operator's Lease is, when no webhook configuration names the install's namespace.",
+)
 @output_option(("text", "json"), "text")
 @kube_options
 @pool_options
 def doctor_command(
-    pod: str,
+    target: str | None,
     namespace: str | None,
+    operator_namespace: str,
     output: str,
     kubeconfig: str | None,
     kube_context: str | None,
@@ -233,16 +247,26 @@ def doctor_command(
     pool_v6: Any,
     service_cidrs: tuple[Any, ...],
 ) -> None:
-    """Walk the chain POD's API access depends on and name the first broken link.
+    """Check the install end to end, like `linkerd check`, or walk the chain of one pod's (or a workload's
+    pods') API access and name the first broken link.
 
     \b
-    Exit codes: 0 every link holds, 1 a link is broken, 2 pod not found or API unreachable.
+    apibridge doctor                          # CRD, webhook and its certificates, the API server reaching
+                                              # it, the operator's Lease, every bridge, pods lacking the
+                                              # attachment
+    apibridge doctor -n ingress-nginx deploy/controller   # each pod of the Deployment
+    apibridge doctor ingress-nginx/controller-7d9f        # one pod
+
+    \b
+    Exit codes: 0 every check or link holds, 1 one fails, 2 pod or workload not found, API unreachable.
     """
-    if "/" in pod and namespace is None:
-        namespace, pod = pod.split("/", 1)
+    kube = kube_config(kubeconfig, kube_context)
     try:
-        settings = planner_config(pool_v4, pool_v6, service_cidrs)
-        diagnosis = asyncio.run(_diagnose(pod, namespace, kube_config(kubeconfig, kube_context), settings))
+        if target is None:
+            report = _install(kube, operator_namespace)
+        else:
+            settings = planner_config(pool_v4, pool_v6, service_cidrs)
+            diagnoses = asyncio.run(_diagnose(target, namespace, kube, settings))
     except InputError as exc:
         Ui().input_error(exc)
         sys.exit(EXIT_INPUT)
@@ -252,8 +276,16 @@ def doctor_command(
     except ApiError as exc:
         click.echo(f"error: the API server refused a read: {exc.message}", err=True)
         sys.exit(EXIT_INPUT)
+    if target is None:
+        if output == "json":
+            click.echo(json.dumps(report.to_json(), indent=2))
+        else:
+            click.echo(install.render_text(report), nl=False)
+        sys.exit(EXIT_OK if report.failed == 0 else EXIT_FINDINGS)
     if output == "json":
-        click.echo(json.dumps(diagnosis.to_json(), indent=2))
+        found = [d.to_json() for d in diagnoses]
+        workload = target.rpartition("/")[0].lower() in doctor.WORKLOAD_NAMES
+        click.echo(json.dumps(found if workload else found[0], indent=2))
     else:
-        click.echo(_text(diagnosis))
-    sys.exit(EXIT_OK if diagnosis.healthy else EXIT_FINDINGS)
+        click.echo("\n\n".join(_text(d) for d in diagnoses))
+    sys.exit(EXIT_OK if all(d.healthy for d in diagnoses) else EXIT_FINDINGS)

@@ -4,6 +4,11 @@ The controller (``loadNetConf``) only asks: is this a kube-ovn NAD (``type: kube
 of a conflist), an IPAM-only one (``ipam.type: kube-ovn``), or foreign? The provider it *derives*
 from the NAD's name and namespace; the CNI binary instead sends the config's own ``provider``
 field (default ``ovn``!). The two must agree, which is why the derived provider is the one we write.
+
+What the CNI reads follows ``loadNetConf`` (kube-ovn v1.16.2 ``cmd/cni/cni.go``): a ``type: kube-ovn``
+plugin's own ``provider``, ``server_socket`` and ``routes``; for any other type with ``ipam.type: kube-ovn``
+those of ``ipam`` (the plugin's top-level ones are ignored). An empty ``server_socket`` fails every pod
+("server_socket is required in cni.conf").
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ class NadConfig:
     provider: str | None  # the config's own "provider" field (what kube-ovn-cni sends), if any
     routes: list[dict[str, Any]] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    server_socket: str = ""  # what kube-ovn-cni dials; "" fails every pod (loadNetConf)
 
     def cni_provider(self) -> str:
         """What kube-ovn-cni uses: the config's provider, ``ovn`` when empty (cmd/cni/cni.go loadNetConf)."""
@@ -65,18 +71,23 @@ def parse(config: str | None) -> NadConfig:
     kind: Kind = "kube-ovn" if "kube-ovn" in kinds else "ipam-only" if "ipam-only" in kinds else "foreign"
     provider: str | None = None
     routes: list[dict[str, Any]] = []
+    socket = ""
     for plugin in plugins:
         if isinstance(plugin, dict) and _plugin_kind(plugin):
             ipam = plugin.get("ipam")
             if ipam is not None and not isinstance(ipam, dict):
                 raise NadConfigError('"ipam" must be an object')
-            raw_routes = plugin.get("routes")
+            # loadNetConf: a kube-ovn plugin's own fields; another type's from "ipam"
+            source = plugin if plugin.get("type") == rules.NAD_TYPE else (ipam or {})
+            raw_routes = source.get("routes")
             if raw_routes is not None and not isinstance(raw_routes, list):
                 raise NadConfigError('"routes" must be a list')
-            provider = plugin.get("provider") or (ipam or {}).get("provider")
+            provider = source.get("provider") or None
             routes = list(raw_routes or [])
+            sock = source.get("server_socket")
+            socket = sock if isinstance(sock, str) else ""
             break
-    return NadConfig(kind, provider if isinstance(provider, str) else None, routes, data)
+    return NadConfig(kind, provider if isinstance(provider, str) else None, routes, data, socket)
 
 
 def render(provider: str) -> str:

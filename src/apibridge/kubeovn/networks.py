@@ -2,8 +2,9 @@
 
 Kube-OVN calls ``nadutils.ParseNetworkAnnotation`` (network-attachment-definition-client): a value
 containing ``[``, ``{`` or ``"`` is a JSON list of NetworkSelectionElement objects; otherwise it is a
-comma list of ``[<namespace>/]<name>[@<ifname>]`` items, each trimmed, every part a DNS-1123 label.
-A missing namespace means the pod's namespace.
+comma list of ``[<namespace>/]<name>[@<ifname>]`` items, each trimmed, every non-empty part a DNS-1123
+label (nad-client v1.7.7 ``pkg/utils/net-attach-def.go``). A missing or empty namespace means the pod's
+namespace, an empty interface none; JSON keys match case-insensitively, as ``json.Unmarshal`` matches them.
 
 Round trips keep everything the user wrote: JSON elements keep unknown fields (``ips``, ``mac``,
 ``cni-args`` …) in order, and ``append`` extends the text the pod already has in the same form
@@ -86,15 +87,22 @@ def _parse_text_item(item: str) -> NetworkSelection:
         rest, interface = rest.split("@", 1)
         interface = interface.strip()
     rest = rest.strip()
+    # parsePodNetworkObjectText (nad-client v1.7.7): only non-empty parts are checked; an empty namespace is the
+    # pod's, an empty interface is no request
     for what, part in (("namespace", namespace), ("name", rest), ("interface", interface)):
-        if part is not None and not _LABEL.match(part):
+        if part is not None and (part or what == "name") and not _LABEL.match(part):
             raise NetworksError(f"{item!r}: {what} {part!r} is not a DNS-1123 label (lower case, digits, '-')")
-    return NetworkSelection(name=rest, namespace=namespace, interface=interface)
+    return NetworkSelection(name=rest, namespace=namespace or None, interface=interface or None)
 
 
 def _parse_json_item(index: int, element: Any) -> NetworkSelection:
     if not isinstance(element, dict):
         raise NetworksError(f"element {index} is not an object")
+    # json.Unmarshal matches the struct tags case-insensitively; the last of duplicates wins
+    folded: dict[str, Any] = {}
+    for key, val in element.items():
+        folded[key.lower() if key.lower() in ("name", "namespace", "interface") else key] = val
+    element = folded
     name = element.get("name")
     if not isinstance(name, str) or not name:
         raise NetworksError(f'element {index} has no "name"')

@@ -1,10 +1,12 @@
 """The ``<provider>.kubernetes.io/routes`` pod annotation, as kube-ovn-cni reads it.
 
 kube-ovn-cni unmarshals it into ``[]request.Route`` (``{"dst": "...", "gw": "..."}``, both
-omitempty) at CNI ADD. A value that is not a JSON list of such objects fails the pod's sandbox with
-``invalid routes for pod <ns>/<pod>: <json error>``; that is the only check Kube-OVN makes. Semantic
-checks (bad dst, empty gw, default route …) belong to the validator, which reads ``Route`` objects
-from here.
+omitempty) at CNI ADD, with Go's ``encoding/json`` rules (kube-ovn v1.16.2 pkg/daemon/handler.go handleAdd):
+keys match case-insensitively, ``null`` leaves a field empty, a ``null`` element is the zero route (a
+default route), and a value of only whitespace is not JSON. A value that is not a JSON list of such
+objects fails the pod's sandbox with ``invalid routes for pod <ns>/<pod>: <json error>``; that is the only
+check Kube-OVN makes. Semantic checks (bad dst, empty gw, default route …) belong to the validator,
+which reads ``Route`` objects from here.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import ipaddress
 import json
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
@@ -45,8 +49,10 @@ def parse(value: str | None) -> list[Route]:
     Bounded: at most ``rules.ANNOTATIONS_MAX_BYTES`` characters and ``rules.ROUTES_MAX_ENTRIES`` routes
     (``RoutesError`` names the bound).
     """
-    if value is None or not value.strip():
+    if not value:  # handleAdd reads the annotation only when it is not ""
         return []
+    if not value.strip():
+        raise RoutesError("not valid JSON: unexpected end of JSON input")
     check_size(value, RoutesError)
     try:
         data = json.loads(value)
@@ -61,19 +67,42 @@ def parse(value: str | None) -> list[Route]:
     check_entries(len(data), rules.ROUTES_MAX_ENTRIES, "routes", RoutesError)
     routes: list[Route] = []
     for i, item in enumerate(data):
+        if item is None:  # json.Unmarshal of null into a Route: the zero Route (no dst: a default route)
+            routes.append(Route())
+            continue
         if not isinstance(item, dict):
             raise RoutesError(f"element {i} is not an object")
-        for key in ("dst", "gw"):
-            if key in item and not isinstance(item[key], str):
+        fields = {"dst": "", "gw": ""}
+        extra: dict[str, Any] = {}
+        for key, val in item.items():  # Go matches struct tags case-insensitively; the last duplicate wins
+            tag = key.lower() if key.lower() in fields else None
+            if tag is None:
+                extra[key] = val
+            elif val is None:  # null into a string: left as it is
+                continue
+            elif not isinstance(val, str):
                 raise RoutesError(f'element {i}: "{key}" must be a string')
-        extra = {k: v for k, v in item.items() if k not in ("dst", "gw")}
-        routes.append(Route(dst=item.get("dst", ""), gw=item.get("gw", ""), extra=extra))
+            else:
+                fields[tag] = val
+        routes.append(Route(dst=fields["dst"], gw=fields["gw"], extra=extra))
     return routes
 
 
 def format(routes: list[Route]) -> str:
     """Compact JSON, as Kube-OVN and the seed write it: ``[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]``."""
-    return json.dumps([r.to_json() for r in routes], separators=(",", ":"))
+    return compact_json([r.to_json() for r in routes], plain=not any(r.extra for r in routes))
+
+
+def compact_json(value: Any, *, plain: bool) -> str:
+    """``json.dumps(value, separators=(",", ":"))``, through orjson (5x faster: injecting 100k pods formats
+    100k annotations) when ``plain`` says every value is a string: orjson then writes the same text
+    unless a string is non-ASCII (json.dumps escapes it), which is checked. Numbers and other values
+    taken from the input (a route's extra fields) keep json.dumps, whose float and integer text is Python's."""
+    if plain:
+        text = orjson.dumps(value).decode()
+        if text.isascii():
+            return text
+    return json.dumps(value, separators=(",", ":"))
 
 
 def cni_dst(text: str) -> IPNetwork | None:

@@ -9,6 +9,7 @@ looking at a twin or a rendered manifest should recognise every name produced he
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -20,6 +21,8 @@ KUBEOVN_API: Final = "kubeovn.io/v1"
 NAD_API: Final = "k8s.cni.cncf.io/v1"
 APIBRIDGE_GROUP: Final = "apibridge.dev"
 APIBRIDGE_API: Final = "apibridge.dev/v1alpha1"
+NETWORKING_API: Final = "networking.k8s.io/v1"  # NetworkPolicy (rules: apibridge.kubeovn.netpol)
+ANP_API: Final = "policy.networking.k8s.io/v1alpha1"  # AdminNetworkPolicy, BaselineAdminNetworkPolicy
 # The kinds of those groups (the built-in ones are in ``apibridge.base.kinds``).
 SUBNET_KIND: Final = Kind(KUBEOVN_API, "Subnet", "subnets", False)
 VPC_KIND: Final = Kind(KUBEOVN_API, "Vpc", "vpcs", False)
@@ -52,7 +55,7 @@ NAD_SERVER_SOCKET: Final = "/run/openvswitch/kube-ovn-daemon.sock"
 NAD_TYPE: Final = "kube-ovn"
 NAD_CNI_VERSION: Final = "0.3.1"
 
-# --- the seed's configuration (../shared/seed) -------------------------------------------------
+# --- the seed's configuration (examples/seed/, as the seed wrote it) -----------------------------
 SEED_NAD_NAME: Final = "api-ovn-nad"
 SEED_NAD_NAMESPACE: Final = "kube-system"
 SEED_SUBNET: Final = "vpc-apiserver-subnet"
@@ -61,6 +64,23 @@ SEED_CIDR: Final = "100.100.100.0/24"
 # --- Kubernetes -------------------------------------------------------------------------------
 KUBERNETES_SERVICE: Final = ("default", "kubernetes")
 KUBE_DNS_SERVICE: Final = ("kube-system", "kube-dns")
+# The cluster DNS Service is not always kube-system/kube-dns (issue 11 item 13). Users' tools find it by the
+# label kubeadm, kubespray, k3s and RKE2 put on it (``k8s-app: kube-dns``: kubernetes/kubernetes
+# cluster/addons/dns/coredns, kubespray roles/kubernetes-apps/ansible/templates/coredns-svc.yml.j2, the
+# coredns Helm chart RKE2 ships with ``isClusterService``), in kube-system; then by the usual names:
+# kubeadm/k3s ``kube-dns``, kubespray ``coredns``, RKE2 ``rke2-coredns-rke2-coredns``, OpenShift's DNS
+# operator ``openshift-dns/dns-default``. ``Settings.dns_service`` names it outright.
+DNS_SERVICE_NAMESPACE: Final = "kube-system"
+DNS_SERVICE_LABEL: Final = ("k8s-app", "kube-dns")
+DNS_SERVICE_NAMES: Final = (
+    KUBE_DNS_SERVICE,
+    ("kube-system", "coredns"),
+    ("kube-system", "rke2-coredns-rke2-coredns"),
+    ("openshift-dns", "dns-default"),
+)
+# The DNS ports of that Service, by name (every one of the above names them so; ``metrics`` is not DNS).
+DNS_PORT_NAMES: Final = ("dns", "dns-tcp")
+DNS_PORT: Final = 53
 DEFAULT_API_CLUSTER_IP: Final = "10.96.0.1"
 DEFAULT_API_PORT: Final = 443
 DEFAULT_APISERVER_PORT: Final = 6443  # kind / kubeadm endpoint port
@@ -222,10 +242,11 @@ def nad_provider(nad_name: str, nad_namespace: str, *, ipam_only: bool = False, 
     """The provider Kube-OVN derives for an attachment.
 
     ``<nad>.<ns>.ovn`` for a ``type: kube-ovn`` NAD, ``<nad>.<ns>`` for an IPAM-only one (another CNI
-    with ``ipam.type: kube-ovn``); ``.<ifname>`` is appended when the same NAD is attached twice.
+    with ``ipam.type: kube-ovn``); ``.<ifname>`` is appended to a kube-ovn one attached twice.
     """
     base = f"{nad_name}.{nad_namespace}" if ipam_only else f"{nad_name}.{nad_namespace}.{OVN_PROVIDER}"
-    return f"{base}.{ifname}" if ifname else base
+    # an IPAM-only attachment never gets the suffix (kube-ovn v1.16.2 pod.go getPodKubeovnNets)
+    return f"{base}.{ifname}" if ifname and not ipam_only else base
 
 
 def is_ovn_provider(provider: str) -> bool:
@@ -297,20 +318,23 @@ class LoadBalancerSpec:
     """One of a VPC's six load balancers with the columns ``initLB`` gives it.
 
     Session LBs keep a client on one backend: ``selection_fields`` ``ip_src`` (Kube-OVN also sets
-    ``ipv6_src``, which OVN 23.03's schema does not know) and ``affinity_timeout``; every LB carries
-    ``prefer_local_backend`` (a Kube-OVN northd patch). No ``ct_flush`` on UDP LBs: that is Kube-OVN master
-    only (#6620), v1.16.2 has none anywhere (``lab diff`` against its controller showed it).
+    ``ipv6_src``, which OVN 23.03's schema does not know) and ``affinity_timeout``; from master/v1.17 UDP LBs
+    flush conntrack when a backend goes (v1.16.2 has no ``ct_flush`` anywhere: ``lab diff`` against its
+    controller showed it); every LB carries ``prefer_local_backend`` (a Kube-OVN northd patch).
     """
 
     name: str
     protocol: str  # tcp, udp, sctp
     session: bool
+    ct_flush: bool = False  # the release sets ct_flush on non-session UDP LBs (master/v1.17 only)
 
     @property
     def options(self) -> dict[str, str]:
         options = {"prefer_local_backend": "false"}
         if self.session:
             options["affinity_timeout"] = "10800"
+        elif self.protocol == "udp" and self.ct_flush:
+            options["ct_flush"] = "true"
         return options
 
     @property
@@ -318,10 +342,13 @@ class LoadBalancerSpec:
         return ("ip_src",) if self.session else ()
 
 
-def load_balancer_specs(vpc: str) -> list[LoadBalancerSpec]:
-    """The six load balancers of ``vpc`` (``cluster-*`` for the default VPC), in Kube-OVN's order."""
+def load_balancer_specs(vpc: str, version: str = "") -> list[LoadBalancerSpec]:
+    """The six load balancers of ``vpc`` (``cluster-*`` for the default VPC), in Kube-OVN's order, with the
+    options release ``version`` gives them: ``ct_flush`` on UDP only from master/v1.17 (pkg/controller/init.go
+    initLB; v1.16.2 has no such option)."""
+    ct_flush = version_tuple(version) >= (1, 17, 0)
     return [
-        LoadBalancerSpec(load_balancer_for(vpc, proto, session=session), proto, session)
+        LoadBalancerSpec(load_balancer_for(vpc, proto, session=session), proto, session, ct_flush)
         for session in (False, True)
         for proto in LB_PROTOCOLS
     ]
@@ -365,5 +392,27 @@ ACL_PRIORITY_MAX: Final = 32767  # OVN's ACL priority range is 0..32767
 # Subnet spec values Kube-OVN accepts (pkg/util/validator.go).
 GATEWAY_TYPES: Final = (DEFAULT_GATEWAY_TYPE, "centralized")
 PROTOCOLS: Final = ("IPv4", "IPv6", "Dual")
+MAC_PROTOCOL: Final = "Mac"  # kubeovnv1.ProtocolMac, master (v1.17) only: an underlay subnet without IPAM
+
+
+# --- rules that differ by Kube-OVN release (``Settings.kubeovn_version``) ---------------------------
+def version_tuple(version: str) -> tuple[int, int, int]:
+    """``v1.16.2`` -> (1, 16, 2); a text without three numbers reads as (0, 0, 0) (the oldest rules)."""
+    digits = re.findall(r"\d+", version)[:3]
+    return (int(digits[0]), int(digits[1]), int(digits[2])) if len(digits) == 3 else (0, 0, 0)
+
+
+def protocols(version: str) -> tuple[str, ...]:
+    """Subnet ``spec.protocol`` values ``ValidateSubnet`` accepts (``Mac`` from master/v1.17 on)."""
+    return (*PROTOCOLS, MAC_PROTOCOL) if version_tuple(version) >= (1, 17, 0) else PROTOCOLS
+
+
+def ipv6_all_ones_is_host(version: str) -> bool:
+    """May an IPv6 subnet's all-ones address be a gateway? ``ValidateNetworkBroadcast`` treated it as a
+    broadcast address until kube-ovn #6883 (in v1.15.15 on the 1.15 line and in master/v1.17; not in v1.16.2)."""
+    v = version_tuple(version)
+    return (1, 15, 15) <= v < (1, 16, 0) or v >= (1, 17, 0)
+
+
 ACL_DIRECTIONS: Final = ("from-lport", "to-lport")
 ACL_ACTIONS: Final = ("allow", "allow-related", "allow-stateless", "drop", "reject", "pass")

@@ -4,11 +4,12 @@
 groups we model, duplicates) with an ``InputError`` naming the file, and fills in what Kube-OVN or
 kubeadm/kind create on their own — the default VPC ``ovn-cluster``, the ``join`` and ``ovn-default``
 subnets, the ``default/kubernetes`` Service — recording each as an ``Assumption`` so tools can say
-what they assumed. With ``lab_defaults`` it also assumes a kind node and the API endpoints, which
-only the twin needs.
+what they assumed. Given an ``AssumedNode`` (the twin passes its own: it must realize the cluster on
+some node) it also assumes that node when the input has none, and the API endpoints on the
+control-plane nodes; the model itself knows no particular lab or node.
 
 Pod placement follows ``getPodDefaultSubnet``: the pod's ``ovn.kubernetes.io/logical_switch``, then
-the namespace's, then a Subnet or Vpc listing the namespace, then the default subnet.
+the namespace's — as the input has it, else as ``handleAddNamespace`` computes it (``namespace_subnets``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model import objects as o
 from apibridge.model.load import DEFAULT_LIMITS, Document, Limits, load_documents, no_gc
+from apibridge.model.networkpolicy import AdminPolicy, NetworkPolicy, parse_admin_policy, parse_network_policy
 
 # Kinds of well-known groups that we read past without modelling them (kept for `inject`).
 PASSTHROUGH_KINDS = {
@@ -37,7 +39,6 @@ PASSTHROUGH_KINDS = {
     "PersistentVolume",
     "Ingress",
     "IngressClass",
-    "NetworkPolicy",
     "LimitRange",
     "ResourceQuota",
     "PodDisruptionBudget",
@@ -72,10 +73,17 @@ MODELLED_GROUPS = {
     rules.NAD_API,
     rules.APIBRIDGE_API,
 }
-LOGICAL_SWITCH_ANNOTATION = rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
 
-LAB_NODE = "kind-control-plane"
-LAB_NODE_IP = "172.18.0.2"
+KUBE_SYSTEM = "kube-system"
+
+
+@dataclass(frozen=True)
+class AssumedNode:
+    """The node to assume when the input has none: a control-plane node with one InternalIP."""
+
+    name: str
+    internal_ip: str
+    why: str  # how the assumption reads, e.g. "one kind control-plane node"
 
 
 def _group(api_version: str) -> str:
@@ -106,6 +114,9 @@ _PARSERS: dict[str, Callable[[Document, o.Meta], Any]] = {
     "NetworkAttachmentDefinition": o.parse_nad,
     "ApiBridge": o.parse_apibridge,
     "Namespace": lambda doc, meta: o.Namespace(meta),
+    "NetworkPolicy": parse_network_policy,
+    "AdminNetworkPolicy": parse_admin_policy,
+    "BaselineAdminNetworkPolicy": parse_admin_policy,
     **{k: o.parse_podlike for k in ("Pod", *o.WORKLOAD_KINDS)},
 }
 
@@ -122,28 +133,36 @@ class Cluster:
     subnets: dict[str, o.Subnet] = field(default_factory=dict)
     nads: dict[tuple[str, str], o.Nad] = field(default_factory=dict)
     bridges: dict[str, o.ApiBridge] = field(default_factory=dict)
+    network_policies: list[NetworkPolicy] = field(default_factory=list)  # in input order
+    admin_policies: list[AdminPolicy] = field(default_factory=list)  # ANPs and BANPs, in input order
     others: list[Document] = field(default_factory=list)
     assumptions: list[Assumption] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)  # files in a directory without any kind
+    # Kinds listed completely from a live API server (``check --kubeconfig``): for these an object that is not
+    # here does not exist (closed world). Every other kind, and everything read from files, is open world: an
+    # object the input does not contain is unknown, not missing.
+    listed: frozenset[str] = frozenset()
     _assumed: set[Assumption] = field(default_factory=set, repr=False)  # the same, for O(1) membership
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
     _vpc_default: dict[str, o.Subnet] | None = field(default=None, repr=False)
+    _selecting: list[o.Subnet] | None = field(default=None, repr=False)  # Subnets with namespaceSelectors
 
     def _invalidate(self) -> None:
         self._ns_subnet.clear()
         self._ns_listing = None
         self._vpc_default = None
+        self._selecting = None
 
     # ---- building ---------------------------------------------------------------------------------
     @classmethod
-    def from_documents(cls, docs: Iterable[Document], *, lab_defaults: bool = False) -> Cluster:
+    def from_documents(cls, docs: Iterable[Document], *, assume_node: AssumedNode | None = None) -> Cluster:
         cluster = cls()
         seen: dict[tuple[str, str | None, str], Document] = {}
         with no_gc():
             for doc in docs:
                 cluster.add_document(doc, seen)
-            cluster.apply_defaults(lab_defaults=lab_defaults)
+            cluster.apply_defaults(assume_node=assume_node)
         return cluster
 
     @classmethod
@@ -151,7 +170,7 @@ class Cluster:
         cls,
         docs: Iterable[Document],
         *,
-        lab_defaults: bool = False,
+        assume_node: AssumedNode | None = None,
     ) -> tuple[Cluster, list[tuple[Document, InputError]]]:
         """Like ``from_documents``, but an object the model refuses is left out and returned with its
         error instead of failing the whole cluster: what a controller needs when one bad object in the
@@ -165,7 +184,7 @@ class Cluster:
                     cluster.add_document(doc, seen)
                 except InputError as exc:
                     rejected.append((doc, exc))
-            cluster.apply_defaults(lab_defaults=lab_defaults)
+            cluster.apply_defaults(assume_node=assume_node)
         return cluster, rejected
 
     def add_document(self, doc: Document, seen: dict[tuple[str, str | None, str], Document] | None = None) -> None:
@@ -228,6 +247,10 @@ class Cluster:
             self.nads[(obj.meta.namespace or "default", obj.meta.name)] = obj
         elif isinstance(obj, o.ApiBridge):
             self.bridges[obj.meta.name] = obj
+        elif isinstance(obj, NetworkPolicy):
+            self.network_policies.append(obj)
+        elif isinstance(obj, AdminPolicy):
+            self.admin_policies.append(obj)
         self._invalidate()
 
     def _assume(self, obj: str, what: str, *, whole: bool = True) -> None:
@@ -236,33 +259,42 @@ class Cluster:
             self._assumed.add(assumption)
             self.assumptions.append(assumption)
 
-    def apply_defaults(self, *, lab_defaults: bool = False) -> None:
+    def apply_defaults(self, *, assume_node: AssumedNode | None = None) -> None:
         """Add what Kube-OVN (and, for the twin, kind) would have created, recording each assumption."""
         if rules.DEFAULT_VPC not in self.vpcs:
             self.vpcs[rules.DEFAULT_VPC] = o.Vpc(_assumed_meta("Vpc", rules.DEFAULT_VPC), (), None, assumed=True)
             self._assume(f"Vpc/{rules.DEFAULT_VPC}", "the default VPC, created by kube-ovn-controller")
         # Kube-OVN's dual-stack install defaults when the API Service is dual-stack (install.sh).
         api = self.services.get(rules.KUBERNETES_SERVICE)
-        dual = api is not None and {ip.version for ip in api.cluster_ips} == {4, 6}
-        join_cidr = f"{rules.JOIN_CIDR},{rules.JOIN_CIDR_V6}" if dual else rules.JOIN_CIDR
-        default_cidr = f"{rules.DEFAULT_CIDR},{rules.DEFAULT_CIDR_V6}" if dual else rules.DEFAULT_CIDR
+        # IPv6 only: install.sh's IPv6 branch defaults fd00:100:64::/112 and fd00:10:16::/112 (v1.16.2)
+        families = {ip.version for ip in api.cluster_ips} if api is not None else set()
+        dual, v6 = families == {4, 6}, families == {6}
+        join_cidr = f"{rules.JOIN_CIDR},{rules.JOIN_CIDR_V6}" if dual else rules.JOIN_CIDR_V6 if v6 else rules.JOIN_CIDR
+        default_cidr = (
+            f"{rules.DEFAULT_CIDR},{rules.DEFAULT_CIDR_V6}"
+            if dual
+            else rules.DEFAULT_CIDR_V6
+            if v6
+            else rules.DEFAULT_CIDR
+        )
         if rules.JOIN_SUBNET not in self.subnets:
             self.subnets[rules.JOIN_SUBNET] = _default_subnet(rules.JOIN_SUBNET, join_cidr)
             self._assume(f"Subnet/{rules.JOIN_SUBNET}", f"node switch {join_cidr} (--node-switch-cidr)")
         if self.default_subnet() is None:
             self.subnets[rules.DEFAULT_SUBNET] = _default_subnet(rules.DEFAULT_SUBNET, default_cidr, default=True)
             self._assume(f"Subnet/{rules.DEFAULT_SUBNET}", f"default subnet {default_cidr} (--default-cidr)")
-        if lab_defaults and not self.nodes:
+        if assume_node is not None and not self.nodes:
+            name, node_ip = assume_node.name, assume_node.internal_ip
             meta = o.Meta(
                 "Node",
-                LAB_NODE,
+                name,
                 None,
                 {rules.CONTROL_PLANE_LABELS[0]: ""},
                 {},
-                Location("(assumed)", None, f"Node/{LAB_NODE}"),
+                Location("(assumed)", None, f"Node/{name}"),
             )
-            self.nodes[LAB_NODE] = o.Node(meta, (ipaddress.ip_address(LAB_NODE_IP),), True)
-            self._assume(f"Node/{LAB_NODE}", f"one kind control-plane node, InternalIP {LAB_NODE_IP}")
+            self.nodes[name] = o.Node(meta, (ipaddress.ip_address(node_ip),), True)
+            self._assume(f"Node/{name}", f"{assume_node.why}, InternalIP {node_ip}")
         if rules.KUBERNETES_SERVICE not in self.services:
             ns, name = rules.KUBERNETES_SERVICE
             ip = ipaddress.ip_address(rules.DEFAULT_API_CLUSTER_IP)
@@ -273,7 +305,7 @@ class Cluster:
                 None,
             )
             self._assume(f"Service/{ns}/{name}", f"ClusterIP {ip} port {rules.DEFAULT_API_PORT} (kubeadm default)")
-        if lab_defaults and rules.KUBERNETES_SERVICE not in self.endpoints:
+        if assume_node is not None and rules.KUBERNETES_SERVICE not in self.endpoints:
             cps = [n for n in self.nodes.values() if n.control_plane] or list(self.nodes.values())[:1]
             addrs = tuple(ip for n in cps for ip in n.internal_ips)
             ns, name = rules.KUBERNETES_SERVICE
@@ -344,26 +376,55 @@ class Cluster:
         return labels
 
     def namespace_subnet(self, namespace: str) -> o.Subnet | None:
-        """The subnet a namespace's pods land in by default (Kube-OVN's namespace controller)."""
+        """The subnet a namespace's pods land in by default: the first of ``namespace_subnets``
+        (``getPodDefaultSubnet`` takes the first with free addresses)."""
         if namespace in self._ns_subnet:
             return self._ns_subnet[namespace]
-        result: o.Subnet | None = None
-        ns = self.namespaces.get(namespace)
-        annotated = ns.meta.annotations.get(LOGICAL_SWITCH_ANNOTATION) if ns else None
-        if annotated:
-            result = self.subnets.get(annotated.split(",")[0].strip())
-        if result is None:
-            listing = self._listing().get(namespace)
-            result = listing[0] if listing else None
-        if result is None:
-            for vpc in sorted(self.vpcs.values(), key=lambda v: v.meta.name):
-                if namespace in vpc.namespaces:
-                    result = self.vpc_default_subnet(vpc.meta.name)
-                    break
-        if result is None:
-            result = self.default_subnet()
+        subnets = self.namespace_subnets(namespace)
+        result = subnets[0] if subnets else None
         self._ns_subnet[namespace] = result
         return result
+
+    def namespace_subnets(self, namespace: str) -> list[o.Subnet]:
+        """The namespace's ``ovn.kubernetes.io/logical_switch`` list as kube-ovn-controller computes it.
+
+        An annotation in the input (what Kube-OVN wrote on an exported namespace) is taken as it is.
+        Otherwise kube-ovn v1.16.2 ``pkg/controller/namespace.go handleAddNamespace``: every Subnet whose
+        ``spec.namespaces`` lists the namespace or one of whose ``namespaceSelectors`` selects its labels; the
+        ``defaultSubnet`` of a custom VPC whose ``spec.namespaces`` lists it goes first (never for
+        kube-system); with none of these, the default subnet of a VPC listing it (``status.defaultLogicalSwitch``,
+        ``getVpcSubnets``), else ``--default-ls``. Subnets are taken in name order (the Go lister's order is
+        unspecified).
+        """
+        ns = self.namespaces.get(namespace)
+        annotated = ns.meta.annotations.get(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION) if ns else None
+        if annotated:
+            named = [self.subnets.get(part.strip()) for part in annotated.split(",")]
+            if named and named[0] is not None:
+                return [s for s in named if s is not None]
+        chosen = {s.name: s for s in self._listing().get(namespace, [])}
+        if self._selecting is None:
+            self._selecting = sorted((s for s in self.subnets.values() if s.namespace_selectors), key=lambda s: s.name)
+        if self._selecting:
+            labels = self.namespace_labels(namespace)
+            for s in self._selecting:
+                if any(sel.matches(labels) for sel in s.namespace_selectors):
+                    chosen.setdefault(s.name, s)
+        out = [chosen[name] for name in sorted(chosen)]
+        listing_vpcs = sorted((v for v in self.vpcs.values() if namespace in v.namespaces), key=lambda v: v.meta.name)
+        if namespace != KUBE_SYSTEM:
+            for v in listing_vpcs:
+                first = self.subnets.get(v.default_subnet) if v.default_subnet else None
+                if v.meta.name != rules.DEFAULT_VPC and first is not None and first.vpc == v.meta.name:
+                    out.insert(0, first)
+        if out:
+            return out
+        for v in listing_vpcs:
+            default = self.vpc_default_subnet(v.meta.name)
+            if default is not None:
+                return [default]
+        default = self.default_subnet()
+        return [default] if default is not None else []
 
     def _listing(self) -> dict[str, list[o.Subnet]]:
         """namespace -> Subnets whose ``spec.namespaces`` list it, by name (built once per change)."""
@@ -390,7 +451,7 @@ class Cluster:
 
     def pod_subnet(self, pod: o.PodLike) -> o.Subnet | None:
         """The subnet of the pod's primary interface (``getPodDefaultSubnet``)."""
-        annotated = pod.annotations.get(LOGICAL_SWITCH_ANNOTATION)
+        annotated = pod.annotations.get(rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION)
         if annotated:
             return self.subnets.get(annotated)
         return self.namespace_subnet(pod.namespace)
@@ -411,12 +472,41 @@ class Cluster:
     def service(self, namespace: str, name: str) -> o.Service | None:
         return self.services.get((namespace, name))
 
+    def service_endpoints(self, namespace: str, name: str) -> list[o.Endpoints]:
+        """The endpoints Kube-OVN programs for a Service: its EndpointSlices when the input has any.
+
+        kube-ovn v1.16.2 ``pkg/controller/endpoint_slice.go handleUpdateEndpointSlice`` lists EndpointSlices by
+        ``kubernetes.io/service-name`` and never reads Endpoints; an export holding both (``kubectl get
+        ep,endpointslices``) would otherwise count every backend twice. Endpoints alone (an older export)
+        stand for the slices kube-controller-manager's EndpointSliceMirroring controller makes of them.
+        """
+        found = self.endpoints.get((namespace, name), [])
+        slices = [e for e in found if e.meta.kind == "EndpointSlice"]
+        return slices or found
+
     def api_cluster_ips(self) -> tuple[IPAddress, ...]:
         svc = self.services.get(rules.KUBERNETES_SERVICE)
         return svc.cluster_ips if svc else ()
 
+    def api_endpoints_off_nodes(self) -> tuple[IPAddress, ...]:
+        """API endpoints that are no node's InternalIP (an external load balancer, a VIP).
+
+        Only node InternalIPs get the 30000 reroute to their node (kube-ovn v1.16.2 pkg/controller/init.go,
+        ``util.NodeRouterPolicyPriority``, ``ip4.dst == <node ip>``); any other endpoint leaves by the 29000
+        reroute to the node's ``ovn0`` and the host, which masquerades only ``natOutgoing`` subnets
+        (pkg/daemon/gateway_linux.go, ``-m set --match-set ovn40subnets-nat src ... -j OVN-MASQUERADE``):
+        without it the reply never comes back.
+        """
+        nodes = {ip for _, ip in self.node_ips()}
+        found = [a for ep in self.service_endpoints(*rules.KUBERNETES_SERVICE) for a in ep.addresses]
+        return tuple(dict.fromkeys(a for a in found if a not in nodes))
+
     def node_ips(self) -> list[tuple[str, IPAddress]]:
         return [(n.meta.name, ip) for n in self.nodes.values() for ip in n.internal_ips]
+
+    def absent(self, kind: str) -> str:
+        """How a finding says an object of ``kind`` is not here: missing when listed, else unknown."""
+        return "does not exist in the cluster" if kind in self.listed else "is not in the input"
 
     def nad(self, namespace: str, name: str) -> o.Nad | None:
         return self.nads.get((namespace, name))
@@ -435,6 +525,7 @@ def _field_value(subnet: o.Subnet, path: str) -> str:
         "spec.protocol": subnet.protocol,
         "spec.gatewayType": subnet.gateway_type,
         "spec.enableLb": "true" if subnet.enable_lb else "false",
+        "spec.default": "true" if subnet.default else "false",
     }
     return values.get(path, "?")
 
@@ -464,9 +555,11 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
     )
 
 
-def load_cluster(paths: Iterable[str], *, lab_defaults: bool = False, limits: Limits = DEFAULT_LIMITS) -> Cluster:
+def load_cluster(
+    paths: Iterable[str], *, assume_node: AssumedNode | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Cluster:
     """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
     skipped: list[str] = []
-    cluster = Cluster.from_documents(load_documents(paths, limits, skipped), lab_defaults=lab_defaults)
+    cluster = Cluster.from_documents(load_documents(paths, limits, skipped), assume_node=assume_node)
     cluster.skipped_files = skipped
     return cluster

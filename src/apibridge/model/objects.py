@@ -91,6 +91,7 @@ class Endpoints:
 class ContainerPort:
     port: int
     protocol: str
+    name: str = ""  # a NetworkPolicy may name it (``ports: [{port: https}]``)
 
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob")
@@ -129,6 +130,27 @@ class PodLike:
     @property
     def pod_name(self) -> str:
         return self.meta.name
+
+    @property
+    def status_ips(self) -> tuple[IPAddress, ...]:
+        """A Pod's ``status.podIPs`` (else ``status.podIP``) as exported; unreadable entries are skipped."""
+        if self.meta.kind != "Pod":
+            return ()
+        status = self.raw.get("status")
+        if not isinstance(status, Mapping):
+            return ()
+        listed = status.get("podIPs")
+        texts = [e.get("ip") for e in listed[:2] if isinstance(e, Mapping)] if isinstance(listed, list) else []
+        if not texts:
+            texts = [status.get("podIP")]
+        out: list[IPAddress] = []
+        for text in texts:
+            if isinstance(text, str):
+                try:
+                    out.append(ipaddress.ip_address(text))
+                except ValueError:
+                    continue
+        return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -171,6 +193,7 @@ class Subnet:
     raw_gateway: str | None
     assumed_fields: tuple[str, ...] = ()  # spec fields filled by Kube-OVN's defaulting
     assumed: bool = False  # the whole object is a Kube-OVN default (join, ovn-default)
+    namespace_selectors: tuple[LabelSelector, ...] = ()  # spec.namespaceSelectors (``{}`` selects every one)
 
     @property
     def name(self) -> str:
@@ -250,8 +273,19 @@ KNOWN_KINDS = {
     (rules.KUBEOVN_API, "Subnet"),
     (rules.NAD_API, "NetworkAttachmentDefinition"),
     (rules.APIBRIDGE_API, "ApiBridge"),
+    (rules.NETWORKING_API, "NetworkPolicy"),
+    (rules.ANP_API, "AdminNetworkPolicy"),
+    (rules.ANP_API, "BaselineAdminNetworkPolicy"),
 }
-NAMESPACED = {"Service", "Endpoints", "Pod", "EndpointSlice", "NetworkAttachmentDefinition", *WORKLOAD_KINDS}
+NAMESPACED = {
+    "Service",
+    "Endpoints",
+    "Pod",
+    "EndpointSlice",
+    "NetworkAttachmentDefinition",
+    "NetworkPolicy",
+    *WORKLOAD_KINDS,
+}
 
 
 def _str_map_or_none(value: Any) -> dict[str, str] | None:
@@ -453,7 +487,8 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
                     proto = _PROTOCOLS.get(p.get("protocol")) if type(p) is dict else None
                     if type(number) is not int or not 0 < number < 65536 or proto is None:
                         return _parse_podlike_checked(doc, meta)
-                    ports.append(ContainerPort(number, proto))
+                    pname = p.get("name")
+                    ports.append(ContainerPort(number, proto, pname if type(pname) is str else ""))
     return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
 
 
@@ -487,7 +522,7 @@ def _parse_podlike_checked(doc: Document, meta: Meta) -> PodLike:
             if port is None or not 0 < port < 65536:
                 got = p.get("containerPort")
                 raise pf.error("containerPort", f"expected a port number 1-65535, got {got!r}")
-            ports.append(ContainerPort(port, _protocol(pf, "protocol")))
+            ports.append(ContainerPort(port, _protocol(pf, "protocol"), pf.str_("name") or ""))
     node = tf.str_("spec.nodeName")
     return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
 
@@ -550,6 +585,11 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
     if enable_lb is None:
         enable_lb = True
         assumed.append("spec.enableLb")
+    default = bool(f.bool_("spec.default", False))
+    # formatSubnet (kube-ovn v1.16.2 pkg/controller/subnet.go): in the default VPC only --default-ls keeps it
+    if default and vpc == rules.DEFAULT_VPC and meta.name not in (rules.DEFAULT_SUBNET, rules.JOIN_SUBNET):
+        default = False
+        assumed.append("spec.default")
     acls: list[Acl] = []
     for i, entry in enumerate(f.list_("spec.acls")):
         if not isinstance(entry, Mapping):
@@ -559,7 +599,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         acls.append(
             Acl(
                 af.str_("direction") or "",
-                prio if prio is not None else -1,
+                prio if prio is not None else 0,  # Go's zero value: a missing priority is 0
                 af.str_("match") or "",
                 af.str_("action") or "",
             )
@@ -579,11 +619,12 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         acls=tuple(acls),
         enable_lb=enable_lb,
         nat_outgoing=bool(f.bool_("spec.natOutgoing", False)),
-        default=bool(f.bool_("spec.default", False)),
+        default=default,
         vlan=f.str_("spec.vlan") or "",
         raw_cidr=raw_cidr,
         raw_gateway=raw_gw,
         assumed_fields=tuple(assumed),
+        namespace_selectors=_selectors(f, "spec.namespaceSelectors"),
     )
 
 
@@ -596,6 +637,16 @@ def parse_nad(doc: Document, meta: Meta) -> Nad:
         return Nad(meta, None, str(exc))
 
 
+def _selectors(f: Fields, path: str) -> tuple[LabelSelector, ...]:
+    out: list[LabelSelector] = []
+    for i, raw in enumerate(f.list_(path)):
+        try:
+            out.append(LabelSelector.parse(raw))
+        except SelectorError as exc:
+            raise f.error(f"{path}[{i}]", str(exc)) from None
+    return tuple(out)
+
+
 def _selector(f: Fields, path: str) -> LabelSelector | None:
     raw = f.get(path)
     if raw is None:
@@ -606,7 +657,6 @@ def _selector(f: Fields, path: str) -> LabelSelector | None:
         raise f.error(path, str(exc)) from None
 
 
-BRIDGE_NAME_MAX = rules.BRIDGE_NAME_MAX
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -626,12 +676,12 @@ def parse_apibridge(doc: Document, meta: Meta) -> ApiBridge:
     if problem is not None:
         raise problem
     f = _fields(doc, meta)
-    if not _DNS_LABEL.match(meta.name) or len(meta.name) > BRIDGE_NAME_MAX:
+    if not _DNS_LABEL.match(meta.name) or len(meta.name) > rules.BRIDGE_NAME_MAX:
         raise f.error(
             "metadata.name",
             f"{meta.name!r} cannot name an attachment: the NAD apibridge-<name> must be a "
             f"DNS-1123 label (lower case, digits, '-'; no dots) of at most 63 characters",
-            hint=f"use a name of at most {BRIDGE_NAME_MAX} characters without dots",
+            hint=f"use a name of at most {rules.BRIDGE_NAME_MAX} characters without dots",
         )
     vpc = f.str_("spec.vpc")
     if not vpc:

@@ -45,7 +45,7 @@ from apibridge.operator.drift import (
 from apibridge.operator.events import EventRecorder
 from apibridge.operator.metrics import Metrics
 from apibridge.operator.reconcile import BridgeDecision, Decisions, Write, decide
-from apibridge.operator.status import READY, Outcome, desired_status, status_patch
+from apibridge.operator.status import READY, ApplyOutcome, desired_status, status_patch
 from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.settings import Settings
 from apibridge.plan.types import Plan
@@ -92,7 +92,7 @@ class PassResult:
 
     plan: Plan | None = None
     decisions: Decisions | None = None
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    outcomes: dict[str, ApplyOutcome] = field(default_factory=dict)
     drift: dict[str, BridgeDrift] = field(default_factory=dict)
     writes: list[str] = field(default_factory=list)
     requeue_after: float | None = None
@@ -213,7 +213,7 @@ class Controller:
             foreign.setdefault(attachment.bridge, []).append(attachment)
         self._track_realised(decisions, nads, subnets)
         for name, decision in decisions.bridges.items():
-            outcome = Outcome()
+            outcome = ApplyOutcome()
             result.outcomes[name] = outcome
             await self._apply(decision, outcome, result)
         await self._sweep(decisions.orphans, result)
@@ -268,7 +268,7 @@ class Controller:
     def _requeue(self, result: PassResult, seconds: float) -> None:
         result.requeue_after = seconds if result.requeue_after is None else min(result.requeue_after, seconds)
 
-    async def _apply(self, decision: BridgeDecision, outcome: Outcome, result: PassResult) -> None:
+    async def _apply(self, decision: BridgeDecision, outcome: ApplyOutcome, result: PassResult) -> None:
         create_failed = False
         for write in decision.writes:
             if write.op == "create" and create_failed:

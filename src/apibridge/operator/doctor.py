@@ -593,7 +593,14 @@ def diagnose_objects(
     bridge_plan = bridge_for(cluster, the_plan, pod)
     # the validator judges the objects as they are: with the plan applied it would judge the bridge's planned
     # NAD and Subnet instead of the live ones, and the pod after the webhook's injection instead of as it runs
-    facts = _Findings(check(cluster, Plan()))
+    # (no bridges, but the plan's settings: service CIDRs, DNS Service, Kube-OVN release, kube-proxy)
+    settled = Plan(
+        service_cidrs=the_plan.service_cidrs,
+        dns=the_plan.dns,
+        kubeovn_version=the_plan.kubeovn_version,
+        kube_proxy=the_plan.kube_proxy,
+    )
+    facts = _Findings(check(cluster, settled))
     target = _target(walk, facts, cluster, pod, bridge_plan, bool(cluster.bridges))
     if target is None:
         return diagnosis
@@ -614,6 +621,16 @@ def diagnose_objects(
 
 
 # ---- reading the cluster --------------------------------------------------------------------------------
+async def _list_services(client: Client, namespace: str) -> list[dict[str, Any]]:
+    """The Services of ``namespace``; none when the user may not list them there (403)."""
+    try:
+        return await client.list(kube.SERVICE, namespace)
+    except ApiError as exc:
+        if exc.code in (403, 404):
+            return []
+        raise
+
+
 async def _list(client: Client, kind: Kind) -> list[dict[str, Any]]:
     """All objects of ``kind``; an API that does not serve the kind (CRD not installed) has none."""
     try:
@@ -624,17 +641,73 @@ async def _list(client: Client, kind: Kind) -> list[dict[str, Any]]:
         raise
 
 
+async def _context(client: Client, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Everything a pod's chain depends on but the pod itself."""
+    objects: list[dict[str, Any]] = []
+    for kind in (kube.APIBRIDGE, kube.SUBNET, kube.VPC, kube.NAD, kube.NAMESPACE, kube.NODE):
+        objects += await _list(client, kind)
+    api_ns, api_name = rules.KUBERNETES_SERVICE
+    if (api := await client.get(kube.SERVICE, api_name, api_ns)) is not None:
+        objects.append(api)
+    # every Service that can be the cluster DNS Service (``apibridge.plan.dns``)
+    candidates = [*rules.DNS_SERVICE_NAMES, *([settings.dns_service] if settings and settings.dns_service else [])]
+    for svc_ns in sorted({rules.DNS_SERVICE_NAMESPACE, *(ns for ns, _ in candidates)}):
+        for svc in await _list_services(client, svc_ns):
+            if kube.planned_service(svc, settings):
+                objects.append(svc)
+    return [kube.slim(o) if o.get("kind") == "Node" else o for o in objects]
+
+
 async def diagnose(client: Client, namespace: str, name: str, settings: Settings | None = None) -> Diagnosis:
     """Read what the chain depends on and walk it. Raises ``InputError`` when the pod does not exist."""
     pod = await client.get(kube.POD, name, namespace)
     if pod is None:
         raise InputError(f"pod {namespace}/{name} not found")
-    objects: list[dict[str, Any]] = [pod]
-    for kind in (kube.APIBRIDGE, kube.SUBNET, kube.VPC, kube.NAD, kube.NAMESPACE, kube.NODE):
-        objects += await _list(client, kind)
-    for svc_ns, svc_name in sorted(kube.PLANNED_SERVICES):
-        svc = await client.get(kube.SERVICE, svc_name, svc_ns)
-        if svc is not None:
-            objects.append(svc)
-    slimmed = [kube.slim(o) if o.get("kind") == "Node" else o for o in objects]
-    return diagnose_objects(namespace, name, slimmed, settings)
+    return diagnose_objects(namespace, name, [pod, *await _context(client, settings)], settings)
+
+
+# ``doctor deploy/x``: the workload kinds by the names kubectl accepts for them
+WORKLOAD_NAMES: dict[str, Kind] = {
+    **dict.fromkeys(("deploy", "deployment", "deployments"), kube.DEPLOYMENT),
+    **dict.fromkeys(("sts", "statefulset", "statefulsets"), kube.STATEFULSET),
+    **dict.fromkeys(("ds", "daemonset", "daemonsets"), kube.DAEMONSET),
+}
+MAX_WORKLOAD_PODS = 50  # a workload's first pods by name; beyond that the same chain repeats
+
+
+def label_selector(selector: Any) -> str:
+    """A LabelSelector as the ``labelSelector`` query parameter (``k=v``, ``k in (a,b)``, ``!k`` …)."""
+    if not isinstance(selector, dict):
+        return ""
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr.get("key", ""), expr.get("operator", ""), ",".join(expr.get("values") or [])
+        parts.append(
+            {"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})", "Exists": key}.get(op, f"!{key}")
+        )
+    return ",".join(parts)
+
+
+async def diagnose_workload(
+    client: Client, kind: Kind, namespace: str, name: str, settings: Settings | None = None
+) -> list[Diagnosis]:
+    """Walk the chain of each pod of a workload (its selector's pods, at most ``MAX_WORKLOAD_PODS``).
+
+    Raises ``InputError`` when the workload does not exist or has no pod yet (nothing to walk: the pods'
+    events say why, not apibridge)."""
+    workload = await client.get(kind, name, namespace)
+    if workload is None:
+        raise InputError(f"{kind.kind} {namespace}/{name} not found")
+    selector = label_selector((workload.get("spec") or {}).get("selector"))
+    if not selector:
+        raise InputError(f"{kind.kind} {namespace}/{name} has no spec.selector")
+    pods = sorted(await client.list(kube.POD, namespace, label_selector=selector), key=kube.name_of)
+    if not pods:
+        raise InputError(
+            f"{kind.kind} {namespace}/{name} has no pods (selector {selector})",
+            hint=f"kubectl -n {namespace} describe {kind.plural}/{name}",
+        )
+    context = await _context(client, settings)
+    return [
+        diagnose_objects(namespace, kube.name_of(pod), [pod, *context], settings) for pod in pods[:MAX_WORKLOAD_PODS]
+    ]

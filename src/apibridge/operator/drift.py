@@ -31,7 +31,6 @@ from apibridge.plan.mutation import BridgeIndex, pod_mutation
 from apibridge.plan.types import BridgePlan, Plan
 
 # Our own key; it belongs next to the other apibridge keys in ``apibridge.kubeovn.rules``.
-RESTARTED_FOR_ANNOTATION = rules.RESTARTED_FOR_ANNOTATION
 FINISHED_PHASES = ("Succeeded", "Failed")
 
 
@@ -182,7 +181,7 @@ def restart_due(workload: Mapping[str, Any], marker: str, retry: float, now: flo
     with each attempt: a restart whose new pods still miss the attachment (the webhook was down) is
     retried, but never in a tight loop.
     """
-    recorded = kube.annotations_of(workload).get(RESTARTED_FOR_ANNOTATION, "")
+    recorded = kube.annotations_of(workload).get(rules.RESTARTED_FOR_ANNOTATION, "")
     base, _, count = recorded.partition("#")
     if base != marker:
         return 1, 0.0
@@ -202,6 +201,6 @@ def restart_patch(marker: str, now: str, attempt: int = 1) -> dict[str, Any]:
     """What ``kubectl rollout restart`` patches, plus our marker (with the attempt) on the workload itself."""
     recorded = marker if attempt == 1 else f"{marker}#{attempt}"
     return {
-        "metadata": {"annotations": {RESTARTED_FOR_ANNOTATION: recorded}},
+        "metadata": {"annotations": {rules.RESTARTED_FOR_ANNOTATION: recorded}},
         "spec": {"template": {"metadata": {"annotations": {rules.ROLLOUT_RESTART_ANNOTATION: now}}}},
     }

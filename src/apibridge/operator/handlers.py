@@ -35,16 +35,17 @@ def index_id(kind: Kind) -> str:
     return INDEX_PREFIX + kind.plural.replace("-", "_")
 
 
-def _filter(kind: Kind) -> Callable[..., bool] | None:
+def _filter(kind: Kind, controller: Controller) -> Callable[..., bool] | None:
     if kind is kube.SERVICE:
-        return lambda body, **_: kube.planned_service(body)
+        settings = controller.config.settings
+        return lambda body, **_: kube.planned_service(body, settings)
     if kind is kube.ENDPOINTSLICE:
         return lambda body, **_: kube.planned_endpointslice(body)
     return None
 
 
 def _register(registry: kopf.OperatorRegistry, controller: Controller, kind: Kind) -> None:
-    when = _filter(kind)
+    when = _filter(kind, controller)
 
     async def index(body: Mapping[str, Any], **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
         return {(kube.namespace_of(body) or "", kube.name_of(body)): kube.slim(body)}

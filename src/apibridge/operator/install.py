@@ -9,14 +9,20 @@ the operator's leadership (a Lease held and renewed); every bridge's NAD, Subnet
 pods a bridge selects that lack the attachment.
 
 Each check gives a result with a plain-words fix, never a traceback. It reads the cluster through a small
-``Api`` interface (GET and a dry-run POST), so any client can drive it.
+``Api`` interface (GET and a dry-run POST); ``ClientApi`` is that interface over the one client stack
+(``apibridge.base.kubeclient``), so ``apibridge doctor`` and ``apibridge lab doctor`` run the very same checks,
+and ``apibridge check --kubeconfig`` reads the cluster through the same listing (``cluster_documents``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import datetime as dt
+import socket
+import ssl
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -24,6 +30,7 @@ from typing import Any, Protocol
 from cryptography import x509
 
 from apibridge.base.errors import InputError
+from apibridge.base.kubeclient import Client, KubeConfig, NotFoundError
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
@@ -45,6 +52,48 @@ class Api(Protocol):
 
     def dry_run_create(self, path: str, body: JSON) -> JSON:
         """POST ``body`` to ``path`` with ``dryRun=All``: the object as the API server would store it."""
+
+
+class ClientApi:
+    """``Api`` over ``kubeclient.Client``: the checks are plain calls, so this runs the client on its own loop.
+
+    Raises ``kubeclient.UnreachableError`` (no connection) and ``ApiError`` (a refusal other than 404) for the
+    command to report.
+    """
+
+    def __init__(self, kube: KubeConfig) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self.client = self._loop.run_until_complete(Client.connect(kube))
+        except BaseException:
+            self._loop.close()
+            raise
+
+    def close(self) -> None:
+        self._loop.close()
+
+    def __enter__(self) -> ClientApi:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @staticmethod
+    def _split(path: str) -> tuple[str, dict[str, str] | None]:
+        base, _, query = path.partition("?")
+        return base, dict(urllib.parse.parse_qsl(query)) or None
+
+    def get(self, path: str) -> JSON | None:
+        base, params = self._split(path)
+        try:
+            out = self._loop.run_until_complete(self.client.request("GET", base, params=params))
+        except NotFoundError:
+            return None
+        return out if isinstance(out, dict) else None
+
+    def dry_run_create(self, path: str, body: JSON) -> JSON:
+        out = self._loop.run_until_complete(self.client.request("POST", path, body=body, params={"dryRun": "All"}))
+        return out if isinstance(out, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -172,7 +221,64 @@ class WebhookTarget:
     ca_bundle: bytes
 
 
-def check_webhook(api: Api, report: InstallReport, now: dt.datetime) -> WebhookTarget | None:
+FIX_CERT = "renew the webhook certificate (cert-manager, or apibridge certs + helm upgrade --set-file webhook.tls.*)"
+
+
+def _check_serving(
+    report: InstallReport,
+    what: str,
+    cert: x509.Certificate,
+    cas: list[x509.Certificate],
+    configuration: str,
+    now: dt.datetime,
+    host: str,
+) -> None:
+    """The serving certificate: valid now and for a while, signed by the caBundle, for the name dialled."""
+    _expiry(report, what, cert, now, FIX_CERT)
+    if cas and not _signed_by(cert, cas):
+        report.add(
+            "certificates",
+            False,
+            f"{what} is not signed by {configuration}'s caBundle",
+            "the API server refuses the handshake: renew both from one CA",
+        )
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names = [*san.get_values_for_type(x509.DNSName), *(str(ip) for ip in san.get_values_for_type(x509.IPAddress))]
+    except x509.ExtensionNotFound:
+        names = []
+    if host not in names:
+        report.add(
+            "certificates",
+            False,
+            f"{what} is not for {host} (has {names})",
+            f"apibridge certs --host {host}, then helm upgrade with the new files",
+        )
+
+
+def peer_certificate(url: str, timeout: float = 3.0) -> bytes | None:
+    """The certificate (PEM) served at ``url``, read by a TLS handshake that verifies nothing: the checks
+    judge it. None when nothing answers TLS there."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname:
+        return None
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with (
+            socket.create_connection((parts.hostname, parts.port or 443), timeout=timeout) as sock,
+            context.wrap_socket(sock, server_hostname=parts.hostname) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError):
+        return None
+    return ssl.DER_cert_to_PEM_cert(der).encode() if der else None
+
+
+def check_webhook(
+    api: Api, report: InstallReport, now: dt.datetime, dial: Callable[[str], bytes | None] | None = None
+) -> WebhookTarget | None:
     configs = _items(api, "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations")
     found = [(c, w) for c in configs for w in c.get("webhooks") or [] if w.get("name") == "pods.apibridge.dev"]
     if not found:
@@ -198,7 +304,7 @@ def check_webhook(api: Api, report: InstallReport, now: dt.datetime) -> WebhookT
     except (ValueError, binascii.Error):
         bundle = b""
     cas = _certs(bundle)
-    fix_ca = "renew the webhook certificate (cert-manager, or apibridge certs + helm upgrade --set-file webhook.tls.*)"
+    fix_ca = FIX_CERT
     if not cas:
         report.add(
             "certificates",
@@ -209,7 +315,21 @@ def check_webhook(api: Api, report: InstallReport, now: dt.datetime) -> WebhookT
     else:
         _expiry(report, f"{name} caBundle ({cas[0].subject.rfc4514_string()})", cas[0], now, fix_ca)
     if not service:
-        report.add("webhook", True, f"{name} calls {client.get('url')} (clientConfig.url)")
+        url = str(client.get("url") or "")
+        report.add("webhook", True, f"{name} calls {url} (clientConfig.url)")
+        if dial is not None and url:
+            pem = dial(url)
+            if pem is None:
+                report.add(
+                    "certificates",
+                    True,
+                    f"could not read the serving certificate at {url} from here (the API server may still reach it)",
+                    "the reachability check below is the API server's own view",
+                    warning=True,
+                )
+            elif found_certs := _certs(pem):
+                host = urllib.parse.urlsplit(url).hostname or ""
+                _check_serving(report, f"serving certificate at {url}", found_certs[0], cas, name, now, host)
         return None
     ns, svc = service.get("namespace", DEFAULT_NAMESPACE), service.get("name", "")
     port = int(service.get("port") or 443)
@@ -247,29 +367,7 @@ def check_webhook(api: Api, report: InstallReport, now: dt.datetime) -> WebhookT
     if secret is not None:
         certs = _certs(base64.b64decode(((secret.get("data") or {}).get("tls.crt")) or ""))
         if certs:
-            cert = certs[0]
-            _expiry(report, f"serving certificate {ns}/{svc}-tls", cert, now, fix_ca)
-            if cas and not _signed_by(cert, cas):
-                report.add(
-                    "certificates",
-                    False,
-                    f"serving certificate {ns}/{svc}-tls is not signed by {name}'s caBundle",
-                    "the API server refuses the handshake: renew both from one CA",
-                )
-            dns = f"{svc}.{ns}.svc"
-            try:
-                names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-                    x509.DNSName
-                )
-            except x509.ExtensionNotFound:
-                names = []
-            if dns not in names:
-                report.add(
-                    "certificates",
-                    False,
-                    f"serving certificate {ns}/{svc}-tls is not for {dns} (has {names})",
-                    f"apibridge certs --host {dns}, then helm upgrade with the new files",
-                )
+            _check_serving(report, f"serving certificate {ns}/{svc}-tls", certs[0], cas, name, now, f"{svc}.{ns}.svc")
     return target
 
 
@@ -351,7 +449,9 @@ def check_operator(api: Api, report: InstallReport, namespace: str, lease: str, 
 
 # --- bridges and pods ------------------------------------------------
 WATCHED_PATHS = (
+    "/api/v1/nodes",
     "/api/v1/namespaces",
+    "/apis/discovery.k8s.io/v1/endpointslices",
     "/api/v1/services",
     "/api/v1/pods",
     f"/apis/{rules.KUBEOVN_API}/vpcs",
@@ -360,7 +460,9 @@ WATCHED_PATHS = (
     f"/apis/{rules.APIBRIDGE_API}/apibridges",
 )
 KINDS = {
+    "nodes": ("v1", "Node"),
     "namespaces": ("v1", "Namespace"),
+    "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice"),
     "services": ("v1", "Service"),
     "pods": ("v1", "Pod"),
     "vpcs": (rules.KUBEOVN_API, "Vpc"),
@@ -370,12 +472,19 @@ KINDS = {
 }
 
 
-def cluster_documents(api: Api) -> list[Document]:
+# Every kind ``cluster_documents`` lists, each completely: for these the listing is a closed world.
+LISTED_KINDS = frozenset(kind for _, kind in KINDS.values())
+
+
+def cluster_documents(api: Api, source: str = "cluster") -> list[Document]:
+    """Every object of ``LISTED_KINDS`` (a kind whose CRD is not installed has none), as documents."""
     docs: list[Document] = []
     for path in WATCHED_PATHS:
         api_version, kind = KINDS[path.rsplit("/", 1)[1]]
         for obj in _items(api, path):
-            docs.append(Document({**obj, "apiVersion": api_version, "kind": kind}, f"cluster:{path}", len(docs)))
+            body = {k: v for k, v in obj.items() if k != "metadata"}
+            body["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+            docs.append(Document({**body, "apiVersion": api_version, "kind": kind}, source, len(docs)))
     return docs
 
 
@@ -450,12 +559,15 @@ def run_checks(
     namespace: str = DEFAULT_NAMESPACE,
     lease: str = DEFAULT_LEASE,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    dial: Callable[[str], bytes | None] | None = None,
 ) -> InstallReport:
-    """Every install check, in the order a reader fixes them."""
+    """Every install check, in the order a reader fixes them. ``dial`` reads the certificate a webhook
+    configured by URL serves (``peer_certificate``); without it that certificate is judged only by the
+    API server's reaching the webhook."""
     report = InstallReport()
     at = now()
     crd_ok = check_crd(api, report)
-    target = check_webhook(api, report, at)
+    target = check_webhook(api, report, at, dial)
     check_operator(api, report, target.namespace if target else namespace, lease, at)
     if not crd_ok:
         return report

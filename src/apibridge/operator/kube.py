@@ -29,6 +29,8 @@ from apibridge.base.kinds import Kind as Kind
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
+from apibridge.plan.dns import is_dns_candidate
+from apibridge.plan.settings import Settings
 
 SOURCE = "cluster"  # Document.source of everything read from the API
 
@@ -54,9 +56,9 @@ DAEMONSET = kinds.DAEMONSET
 
 # What the controller watches to plan (all of them) and to find drift (pods).
 WATCHED: tuple[Kind, ...] = (APIBRIDGE, SUBNET, VPC, NAD, NAMESPACE, NODE, SERVICE, ENDPOINTSLICE, POD)
-# Services the planner reads: the API server's (destinations) and kube-dns (``dns: true``).
-PLANNED_SERVICES: frozenset[tuple[str, str]] = frozenset({rules.KUBERNETES_SERVICE, rules.KUBE_DNS_SERVICE})
-ENDPOINTSLICE_SERVICE_LABEL = rules.SERVICE_NAME_LABEL
+# Services the planner reads: the API server's (destinations) and whichever can be the cluster DNS Service
+# (``dns: true``; ``apibridge.plan.dns``: labelled k8s-app=kube-dns in kube-system, the usual names, or the
+# one the settings name).
 WORKLOADS: dict[str, Kind] = {k.kind: k for k in (DEPLOYMENT, STATEFULSET, DAEMONSET, REPLICASET)}
 BY_KIND: dict[str, Kind] = {k.kind: k for k in (*WATCHED, EVENT, LEASE, *WORKLOADS.values())}
 
@@ -152,13 +154,14 @@ def fingerprint(obj: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def planned_service(obj: Mapping[str, Any]) -> bool:
-    return (namespace_of(obj) or "default", name_of(obj)) in PLANNED_SERVICES
+def planned_service(obj: Mapping[str, Any], settings: Settings | None = None) -> bool:
+    ns, name = namespace_of(obj) or "default", name_of(obj)
+    return (ns, name) == rules.KUBERNETES_SERVICE or is_dns_candidate(ns, name, labels_of(obj), settings)
 
 
 def planned_endpointslice(obj: Mapping[str, Any]) -> bool:
     ns, svc = rules.KUBERNETES_SERVICE
-    return namespace_of(obj) == ns and labels_of(obj).get(ENDPOINTSLICE_SERVICE_LABEL) == svc
+    return namespace_of(obj) == ns and labels_of(obj).get(rules.SERVICE_NAME_LABEL) == svc
 
 
 def to_documents(objects: Iterable[Mapping[str, Any]]) -> list[Document]:

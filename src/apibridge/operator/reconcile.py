@@ -38,7 +38,6 @@ from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.operator import kube
 from apibridge.operator.kube import Rejected
-from apibridge.plan.planner import object_name
 from apibridge.plan.types import BridgePlan, Plan
 
 # Spec keys the planner may leave out of a manifest; when it does, they must be absent on the object too.
@@ -300,7 +299,7 @@ def orphans(
         if not bridge or labels.get(rules.MANAGED_BY_LABEL) != rules.MANAGED_BY:
             continue
         name, namespace = kube.name_of(obj), kube.namespace_of(obj) if kind.namespaced else None
-        if name != object_name(bridge) or (kind.kind, namespace, name) in wanted:
+        if name != rules.bridge_object_name(bridge) or (kind.kind, namespace, name) in wanted:
             continue
         if bridge in bridges and (bridge not in plan.bridges or (verdict is not None and not verdict.ok(bridge))):
             continue  # exists but cannot be planned (or is refused) right now: keep what runs

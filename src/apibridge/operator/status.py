@@ -30,7 +30,7 @@ MAX_MESSAGE = 1024
 
 
 @dataclass
-class Outcome:
+class ApplyOutcome:
     """What happened to one bridge in one pass, beyond the pure decision."""
 
     apply_errors: list[str] = field(default_factory=list)  # "Subnet/x: <message>"
@@ -58,7 +58,7 @@ def _condition(ctype: str, ok: bool, reason: str, message: str, generation: int)
     }
 
 
-def conditions(decision: BridgeDecision, outcome: Outcome, generation: int) -> list[dict[str, Any]]:
+def conditions(decision: BridgeDecision, outcome: ApplyOutcome, generation: int) -> list[dict[str, Any]]:
     """The three conditions, without timestamps (``merge_conditions`` adds them)."""
     # Validated
     if decision.rejected is not None:
@@ -148,7 +148,7 @@ def merge_conditions(
     return out
 
 
-def desired_status(decision: BridgeDecision, outcome: Outcome, now: str) -> dict[str, Any]:
+def desired_status(decision: BridgeDecision, outcome: ApplyOutcome, now: str) -> dict[str, Any]:
     """The full status this pass wants the bridge to have."""
     body = decision.body
     generation = int(kube.meta(body).get("generation") or 1)

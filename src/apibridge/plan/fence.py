@@ -4,7 +4,8 @@ A plain attachment subnet in the default VPC gives an attached pod L3 reach into
 VPC and to every other pod on the same subnet — across tenants. The fence lets a pod start
 connections only to its bridge's destinations and receive only the replies to them.
 
-Two OVN facts shape it (see ../shared/research/ovnlab.md, "ACL after LB DNAT"):
+Two OVN facts shape it (OVN 23.03 ``northd/northd.c``: ``build_pre_stateful`` and ``build_acls``; seen
+with ``ovn-trace --ct=new`` and ``ovs-appctl dpctl/dump-conntrack`` on the twin's daemons):
 * Subnet ACLs run in ``ls_in_acl``, *before* the switch load balancer: the SYN is still addressed
   to the ClusterIP, so it is allowed by VIP and port.
 * Later packets of the same connection were already DNATed by ``ct_lb_mark`` and OVN evaluates
@@ -18,18 +19,47 @@ Everything else is dropped in both directions, except what crosses the switch's 
 (``<subnet>-ovn-cluster``), which the pod-side rules already judged. The rules are keyed on that
 port and on the pod's own CIDR, never on a destination pod's address, so a pod cannot step around
 them by adding routes or spoofing its address — the twin's adversarial verify checks exactly that.
+
+**Priorities: the fence must win against what a tenant can put on its own ports.** Kube-OVN puts
+every OVN port of a pod a NetworkPolicy selects into the policy's port group — the attachment too
+(``apibridge.kubeovn.netpol``, Kube-OVN v1.16.2 ``fetchSelectedPorts``). OVN (23.03,
+``northd.c consider_acl``) runs ACLs in three stages, and priorities compete only within a stage
+(and, where OVN has tiers, within a tier; Kube-OVN puts Subnet ACLs, NetworkPolicies and node ACLs
+in tier 2):
+
+* ``ls_out_acl`` (to-lport): policy ingress drop 2000 / allow-related 2001, node ACLs 3000, security
+  groups up to 18484 — and the fence's to-lport rules. **Here a contest exists**: a tenant's
+  allow-all ingress policy (2001) outranked the old fence drop (2000) and opened the attached pod
+  to every pod of the default VPC. So the fence's rules sit above every tier-2 priority Kube-OVN
+  gives a tenant (``TENANT_REACHABLE_MAX``, 18484): drop ``DROP`` (29000), its allows above that.
+* ``ls_in_acl`` (from-lport, before the load balancer): the fence's from-lport rules, and security
+  groups (which a pod names by annotation); no NetworkPolicy ACL lands here. Same priorities, same
+  reason: a drop here is final, nothing later can re-allow the packet.
+* ``ls_in_acl_after_lb`` (from-lport with ``apply-after-lb``): every NetworkPolicy egress ACL (and
+  ANP/BANP). The fence has nothing here, so there is **no contest to win**: a tenant's egress
+  policy sees the API *endpoint* (node-IP:6443) after DNAT and may drop the bridge's own API
+  traffic. That cannot be fenced away without overriding the tenant's own policy; ``check`` reports
+  it instead (AB310, naming the policy and the rule that would allow the endpoints).
+
+What no priority can beat: an AdminNetworkPolicy ``Allow`` lives in tier 1, evaluated before tier 2
+on OVN with ACL tiers (Kube-OVN's OVN 25.03), so it opens the attachment whatever the fence says;
+``check`` names such ANPs (AB312). A BaselineAdminNetworkPolicy (tier 3) is never consulted for IP
+traffic here: the fence's catch-all drop gives a tier-2 verdict first. The twin's OVN 23.03 has no
+tiers (docs/networkpolicy.md says what it cannot show).
 """
 
 from __future__ import annotations
 
-from apibridge.kubeovn import rules
+from apibridge.kubeovn import netpol, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.objects import Acl
 from apibridge.plan.types import Destination
 
-ALLOW_DESTINATION = 2100
-ALLOW_NEIGHBOUR = 2090
-DROP = 2000
+ALLOW_DESTINATION = 29100
+ALLOW_NEIGHBOUR = 29090
+DROP = 29000
+# the contest in ls_out_acl and ls_in_acl, stated where it is decided (see the module docstring)
+assert DROP > netpol.TENANT_REACHABLE_MAX, "the fence must outrank every tier-2 ACL a tenant can bring"
 
 
 def _ipf(family: int) -> str:

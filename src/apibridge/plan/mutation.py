@@ -15,7 +15,6 @@ removes or rewrites a value it did not add. A pod opts out with ``apibridge.dev/
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from typing import Any, Literal
@@ -96,7 +95,7 @@ def _append_routes_text(value: str, added: list[routes.Route]) -> str:
     """Insert ``added`` before the closing bracket of the JSON list ``value``, keeping its text."""
     body = value.rstrip()
     inner = body[:-1].rstrip()
-    items = ",".join(json.dumps(r.to_json(), separators=(",", ":")) for r in added)
+    items = ",".join(routes.compact_json(r.to_json(), plain=not r.extra) for r in added)
     separator = "" if inner.endswith("[") else ","
     return f"{inner}{separator}{items}]"
 
@@ -123,7 +122,7 @@ def pod_mutation(annotations: Mapping[str, str], namespace: str, bridge_plan: Br
     if ps_key not in annotations:
         changes[ps_key] = rules.PORT_SECURITY_ON
     raw_routes = annotations.get(routes_key)
-    existing = routes.parse(raw_routes)
+    existing = routes.parse(raw_routes) if raw_routes and raw_routes.strip() else []  # blank: replaced
     merged = routes.merge(existing, list(bridge_plan.routes))
     added = merged[len(existing) :]
     if added:

@@ -5,7 +5,8 @@ subnet per bridge, so tenants never share an L2 segment — with the provider Ku
 that NAD (``<nad>.<ns>.ovn``) written identically into the NAD config, the Subnet and the pod
 annotations. The Subnet sets ``vpc: ovn-cluster`` explicitly (so Kube-OVN's admission checks see
 it), never ``namespaces`` (that would clash with the custom VPC's), keeps ``enableLb`` on (the
-``cluster-*`` load balancers on its switch are what DNAT the ClusterIP), and has a gateway per family.
+``cluster-*`` load balancers on its switch are what DNAT the ClusterIP), has a gateway per family, and
+sets ``natOutgoing`` only when an API endpoint is not a node address (``Cluster.api_endpoints_off_nodes``).
 Routes go to each destination address (/32, /128) via the gateway of its family.
 The Subnet carries the bridge's VPC and the names of that VPC's Subnets (``apibridge.dev/vpc``,
 ``apibridge.dev/vpc-subnets``): the chart's admission policy takes bridge Subnets as its parameters and
@@ -27,11 +28,10 @@ from apibridge.model.load import Document
 from apibridge.model.objects import ApiBridge, Meta, meta_of, parse_nad, parse_subnet
 from apibridge.model.selectors import LabelSelector
 from apibridge.plan.allocator import Allocator, PoolExhaustedError, block_index
+from apibridge.plan.dns import find_dns_service
 from apibridge.plan.fence import fence_acls
 from apibridge.plan.settings import Settings
-from apibridge.plan.types import BridgePlan, Destination, Plan, PlanProblem, PortSpec
-
-object_name = rules.bridge_object_name
+from apibridge.plan.types import BridgePlan, Destination, DnsService, Plan, PlanProblem, PortSpec
 
 
 def bridge_for_vpc(vpc: str) -> ApiBridge:
@@ -53,10 +53,9 @@ def bridge_for_vpc(vpc: str) -> ApiBridge:
     )
 
 
-_labels = rules.bridge_labels
-
-
-def destinations(cluster: Cluster, bridge: ApiBridge) -> tuple[list[Destination], list[PlanProblem]]:
+def destinations(
+    cluster: Cluster, bridge: ApiBridge, config: Settings | None = None, dns: DnsService | None = None
+) -> tuple[list[Destination], list[PlanProblem]]:
     out: list[Destination] = []
     problems: list[PlanProblem] = []
     ref = bridge.meta.ref
@@ -76,20 +75,39 @@ def destinations(cluster: Cluster, bridge: ApiBridge) -> tuple[list[Destination]
             )
         out += [Destination(ipaddress.ip_network(host_prefix(ip)), ports, "apiserver") for ip in ips]
     if bridge.dns:
-        svc = cluster.service(*rules.KUBE_DNS_SERVICE)
-        if svc is None or not svc.cluster_ips:
+        found = dns if dns is not None else find_dns_service(cluster, config)
+        if found.service is None or not found.service.cluster_ips:
+            what = (
+                f"the DNS Service {found.ref} has no ClusterIP"
+                if found.service
+                else f"no DNS Service in the input (looked for {found.ref})"
+            )
             problems.append(
                 PlanProblem(
                     "AB102",
                     ref,
                     "spec.destinations.dns",
-                    "dns: true but the Service kube-system/kube-dns has no ClusterIP",
-                    "include the kube-dns Service in the input",
+                    f"dns: true but {what}",
+                    "include the cluster DNS Service in the input, or name it (--dns-service namespace/name)",
                 )
             )
         else:
-            dns_ports = (PortSpec(53, "UDP"), PortSpec(53, "TCP"))
-            out += [Destination(ipaddress.ip_network(host_prefix(ip)), dns_ports, "dns") for ip in svc.cluster_ips]
+            ports = found.ports
+            shown = ", ".join(f"{p.port}/{p.protocol}" for p in ports)
+            problems.append(
+                PlanProblem(
+                    "AB105",
+                    ref,
+                    "spec.destinations.dns",
+                    f"DNS Service {found.ref} ({found.how}), ports {shown}",
+                    "another Service is the cluster DNS: name it with --dns-service namespace/name "
+                    "(Helm: settings.dnsService)",
+                    severity="info",
+                )
+            )
+            out += [
+                Destination(ipaddress.ip_network(host_prefix(ip)), ports, "dns") for ip in found.service.cluster_ips
+            ]
     for extra in bridge.extra:
         out.append(Destination(extra.cidr, tuple(PortSpec(p.port, p.protocol) for p in extra.ports), "extra"))
     return out, problems
@@ -166,9 +184,10 @@ def _manifests(
     gateways: list[IPAddress],
     acls: tuple[Any, ...],
     subnets: Iterable[str] = (),
+    nat_outgoing: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    name = object_name(bridge.name)
-    labels = _labels(bridge.name)
+    name = rules.bridge_object_name(bridge.name)
+    labels = rules.bridge_labels(bridge.name)
     nad = {
         "apiVersion": rules.NAD_API,
         "kind": "NetworkAttachmentDefinition",
@@ -185,7 +204,7 @@ def _manifests(
         "provider": provider,
         "gatewayType": rules.DEFAULT_GATEWAY_TYPE,
         "enableLb": True,
-        "natOutgoing": False,
+        "natOutgoing": nat_outgoing,
         "private": False,
     }
     if acls:
@@ -208,11 +227,12 @@ def plan_bridge(
     config: Settings,
     kept: list[IPNetwork] | None = None,
     subnets_by_vpc: dict[str, list[str]] | None = None,
+    dns: DnsService | None = None,
 ) -> tuple[BridgePlan | None, list[PlanProblem]]:
     ref = bridge.meta.ref
-    name = object_name(bridge.name)
+    name = rules.bridge_object_name(bridge.name)
     provider = rules.nad_provider(name, bridge.nad_namespace)
-    dests, problems = destinations(cluster, bridge)
+    dests, problems = destinations(cluster, bridge, config, dns)
     families = {d.family for d in dests} or {4}
     cidrs, more = _choose_cidrs(bridge, families, allocator, config, kept or [])
     problems += more
@@ -239,7 +259,9 @@ def plan_bridge(
             routes.append(Route(dst=dst, gw=str(gw)))
     acls = fence_acls(name, tuple(cidrs), tuple(gateways), tuple(dests)) if bridge.isolation == "strict" else ()
     subnets = (subnets_by_vpc if subnets_by_vpc is not None else vpc_subnets(cluster)).get(bridge.vpc, [])
-    nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls, subnets)
+    # an API endpoint off the nodes is reached through the host, which masquerades natOutgoing subnets only
+    nat = bridge.apiserver and bool(cluster.api_endpoints_off_nodes())
+    nad, subnet = _manifests(bridge, provider, cidrs, gateways, acls, subnets, nat)
     source = f"(planned by {ref})"
     nad_doc, subnet_doc = Document(nad, source, 0), Document(subnet, source, 0)
     return BridgePlan(
@@ -264,13 +286,13 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: S
     """Plan every ApiBridge of ``cluster`` (plus ``extra_bridges``), in name order for determinism."""
     config = config or Settings()
     bridges = {**cluster.bridges, **{b.name: b for b in extra_bridges}}
-    own = {object_name(name) for name in bridges}
+    own = {rules.bridge_object_name(name) for name in bridges}
     allocator = Allocator(_taken(cluster, config, own))
     # Applied bridges keep their CIDRs: reserve every existing bridge Subnet before anyone allocates,
     # so a new bridge probing from its hash start can never take an applied one's block.
     kept: dict[str, list[IPNetwork]] = {}
     for name in bridges:
-        existing = cluster.subnets.get(object_name(name))
+        existing = cluster.subnets.get(rules.bridge_object_name(name))
         # only our own Subnet keeps its CIDR: a foreign one holding the name is not the bridge's (NameTaken)
         if (
             existing is not None
@@ -280,11 +302,17 @@ def plan(cluster: Cluster, *, extra_bridges: Iterable[ApiBridge] = (), config: S
             kept[name] = list(existing.cidrs)
             for cidr in existing.cidrs:
                 allocator.reserve(cidr)
-    result = Plan(service_cidrs=tuple(config.service_cidrs))
+    dns = find_dns_service(cluster, config)
+    result = Plan(
+        service_cidrs=tuple(config.service_cidrs),
+        dns=dns,
+        kubeovn_version=config.kubeovn_version,
+        kube_proxy=config.kube_proxy,
+    )
     ordered = sorted(bridges.values(), key=lambda b: (b.cidr_block == "auto", b.name))  # explicit CIDRs first
     by_vpc = vpc_subnets(cluster)
     for bridge in ordered:
-        bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config, kept.get(bridge.name, []), by_vpc)
+        bridge_plan, problems = plan_bridge(cluster, bridge, allocator, config, kept.get(bridge.name, []), by_vpc, dns)
         result.problems += problems
         if bridge_plan is not None:
             result.bridges[bridge.name] = bridge_plan

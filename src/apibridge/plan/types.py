@@ -7,7 +7,8 @@ from typing import Any, Literal
 
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.routes import Route
-from apibridge.model.objects import Acl, ApiBridge, Nad, Subnet
+from apibridge.model.objects import Acl, ApiBridge, Nad, Service, Subnet
+from apibridge.plan.settings import KUBEOVN_VERSION
 
 DestinationKind = Literal["apiserver", "dns", "extra"]
 
@@ -29,6 +30,16 @@ class Destination:
     @property
     def family(self) -> int:
         return self.network.version
+
+
+@dataclass(frozen=True)
+class DnsService:
+    """The cluster DNS Service taken for ``destinations.dns`` (or None), how it was found, its DNS ports."""
+
+    service: Service | None
+    ref: str  # "namespace/name" taken, or what was looked for
+    how: str
+    ports: tuple[PortSpec, ...]
 
 
 @dataclass(frozen=True)
@@ -76,3 +87,6 @@ class Plan:
     problems: list[PlanProblem] = field(default_factory=list)
     by_vpc: dict[str, list[BridgePlan]] = field(default_factory=dict)  # bridges per custom VPC, by name
     service_cidrs: tuple[IPNetwork, ...] = ()  # the cluster's service CIDRs as given (--service-cidr), if any
+    dns: DnsService | None = None  # the cluster DNS Service taken (``apibridge.plan.dns``)
+    kubeovn_version: str = KUBEOVN_VERSION  # the Kube-OVN release whose rules the validator applies
+    kube_proxy: bool = True  # kube-proxy runs on the nodes (``Settings.kube_proxy``)

@@ -107,6 +107,8 @@ def object_origins(cluster: Cluster) -> dict[str, Origin]:
         *(x.meta for x in cluster.subnets.values()),
         *(x.meta for x in cluster.nads.values()),
         *(x.meta for x in cluster.bridges.values()),
+        *(x.meta for x in cluster.network_policies),
+        *(x.meta for x in cluster.admin_policies),
     ]
     out: dict[str, Origin] = {}
     for meta in metas:

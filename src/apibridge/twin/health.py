@@ -9,7 +9,9 @@ instead of probing, name what is wrong and the command that recovers it.
 *Caught up* is ``ovn-nbctl --wait=hv sync``: bump ``NB_Global.nb_cfg`` and wait, bounded, until
 northd has copied it to the southbound database (``sb_cfg``) and every chassis's ovn-controller has
 installed the flows of that configuration (``hv_cfg``, the minimum of the chassis' ``nb_cfg`` in
-``Chassis_Private``). A chassis that lags is named from ``Chassis_Private``.
+``Chassis_Private``). A lab has a chassis per node: each is checked — its daemons, its namespace,
+its registration — and one that lags is named, with its own ``nb_cfg`` from ``Chassis_Private``
+(a chassis missing there counts as lagging, at configuration 0) and its own log.
 """
 
 from __future__ import annotations
@@ -78,17 +80,24 @@ def daemon_faults(status: LabStatus, daemons: OvnDaemons, recover: str) -> list[
             faults.append(Fault(d.name, f"is not running{gone}; log: {daemons.log_file(d.name)}", recover))
         elif not d.responsive:
             faults.append(Fault(d.name, f"does not answer on its control socket (pid {d.pid})", recover))
-    if not status.switch_netns:
-        faults.append(Fault("ovs-vswitchd", f"has lost its namespace {daemons.switch_netns}", recover))
+    for netns in status.missing_netns or ((daemons.switch_netns,) if not status.switch_netns else ()):
+        faults.append(Fault("ovs-vswitchd", f"has lost its namespace {netns}", recover))
     if not faults and not status.chassis_registered:
-        faults.append(
-            Fault(
-                "ovn-controller",
-                f"has not registered chassis {daemons.chassis} in the southbound database",
-                recover,
+        for name in status.unregistered or (daemons.chassis,):
+            faults.append(
+                Fault(
+                    _controller(daemons, name),
+                    f"has not registered chassis {name} in the southbound database",
+                    recover,
+                )
             )
-        )
     return faults
+
+
+def _controller(daemons: OvnDaemons, chassis: str) -> str:
+    """The name of the ovn-controller of chassis ``chassis``."""
+    c = next((c for c in daemons.all_chassis if c.name == chassis), daemons.all_chassis[0])
+    return c.daemon("ovn-controller")
 
 
 def caught_up(
@@ -113,22 +122,28 @@ def caught_up(
         ]
     if conn.wait_for("hv_cfg", target, max(0.0, deadline - time.monotonic())):
         return target, []
-    lagging = _lagging_chassis(daemons, target)
-    shown = ", ".join(f"{name} at {cfg}" for name, cfg in lagging) or f"{daemons.chassis} (not reported)"
-    return target, [
-        Fault(
-            "ovn-controller",
-            f"has not caught up: chassis {shown}, configuration {target} wanted, after {wait:g}s "
-            f"(its flows are stale); log: {daemons.log_file('ovn-controller')}",
-            recover_lag,
+    lagging = _lagging_chassis(daemons, target) or [(daemons.chassis, -1)]
+    faults = []
+    for name, cfg in lagging:
+        controller = _controller(daemons, name)
+        at = f"at {cfg}" if cfg >= 0 else "(not reported)"
+        faults.append(
+            Fault(
+                controller,
+                f"has not caught up: chassis {name} {at}, configuration {target} wanted, after {wait:g}s "
+                f"(its flows are stale); log: {daemons.log_file(controller)}",
+                recover_lag,
+            )
         )
-    ]
+    return target, faults
 
 
 def _lagging_chassis(daemons: OvnDaemons, target: int) -> list[tuple[str, int]]:
+    """Every chassis of the lab whose ``nb_cfg`` is behind ``target`` (0 if it has no row)."""
     try:
         done = daemons.sbctl("--format=json", "--columns=name,nb_cfg", "list", "Chassis_Private", timeout=5)
         rows = json.loads(done.stdout).get("data", [])
     except (CommandError, ValueError):
         return []
-    return sorted((str(name), int(cfg)) for name, cfg in rows if int(cfg) < target)
+    cfg = {str(name): int(n) for name, n in rows}
+    return sorted((c.name, cfg.get(c.name, 0)) for c in daemons.all_chassis if cfg.get(c.name, 0) < target)

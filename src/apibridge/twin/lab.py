@@ -36,7 +36,7 @@ from pathlib import Path
 from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import rules
-from apibridge.model.cluster import Assumption, Cluster
+from apibridge.model.cluster import AssumedNode, Assumption, Cluster
 from apibridge.model.load import Document, load_documents
 from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.types import Plan, PlanProblem
@@ -47,7 +47,7 @@ from apibridge.twin.kubeovn import cni, engine
 from apibridge.twin.ovn import realize
 from apibridge.twin.ovn.daemons import LabStatus, OvnDaemons
 from apibridge.twin.ovn.nb import Northbound
-from apibridge.twin.ovn.topology import OVN0, Nic, Topology, TwinNode, allocations, build_topology
+from apibridge.twin.ovn.topology import OVN0, LspNic, Topology, TwinNode, allocations, build_topology
 from apibridge.twin.pods import netns as ns
 from apibridge.twin.pods.hub import HubClient, HubError, start_hub
 from apibridge.twin.pods.nsock import interfaces, link_up, sysctl
@@ -55,6 +55,9 @@ from apibridge.twin.proc import owned_by, read_pidfile, run, stop_pidfile
 from apibridge.twin.state import ApiServerRecord, LabPlace, LabRecord, PodRecord, read_record, write_record
 
 Progress = Callable[[str], None]
+# The node the lab realizes an input without Nodes on: kind's single control-plane node, as ``kind create
+# cluster`` names and addresses it on its default docker network.
+LAB_NODE = AssumedNode("kind-control-plane", "172.18.0.2", "one kind control-plane node")
 _NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
 _PARSE_FAILED = re.compile(r"\|WARN\|(.*): parsing expression failed \((.*)\)$")
 
@@ -156,9 +159,9 @@ def _fingerprint(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _plugged(nic: Nic, owner: str, namespace: str = "") -> ns.Nic:
+def _plugged(nic: LspNic, owner: str, namespace: str = "") -> ns.KernelNic:
     """A topology NIC as ``netns.plug`` takes it (the default route only on the pod's default-route NIC)."""
-    return ns.Nic(
+    return ns.KernelNic(
         ifname=nic.ifname,
         iface_id=nic.lsp,
         mac=nic.mac,
@@ -186,21 +189,26 @@ class Lab:
     def __init__(self, place: LabPlace) -> None:
         self.place = place
         self.engine = engine.read(place)
-        if self.engine.kube_ovn:  # NB and SB with Kube-OVN's own schemas (twin/kubeovn/schema.py)
+        if self.engine.kube_ovn:
+            # NB and SB with Kube-OVN's own schemas (twin/kubeovn/schema.py); each node's chassis carries the
+            # node's name as its hostname, which kube-ovn-controller looks a Node's chassis up by
             schemas = engine.schema_dir(place)
             self.daemons = OvnDaemons(
                 place.root,
                 prefix=place.prefix,
                 nb_schema=schemas / "kube-ovn-nb.ovsschema",
                 sb_schema=schemas / "kube-ovn-sb.ovsschema",
-                hostname=self.engine.chassis_node or None,
+                node_hostnames=True,
             )
         else:
             self.daemons = OvnDaemons(place.root, prefix=place.prefix)
-        self.namespaces = ns.Namespaces(place.prefix, self.daemons.bridge)
+        self.namespaces = ns.Namespaces(
+            place.prefix, self.daemons.bridge, bridges=self.daemons.bridges, daemon_netns=self.daemons.is_daemon_netns
+        )
         self._nb: Northbound | None = None
         self._hub: HubClient | None = None
-        self._plugged_hosts: list[str] = []  # ports plugged by this up, until ovn-controller installed them
+        # ports plugged by this up, per chassis bridge, until ovn-controller installed them
+        self._plugged_hosts: list[tuple[ns.Bridge, list[str]]] = []
         self.last: Desired | None = None  # what the last ``up`` built (the node agent reports pods from it)
 
     # --- plumbing --------------------------------------------------------------------------------
@@ -247,13 +255,15 @@ class Lab:
     def _daemons_alive(self) -> bool:
         marker = self.daemons.paths.marker
         pids = [self.daemons.pid(n) for n in self.daemons.names]
-        return ns.netns_exists(self.daemons.switch_netns) and all(p is not None and owned_by(p, marker) for p in pids)
+        return all(ns.netns_exists(n) for n in self.daemons.daemon_netns()) and all(
+            p is not None and owned_by(p, marker) for p in pids
+        )
 
     # --- intent ------------------------------------------------------------------------------------
     def load(self, paths: Iterable[str], record: LabRecord | None = None) -> Desired:
         """Documents -> cluster (with lab defaults) -> plan -> topology, keeping ``record``'s addresses."""
         docs = load_documents(paths)
-        cluster = Cluster.from_documents(docs, lab_defaults=True)
+        cluster = Cluster.from_documents(docs, assume_node=LAB_NODE)
         the_plan = make_plan(cluster)
         topo = build_topology(cluster, the_plan, previous=record.previous() if record else None, admitted=self.kube)
         if self.engine.kube_ovn:  # kube-ovn-controller allocated the addresses: wire what it wrote
@@ -382,9 +392,10 @@ class Lab:
         progress("starting OVN daemons")
         hub_started = pool.submit(self._ensure_hub, record)
         started: tuple[str, ...] = ()
-        if not self._daemons_alive():
+        nodes = [n.name for n in topo.nodes]
+        if not self._daemons_alive() or sorted(c.node or "" for c in self.daemons.all_chassis) != sorted(nodes):
             self.close()
-            started = self.daemons.start().started
+            started = self.daemons.start(nodes=nodes).started
         clock.lap("daemons")
 
         nb = self.nb()
@@ -418,10 +429,18 @@ class Lab:
 
         progress("waiting for ovn-controller")
         nb.wait_hv(timeout=60)
-        hosts, self._plugged_hosts = self._plugged_hosts, []
-        self.namespaces.wait_installed(hosts, timeout=60 + len(hosts) / 20)
+        plugged, self._plugged_hosts = self._plugged_hosts, []
+        with ThreadPoolExecutor(max_workers=max(1, len(plugged)), thread_name_prefix="installed") as waiters:
+            done = [
+                waiters.submit(self.namespaces.wait_installed, hosts, 60 + len(hosts) / 20, bridge)
+                for bridge, hosts in plugged
+            ]
+            for f in done:
+                f.result()
         apis.result()
         clock.lap("wait_hv+apiserver")
+        self.daemons.trim()
+        clock.lap("trim")
         acl_fp = _fingerprint(sorted((s.name, a.direction, a.priority, a.match) for s in topo.switches for a in s.acls))
         if acl_fp != record.acl_fingerprint and not self.engine.kube_ovn:
             record.acl_errors = self._acl_errors(topo)
@@ -444,9 +463,11 @@ class Lab:
 
     def _namespaces(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
         place = self.place
-        want: dict[str, tuple[str, list[ns.Nic], list[str], str]] = {}  # ref -> (netns, nics, node addrs, fp)
+        want: dict[str, tuple[str, list[ns.KernelNic], list[str], str]] = {}  # ref -> (netns, nics, node addrs, fp)
         host_routes: dict[str, list[str]] = {}
+        bridge_of: dict[str, ns.Bridge] = {}  # ref -> the br-int of its node's chassis
         for node in topo.nodes:
+            bridge_of[f"node/{node.name}"] = self.daemons.chassis_of(node.name).bridge
             nics = [_plugged(node.nic, node.name)]
             addrs = _node_addresses(node)
             # kube-ovn-cni updates a node's routes in place: they are not part of its identity
@@ -461,11 +482,16 @@ class Lab:
                 continue
             nics = [_plugged(nic, pod.name, pod.namespace) for nic in pod.nics]
             want[pod.ref] = (place.pod_netns(pod.namespace, pod.name), nics, [], _fingerprint(nics))
+            bridge_of[pod.ref] = self.daemons.chassis_of(pod.node).bridge
+        for ref, (netns, nics, addrs, fp) in list(want.items()):  # a pod moved to another chassis is rewired
+            want[ref] = (netns, nics, addrs, _fingerprint([fp, bridge_of[ref].netns]))
         record.failures = failures
 
-        existing = {n for n in _list_netns() if n.startswith(place.prefix) and n != self.daemons.switch_netns}
-        switch_ns = self.daemons.switch_netns
-        host_ports = set(interfaces(switch_ns)) if existing and ns.netns_exists(switch_ns) else set()
+        existing = {n for n in _list_netns() if n.startswith(place.prefix) and not self.daemons.is_daemon_netns(n)}
+        switch_ports: dict[str, set[str]] = {}  # chassis namespace -> host veth ends in it
+        for b in self.daemons.bridges():
+            switch_ports[b.netns] = set(interfaces(b.netns)) if existing and ns.netns_exists(b.netns) else set()
+        host_ports = set().union(*switch_ports.values())
         keep: set[str] = set()
         for ref, (netns, nics, _, fp) in want.items():
             old = record.pods.get(ref)
@@ -481,12 +507,15 @@ class Lab:
         kept_netns = {record.pods[r].netns for r in keep}
         doomed = {p.netns for r, p in record.pods.items() if r not in keep} | (existing - kept_netns)
         gone_hosts = [h for r, p in record.pods.items() if r not in keep for h in p.host_ifnames if h in host_ports]
-        if gone_hosts:  # synchronously: a deleted namespace's veth peers vanish only later, asynchronously
-            run(
-                ["ip", "-n", self.daemons.switch_netns, "-force", "-b", "-"],
-                input="".join(f"link del {h}\n" for h in gone_hosts),
-                check=False,
-            )
+        for switch_ns, ports in switch_ports.items():
+            # synchronously: a deleted namespace's veth peers vanish only later, asynchronously
+            gone_here = [h for h in gone_hosts if h in ports]
+            if gone_here:
+                run(
+                    ["ip", "-n", switch_ns, "-force", "-b", "-"],
+                    input="".join(f"link del {h}\n" for h in gone_here),
+                    check=False,
+                )
         for netns in sorted(doomed):
             self._remove_netns(netns, record)
         for ref in [r for r in record.pods if r not in keep]:
@@ -510,12 +539,24 @@ class Lab:
         items = [(netns, nic) for netns, nics, _, _ in new.values() for nic in nics]
         if doomed:  # peers of namespaces deleted above may still be on their way out
             wanted_hosts = {ns.host_ifname(netns, nic.ifname) for netns, nic in items}
-            ns.wait_for(lambda: not wanted_hosts & set(interfaces(self.daemons.switch_netns)), 5.0, 0.01)
-        plugged = self.namespaces.plug_many(items)
+            ns.wait_for(
+                lambda: not any(wanted_hosts & set(interfaces(b.netns)) for b in self.daemons.bridges()), 5.0, 0.01
+            )
+        per_bridge: dict[ns.Bridge, list[tuple[str, ns.KernelNic]]] = {}
+        ref_of = {v[0]: ref for ref, v in new.items()}
+        for netns, nic in items:
+            per_bridge.setdefault(bridge_of[ref_of[netns]], []).append((netns, nic))
+        # each chassis's namespace and ovsdb-server are its own: plug the nodes' pods side by side
+        with ThreadPoolExecutor(max_workers=max(1, len(per_bridge)), thread_name_prefix="plug-chassis") as pool:
+            results = {b: pool.submit(self.namespaces.plug_many, its, b) for b, its in per_bridge.items()}
+            by_bridge = {b: f.result() for b, f in results.items()}
+        plugged = [p for ps in by_bridge.values() for p in ps]
         # kube-ovn engine: a node's ovn0 is plugged before kube-ovn-controller creates its port (the first build
         # has no controller yet); ovn-controller installs it whenever the port appears, nothing waits for it
         node_netns = {place.node_netns(n.name) for n in topo.nodes} if self.engine.kube_ovn else set()
-        self._plugged_hosts = [p.host_ifname for p in plugged if p.netns not in node_netns]
+        self._plugged_hosts = [
+            (b, [p.host_ifname for p in ps if p.netns not in node_netns]) for b, ps in by_bridge.items()
+        ]
         skipped: dict[str, list[str]] = {}
         by_netns = {v[0]: ref for ref, v in new.items()}
         for p in plugged:

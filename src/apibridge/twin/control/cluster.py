@@ -70,13 +70,21 @@ START_TIMEOUT = 90.0
 
 
 # --- the Go tools ------------------------------------------------------------------------------------------
+def user_tools_bin() -> Path:
+    """Where ``apibridge lab tools`` links the tools for a pip-installed apibridge (no checkout): ``bin`` of the
+    per-machine cache the tools script builds into."""
+    cache = os.environ.get("APIBRIDGE_TOOLS_CACHE", "").strip()
+    base = Path(os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache") / "apibridge" / "tools"
+    return (Path(cache) if cache else base) / "bin"
+
+
 def tool_dirs() -> list[Path]:
     """Where the Go tools are looked for before PATH: $APIBRIDGE_TOOLS_BIN alone when set, else ``.tools/bin``
-    of this checkout (an editable install) and of the working directory."""
+    of this checkout (an editable install) and of the working directory, then ``user_tools_bin()``."""
     env = os.environ.get("APIBRIDGE_TOOLS_BIN", "").strip()
     if env:
         return [Path(env)]
-    return [Path(__file__).resolve().parents[4] / ".tools" / "bin", Path.cwd() / ".tools" / "bin"]
+    return [Path(__file__).resolve().parents[4] / ".tools" / "bin", Path.cwd() / ".tools" / "bin", user_tools_bin()]
 
 
 def find_tool(name: str, *alternatives: str) -> Path:

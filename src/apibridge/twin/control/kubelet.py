@@ -46,7 +46,7 @@ from apibridge.twin.control.cluster import AGENT, KubePlace
 from apibridge.twin.control.kubeapi import JSON, Informer, KubeApi, KubeApiError, Resource
 from apibridge.twin.kubeovn import cni, engine
 from apibridge.twin.lab import Lab
-from apibridge.twin.ovn.topology import Nic, TwinPod
+from apibridge.twin.ovn.topology import LspNic, TwinPod
 from apibridge.twin.pods.nsock import socket_in
 from apibridge.twin.state import LabPlace
 
@@ -65,6 +65,7 @@ WATCHED = (
     Resource(rules.KUBEOVN_API, "subnets", False),
     Resource(rules.NAD_API, "network-attachment-definitions", True),
     Resource(rules.APIBRIDGE_API, "apibridges", False),
+    Resource(rules.NETWORKING_API, "networkpolicies", True),  # Kube-OVN programs them (twin/ovn/netpol.py)
 )
 KIND_OF = {
     "pods": ("v1", "Pod"),
@@ -75,6 +76,7 @@ KIND_OF = {
     "subnets": (rules.KUBEOVN_API, "Subnet"),
     "network-attachment-definitions": (rules.NAD_API, "NetworkAttachmentDefinition"),
     "apibridges": (rules.APIBRIDGE_API, "ApiBridge"),
+    "networkpolicies": (rules.NETWORKING_API, "NetworkPolicy"),
 }
 LEASE_SECONDS = 40
 RENEW_EVERY = 10.0
@@ -162,7 +164,7 @@ def node_status(node: Mapping[str, Any]) -> JSON:
     }
 
 
-def _ips(nic: Nic) -> list[str]:
+def _ips(nic: LspNic) -> list[str]:
     return [str(ip) for ip in nic.ips]
 
 
@@ -263,18 +265,30 @@ _REPORTED_SUFFIXES = tuple(
 )
 
 
-def model_fingerprint(docs: Sequence[JSON], *, controller_annotations: bool = False) -> str:
+def model_fingerprint(
+    docs: Sequence[JSON],
+    written: Mapping[str, Mapping[str, str]] | None = None,
+    parts: dict[str, str] | None = None,
+    *,
+    controller_annotations: bool = False,
+) -> str:
     """What the twin is built from, without statuses, versions and the annotations this agent writes: a pod's
-    status report must not make the twin reconcile again. ``controller_annotations`` (the kube-ovn engine):
-    the allocation annotations are kube-ovn-controller's, and what the twin is wired from."""
+    status report must not make the twin reconcile again. ``written`` (pod uid -> the annotations this agent
+    wrote on it) leaves out the rest of what it wrote on a realized pod — ``logical_switch``, ``pod_nic_type``:
+    as in Kube-OVN, a pod's network annotations are read at allocation, and the no-op pass over the whole lab
+    that each report caused cost 0.15-0.4 s per pod. ``controller_annotations`` (the kube-ovn engine): the
+    allocation annotations are kube-ovn-controller's, and what the twin is wired from."""
     digest = hashlib.sha256()
+    written = written or {}
     for doc in docs:
         meta = doc.get("metadata") or {}
+        ours = written.get(str(meta.get("uid"))) or {} if doc.get("kind") == "Pod" else {}
         annotations = {
             k: v
             for k, v in (meta.get("annotations") or {}).items()
             if k not in _STATUS_KEYS
             and (controller_annotations or not (doc.get("kind") == "Pod" and k.endswith(_REPORTED_SUFFIXES)))
+            and k not in ours
         }
         body = {
             "kind": doc.get("kind"),
@@ -288,6 +302,10 @@ def model_fingerprint(docs: Sequence[JSON], *, controller_annotations: bool = Fa
             "status": doc.get("status") if doc.get("kind") in ("Node", "Subnet") else None,
         }
         digest.update(json.dumps(body, sort_keys=True, default=str).encode())
+        if parts is not None:
+            parts[f"{doc.get('kind')}/{meta.get('namespace') or ''}/{meta.get('name')}"] = hashlib.sha256(
+                json.dumps(body, sort_keys=True, default=str).encode()
+            ).hexdigest()
     return digest.hexdigest()
 
 
@@ -313,16 +331,23 @@ class Agent:
         watched = (*WATCHED, NODES) if self.engine.kube_ovn else WATCHED  # kube-ovn: the controller's node annotations
         self.informers = {r.plural: Informer(self.api, r, self.changed.set) for r in watched}
         self.reported: dict[str, str] = {}  # pod uid -> fingerprint of what we reported
+        self.written: dict[str, dict[str, str]] = {}  # pod uid -> the annotations we wrote on it
+        # Pod reports (gateway check, annotations, status) run here, not in the reconcile pass: the next pass
+        # (a burst's later pods) starts while the earlier pods' reports are in flight, as kubelets on many
+        # nodes would report in parallel.
+        self.reports = ThreadPoolExecutor(max_workers=PATCH_WORKERS, thread_name_prefix="report")
         self.last_model = ""  # fingerprint of the documents the twin was last reconciled to
+        self.last_parts: dict[str, str] = {}  # the same per object (``kind/namespace/name``): what changed
         self.lab = Lab(place)
 
     # ---- nodes ----
     def register(self) -> None:
         seeds: dict[str, dict[str, str]] = {}
         if self.engine.kube_ovn:
+            # a chassis per node, each found by kube-ovn-controller through its hostname, the Node's name
+            chassis = {c.node: c.name for c in self.lab.daemons.all_chassis if c.node}
             for twin in self.lab.desired().topology.nodes:
-                chassis = self.lab.daemons.chassis if twin.name == self.engine.chassis_node else None
-                seeds[twin.name] = cni.node_seed(twin, chassis)
+                seeds[twin.name] = cni.node_seed(twin, chassis.get(twin.name))
         for node in self.nodes:
             name = str(node["metadata"]["name"])
             body = node_object(node)
@@ -389,10 +414,14 @@ class Agent:
 
     def reconcile(self) -> None:
         docs, deleting = self.snapshot()
-        fingerprint = model_fingerprint(docs, controller_annotations=self.engine.kube_ovn)
+        parts: dict[str, str] = {}
+        fingerprint = model_fingerprint(docs, self.written, parts, controller_annotations=self.engine.kube_ovn)
         if fingerprint == self.last_model and not deleting:
             return  # only statuses changed (our own reports among them): nothing the twin is made of
         self.last_model = fingerprint
+        changed = sorted(k for k in {*parts, *self.last_parts} if parts.get(k) != self.last_parts.get(k))
+        self.last_parts = parts
+        log.info("model changed: %s%s", ", ".join(changed[:6]), f" (+{len(changed) - 6})" if len(changed) > 6 else "")
         path = snapshot_file(self.kp)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, default=str))
@@ -401,15 +430,12 @@ class Agent:
         report = self.lab.up([str(path)])
         desired = self.lab.last
         log.info(
-            "reconciled in %.3fs: +%d -%d ~%d pods", time.monotonic() - t0, len(report.added), len(report.removed),
-            len(report.recreated),
+            "reconciled in %.3fs: +%d -%d ~%d pods (%s)", time.monotonic() - t0, len(report.added),
+            len(report.removed), len(report.recreated), " ".join(f"{k} {v:.3f}" for k, v in report.timings.items()),
         )  # fmt: skip
         if desired is None:
             return
-        fresh = [p for p in desired.topology.pods if p.ref in {*report.added, *report.recreated} and not p.failure]
-        if fresh:
-            with ThreadPoolExecutor(max_workers=8) as pool:
-                list(pool.map(self._gateway_check, fresh))
+        fresh = {p.ref for p in desired.topology.pods if p.ref in {*report.added, *report.recreated} and not p.failure}
         cidrs = {s.name: ",".join(str(c) for c in s.cidrs) for s in desired.cluster.subnets.values()}
         patches: list[tuple[TwinPod, dict[str, str] | None, JSON]] = []
         by_ref = {
@@ -437,9 +463,12 @@ class Agent:
                 continue
             patches.append((twin, annotations, pod_status(pod, twin, self.host_ips.get(twin.node, ""))))
             self.reported[uid] = fp
-        if patches:
-            with ThreadPoolExecutor(max_workers=PATCH_WORKERS, thread_name_prefix="report") as pool:
-                list(pool.map(lambda p: self._patch(*p), patches))
+            self.written[uid] = annotations
+        if patches:  # what the twin is made of, seen as the next pass will see it once the reports are in
+            self.last_model = model_fingerprint(docs, self.written, parts, controller_annotations=self.engine.kube_ovn)
+            self.last_parts = parts
+        for reported_pod, written, status in patches:
+            self.reports.submit(self._report, reported_pod, written, status, reported_pod.ref in fresh)
         for pod in deleting:
             meta = pod["metadata"]
             try:
@@ -453,6 +482,7 @@ class Agent:
                 if exc.status not in (404, 409):
                     log.warning("deleting pod %s/%s: %s", meta.get("namespace"), meta["name"], exc)
             self.reported.pop(str(meta.get("uid")), None)
+            self.written.pop(str(meta.get("uid")), None)
 
     def _gateway_check(self, pod: TwinPod) -> None:
         """kube-ovn-cni's gateway check before the CNI ADD returns: one datagram towards each gateway from
@@ -468,11 +498,24 @@ class Agent:
                 except OSError as exc:
                     log.debug("gateway check %s %s: %s", pod.ref, gw, exc)
 
-    def _patch(self, twin: TwinPod, annotations: dict[str, str] | None, status: JSON) -> None:
+    def _report(self, twin: TwinPod, annotations: dict[str, str] | None, status: JSON, fresh: bool) -> None:
+        """One pod's report: for a pod just wired, the gateway check first (kube-ovn-cni's, before the CNI ADD
+        returns), then what the controllers and the kubelet write."""
         try:
-            if annotations:
-                self.api.merge_patch(PODS, twin.name, {"metadata": {"annotations": annotations}}, twin.namespace)
-            self.api.merge_patch(PODS, twin.name, status, twin.namespace, sub="status")
+            if fresh:
+                self._gateway_check(twin)
+            self._patch(twin, annotations, status)
+            log.debug("reported pod %s", twin.ref)
+        except Exception:  # a report thread must not die silently
+            log.exception("reporting pod %s", twin.ref)
+
+    def _patch(self, twin: TwinPod, annotations: dict[str, str] | None, status: JSON) -> None:
+        # One write: the pods/status subresource takes metadata too (kube-apiserver's podStatusStrategy resets
+        # only spec, deletionTimestamp and ownerReferences), so the controllers' annotations and the kubelet's
+        # status go in one request — half the API writes of a burst, which queued behind each other.
+        body = {**status, "metadata": {"annotations": annotations}} if annotations else status
+        try:
+            self.api.merge_patch(PODS, twin.name, body, twin.namespace, sub="status")
         except KubeApiError as exc:
             if exc.status != 404:
                 log.warning("reporting pod %s: %s", twin.ref, exc)
@@ -501,6 +544,7 @@ class Agent:
             if first:
                 ready.write_text(now())
                 first = False
+        self.reports.shutdown(wait=True)
         self.lab.close()
 
 

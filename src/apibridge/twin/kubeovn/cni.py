@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from apibridge.kubeovn import rules
-from apibridge.twin.ovn.topology import Nic, Topology, TwinNode, TwinPod
+from apibridge.twin.ovn.topology import LspNic, Topology, TwinNode, TwinPod
 
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 MAX_ANNOTATION = 1024  # bytes of one address annotation (a tenant can write annotations): more is refused
@@ -61,7 +61,7 @@ def ready(ann: Mapping[str, str], provider: str) -> bool:
     )
 
 
-def wired(nic: Nic, ann: Mapping[str, str], provider: str, port: str) -> Nic:
+def wired(nic: LspNic, ann: Mapping[str, str], provider: str, port: str) -> LspNic:
     """``nic`` with the controller's address, MAC, gateway and switch for ``provider`` (AnnotationError)."""
     key = rules.provider_key
     ips = [s.strip() for s in _field(ann, provider, rules.IP_ADDRESS).split(",") if s.strip()]

@@ -23,8 +23,9 @@ ENGINES = (MODEL, KUBE_OVN)
 @dataclass(frozen=True)
 class EngineConfig:
     engine: str = MODEL
-    # the node whose name the lab's one chassis carries as its hostname and whose Node is annotated with
-    # it (kube-ovn-controller's gcChassis deletes a chassis no Node claims, or one two Nodes claim)
+    # the first node (informational: with a chassis per node, each chassis carries its node's name as its
+    # hostname and each Node is annotated with its own chassis, so kube-ovn-controller's gcChassis, which
+    # deletes a chassis no Node claims or one two Nodes claim, finds every chassis claimed once)
     chassis_node: str = ""
 
     @property

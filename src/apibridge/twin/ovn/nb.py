@@ -384,6 +384,9 @@ class Batch:
     def lsp_del(self, name: str) -> None:
         self._queue(PARENTS, ("del", "Logical_Switch_Port", name), lambda api: api.lsp_del(name, if_exists=True))
 
+    def address_set_del(self, name: str) -> None:
+        self._queue(PARENTS, ("del", "Address_Set", name), lambda api: api.address_set_del(name, if_exists=True))
+
     # --- children ------------------------------------------------------------------------------
     def lsp_add(
         self,

@@ -60,6 +60,8 @@ class NbModel:
     acls: dict[str, dict[AclKey, Cols]] = field(default_factory=dict)
     routes: dict[str, dict[RouteKey, Cols]] = field(default_factory=dict)
     policies: dict[str, dict[PolicyKey, Cols]] = field(default_factory=dict)
+    address_sets: dict[str, Cols] = field(default_factory=dict)
+    pg_acls: dict[str, dict[AclKey, Cols]] = field(default_factory=dict)  # NetworkPolicy ACLs on port groups
     # uuids of current rows, for deletes by reference (not part of the comparison)
     uuids: dict[tuple[Any, ...], Any] = field(default_factory=dict, repr=False)
 
@@ -70,6 +72,7 @@ class NbModel:
             "acls": sum(len(v) for v in self.acls.values()),
             "static_routes": sum(len(v) for v in self.routes.values()),
             "policies": sum(len(v) for v in self.policies.values()), "port_groups": len(self.port_groups),
+            "port_group_acls": sum(len(v) for v in self.pg_acls.values()), "address_sets": len(self.address_sets),
         }  # fmt: skip
 
 
@@ -152,6 +155,15 @@ def desired(topo: Topology) -> NbModel:
     for pg in topo.port_groups:
         m.port_groups[pg.name] = {"external_ids": dict(pg.external_ids)}
         m.pg_ports[pg.name] = frozenset(pg.ports)
+        m.pg_acls[pg.name] = {
+            (a.direction, a.priority, a.match): {
+                "action": a.action, "log": a.log, "name": a.name or "", "severity": a.severity or "",
+                "options": {"apply-after-lb": "true"} if a.apply_after_lb else {},
+                "external_ids": dict(a.external_ids)}
+            for a in pg.acls
+        }  # fmt: skip
+    for aset in topo.address_sets:
+        m.address_sets[aset.name] = {"addresses": sorted(aset.addresses), "external_ids": dict(aset.external_ids)}
     return m
 
 
@@ -236,6 +248,21 @@ def current(northbound: nbapi.Northbound) -> NbModel:
         for row in t["Port_Group"].rows.values():
             m.port_groups[row.name] = {"external_ids": _map(row.external_ids)}
             m.pg_ports[row.name] = frozenset(p.name for p in row.ports)
+            pg_acls: dict[AclKey, Cols] = {}
+            for a in row.acls:
+                akey = (a.direction, int(a.priority), a.match)
+                pg_acls[akey] = {
+                    "action": a.action,
+                    "log": bool(a.log),
+                    "name": nbapi.plain(a.name) or "",
+                    "severity": nbapi.plain(a.severity) or "",
+                    "options": _map(a.options),
+                    "external_ids": _map(a.external_ids),
+                }
+                m.uuids[("pgacl", row.name, akey)] = a.uuid
+            m.pg_acls[row.name] = pg_acls
+        for row in t["Address_Set"].rows.values():
+            m.address_sets[row.name] = {"addresses": sorted(row.addresses), "external_ids": _map(row.external_ids)}
     return m
 
 
@@ -280,6 +307,7 @@ def plan_changes(batch: nbapi.Batch, want: NbModel, have: NbModel) -> Changes:
     diff.switch_ports()
     diff.switch_load_balancers()
     diff.acls()
+    diff.port_group_acls()
     diff.static_routes()
     diff.policies()
     diff.port_group_members()
@@ -370,6 +398,13 @@ class _Diff:
             have.port_groups,
             lambda n, c: b.pg_add(n, external_ids=c["external_ids"]),
             b.pg_del,
+        )
+        self._named(
+            "address sets",
+            want.address_sets,
+            have.address_sets,
+            lambda n, c: b.address_set_add(n, c["addresses"], external_ids=c["external_ids"]),
+            b.address_set_del,
         )
 
     def router_ports(self) -> None:
@@ -465,6 +500,28 @@ class _Diff:
             )
 
         self._keyed("ACLs", self.want.acls, self.have.acls, put, table="Logical_Switch", column="acls", uuid_kind="acl")
+
+    def port_group_acls(self) -> None:
+        def put(pg: str, key: AclKey, cols: Cols) -> None:
+            direction, priority, match = key
+            self.batch.pg_acl_add(
+                pg,
+                direction,  # type: ignore[arg-type]
+                priority,
+                match,
+                cols["action"],
+                apply_after_lb=cols["options"].get("apply-after-lb") == "true",
+                log=cols["log"],
+                name=cols["name"] or None,
+                severity=cols["severity"] or None,
+                external_ids=cols["external_ids"],
+            )
+
+        gone = set(self.have.port_groups) - set(self.want.port_groups)
+        have = {pg: rows for pg, rows in self.have.pg_acls.items() if pg not in gone}
+        self._keyed(
+            "port group ACLs", self.want.pg_acls, have, put, table="Port_Group", column="acls", uuid_kind="pgacl"
+        )
 
     def static_routes(self) -> None:
         def put(router: str, key: RouteKey, cols: Cols) -> None:

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from apibridge.check import tenancy
-from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent
-from apibridge.kubeovn import nadconf, networks, routes, rules
+from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent, with_policies
+from apibridge.check.netpol import Policies
+from apibridge.kubeovn import addresses, nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import PodLike, ServicePort, Subnet
@@ -69,6 +71,7 @@ class AclRule:
     log: bool = False
     name: str | None = None
     severity: str | None = None
+    apply_after_lb: bool = False  # options:apply-after-lb (stage ls_in_acl_after_lb, from-lport only)
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,18 @@ class PortGroup:
     name: str
     ports: tuple[str, ...]
     external_ids: dict[str, str] = field(default_factory=lambda: dict(rules.VENDOR))
+    acls: tuple[AclRule, ...] = ()  # a NetworkPolicy's (twin/ovn/netpol.py)
 
 
 @dataclass(frozen=True)
-class Nic:
+class AddressSet:
+    name: str
+    addresses: tuple[str, ...]
+    external_ids: dict[str, str] = field(default_factory=lambda: dict(rules.VENDOR))
+
+
+@dataclass(frozen=True)
+class LspNic:
     """One pod (or node) interface: an LSP on a switch and the kernel side kube-ovn-cni configures."""
 
     ifname: str  # eth0, net1, ovn0
@@ -152,19 +163,20 @@ class TwinPod:
     name: str
     vpc: str | None
     node: str
-    nics: tuple[Nic, ...]
+    nics: tuple[LspNic, ...]
     ports: tuple[ListenPort, ...]
     annotations: dict[str, str]  # after the mutation
     bridge: str | None  # the ApiBridge that mutated it
     failure: str | None = None  # why kube-ovn would fail this pod; then it has no interfaces
     owner: str = ""  # the workload it stands for (``Deployment/ns/name``), "" for a bare Pod
     intent: PodIntent = NO_INTENT  # what it means to reach (apibridge.check.intent), not what it is wired for
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False)  # what NetworkPolicies select
 
     @property
     def ref(self) -> str:
         return f"{self.namespace}/{self.name}"
 
-    def nic(self, ifname: str) -> Nic | None:
+    def nic(self, ifname: str) -> LspNic | None:
         return next((n for n in self.nics if n.ifname == ifname), None)
 
 
@@ -173,7 +185,7 @@ class TwinNode:
     name: str
     control_plane: bool
     internal_ips: tuple[IPAddress, ...]
-    nic: Nic  # ovn0 on join
+    nic: LspNic  # ovn0 on join
     apiserver_port: int | None  # where the API server stand-in listens, control-plane nodes only
     external_ips: tuple[IPAddress, ...] = ()  # intended destinations outside the lab, behind the host (externals)
 
@@ -206,6 +218,7 @@ class Topology:
     static_routes: list[StaticRoute] = field(default_factory=list)
     policies: list[Policy] = field(default_factory=list)
     port_groups: list[PortGroup] = field(default_factory=list)
+    address_sets: list[AddressSet] = field(default_factory=list)
     nodes: list[TwinNode] = field(default_factory=list)
     pods: list[TwinPod] = field(default_factory=list)
     api_cluster_ips: tuple[IPAddress, ...] = ()
@@ -215,6 +228,8 @@ class Topology:
     # what the chart's admission policy says to a pod of another VPC that attaches a bridge's NAD: one
     # attempt per (bridge, other VPC), from that VPC's first pod; ``verify --adversarial`` reports them
     foreign_attempts: list[ForeignAttempt] = field(default_factory=list)
+    # the cluster's NetworkPolicies as Kube-OVN judges them (check.netpol), for verify's expectations
+    netpolicies: Policies | None = None
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -236,10 +251,13 @@ def mac_for(name: str) -> str:
 
 
 class Ipam:
-    """Sequential per-subnet allocation that skips gateways and ``excludeIps`` (``a`` or ``a..b``)."""
+    """Per-subnet allocation that skips gateways and ``excludeIps`` (``a`` or ``a..b``), takes the addresses
+    the input asks for (``take``: Kube-OVN's static addresses, ``apibridge.kubeovn.addresses``) and keeps
+    addresses held for such requests (``hold``) out of sequential allocation."""
 
     def __init__(self, subnet: Subnet) -> None:
         self.subnet = subnet
+        self._gateways = {int(g) for g in subnet.gateways}
         self._excluded: list[tuple[int, int]] = [(int(g), int(g)) for g in subnet.gateways]
         for item in subnet.exclude_ips:
             lo, _, hi = item.partition("..")
@@ -249,29 +267,82 @@ class Ipam:
                 continue
             self._excluded.append((int(a), int(b)))
         self._next: dict[int, int] = {c.version: int(c.network_address) + 1 for c in subnet.cidrs}
-        self._used: set[int] = set()
+        self._used: dict[int, str] = {}  # address -> the LSP holding it ("" when not known)
+        self._held: dict[int, str] = {}  # address -> the LSP whose request names it (taken later)
 
     def _free(self, value: int) -> bool:
-        return value not in self._used and not any(lo <= value <= hi for lo, hi in self._excluded)
+        return (
+            value not in self._used
+            and value not in self._held
+            and not any(lo <= value <= hi for lo, hi in self._excluded)
+        )
 
-    def allocate(self) -> tuple[str, ...]:
+    def allocate(self, owner: str = "", families: tuple[int, ...] | None = None) -> tuple[str, ...]:
         out: list[str] = []
         for cidr in self.subnet.cidrs:
+            if families is not None and cidr.version not in families:
+                continue
             last = int(cidr.broadcast_address) - (1 if cidr.version == 4 else 0)
             value = self._next[cidr.version]
             while value <= last and not self._free(value):
                 value += 1
             if value > last:
                 raise ValueError(f"subnet {self.subnet.name} ({cidr}) has no free address left")
-            self._used.add(value)
+            self._used[value] = owner
             self._next[cidr.version] = value + 1
             out.append(f"{ipaddress.ip_address(value)}/{cidr.prefixlen}")
         return tuple(out)
 
     def reserve(self, ip: IPAddress) -> None:
-        self._used.add(int(ip))
+        self._used[int(ip)] = ""
 
-    def claim(self, addresses: tuple[str, ...]) -> bool:
+    def _cidr_of(self, ip: IPAddress) -> IPNetwork | None:
+        return next((c for c in self.subnet.cidrs if addresses.in_range(ip, c)), None)
+
+    def available(self, ips: list[IPAddress], owner: str) -> bool:
+        """Could ``owner`` take ``ips`` (each in range, no gateway, held or used by no one else)?"""
+        return all(
+            self._cidr_of(ip) is not None
+            and int(ip) not in self._gateways
+            and self._used.get(int(ip), owner) == owner
+            and self._held.get(int(ip), owner) == owner
+            for ip in ips
+        )
+
+    def hold(self, ips: list[IPAddress], owner: str) -> None:
+        """Keep ``ips`` for ``owner`` (an address another request holds first stays theirs)."""
+        for ip in ips:
+            if self._cidr_of(ip) is not None:
+                self._held.setdefault(int(ip), owner)
+
+    def take(self, ips: list[IPAddress], owner: str) -> tuple[str, ...]:
+        """The addresses ``owner`` asks for, as ``GetStaticAddress`` gives them (dual stack: the family not
+        asked for is allocated); ``AddressError`` with Kube-OVN's reason otherwise, nothing taken."""
+        out: list[str] = []
+        values: list[int] = []
+        for ip in ips:
+            cidr = self._cidr_of(ip)
+            if cidr is None:
+                raise addresses.AddressError(
+                    f"{addresses.OUT_OF_RANGE}: {ip} is not in the range of subnet {self.subnet.name}"
+                )
+            value = int(ip)
+            holder = self._used.get(value, self._held.get(value))
+            if value in self._gateways:
+                holder = f"the gateway of subnet {self.subnet.name}"
+            if holder is not None and holder != owner:
+                raise addresses.AddressError(f"{addresses.CONFLICT}: {ip} has been allocated to {holder or 'a port'}")
+            values.append(value)
+            out.append(f"{ip}/{cidr.prefixlen}")
+        for value in values:
+            self._used[value] = owner
+            if self._held.get(value) == owner:
+                del self._held[value]
+        given = {ip.version for ip in ips}
+        missing = tuple(c.version for c in self.subnet.cidrs if c.version not in given)
+        return (*out, *self.allocate(owner, missing)) if missing else tuple(out)
+
+    def claim(self, addresses: tuple[str, ...], owner: str = "") -> bool:
         """Reserve a previous allocation if it still fits this subnet (one address per CIDR, same prefix)."""
         try:
             ifaces = [ipaddress.ip_interface(a) for a in addresses]
@@ -280,9 +351,11 @@ class Ipam:
         if sorted(str(i.network) for i in ifaces) != sorted(str(c) for c in self.subnet.cidrs):
             return False
         values = [int(i.ip) for i in ifaces]
-        if not all(self._free(v) for v in values):
+        if not all(self._free(v) or self._held.get(v) == owner for v in values):
             return False
-        self._used.update(values)
+        for value in values:
+            self._used[value] = owner
+            self._held.pop(value, None)
         return True
 
 
@@ -317,14 +390,17 @@ class _Builder:
         """Keep the addresses existing ports already have (Kube-OVN keeps a running pod's IP)."""
         for lsp, alloc in sorted(self.previous.items()):
             ipam = self.ipam.get(alloc.switch)
-            if ipam is not None and ipam.claim(alloc.addresses):
+            if ipam is not None and ipam.claim(alloc.addresses, lsp):
                 self.kept[lsp] = alloc.addresses
 
-    def _addresses(self, lsp: str, switch: str) -> tuple[str, ...]:
+    def _addresses(self, lsp: str, switch: str, requested: list[IPAddress] | None = None) -> tuple[str, ...]:
         prev = self.previous.get(lsp)
-        if prev is not None and prev.switch == switch and lsp in self.kept:
-            return self.kept[lsp]
-        return self.ipam[switch].allocate()
+        kept = self.kept.get(lsp) if prev is not None and prev.switch == switch else None
+        if kept is not None and (requested is None or {ipaddress.ip_interface(a).ip for a in kept} >= set(requested)):
+            return kept
+        if requested:
+            return self.ipam[switch].take(requested, lsp)
+        return self.ipam[switch].allocate(lsp)
 
     # -- planned objects joined with the input -----------------------------------------------------
     def subnets(self) -> list[Subnet]:
@@ -350,17 +426,21 @@ class _Builder:
         vpcs = sorted({rules.DEFAULT_VPC, *self.cluster.vpcs})
         for vpc in vpcs:
             topo.routers.append(Router(vpc, vpc))
-            for spec in rules.load_balancer_specs(vpc):
+            for spec in rules.load_balancer_specs(vpc, self.plan.kubeovn_version):
                 topo.load_balancers.append(
                     LoadBalancer(spec.name, spec.protocol, spec.session, {}, spec.options, spec.selection_fields)
                 )
+        self._vpc_routes()
         subnets = self.subnets()
         for subnet in subnets:
             self._switch(subnet)
         self._claim_previous()
+        pods = sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name))
+        self._hold_requests(pods)
         self._nodes()
         intents = intent_context(self.cluster, self.plan)
-        for pod in sorted(self._expand_pods(), key=lambda p: (p.namespace, p.meta.name)):
+        policies = topo.netpolicies = Policies(self.cluster, self.plan.kubeovn_version)
+        for pod in pods:
             twin = self._pod(pod)
             owner = "" if pod.meta.kind == "Pod" else self._owner(pod)
             bp = self.plan.bridges.get(twin.bridge) if twin.bridge else None
@@ -371,12 +451,49 @@ class _Builder:
                 intents,
                 nad=f"{bp.nad_namespace}/{bp.nad_name}" if bp else "",
             )
-            topo.pods.append(replace(twin, owner=owner, intent=intent))
+            via = _api_nic(twin, bp.subnet_name if bp else None, self.topo)
+            if policies and via is not None:
+                intent = with_policies(intent, pod.namespace, pod.labels, via.provider, policies, self.cluster)
+            topo.pods.append(replace(twin, owner=owner, intent=intent, labels=dict(pod.labels)))
         self._default_vpc_routing(subnets)
+        from apibridge.twin.ovn.netpol import program_policies  # it builds on this module's types
+
+        program_policies(topo, self.cluster, self.plan.kubeovn_version)
         self._services()
         self._externals()
         self._foreign_attempts()
         return topo
+
+    def _vpc_routes(self) -> None:
+        """Each Vpc's ``spec.staticRoutes`` and ``spec.policyRoutes`` on its router, the default VPC's included
+        (kube-ovn v1.16.2 pkg/controller/vpc.go handleAddOrUpdateVpc: ``policyDst``/empty is ``dst-ip``,
+        ``policySrc`` ``src-ip`` (convertPolicy); ``addPolicyRouteToVpc`` takes priority, match, action and
+        the comma-separated next hops). Entries without the fields OVN needs are noted and left out."""
+        for name, vpc in sorted(self.cluster.vpcs.items()):
+            ids = {**rules.VENDOR, "vpc": name}
+            for route in vpc.static_routes:
+                cidr, nexthop = route.get("cidr"), route.get("nextHopIP")
+                if not isinstance(cidr, str) or not cidr or not isinstance(nexthop, str) or not nexthop:
+                    self.topo.notes.append(f"Vpc/{name}: static route {dict(route)} has no cidr or nextHopIP")
+                    continue
+                policy = "src-ip" if route.get("policy") == "policySrc" else "dst-ip"
+                self.topo.static_routes.append(StaticRoute(name, cidr, nexthop, policy, dict(ids)))
+            for entry in vpc.policy_routes:
+                priority, match, action = entry.get("priority"), entry.get("match"), entry.get("action")
+                if (
+                    not isinstance(priority, int)
+                    or not isinstance(match, str)
+                    or action not in ("allow", "drop", "reroute")
+                ):
+                    self.topo.notes.append(f"Vpc/{name}: policy route {dict(entry)} is not priority/match/action")
+                    continue
+                raw = entry.get("nextHopIP")
+                hops = [h.strip() for h in raw.split(",") if h.strip()] if isinstance(raw, str) else []
+                if len(hops) > 1:
+                    self.topo.notes.append(f"Vpc/{name}: policy route {match!r}: the twin takes the first next hop")
+                self.topo.policies.append(
+                    Policy(name, priority, match, str(action), hops[0] if hops else None, dict(ids))
+                )
 
     def _externals(self) -> None:
         """Intended destinations nothing in the lab owns go behind the hosts (see ``externals``)."""
@@ -454,13 +571,19 @@ class _Builder:
         ]
         for name in self.node_names:
             node = self.cluster.nodes[name]
-            addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET)
+            # an allocated node keeps its join address (kube-ovn v1.16.2 pkg/controller/node.go handleAddNode)
+            join_ips = addresses.node_join_address(node.meta.annotations)
+            try:
+                addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET, join_ips)
+            except addresses.AddressError as exc:
+                self.topo.notes.append(f"Node/{name}: join address not kept ({exc})")
+                addrs = self._addresses(rules.node_port(name), rules.JOIN_SUBNET)
             host_routes = tuple(
                 routes.Route(dst=str(c), gw=str(join.gateway(c.version)))
                 for c in default_vpc_cidrs
                 if join.gateway(c.version) is not None
             )
-            nic = Nic(
+            nic = LspNic(
                 OVN0,
                 rules.node_port(name),
                 rules.JOIN_SUBNET,
@@ -474,7 +597,7 @@ class _Builder:
             if node.control_plane or len(self.node_names) == 1:
                 api_port = rules.DEFAULT_APISERVER_PORT
             self.topo.nodes.append(TwinNode(name, node.control_plane, node.internal_ips, nic, api_port))
-        eps = self.cluster.endpoints.get(rules.KUBERNETES_SERVICE, [])
+        eps = self.cluster.service_endpoints(*rules.KUBERNETES_SERVICE)
         ports = {p.port for e in eps for p in e.ports}
         if ports:
             port = sorted(ports)[0]
@@ -488,6 +611,82 @@ class _Builder:
                 )
                 for n in self.topo.nodes
             ]
+
+    def _hold_requests(self, pods: list[PodLike]) -> None:
+        """Hold every address the input asks for before anything is allocated: kube-ovn-controller's IPAM
+        starts from the addresses pods and nodes already carry (``InitIPAM``), so a pod allocated first
+        never takes an address a later pod names. The first request for an address holds it."""
+        for name in self.node_names:
+            if ips := addresses.node_join_address(self.cluster.nodes[name].meta.annotations):
+                self.ipam[rules.JOIN_SUBNET].hold(ips, rules.node_port(name))
+        for pod in pods:
+            subnet = self.cluster.pod_subnet(pod)
+            for provider, target in [(rules.OVN_PROVIDER, subnet), *self._requested_attachments(pod)]:
+                ipam = self.ipam.get(target.name) if target is not None else None
+                if ipam is None:
+                    continue
+                lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
+                try:
+                    ips = self._request(pod, provider, ipam, lsp, holding=True)
+                except addresses.AddressError:
+                    continue
+                if ips:
+                    ipam.hold(ips, lsp)
+
+    def _requested_attachments(self, pod: PodLike) -> list[tuple[str, Subnet | None]]:
+        """(provider, subnet) of every attachment whose ``ip_address`` the pod names."""
+        out: list[tuple[str, Subnet | None]] = []
+        for key in pod.annotations:
+            provider = rules.provider_of_key(key, rules.IP_ADDRESS)
+            if provider is None or provider == rules.OVN_PROVIDER:
+                continue
+            ls = pod.annotations.get(rules.provider_key(provider, rules.LOGICAL_SWITCH))
+            bound = [s for s in self.subnets() if s.provider == rules.subnet_provider(provider)]
+            out.append((provider, self._subnet_by_name(ls) if ls else (bound[0] if bound else None)))
+        return out
+
+    def _request(
+        self, pod: PodLike, provider: str, ipam: Ipam, lsp: str, *, holding: bool = False
+    ) -> list[IPAddress] | None:
+        """The addresses the input asks for on this attachment (``apibridge.kubeovn.addresses``): its
+        ``ip_address``, else its ``ip_pool`` entry, else — primary network of an exported Pod — the
+        ``status.podIPs`` it ran with, when they fit. None: allocate. ``AddressError``: the pod fails."""
+        annotations = pod.annotations
+        if value := annotations.get(addresses.ip_key(provider)):
+            return addresses.parse_ips(value)
+        if value := annotations.get(addresses.pool_key(provider)):
+            entries = addresses.pool_entries(value)
+            if not addresses.names_ippool(entries):
+                if self._statefulset(pod):
+                    index = addresses.statefulset_ordinal(pod.meta.name)
+                    if index >= len(entries):
+                        raise addresses.AddressError(f"NoAvailableAddress: ip_pool has no entry {index}")
+                    return addresses.parse_ips(entries[index])
+                if holding:
+                    return None  # any free entry: decided when the pod's turn comes
+                for entry in entries:
+                    try:
+                        ips = addresses.parse_ips(entry)
+                    except addresses.AddressError:
+                        continue
+                    if ipam.available(ips, lsp):
+                        return ips
+                raise addresses.AddressError(f"NoAvailableAddress: every address of ip_pool {value} is taken")
+        if provider == rules.OVN_PROVIDER and pod.meta.kind == "Pod":
+            kept = list(pod.status_ips)
+            if kept and ipam.available(kept, lsp):
+                return kept
+        return None
+
+    @staticmethod
+    def _statefulset(pod: PodLike) -> bool:
+        """``isStatefulSetPod``: a StatefulSet's pod (expanded here, or an exported Pod it owns)."""
+        if pod.meta.kind == "StatefulSet":
+            return True
+        owners = pod.raw.get("metadata", {}).get("ownerReferences") if pod.meta.kind == "Pod" else None
+        return isinstance(owners, list) and any(
+            isinstance(o, Mapping) and o.get("kind") == "StatefulSet" for o in owners
+        )
 
     def _expand_pods(self) -> list[PodLike]:
         """Bare Pods as they are; each workload's template as the pods its controller would create:
@@ -554,7 +753,7 @@ class _Builder:
             selections = networks.parse(annotations.get(rules.NETWORKS_ANNOTATION)).selections
         except networks.NetworksError as exc:
             return failed(f"invalid {rules.NETWORKS_ANNOTATION}: {exc}")
-        attach: list[tuple[str, str, Subnet]] = []
+        attach: list[tuple[str, str, Subnet, list[routes.Route]]] = []
         names = networks.interface_names(networks.NetworksAnnotation("comma", selections))
         counts = Counter(sel.ref(pod.namespace) for sel in selections)
         for sel, ifname in zip(selections, names, strict=True):
@@ -570,31 +769,51 @@ class _Builder:
             provider = rules.nad_provider(name, ns, ifname=sel.interface if twice else None)
             ls = annotations.get(rules.provider_key(provider, rules.LOGICAL_SWITCH))
             target = self._subnet_by_name(ls) if ls else None
+            if ls and target is None:  # kube-ovn v1.16.2 pod.go getPodAttachmentNet: the named subnet must exist
+                return failed(f'failed to get subnet {ls}: subnet.kubeovn.io "{ls}" not found')
             if target is None:
                 bound = [s for s in self.subnets() if s.provider == rules.subnet_provider(provider)]
                 if not bound:
                     return failed(f"provider {provider} is not bound to any subnet")
                 target = bound[0]
-            if nad.cni_provider() != rules.subnet_provider(provider):
+            cni = nad.cni_provider()
+            # pkg/daemon/handler.go handleAdd providerExists: a non-OVN-form provider must be some Subnet's
+            if not rules.is_ovn_provider(cni) and not any(s.provider == cni for s in self.subnets()):
+                return failed(f"provider {cni} not bind to any subnet")
+            if cni != rules.subnet_provider(provider):
                 return failed(
                     f"no address allocated to pod {pod.namespace}/{pod.meta.name} provider "
                     f"{nad.cni_provider()} (NAD config provider differs from {provider})"
                 )
-            attach.append((ifname, provider, target))
-        nics: list[Nic] = []
-        for ifname, provider, target in attach:
+            if not nad.server_socket:  # kube-ovn v1.16.2 cmd/cni/cni.go loadNetConf
+                return failed(f"{ifname}: server_socket is required in cni.conf (NAD {ns}/{name})")
+            # the NAD config's own routes (loadNetConf unmarshals them into []request.Route: a bad one fails)
+            try:
+                nad_routes = routes.parse(json.dumps(nad.routes)) if nad.routes else []
+            except routes.RoutesError as exc:
+                return failed(f"{ifname}: failed to load netconf (NAD {ns}/{name} routes: {exc})")
+            attach.append((ifname, provider, target, nad_routes))
+        nics: list[LspNic] = []
+        for ifname, provider, target, nad_routes in attach:
             # kube-ovn-cni reads routes under the NAD config's (plain) provider, also for a NAD attached twice
             raw = annotations.get(rules.provider_key(rules.subnet_provider(provider), rules.ROUTES))
             try:
-                nic_routes = tuple(routes.parse(raw))
+                # kube-ovn v1.16.2 pkg/daemon/handler.go handleAdd: the NAD config's routes, then the annotation's
+                nic_routes = (*nad_routes, *routes.parse(raw))
             except routes.RoutesError as exc:
                 return failed(f"invalid routes for pod {pod.namespace}/{pod.meta.name}: {exc}")
             if target.name not in self.ipam:
                 return failed(f"subnet {target.name} of provider {provider} has no switch")
             secure = rules.port_security_on(annotations, provider)
-            nics.append(self._nic(pod, target, ifname, provider, nic_routes, node, secure))
+            try:
+                nics.append(self._nic(pod, target, ifname, provider, nic_routes, node, secure))
+            except addresses.AddressError as exc:
+                return failed(f"{ifname} of pod {pod.namespace}/{pod.meta.name}: {exc}")
         secure = rules.port_security_on(annotations, rules.OVN_PROVIDER)
-        primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node, secure)
+        try:
+            primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node, secure)
+        except addresses.AddressError as exc:
+            return failed(f"{rules.PRIMARY_IFNAME} of pod {pod.namespace}/{pod.meta.name}: {exc}")
         return TwinPod(pod.namespace, pod.meta.name, vpc, node, (primary, *nics), ports, annotations, bridge)
 
     def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
@@ -617,16 +836,18 @@ class _Builder:
         nic_routes: tuple[routes.Route, ...],
         node: str,
         port_security: bool = False,
-    ) -> Nic:
+    ) -> LspNic:
         lsp = rules.lsp_name(pod.meta.name, pod.namespace, provider)
-        addrs = self._addresses(lsp, subnet.name)
+        mac_value = pod.annotations.get(addresses.mac_key(provider))
+        mac = addresses.parse_mac(mac_value) if mac_value else mac_for(lsp)  # before the address, as Kube-OVN
+        addrs = self._addresses(lsp, subnet.name, self._request(pod, provider, self.ipam[subnet.name], lsp))
         if subnet.vpc == rules.DEFAULT_VPC and subnet.gateway_type == rules.DEFAULT_GATEWAY_TYPE:
             self.pod_ports.setdefault((subnet.name, node), []).append(lsp)
-        return Nic(
+        return LspNic(
             ifname,
             lsp,
             subnet.name,
-            mac_for(lsp),
+            mac,
             addrs,
             subnet.gateways,
             ifname == rules.PRIMARY_IFNAME,
@@ -739,7 +960,7 @@ class _Builder:
         """(address, target port) of Service port ``sp``: from the Service's endpoints, matched by port
         name; without endpoints in the input, from the pods its selector picks (what the
         EndpointSlice controller would write: ``targetPort``, or the port itself)."""
-        slices = self.cluster.endpoints.get((ns, name), [])
+        slices = self.cluster.service_endpoints(ns, name)
         if slices:
             out: list[tuple[IPAddress, int]] = []
             for eps in slices:
@@ -793,6 +1014,15 @@ def _private_acls(subnet: Subnet, join: Subnet) -> tuple[AclRule, ...]:
     return tuple(acls)
 
 
+def _api_nic(pod: TwinPod, bridge_subnet: str | None, topo: Topology) -> LspNic | None:
+    """The attachment the pod's API traffic leaves through: its bridge's, else one on a default-VPC switch."""
+    default = {s.name for s in topo.switches if s.vpc == rules.DEFAULT_VPC}
+    attached = [n for n in pod.nics if n.ifname != rules.PRIMARY_IFNAME]
+    return next((n for n in attached if n.switch == bridge_subnet), None) or next(
+        (n for n in attached if n.switch in default), None
+    )
+
+
 def build_topology(
     cluster: Cluster, plan: Plan, *, previous: Mapping[str, Allocation] | None = None, admitted: bool = False
 ) -> Topology:
@@ -812,7 +1042,7 @@ def allocations(topo: Topology) -> dict[str, Allocation]:
     return {nic.lsp: Allocation(nic.switch, nic.addresses) for _, nic in iter_nics(topo)}
 
 
-def iter_nics(topo: Topology) -> Iterator[tuple[str, Nic]]:
+def iter_nics(topo: Topology) -> Iterator[tuple[str, LspNic]]:
     """Every interface with its owner (``node/<name>`` or ``<ns>/<pod>``)."""
     for node in topo.nodes:
         yield f"node/{node.name}", node.nic

@@ -53,8 +53,8 @@ __all__ = [
     "IFNAMSIZ",
     "NETNS_DIR",
     "Bridge",
+    "KernelNic",
     "Namespaces",
-    "Nic",
     "PluggedNic",
     "Route",
     "SkippedRoute",
@@ -95,7 +95,7 @@ class SkippedRoute:
 
 
 @dataclass(frozen=True)
-class Nic:
+class KernelNic:
     """A pod (or node) NIC as kube-ovn-cni configures it.
 
     ``addresses`` are CIDRs (``10.0.1.2/24``, ``fd00::2/120``); ``gateways`` install a default route
@@ -316,12 +316,26 @@ def _ovs_str(value: str) -> str:
 
 
 class Namespaces:
-    """The namespaces and NICs of one lab: every name starts with ``prefix``; host ends go to ``bridge``."""
+    """The namespaces and NICs of one lab: every name starts with ``prefix``; host ends go to ``bridge``
+    unless a call names another (a lab with a chassis per node plugs each pod into its node's).
 
-    def __init__(self, prefix: str, bridge: Bridge) -> None:
+    ``bridges`` lists every chassis's bridge (ports are looked for in all of them); ``daemon_netns``
+    tells the daemons' namespaces (never a pod's) from the rest.
+    """
+
+    def __init__(
+        self,
+        prefix: str,
+        bridge: Bridge,
+        *,
+        bridges: Callable[[], Sequence[Bridge]] | None = None,
+        daemon_netns: Callable[[str], bool] | None = None,
+    ) -> None:
         check_prefix(prefix)
         self.prefix = prefix
         self.bridge = bridge
+        self._bridges = bridges or (lambda: [self.bridge])
+        self._daemon_netns = daemon_netns or (lambda n: n == self.bridge.netns)
 
     # names
     def name(self, short: str) -> str:
@@ -329,7 +343,7 @@ class Namespaces:
         return short if short.startswith(self.prefix) else f"{self.prefix}{short}"
 
     def _own(self, netns: str) -> str:
-        if not netns.startswith(self.prefix) or netns == self.bridge.netns:
+        if not netns.startswith(self.prefix) or self._daemon_netns(netns):
             raise ValueError(f"namespace {netns!r} is not a pod/node namespace of lab {self.prefix!r}")
         return netns
 
@@ -341,21 +355,22 @@ class Namespaces:
 
     def owned(self) -> list[str]:
         """The lab's pod/node namespaces (the switch namespace is the daemons' business)."""
-        return sorted(n for n in list_netns() if n.startswith(self.prefix) and n != self.bridge.netns)
+        return sorted(n for n in list_netns() if n.startswith(self.prefix) and not self._daemon_netns(n))
 
-    def host_ports(self) -> list[str]:
-        """Host veth ends currently in the switch namespace."""
-        if not netns_exists(self.bridge.netns):
+    def host_ports(self, bridge: Bridge | None = None) -> list[str]:
+        """Host veth ends currently in the switch namespace (of ``bridge``)."""
+        netns = (bridge or self.bridge).netns
+        if not netns_exists(netns):
             return []
-        out = run(["ip", "-n", self.bridge.netns, "-o", "link", "show", "type", "veth"]).stdout
+        out = run(["ip", "-n", netns, "-o", "link", "show", "type", "veth"]).stdout
         return sorted(line.split(":")[1].strip().split("@")[0] for line in out.splitlines() if ":" in line)
 
     # NICs
-    def plug(self, netns: str, nic: Nic) -> PluggedNic:
+    def plug(self, netns: str, nic: KernelNic) -> PluggedNic:
         """Create and configure one NIC (see :meth:`plug_many`)."""
         return self.plug_many([(netns, nic)])[0]
 
-    def plug_many(self, items: Sequence[tuple[str, Nic]]) -> list[PluggedNic]:
+    def plug_many(self, items: Sequence[tuple[str, KernelNic]], bridge: Bridge | None = None) -> list[PluggedNic]:
         """Create and configure NICs in bulk: one ``ip`` batch for all host ends, one per namespace,
         one ``ethtool`` per NIC, and a single ``ovs-vsctl`` for all ports.
 
@@ -364,10 +379,11 @@ class Namespaces:
         """
         if not items:
             return []
-        existing = set(self.host_ports())
+        bridge = bridge or self.bridge
+        existing = set(self.host_ports(bridge))
         hosts: list[str] = []
         sw_lines: list[str] = []
-        per_ns: dict[str, list[Nic]] = {}
+        per_ns: dict[str, list[KernelNic]] = {}
         for netns, nic in items:
             self._own(netns)
             _check_ifname(nic.ifname)
@@ -379,7 +395,7 @@ class Namespaces:
                 sw_lines.append(f"link add {host}{mtu} type veth {peer}")
             sw_lines.append(f"link set {host} up")
             per_ns.setdefault(netns, []).append(nic)
-        self._batch(self.bridge.netns, sw_lines, optional=set())
+        self._batch(bridge.netns, sw_lines, optional=set())
 
         def configure(netns: str) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
             nics = per_ns[netns]
@@ -403,30 +419,33 @@ class Namespaces:
                 "ip": ",".join(a.split("/")[0] for a in nic.addresses),
                 "pod_netns": netns,
             }
-            port = ["--", "--may-exist", "add-port", self.bridge.name, host, "--", "set", "Interface", host]
+            port = ["--", "--may-exist", "add-port", bridge.name, host, "--", "set", "Interface", host]
             ports.append(port + [f"external_ids:{k}={_ovs_str(v)}" for k, v in ext.items()])
         # --no-wait: ovs-vswitchd applies the ports in one reconfiguration instead of one per transaction
         # (1,500 ports: 14 s -> ...); callers wait for ovn-installed on each port (wait_installed)
-        self.vsctl_chunked("adding ports to br-int", ports, wait=False)
+        self.vsctl_chunked("adding ports to br-int", ports, wait=False, bridge=bridge)
         return [
             PluggedNic(netns, nic.ifname, host, nic.iface_id, skipped.get((netns, nic.ifname), ()))
             for (netns, nic), host in zip(items, hosts, strict=True)
         ]
 
-    def vsctl_chunked(self, step: str, commands: Sequence[list[str]], *, wait: bool = True) -> None:
+    def vsctl_chunked(
+        self, step: str, commands: Sequence[list[str]], *, wait: bool = True, bridge: Bridge | None = None
+    ) -> None:
         r"""``ovs-vsctl`` commands in transactions of at most :data:`OVSDB_CHUNK`, each with a timeout that
         scales with its size (one transaction of 1,000 ``del-port``\ s outlived a fixed 5 s alarm)."""
         for start in range(0, len(commands), OVSDB_CHUNK):
             chunk = commands[start : start + OVSDB_CHUNK]
             seconds = ovsdb_timeout(len(chunk))
-            argv = self.bridge.vsctl(seconds) + ([] if wait else ["--no-wait"]) + [arg for c in chunk for arg in c]
+            argv = (bridge or self.bridge).vsctl(seconds) + ([] if wait else ["--no-wait"])
+            argv += [arg for c in chunk for arg in c]
             run(argv, timeout=seconds + 5, step=f"{step} ({start + len(chunk)} of {len(commands)})")
 
-    def _configure(self, netns: str, nics: Sequence[Nic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
+    def _configure(self, netns: str, nics: Sequence[KernelNic]) -> dict[tuple[str, str], tuple[SkippedRoute, ...]]:
         """Addresses, up, default routes (mandatory) and extra routes (best effort), over rtnetlink
         from this process (:mod:`apibridge.twin.pods.rtnl`: no ``ip`` process per namespace)."""
         requests: list[rtnl.Request] = []
-        optional: dict[int, tuple[Nic, Route]] = {}
+        optional: dict[int, tuple[KernelNic, Route]] = {}
         skipped: dict[tuple[str, str], list[SkippedRoute]] = {}
         index = {nic.ifname: rtnl.ifindex(netns, nic.ifname) for nic in nics}
         for nic in nics:
@@ -495,14 +514,14 @@ class Namespaces:
             lines.append(f"addr replace {iface.with_prefixlen} dev lo")
         self._batch(self._own(netns), lines, optional=set())
 
-    def wait_installed(self, host_ifnames: Sequence[str], timeout: float = 30.0) -> None:
+    def wait_installed(self, host_ifnames: Sequence[str], timeout: float = 30.0, bridge: Bridge | None = None) -> None:
         """Block until ovn-controller marked every port ``external_ids:ovn-installed=true``
         (what kube-ovn-cni waits for before answering the CNI ADD)."""
         deadline = time.monotonic() + timeout
         for start in range(0, len(host_ifnames), OVSDB_CHUNK):
             chunk = host_ifnames[start : start + OVSDB_CHUNK]
             seconds = max(1, int(deadline - time.monotonic() + 0.999))
-            cmd = self.bridge.vsctl(timeout=seconds)
+            cmd = (bridge or self.bridge).vsctl(timeout=seconds)
             for host in chunk:
                 cmd += ["--", "wait-until", "Interface", host, 'external_ids:ovn-installed="true"']
             step = f"waiting for ovn-controller to install ports ({start + len(chunk)} of {len(host_ifnames)})"
@@ -534,11 +553,15 @@ class Namespaces:
         return names
 
     def _del_ports(self, netns_names: set[str]) -> None:
-        sock = self.bridge.ovs_db.removeprefix("unix:")
-        if not netns_names or not netns_exists(self.bridge.netns) or not Path(sock).exists():
+        for bridge in self._bridges():
+            self._del_ports_of(bridge, netns_names)
+
+    def _del_ports_of(self, bridge: Bridge, netns_names: set[str]) -> None:
+        sock = bridge.ovs_db.removeprefix("unix:")
+        if not netns_names or not netns_exists(bridge.netns) or not Path(sock).exists():
             return
         try:
-            out = run([*self.bridge.vsctl(5), "--format=json", "--columns=name,external_ids", "list", "Interface"])
+            out = run([*bridge.vsctl(5), "--format=json", "--columns=name,external_ids", "list", "Interface"])
         except CommandError:
             return  # no ovsdb-server: nothing to unplug, the veths die with the namespaces
         doomed: list[str] = []
@@ -547,7 +570,9 @@ class Namespaces:
             if pairs.get("pod_netns") in netns_names:
                 doomed.append(name)
         self.vsctl_chunked(
-            "removing ports from br-int", [["--", "--if-exists", "del-port", self.bridge.name, n] for n in doomed]
+            "removing ports from br-int",
+            [["--", "--if-exists", "del-port", bridge.name, n] for n in doomed],
+            bridge=bridge,
         )
 
 

@@ -68,7 +68,8 @@ def explain_one(c: Checked, topo: Topology, daemons: OvnDaemons) -> tuple[str, .
     flow = ofproto_flow(request, host_ifname(e.netns, request.nic))
     ct = [arg for _ in range(CT_PASSES) for arg in ("--ct-next", "trk,new")]
     try:
-        done = daemons.appctl("ovs-vswitchd", "ofproto/trace", INTEGRATION_BRIDGE, flow, *ct, timeout=20)
+        vswitchd = daemons.chassis_of(pod.node).daemon("ovs-vswitchd")  # the source's node's datapath
+        done = daemons.appctl(vswitchd, "ofproto/trace", INTEGRATION_BRIDGE, flow, *ct, timeout=20)
         lines.append(f"ofproto/trace: datapath actions {datapath_actions(done.stdout)}")
     except CommandError as exc:
         lines.append(f"ofproto/trace failed: {exc}")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from apibridge.check.intent import Want
+from apibridge.check.netpol import Endpoint, api_endpoints
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.twin.ovn.externals import probe_address
@@ -58,11 +59,22 @@ def unrealized(topo: Topology, netns_of: Mapping[str, str]) -> list[Unrealized]:
     return out
 
 
-def api_expectation(pod: TwinPod, vip: IPAddress, port: int) -> tuple[Expect, str]:
-    """Must ``pod`` reach the API server at ``vip:port``? From its VPC and its intent only."""
+def api_expectation(pod: TwinPod, vip: IPAddress, port: int, topo: Topology | None = None) -> tuple[Expect, str]:
+    """Must ``pod`` reach the API server at ``vip:port``? From its VPC, its intent and its own
+    NetworkPolicies (a tenant's policy is intent too) only."""
     if pod.vpc == rules.DEFAULT_VPC:
+        policies = topo.netpolicies if topo is not None else None
+        if policies:
+            for ip, eport in api_endpoints(policies.cluster):
+                if ip.version != vip.version:
+                    continue
+                v = policies.egress(pod.namespace, pod.labels, rules.OVN_PROVIDER, Endpoint(ip), eport)
+                if not v.allowed:
+                    return "blocked", f"NetworkPolicy {v.policies} allows no egress to the API endpoint {ip}:{eport}"
         return "reach", "default-VPC switches carry the cluster load balancers"
     want = pod.intent.want(vip, port, "TCP")
+    if want is not None and want.blocked_by:
+        return "blocked", f"{want.why}, but {want.blocked_by}"
     if want is not None:
         return "reach", f"{want.why}, so it intends the API server"
     return "blocked", f"custom VPC {pod.vpc} has no path to the API server and nothing in its intent asks for one"
@@ -107,7 +119,7 @@ def destinations(pod: TwinPod, places: Places) -> Iterator[Destination]:
         return
     count = 0
     for want in pod.intent.wants:
-        if want.kind == "api":
+        if want.kind == "api" or want.blocked_by:  # the tenant's own policy refuses it: not probed as reachable
             continue
         for d in _probes(want, places.address(want.network)):
             if count >= MAX_DESTINATION_PROBES:
@@ -126,3 +138,27 @@ def _probes(want: Want, ip: IPAddress) -> Iterator[Destination]:
     for p in want.ports:
         if p.protocol in ("TCP", "UDP"):
             yield Destination(ip, p.port, "udp" if p.protocol == "UDP" else "tcp", kind, why)
+
+
+def same_vpc_expectation(topo: Topology, src: TwinPod, dst: TwinPod, ip: IPAddress, port: int) -> tuple[Expect, str]:
+    """Must ``src`` reach ``dst`` (its eth0 ``ip``) in their VPC? Yes, unless their NetworkPolicies say no:
+    ``src``'s egress or ``dst``'s ingress (judged as Kube-OVN programs them, ``check.netpol``)."""
+    why = f"pods of VPC {src.vpc} reach each other"
+    policies = topo.netpolicies
+    if not policies:
+        return "reach", why
+    eth0 = src.nic(rules.PRIMARY_IFNAME)
+    src_ip = next((a for a in (eth0.ips if eth0 else ()) if a.version == ip.version), ip)
+    out = policies.egress(src.namespace, src.labels, rules.OVN_PROVIDER, Endpoint(ip, dst.namespace, dst.labels), port)
+    if not out.allowed:
+        return (
+            "blocked",
+            f"NetworkPolicy {out.policies} isolates the egress of {src.ref} and allows no connection to it",
+        )
+    inbound = Endpoint(src_ip, src.namespace, src.labels)
+    into = policies.ingress(dst.namespace, dst.labels, rules.OVN_PROVIDER, inbound, port)
+    if not into.allowed:
+        return "blocked", f"NetworkPolicy {into.policies} isolates the ingress of {dst.ref} and allows no connection"
+    if out.isolating or into.isolating:
+        return "reach", why + " (their NetworkPolicies allow it)"
+    return "reach", why

@@ -20,7 +20,7 @@ from typing import Literal
 
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn.dualstack import IPAddress
-from apibridge.twin.ovn.topology import Nic, Topology, TwinPod, iter_nics
+from apibridge.twin.ovn.topology import LspNic, Topology, TwinPod, iter_nics
 from apibridge.twin.proc import run
 
 ACL_PRIORITY_OFFSET = 1000  # northd: lflow priority = ACL priority + 1000
@@ -135,7 +135,7 @@ def _is_ipv6(text: str) -> bool:
         return False
 
 
-def _owner_of(topo: Topology, ip: IPAddress) -> tuple[str, Nic] | None:
+def _owner_of(topo: Topology, ip: IPAddress) -> tuple[str, LspNic] | None:
     for owner, nic in iter_nics(topo):
         if ip in nic.ips:
             return owner, nic

@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress
-from apibridge.twin.ovn.topology import Nic, Topology, TwinPod
+from apibridge.twin.ovn.topology import LspNic, Topology, TwinPod
 from apibridge.twin.pods import probe
 from apibridge.twin.proc import run
 from apibridge.twin.proof import intent
@@ -192,7 +192,7 @@ class VerifyReport:
 # --- the matrix -------------------------------------------------------------------------------------
 
 
-def _attachments(pod: TwinPod) -> tuple[Nic, ...]:
+def _attachments(pod: TwinPod) -> tuple[LspNic, ...]:
     return tuple(n for n in pod.nics if n.ifname != rules.PRIMARY_IFNAME)
 
 
@@ -274,7 +274,7 @@ class _Matrix:
     def api_for(self, pod: TwinPod) -> None:
         port = self.topo.api_port
         for vip in self.topo.api_cluster_ips:
-            expect, why = intent.api_expectation(pod, vip, port)  # from the intent, never the wiring
+            expect, why = intent.api_expectation(pod, vip, port, self.topo)  # from the intent, never the wiring
             self.add(pod, vip, port, "https", expect, "api", why)
 
     def same_vpc(self) -> None:
@@ -288,16 +288,9 @@ class _Matrix:
                 ips = sorted(eth0.ips, key=lambda a: a.version) if eth0 else []
                 ip = next((a for a in ips if a.version in _families(pod)), None)
                 if ip is not None:
-                    self.add(
-                        pod,
-                        ip,
-                        _first_tcp(peer),
-                        "tcp",
-                        "reach",
-                        "same-vpc",
-                        f"pods of VPC {pod.vpc} reach each other",
-                        to_pod=peer.ref,
-                    )
+                    port = _first_tcp(peer)
+                    expect, why = intent.same_vpc_expectation(self.topo, pod, peer, ip, port)
+                    self.add(pod, ip, port, "tcp", expect, "same-vpc", why, to_pod=peer.ref)
 
     def groups(self) -> dict[str, list[TwinPod]]:
         groups: dict[str, list[TwinPod]] = {}
@@ -394,8 +387,8 @@ class _Matrix:
             ips = sorted(eth0.ips, key=lambda a: a.version) if eth0 else []
             ip = next((a for a in ips if a.version in _families(src)), None)
             if ip is not None:
-                why = f"pods of VPC {src.vpc} reach each other"
-                self.add(src, ip, port, "tcp", "reach", "same-vpc", why, to_pod=dst.ref)
+                expect, why = intent.same_vpc_expectation(self.topo, src, dst, ip, port)
+                self.add(src, ip, port, "tcp", expect, "same-vpc", why, to_pod=dst.ref)
             if self.strict(src):
                 mine = {n.switch for n in _attachments(src)}
                 for nic in _attachments(dst):
@@ -413,14 +406,17 @@ class _Matrix:
                     self.add(src, ip, port, "tcp", "blocked", "cross-vpc", why, to_pod=dst.ref)
 
 
-def equivalence_key(pod: TwinPod) -> tuple[object, ...]:
+def equivalence_key(pod: TwinPod, policies: bool = False) -> tuple[object, ...]:
     """What makes two pods the same to the network: node, VPC, the bridge that selects them (its fence and
     destinations), each NIC's switch (subnet, its ACLs and port group) with its routes, and the ports it
     answers on, and what it intends to reach (check.intent): two pods wired alike but meaning different things
-    are judged apart. Addresses are not part of it: OVN treats the members of a subnet alike."""
+    are judged apart. With NetworkPolicies in the cluster, also its namespace and labels (what they select).
+    Addresses are not part of it: OVN treats the members of a subnet alike."""
     nics = tuple((n.ifname, n.switch, n.routes, n.default_route) for n in pod.nics)
     ports = tuple(sorted((p.port, p.protocol) for p in pod.ports))
-    return (pod.node, pod.vpc, pod.bridge, nics, ports, pod.intent)
+    # what NetworkPolicies make of it: selected by a policy, or named as one's peer (both go by labels)
+    policy = (pod.namespace, tuple(sorted(pod.labels.items()))) if policies else ()
+    return (pod.node, pod.vpc, pod.bridge, nics, ports, pod.intent, policy)
 
 
 @dataclass(frozen=True)
@@ -457,7 +453,7 @@ def class_expectations(
     m = _Matrix(topo, netns_of)
     classes: dict[tuple[object, ...], list[TwinPod]] = {}
     for pod in sorted(m.pods, key=lambda p: p.ref):
-        classes.setdefault(equivalence_key(pod), []).append(pod)
+        classes.setdefault(equivalence_key(pod, bool(topo.netpolicies)), []).append(pod)
     members = list(classes.values())
     pairs = 0
     for group in members:
@@ -567,7 +563,7 @@ def verify(
             _route_batch(netns_of[ref], "replace", routes)
         count = [0]
 
-        def tick(_: int, __: probe.Outcome) -> None:
+        def tick(_: int, __: probe.ProbeResult) -> None:
             count[0] += 1
             if done is not None:
                 done(count[0], len(exps))

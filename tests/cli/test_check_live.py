@@ -1,0 +1,140 @@
+"""``apibridge check --kubeconfig`` on the real API server: the cluster's listed kinds are a closed world (a NAD
+a pod names that the cluster lacks is missing: an error), files given alongside are applied on top of it, and
+the same objects as files alone stay open-world (unknown: a warning)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from apibridge.kubeovn import rules
+from kube.cluster import KubeCluster
+from kube.incluster import apply_all, reset
+
+from .support import Invoke
+
+pytestmark = [pytest.mark.kube]
+
+NS = "live-check"
+NETWORKS = rules.NETWORKS_ANNOTATION
+
+
+def world() -> list[dict[str, Any]]:
+    """A tenant VPC with a pod that attaches a macvlan NAD (nothing to do with API access)."""
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Vpc",
+            "metadata": {"name": "live-vpc"},
+            "spec": {"namespaces": [NS]},
+        },
+        {
+            "apiVersion": rules.KUBEOVN_API,
+            "kind": "Subnet",
+            "metadata": {"name": "live-subnet"},
+            "spec": {"vpc": "live-vpc", "protocol": "IPv4", "cidrBlock": "10.77.0.0/24", "namespaces": [NS]},
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "app", "namespace": NS, "annotations": {NETWORKS: f"{NS}/macvlan-conf"}},
+            "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+        },
+    ]
+
+
+def macvlan() -> dict[str, Any]:
+    return {
+        "apiVersion": rules.NAD_API,
+        "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": "macvlan-conf", "namespace": NS},
+        "spec": {"config": '{"cniVersion": "0.3.1", "type": "macvlan"}'},
+    }
+
+
+@pytest.fixture
+def live(kube: KubeCluster) -> KubeCluster:
+    reset(kube)
+    apply_all(kube, world()[:1])
+    kube.wait(lambda: kube.get("v1", "serviceaccounts", "default", NS), what=f"namespace {NS}'s ServiceAccount")
+    apply_all(kube, world()[1:])
+    return kube
+
+
+def findings(stdout: str) -> dict[str, dict[str, Any]]:
+    return {f"{f['code']} {f['object']}": f for f in json.loads(stdout)["findings"]}
+
+
+def test_a_nad_the_cluster_lacks_is_missing_but_unknown_in_files(
+    live: KubeCluster, invoke: Invoke, tmp_path: Path
+) -> None:
+    pod = f"Pod/{NS}/app"
+    # files alone: open world, the NAD is unknown (a warning) and check passes
+    files = tmp_path / "world.yaml"
+    files.write_text(yaml.safe_dump_all(world()))
+    offline = invoke("check", str(files), "--service-cidr", "10.96.0.0/12", "-o", "json")
+    assert offline.exit_code == 0, offline.output
+    assert findings(offline.stdout)[f"AB044 {pod}"]["severity"] == "warning"
+    # the live cluster: the NADs were listed, so it is missing (an error) and check fails
+    result = invoke("check", "--kubeconfig", str(live.kubeconfig), "-o", "json")
+    assert result.exit_code == 1, result.output
+    found = findings(result.stdout)
+    assert f"AB044 {pod}" not in found
+    error = found[f"AB031 {pod}"]
+    assert error["severity"] == "error" and "does not exist in the cluster" in error["message"], error
+    assert error["file"] == "cluster"
+    # the same cluster with the NAD in a file applied on top: nothing missing
+    nad_file = tmp_path / "nad.yaml"
+    nad_file.write_text(yaml.safe_dump(macvlan()))
+    with_file = invoke("check", "--kubeconfig", str(live.kubeconfig), str(nad_file), "-o", "json")
+    assert with_file.exit_code == 0, with_file.output
+    assert not {k for k in findings(with_file.stdout) if k.startswith(("AB031", "AB044"))}
+    # once the cluster has it, too
+    apply_all(live, [macvlan()])
+    assert invoke("check", "--kubeconfig", str(live.kubeconfig)).exit_code == 0
+
+
+def test_a_file_replaces_the_cluster_object_of_the_same_name(live: KubeCluster, invoke: Invoke, tmp_path: Path) -> None:
+    """The file's Subnet (a gateway outside its CIDR) is what gets checked, not the cluster's sound one."""
+    subnet = world()[2]
+    subnet["spec"]["gateway"] = "10.99.0.1"
+    changed = tmp_path / "subnet.yaml"
+    changed.write_text(yaml.safe_dump(subnet))
+    apply_all(live, [macvlan()])
+    before = invoke("check", "--kubeconfig", str(live.kubeconfig), "-o", "json")
+    assert before.exit_code == 0, before.output
+    after = invoke("check", "--kubeconfig", str(live.kubeconfig), str(changed), "-o", "json")
+    assert after.exit_code == 1, after.output
+    about = [f for f in json.loads(after.stdout)["findings"] if f["object"] == "Subnet/live-subnet"]
+    assert any(f["severity"] == "error" and f["file"] == str(changed) for f in about), about
+
+
+def test_check_without_files_or_cluster_is_a_usage_error(invoke: Invoke) -> None:
+    result = invoke("check")
+    assert result.exit_code == 2 and "--kubeconfig" in result.stderr
+
+
+def test_an_unreachable_cluster_is_one_line_and_exit_2(invoke: Invoke, tmp_path: Path) -> None:
+    config = tmp_path / "kubeconfig"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "x",
+                "clusters": [
+                    {"name": "x", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}
+                ],
+                "users": [{"name": "x", "user": {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "x", "user": "x"}}],
+            }
+        )
+    )
+    result = invoke("check", "--kubeconfig", str(config))
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "error:" in result.stderr
