@@ -10,6 +10,7 @@ from __future__ import annotations
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import parse_text
 from apibridge.plan.planner import plan
+from apibridge.twin.lab import LAB_NODE
 from apibridge.twin.ovn.topology import Topology, build_topology
 
 NODES = "".join(
@@ -49,7 +50,7 @@ ports: [{name: https, port: 6443, protocol: TCP}]
 
 
 def topology(text: str) -> Topology:
-    cluster = Cluster.from_documents(parse_text(text, "export.yaml"), lab_defaults=True)
+    cluster = Cluster.from_documents(parse_text(text, "export.yaml"), assume_node=LAB_NODE)
     return build_topology(cluster, plan(cluster))
 
 
