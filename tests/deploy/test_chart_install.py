@@ -32,6 +32,15 @@ CRD = "apibridges.apibridge.dev"
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
     """A control plane of its own, without the ApiBridge CRD: here Helm installs, adopts and keeps it."""
     with running(tmp_path_factory.mktemp("kube-helm"), with_chart_crd=False) as cluster:
+        # the namespaces the value sets name (settings.dnsService: openshift-dns/dns-default), as their clusters have
+        for name in sorted(
+            {
+                v["settings"]["dnsService"].split("/")[0]
+                for v in SCENARIOS.values()
+                if "dnsService" in v.get("settings", {})
+            }
+        ):
+            ensure_namespace(cluster, name)
         yield cluster
 
 

@@ -39,7 +39,7 @@ def _b64(data: bytes) -> str:
 
 
 def healthy(
-    *, ca_days: int = 3650, cert_days: int = 365, lease_age: float = 2.0, at: dt.datetime = NOW
+    *, ca_days: int = 3650, cert_days: int = 365, lease_age: float = 2.0, at: dt.datetime | None = None
 ) -> dict[str, Any]:
     ca = CertificateAuthority.create("test", valid_for=dt.timedelta(days=ca_days))
     serving = ca.issue(["apibridge-webhook.apibridge-system.svc"])
@@ -62,6 +62,7 @@ def healthy(
             }
         ],
     }
+    at = at or dt.datetime.now(dt.UTC)  # now, not at collection: the certificates are made now
     renew = (at - dt.timedelta(seconds=lease_age)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     bridge = {
         "apiVersion": "apibridge.dev/v1alpha1",
@@ -102,8 +103,9 @@ def failures(report: InstallReport) -> list[str]:
     return [c.message for c in report.checks if not c.ok]
 
 
-def check(objects: dict[str, Any], *, at: dt.datetime = NOW, **kwargs: Any) -> InstallReport:
-    return run_checks(FakeApi(objects, **kwargs), now=lambda: at)
+def check(objects: dict[str, Any], *, at: dt.datetime | None = None, **kwargs: Any) -> InstallReport:
+    when = at or dt.datetime.now(dt.UTC)
+    return run_checks(FakeApi(objects, **kwargs), now=lambda: when)
 
 
 def test_a_healthy_install_passes_every_check() -> None:
