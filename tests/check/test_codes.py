@@ -44,6 +44,7 @@ from .kit import (
 )
 
 VPC1 = vpc("vpc1", "ns1")
+NS1 = "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns1}\n"
 API_EP_EXTERNAL = """
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
@@ -84,6 +85,7 @@ class Case:
     field: str | None = None  # ... and the start of its field
     config: Settings | None = None  # for the trigger only
     id: str = ""
+    listed: frozenset[str] = frozenset()  # kinds listed from a live cluster (closed world), for both
 
 
 def s(cidr: str = "10.1.0.0/24", **spec: object) -> list[str]:
@@ -150,6 +152,7 @@ CASES = [
         "spec.cidrBlock",
     ),
     Case("AB017", s(vpc="nope"), s(vpc="ovn-cluster"), "Subnet/s", "spec.vpc"),
+    Case("AB028", s(vpc="nope"), s(vpc="ovn-cluster"), "Subnet/s", "spec.vpc", listed=frozenset({"Vpc"})),
     Case("AB018", s(acls=[{**FENCE[0], "priority": 40000}]), s(acls=FENCE), "Subnet/s", "spec.acls[0].priority"),
     Case(
         "AB018",
@@ -255,6 +258,14 @@ CASES = [
         POD,
         NETWORKS_FIELD,
         id="subnet-evidence",
+    ),
+    Case(  # closed world (Namespaces listed live): a pod in a namespace the cluster lacks is refused
+        "AB046",
+        [VPC1, pod()],
+        [VPC1, NS1, pod()],
+        POD,
+        "metadata.namespace",
+        listed=frozenset({"Namespace"}),
     ),
     Case(  # open world: a macvlan NAD the input does not contain is unknown, not missing
         "AB044",
@@ -685,7 +696,7 @@ def _id(case: Case) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_triggers(case: Case) -> None:
-    found = by_code(run(*case.trigger, config=case.config), case.code)
+    found = by_code(run(*case.trigger, config=case.config, listed=case.listed), case.code)
     assert found, f"{case.code} not reported"
     if case.obj is not None:
         assert any(f.obj == case.obj for f in found), [f.obj for f in found]
@@ -700,7 +711,7 @@ def test_triggers(case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=_id)
 def test_does_not_trigger(case: Case) -> None:
-    assert case.code not in codes(run(*case.clean))
+    assert case.code not in codes(run(*case.clean, listed=case.listed))
 
 
 def test_every_code_has_a_case() -> None:
@@ -711,6 +722,6 @@ def test_every_code_has_a_case() -> None:
 
 def test_every_emitted_code_is_registered_with_its_severity() -> None:
     for case in CASES:
-        for f in run(*case.trigger, config=case.config):
+        for f in run(*case.trigger, config=case.config, listed=case.listed):
             assert f.code in CODES, f
             assert f.severity == CODES[f.code].severity, f

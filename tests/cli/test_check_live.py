@@ -114,6 +114,58 @@ def test_a_file_replaces_the_cluster_object_of_the_same_name(live: KubeCluster, 
     assert any(f["severity"] == "error" and f["file"] == str(changed) for f in about), about
 
 
+def test_a_vpc_the_cluster_lacks_is_missing_but_unknown_in_files(
+    live: KubeCluster, invoke: Invoke, tmp_path: Path
+) -> None:
+    """Vpcs are listed completely: a Subnet naming one the cluster lacks stays pending there (an error); the
+    same Subnet in files alone names a VPC merely not in the input (a warning)."""
+    apply_all(live, [macvlan()])
+    orphan = {
+        "apiVersion": rules.KUBEOVN_API,
+        "kind": "Subnet",
+        "metadata": {"name": "live-orphan"},
+        "spec": {"vpc": "live-gone", "protocol": "IPv4", "cidrBlock": "10.78.0.0/24"},
+    }
+    apply_all(live, [orphan])
+    files = tmp_path / "world.yaml"
+    files.write_text(yaml.safe_dump_all([*world(), macvlan(), orphan]))
+    offline = invoke("check", str(files), "--service-cidr", "10.96.0.0/12", "-o", "json")
+    assert offline.exit_code == 0, offline.output
+    assert findings(offline.stdout)["AB017 Subnet/live-orphan"]["severity"] == "warning"
+    result = invoke("check", "--kubeconfig", str(live.kubeconfig), "-o", "json")
+    assert result.exit_code == 1, result.output
+    found = findings(result.stdout)
+    assert "AB017 Subnet/live-orphan" not in found
+    error = found["AB028 Subnet/live-orphan"]
+    assert error["severity"] == "error" and "does not exist in the cluster" in error["message"], error
+
+
+def test_a_file_pod_in_a_namespace_the_cluster_lacks_is_refused(
+    live: KubeCluster, invoke: Invoke, tmp_path: Path
+) -> None:
+    """Namespaces are listed completely: a file's pod in a namespace the cluster does not have is one the API
+    server refuses (an error); from files alone the namespace is only implied."""
+    apply_all(live, [macvlan()])
+    stray = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "stray", "namespace": "live-nowhere"},
+        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+    }
+    pod_file = tmp_path / "stray.yaml"
+    pod_file.write_text(yaml.safe_dump(stray))
+    offline = invoke("check", str(pod_file), "--service-cidr", "10.96.0.0/12", "-o", "json")
+    assert offline.exit_code == 0, offline.output
+    assert not [k for k in findings(offline.stdout) if k.startswith("AB046")]
+    result = invoke("check", "--kubeconfig", str(live.kubeconfig), str(pod_file), "-o", "json")
+    assert result.exit_code == 1, result.output
+    error = findings(result.stdout)["AB046 Pod/live-nowhere/stray"]
+    assert error["severity"] == "error" and error["field"] == "metadata.namespace", error
+    assert "does not exist in the cluster" in error["message"]
+    # the pods the cluster itself holds are in namespaces it has: nothing to report
+    assert not [k for k in findings(result.stdout) if k.startswith("AB046") and "stray" not in k]
+
+
 def test_check_without_files_or_cluster_is_a_usage_error(invoke: Invoke) -> None:
     result = invoke("check")
     assert result.exit_code == 2 and "--kubeconfig" in result.stderr

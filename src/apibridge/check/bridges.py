@@ -101,12 +101,13 @@ def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Find
                 )
             )
         if b.vpc in cluster.vpcs and b.vpc != rules.DEFAULT_VPC and not stats.selected.get(name):
+            where = "in the cluster" if "Pod" in cluster.listed else "in the input"  # listed live: all there are
             out.append(
                 finding(
                     "AB113",
                     ref,
                     "spec.podSelector",
-                    f"no pod or pod template of VPC {b.vpc} in the input matches the selectors (or all opted out)",
+                    f"no pod or pod template of VPC {b.vpc} {where} matches the selectors (or all opted out)",
                     "fine if the pods come later; otherwise check the selectors against the pod labels",
                 )
             )

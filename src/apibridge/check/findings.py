@@ -85,6 +85,8 @@ CODES: dict[str, CodeInfo] = {
     "AB015": CodeInfo("error", "Default-VPC overlay subnet contains a node InternalIP"),
     "AB016": CodeInfo("error", "Subnet CIDR overlaps another subnet of the same VPC and VLAN"),
     "AB017": CodeInfo("warning", "Subnet's VPC is not in the input"),
+    # the same, with the Vpcs listed from a live cluster (closed world): missing, not unknown
+    "AB028": CodeInfo("error", "Subnet's VPC does not exist in the cluster (Kube-OVN keeps the subnet pending)"),
     "AB018": CodeInfo("error", "Subnet ACL entry is invalid (direction, action, priority 0-32767, empty match)"),
     "AB019": CodeInfo("error", "Custom-VPC subnet lists a namespace that its VPC does not"),
     "AB020": CodeInfo("error", "Default-VPC subnet lists namespaces of a custom VPC"),
@@ -113,6 +115,8 @@ CODES: dict[str, CodeInfo] = {
     "AB041": CodeInfo("warning", "Attachment subnet's provider names a NAD that is not in the input"),
     "AB042": CodeInfo("error", "Two attachments of a pod get the same interface name"),
     "AB044": CodeInfo("warning", "Pod references a NAD the input does not contain (unknown, not missing)"),
+    # a file's pod on top of a live cluster whose Namespaces were listed (closed world)
+    "AB046": CodeInfo("error", "Pod's namespace does not exist in the cluster (the API server refuses the pod)"),
     "AB045": CodeInfo("error", "kube-ovn NAD config has no server_socket (kube-ovn-cni fails every pod using it)"),
     "AB043": CodeInfo("error", "Pod network annotations where no pod carries them (workload metadata, mis-indented)"),
     # --- planner problems (apibridge.plan, converted 1:1) and ApiBridge intent --------------------------

@@ -20,11 +20,12 @@ from typing import Literal, TypeVar
 
 from apibridge.kubeovn import networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.model.cluster import IMPLIED, Cluster
 from apibridge.model.objects import Nad, PodLike, Subnet
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.types import BridgePlan
 
-from .findings import CODES, Finding
+from .findings import CODES, Finding, finding
 from .index import View, effective_gateway
 from .intent import intent_context, pod_intent
 from .intervals import PointIndex
@@ -518,6 +519,25 @@ def _network_keys(value: object) -> list[str]:
             or k == rules.PRIMARY_LOGICAL_SWITCH_ANNOTATION
         )
     )
+
+
+def absent_namespace(cluster: Cluster, pod: PodLike) -> list[Finding]:
+    """AB046: a pod (or workload) in a namespace that a live cluster's complete listing of Namespaces does not
+    have — one from a file applied on top, whose create the API server refuses (``namespaces "x" not found``).
+    From files alone the model implies the namespace (open world: it is merely not in the input)."""
+    ns = cluster.namespaces.get(pod.namespace)
+    implied = ns is None or ns.meta.location.source == IMPLIED
+    if not implied or "Namespace" not in cluster.listed:
+        return []
+    return [
+        finding(
+            "AB046",
+            pod.meta.ref,
+            "metadata.namespace",
+            f"namespace {pod.namespace!r} does not exist in the cluster, so the API server refuses this object",
+            f"create Namespace {pod.namespace} first, or fix metadata.namespace",
+        )
+    ]
 
 
 def misplaced(pod: PodLike) -> list[Finding]:

@@ -332,13 +332,16 @@ def _vpc_rules(report: SubnetReporter, view: View, s: Subnet, custom_ns: dict[st
         return
     vpc = view.cluster.vpcs.get(s.vpc)
     if vpc is None:
+        # Vpcs listed from a live cluster are a closed world: absent there is missing (AB028), not unknown
         yield report(
-            "AB017",
+            "AB028" if rules.VPC_KIND.kind in view.cluster.listed else "AB017",
             s,
             "spec.vpc",
             f"VPC {s.vpc!r} {view.cluster.absent(rules.VPC_KIND.kind)}; Kube-OVN keeps the subnet pending until "
             "it exists",
-            f"create Vpc {s.vpc}, or include it in the input",
+            f"create Vpc {s.vpc}, or fix spec.vpc"
+            if rules.VPC_KIND.kind in view.cluster.listed
+            else f"create Vpc {s.vpc}, or include it in the input",
         )
         return
     if s.vpc != rules.DEFAULT_VPC:

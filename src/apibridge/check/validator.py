@@ -19,7 +19,7 @@ from .bridges import BridgeStats, Selector, check_bridges
 from .findings import Finding, sort_findings
 from .index import build_view
 from .nads import check_nads
-from .pods import SAMPLES, PodAnalyzer, misplaced, pin
+from .pods import SAMPLES, PodAnalyzer, absent_namespace, misplaced, pin
 from .policies import check_policies
 from .subnets import check_subnets
 from .tenancy import check_tenancy
@@ -45,6 +45,7 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
             findings += pin(pod, analysis)
         if pod.template_path:
             findings += misplaced(pod)
+        findings += absent_namespace(cluster, pod)
 
     attachment_stats = AttachmentStats()
     nad_users: dict[tuple[str, str], tuple[int, list[str]]] = defaultdict(lambda: (0, []))

@@ -7,8 +7,10 @@ finding is an error, so CI can gate on it.
 With ``--kubeconfig``/``--context``/``--live`` it analyses the live cluster, plus any FILEs as if applied on
 top of it (a file's object replaces the cluster's of the same kind, namespace and name), like ``istioctl
 analyze``. The kinds listed from the API server (``install.LISTED_KINDS``, by the same listing as
-``apibridge doctor``) are listed completely, so for them the check is closed-world: a NAD a pod names that
-the cluster does not have is missing (an error), not unknown. Files alone stay open-world.
+``apibridge doctor``) are listed completely, so for them the check is closed-world (``Cluster.listed``): a NAD
+a pod names that the cluster does not have is missing (AB031, an error), not unknown (AB044); a Subnet's VPC
+the cluster lacks keeps it pending (AB028, not AB017); a file's pod in a namespace the cluster lacks is refused
+by the API server (AB046, where files alone imply the namespace). Files alone stay open-world.
 """
 
 from __future__ import annotations

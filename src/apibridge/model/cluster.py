@@ -75,6 +75,7 @@ MODELLED_GROUPS = {
 }
 
 KUBE_SYSTEM = "kube-system"
+IMPLIED = "(implied)"  # the source of an object the model implies (a pod's Namespace absent from the input)
 
 
 @dataclass(frozen=True)
@@ -337,7 +338,7 @@ class Cluster:
                     None,
                     {rules.NAMESPACE_NAME_LABEL: pod.namespace},
                     {},
-                    Location("(implied)", None, f"Namespace/{pod.namespace}"),
+                    Location(IMPLIED, None, f"Namespace/{pod.namespace}"),
                 )
                 self.namespaces[pod.namespace] = o.Namespace(meta)
         self._invalidate()
