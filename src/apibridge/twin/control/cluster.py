@@ -386,6 +386,8 @@ def start_control_plane(kp: KubePlace, settings: KubeSettings, progress: object 
             f"--authentication-kubeconfig={root / 'scheduler.kubeconfig'}",
             f"--authorization-kubeconfig={root / 'scheduler.kubeconfig'}",
             "--leader-elect=false", "--bind-address=127.0.0.1", "--secure-port=0", "--v=1",
+            # client-go's 50 qps / burst 100 would queue a burst's bindings and events behind each other
+            "--kube-api-qps=200", "--kube-api-burst=400",
         ], netns=netns)  # fmt: skip
 
 
