@@ -153,6 +153,7 @@ CASES = [
     ),
     Case("AB017", s(vpc="nope"), s(vpc="ovn-cluster"), "Subnet/s", "spec.vpc"),
     Case("AB028", s(vpc="nope"), s(vpc="ovn-cluster"), "Subnet/s", "spec.vpc", listed=frozenset({"Vpc"})),
+    Case("AB029", s(), [vpc("ovn-cluster"), *s()], "Vpc/ovn-cluster", "metadata.name", listed=frozenset({"Vpc"})),
     Case("AB018", s(acls=[{**FENCE[0], "priority": 40000}]), s(acls=FENCE), "Subnet/s", "spec.acls[0].priority"),
     Case(
         "AB018",

@@ -166,6 +166,52 @@ def test_a_file_pod_in_a_namespace_the_cluster_lacks_is_refused(
     assert not [k for k in findings(result.stdout) if k.startswith("AB046") and "stray" not in k]
 
 
+def test_kube_ovns_own_objects_the_cluster_lacks_are_reported_not_assumed(
+    live: KubeCluster, invoke: Invoke, tmp_path: Path
+) -> None:
+    """Vpcs and Subnets are listed completely: without kube-ovn-controller's default VPC and Subnets (this API
+    server runs no Kube-OVN) they do not exist — a warning each (AB029) — where files alone assume them."""
+    apply_all(live, [macvlan()])
+    files = tmp_path / "world.yaml"
+    files.write_text(yaml.safe_dump_all([*world(), macvlan()]))
+    offline = invoke("check", str(files), "--service-cidr", "10.96.0.0/12", "-o", "json")
+    assert offline.exit_code == 0, offline.output
+    assert not [k for k in findings(offline.stdout) if k.startswith("AB029")]
+    result = invoke("check", "--kubeconfig", str(live.kubeconfig), "-o", "json")
+    assert result.exit_code == 0, result.output  # warnings: checked as Kube-OVN would create them
+    found = findings(result.stdout)
+    for obj in (f"Vpc/{rules.DEFAULT_VPC}", f"Subnet/{rules.DEFAULT_SUBNET}", f"Subnet/{rules.JOIN_SUBNET}"):
+        warning = found[f"AB029 {obj}"]
+        assert warning["severity"] == "warning" and "does not exist in the cluster" in warning["message"], warning
+    # once kube-ovn-controller's objects are there, nothing is assumed
+    apply_all(
+        live,
+        [
+            {"apiVersion": rules.KUBEOVN_API, "kind": "Vpc", "metadata": {"name": rules.DEFAULT_VPC}, "spec": {}},
+            {
+                "apiVersion": rules.KUBEOVN_API,
+                "kind": "Subnet",
+                "metadata": {"name": rules.JOIN_SUBNET},
+                "spec": {"protocol": "IPv4", "cidrBlock": rules.JOIN_CIDR, "gateway": "100.64.0.1"},
+            },
+            {
+                "apiVersion": rules.KUBEOVN_API,
+                "kind": "Subnet",
+                "metadata": {"name": rules.DEFAULT_SUBNET},
+                "spec": {
+                    "protocol": "IPv4",
+                    "cidrBlock": rules.DEFAULT_CIDR,
+                    "default": True,
+                    "vpc": rules.DEFAULT_VPC,
+                },
+            },
+        ],
+    )
+    again = invoke("check", "--kubeconfig", str(live.kubeconfig), "-o", "json")
+    assert again.exit_code == 0, again.output
+    assert not [k for k in findings(again.stdout) if k.startswith("AB029")], again.stdout
+
+
 def test_check_without_files_or_cluster_is_a_usage_error(invoke: Invoke) -> None:
     result = invoke("check")
     assert result.exit_code == 2 and "--kubeconfig" in result.stderr

@@ -87,6 +87,7 @@ CODES: dict[str, CodeInfo] = {
     "AB017": CodeInfo("warning", "Subnet's VPC is not in the input"),
     # the same, with the Vpcs listed from a live cluster (closed world): missing, not unknown
     "AB028": CodeInfo("error", "Subnet's VPC does not exist in the cluster (Kube-OVN keeps the subnet pending)"),
+    "AB029": CodeInfo("warning", "Kube-OVN's default VPC or Subnet does not exist in the cluster (checked as assumed)"),
     "AB018": CodeInfo("error", "Subnet ACL entry is invalid (direction, action, priority 0-32767, empty match)"),
     "AB019": CodeInfo("error", "Custom-VPC subnet lists a namespace that its VPC does not"),
     "AB020": CodeInfo("error", "Default-VPC subnet lists namespaces of a custom VPC"),

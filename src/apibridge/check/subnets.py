@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
+from apibridge.model.cluster import Cluster
 from apibridge.model.objects import Subnet
 
 from .findings import Finding, finding
@@ -451,6 +452,26 @@ def overlap_findings(report: SubnetReporter, subnets: Iterable[Subnet]) -> list[
                     "spec.cidrBlock",
                     f"cidr {cidr} overlaps subnet {other.name} cidr {other_cidr} in {scope}",
                     "give each subnet of a VPC its own range",
+                )
+            )
+    return out
+
+
+def absent_defaults(cluster: Cluster) -> list[Finding]:
+    """AB029: what the model assumes Kube-OVN (or kubeadm) created — the default VPC, the join and default
+    Subnets — where a live cluster's complete listing of that kind shows it does not exist. From files it is an
+    assumption (printed as such); listed live, it is a cluster whose Kube-OVN has not made its own objects."""
+    out: list[Finding] = []
+    for a in cluster.assumptions:
+        if a.whole and a.obj.split("/", 1)[0] in cluster.listed:
+            out.append(
+                finding(
+                    "AB029",
+                    a.obj,
+                    "metadata.name",
+                    f"{a.obj} does not exist in the cluster; checked as if it did ({a.what})",
+                    "is Kube-OVN installed and running? kube-ovn-controller creates it at start "
+                    "(kubectl -n kube-system get deploy kube-ovn-controller)",
                 )
             )
     return out

@@ -21,7 +21,7 @@ from .index import build_view
 from .nads import check_nads
 from .pods import SAMPLES, PodAnalyzer, absent_namespace, misplaced, pin
 from .policies import check_policies
-from .subnets import check_subnets
+from .subnets import absent_defaults, check_subnets
 from .tenancy import check_tenancy
 
 
@@ -59,6 +59,7 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
             nad_users[nad_ref] = (count + analysis.pods, sorted(samples + analysis.samples)[:SAMPLES])
 
     findings += check_subnets(view)
+    findings += absent_defaults(cluster)
     findings += check_nads(view, nad_users, providers_named)
     findings += check_attachments(view, attachment_stats)
     findings += check_bridges(cluster, plan, bridge_stats)

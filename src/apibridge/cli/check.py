@@ -10,7 +10,8 @@ analyze``. The kinds listed from the API server (``install.LISTED_KINDS``, by th
 ``apibridge doctor``) are listed completely, so for them the check is closed-world (``Cluster.listed``): a NAD
 a pod names that the cluster does not have is missing (AB031, an error), not unknown (AB044); a Subnet's VPC
 the cluster lacks keeps it pending (AB028, not AB017); a file's pod in a namespace the cluster lacks is refused
-by the API server (AB046, where files alone imply the namespace). Files alone stay open-world.
+by the API server (AB046, where files alone imply the namespace); Kube-OVN's default VPC and Subnets, which
+files alone assume, are reported when the cluster lacks them (AB029). Files alone stay open-world.
 """
 
 from __future__ import annotations
