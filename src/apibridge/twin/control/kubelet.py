@@ -82,7 +82,8 @@ LEASE_SECONDS = 40
 RENEW_EVERY = 10.0
 HEARTBEAT_EVERY = 60.0
 DEBOUNCE = 0.02
-TRIM_IDLE = 5.0  # seconds without a change before the OVSDB servers are compacted
+TRIM_IDLE = 5.0  # seconds without a pass before the OVSDB servers are compacted
+TRIM_EVERY = 120.0  # ... or at least this often while passes never stop
 KUBELET_VERSION = "v1.36.3"
 CAPACITY = {"cpu": "8", "memory": "16Gi", "pods": "110", "ephemeral-storage": "100Gi"}
 MANAGER = "apibridge-twin-kubelet"
@@ -338,6 +339,7 @@ class Agent:
         # nodes would report in parallel.
         self.reports = ThreadPoolExecutor(max_workers=PATCH_WORKERS, thread_name_prefix="report")
         self.untrimmed = False  # a pass ran since the OVSDB servers were last compacted
+        self.last_pass = self.last_trim = time.monotonic()  # when the last pass ended, when the servers were trimmed
         self.last_model = ""  # fingerprint of the documents the twin was last reconciled to
         self.last_parts: dict[str, str] = {}  # the same per object (``kind/namespace/name``): what changed
         self.lab = Lab(place)
@@ -430,7 +432,7 @@ class Agent:
         tmp.replace(path)
         t0 = time.monotonic()
         report = self.lab.up([str(path)], trim=False)  # trimmed once idle (``run``): not on a pod's path
-        self.untrimmed = True
+        self.untrimmed, self.last_pass = True, time.monotonic()
         desired = self.lab.last
         log.info(
             "reconciled in %.3fs: +%d -%d ~%d pods (%s)", time.monotonic() - t0, len(report.added),
@@ -525,6 +527,15 @@ class Agent:
             if exc.status != 404:
                 log.warning("reporting pod %s: %s", twin.ref, exc)
 
+    def _trim_when_due(self) -> None:
+        """What ``Lab.up`` does after a build (compact the OVSDB servers), once no pass ran for ``TRIM_IDLE`` s —
+        or, under changes that never settle, at least every ``TRIM_EVERY`` s."""
+        at = time.monotonic()
+        if self.untrimmed and (at - self.last_pass >= TRIM_IDLE or at - self.last_trim >= TRIM_EVERY):
+            self.untrimmed = False
+            self.last_trim = at
+            self.lab.daemons.trim()
+
     def run(self) -> None:
         self.register()
         threading.Thread(target=self.heartbeat_loop, name="heartbeat", daemon=True).start()
@@ -535,11 +546,11 @@ class Agent:
         ready = self.place.kube_dir / "agent.ready"
         first = True
         while not self.stopping.is_set():
-            if not first and not self.changed.wait(TRIM_IDLE if self.untrimmed else 1.0):
-                if self.untrimmed:  # what Lab.up does after a build, once the watch events have settled
-                    self.untrimmed = False
-                    self.lab.daemons.trim()
-                continue
+            if not first:
+                changed = self.changed.wait(1.0)
+                self._trim_when_due()
+                if not changed:
+                    continue
             self.stopping.wait(DEBOUNCE)
             self.changed.clear()
             try:
