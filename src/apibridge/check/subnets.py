@@ -471,7 +471,8 @@ def absent_defaults(cluster: Cluster) -> list[Finding]:
                     "metadata.name",
                     f"{a.obj} does not exist in the cluster; checked as if it did ({a.what})",
                     "is Kube-OVN installed and running? kube-ovn-controller creates it at start "
-                    "(kubectl -n kube-system get deploy kube-ovn-controller)",
+                    "(kubectl -n kube-system get deploy kube-ovn-controller); the model knows the join Subnet "
+                    f"by its default name {rules.JOIN_SUBNET!r} (--node-switch)",
                 )
             )
     return out
