@@ -101,3 +101,23 @@ def test_each_node_has_a_chassis_the_controller_finds_by_the_node_name(kovn_lab:
     for node, notes in nodes.items():
         chassis = notes["ovn.kubernetes.io/chassis"]
         assert hostname_of.get(chassis) == node, (node, chassis, hostname_of)
+
+
+def test_trace_follows_the_controllers_network(kovn_lab: KubeLab) -> None:
+    """The microflow goes to the router port's MAC the controller chose (random, not the model's), so the
+    ingress pod's trace is delivered to the API server's node, and the un-annotated pod's trace ends at the
+    router of its custom VPC (no route to the ClusterIP), not in a switch's L2 lookup."""
+    pod = kovn_lab.kubectl("get", "pods", "-n", "ingress-nginx", "-l", "app.kubernetes.io/name=ingress-nginx")
+    name = pod["items"][0]["metadata"]["name"]
+    ingress = kovn_lab.run("trace", f"ingress-nginx/{name}", "10.96.0.1:443", "--summary")
+    assert ingress.returncode == 0 and "delivered to node/kind-control-plane" in ingress.stdout, ingress.stdout
+    backend = kovn_lab.run("trace", "ingress-nginx/backend", "10.96.0.1:443", "--summary")
+    assert "l2_unknown" not in backend.stdout and "delivered to node" not in backend.stdout, backend.stdout
+
+
+def test_graph_draws_the_lab(kovn_lab: KubeLab, tmp_path: Path) -> None:
+    out = tmp_path / "lab.dot"
+    done = kovn_lab.run("graph", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "vpc-apiserver-subnet" in text and "tenant-a-subnet" in text

@@ -410,6 +410,11 @@ def up(
         if kube_ovn:
             desired = lab.last or lab.desired()
             ctl = kovn_controller.settings_for(desired.cluster, settings.service_cidrs, settings.node)
+            if fresh:  # the default Vpc as a restart finds it (kovn_controller.default_vpc says why)
+                vpc, status = kovn_controller.default_vpc()
+                _apply(kp, [vpc])
+                kubectl(kp, "patch", "vpc", kovn_controller.CLUSTER_ROUTER, "--subresource=status", "--type=merge",
+                        "-p", json.dumps(status))  # fmt: skip
             if kovn_controller.start(kp, settings, lab.daemons.paths, ctl):
                 progress("starting kube-ovn-controller")
                 report.started.append(kovn_controller.PROCESS)

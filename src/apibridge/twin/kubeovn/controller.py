@@ -13,6 +13,7 @@ the chart's ClusterRole is not what this lab tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
@@ -45,6 +46,24 @@ def settings_for(cluster: Cluster, service_cidrs: list[str], node: str) -> Contr
         ",".join(service_cidrs),
         node,
     )
+
+
+CLUSTER_ROUTER = "ovn-cluster"  # --cluster-router's default (pkg/controller/config.go, v1.16.2)
+
+
+def default_vpc() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The default Vpc and the status ``InitDefaultVpc`` gives it (pkg/controller/init.go, v1.16.2), created
+    before the controller starts — the restart path of a cluster, where the Vpc exists already.
+
+    Why: on a fresh start ``InitDefaultVpc`` creates the Vpc and sets ``status.standby``, while the Vpc's own
+    handlers merge-patch the *whole* status from their informer's copy (``handleUpdateVpcStatus``,
+    pkg/controller/vpc.go:188): when that copy predates InitDefaultVpc's update (seen under load on a 2-core
+    machine), ``standby`` goes back to false, the ``join`` Subnet waits for a standby Vpc ("the vpc
+    'ovn-cluster' not standby yet") and the Vpc waits for join's switch, for ever: init runs once per process.
+    A Vpc that already has that status gives every cached copy ``standby: true``."""
+    body = {"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": CLUSTER_ROUTER}, "spec": {}}
+    status = {"standby": True, "default": True, "router": CLUSTER_ROUTER, "defaultLogicalSwitch": rules.DEFAULT_SUBNET}
+    return body, {"status": status}
 
 
 def argv(kp: cp.KubePlace, paths: LabPaths, s: ControllerSettings) -> list[str]:
