@@ -21,7 +21,7 @@ import pytest
 from apibridge.twin.lab import Lab
 
 from .conftest import assert_clean, data, example
-from .test_kube_lab import KubeLab
+from .test_kube_lab import KUBECTL, KubeLab
 
 pytestmark = pytest.mark.ovn
 
@@ -121,3 +121,22 @@ def test_graph_draws_the_lab(kovn_lab: KubeLab, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     text = out.read_text()
     assert "vpc-apiserver-subnet" in text and "tenant-a-subnet" in text
+
+
+def test_the_controller_runs_as_the_charts_service_account(kovn_lab: KubeLab) -> None:
+    """Its token is ServiceAccount kube-system/ovn's (bound to the chart's system:ovn), not the lab's admin,
+    and nothing it needed for the seed was forbidden."""
+    from apibridge.twin.control import cluster as cp
+    from apibridge.twin.kubeovn import controller
+
+    kp = cp.KubePlace(kovn_lab.lab.place)
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+              "spec": {"token": controller.token_file(kp).read_text().strip()}}  # fmt: skip
+    kubeconfig = kovn_lab.run("kubeconfig").stdout.strip()
+    done = subprocess.run(
+        [str(KUBECTL), f"--kubeconfig={kubeconfig}", "create", "-f", "-", "-o", "json"],
+        input=json.dumps(review), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout)["status"]["user"]["username"] == "system:serviceaccount:kube-system:ovn"
+    log = (kovn_lab.lab.place.run_dir / "kube-kube-ovn-controller.log").read_text()
+    assert "forbidden" not in log.lower(), [line for line in log.splitlines() if "forbidden" in line.lower()][:5]
