@@ -85,9 +85,11 @@ def test_lab_diff_over_the_examples_and_the_corpus_finds_only_known_differences(
         assert reason in seen, f"known difference never seen in the corpus: {entry['table']} {entry['key']}"
 
 
-def test_lab_diff_without_files_or_lab_is_a_usage_error(base: Path) -> None:
+def test_lab_diff_without_files_or_of_an_absent_lab_says_so(base: Path) -> None:
     done = apibridge(base, "lab", "diff", timeout=60)
     assert done.returncode == 2 and "nothing to compare" in done.stderr, done.stderr
+    absent = apibridge(base, "lab", "diff", "--name", f"tn{uuid.uuid4().hex[:6]}", timeout=60)
+    assert absent.returncode == 3 and "is not up" in absent.stderr, absent.stderr
 
 
 @pytest.mark.xfail(

@@ -303,8 +303,9 @@ def diff_command(files: tuple[str, ...], name: str | None, keep: bool, settle: f
     """
     from apibridge.cli import lab_diff
 
-    if name is not None or files:
-        _open(name or "x")  # the root check, before anything is built
+    if (name is not None or files) and os.geteuid() != 0:
+        raise InputError("the lab needs root (network namespaces, Open vSwitch)", Location(field="FILE"),
+                         hint="run it with sudo")  # fmt: skip
     ui = Ui()
     with activity(ui.err, "starting") as step:
         try:

@@ -41,13 +41,13 @@ class DiffRun:
 def compare_running(name: str, settle: float = SETTLE) -> diff.DiffReport:
     """The model's rows against the controller's on running lab ``name``, once NB stops changing."""
     with Lab(locate(name)) as lab:
+        lab.require()  # "is not up", with the command that builds it
         if not lab.engine.kube_ovn:
             raise InputError(
                 f"lab {name!r} runs the {lab.engine.engine} engine: there is no controller's NB to compare with",
                 Location(field="--name"),
                 hint=f"apibridge lab up --kube --engine kube-ovn --name {name} FILE...",
             )
-        lab.require()
 
         def read() -> diff.DiffReport:
             return diff.compare(realize.desired(lab.desired().topology), realize.current(lab.nb()))
