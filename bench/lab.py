@@ -604,6 +604,55 @@ def keep(base: Path) -> Lab:
     return lab
 
 
+def engines(pods: int, base: Path, tag: str) -> dict[str, Any]:
+    """``--engines`` (issue 12): pod start, ``kubectl create`` to the pod's first API byte, one by one, on a
+    ``lab up --kube`` of examples/apibridge with each engine (bench/podstart.py's probe), model first."""
+    import ssl
+
+    import podstart  # bench/podstart.py, beside this script
+    from apibridge.twin.control.kubeapi import KubeApi
+
+    figures: dict[str, Any] = {"pods": pods}
+    env = {**os.environ, "APIBRIDGE_LAB_DIR": str(base)}
+    env.pop("KUBECONFIG", None)
+    for engine in ("model", "kube-ovn"):
+        name = f"be{tag}{engine[:1]}"
+        place = locate(name, base)
+        try:
+            t0 = time.monotonic()
+            up = subprocess.run(
+                [str(podstart.APIBRIDGE), "lab", "up", "--kube", "--engine", engine, "--name", name,
+                 str(REPO / "examples" / "apibridge")],
+                env=env, check=False, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            if up.returncode != 0:
+                raise RuntimeError(f"lab up --kube --engine {engine} failed ({up.returncode}): {up.stderr}{up.stdout}")
+            say(f"lab up --kube --engine {engine}: {time.monotonic() - t0:.1f} s")
+            ctx = ssl.create_default_context(cafile=str(place.ca_file))
+            token = (place.kube_dir / "pki" / "admin.token").read_text().strip()
+            settings = json.loads((place.kube_dir / "settings.json").read_text())
+            started = podstart.Started(
+                KubeApi(f"https://{settings['link_ip']}:{settings['port']}", place.ca_file, token)
+            )
+            times: list[float] = []
+            for i in range(pods):
+                pod = f"one-{i}"
+                start = time.monotonic()
+                podstart.create(str(place.kube_dir / "admin.kubeconfig"), [podstart.pod(pod)])
+                netns = place.pod_netns(podstart.NAMESPACE, pod)
+                times.append(podstart.wait_answer(started, pod, netns, ctx) - start)
+            started.informer.stop()
+            key = engine.replace("-", "_")
+            figures[f"engine_{key}_podstart_p50_s"] = round(statistics.median(times), 3)
+            figures[f"engine_{key}_podstart_p99_s"] = round(podstart.pct(times, 0.99), 3)
+            figures[f"engine_{key}_no_answer"] = sum(1 for t in times if t == float("inf"))
+            say(f"engine {engine}: pod start {podstart.summary(times)}")
+        finally:
+            subprocess.run([str(podstart.APIBRIDGE), "lab", "down", "--name", name], env=env, capture_output=True,
+                           check=False)  # fmt: skip
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pods", type=int, default=10, help="pods added one by one for the per-pod figure")
@@ -616,12 +665,21 @@ def main() -> int:
         default="",
         help="answered/unanswered probe concurrencies to measure on the last --sizes lab (e.g. 128/512,128/1024)",
     )
+    parser.add_argument(
+        "--engines", type=int, default=0, metavar="PODS", help="pod start with each engine, PODS pods (issue 12)"
+    )
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/lab.py needs root", file=sys.stderr)
         return 2
     base = Path(tempfile.mkdtemp(prefix="abb-", dir="/tmp"))
     tag = uuid.uuid4().hex[:4]
+    if args.engines:
+        try:
+            print(json.dumps(engines(args.engines, base, tag)))
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
+        return 0
     if args.concurrency:
         settings = [(int(a), int(b)) for a, b in (x.split("/") for x in args.concurrency.split(","))]
         try:

@@ -140,12 +140,15 @@ done
 # Third-party CRDs the tests install, as their projects publish them in their Go modules (the module zip
 # holds the repository's YAML): Kube-OVN's Vpc/Subnet/... and Multus' NetworkAttachmentDefinition; and
 # Kube-OVN's libovsdb models of OVN NB and SB, whose `schema` literal is the schema the controller needs
-# (apibridge.twin.kubeovn.schema reads it for `lab up --kube --engine kube-ovn`).
+# (apibridge.twin.kubeovn.schema reads it for `lab up --kube --engine kube-ovn`); and the chart's RBAC for
+# kube-ovn-controller (apibridge.twin.kubeovn.rbac; .txt: Helm templates, not applied as they are).
 # module | version | file in the module | name in .tools/crds
 CRD_SOURCES=(
   "github.com/kubeovn/kube-ovn|v1.16.2|charts/kube-ovn-v2/crds/kube-ovn-crd.yaml|kube-ovn-v1.16.2.yaml"
   "github.com/kubeovn/kube-ovn|v1.16.2|pkg/ovsdb/ovnnb/model.go|kube-ovn-v1.16.2-ovnnb-model.go.txt"
   "github.com/kubeovn/kube-ovn|v1.16.2|pkg/ovsdb/ovnsb/model.go|kube-ovn-v1.16.2-ovnsb-model.go.txt"
+  "github.com/kubeovn/kube-ovn|v1.16.2|charts/kube-ovn/templates/ovn-CR.yaml|kube-ovn-v1.16.2-ovn-CR.yaml.txt"
+  "github.com/kubeovn/kube-ovn|v1.16.2|charts/kube-ovn/templates/ovn-CRB.yaml|kube-ovn-v1.16.2-ovn-CRB.yaml.txt"
   "github.com/k8snetworkplumbingwg/network-attachment-definition-client|v1.7.7|artifacts/networks-crd.yaml|multus-nad-v1.7.7.yaml"
 )
 if [[ $only == "  " || $only == *" crds "* ]]; then

@@ -50,3 +50,40 @@ def test_the_reviewed_list_has_a_reason_and_a_source_for_every_entry(tmp_path: P
     bad.write_text('[{"table": "ACL", "key": "*", "reason": "because"}]')
     with pytest.raises(ValueError, match="lacks source"):
         diff.load_known(bad)
+
+
+ON_OVN_CLUSTER: list[diff.KnownDifference] = [
+    {"table": "Port_Group.ports", "key": "*", "model_only_router": "ovn-cluster", "reason": "r", "source": "s"}
+]
+PRIMARY, ATTACHMENT = "operator.tenant-b", "operator.tenant-b.apibridge-tenant-b.kube-system.ovn"
+
+
+def _pg(members: list[str]) -> NbModel:
+    m = NbModel()
+    m.pg_ports["deny.egress.tenant.b"] = frozenset(members)
+    m.lrps["ovn-cluster-apibridge-tenant-b"] = ("ovn-cluster", {"networks": ["100.100.2.1/24"]})
+    m.lrps["tenant-b-tenant-b-subnet"] = ("tenant-b", {"networks": ["10.0.2.1/24"]})
+    for switch, router in (("apibridge-tenant-b", "ovn-cluster"), ("tenant-b-subnet", "tenant-b")):
+        m.lsps[f"{switch}-{router}"] = (switch, {"type": "router", "options": {"router-port": f"{router}-{switch}"}})
+    m.lsps[ATTACHMENT] = ("apibridge-tenant-b", {"type": ""})
+    m.lsps[PRIMARY] = ("tenant-b-subnet", {"type": ""})
+    return m
+
+
+def test_a_model_only_router_entry_explains_missing_members_of_that_routers_switches_and_nothing_else() -> None:
+    model = _pg([PRIMARY, ATTACHMENT])
+    assert diff.compare(model, _pg([PRIMARY]), []).unexplained == 1
+    assert diff.compare(model, _pg([PRIMARY]), ON_OVN_CLUSTER).unexplained == 0
+    # a missing port of a custom VPC's switch, or a member only kube-ovn has, is not what the entry explains
+    assert diff.compare(model, _pg([ATTACHMENT]), ON_OVN_CLUSTER).unexplained == 1
+    assert diff.compare(_pg([PRIMARY]), _pg([PRIMARY, ATTACHMENT]), ON_OVN_CLUSTER).unexplained == 1
+
+
+def test_settled_reads_until_two_reads_agree() -> None:
+    reads = iter([_pg(["a"]), _pg(["a", "b"]), _pg(["a", "b"]), _pg(["c"])])
+
+    def read() -> diff.DiffReport:
+        return diff.compare(_pg(["a", "b"]), next(reads), [])
+
+    report = diff.settled(read, timeout=5, interval=0.01)
+    assert report.unexplained == 0

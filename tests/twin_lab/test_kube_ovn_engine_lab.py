@@ -21,7 +21,7 @@ import pytest
 from apibridge.twin.lab import Lab
 
 from .conftest import assert_clean, data, example
-from .test_kube_lab import KubeLab
+from .test_kube_lab import KUBECTL, KubeLab
 
 pytestmark = pytest.mark.ovn
 
@@ -101,3 +101,42 @@ def test_each_node_has_a_chassis_the_controller_finds_by_the_node_name(kovn_lab:
     for node, notes in nodes.items():
         chassis = notes["ovn.kubernetes.io/chassis"]
         assert hostname_of.get(chassis) == node, (node, chassis, hostname_of)
+
+
+def test_trace_follows_the_controllers_network(kovn_lab: KubeLab) -> None:
+    """The microflow goes to the router port's MAC the controller chose (random, not the model's), so the
+    ingress pod's trace is delivered to the API server's node, and the un-annotated pod's trace ends at the
+    router of its custom VPC (no route to the ClusterIP), not in a switch's L2 lookup."""
+    pod = kovn_lab.kubectl("get", "pods", "-n", "ingress-nginx", "-l", "app.kubernetes.io/name=ingress-nginx")
+    name = pod["items"][0]["metadata"]["name"]
+    ingress = kovn_lab.run("trace", f"ingress-nginx/{name}", "10.96.0.1:443", "--summary")
+    assert ingress.returncode == 0 and "delivered to node/kind-control-plane" in ingress.stdout, ingress.stdout
+    backend = kovn_lab.run("trace", "ingress-nginx/backend", "10.96.0.1:443", "--summary")
+    assert "l2_unknown" not in backend.stdout and "delivered to node" not in backend.stdout, backend.stdout
+
+
+def test_graph_draws_the_lab(kovn_lab: KubeLab, tmp_path: Path) -> None:
+    out = tmp_path / "lab.dot"
+    done = kovn_lab.run("graph", "-o", str(out))
+    assert done.returncode == 0, done.stderr
+    text = out.read_text()
+    assert "vpc-apiserver-subnet" in text and "tenant-a-subnet" in text
+
+
+def test_the_controller_runs_as_the_charts_service_account(kovn_lab: KubeLab) -> None:
+    """Its token is ServiceAccount kube-system/ovn's (bound to the chart's system:ovn), not the lab's admin,
+    and nothing it needed for the seed was forbidden."""
+    from apibridge.twin.control import cluster as cp
+    from apibridge.twin.kubeovn import controller
+
+    kp = cp.KubePlace(kovn_lab.lab.place)
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview",
+              "spec": {"token": controller.token_file(kp).read_text().strip()}}  # fmt: skip
+    kubeconfig = kovn_lab.run("kubeconfig").stdout.strip()
+    done = subprocess.run(
+        [str(KUBECTL), f"--kubeconfig={kubeconfig}", "create", "-f", "-", "-o", "json"],
+        input=json.dumps(review), capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout)["status"]["user"]["username"] == "system:serviceaccount:kube-system:ovn"
+    log = (kovn_lab.lab.place.run_dir / "kube-kube-ovn-controller.log").read_text()
+    assert "forbidden" not in log.lower(), [line for line in log.splitlines() if "forbidden" in line.lower()][:5]

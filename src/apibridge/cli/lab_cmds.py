@@ -38,6 +38,7 @@ from apibridge.twin.control.kubeapi import KubeApiError
 from apibridge.twin.health import DEFAULT_WAIT, LabUnhealthyError
 from apibridge.twin.lab import Lab
 from apibridge.twin.ovn.nb import NorthboundError
+from apibridge.twin.ovn.topology import Topology
 from apibridge.twin.pods.hub import HubError
 from apibridge.twin.pods.probe import DEFAULT_PARALLEL
 from apibridge.twin.proc import CommandError
@@ -111,6 +112,18 @@ def _wait_option(func: F) -> F:
         metavar="SECONDS",
         help="How long OVN may take to catch up (nb_cfg on every chassis) before the lab counts as lagging.",
     )(func)
+
+
+def _topology(lab: Lab) -> Topology:
+    """The lab's topology; on the kube-ovn engine with the controller's router-port MACs (twin.kubeovn.align),
+    so that trace's microflows, verify's explanations and graph match the NB the controller wrote."""
+    topo = lab.desired().topology
+    if lab.engine.kube_ovn:
+        from apibridge.twin.kubeovn import align
+        from apibridge.twin.ovn import realize
+
+        topo = align.router_macs(topo, realize.current(lab.nb()))
+    return topo
 
 
 def _dump(document: Any, output: str) -> None:
@@ -254,25 +267,55 @@ def lab_kube_up(ui: Ui, name: str, files: tuple[str, ...], output: str, engine: 
 
 
 @lab_group.command("diff")
-@_name_option()
+@click.argument("files", nargs=-1, metavar="[FILE...]")
+@click.option(
+    "--name",
+    default=None,
+    envvar=NAME_ENV,
+    metavar="NAME",
+    help="The kube-ovn lab to compare (with FILE: to apply them to; built and torn down when it does not exist). "
+    "Default with FILE: a new lab, torn down afterwards.",
+)
+@click.option("--keep", is_flag=True, help="With FILE: leave the lab it built up (to look at it).")
+@click.option(
+    "--settle",
+    type=float,
+    default=30.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long the controller may take to finish programming OVN before the rows are compared.",
+)
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
-def diff_command(name: str, output: str) -> None:
-    """The model's northbound rows against kube-ovn-controller's, on a lab built with --engine kube-ovn.
+def diff_command(files: tuple[str, ...], name: str | None, keep: bool, settle: float, output: str) -> None:
+    """The same manifests realized by the model and by the real kube-ovn-controller, compared row by row.
 
+    \b
+    apibridge lab diff examples/seed/          build a kube-ovn lab, compare, tear it down
+    apibridge lab diff --name LAB              compare a lab built with --engine kube-ovn
+
+    Load balancers and their switches, router policies and static routes, ACLs and port groups, switch ports
+    with addresses and options, NB_Global options; normalised for names and UUIDs that legitimately differ.
     Exit 1 when a difference is not in the reviewed list of known ones (docs/kube-ovn-engine.md).
-    """
-    from apibridge.twin.kubeovn import diff
-    from apibridge.twin.ovn import realize
 
-    with _open(name) as lab:
-        if not lab.engine.kube_ovn:
-            raise InputError(
-                f"lab {name!r} runs the {lab.engine.engine} engine: there is no controller's NB to compare with",
-                Location(field="--name"),
-                hint=f"apibridge lab up --kube --engine kube-ovn --name {name} FILE...",
-            )
-        result = diff.compare(realize.desired(lab.desired().topology), realize.current(lab.nb()))
+    \b
+    JSON: {"same": n, "differences": [{"table", "key", "model", "kube_ovn", "known"}], "unexplained": k}
+    """
+    from apibridge.cli import lab_diff
+
+    if (name is not None or files) and os.geteuid() != 0:
+        raise InputError("the lab needs root (network namespaces, Open vSwitch)", Location(field="FILE"),
+                         hint="run it with sudo")  # fmt: skip
+    ui = Ui()
+    with activity(ui.err, "starting") as step:
+        try:
+            run = lab_diff.run(files, name, keep=keep, progress=step, settle=settle)
+        except RuntimeError as exc:
+            ui.error(f"the lab failed: {exc}")
+            raise click.exceptions.Exit(EXIT_UNHEALTHY) from None
+    result = run.report
+    for pending in run.pending[:10]:
+        ui.warning(f"not running: {pending}")
     if output != "text":
         _dump(result.document(), output)
     else:
@@ -280,6 +323,10 @@ def diff_command(name: str, output: str) -> None:
             mark = f"known: {d.known}" if d.known else "UNEXPLAINED"
             click.echo(f"{d.table} {d.key}: {mark}\n  model:    {d.model}\n  kube-ovn: {d.kube_ovn}")
         click.echo(f"diff: {result.same} same, {len(result.differences)} different, {result.unexplained} unexplained")
+    if run.torn_down:
+        ui.info(f"lab {run.name} torn down")
+    elif files:
+        ui.info(f"lab {run.name} left up: apibridge lab down --name {run.name}")
     if result.unexplained:
         raise click.exceptions.Exit(EXIT_FINDINGS)
 
@@ -337,11 +384,11 @@ def verify_command(
     ui = Ui()
     with _open(name) as lab:
         lab.require_healthy(wait)
-        desired = lab.desired()
+        topo = _topology(lab)
         netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
         with counting(ui.err, "probing" + (" adversarially" if adversarial else "")) as done:
             result = verify(
-                desired.topology,
+                topo,
                 netns,
                 ca_file=lab.place.ca_file,
                 adversarial=adversarial,
@@ -352,7 +399,7 @@ def verify_command(
                 seed=seed,
                 sample=sample,
             )
-        explain.explain_failures(result, desired.topology, lab.daemons)
+        explain.explain_failures(result, topo, lab.daemons)
     if output != "text":
         _dump(result.to_json(), output)
     else:
@@ -378,7 +425,7 @@ def trace_command(pod: str, dest: str, udp: bool, via: str | None, summary_only:
     ui = Ui()
     with _open(name) as lab:
         rec = lab.resolve(pod)
-        topo = lab.desired().topology
+        topo = _topology(lab)
         twin_pod = topo.pod(rec.ref)
         if twin_pod is None:
             raise InputError(f"{rec.ref} is a node; trace starts at a pod", Location(field="POD"))
@@ -459,7 +506,7 @@ def graph_command(output_file: Path, name: str) -> None:
     """Draw the lab: VPCs, subnets, pods, attachments, routes to the API, ACL fences."""
 
     with _open(name) as lab:
-        topo = lab.desired().topology
+        topo = _topology(lab)
     path = graph.render(graph.to_dot(topo, f"apibridge lab {name}"), output_file)
     lab_report.print_wrote(Ui(), path)
 

@@ -47,6 +47,7 @@ from apibridge.twin.control import cluster as cp
 from apibridge.twin.control.kubelet import nodes_file
 from apibridge.twin.kubeovn import controller as kovn_controller
 from apibridge.twin.kubeovn import engine
+from apibridge.twin.kubeovn import rbac as kovn_rbac
 from apibridge.twin.kubeovn import schema as kovn_schema
 from apibridge.twin.lab import Lab
 from apibridge.twin.state import locate
@@ -273,20 +274,20 @@ def _install_chart(lab: Lab, kp: cp.KubePlace, settings: cp.KubeSettings) -> Non
     done = subprocess.run(argv, capture_output=True, text=True, timeout=180, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"helm install failed: {(done.stderr or done.stdout).strip()[:2000]}")
-    api = kp.api()
     for account in ("controller", "webhook"):
-        out = api.request(
-            "POST",
-            f"/api/v1/namespaces/{CHART_NAMESPACE}/serviceaccounts/{RELEASE}-{account}/token",
-            {
-                "apiVersion": "authentication.k8s.io/v1",
-                "kind": "TokenRequest",
-                "spec": {"expirationSeconds": 30 * 86400},
-            },
-        )
-        token = out["status"]["token"]
+        token = _account_token(kp, CHART_NAMESPACE, f"{RELEASE}-{account}")
         name = "operator" if account == "controller" else "webhook"
         cp.write_kubeconfig(kp.root / f"{name}.kubeconfig", settings.url, kp.lab.ca_file, token, name, CHART_NAMESPACE)
+
+
+def _account_token(kp: cp.KubePlace, namespace: str, account: str) -> str:
+    """A 30-day token of ServiceAccount ``namespace/account`` from the TokenRequest API."""
+    out = kp.api().request(
+        "POST",
+        f"/api/v1/namespaces/{namespace}/serviceaccounts/{account}/token",
+        {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 30 * 86400}},
+    )
+    return str(out["status"]["token"])
 
 
 def _wait_bridges(kp: cp.KubePlace, names: Sequence[str], timeout: float = 30.0) -> None:
@@ -410,6 +411,13 @@ def up(
         if kube_ovn:
             desired = lab.last or lab.desired()
             ctl = kovn_controller.settings_for(desired.cluster, settings.service_cidrs, settings.node)
+            if fresh:  # the default Vpc as a restart finds it (kovn_controller.default_vpc says why)
+                vpc, status = kovn_controller.default_vpc()
+                _apply(kp, [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}},
+                            *kovn_rbac.objects(crds), vpc])  # fmt: skip
+                kovn_controller.token_file(kp).write_text(_account_token(kp, "kube-system", kovn_rbac.ACCOUNT))
+                kubectl(kp, "patch", "vpc", kovn_controller.CLUSTER_ROUTER, "--subresource=status", "--type=merge",
+                        "-p", json.dumps(status))  # fmt: skip
             if kovn_controller.start(kp, settings, lab.daemons.paths, ctl):
                 progress("starting kube-ovn-controller")
                 report.started.append(kovn_controller.PROCESS)

@@ -6,13 +6,16 @@ kube-apiserver on that namespace's loopback and the lab's NB and SB ovsdb-server
 (paths, not addresses: any namespace reaches them). Its flags are the lab's CIDRs, as the Kube-OVN chart
 passes them (charts/kube-ovn/templates/controller-deploy.yaml, v1.16.2): ``--default-cidr``/
 ``--default-gateway`` of ``ovn-default``, ``--node-switch-cidr``/``--node-switch-gateway`` of ``join``,
-``--service-cluster-ip-range`` of the API server. Its identity is the lab's admin (``system:masters``):
-the chart's ClusterRole is not what this lab tests.
+``--service-cluster-ip-range`` of the API server. Its identity is the chart's: ServiceAccount
+kube-system/ovn bound to ``system:ovn`` (:mod:`apibridge.twin.kubeovn.rbac`), its token from the
+TokenRequest API when the lab is built.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
@@ -47,6 +50,24 @@ def settings_for(cluster: Cluster, service_cidrs: list[str], node: str) -> Contr
     )
 
 
+CLUSTER_ROUTER = "ovn-cluster"  # --cluster-router's default (pkg/controller/config.go, v1.16.2)
+
+
+def default_vpc() -> tuple[dict[str, Any], dict[str, Any]]:
+    """The default Vpc and the status ``InitDefaultVpc`` gives it (pkg/controller/init.go, v1.16.2), created
+    before the controller starts — the restart path of a cluster, where the Vpc exists already.
+
+    Why: on a fresh start ``InitDefaultVpc`` creates the Vpc and sets ``status.standby``, while the Vpc's own
+    handlers merge-patch the *whole* status from their informer's copy (``handleUpdateVpcStatus``,
+    pkg/controller/vpc.go:188): when that copy predates InitDefaultVpc's update (seen under load on a 2-core
+    machine), ``standby`` goes back to false, the ``join`` Subnet waits for a standby Vpc ("the vpc
+    'ovn-cluster' not standby yet") and the Vpc waits for join's switch, for ever: init runs once per process.
+    A Vpc that already has that status gives every cached copy ``standby: true``."""
+    body = {"apiVersion": "kubeovn.io/v1", "kind": "Vpc", "metadata": {"name": CLUSTER_ROUTER}, "spec": {}}
+    status = {"standby": True, "default": True, "router": CLUSTER_ROUTER, "defaultLogicalSwitch": rules.DEFAULT_SUBNET}
+    return body, {"status": status}
+
+
 def argv(kp: cp.KubePlace, paths: LabPaths, s: ControllerSettings) -> list[str]:
     return [
         str(cp.find_tool(PROCESS)),
@@ -71,15 +92,27 @@ def argv(kp: cp.KubePlace, paths: LabPaths, s: ControllerSettings) -> list[str]:
     ]
 
 
+def token_file(kp: cp.KubePlace) -> Path:
+    """ServiceAccount kube-system/ovn's token (:mod:`apibridge.twin.kubeovn.rbac`), written when the lab is built."""
+    return kp.root / "kube-ovn-controller.token"
+
+
 def start(kp: cp.KubePlace, settings: cp.KubeSettings, paths: LabPaths, s: ControllerSettings) -> bool:
     """Start it unless it runs; True when started."""
     if cp.alive(kp, PROCESS):
         return False
+    try:
+        token = token_file(kp).read_text().strip()
+    except OSError:
+        raise RuntimeError(
+            f"{token_file(kp)} is missing: the lab predates the controller's own identity; rebuild it "
+            "(apibridge lab down, then lab up --kube --engine kube-ovn FILE...)"
+        ) from None
     cp.write_kubeconfig(
         kp.root / "kube-ovn-controller.kubeconfig",
         f"https://127.0.0.1:{settings.port}",
         kp.lab.ca_file,
-        kp.token(cp.ADMIN),
+        token,
         "lab",
         "kube-system",
     )

@@ -12,15 +12,17 @@ NB_Global options ovn-northd writes.
 
 A difference is *known* when the reviewed list (``known_differences.json`` beside this module) has an entry
 for its table whose ``key`` (a glob) matches the difference's key and, when the entry names a ``column``,
-the two rows differ in that column only; each entry carries the reason and the Kube-OVN source location
-that explains it. Every other difference is *unexplained*.
+the two rows differ in that column only (or, naming ``model_only_router``, the model's list row has extra
+members, all ports of switches attached to that router, and nothing else differs); each entry carries the
+reason and the Kube-OVN source location that explains it. Every other difference is *unexplained*.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import json
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypedDict
@@ -42,6 +44,9 @@ class _KnownBase(TypedDict):
 
 class KnownDifference(_KnownBase, total=False):
     column: str  # the entry explains a difference in this column only
+    # port-group members: the entry explains only members the model has and kube-ovn-controller lacks (its
+    # members all in the model's), each a port of a switch attached to this router (in the model's NB)
+    model_only_router: str
 
 
 @dataclass(frozen=True)
@@ -121,9 +126,28 @@ def load_known(path: Path = KNOWN_FILE) -> list[KnownDifference]:
     return entries
 
 
-def _explains(k: KnownDifference, table: str, key: str, left: Any, right: Any) -> bool:
+def ports_by_router(m: NbModel) -> dict[str, set[str]]:
+    """Router name -> the names of the (non-router) ports of the switches attached to it."""
+    switch_router = {
+        switch: m.lrps[str(cols.get("options", {}).get("router-port"))][0]
+        for switch, cols in m.lsps.values()
+        if cols.get("type") == "router" and str(cols.get("options", {}).get("router-port")) in m.lrps
+    }
+    out: dict[str, set[str]] = {}
+    for name, (switch, cols) in m.lsps.items():
+        if cols.get("type") != "router" and switch in switch_router:
+            out.setdefault(switch_router[switch], set()).add(name)
+    return out
+
+
+def _explains(k: KnownDifference, table: str, key: str, left: Any, right: Any, routers: Mapping[str, set[str]]) -> bool:
     if k["table"] != table or not fnmatch.fnmatchcase(key, k["key"]):
         return False
+    router = k.get("model_only_router")
+    if router is not None:
+        if not isinstance(left, list) or not isinstance(right, list) or not set(right) <= set(left):
+            return False
+        return set(left) - set(right) <= routers.get(router, set())
     column = k.get("column")
     if column is None:
         return True
@@ -136,6 +160,7 @@ def _explains(k: KnownDifference, table: str, key: str, left: Any, right: Any) -
 def compare(model: NbModel, kube_ovn: NbModel, known: list[KnownDifference] | None = None) -> DiffReport:
     known = load_known() if known is None else known
     a, b = rows(model), rows(kube_ovn)
+    routers = ports_by_router(model)
     report = DiffReport()
     for key in sorted(set(a) | set(b)):
         left, right = a.get(key), b.get(key)
@@ -143,6 +168,23 @@ def compare(model: NbModel, kube_ovn: NbModel, known: list[KnownDifference] | No
             report.same += 1
             continue
         table, name = key
-        reason = next((f"{k['reason']} ({k['source']})" for k in known if _explains(k, table, name, left, right)), None)
+        reason = next(
+            (f"{k['reason']} ({k['source']})" for k in known if _explains(k, table, name, left, right, routers)), None
+        )
         report.differences.append(Difference(table, name, left, right, reason))
     return report
+
+
+def settled(read: Callable[[], DiffReport], timeout: float = 30.0, interval: float = 1.0) -> DiffReport:
+    """``read()`` until two reads ``interval`` s apart agree (bounded by ``timeout`` s): the controller
+    programs NB from its work queues after the pods run (ACLs of a NetworkPolicy, a Service's LB), so a diff
+    taken at once can catch it half-way. The last read when it never settles."""
+    deadline = time.monotonic() + timeout
+    last = read()
+    while time.monotonic() < deadline:
+        time.sleep(interval)
+        now = read()
+        if now.document() == last.document():
+            return now
+        last = now
+    return last
