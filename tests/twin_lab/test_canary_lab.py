@@ -64,7 +64,8 @@ def test_a_reachable_path_among_many_blocked_probes_is_reported_reachable(tmp_pa
         for i, c in enumerate(canaries):
             every += [*blocked[i * step : (i + 1) * step], c]
         every += blocked[len(canaries) * step :]
-        outcomes = probe.run(every, ca_file=lab.place.ca_file)
+        per_subnet = max(sum(1 for q in pods if q.namespace == p.namespace) for p in pods) + 1  # + the router port
+        outcomes = probe.run(every, ca_file=lab.place.ca_file, parallel_silent=probe.silent_parallel(per_subnet))
         missed = [(p, o.detail) for p, o in zip(every, outcomes, strict=True) if p in canaries and o.verdict != "reach"]
         assert not missed, f"{len(missed)} of {len(canaries)} reachable paths reported blocked: {missed[:3]}"
         leaked = [p for p, o in zip(every, outcomes, strict=True) if p not in canaries and o.verdict != "blocked"]

@@ -38,10 +38,12 @@ the controller action). A flood of them delays everything the datapath forwards 
 blocked. ``bench/lab.py --concurrency`` measures it with *canaries* (reachable probes run as if
 expected blocked, spread among the blocked ones) on a 1,000-pod lab with two chassis, load 8–12:
 205 canaries among 2,434 blocked probes, missed (reported blocked) with 1,024 unanswered in flight:
-51–202; 512: 105; 256: 81; 128: 49; 96: 36; 64: 0–1 (41–57 s). Re-probing every silent timeout at 256
-with twice the wait still missed 86. So :data:`DEFAULT_PARALLEL_SILENT` is 64 and a silent probe
-waits :data:`SILENT_PATIENCE` timeouts (past the kernel's SYN retransmission at 1 s, so a leak whose
-first SYN was lost still answers). Known limit: this bounds the flood, it does not prove silence —
+51–202; 512: 105; 256: 81; 128: 49; 96: 36; 64: 0, 1 and 25 in three runs (41–57 s). Re-probing every
+silent timeout at 256 with twice the wait still missed 86. The cost is the number in flight times the
+broadcast's reach, so :func:`silent_parallel` keeps that product at :data:`SILENT_BUDGET` (64 at 100
+ports a subnet, 206 at 30, 640 at 10; a caller that knows nothing uses :data:`DEFAULT_PARALLEL_SILENT`),
+and a silent probe waits :data:`SILENT_PATIENCE` timeouts (past the kernel's SYN retransmission at 1 s,
+so a leak whose first SYN was lost still answers). Known limit: this bounds the flood, it does not prove silence —
 on a machine much busier than the one measured a leak can still be delayed past its wait; the cure
 is to make a blocked SYN cheap (e.g. an OVN CoPP meter on the routers' ``arp`` action), which is
 the topology's to decide.
@@ -77,6 +79,7 @@ _RETRIED: frozenset[str] = frozenset({"timeout", "stalled"})  # what a busy mach
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_PARALLEL = 128  # probes expected to be answered, in flight at once
 DEFAULT_PARALLEL_SILENT = 64  # probes expected to go unanswered: what the datapath sustains (see above)
+SILENT_BUDGET = 6400  # unanswered probes in flight x ports of the largest subnet (64 x 100, measured)
 RETRIES = 2  # extra attempts for a timed-out probe marked ``retry``
 RETRY_PARALLEL = 64  # probes in flight during a retry pass
 ANSWER_PATIENCE = 2  # probes that should be answered wait this many timeouts
@@ -274,6 +277,12 @@ async def _udp(probe: Probe, timeout: float) -> ProbeResult:
     finally:
         sock.close()
     return ProbeResult("reach", "echoed", time.monotonic() - t0, "echoed")
+
+
+def silent_parallel(fanout: int) -> int:
+    """Unanswered probes to have in flight when a blocked SYN can be broadcast to ``fanout`` ports (the
+    largest subnet's): the flood's cost is their product, measured sustainable at 64 x 100 ports."""
+    return max(16, min(1024, SILENT_BUDGET // max(1, fanout)))
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
