@@ -526,6 +526,7 @@ def scale(sizes: list[int], verifies: int, base: Path, tag: str) -> dict[str, An
             "down_s": round(down_s, 2),
             "down_first_try": first_try,
             "rss_mib": round(rss, 1),
+            "rss_mib_by_process": rss_by_process,
             "load_before": load,
         }
         say(f"  {figures[str(n)]}")

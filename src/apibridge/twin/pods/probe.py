@@ -23,20 +23,34 @@ All probes of a run share one asyncio loop; each socket is created inside its so
 what is in flight, from measurements on this 2-core machine (``bench/lab.py --scale`` prints them):
 probes that should be answered do the work — handshakes through the userspace datapath's single
 main thread, TLS, the listener hub — and at a 300-pod lab with 2,048 probes in flight 344 of
-them timed out, 37 at 512, none at 128 (:data:`DEFAULT_PARALLEL`); probes that should go
-unanswered cost one SYN each and mostly wait, so :data:`DEFAULT_PARALLEL_SILENT` of them fly at once.
-The answered probes go first, then the silent ones: ``bench/lab.py --concurrency`` on a 1,000-pod
-lab with two chassis (load 8–10) counted 77 answered probes timing out on their first try with
-both kinds in flight together, 0 with the answered ones first, at 512, 1,024 and 2,048 unanswered
-in flight (20.2, 16.5, 14.3 s for 2,844 probes; 38.8 s at 256).
+them timed out, 37 at 512, none at 128 (:data:`DEFAULT_PARALLEL`). The answered probes go first,
+then the silent ones (77 answered probes timed out on their first try with both kinds in flight
+together, 0 with the answered ones first).
+
+A probe that should go unanswered is *not* cheap: in a Kube-OVN custom VPC the router's only route
+for another VPC's addresses is the subnet's src-ip route whose next hop is the router's own gateway
+address (research/kubeovn.md §custom VPCs), so every blocked SYN is an ``arp`` packet-in to
+ovn-controller and an ARP broadcast to every port of the source's subnet — at 1,000 pods a pod that
+sent 11 packets had received 1,963 ARP requests, and one chassis counted 365,605 ``dpif_execute``
+(the ``datapath_drop_userspace_action_error`` counter is those packet-ins: the packet is consumed by
+the controller action). A flood of them delays everything the datapath forwards by seconds, and a
+*leak* — a reachable path among the probes expected blocked, waiting as they do — then passes for
+blocked. ``bench/lab.py --concurrency`` measures it with *canaries* (reachable probes run as if
+expected blocked, spread among the blocked ones) on a 1,000-pod lab with two chassis, load 8–12:
+205 canaries among 2,434 blocked probes, missed (reported blocked) with 1,024 unanswered in flight:
+51–202; 512: 105; 256: 81; 128: 49; 96: 36; 64: 0, 1 and 25 in three runs (41–57 s). Re-probing every
+silent timeout at 256 with twice the wait still missed 86. The cost is the number in flight times the
+broadcast's reach, so :func:`silent_parallel` keeps that product at :data:`SILENT_BUDGET` (64 at 100
+ports a subnet, 206 at 30, 640 at 10; a caller that knows nothing uses :data:`DEFAULT_PARALLEL_SILENT`),
+and a silent probe waits :data:`SILENT_PATIENCE` timeouts (past the kernel's SYN retransmission at 1 s,
+so a leak whose first SYN was lost still answers). Known limit: this bounds the flood, it does not prove silence —
+on a machine much busier than the one measured a leak can still be delayed past its wait; the cure
+is to make a blocked SYN cheap (e.g. an OVN CoPP meter on the routers' ``arp`` action), which is
+the topology's to decide.
 
 The timeout counts from the SYN: the socket connects before anything is awaited, and when the wait
 ends the verdict is the kernel's socket state, not the loop's — an answer the loop read late is an
-answer (:func:`_failed`). Known limit, measured the same way: *canaries* (reachable probes run as if
-expected blocked, standing for leaks) amid the unanswered flood still time out — 80 to 141 of 205
-at every concurrency from 256 to 2,048 — while all 205 connect without the flood; the userspace
-datapath counted ``datapath_drop_userspace_action_error`` (packets for ovn-controller dropped)
-during it. Until that is understood, a leak among the unanswered probes can be missed at scale.
+answer (:func:`_failed`).
 """
 
 from __future__ import annotations
@@ -64,10 +78,12 @@ Cause = Literal["connected", "refused", "echoed", "timeout", "stalled", "unreach
 _RETRIED: frozenset[str] = frozenset({"timeout", "stalled"})  # what a busy machine can cause
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_PARALLEL = 128  # probes expected to be answered, in flight at once
-DEFAULT_PARALLEL_SILENT = 1024  # probes expected to go unanswered (one SYN each, then waiting)
+DEFAULT_PARALLEL_SILENT = 64  # probes expected to go unanswered: what the datapath sustains (see above)
+SILENT_BUDGET = 6400  # unanswered probes in flight x ports of the largest subnet (64 x 100, measured)
 RETRIES = 2  # extra attempts for a timed-out probe marked ``retry``
 RETRY_PARALLEL = 64  # probes in flight during a retry pass
 ANSWER_PATIENCE = 2  # probes that should be answered wait this many timeouts
+SILENT_PATIENCE = 1.25  # probes that should go unanswered wait this many timeouts (past the SYN retransmit)
 HTTPS_PER_SERVER = 4
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EACCES, errno.EPERM}
 
@@ -263,6 +279,12 @@ async def _udp(probe: Probe, timeout: float) -> ProbeResult:
     return ProbeResult("reach", "echoed", time.monotonic() - t0, "echoed")
 
 
+def silent_parallel(fanout: int) -> int:
+    """Unanswered probes to have in flight when a blocked SYN can be broadcast to ``fanout`` ports (the
+    largest subnet's): the flood's cost is their product, measured sustainable at 64 x 100 ports."""
+    return max(16, min(1024, SILENT_BUDGET // max(1, fanout)))
+
+
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     """Verify the server against the lab CA for the host (IP SANs for IPs), like a pod's client would."""
     ctx = ssl.create_default_context(cafile=str(ca_file) if ca_file else None)
@@ -287,7 +309,6 @@ async def run_async(
     done: Callable[[int, ProbeResult], None] | None = None,
 ) -> list[ProbeResult]:
     ctx = tls_context(ca_file)
-    silent_gate = asyncio.Semaphore(max(1, parallel_silent))
     # Every pod's API probe lands on the same stand-in, whose accept backlog is small (http.server's
     # default 5): a SYN that overflows it is dropped and retried after 1 s — a false "blocked".
     per_server: dict[tuple[str, int], asyncio.Semaphore] = {}
@@ -302,34 +323,47 @@ async def run_async(
         return await _tcp(probe, seconds)
 
     outcomes: dict[int, ProbeResult] = {}
-    todo = list(range(len(probes)))
-    for round_ in range(RETRIES + 1):
-        seconds = timeout * 2**round_
+
+    async def answered_round(todo: list[int], round_: int) -> list[int]:
+        """One pass over answered probes ``todo``; returns those to try again."""
+        seconds = timeout * 2**round_ * ANSWER_PATIENCE  # an answer normally comes in milliseconds
         gate = asyncio.Semaphore(max(1, parallel if round_ == 0 else min(parallel, RETRY_PARALLEL)))
 
-        async def one(
-            i: int, seconds: float = seconds, gate: asyncio.Semaphore = gate, tries: int = round_ + 1
-        ) -> None:
-            # an answer normally comes in milliseconds: waiting longer for one costs nothing unless the
-            # machine is busy, and then it saves a retry; silence always costs the full timeout
-            answered = probes[i].expect_answer
-            async with gate if answered else silent_gate:
-                out = await attempt(probes[i], seconds * ANSWER_PATIENCE if answered else seconds)
-            outcomes[i] = dataclasses.replace(out, attempts=tries)
+        async def one(i: int) -> None:
+            async with gate:
+                out = await attempt(probes[i], seconds)
+            outcomes[i] = dataclasses.replace(out, attempts=round_ + 1)
 
-        # the probes that should be answered first, then the silent ones: thousands of sockets opened at
-        # once keep the loop busy for seconds, and an answer read late is an answer that "timed out"
-        await asyncio.gather(*(one(i) for i in todo if probes[i].expect_answer))
-        await asyncio.gather(*(one(i) for i in todo if not probes[i].expect_answer))
-        last = round_ == RETRIES
-        again = {i for i in todo if probes[i].expect_answer and outcomes[i].cause in _RETRIED} if not last else set()
+        await asyncio.gather(*(one(i) for i in todo))
+        again = {i for i in todo if outcomes[i].cause in _RETRIED} if round_ < RETRIES else set()
         if done is not None:
             for i in todo:
                 if i not in again:
                     done(i, outcomes[i])
+        return sorted(again)
+
+    # 1. the probes that should be answered go first: thousands of sockets opened at once keep the loop
+    # busy for seconds, and an answer read late is an answer that "timed out"
+    again = await answered_round([i for i in range(len(probes)) if probes[i].expect_answer], 0)
+
+    # 2. the silent ones, each waiting a little past the kernel's SYN retransmission (a leak whose first SYN
+    # was lost still answers), at most ``parallel_silent`` in flight: a blocked SYN costs the datapath far
+    # more than an answered one (the module's docstring), and too many of them delay every path past its wait
+    silent_gate = asyncio.Semaphore(max(1, parallel_silent))
+
+    async def silent(i: int) -> None:
+        async with silent_gate:
+            outcomes[i] = await attempt(probes[i], timeout * SILENT_PATIENCE)
+        if done is not None:
+            done(i, outcomes[i])
+
+    await asyncio.gather(*(silent(i) for i in range(len(probes)) if not probes[i].expect_answer))
+
+    # 3. answered probes that timed out, tried again (bounded) once the flood is over
+    for round_ in range(1, RETRIES + 1):
         if not again:
             break
-        todo = sorted(again)
+        again = await answered_round(again, round_)
     return [outcomes[i] for i in range(len(probes))]
 
 

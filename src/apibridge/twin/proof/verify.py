@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress
-from apibridge.twin.ovn.topology import LspNic, Topology, TwinPod
+from apibridge.twin.ovn.topology import LspNic, Topology, TwinPod, iter_nics
 from apibridge.twin.pods import probe
 from apibridge.twin.proc import run
 from apibridge.twin.proof import intent
@@ -520,6 +520,14 @@ def adversarial_routes(topo: Topology, pod: TwinPod) -> list[str]:
     return out
 
 
+def _largest_subnet(topo: Topology) -> int:
+    """Ports of the largest logical switch: what one blocked SYN's ARP broadcast reaches (probe.silent_parallel)."""
+    ports: dict[str, int] = {}
+    for _, nic in iter_nics(topo):
+        ports[nic.switch] = ports.get(nic.switch, 0) + 1
+    return max(ports.values(), default=1)
+
+
 def _route_batch(netns: str, verb: str, routes: Sequence[str]) -> None:
     if routes:
         run(["ip", "-n", netns, "-force", "-b", "-"], input="".join(f"route {verb} {r}\n" for r in routes), check=False)
@@ -573,6 +581,7 @@ def verify(
             ca_file=ca_file,
             timeout=timeout,
             parallel=parallel,
+            parallel_silent=probe.silent_parallel(_largest_subnet(topo)),
             done=tick,
         )
     finally:
