@@ -232,6 +232,8 @@ class Topology:
     foreign_attempts: list[ForeignAttempt] = field(default_factory=list)
     # the cluster's NetworkPolicies as Kube-OVN judges them (check.netpol), for verify's expectations
     netpolicies: Policies | None = None
+    # kube-proxy runs on the nodes (``Settings.kube_proxy``): the hosts DNAT Service VIPs (``hostpath``)
+    kube_proxy: bool = False
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -417,6 +419,7 @@ class _Builder:
     def build(self) -> Topology:
         topo = self.topo
         topo.api_cluster_ips = self.cluster.api_cluster_ips()
+        topo.kube_proxy = self.plan.kube_proxy
         topo.bridges = [
             TwinBridge(bp.bridge.name, bp.bridge.vpc, bp.subnet_name, bp.bridge.isolation, bp.destinations)
             for _, bp in sorted(self.plan.bridges.items())
