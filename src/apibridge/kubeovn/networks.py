@@ -251,6 +251,18 @@ def free_interface(annotation: NetworksAnnotation) -> str | None:
     return f"{rules.ATTACHMENT_IFNAME_PREFIX}{k}"
 
 
+def _deprecated_interface(sel: NetworkSelection) -> str | None:
+    """``interfaceRequest`` (any case, as ``json.Unmarshal`` matches tags), which Multus v4.2.4 still takes when
+    ``interface`` is empty (``pkg/types/types.go DeprecatedInterfaceRequest``, ``pkg/k8sclient/k8sclient.go``);
+    nad-client v1.7.7 — kube-ovn-controller — has no such field."""
+    value = next((v for k, v in sel.extra.items() if k.lower() == "interfacerequest"), None)
+    return value if isinstance(value, str) and value else None
+
+
 def interface_names(annotation: NetworksAnnotation) -> list[str]:
-    """The interface Multus gives each selection: its own name, else ``net<position>``."""
-    return [s.interface or f"{rules.ATTACHMENT_IFNAME_PREFIX}{i}" for i, s in enumerate(annotation.selections, start=1)]
+    """The interface Multus gives each selection: its own name (``interface``, else the deprecated
+    ``interfaceRequest``), else ``net<position>``."""
+    return [
+        s.interface or _deprecated_interface(s) or f"{rules.ATTACHMENT_IFNAME_PREFIX}{i}"
+        for i, s in enumerate(annotation.selections, start=1)
+    ]
