@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from apibridge.kubeovn import networks, routes
+from apibridge.kubeovn import nadconf, networks, routes
 
 CORPUS = yaml.safe_load((Path(__file__).parent / "data" / "upstream_vectors.yaml").read_text())
 
@@ -22,10 +22,10 @@ def _id(case: dict[str, Any]) -> str:
 
 
 def test_every_case_cites_its_source_and_component() -> None:
-    for case in [*CORPUS["networks"], *CORPUS["routes"]]:
+    for case in [*CORPUS["networks"], *CORPUS["routes"], *CORPUS["nadconf"]]:
         src = case["source"]
         assert (src == "made-up" and case["rule"]) or {"repo", "version", "path"} <= set(src), case
-        assert case["follows"] in ("Multus", "nad-client", "kube-ovn-cni"), case
+        assert case["follows"] in ("Multus", "nad-client", "kube-ovn-cni", "kube-ovn-controller"), case
 
 
 @pytest.mark.parametrize("case", CORPUS["networks"], ids=_id)
@@ -52,3 +52,12 @@ def test_routes(case: dict[str, Any]) -> None:
     else:
         got = routes.cni_gw(case["gw"])
         assert (None if got is None else str(got)) == (None if case["expect"] == "skipped" else case["expect"])
+
+
+@pytest.mark.parametrize("case", CORPUS["nadconf"], ids=_id)
+def test_nad_config(case: dict[str, Any]) -> None:
+    if case["expect"] == "error":
+        with pytest.raises(nadconf.NadConfigError):
+            nadconf.parse(case["value"])
+    else:
+        assert nadconf.parse(case["value"]).kind == case["expect"]
