@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-PACKAGES=(openvswitch-switch ovn-central ovn-host iproute2 ethtool iputils-ping curl graphviz python3-venv debootstrap umoci)
-COMMANDS=(ovs-vsctl ovsdb-server ovn-nbctl ovn-northd ovn-controller ip ethtool ping curl dot debootstrap umoci)
+PACKAGES=(openvswitch-switch ovn-central ovn-host iproute2 ethtool iputils-ping curl graphviz python3-venv debootstrap umoci nftables)
+COMMANDS=(ovs-vsctl ovsdb-server ovn-nbctl ovn-northd ovn-controller ip ethtool ping curl dot debootstrap umoci nft)
 VENV=.venv
 STAMP="$VENV/.apibridge-install-stamp"
 

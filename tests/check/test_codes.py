@@ -726,3 +726,9 @@ def test_every_emitted_code_is_registered_with_its_severity() -> None:
         for f in run(*case.trigger, config=case.config, listed=case.listed):
             assert f.code in CODES, f
             assert f.severity == CODES[f.code].severity, f
+
+
+def test_ab035_says_eth0_is_detached() -> None:
+    """kube-ovn v1.16.2 CleanDuplicatePort: a kube-ovn NAD without provider takes eth0's port (issue 11 item 7)."""
+    found = [f for f in run(nad(provider=None), api_subnet()) if f.code == "AB035"]
+    assert found and "eth0 detached" in found[0].message and "CleanDuplicatePort" in found[0].message

@@ -240,3 +240,43 @@ def test_a_tie_is_no_fence() -> None:
     assert "AB311" not in codes(
         run(nad(), api_subnet(acls=[*FENCE, *above]), VPC1, seed_pod(), netpol("o", **ALLOW_ALL_INGRESS))
     )
+
+
+def test_anp_allow_shadowed_by_an_earlier_deny_opens_nothing() -> None:
+    """A Deny (or Pass) of a higher-priority ANP, or an earlier rule, decides first (30000 − priority×100 − index)."""
+    deny_first = anp(
+        "deny-default",
+        1,
+        subject={"namespaces": {}},
+        ingress=[{"name": "no-default", "action": "Deny", "from": [{"namespaces": {}}]}],
+    )
+    assert "AB312" not in codes(run(*BRIDGED, ANP_OPEN, deny_first))
+    pass_first = deny_first.replace("action: Deny", "action: Pass")
+    assert "AB312" not in codes(run(*BRIDGED, ANP_OPEN, pass_first))
+    same_anp = anp(
+        "deny-then-allow",
+        5,
+        subject={"namespaces": {}},
+        ingress=[
+            {"name": "no", "action": "Deny", "from": [{"namespaces": {}}]},
+            {"name": "yes", "action": "Allow", "from": [{"namespaces": {}}]},
+        ],
+    )
+    assert "AB312" not in codes(run(*BRIDGED, same_anp))
+    # a Deny of a lower priority (a larger number) comes after the Allow: the Allow still opens
+    deny_later = deny_first.replace("priority: 1", "priority: 99")
+    assert "AB312" in codes(run(*BRIDGED, ANP_OPEN, deny_later))
+    # a Deny for some ports only, or for some pods only, does not shadow the whole Allow
+    ports_only = anp(
+        "deny-ssh",
+        1,
+        subject={"namespaces": {}},
+        ingress=[
+            {
+                "action": "Deny",
+                "from": [{"namespaces": {}}],
+                "ports": [{"portNumber": {"protocol": "TCP", "port": 22}}],
+            }
+        ],
+    )
+    assert "AB312" in codes(run(*BRIDGED, ANP_OPEN, ports_only))

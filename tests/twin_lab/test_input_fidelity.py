@@ -11,7 +11,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.load import parse_text
 from apibridge.plan.planner import plan
 from apibridge.twin.lab import LAB_NODE
-from apibridge.twin.ovn.topology import Topology, build_topology
+from apibridge.twin.ovn.topology import Topology, build_topology, iter_nics
 
 NODES = "".join(
     f"""---
@@ -333,3 +333,36 @@ spec: {vpc: t1, cidrBlock: 10.0.1.0/24}
     policies = {(p.priority, p.match, p.action, p.nexthop) for p in topo.policies if p.router == "t1"}
     assert (1000, "ip4.src == 10.0.1.0/24", "reroute", "10.0.1.252") in policies
     assert (900, "ip4.dst == 8.8.8.8", "drop", None) in policies
+
+
+# ---- item 7: a kube-ovn NAD config without a provider (kube-ovn v1.16.2 CleanDuplicatePort) --------------------------
+NO_PROVIDER_NAD = """---
+apiVersion: k8s.cni.cncf.io/v1
+kind: NetworkAttachmentDefinition
+metadata: {name: bare, namespace: default}
+spec: {config: '{"cniVersion": "0.3.1", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock"}'}
+---
+apiVersion: kubeovn.io/v1
+kind: Subnet
+metadata: {name: bare}
+spec: {cidrBlock: 100.100.7.0/24, provider: bare.default.ovn}
+"""
+
+
+def test_a_nad_without_provider_takes_eth0s_port_and_detaches_eth0() -> None:
+    """kube-ovn-cni sends provider ``ovn`` for net1: it reads eth0's annotations (address, MAC, routes) and binds
+    net1 to eth0's iface-id ``<pod>.<ns>``; ``ovs.CleanDuplicatePort`` removes that iface-id from eth0's port."""
+    topo = topology(NO_PROVIDER_NAD + pod_doc("p", {"k8s.v1.cni.cncf.io/networks": "bare"}))
+    pod = topo.pod("default/p")
+    assert pod is not None and pod.failure is None, pod.failure if pod else None
+    net1, eth0_nic = pod.nic("net1"), pod.nic("eth0")
+    assert net1 is not None and eth0_nic is not None
+    assert net1.lsp == "p.default" and net1.switch == "ovn-default"
+    assert net1.addresses == eth0_nic.addresses and net1.mac == eth0_nic.mac
+    assert not net1.default_route  # ifName net1: isDefaultRoute only for eth0 (handleAdd)
+    assert eth0_nic.lsp != "p.default"
+    detached = next(s for s in topo.switches if s.name == eth0_nic.switch)
+    assert detached.router_port is None and not detached.load_balancers  # eth0's frames reach nothing
+    others = [n for _, n in iter_nics(topo) if n.switch == detached.name]
+    assert others == [eth0_nic]
+    assert any("CleanDuplicatePort" in note for note in topo.notes)

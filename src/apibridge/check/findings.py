@@ -107,7 +107,7 @@ CODES: dict[str, CodeInfo] = {
     "AB032": CodeInfo("error", "NetworkAttachmentDefinition spec.config is not a JSON object"),
     "AB033": CodeInfo("warning", "NAD is used as a kube-ovn attachment but its config is not type kube-ovn"),
     "AB034": CodeInfo("error", "NAD config provider differs from the provider Kube-OVN derives (<nad>.<ns>.ovn)"),
-    "AB035": CodeInfo("error", 'NAD config has no provider (kube-ovn-cni then sends "ovn")'),
+    "AB035": CodeInfo("error", 'NAD config has no provider (kube-ovn-cni sends "ovn": eth0 is detached)'),
     "AB036": CodeInfo("error", "NAD provider is bound to no Subnet (pods using it fail)"),
     "AB037": CodeInfo("warning", "Several Subnets share one provider (Kube-OVN picks one at random)"),
     "AB038": CodeInfo("warning", "Pod references a NAD in a namespace not its own nor 'default' (namespaceIsolation)"),

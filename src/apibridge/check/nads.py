@@ -100,9 +100,15 @@ def check_nads(
                     nad,
                     "AB035",
                     "spec.config",
-                    f'config has no "provider"{where}; kube-ovn-cni '
-                    f'sends "{rules.OVN_PROVIDER}" and configures the attachment with eth0\'s annotations'
-                    f"{used_by}",
+                    f'config has no "provider"{where}; kube-ovn-cni sends "{rules.OVN_PROVIDER}" and '
+                    + (
+                        "configures the attachment with eth0's address, MAC and routes, then moves eth0's OVS "
+                        "port binding (iface-id) to it (CleanDuplicatePort, kube-ovn v1.16.2): the pod runs with "
+                        "eth0 detached from its primary network"
+                        if config.kind == "kube-ovn"
+                        else "the attachment gets eth0's address (its IPAM answers for the primary network)"
+                    )
+                    + used_by,
                     f'add "provider": "{derived}"{where}',
                 )
             )

@@ -31,7 +31,7 @@ from apibridge.check.netpol import Endpoint, Policies, allow_rule_yaml, api_endp
 from apibridge.kubeovn import netpol, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
-from apibridge.model.networkpolicy import AdminPeer, AdminPolicy, NetworkPolicy, PolicyRule
+from apibridge.model.networkpolicy import AdminPeer, AdminPolicy, AdminRule, NetworkPolicy, PolicyRule
 from apibridge.model.objects import PodLike, Subnet
 from apibridge.plan.mutation import BridgeIndex
 from apibridge.plan.types import Plan
@@ -152,12 +152,45 @@ def _admin_subject(anp: AdminPolicy, cluster: Cluster, pod: PodLike) -> bool:
     )
 
 
-def _admin_peer_default_vpc(peer: AdminPeer, cluster: Cluster, default_ns: set[str]) -> str | None:
-    sel = peer.namespaces if peer.namespaces is not None else peer.pod_namespaces
+def _admin_peer_whole_namespaces(peer: AdminPeer, cluster: Cluster, default_ns: set[str]) -> set[str]:
+    """The default-VPC namespaces all of whose pods ``peer`` selects (a pod selector narrows it: none)."""
+    sel = peer.namespaces
+    if sel is None and peer.pod_namespaces is not None and (peer.pods is None or not peer.pods.requirements):
+        sel = peer.pod_namespaces
     if sel is None:
-        return None
-    names = sorted(n for n in default_ns if sel.matches(cluster.namespace_labels(n)))
-    return names[0] if names else None
+        return set()
+    return {n for n in default_ns if sel.matches(cluster.namespace_labels(n))}
+
+
+def _admin_ingress_opens(
+    anps: Iterable[AdminPolicy], cluster: Cluster, pod: PodLike, default_ns: set[str]
+) -> Iterable[tuple[AdminPolicy, AdminRule, str]]:
+    """Each ANP ingress ``Allow`` that lets a default-VPC namespace reach ``pod``, with that namespace.
+
+    Kube-OVN gives an ANP rule the ACL priority ``30000 − priority×100 − index`` (v1.16.2
+    ``pkg/controller/admin_network_policy.go``), so rules are evaluated by (priority, index); the first
+    that matches decides. A ``Deny`` (or a ``Pass``, which hands the packet to tier 2 and the fence) of
+    an earlier rule that covers a whole namespace for every port shadows a later ``Allow`` for that
+    namespace: only a namespace no earlier rule decided is an opening.
+    """
+    decided: set[str] = set()
+    for anp in anps:
+        if not _admin_subject(anp, cluster, pod):
+            continue
+        for r in anp.ingress:
+            if r.action == "Allow":
+                opened = sorted(
+                    n
+                    for p in r.peers
+                    if (sel := p.namespaces if p.namespaces is not None else p.pod_namespaces) is not None
+                    for n in default_ns - decided
+                    if sel.matches(cluster.namespace_labels(n))
+                )
+                if opened:
+                    yield anp, r, opened[0]
+            if not r.ports:  # a rule limited to some ports decides only those: it shadows nothing whole
+                for p in r.peers:
+                    decided |= _admin_peer_whole_namespaces(p, cluster, default_ns)
 
 
 def _admin_peer_covers(peer: AdminPeer, cluster: Cluster, ip: IPAddress) -> bool:
@@ -236,16 +269,9 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                             entry3 = ingress.setdefault(key3, (np, _Group(), why, att, drop, rule.index))
                             entry3[1].add(ref)
             if att.fenced:
-                for anp in anps:
-                    if not _admin_subject(anp, cluster, pod):
-                        continue
-                    for r in anp.ingress:
-                        if r.action != "Allow":
-                            continue
-                        ns = next((n for p in r.peers if (n := _admin_peer_default_vpc(p, cluster, default_ns))), None)
-                        if ns is not None:
-                            entry4 = admin_in.setdefault((anp.ref, r.index), (anp, _Group(), ns, r.index))
-                            entry4[1].add(ref)
+                for anp, r, ns in _admin_ingress_opens(anps, cluster, pod, default_ns):
+                    entry4 = admin_in.setdefault((anp.ref, r.index), (anp, _Group(), ns, r.index))
+                    entry4[1].add(ref)
     out: list[Finding] = []
     shown = ", ".join(f"{ip}:{port}" for ip, port in endpoints)
     vips = ", ".join(str(ip) for ip in cluster.api_cluster_ips())

@@ -56,6 +56,34 @@ def _plugin_kind(plugin: dict[str, Any]) -> Kind | None:
     return None
 
 
+def _delegate_plugins(data: dict[str, Any]) -> list[Any]:
+    """The plugins as kube-ovn-controller's ``loadNetConf`` takes them (kube-ovn v1.16.2
+    ``pkg/controller/network_attachment.go``, Multus v4.2.4 ``LoadDelegateNetConfList``): a config with a
+    ``type`` is one plugin (its ``plugins`` are ignored); without one it must be a list whose first plugin
+    has a ``type``. Every plugin unmarshals into containernetworking/cni v1.3.0 ``types.NetConf``, whose
+    ``ipam`` is an object: ``"ipam": "kube-ovn"`` fails (and with it every pod that attaches the NAD)."""
+    kind = data.get("type")
+    if kind is not None and not isinstance(kind, str):
+        raise NadConfigError('"type" must be a string')
+    if kind:
+        plugins: list[Any] = [data]
+    else:
+        listed = data.get("plugins")
+        if not isinstance(listed, list) or not listed:
+            raise NadConfigError("delegate must have the 'type' or 'plugin' field")
+        first = listed[0]
+        if not isinstance(first, dict) or not isinstance(first.get("type"), str) or not first.get("type"):
+            raise NadConfigError("a plugin delegate must have the 'type' field")
+        plugins = listed
+    for plugin in plugins:
+        if not isinstance(plugin, dict):
+            raise NadConfigError("every plugin must be a JSON object")
+        ipam = plugin.get("ipam")
+        if ipam is not None and not isinstance(ipam, dict):
+            raise NadConfigError('"ipam" must be an object')
+    return plugins
+
+
 def parse(config: str | None) -> NadConfig:
     if config is None or not config.strip():
         return NadConfig("empty", None)
@@ -65,8 +93,7 @@ def parse(config: str | None) -> NadConfig:
         raise NadConfigError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
     if not isinstance(data, dict):
         raise NadConfigError("must be a JSON object")
-    listed = data.get("plugins")
-    plugins: list[Any] = listed if isinstance(listed, list) else [data]
+    plugins = _delegate_plugins(data)
     kinds = [_plugin_kind(p) for p in plugins if isinstance(p, dict)]
     kind: Kind = "kube-ovn" if "kube-ovn" in kinds else "ipam-only" if "ipam-only" in kinds else "foreign"
     provider: str | None = None

@@ -13,12 +13,14 @@ instead of re-serialising it.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from apibridge.kubeovn import rules
+from apibridge.kubeovn.addresses import AddressError, parse_mac
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -92,7 +94,69 @@ def _parse_text_item(item: str) -> NetworkSelection:
     for what, part in (("namespace", namespace), ("name", rest), ("interface", interface)):
         if part is not None and (part or what == "name") and not _LABEL.match(part):
             raise NetworksError(f"{item!r}: {what} {part!r} is not a DNS-1123 label (lower case, digits, '-')")
+    if interface:
+        _check_ifname(item, interface)
     return NetworkSelection(name=rest, namespace=namespace or None, interface=interface or None)
+
+
+IFNAMSIZ = 16  # Linux: interface names are at most 15 bytes
+
+
+def _check_ifname(where: str, name: str) -> None:
+    """Multus ``parsePodNetworkObjectName`` (multus-cni ``pkg/k8sclient/k8sclient.go``): at most
+    ``IFNAMSIZ - 1`` characters, no whitespace, no ``/``; the kernel refuses such a name as well."""
+    if len(name.encode()) > IFNAMSIZ - 1 or any(ch in name for ch in " \t\n\v\f\r/"):
+        raise NetworksError(f"{where!r}: interface name {name!r} must be at most 15 characters, without '/' or spaces")
+
+
+def _go_ip(text: str) -> bool:
+    """Go's ``net.ParseIP`` accepts ``text`` (no zone, no prefix)."""
+    if "%" in text:
+        return False
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _check_requests(index: int, element: dict[str, Any]) -> None:
+    """What Multus checks of a JSON element before it runs a plugin (multus-cni ``pkg/k8sclient/k8sclient.go
+    parsePodNetworkAnnotation``): ``mac`` parses (``net.ParseMAC``), each of ``ips`` is an address or a CIDR;
+    ``default-route`` unmarshals into ``[]net.IP`` (nad-client v1.7.7 ``GatewayRequest``), so an entry that is
+    no address fails ``json.Unmarshal`` itself. Any of these fails the pod."""
+    mac = element.get("mac")
+    if mac is not None:
+        if not isinstance(mac, str):
+            raise NetworksError(f'element {index}: "mac" must be a string')
+        if mac:
+            try:
+                parse_mac(mac)
+            except AddressError:
+                raise NetworksError(f'element {index}: "mac" {mac!r} is not a MAC address') from None
+    ips = element.get("ips")
+    if ips is not None:
+        if not isinstance(ips, list) or not all(isinstance(i, str) for i in ips):
+            raise NetworksError(f'element {index}: "ips" must be a list of strings')
+        for ip in ips:
+            ok = _go_ip(ip.split("/", 1)[0]) and ("/" not in ip or (ip.split("/", 1)[1].isdigit() and _go_cidr(ip)))
+            if not ok:
+                raise NetworksError(f'element {index}: "ips" entry {ip!r} is not an IP address or CIDR')
+    gws = element.get("default-route")
+    if gws is not None:
+        if not isinstance(gws, list) or not all(isinstance(g, str) for g in gws):
+            raise NetworksError(f'element {index}: "default-route" must be a list of strings')
+        for gw in gws:
+            if gw and not _go_ip(gw):
+                raise NetworksError(f'element {index}: "default-route" entry {gw!r} is not an IP address')
+
+
+def _go_cidr(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 def _parse_json_item(index: int, element: Any) -> NetworkSelection:
@@ -111,6 +175,9 @@ def _parse_json_item(index: int, element: Any) -> NetworkSelection:
     for key, val in (("namespace", namespace), ("interface", interface)):
         if val is not None and not isinstance(val, str):
             raise NetworksError(f'element {index}: "{key}" must be a string')
+    if interface:
+        _check_ifname(f"element {index}", interface)
+    _check_requests(index, element)
     extra = {k: v for k, v in element.items() if k not in ("name", "namespace", "interface")}
     return NetworkSelection(name=name, namespace=namespace or None, interface=interface or None, extra=extra)
 
@@ -184,6 +251,18 @@ def free_interface(annotation: NetworksAnnotation) -> str | None:
     return f"{rules.ATTACHMENT_IFNAME_PREFIX}{k}"
 
 
+def _deprecated_interface(sel: NetworkSelection) -> str | None:
+    """``interfaceRequest`` (any case, as ``json.Unmarshal`` matches tags), which Multus v4.2.4 still takes when
+    ``interface`` is empty (``pkg/types/types.go DeprecatedInterfaceRequest``, ``pkg/k8sclient/k8sclient.go``);
+    nad-client v1.7.7 — kube-ovn-controller — has no such field."""
+    value = next((v for k, v in sel.extra.items() if k.lower() == "interfacerequest"), None)
+    return value if isinstance(value, str) and value else None
+
+
 def interface_names(annotation: NetworksAnnotation) -> list[str]:
-    """The interface Multus gives each selection: its own name, else ``net<position>``."""
-    return [s.interface or f"{rules.ATTACHMENT_IFNAME_PREFIX}{i}" for i, s in enumerate(annotation.selections, start=1)]
+    """The interface Multus gives each selection: its own name (``interface``, else the deprecated
+    ``interfaceRequest``), else ``net<position>``."""
+    return [
+        s.interface or _deprecated_interface(s) or f"{rules.ATTACHMENT_IFNAME_PREFIX}{i}"
+        for i, s in enumerate(annotation.selections, start=1)
+    ]

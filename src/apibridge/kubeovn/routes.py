@@ -55,7 +55,7 @@ def parse(value: str | None) -> list[Route]:
         raise RoutesError("not valid JSON: unexpected end of JSON input")
     check_size(value, RoutesError)
     try:
-        data = json.loads(value)
+        data = json.loads(value, parse_constant=_not_json)  # NaN, Infinity: Python extensions, not JSON
     except json.JSONDecodeError as exc:
         raise RoutesError(f"not valid JSON: {exc.msg} at character {exc.pos}") from None
     except RecursionError:
@@ -88,6 +88,10 @@ def parse(value: str | None) -> list[Route]:
     return routes
 
 
+def _not_json(name: str) -> Any:
+    raise RoutesError(f"not valid JSON: invalid character {name[0]!r} looking for beginning of value")
+
+
 def format(routes: list[Route]) -> str:
     """Compact JSON, as Kube-OVN and the seed write it: ``[{"dst":"10.96.0.1/32","gw":"100.100.100.1"}]``."""
     return compact_json([r.to_json() for r in routes], plain=not any(r.extra for r in routes))
@@ -109,7 +113,10 @@ def cni_dst(text: str) -> IPNetwork | None:
     """A route ``dst`` as kube-ovn-cni reads it (Go's ``net.ParseCIDR``): address/prefix required, host
     bits allowed and dropped, no spaces. ``None`` means kube-ovn-cni logs "invalid route destination" and
     skips the route. (An empty ``dst`` is a default route; callers handle that before asking.)"""
-    if "/" not in text or text != text.strip():
+    if "/" not in text or text != text.strip() or "%" in text:  # net.ParseCIDR: no zone
+        return None
+    prefix = text.rsplit("/", 1)[1]
+    if not prefix.isascii() or not prefix.isdigit():  # a netmask ("/255.255.255.0") is Python's, not Go's
         return None
     try:
         return ipaddress.ip_network(text, strict=False)
@@ -118,11 +125,19 @@ def cni_dst(text: str) -> IPNetwork | None:
 
 
 def cni_gw(text: str) -> IPAddress | None:
-    """A route ``gw`` as kube-ovn-cni reads it (Go's ``net.ParseIP``); ``None``: logged and skipped."""
+    """A route ``gw`` as kube-ovn-cni reads it (Go's ``net.ParseIP``); ``None``: logged and skipped.
+
+    Go refuses a zone (``fe80::1%eth0``, which Python takes) and keeps an IPv4-mapped IPv6 address
+    (``::ffff:10.0.0.1``) as the IPv4 address it maps (its ``To4()`` is not nil: an IPv4 gateway)."""
+    if "%" in text:
+        return None
     try:
-        return ipaddress.ip_address(text)
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 def merge(existing: list[Route], wanted: list[Route]) -> list[Route]:

@@ -44,7 +44,7 @@ from apibridge.twin.control import cluster as kube_cluster
 from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
 from apibridge.twin.health import DEFAULT_WAIT, Fault, Health, LabUnhealthyError, caught_up, daemon_faults
 from apibridge.twin.kubeovn import cni, engine
-from apibridge.twin.ovn import realize
+from apibridge.twin.ovn import hostpath, realize
 from apibridge.twin.ovn.daemons import LabStatus, OvnDaemons
 from apibridge.twin.ovn.nb import Northbound
 from apibridge.twin.ovn.topology import OVN0, LspNic, Topology, TwinNode, allocations, build_topology
@@ -423,6 +423,7 @@ class Lab:
             notes=list(topo.notes),
         )
         self._namespaces(topo, record, report)
+        self._host_path(topo, record, report, desired.plan.kubeovn_version)
         clock.lap("namespaces")
 
         progress("starting listeners and API servers")
@@ -466,6 +467,20 @@ class Lab:
         report.timings = clock.timings
         report.seconds = clock.total()
         return report
+
+    def _host_path(self, topo: Topology, record: LabRecord, report: UpReport, version: str) -> None:
+        """kube-proxy's Service DNAT in each node's namespace (``twin/ovn/hostpath.py``; issue 11 item 2)."""
+        if self.engine.kube_ovn:
+            return
+        if shutil.which("nft") is None:
+            if topo.kube_proxy:
+                report.notes.append("nft not installed: the nodes do not DNAT Service VIPs as kube-proxy would")
+            return
+        ruleset = hostpath.kube_proxy_ruleset(topo, version)
+        for node in topo.nodes:
+            rec = record.pods.get(f"node/{node.name}")
+            if rec is not None:
+                run(["ip", "netns", "exec", rec.netns, "nft", "-f", "-"], input=ruleset, step="kube-proxy DNAT")
 
     def _namespaces(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
         place = self.place

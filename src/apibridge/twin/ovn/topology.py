@@ -36,6 +36,8 @@ from apibridge.twin.ovn.externals import external_addresses
 
 OVN0 = rules.NODE_NIC
 MAX_REPLICAS = 20  # pods per workload in the twin
+# an interface whose OVS port lost its iface-id (CleanDuplicatePort) is bound to an empty switch of this prefix
+DETACHED_PREFIX = "detached."
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,8 @@ class Topology:
     foreign_attempts: list[ForeignAttempt] = field(default_factory=list)
     # the cluster's NetworkPolicies as Kube-OVN judges them (check.netpol), for verify's expectations
     netpolicies: Policies | None = None
+    # kube-proxy runs on the nodes (``Settings.kube_proxy``): the hosts DNAT Service VIPs (``hostpath``)
+    kube_proxy: bool = False
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -415,6 +419,7 @@ class _Builder:
     def build(self) -> Topology:
         topo = self.topo
         topo.api_cluster_ips = self.cluster.api_cluster_ips()
+        topo.kube_proxy = self.plan.kube_proxy
         topo.bridges = [
             TwinBridge(bp.bridge.name, bp.bridge.vpc, bp.subnet_name, bp.bridge.isolation, bp.destinations)
             for _, bp in sorted(self.plan.bridges.items())
@@ -754,6 +759,7 @@ class _Builder:
         except networks.NetworksError as exc:
             return failed(f"invalid {rules.NETWORKS_ANNOTATION}: {exc}")
         attach: list[tuple[str, str, Subnet, list[routes.Route]]] = []
+        takes_eth0: list[tuple[str, list[routes.Route]]] = []  # provider-less kube-ovn NADs (CleanDuplicatePort)
         names = networks.interface_names(networks.NetworksAnnotation("comma", selections))
         counts = Counter(sel.ref(pod.namespace) for sel in selections)
         for sel, ifname in zip(selections, names, strict=True):
@@ -771,6 +777,17 @@ class _Builder:
             target = self._subnet_by_name(ls) if ls else None
             if ls and target is None:  # kube-ovn v1.16.2 pod.go getPodAttachmentNet: the named subnet must exist
                 return failed(f'failed to get subnet {ls}: subnet.kubeovn.io "{ls}" not found')
+            if not nad.provider:
+                # kube-ovn-cni sends "ovn" (loadNetConf): it configures this interface from eth0's annotations
+                # and takes eth0's port; kube-ovn-controller's address for the derived provider is never used
+                if not nad.server_socket:
+                    return failed(f"{ifname}: server_socket is required in cni.conf (NAD {ns}/{name})")
+                try:
+                    nad_routes = routes.parse(json.dumps(nad.routes)) if nad.routes else []
+                except routes.RoutesError as exc:
+                    return failed(f"{ifname}: failed to load netconf (NAD {ns}/{name} routes: {exc})")
+                takes_eth0.append((ifname, nad_routes))
+                continue
             if target is None:
                 bound = [s for s in self.subnets() if s.provider == rules.subnet_provider(provider)]
                 if not bound:
@@ -814,7 +831,56 @@ class _Builder:
             primary = self._nic(pod, subnet, rules.PRIMARY_IFNAME, rules.OVN_PROVIDER, (), node, secure)
         except addresses.AddressError as exc:
             return failed(f"{rules.PRIMARY_IFNAME} of pod {pod.namespace}/{pod.meta.name}: {exc}")
+        if takes_eth0:
+            try:
+                primary, nics = self._take_eth0(pod, primary, nics, takes_eth0, annotations)
+            except routes.RoutesError as exc:
+                return failed(f"invalid routes for pod {pod.namespace}/{pod.meta.name}: {exc}")
         return TwinPod(pod.namespace, pod.meta.name, vpc, node, (primary, *nics), ports, annotations, bridge)
+
+    def _take_eth0(
+        self,
+        pod: PodLike,
+        primary: LspNic,
+        nics: list[LspNic],
+        takers: list[tuple[str, list[routes.Route]]],
+        annotations: Mapping[str, str],
+    ) -> tuple[LspNic, list[LspNic]]:
+        """A kube-ovn NAD without ``provider``: kube-ovn-cni handles the attachment as provider ``ovn``.
+
+        kube-ovn v1.16.2: ``cmd/cni/cni.go loadNetConf`` sets the empty provider to ``ovn``;
+        ``pkg/daemon/handler.go handleAdd`` then reads eth0's ``ovn.kubernetes.io/*`` annotations (address,
+        MAC, gateway, routes after the NAD config's; ``isDefaultRoute`` only for eth0 unless
+        ``ovn.kubernetes.io/default_route: "true"``) and ``pkg/daemon/ovs_linux.go configureHostNic`` plugs the
+        interface with iface-id ``<pod>.<ns>`` (``ovs.PodNameToPortName``), calling
+        ``ovs.CleanDuplicatePort`` (``pkg/ovs/ovs-vsctl.go``), which removes that iface-id from every other OVS
+        interface — eth0's. The pod runs: eth0 keeps its address and default route but is bound to no
+        logical port; the interface added last holds eth0's LSP. The twin binds each detached interface
+        to an empty switch of its own (no router, no other port): what it sends reaches nothing, as on a
+        cluster where its OVS port has no iface-id.
+        """
+        raw = annotations.get(rules.provider_key(rules.OVN_PROVIDER, rules.ROUTES))
+        ann_routes = tuple(routes.parse(raw))
+        default = annotations.get(rules.provider_key(rules.OVN_PROVIDER, rules.DEFAULT_ROUTE)) == "true"
+        takers_nics = [
+            replace(primary, ifname=ifname, default_route=default, routes=(*nad_routes, *ann_routes))
+            for ifname, nad_routes in takers
+        ]
+        *earlier, holder = [primary, *takers_nics]
+        detached = [self._detach(pod, nic) for nic in earlier]
+        self.topo.notes.append(
+            f"{pod.namespace}/{pod.meta.name}: a kube-ovn NAD without provider: kube-ovn-cni gives "
+            f"{holder.ifname} eth0's address and port {primary.lsp} and CleanDuplicatePort detaches "
+            + ", ".join(n.ifname for n in detached)
+            + " (bound here to empty switches)"
+        )
+        by_name = {n.ifname: n for n in [*detached, holder]}
+        return by_name[primary.ifname], [by_name.get(n.ifname, n) for n in [*nics, *takers_nics]]
+
+    def _detach(self, pod: PodLike, nic: LspNic) -> LspNic:
+        name = f"{DETACHED_PREFIX}{pod.meta.name}.{pod.namespace}.{nic.ifname}"
+        self.topo.switches.append(Switch(name, self.cluster.pod_vpc(pod) or rules.DEFAULT_VPC, (), (), (), (), None))
+        return replace(nic, lsp=name, switch=name)
 
     def _planned_nad(self, ns: str, name: str) -> nadconf.NadConfig | None:
         if self.admitted:  # only what the API server holds
