@@ -1,0 +1,205 @@
+"""Find the documents (and ``kind: List`` items) of a YAML stream that the caller ignores, without building them.
+
+Why: ``apibridge check`` models a handful of kinds; a ``kubectl get -A -o yaml`` export is mostly ConfigMaps,
+Secrets, Events and the like, and building every node of those in Python made a 50 MB file take 40 s. The
+loader asks this module which documents it may leave unbuilt; it builds the rest as before and stands a stub
+``{"apiVersion": …, "kind": …}`` in for each skimmed one (all the model reads of an ignored kind).
+
+What keeps this honest on hostile input. The caller has already run libyaml over the whole stream without
+building anything (``raw_parse``), so every skimmed document is valid YAML, and every ``---`` line at column 0
+is a document start (libyaml refuses one inside a quoted scalar or a flow collection). A unit (a document, or
+an item of a List at column 0) is skimmed only when its text shows, line by line, that building it could not
+fail or cost more than the limits allow:
+
+* its keys are at one column and every line at that column is a plain key (``name:``), a ``- `` entry or a
+  comment, so no key is hidden in quoted, flow or complex (``?``) syntax;
+* exactly one ``apiVersion:`` and one ``kind:`` line, each a single plain token that resolves to a string
+  (``kind: Yes`` is a bool in YAML 1.1) and does not continue on the next line;
+* no ``&``, ``*`` or ``!`` anywhere (no anchor, alias or tag: the alias-bomb limit and tag errors need the
+  builder) and no ``<<`` (merge keys);
+* nesting provably within the limit: block nesting needs one column per level (two for a sequence in a
+  mapping), flow nesting one ``[`` or ``{`` per level, so ``2 * (deepest indentation + 1) + openers + 2``
+  bounds the depth.
+
+Anything else is built, with the errors it always had. What a skimmed body does not get is the check the
+builder makes beyond YAML syntax: a key repeated inside it (``data`` with the same key twice) is not reported
+for a kind the caller ignores. A key repeated at the top (two ``kind:`` lines) still is: it is built.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import yaml
+
+Skip = Callable[[str, str], bool]  # (apiVersion, kind) -> the caller ignores objects of this kind
+
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+_MARKER = re.compile(r"^---(?=[ \t\n]|\Z)", re.M)
+_CONTENT = re.compile(r"^[ \t]*[^\s#]", re.M)
+_DEEP_FROM = 20  # a line indented this far (with "- ", "? ", ": " prefixes) makes its unit "maybe deep"
+_KEY = r"[A-Za-z][\w.-]*:(?:[ \t]|$)"  # a plain key and its colon
+# Anywhere in a unit, what makes it "build it": an anchor, alias, tag or merge key, a complex key ("? "),
+# a deeply indented line. Each is a pass over the text for positions (rare in manifests).
+_BAD_ANYWHERE = [
+    re.compile(r"[&*!]|<<"),
+    re.compile(r"\?(?:[ \t\n]|\Z)"),  # "? " even in a comment or a value: rare, so cheap to build
+    re.compile(r"^[ \t?:-]{" + str(_DEEP_FROM) + ",}", re.M),
+]
+# At the key column: a line that is not a plain key, a "- " entry, a comment or (documents) a document start
+_BAD_LINE = {
+    0: re.compile(r"^(?!" + _KEY + r"|-(?:[ \t]|$)|\#|---(?:[ \t\n]|\Z)|[ \t]|$)", re.M),
+    # List items: a line left of the keys (other than an item's "- "), an item whose first line is not a key
+    2: re.compile(r"^(?:(?!- |  |\#|$)| (?! )|  (?!" + _KEY + r"|-(?:[ \t]|$)|\#|[ \t]|$)|- (?!" + _KEY + "))", re.M),
+}
+# apiVersion/kind at the key column, with the value when it is a plain token that ends on its line (the next
+# line with content starts at the key column or left of it, or is a comment)
+_VALUE = r"[ \t]+([A-Za-z0-9][\w./-]*)[ \t]*(?:\#[^\n]*)?"
+_FIELDS = {
+    column: re.compile(
+        r"^"
+        + ("" if column == 0 else "(?:- |  )")
+        + r"(apiVersion|kind):(?:"
+        + _VALUE
+        + r"(?=\n(?:[ \t]*\n)*(?: {0,"
+        + str(column)
+        + r"}[^ \t\n]|[ \t]*\#)|\n?\Z))?",
+        re.M,
+    )
+    for column in (0, 2)
+}
+_FIRST = re.compile(r"(?:[ \t]*(?:\#[^\n]*)?\n)*([^\s#])")
+
+
+class Unit(NamedTuple):
+    """One document, or one item of a List, as text ``[start, end)`` of the stream."""
+
+    start: int
+    end: int
+    stub: dict[str, str] | None  # {"apiVersion", "kind"} when the unit may be skimmed
+
+
+def _plain_str(value: str) -> bool:
+    """Does this plain scalar resolve to a string (not a bool, null, number or timestamp)?"""
+    return not any(regexp.match(value) for _, regexp in _IMPLICIT.get(value[:1], ()))
+
+
+_KEY_AT = re.compile(_KEY, re.M)
+
+
+def _first_is_key(text: str, start: int, end: int) -> bool:
+    """Does the document's first line with content (past blank and comment lines) start with a plain key at
+    column 0? (Not a "- " entry: a sequence document, whose items the loader unpacks.)"""
+    if _KEY_AT.match(text, start, end):
+        return True  # the common case: the document starts with its first key
+    first = _FIRST.match(text, start, end)
+    if first is None:
+        return False
+    at = first.start(1)
+    return at == text.rfind("\n", 0, at) + 1 and _KEY_AT.match(text, at, end) is not None
+
+
+def _bad_anywhere(text: str) -> list[int]:
+    """Where ``text`` has something from ``_BAD_ANYWHERE`` (sorted)."""
+    return sorted(m.start() for pattern in _BAD_ANYWHERE for m in pattern.finditer(text))
+
+
+def _units(
+    text: str,
+    spans: list[tuple[int, int, int]],
+    column: int,
+    region: tuple[int, int],
+    skip: Skip,
+    max_depth: int,
+    anywhere: list[int],
+) -> list[Unit]:
+    """``spans`` (unit start, content start, end) as units, with a stub for each that may be skimmed."""
+    starts = [start for _, start, _ in spans]
+    lo, hi = bisect_right(anywhere, region[0] - 1), bisect_right(anywhere, region[1])
+    bad = {bisect_right(starts, at) - 1 for at in anywhere[lo:hi]}
+    bad.update(bisect_right(starts, m.start()) - 1 for m in _BAD_LINE[column].finditer(text, *region))
+    budget = max_depth - 2 * (_DEEP_FROM + 1) - 2  # flow openers a unit may have (see the module docstring)
+    fields_of = _FIELDS[column]
+    plain: dict[str, bool] = {}
+    units: list[Unit] = []
+    for k, (at, start, end) in enumerate(spans):
+        stub = None
+        if k not in bad and (column == 2 or _first_is_key(text, start, end)):
+            fields = fields_of.findall(text, start, end)
+            if len(fields) == 2 and fields[0][1] and fields[1][1] and fields[0][0] != fields[1][0]:
+                api, kind = (
+                    (fields[0][1], fields[1][1]) if fields[0][0] == "apiVersion" else (fields[1][1], fields[0][1])
+                )
+                for value in (api, kind):
+                    if value not in plain:
+                        plain[value] = _plain_str(value)
+                if (
+                    plain[api]
+                    and plain[kind]
+                    and skip(api, kind)
+                    and text.count("[", start, end) + text.count("{", start, end) <= budget
+                ):
+                    stub = {"apiVersion": api, "kind": kind}
+        units.append(Unit(at, end, stub))
+    return units
+
+
+@dataclass
+class Stream:
+    """The units of one YAML text, and what they may skim."""
+
+    documents: list[Unit]
+    anywhere: list[int]  # see ``_bad_anywhere``
+
+
+def documents(text: str, skip: Skip, max_depth: int) -> Stream | None:
+    """The stream's documents in libyaml's order, or None when this text is not one the skim handles
+    (directives, ``...`` document ends, a ``---`` with content on its line, CR line ends)."""
+    if text.startswith(("\ufeff", "%", "...")) or "\r" in text or "\n%" in text or "\n..." in text:
+        return None
+    bounds = [m.start() for m in _MARKER.finditer(text)]
+    spans: list[tuple[int, int, int]] = []
+    for i, at in enumerate([0, *bounds]):
+        end = bounds[i] if i < len(bounds) else len(text)
+        if i == 0:
+            if _CONTENT.search(text, 0, end):
+                spans.append((0, 0, end))  # content before the first ---: an implicit document
+            continue
+        nl = text.find("\n", at, end)
+        if text[at + 3 : (nl if nl >= 0 else end)].strip():
+            return None  # "--- |", "--- {…}", "--- # note": rare, built as they are
+        spans.append((at, nl + 1 if nl >= 0 else end, end))
+    anywhere = _bad_anywhere(text)
+    return Stream(_units(text, spans, 0, (0, len(text)), skip, max_depth, anywhere), anywhere)
+
+
+_LIST_KIND = re.compile(r"^kind:[ \t]+List[ \t]*(?:\#.*)?$", re.M)
+_ITEMS = re.compile(r"^items:[ \t]*\n", re.M)
+_ITEM = re.compile(r"^(?=\S)", re.M)
+
+
+def list_items(stream: Stream, text: str, start: int, end: int, skip: Skip, max_depth: int) -> list[Unit] | None:
+    """The items of the ``kind: List`` document ``text[start:end]`` written as ``kubectl get -o yaml`` writes
+    them (``items:`` at column 0, each item a ``- `` line at column 0), or None for any other document."""
+    if len(_LIST_KIND.findall(text, start, end)) != 1:
+        return None
+    heads = list(_ITEMS.finditer(text, start, end))
+    if len(heads) != 1:
+        return None
+    begin = heads[0].end()
+    cuts: list[int] = []
+    stop = end
+    for line in _ITEM.finditer(text, begin, end):
+        if text.startswith("- ", line.start()):
+            cuts.append(line.start())
+        elif not text.startswith("#", line.start()):
+            stop = line.start()  # the next key of the List ends its items
+            break
+    if not cuts or _CONTENT.search(text, begin, cuts[0]):
+        return None
+    spans = [(at, at, cuts[i + 1] if i + 1 < len(cuts) else stop) for i, at in enumerate(cuts)]
+    return _units(text, spans, 2, (cuts[0], stop), skip, max_depth, stream.anywhere)
