@@ -336,7 +336,11 @@ def test_one_megabyte_objects_are_not_kept() -> None:
     finally:
         tracemalloc.stop()
     assert grown <= mib // 2, f"{grown / mib:.1f} MiB kept after {count} reviews of 1 MB objects"
-    memos = {"tenancy": snap._tenancy, "changes": snap._changes, "patches": mutate_module._PATCHES}
+    memos: dict[str, BoundedLRU[Any, Any]] = {
+        "tenancy": snap._tenancy,
+        "changes": snap._changes,
+        "patches": mutate_module._PATCHES,
+    }
     for name, memo in memos.items():
         for key, (value, _) in memo._items.items():
             assert _deep_size(key) + _deep_size(value) < 4096, f"{name} memo keeps {_deep_size(value)} characters"
