@@ -45,10 +45,13 @@ _DEEP_FROM = 20  # a line indented this far (with "- ", "? ", ": " prefixes) mak
 _KEY = r"[A-Za-z][\w.-]*:(?:[ \t]|$)"  # a plain key and its colon
 # Anywhere in a unit, what makes it "build it": an anchor, alias, tag or merge key, a complex key ("? "),
 # a deeply indented line. Each is a pass over the text for positions (rare in manifests).
-_BAD_ANYWHERE = [
-    re.compile(r"[&*!]|<<"),
-    re.compile(r"\?(?:[ \t\n]|\Z)"),  # "? " even in a comment or a value: rare, so cheap to build
-]
+_BAD_ANYWHERE = {  # a literal that must be in the text for the pattern to match: a fast test first
+    "&": re.compile("&"),
+    "*": re.compile(r"\*"),
+    "!": re.compile("!"),
+    "<<": re.compile("<<"),
+    "?": re.compile(r"\?(?:[ \t\n]|\Z)"),  # "? " even in a comment or a value: rare, so cheap to build
+}
 _DEEP = re.compile(r"\n[ \t?:-]{" + str(_DEEP_FROM) + ",}")
 # At the key column: a line that is not a plain key, a "- " entry, a comment or (documents) a document start
 _BAD_LINE = {
@@ -72,6 +75,8 @@ _FIELDS = {
     )
     for column in (0, 2)
 }
+# the same fields, and the document starts, in one findall: (marker, name, value)
+_DOCUMENT_FIELDS = re.compile(r"\n(?:(---)[ \t]*(?=\n|\Z)|" + _FIELDS[0].pattern[2:] + ")", re.M)
 _FIRST = re.compile(r"(?:[ \t]*(?:\#[^\n]*)?\n)*([^\s#])")
 
 
@@ -112,7 +117,7 @@ def _lines(pattern: re.Pattern[str], t: str, lo: int, hi: int) -> Iterator[re.Ma
 
 def _bad_anywhere(text: str, t: str) -> list[int]:
     """Where ``text`` has something from ``_BAD_ANYWHERE`` or ``_DEEP`` (sorted)."""
-    found = [m.start() for pattern in _BAD_ANYWHERE for m in pattern.finditer(text)]
+    found = [m.start() for c, pattern in _BAD_ANYWHERE.items() if c in text for m in pattern.finditer(text)]
     found += (m.start() for m in _lines(_DEEP, t, 0, len(text)))
     return sorted(found)
 
@@ -144,30 +149,43 @@ def _units(
             slow.add(0)  # the implicit first document
         bad.update(k for k in slow if k not in bad and not _first_is_key(text, spans[k][1], spans[k][2]))
     fields: list[list[str]] = [[] for _ in spans]  # per unit: name, value, name, value, …
-    for m in _lines(_FIELDS[column], t, *region):
-        k = bisect_right(starts, m.start()) - 1
-        if k >= 0:
-            fields[k] += m.groups("")
+    if column == 0 and region == (0, len(text)):  # all documents: one findall, in order, split at the markers
+        k = 0 if spans and spans[0][1] == 0 else -1  # an implicit first document, then one per marker
+        for marker, name, value in _DOCUMENT_FIELDS.findall(t):
+            if marker:
+                k += 1
+            elif k >= 0:
+                fields[k] += (name, value)
+    else:
+        for m in _lines(_FIELDS[column], t, *region):
+            k = bisect_right(starts, m.start()) - 1
+            if k >= 0:
+                fields[k] += m.groups("")
     budget = max_depth - 2 * (_DEEP_FROM + 1) - 2  # flow openers a unit may have (see the module docstring)
-    plain: dict[str, bool] = {}
+    decided: dict[tuple[str, ...], dict[str, str] | None] = {}  # fields -> the stub they allow
     units: list[Unit] = []
     for k, (at, start, end) in enumerate(spans):
         stub = None
-        found = fields[k]
-        if len(found) == 4 and found[1] and found[3] and found[0] != found[2] and k not in bad:
-            api, kind = (found[1], found[3]) if found[0] == "apiVersion" else (found[3], found[1])
-            for value in (api, kind):
-                if value not in plain:
-                    plain[value] = _plain_str(value)
-            if (
-                plain[api]
-                and plain[kind]
-                and skip(api, kind)
-                and text.count("[", start, end) + text.count("{", start, end) <= budget
-            ):
-                stub = {"apiVersion": api, "kind": kind}
-        units.append(Unit(at, end, stub))
+        found = tuple(fields[k])
+        if k not in bad:
+            if found in decided:
+                stub = decided[found]
+            else:
+                stub = decided[found] = _stub(found, skip)
+            if stub is not None and text.count("[", start, end) + text.count("{", start, end) > budget:
+                stub = None
+        units.append(Unit(at, end, None if stub is None else dict(stub)))
     return units
+
+
+def _stub(found: tuple[str, ...], skip: Skip) -> dict[str, str] | None:
+    """The stub for a unit whose apiVersion/kind lines are ``found`` (name, value, …), if it may be skimmed."""
+    if len(found) != 4 or not found[1] or not found[3] or found[0] == found[2]:
+        return None
+    api, kind = (found[1], found[3]) if found[0] == "apiVersion" else (found[3], found[1])
+    if not _plain_str(api) or not _plain_str(kind) or not skip(api, kind):
+        return None
+    return {"apiVersion": api, "kind": kind}
 
 
 @dataclass
