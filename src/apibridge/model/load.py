@@ -349,8 +349,15 @@ def _yaml_documents(
     return raw_docs
 
 
+# Skim when at least 1/SKIM_WORTH of a file's bytes may be left unbuilt: building costs ~4x what the skim's
+# scan and libyaml's parse of the skimmed part cost, so a file with less to skim is built as it is.
+SKIM_WORTH = 10
+
+
 def _valid_yaml(text: str) -> bool:
-    """Is ``text`` well-formed YAML? libyaml parses it without making a Python object (about 2 s for 50 MB)."""
+    """Is ``text`` well-formed YAML? libyaml parses it without making a Python object (about 2 s for 50 MB).
+    A skimmed document stands alone (no directives: ``skim`` refuses them), and so does a List item's text
+    (a sequence of one entry), so checking their text alone is checking them where they are."""
     try:
         _Parser(text).raw_parse()
     except (yaml.YAMLError, AttributeError):  # AttributeError: the pure-Python parser has no raw_parse
@@ -373,10 +380,16 @@ def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) 
         )
         if items and any(item.stub for item in items):
             lists[i] = items
-    if not lists and not any(u.stub for u in units):
-        return None
-    if not _valid_yaml(text):
+    skimmed = [u for u in units if u.stub is not None]
+    items = [item for found in lists.values() for item in found if item.stub is not None]
+    saved = sum(u.end - u.start for u in skimmed) + sum(item.end - item.start for item in items)
+    if saved * SKIM_WORTH < len(text):
+        return None  # too little to leave unbuilt to pay for reading it twice
+    # what is left unbuilt must still be YAML: libyaml parses it, without building (the rest is built)
+    if not _valid_yaml("".join(text[u.start : u.end] for u in skimmed)):
         return None  # the full build reports the error, where it is
+    if items and not _valid_yaml("".join(text[item.start : item.end] for item in items)):
+        return None
     builder = _Builder(None, limits)
     raw_docs: list[Any] = []
     line = 0
