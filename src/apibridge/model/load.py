@@ -398,7 +398,7 @@ def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) 
     while i < len(units):
         unit = units[i]
         if unit.stub is not None:
-            raw_docs.append(dict(unit.stub))
+            raw_docs.append(unit.stub)  # a fresh dict per unit (skim.Unit)
             i += 1
             continue
         j = i + 1

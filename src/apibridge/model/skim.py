@@ -39,7 +39,6 @@ import yaml
 Skip = Callable[[str, str], bool]  # (apiVersion, kind) -> the caller ignores objects of this kind
 
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
-_MARKER = re.compile(r"\n---(?=[ \t\n]|\Z)")
 _CONTENT = re.compile(r"^[ \t]*[^\s#]", re.M)
 _DEEP_FROM = 20  # a line indented this far (with "- ", "? ", ": " prefixes) makes its unit "maybe deep"
 _KEY = r"[A-Za-z][\w.-]*:(?:[ \t]|$)"  # a plain key and its colon
@@ -85,7 +84,7 @@ class Unit(NamedTuple):
 
     start: int
     end: int
-    stub: dict[str, str] | None  # {"apiVersion", "kind"} when the unit may be skimmed
+    stub: dict[str, str] | None  # {"apiVersion", "kind"} when the unit may be skimmed (a dict of its own)
 
 
 def _plain_str(value: str) -> bool:
@@ -206,8 +205,6 @@ def documents(text: str, skip: Skip, max_depth: int) -> Stream | None:
     if _MARKER_WITH_CONTENT.search(t):
         return None  # "--- |", "--- {…}", "--- # note": rare, built as they are
     marks = [(m.start(), min(m.end(), len(text))) for m in _MARKER_LINE.finditer(t)]
-    if len(marks) != len(_MARKER.findall(t)):
-        return None  # a "---" line this module does not read the way libyaml does
     spans = [(at, start, marks[i + 1][0] if i + 1 < len(marks) else len(text)) for i, (at, start) in enumerate(marks)]
     first = marks[0][0] if marks else len(text)
     if _CONTENT.search(text, 0, first):
