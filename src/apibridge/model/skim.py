@@ -5,11 +5,13 @@ Secrets, Events and the like, and building every node of those in Python made a 
 loader asks this module which documents it may leave unbuilt; it builds the rest as before and stands a stub
 ``{"apiVersion": …, "kind": …}`` in for each skimmed one (all the model reads of an ignored kind).
 
-What keeps this honest on hostile input. The caller has already run libyaml over the whole stream without
-building anything (``raw_parse``), so every skimmed document is valid YAML, and every ``---`` line at column 0
-is a document start (libyaml refuses one inside a quoted scalar or a flow collection). A unit (a document, or
-an item of a List at column 0) is skimmed only when its text shows, line by line, that building it could not
-fail or cost more than the limits allow:
+What keeps this honest on hostile input. libyaml parses the text of the skimmed units without building
+anything (``raw_parse``) and the loader builds everything else, so every unit is valid YAML or the file is
+built in full, with the error it always had. A ``---`` line at column 0 is a document start (libyaml refuses
+one inside a quoted scalar or a flow collection: the unit cut there does not parse, and the file is built).
+When the units built do not come out as many as the skim counted, the file is built in full too. A unit (a
+document, or an item of a List at column 0) is skimmed only when its text shows, line by line, that building
+it could not fail or cost more than the limits allow:
 
 * its keys are at one column and every line at that column is a plain key (``name:``), a ``- `` entry or a
   comment, so no key is hidden in quoted, flow or complex (``?``) syntax;
@@ -22,8 +24,9 @@ fail or cost more than the limits allow:
   bounds the depth.
 
 Anything else is built, with the errors it always had. What a skimmed body does not get is the check the
-builder makes beyond YAML syntax: a key repeated inside it (``data`` with the same key twice) is not reported
-for a kind the caller ignores. A key repeated at the top (two ``kind:`` lines) still is: it is built.
+builder makes beyond YAML syntax: a key repeated inside it (``data`` or ``metadata`` twice, or a key twice
+within ``data``) is not reported for a kind the caller ignores (``inject``, which passes such objects through,
+builds them and still reports it). A repeated ``apiVersion`` or ``kind`` line is: that unit is built.
 """
 
 from __future__ import annotations
