@@ -296,3 +296,51 @@ def test_held_connections_cost_kilobytes_each(bundle: BundlePaths) -> None:
             sock.close()
         running.close()
     assert per_connection <= 64 * 1024, f"{per_connection / 1024:.0f} KiB per held connection"
+
+
+def _deep_size(value: Any) -> int:
+    """Characters of strings in ``value`` (keys and values of dicts, items of tuples, lists and sets)."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_deep_size(k) + _deep_size(v) for k, v in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return sum(_deep_size(v) for v in value)
+    return 0
+
+
+def test_one_megabyte_objects_are_not_kept() -> None:
+    """The review's ``objects_1mb`` attack (500 reviews of 1 MB pods: +457 MiB), scaled down and bounded by
+    bytes, not time: 100 reviews of 1 MB pods, each from another namespace and mutated. What the webhook keeps
+    afterwards is its memos' entries, each a few fields of a review (a namespace, a VPC, annotation values,
+    an encoded patch) — no entry holds the object, and the heap grows by far less than one object."""
+    count = 100
+    snap = Snapshot.build(_attack_cluster(count))
+    mib = 1024 * 1024
+
+    def one(i: int) -> None:
+        obj = pod(f"ns-{i}", labels={"app": "web"})
+        obj["spec"]["extra"] = f"{i}-" + "y" * mib  # 1 MB that no decision needs
+        outcome = admit(snap, review(obj, namespace=f"ns-{i}"))
+        assert outcome.result == "mutated", outcome
+
+    one(0)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1, count):
+            one(i)
+        gc.collect()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown <= mib // 2, f"{grown / mib:.1f} MiB kept after {count} reviews of 1 MB objects"
+    memos: dict[str, BoundedLRU[Any, Any]] = {
+        "tenancy": snap._tenancy,
+        "changes": snap._changes,
+        "patches": mutate_module._PATCHES,
+    }
+    for name, memo in memos.items():
+        for key, (value, _) in memo._items.items():
+            assert _deep_size(key) + _deep_size(value) < 4096, f"{name} memo keeps {_deep_size(value)} characters"

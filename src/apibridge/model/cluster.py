@@ -194,6 +194,9 @@ class Cluster:
         if not isinstance(kind, str) or not isinstance(api, str):
             o.meta_of(doc)  # raises the precise error
             return
+        if _ignored_memo(api, kind):  # the common case in a cluster export: ConfigMaps, Secrets, Events…
+            self.others.append(doc)
+            return
         parser = _PARSERS.get(kind) if (api, kind) in o.KNOWN_KINDS else None
         if parser is None:
             served = next((a for a, k in o.KNOWN_KINDS if k == kind), None)
@@ -556,11 +559,37 @@ def _default_subnet(name: str, cidr: str, *, default: bool = False) -> o.Subnet:
     )
 
 
+def ignored(api: str, kind: str) -> bool:
+    """Does ``Cluster.add_document`` put an object of this apiVersion and kind in ``others`` without reading
+    more of it than these two fields? (The loader may then skim its body: ``model.skim``.)"""
+    if (api, kind) in o.KNOWN_KINDS:
+        return False
+    served = next((a for a, k in o.KNOWN_KINDS if k == kind), None)
+    if served is not None and _group(served) == _group(api):
+        return False  # an error: built, so that it is reported as before
+    return kind in PASSTHROUGH_KINDS or api not in MODELLED_GROUPS
+
+
+_IGNORED: dict[tuple[str, str], bool] = {}
+
+
+def _ignored_memo(api: str, kind: str) -> bool:
+    key = (api, kind)
+    hit = _IGNORED.get(key)
+    if hit is None:
+        if len(_IGNORED) > 4096:  # a file may name any number of kinds: keep the memo bounded
+            _IGNORED.clear()
+        hit = _IGNORED[key] = ignored(api, kind)
+    return hit
+
+
 def load_cluster(
     paths: Iterable[str], *, assume_node: AssumedNode | None = None, limits: Limits = DEFAULT_LIMITS
 ) -> Cluster:
-    """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``)."""
+    """Load manifests from ``paths`` into a ``Cluster`` (errors are ``InputError``). Objects the model
+    ignores are read as far as ``ignored`` needs (their bodies are checked for YAML syntax and the limits)."""
     skipped: list[str] = []
-    cluster = Cluster.from_documents(load_documents(paths, limits, skipped), assume_node=assume_node)
+    docs = load_documents(paths, limits, skipped, skip=_ignored_memo)
+    cluster = Cluster.from_documents(docs, assume_node=assume_node)
     cluster.skipped_files = skipped
     return cluster

@@ -38,6 +38,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from apibridge.base.errors import InputError, Location
+from apibridge.model import skim
 
 try:  # libyaml composes ~10x faster than the pure-Python parser
     _Parser: type[Any] = yaml.CSafeLoader
@@ -313,31 +314,136 @@ class _Builder:
         return out, size
 
 
-def _mark(node: Node) -> str:
+def _mark(node: Node, line: int = 0) -> str:
     mark = node.start_mark
-    return f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+    return f" at line {mark.line + line + 1} column {mark.column + 1}" if mark is not None else ""
 
 
-def _yaml_documents(text: str, source: str, limits: Limits) -> list[Any]:
+def _yaml_documents(
+    text: str, source: str, limits: Limits, *, builder: _Builder | None = None, line: int = 0, first: int = 0
+) -> list[Any]:
+    """The documents of ``text``; errors name lines and documents counted from ``line`` and ``first`` (the
+    place of ``text`` in its file when it is a part of it). ``builder`` carries the file's alias count."""
     loader = _Loader(text)
-    builder = _Builder(loader, limits)
+    if builder is None:
+        builder = _Builder(loader, limits)
+    builder.loader = loader
     raw_docs: list[Any] = []
     try:
         while loader.check_node():
             node = loader.get_node()
             raw_docs.append(None if node is None else builder.build(node))
     except _LimitError as exc:
-        raise InputError(f"invalid YAML{_mark(exc.node)}: {exc.message}", Location(source, len(raw_docs))) from None
+        raise InputError(
+            f"invalid YAML{_mark(exc.node, line)}: {exc.message}", Location(source, first + len(raw_docs))
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark is not None else ""
+        where = f" at line {mark.line + line + 1} column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         if "maximum nesting depth" in str(problem):
             problem = f"nested deeper than libyaml's limit ({problem})"
-        raise InputError(f"invalid YAML{where}: {problem}", Location(source, len(raw_docs))) from None
+        raise InputError(f"invalid YAML{where}: {problem}", Location(source, first + len(raw_docs))) from None
     finally:
         loader.dispose()
     return raw_docs
+
+
+# Skim when at least 1/SKIM_WORTH of a file's bytes may be left unbuilt: building costs ~4x what the skim's
+# scan and libyaml's parse of the skimmed part cost, so a file with less to skim is built as it is.
+SKIM_WORTH = 10
+
+
+def _valid_yaml(text: str) -> bool:
+    """Is ``text`` well-formed YAML? libyaml parses it without making a Python object (about 2 s for 50 MB).
+    A skimmed document stands alone (no directives: ``skim`` refuses them), and so does a List item's text
+    (a sequence of one entry), so checking their text alone is checking them where they are."""
+    try:
+        _Parser(text).raw_parse()
+    except (yaml.YAMLError, AttributeError):  # AttributeError: the pure-Python parser has no raw_parse
+        return False
+    return True
+
+
+def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) -> list[Any] | None:
+    """The documents of ``text`` with a stub for each one ``skip`` ignores (see ``skim``), built as
+    ``_yaml_documents`` builds them otherwise; None when nothing can be skimmed or the text is not one the
+    skim handles (the caller then builds everything, with the errors it always had)."""
+    stream = skim.documents(text, skip, limits.max_depth)
+    if stream is None:
+        return None
+    units = stream.documents
+    lists: dict[int, list[skim.Unit]] = {}
+    for i, unit in enumerate(units):
+        items = (
+            skim.list_items(stream, text, unit.start, unit.end, skip, limits.max_depth) if unit.stub is None else None
+        )
+        if items and any(item.stub for item in items):
+            lists[i] = items
+    skimmed = [u for u in units if u.stub is not None]
+    items = [item for found in lists.values() for item in found if item.stub is not None]
+    saved = sum(u.end - u.start for u in skimmed) + sum(item.end - item.start for item in items)
+    if saved * SKIM_WORTH < len(text):
+        return None  # too little to leave unbuilt to pay for reading it twice
+    # what is left unbuilt must still be YAML: libyaml parses it, without building (the rest is built)
+    if not _valid_yaml("".join(text[u.start : u.end] for u in skimmed)):
+        return None  # the full build reports the error, where it is
+    if items and not _valid_yaml("".join(text[item.start : item.end] for item in items)):
+        return None
+    builder = _Builder(None, limits)
+    raw_docs: list[Any] = []
+    line = 0
+    done = 0  # text before this offset is counted in ``line``
+    i = 0
+    while i < len(units):
+        unit = units[i]
+        if unit.stub is not None:
+            raw_docs.append(unit.stub)  # a fresh dict per unit (skim.Unit)
+            i += 1
+            continue
+        j = i + 1
+        if i not in lists:
+            while j < len(units) and units[j].stub is None and j not in lists:
+                j += 1
+        start, end = unit.start, units[j - 1].end
+        line += text.count("\n", done, start)
+        part = text[start:end] if i not in lists else _blank_items(text, start, end, lists[i])
+        built = _yaml_documents(part, source, limits, builder=builder, line=line, first=len(raw_docs))
+        if len(built) != j - i:
+            return None  # the skim's split is not libyaml's: build it all
+        if i in lists and not _fill_items(built[0], lists[i]):
+            return None
+        raw_docs.extend(built)
+        done, i = start, j
+    return raw_docs
+
+
+def _blank_items(text: str, start: int, end: int, items: list[skim.Unit]) -> str:
+    """``text[start:end]`` without the skimmed List items (each left as its blank lines, so lines still count)."""
+    parts: list[str] = []
+    at = start
+    for item in items:
+        if item.stub is not None:
+            parts.append(text[at : item.start])
+            parts.append("\n" * text.count("\n", item.start, item.end))
+            at = item.end
+    parts.append(text[at:end])
+    return "".join(parts)
+
+
+def _fill_items(raw: Any, items: list[skim.Unit]) -> bool:
+    """Put the stubs of the skimmed items back among the List's items built from ``_blank_items``; False if it
+    is not that List."""
+    if not isinstance(raw, dict) or raw.get("kind") != "List":
+        return False
+    built = raw.get("items")
+    if built is None:  # every item was skimmed: "items:" has no value left
+        built = []
+    if not isinstance(built, list) or len(built) != sum(item.stub is None for item in items):
+        return False
+    rest = iter(built)
+    raw["items"] = [dict(item.stub) if item.stub is not None else next(rest) for item in items]
+    return True
 
 
 def _frames() -> int:
@@ -381,8 +487,14 @@ def _json_loads(text: str, source: str, limits: Limits) -> Any:
     return value
 
 
-def parse_text(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> list[Document]:
-    """Split ``text`` into documents. JSON (one value) and YAML (``---``-separated) are both accepted."""
+def parse_text(
+    text: str, source: str, limits: Limits = DEFAULT_LIMITS, skip: skim.Skip | None = None
+) -> list[Document]:
+    """Split ``text`` into documents. JSON (one value) and YAML (``---``-separated) are both accepted.
+
+    With ``skip``, a YAML document or List item of a kind it ignores may come back as a stub
+    ``{"apiVersion", "kind"}`` instead of its body (``skim`` says when): for callers that read nothing else
+    of such objects. Errors and limits are those of a full build."""
     stripped = text.lstrip()
     raw_docs: list[Any] = []
     json_error: json.JSONDecodeError | None = None
@@ -393,7 +505,8 @@ def parse_text(text: str, source: str, limits: Limits = DEFAULT_LIMITS) -> list[
             json_error = exc
     if not raw_docs:
         try:
-            raw_docs = _yaml_documents(text, source, limits)
+            skimmed = _skimmed_documents(text, source, limits, skip) if skip is not None else None
+            raw_docs = skimmed if skimmed is not None else _yaml_documents(text, source, limits)
         except InputError:
             if json_error is not None:
                 at = f"line {json_error.lineno} column {json_error.colno}"
@@ -439,7 +552,10 @@ def no_gc() -> Iterator[None]:
 
 
 def load_documents(
-    paths: Iterable[str], limits: Limits = DEFAULT_LIMITS, skipped: list[str] | None = None
+    paths: Iterable[str],
+    limits: Limits = DEFAULT_LIMITS,
+    skipped: list[str] | None = None,
+    skip: skim.Skip | None = None,
 ) -> list[Document]:
     """All documents of all ``paths`` (files, directories, ``-``), in order.
 
@@ -450,7 +566,7 @@ def load_documents(
     docs: list[Document] = []
     with no_gc():
         for source, in_directory in _expand(paths):
-            found = parse_text(_read(source, limits), source, limits)
+            found = parse_text(_read(source, limits), source, limits, skip)
             if in_directory and found and not any("kind" in d.body for d in found):
                 if skipped is not None:
                     skipped.append(source)

@@ -1,0 +1,194 @@
+"""Skimming (issue #13, item 4: "a 50 MB file of ordinary manifests is checked in seconds, not 44 s").
+
+``load_cluster`` leaves the bodies of kinds the model ignores (ConfigMaps, Secrets, …) unbuilt. The guards:
+the number of YAML nodes built does not grow with the number of ignored objects (it did: every node of every
+ConfigMap was built), the load time grows linearly with the file, and whatever is skimmed, the modelled
+objects, the document indexes and every error are those of a full build.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apibridge.base.errors import InputError
+from apibridge.model import load
+from apibridge.model.cluster import ignored, load_cluster
+from apibridge.model.load import Limits, load_documents, parse_text
+
+CONFIGMAP = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d, namespace: default}\ndata: {k: v}\n"
+SECRET_ITEM = (
+    "- apiVersion: v1\n  data:\n    tls.crt: eHh4\n  kind: Secret\n  metadata:\n"
+    "    managedFields:\n    - manager: kubectl\n      fieldsV1:\n        f:data: {}\n"
+    "    name: s-%d\n    namespace: ns\n  type: Opaque\n"
+)
+POD = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: default}\nspec: {containers: [{name: c}]}\n"
+SERVICE_ITEM = (
+    "- apiVersion: v1\n  kind: Service\n  metadata:\n    name: kubernetes\n    namespace: default\n"
+    "  spec:\n    clusterIP: 10.96.0.1\n    ports:\n    - {name: https, port: 443, protocol: TCP}\n"
+)
+
+
+class NodeCounter:
+    """Counts the YAML nodes the loader builds (``_Builder._node`` calls)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = load._Builder._node
+
+        def counted(builder: Any, node: Any, depth: int) -> Any:
+            self.count += 1
+            return real(builder, node, depth)
+
+        monkeypatch.setattr(load._Builder, "_node", counted)
+
+
+def configmaps(n: int) -> str:
+    return "".join(CONFIGMAP % i for i in range(n)) + POD
+
+
+def kubectl_list(n: int) -> str:
+    return "apiVersion: v1\nitems:\n" + "".join(SECRET_ITEM % i for i in range(n)) + SERVICE_ITEM + "kind: List\n"
+
+
+@pytest.mark.parametrize("make", [configmaps, kubectl_list], ids=["documents", "kind-List"])
+def test_ignored_objects_are_not_built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Any) -> None:
+    """Nodes built for 100 and for 2,000 ignored objects: the same (before the skim: 20x as many)."""
+    counter = NodeCounter(monkeypatch)
+    built = []
+    for n in (100, 2000):
+        path = tmp_path / f"{n}.yaml"
+        path.write_text(make(n))
+        counter.count = 0
+        cluster = load_cluster([str(path)])
+        built.append(counter.count)
+        assert len(cluster.others) == n
+        assert len(cluster.documents) == 1  # the Pod or the Service is built, in full
+    assert built[1] <= built[0] + 10, f"nodes built for 100 and 2,000 ignored objects: {built}"
+
+
+def test_load_time_grows_linearly(tmp_path: Path) -> None:
+    """CPU time for a 10x larger file of ConfigMaps at most ~12x (a quadratic step gives 100x)."""
+    small, large = tmp_path / "small.yaml", tmp_path / "large.yaml"
+    small.write_text(configmaps(5_000))
+    large.write_text(configmaps(50_000))
+
+    def cpu(path: Path) -> float:
+        best = float("inf")
+        for _ in range(2):
+            started = time.process_time()
+            load_cluster([str(path)])
+            best = min(best, time.process_time() - started)
+        return best
+
+    cpu(small)  # warm up (imports, regex caches)
+    ratio = cpu(large) / cpu(small)
+    assert ratio <= 15, f"10x the ConfigMaps took {ratio:.1f}x the CPU time"
+
+
+def full_and_skimmed(text: str, limits: Limits = load.DEFAULT_LIMITS) -> tuple[list[Any], list[Any]]:
+    full = parse_text(text, "f.yaml", limits)
+    skimmed = parse_text(text, "f.yaml", limits, skip=ignored)
+    return full, skimmed
+
+
+def same_model(full: list[Any], skimmed: list[Any]) -> None:
+    """Same objects at the same indexes; ignored ones may be stubs of their apiVersion and kind."""
+    assert [(d.index, d.body.get("apiVersion"), d.body.get("kind")) for d in full] == [
+        (d.index, d.body.get("apiVersion"), d.body.get("kind")) for d in skimmed
+    ]
+    for a, b in zip(full, skimmed, strict=True):
+        if not ignored(str(a.body.get("apiVersion")), str(a.body.get("kind"))):
+            assert a.body == b.body
+
+
+def test_a_mixed_stream_reads_as_a_full_build() -> None:
+    text = (
+        "# a comment before the first document\n"
+        + configmaps(3)
+        + "---\n---\n# only a comment\n"
+        + "---\n"
+        + kubectl_list(3)
+        + "---\napiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  a: [1, 2]\n"
+        + "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: script}\ndata:\n  run.sh: |\n    ls *.yaml\n"
+    )
+    full, skimmed = full_and_skimmed(text)
+    same_model(full, skimmed)
+    assert sum(d.body == {"apiVersion": "v1", "kind": "ConfigMap"} for d in skimmed) == 3  # run.sh has "*": built
+    assert sum(d.body == {"apiVersion": "v1", "kind": "Secret"} for d in skimmed) == 3
+    assert {"apiVersion": "example.com/v1", "kind": "Widget"} in [d.body for d in skimmed]
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pytest.param("apiVersion: v1\nkind: Yes\nmetadata: {name: x}\n", id="kind-is-a-bool"),
+        pytest.param("apiVersion: v1\nkind: ConfigMap\nkind: Pod\nmetadata: {name: x}\n", id="kind-twice"),
+        pytest.param('apiVersion: v1\n"kind": Pod\nx: "a\nkind: ConfigMap"\n', id="quoted-key-and-fake-kind"),
+        pytest.param("apiVersion: v1\nx: 'a\nkind: ConfigMap'\nmetadata: {name: x}\n", id="kind-only-in-a-quote"),
+        pytest.param("apiVersion: v1\nkind: ConfigMap\n  Pod\nmetadata: {name: x}\n", id="kind-goes-on"),
+        pytest.param("apiVersion: v1\nkind: !!str ConfigMap\nmetadata: {name: x}\n", id="tagged"),
+        pytest.param("- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: x}\n", id="a-sequence-document"),
+        pytest.param("apiVersion: apps/v1\nkind: Service\nmetadata: {name: x}\n", id="served-elsewhere"),
+    ],
+)
+def test_what_could_hide_a_kind_is_built(doc: str) -> None:
+    """Each of these is built in full, so it reads (or fails) exactly as without the skim."""
+    text = CONFIGMAP % 1 + "---\n" + doc + CONFIGMAP % 2
+    try:
+        full = parse_text(text, "f.yaml")
+    except InputError as exc:
+        with pytest.raises(InputError) as skim_exc:
+            parse_text(text, "f.yaml", skip=ignored)
+        assert str(skim_exc.value) == str(exc)
+        return
+    skimmed = parse_text(text, "f.yaml", skip=ignored)
+    assert [d.body for d in skimmed][1] == [d.body for d in full][1]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        pytest.param("apiVersion: v1\nkind: ConfigMap\ndata: {a: [unclosed\n", id="syntax"),
+        pytest.param("apiVersion: v1\nkind: ConfigMap\ndata: {a: &a [1, 2], b: *a}\n", id="alias-over-limit"),
+        pytest.param("apiVersion: v1\nkind: ConfigMap\ndata: " + "[" * 150 + "]" * 150 + "\n", id="deep-flow"),
+        pytest.param(
+            "apiVersion: v1\nkind: ConfigMap\ndata:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 150)) + "x\n",
+            id="deep-block",
+        ),
+        pytest.param("apiVersion: v1\nkind: ConfigMap\ndata: !!python/object:os.system x\n", id="unknown-tag"),
+        pytest.param("apiVersion: v1\nkind: ConfigMap\ndata:\n  <<: 1\n", id="bad-merge"),
+        pytest.param("apiVersion: v1\nkind: ConfigMap\ndata:\n  ? [a]\n  : b\n", id="complex-key"),
+    ],
+)
+def test_errors_in_ignored_objects_are_those_of_a_full_build(bad: str) -> None:
+    text = configmaps(3) + "---\n" + bad + configmaps(2)
+    limits = Limits(max_alias_nodes=2)
+    with pytest.raises(InputError) as full:
+        parse_text(text, "f.yaml", limits)
+    with pytest.raises(InputError) as skimmed:
+        parse_text(text, "f.yaml", limits, skip=ignored)
+    assert str(skimmed.value) == str(full.value)
+    assert "document 5" in str(full.value)
+
+
+def test_an_error_after_skimmed_documents_names_its_line_and_document() -> None:
+    text = configmaps(3) + "---\napiVersion: v1\nkind: Pod\nmetadata: {name: a, name: b}\n" + CONFIGMAP % 9
+    with pytest.raises(InputError) as full:
+        parse_text(text, "f.yaml")
+    with pytest.raises(InputError) as skimmed:
+        parse_text(text, "f.yaml", skip=ignored)
+    assert str(skimmed.value) == str(full.value)
+    assert "line 24" in str(full.value) and "document 5" in str(full.value)
+
+
+def test_skimmed_list_items_keep_their_file_and_index(tmp_path: Path) -> None:
+    """``load_documents`` with the model's skip, as ``check`` reads a file."""
+    path = tmp_path / "export.yaml"
+    path.write_text(kubectl_list(50))
+    docs = load_documents([str(path)], skip=ignored)
+    assert len(docs) == 51
+    assert {d.source for d in docs} == {str(path)} and {d.index for d in docs} == {0}
