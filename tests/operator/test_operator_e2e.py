@@ -236,36 +236,16 @@ async def test_isolation_open_removes_the_fence_and_nad_namespace_moves(
 async def test_deleting_the_bridge_removes_its_objects_and_sweeps_orphans(
     client: Client, operators: Callable[..., OperatorProcess]
 ) -> None:
+    def subnet(name: str, labels: dict[str, str], cidr: str) -> dict[str, Any]:
+        meta = {"name": name, "labels": labels}
+        return {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": meta, "spec": {"cidrBlock": cidr}}
+
     # an object of ours whose bridge is gone and which GC cannot know about (no ownerReference)
     labels = {rules.BRIDGE_LABEL: "ghost", rules.MANAGED_BY_LABEL: rules.MANAGED_BY}
-    await client.create(
-        kube.SUBNET,
-        {
-            "apiVersion": rules.KUBEOVN_API,
-            "kind": "Subnet",
-            "metadata": {"name": "apibridge-ghost", "labels": labels},
-            "spec": {"cidrBlock": "100.100.99.0/24"},
-        },
-    )
+    await client.create(kube.SUBNET, subnet("apibridge-ghost", labels, "100.100.99.0/24"))
     # ...and lookalikes that are not ours: wrong name, or no managed-by label
-    await client.create(
-        kube.SUBNET,
-        {
-            "apiVersion": rules.KUBEOVN_API,
-            "kind": "Subnet",
-            "metadata": {"name": "keep-me", "labels": labels},
-            "spec": {"cidrBlock": "100.100.98.0/24"},
-        },
-    )
-    await client.create(
-        kube.SUBNET,
-        {
-            "apiVersion": rules.KUBEOVN_API,
-            "kind": "Subnet",
-            "metadata": {"name": "apibridge-other", "labels": {rules.BRIDGE_LABEL: "other"}},
-            "spec": {"cidrBlock": "100.100.97.0/24"},
-        },
-    )
+    await client.create(kube.SUBNET, subnet("keep-me", labels, "100.100.98.0/24"))
+    await client.create(kube.SUBNET, subnet("apibridge-other", {rules.BRIDGE_LABEL: "other"}, "100.100.97.0/24"))
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("tenant-a"))
