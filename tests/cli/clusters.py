@@ -7,22 +7,26 @@ is its point (a misspelled bridge, a pod carrying the seed's attachment).
 
 from __future__ import annotations
 
-KUBESPRAY_API = """\
+
+def api_service(cluster_ip: str) -> str:
+    """The ``kubernetes`` Service of a cluster whose API ClusterIP is ``cluster_ip``."""
+    return f"""\
 apiVersion: v1
 kind: Service
-metadata: {name: kubernetes, namespace: default}
+metadata: {{name: kubernetes, namespace: default}}
 spec:
-  clusterIP: 10.233.0.1
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
+  clusterIP: {cluster_ip}
+  ports: [{{name: https, port: 443, protocol: TCP, targetPort: 6443}}]
 """
-RKE2_API = """\
-apiVersion: v1
-kind: Service
-metadata: {name: kubernetes, namespace: default}
-spec:
-  clusterIP: 10.43.0.1
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
-"""
+
+
+def stream(*documents: str) -> str:
+    """One YAML stream of ``documents`` (each ending in a newline), in order."""
+    return "---\n".join(documents)
+
+
+KUBESPRAY_API = api_service("10.233.0.1")
+RKE2_API = api_service("10.43.0.1")
 TENANT_VPC = """\
 apiVersion: kubeovn.io/v1
 kind: Vpc
@@ -71,8 +75,3 @@ kind: Subnet
 metadata: {name: vpc-apiserver-subnet}
 spec: {protocol: IPv4, cidrBlock: 100.100.100.0/24, provider: api-ovn-nad.kube-system.ovn}
 """
-
-
-def stream(*documents: str) -> str:
-    """One YAML stream of ``documents`` (each ending in a newline), in order."""
-    return "---\n".join(documents)
