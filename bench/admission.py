@@ -26,13 +26,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import json
-import os
-import signal
 import ssl
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -51,10 +47,9 @@ from apibridge.kubeovn import rules  # noqa: E402
 from apibridge.model.cluster import Cluster  # noqa: E402
 from apibridge.model.load import Document  # noqa: E402
 from apibridge.plan.planner import plan  # noqa: E402
-from deploy.helm import merge, template  # noqa: E402
-from deploy.test_chart import SCENARIOS  # noqa: E402
 from kube.cluster import ADMIN_TOKEN, KubeCluster, free_port, running  # noqa: E402
-from kube.incluster import CHART_NAMESPACE, WEBHOOK_ACCOUNT, apply_all, install_chart_rbac  # noqa: E402
+from kube.incluster import apply_all, install_chart_rbac  # noqa: E402
+from kube.webhook import WebhookProcess  # noqa: E402
 
 NAMESPACE = "ingress-nginx"
 LABELS = {"app.kubernetes.io/name": "ingress-nginx"}
@@ -120,65 +115,9 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-class Webhook:
-    """``apibridge webhook --watch`` in its own process, as the chart's webhook ServiceAccount."""
-
-    def __init__(self, kube: KubeCluster, workdir: Path) -> None:
-        self.ca = CertificateAuthority.create("bench-webhook-ca")
-        bundle = write_bundle(workdir / "tls", self.ca, self.ca.issue(["127.0.0.1"]))
-        kubeconfig = kube.write_kubeconfig(
-            workdir / "webhook.kubeconfig",
-            kube.service_account_token(CHART_NAMESPACE, WEBHOOK_ACCOUNT),
-            namespace=CHART_NAMESPACE,
-        )
-        self.port, self.metrics_port = free_port(), free_port()
-        argv = [
-            sys.executable,
-            "-c",
-            "from apibridge.cli.main import main; main()",
-            "webhook",
-            "--watch",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--metrics-port",
-            str(self.metrics_port),
-            "--tls-cert-file",
-            str(bundle.cert),
-            "--tls-private-key-file",
-            str(bundle.key),
-            "--log-level",
-            "warning",
-        ]
-        self.log = (workdir / "webhook.log").open("wb")
-        self.proc = subprocess.Popen(
-            argv, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-        )
-
-    def configuration(self) -> dict[str, Any]:
-        values = merge(SCENARIOS["tls-from-values"], {"webhook": {"tls": {"caBundle": self.ca.cert_pem().decode()}}})
-        (mwc,) = [d for d in template("helm4", values) if d["kind"] == "MutatingWebhookConfiguration"]
-        client_config = mwc["webhooks"][0]["clientConfig"]
-        path = client_config.pop("service")["path"]
-        client_config["url"] = f"https://127.0.0.1:{self.port}{path}"
-        assert base64.b64decode(client_config["caBundle"]) == self.ca.cert_pem()
-        return dict(mwc)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-        self.log.close()
-
-
-async def measure(kube: KubeCluster, webhook: Webhook, args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
+async def measure(
+    kube: KubeCluster, webhook: WebhookProcess, args: argparse.Namespace
+) -> dict[str, dict[str, list[float]]]:
     ssl_ctx = ssl.create_default_context(cafile=str(kube.ca_file))
     samples: dict[str, dict[str, list[float]]] = {"with": {}, "without": {}}
     async with ClientSession(
@@ -243,7 +182,10 @@ def main() -> None:
             cluster = Cluster.from_documents([Document(o, "examples", i) for i, o in enumerate(objects)])
             for bp in plan(cluster).bridges.values():  # what the operator would create
                 apply_all(kube, [bp.nad, bp.subnet])
-            webhook = Webhook(kube, workdir)
+            ca = CertificateAuthority.create("bench-webhook-ca")
+            bundle = write_bundle(workdir / "tls", ca, ca.issue(["127.0.0.1"]))
+            extra = ("--metrics-port", str(free_port()), "--log-level", "warning")  # /metrics off the measured port
+            webhook = WebhookProcess(kube, workdir, ca.cert_pem(), bundle.cert, bundle.key, *extra).start()
             try:
                 samples = asyncio.run(measure(kube, webhook, args))
             finally:

@@ -3,7 +3,7 @@ and a connection for the webhook that authenticates as the chart's webhook Servi
 
 The webhook in these tests is fed by ``WatchSource`` from the API server, under the chart's RBAC, and called
 *by* the API server through the chart's MutatingWebhookConfiguration (rendered by Helm; ``clientConfig.url``
-instead of the Service — see tests/operator/test_incluster_e2e.py for why), so the path from chart to stored
+instead of the Service — see tests/kube/webhook.py for why), so the path from chart to stored
 pod is the one a real cluster takes.
 """
 

@@ -4,7 +4,7 @@ The webhook is fed by list+watch from the same API server, as the chart's webhoo
 server sends real AdmissionReviews over TLS, verifies the serving certificate against the chart's
 ``caBundle``, evaluates the chart's CEL ``matchConditions``, applies the JSON patch and stores the pod.
 The configuration is the chart's as Helm renders it, with ``clientConfig.url`` (https://127.0.0.1) for
-``clientConfig.service``: see tests/operator/test_incluster_e2e.py for why.
+``clientConfig.service``: see tests/kube/webhook.py for why.
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from apibridge.base.certs import BundlePaths, CertificateAuthority, write_bundle
 from apibridge.kubeovn import rules
 from apibridge.model.load import Document
 from apibridge.plan.mutation import inject_documents
-from deploy.helm import merge, template  # tests/ is on sys.path (rootdir-relative packages)
-from deploy.test_chart import SCENARIOS
 from kube.cluster import KubeCluster
+from kube.webhook import chart_webhook_configuration
 from polling import eventually
 
 from .oncluster import OnCluster, on_cluster
@@ -48,15 +47,6 @@ class Stack:
     bundle: BundlePaths
 
 
-def chart_webhook_configuration(ca: CertificateAuthority, port: int) -> dict[str, Any]:
-    values = merge(SCENARIOS["tls-from-values"], {"webhook": {"tls": {"caBundle": ca.cert_pem().decode()}}})
-    (mwc,) = [d for d in template("helm4", values) if d["kind"] == "MutatingWebhookConfiguration"]
-    client_config = mwc["webhooks"][0]["clientConfig"]
-    path = client_config.pop("service")["path"]
-    client_config["url"] = f"https://127.0.0.1:{port}{path}"
-    return dict(mwc)
-
-
 @pytest.fixture
 async def stack(tmp_path: Path, ca: CertificateAuthority, kube: KubeCluster) -> AsyncIterator[Stack]:
     bundle = write_bundle(tmp_path / "webhook-tls", ca, ca.issue(["127.0.0.1"]))
@@ -67,7 +57,7 @@ async def stack(tmp_path: Path, ca: CertificateAuthority, kube: KubeCluster) -> 
         )
         await server.start()
         try:
-            await env.must_create(chart_webhook_configuration(ca, server.port))
+            await env.must_create(chart_webhook_configuration(ca.cert_pem(), server.port))
             await eventually(lambda: source.current is not None, what="the webhook's first snapshot")
             snap = source.current
             assert snap is not None

@@ -12,6 +12,7 @@ import yaml
 from apibridge.model.cluster import load_cluster
 from apibridge.model.objects import Meta
 
+from .clusters import KUBESPRAY_API, OPEN_BRIDGE, SEED_NAD, SEED_SUBNET, TENANT_VPC, stream
 from .support import EXAMPLES, REPO, Invoke, example_inputs, run_installed
 
 FINDING_KEYS = {"code", "severity", "object", "field", "message", "hint", "file", "document"}
@@ -133,29 +134,7 @@ def test_installed_program_exit_codes_and_json() -> None:
 
 
 # ---- check UX (issue #10, item 7), on a kubespray-style cluster -------------------------------------------
-KUBESPRAY_SEED = """\
-apiVersion: v1
-kind: Service
-metadata: {name: kubernetes, namespace: default}
-spec:
-  clusterIP: 10.233.0.1
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
----
-apiVersion: kubeovn.io/v1
-kind: Vpc
-metadata: {name: alpha}
-spec: {namespaces: [alpha]}
----
-apiVersion: kubeovn.io/v1
-kind: Subnet
-metadata: {name: alpha-net}
-spec: {vpc: alpha, protocol: IPv4, cidrBlock: 10.10.0.0/24, namespaces: [alpha]}
----
-apiVersion: apibridge.dev/v1alpha1
-kind: ApiBridge
-metadata: {name: alpha}
-spec: {vpc: alpha, isolation: open}
-"""
+KUBESPRAY_SEED = stream(KUBESPRAY_API, TENANT_VPC, OPEN_BRIDGE)
 
 
 def _kubespray(tmp_path: Path) -> Path:
@@ -171,19 +150,7 @@ def test_json_findings_carry_file_and_document(invoke: Invoke, tmp_path: Path) -
     assert about_bridge[0]["file"] == str(tmp_path / "cluster.yaml") and about_bridge[0]["document"] == 4
 
 
-SEED_ONE_TENANT = """\
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: {name: api-ovn-nad, namespace: kube-system}
-spec:
-  config: '{"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
-            "provider": "api-ovn-nad.kube-system.ovn"}'
----
-apiVersion: kubeovn.io/v1
-kind: Subnet
-metadata: {name: vpc-apiserver-subnet}
-spec: {protocol: IPv4, cidrBlock: 100.100.100.0/24, provider: api-ovn-nad.kube-system.ovn}
----
+SEEDED_INGRESS = """\
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: ingress-nginx-controller, namespace: alpha}
@@ -197,10 +164,11 @@ spec:
         api-ovn-nad.kube-system.ovn.kubernetes.io/routes: '[{"dst":"10.233.0.1/32","gw":"100.100.100.1"}]'
     spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
 """
+SEED_ONE_TENANT = stream(SEED_NAD, SEED_SUBNET, SEEDED_INGRESS)
 
 
 def test_fail_on_warning_and_min_severity(invoke: Invoke, tmp_path: Path) -> None:
-    (tmp_path / "cluster.yaml").write_text(KUBESPRAY_SEED.rsplit("---", 1)[0])  # no bridge: the seed's setup
+    (tmp_path / "cluster.yaml").write_text(stream(KUBESPRAY_API, TENANT_VPC))  # no bridge: the seed's setup
     (tmp_path / "seed.yaml").write_text(SEED_ONE_TENANT)
     path = str(tmp_path)
     plain = invoke("check", path, "-o", "json")

@@ -16,39 +16,14 @@ import yaml
 from apibridge.model import crdschema
 from apibridge.model.load import load_documents
 
+from .clusters import INGRESS, KUBESPRAY_API, TENANT_VPC, stream
 from .support import REPO, Invoke, assert_one_line_error
 
 CORPUS = REPO / "tests" / "data" / "apibridges"
 VALID = sorted((CORPUS / "valid").glob("*.yaml"))
 INVALID = sorted((CORPUS / "invalid").glob("*.yaml"))
 
-KUBESPRAY = """\
-apiVersion: v1
-kind: Service
-metadata: {name: kubernetes, namespace: default}
-spec:
-  clusterIP: 10.233.0.1
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
----
-apiVersion: kubeovn.io/v1
-kind: Vpc
-metadata: {name: alpha}
-spec: {namespaces: [alpha]}
----
-apiVersion: kubeovn.io/v1
-kind: Subnet
-metadata: {name: alpha-net}
-spec: {vpc: alpha, protocol: IPv4, cidrBlock: 10.10.0.0/24, namespaces: [alpha]}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ingress-nginx-controller, namespace: alpha}
-spec:
-  selector: {matchLabels: {app.kubernetes.io/name: ingress-nginx}}
-  template:
-    metadata: {labels: {app.kubernetes.io/name: ingress-nginx}}
-    spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
----
+DB_STATEFULSET = """\
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db, namespace: alpha}
@@ -59,6 +34,7 @@ spec:
     metadata: {labels: {app: db}}
     spec: {containers: [{name: db, image: postgres:16}]}
 """
+KUBESPRAY = stream(KUBESPRAY_API, TENANT_VPC, INGRESS, DB_STATEFULSET)
 
 
 def chart_crd() -> Path:

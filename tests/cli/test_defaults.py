@@ -8,34 +8,20 @@ from pathlib import Path
 
 import pytest
 
+from .clusters import (
+    BRIDGE,
+    INGRESS,
+    KUBESPRAY_API,
+    RKE2_API,
+    SEED_NAD,
+    SEED_SUBNET,
+    TENANT_VPC,
+    stream,
+)
 from .support import Invoke, documents
 
-TENANT = """\
-apiVersion: kubeovn.io/v1
-kind: Vpc
-metadata: {name: alpha}
-spec: {namespaces: [alpha]}
----
-apiVersion: kubeovn.io/v1
-kind: Subnet
-metadata: {name: alpha-net}
-spec: {vpc: alpha, protocol: IPv4, cidrBlock: 10.10.0.0/24, namespaces: [alpha]}
----
-apiVersion: apibridge.dev/v1alpha1
-kind: ApiBridge
-metadata: {name: alpha}
-spec: {vpc: alpha}
-"""
-WORKLOADS = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: ingress-nginx-controller, namespace: alpha}
-spec:
-  selector: {matchLabels: {app.kubernetes.io/name: ingress-nginx}}
-  template:
-    metadata: {labels: {app.kubernetes.io/name: ingress-nginx}}
-    spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
----
+TENANT = stream(TENANT_VPC, BRIDGE)
+JOBS = """\
 apiVersion: batch/v1
 kind: CronJob
 metadata: {name: report, namespace: alpha}
@@ -51,6 +37,7 @@ kind: Pod
 metadata: {name: debug, namespace: alpha}
 spec: {containers: [{name: sh, image: busybox}]}
 """
+WORKLOADS = stream(INGRESS, JOBS)
 KUBESPRAY_ENDPOINTS = """\
 apiVersion: v1
 kind: Endpoints
@@ -120,33 +107,15 @@ def test_assume_default_service_says_so(invoke: Invoke, cluster_dir: Path) -> No
 
 
 # ---- stacked attachments (issue #10, item 6) ---------------------------------------------------------------
-KUBESPRAY_SEEDED = """\
-apiVersion: v1
-kind: Service
-metadata: {name: kubernetes, namespace: default}
-spec:
-  clusterIP: 10.233.0.1
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
----
-apiVersion: k8s.cni.cncf.io/v1
-kind: NetworkAttachmentDefinition
-metadata: {name: api-ovn-nad, namespace: kube-system}
-spec:
-  config: '{"cniVersion": "0.3.0", "type": "kube-ovn", "server_socket": "/run/openvswitch/kube-ovn-daemon.sock",
-            "provider": "api-ovn-nad.kube-system.ovn"}'
----
+MACVLAN_NAD = """\
 apiVersion: k8s.cni.cncf.io/v1
 kind: NetworkAttachmentDefinition
 metadata: {name: macvlan-conf, namespace: default}
 spec:
   config: '{"cniVersion": "0.3.1", "type": "macvlan", "master": "eth1",
             "ipam": {"type": "host-local", "subnet": "192.168.200.0/24"}}'
----
-apiVersion: kubeovn.io/v1
-kind: Subnet
-metadata: {name: vpc-apiserver-subnet}
-spec: {protocol: IPv4, cidrBlock: 100.100.100.0/24, provider: api-ovn-nad.kube-system.ovn}
 """
+KUBESPRAY_SEEDED = stream(KUBESPRAY_API, SEED_NAD, MACVLAN_NAD, SEED_SUBNET)
 SEEDED_STATEFULSET = """\
 apiVersion: apps/v1
 kind: StatefulSet
@@ -170,7 +139,7 @@ def _template_annotations(stdout: str) -> dict[str, str]:
 
 
 def test_stacked_attachment_is_a_warning_naming_both(invoke: Invoke, tmp_path: Path) -> None:
-    (tmp_path / "cluster.yaml").write_text(KUBESPRAY_SEEDED + "---\n" + TENANT)
+    (tmp_path / "cluster.yaml").write_text(stream(KUBESPRAY_SEEDED, TENANT))
     (tmp_path / "sts.yaml").write_text(SEEDED_STATEFULSET)
     result = invoke("check", str(tmp_path), "-o", "json")
     stacked = [f for f in json.loads(result.stdout)["findings"] if f["code"] == "AB116"]
@@ -181,7 +150,7 @@ def test_stacked_attachment_is_a_warning_naming_both(invoke: Invoke, tmp_path: P
 
 
 def test_inject_replace_attachment_swaps_the_old_one_routes_included(invoke: Invoke, tmp_path: Path) -> None:
-    (tmp_path / "cluster.yaml").write_text(KUBESPRAY_SEEDED + "---\n" + TENANT)
+    (tmp_path / "cluster.yaml").write_text(stream(KUBESPRAY_SEEDED, TENANT))
     (tmp_path / "sts.yaml").write_text(SEEDED_STATEFULSET)
     args = ("inject", "-f", str(tmp_path / "sts.yaml"), "--cluster", str(tmp_path))
     stacked = _template_annotations(invoke(*args).stdout)
@@ -215,21 +184,13 @@ spec:
       annotations: {k8s.v1.cni.cncf.io/networks: alpha/macvlan-ext}
     spec: {containers: [{name: controller, image: registry.k8s.io/ingress-nginx/controller:v1.11.2}]}
 """
-RKE2_API = """\
-apiVersion: v1
-kind: Service
-metadata: {name: kubernetes, namespace: default}
-spec:
-  clusterIP: 10.43.0.1
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
-"""
 
 
 def test_a_nad_the_input_does_not_contain_is_unknown_not_missing(invoke: Invoke, tmp_path: Path) -> None:
     """inject printed the Deployment and exited 1 ("these pods still will not reach the API server")."""
     (tmp_path / "deploy.yaml").write_text(MACVLAN_DEPLOYMENT)
-    (tmp_path / "cluster.yaml").write_text(RKE2_API + "---\n" + TENANT.rsplit("---", 1)[0])
-    (tmp_path / "bridge.yaml").write_text(TENANT.rsplit("---", 1)[1])
+    (tmp_path / "cluster.yaml").write_text(stream(RKE2_API, TENANT_VPC))
+    (tmp_path / "bridge.yaml").write_text(BRIDGE)
     result = invoke(
         "inject",
         "-f",

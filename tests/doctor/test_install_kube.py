@@ -4,19 +4,14 @@ the webhook unreachable from the API server, an expired certificate, a bridge wi
 the fix in plain words. For the last one the fix is then followed and the install passes again.
 
 The MutatingWebhookConfiguration is the chart's with ``clientConfig.url`` instead of ``service`` (why: see
-tests/operator/test_incluster_e2e.py); the API server's own dry-run through it is what proves reachability.
+tests/kube/webhook.py); the API server's own dry-run through it is what proves reachability.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import ipaddress
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,17 +23,16 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from opkit import ROOT, OperatorProcess, bridge, free_port, operator_logs_on_failure, wait_condition
+from opkit import OperatorProcess, bridge, operator_logs_on_failure, wait_condition
 
 from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.kubeclient import Client
 from apibridge.cli.operator_cmds import doctor_command
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
-from deploy.helm import merge, template
-from deploy.test_chart import SCENARIOS
 from kube.cluster import KubeCluster
-from kube.incluster import WEBHOOK_ACCOUNT, account_kubeconfig
+from kube.incluster import account_kubeconfig
+from kube.webhook import WebhookProcess
 from polling import eventually
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
@@ -100,43 +94,12 @@ def expired_tls(directory: Path) -> Tls:
     return Tls(ca.public_bytes(serialization.Encoding.PEM), cert_path, key_path)
 
 
-class Webhook:
-    """``apibridge webhook --watch`` as the chart's webhook ServiceAccount, serving ``tls`` on a loopback port."""
-
-    def __init__(self, api: KubeCluster, workdir: Path, tls: Tls) -> None:
-        self.port = free_port()
-        self.tls = tls
-        config = account_kubeconfig(api, WEBHOOK_ACCOUNT, workdir / "webhook.kubeconfig")
-        argv = [sys.executable, "-c", "from apibridge.cli.main import main; main()", "webhook", "--watch"]
-        argv += ["--kubeconfig", str(config), "--host", "127.0.0.1", "--port", str(self.port)]
-        argv += ["--tls-cert-file", str(tls.cert), "--tls-private-key-file", str(tls.key)]
-        self.log_path = workdir / "webhook.log"
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-            )
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def configuration(self) -> dict[str, Any]:
-        values = merge(SCENARIOS["tls-from-values"], {"webhook": {"tls": {"caBundle": self.tls.ca_pem.decode()}}})
-        (mwc,) = [d for d in template("helm4", values) if d["kind"] == "MutatingWebhookConfiguration"]
-        hook = mwc["webhooks"][0]
-        del hook["clientConfig"]["service"]
-        hook["clientConfig"]["url"] = f"https://127.0.0.1:{self.port}/mutate-pods"
-        assert base64.b64decode(hook["clientConfig"]["caBundle"]) == self.tls.ca_pem
-        return dict(mwc)
-
-
 @dataclass
 class Install:
     cluster: KubeCluster
     client: Client
     kubeconfig: Path
-    webhook: Webhook
+    webhook: WebhookProcess
     operators: list[OperatorProcess]
     workdir: Path
 
@@ -154,7 +117,14 @@ def start_install(cluster: KubeCluster, client: Client, kubeconfig: Path, tmp_pa
     made: list[Install] = []
 
     async def start(tls: Tls) -> Install:
-        install = Install(cluster, client, kubeconfig, Webhook(cluster, tmp_path, tls), [], tmp_path)
+        install = Install(
+            cluster,
+            client,
+            kubeconfig,
+            WebhookProcess(cluster, tmp_path, tls.ca_pem, tls.cert, tls.key).start(),
+            [],
+            tmp_path,
+        )
         made.append(install)
         install.operator()
         await client.create(MWC, install.webhook.configuration())

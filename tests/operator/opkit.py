@@ -20,11 +20,14 @@ import time
 from pathlib import Path
 from typing import Any, TypeVar
 
+import aiohttp
 import pytest
 
 from apibridge.base.kubeclient import Client
 from apibridge.check.verdict import judge
 from apibridge.kubeovn import rules
+from apibridge.model.cluster import Cluster
+from apibridge.model.load import Document
 from apibridge.operator import kube
 from apibridge.operator.reconcile import Decisions, decide
 from apibridge.plan.planner import plan
@@ -263,6 +266,33 @@ async def dump(client: Client) -> list[dict[str, Any]]:
                 continue
             objects.append(obj)
     return objects
+
+
+async def rendered(client: Client) -> Any:
+    """What ``apibridge render`` prints for the objects the cluster holds right now."""
+    docs = [Document(o, "dump", i) for i, o in enumerate(await dump(client))]
+    return plan(Cluster.from_documents(docs))
+
+
+async def passes(op: OperatorProcess) -> float:
+    """Successful reconcile passes so far, from the operator's /metrics."""
+    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
+        text = await r.text()
+    for line in text.splitlines():
+        if line.startswith('apibridge_reconciles_total{result="success"}'):
+            return float(line.split()[-1])
+    return 0.0
+
+
+async def poke_and_wait_pass(client: Client, op: OperatorProcess, value: str) -> None:
+    """Change something the controller watches (but that changes no plan) and wait for the pass it causes."""
+    before = await passes(op)
+    await client.patch(kube.NAMESPACE, "tenant-b", {"metadata": {"labels": {"poke": value}}})
+
+    async def counted() -> bool:
+        return await passes(op) > before
+
+    await eventually(counted, what="one more reconcile pass")
 
 
 @contextlib.contextmanager

@@ -3,12 +3,7 @@ against the real kube-apiserver, each as the chart's ServiceAccount (TokenReques
 
 The webhook lists and watches the API server (``--watch``); the API server calls it over TLS through the
 chart's MutatingWebhookConfiguration on every Pod CREATE. The configuration is the chart's, rendered by
-Helm, with one change: ``clientConfig.url`` (https://127.0.0.1:<port>/mutate-pods) instead of
-``clientConfig.service``. Why: kube-apiserver reaches a Service-referenced webhook through the Service's
-ClusterIP (there is no kube-proxy here) or, with --enable-aggregator-routing, through an endpoint address,
-which may not be loopback; a webhook in a network namespace behind a veth would then need the API server
-reachable from inside it too, which puts root and namespaces under every test. The Service → port → pod
-wiring the URL skips is checked by tests/deploy/test_chart.py. The story:
+Helm, with ``clientConfig.url`` instead of ``clientConfig.service`` (why: tests/kube/webhook.py). The story:
 
 1. an ApiBridge appears → the operator creates its NAD and Subnet and reports Ready;
 2. a pod is created → the stored pod carries the mutation, exactly what ``inject`` produces;
@@ -18,21 +13,14 @@ wiring the URL skips is checked by tests/deploy/test_chart.py. The story:
 
 from __future__ import annotations
 
-import base64
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opkit import (
-    ROOT,
     OperatorProcess,
     bridge,
-    free_port,
     operator_logs_on_failure,
     pod,
     wait_condition,
@@ -43,10 +31,9 @@ from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.kubeclient import Client
 from apibridge.kubeovn import networks, rules
 from apibridge.operator import kube
-from deploy.helm import merge, template
-from deploy.test_chart import SCENARIOS
 from kube.cluster import KubeCluster
-from kube.incluster import WEBHOOK_ACCOUNT, account_kubeconfig
+from kube.incluster import account_kubeconfig
+from kube.webhook import WebhookProcess
 from polling import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube]
@@ -54,62 +41,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.kube]
 LABELS = {"app.kubernetes.io/name": "ingress-nginx"}
 
 
-class WebhookProcess:
-    """``apibridge webhook --watch`` against the API server as the chart's webhook ServiceAccount, with its
-    own serving certificate."""
-
-    def __init__(self, api: KubeCluster, workdir: Path) -> None:
-        self.port = free_port()
-        self.ca = CertificateAuthority.create("e2e-webhook-ca")
-        self.bundle = write_bundle(workdir / "webhook-tls", self.ca, self.ca.issue(["127.0.0.1"]))
-        kubeconfig = account_kubeconfig(api, WEBHOOK_ACCOUNT, workdir / "webhook.kubeconfig")
-        self.argv = [
-            sys.executable,
-            "-c",
-            "from apibridge.cli.main import main; main()",
-            "webhook",
-            "--watch",
-            "--kubeconfig",
-            str(kubeconfig),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--tls-cert-file",
-            str(self.bundle.cert),
-            "--tls-private-key-file",
-            str(self.bundle.key),
-        ]
-        self.log_path = workdir / "webhook.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> WebhookProcess:
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}
-            )
-        return self
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def configuration(self) -> dict[str, Any]:
-        """The chart's MutatingWebhookConfiguration (Helm 4), pointed at this process by URL (see above)."""
-        values = merge(SCENARIOS["tls-from-values"], {"webhook": {"tls": {"caBundle": self.ca.cert_pem().decode()}}})
-        (mwc,) = [d for d in template("helm4", values) if d["kind"] == "MutatingWebhookConfiguration"]
-        hook = mwc["webhooks"][0]
-        assert hook["clientConfig"]["service"]["path"] == "/mutate-pods"
-        del hook["clientConfig"]["service"]
-        hook["clientConfig"]["url"] = f"https://127.0.0.1:{self.port}/mutate-pods"
-        assert base64.b64decode(hook["clientConfig"]["caBundle"]) == self.ca.cert_pem()
-        return dict(mwc)
-
-
 @pytest.fixture
 def webhook(cluster: KubeCluster, tmp_path: Path) -> Iterator[WebhookProcess]:
-    process = WebhookProcess(cluster, tmp_path).start()
+    ca = CertificateAuthority.create("e2e-webhook-ca")
+    bundle = write_bundle(tmp_path / "webhook-tls", ca, ca.issue(["127.0.0.1"]))
+    process = WebhookProcess(cluster, tmp_path, ca.cert_pem(), bundle.cert, bundle.key).start()
     try:
         yield process
     finally:

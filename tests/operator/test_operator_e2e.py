@@ -20,6 +20,8 @@ from opkit import (
     dump,
     operator_logs_on_failure,
     pod,
+    poke_and_wait_pass,
+    rendered,
     wait_condition,
     workload_with_pod,
 )
@@ -27,20 +29,11 @@ from opkit import (
 from apibridge.base.kubeclient import Client
 from apibridge.cli.render import render_command
 from apibridge.kubeovn import rules
-from apibridge.model.cluster import Cluster
-from apibridge.model.load import Document
 from apibridge.operator import kube
 from apibridge.plan.mutation import pod_mutation
-from apibridge.plan.planner import plan
 from polling import eventually
 
 pytestmark = [pytest.mark.slow, pytest.mark.kube, pytest.mark.timeout(120)]
-
-
-async def rendered(client: Client) -> Any:
-    """What ``apibridge render`` prints for the objects the cluster holds right now."""
-    docs = [Document(o, "dump", i) for i, o in enumerate(await dump(client))]
-    return plan(Cluster.from_documents(docs))
 
 
 def same_as_manifest(obj: dict[str, Any] | None, manifest: dict[str, Any]) -> bool:
@@ -144,27 +137,6 @@ async def test_foreign_object_holding_the_name_is_never_taken_over(
         assert "ownerReferences" not in after["metadata"]
 
 
-async def passes(op: OperatorProcess) -> float:
-    """Successful reconcile passes so far, from the operator's /metrics."""
-    async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{op.metrics_port}/metrics") as r:
-        text = await r.text()
-    for line in text.splitlines():
-        if line.startswith('apibridge_reconciles_total{result="success"}'):
-            return float(line.split()[-1])
-    return 0.0
-
-
-async def poke_and_wait_pass(client: Client, op: OperatorProcess, value: str) -> None:
-    """Change something the controller watches (but that changes no plan) and wait for the pass it causes."""
-    before = await passes(op)
-    await client.patch(kube.NAMESPACE, "tenant-b", {"metadata": {"labels": {"poke": value}}})
-
-    async def counted() -> bool:
-        return await passes(op) > before
-
-    await eventually(counted, what="one more reconcile pass")
-
-
 def kube_dns(cluster_ip: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
@@ -264,36 +236,16 @@ async def test_isolation_open_removes_the_fence_and_nad_namespace_moves(
 async def test_deleting_the_bridge_removes_its_objects_and_sweeps_orphans(
     client: Client, operators: Callable[..., OperatorProcess]
 ) -> None:
+    def subnet(name: str, labels: dict[str, str], cidr: str) -> dict[str, Any]:
+        meta = {"name": name, "labels": labels}
+        return {"apiVersion": rules.KUBEOVN_API, "kind": "Subnet", "metadata": meta, "spec": {"cidrBlock": cidr}}
+
     # an object of ours whose bridge is gone and which GC cannot know about (no ownerReference)
     labels = {rules.BRIDGE_LABEL: "ghost", rules.MANAGED_BY_LABEL: rules.MANAGED_BY}
-    await client.create(
-        kube.SUBNET,
-        {
-            "apiVersion": rules.KUBEOVN_API,
-            "kind": "Subnet",
-            "metadata": {"name": "apibridge-ghost", "labels": labels},
-            "spec": {"cidrBlock": "100.100.99.0/24"},
-        },
-    )
+    await client.create(kube.SUBNET, subnet("apibridge-ghost", labels, "100.100.99.0/24"))
     # ...and lookalikes that are not ours: wrong name, or no managed-by label
-    await client.create(
-        kube.SUBNET,
-        {
-            "apiVersion": rules.KUBEOVN_API,
-            "kind": "Subnet",
-            "metadata": {"name": "keep-me", "labels": labels},
-            "spec": {"cidrBlock": "100.100.98.0/24"},
-        },
-    )
-    await client.create(
-        kube.SUBNET,
-        {
-            "apiVersion": rules.KUBEOVN_API,
-            "kind": "Subnet",
-            "metadata": {"name": "apibridge-other", "labels": {rules.BRIDGE_LABEL: "other"}},
-            "spec": {"cidrBlock": "100.100.97.0/24"},
-        },
-    )
+    await client.create(kube.SUBNET, subnet("keep-me", labels, "100.100.98.0/24"))
+    await client.create(kube.SUBNET, subnet("apibridge-other", {rules.BRIDGE_LABEL: "other"}, "100.100.97.0/24"))
     op = operators()
     with operator_logs_on_failure(op):
         await client.create(kube.APIBRIDGE, bridge("tenant-a"))

@@ -9,8 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from opkit import OperatorProcess, bridge, operator_logs_on_failure, pod, wait_condition
-from test_operator_e2e import poke_and_wait_pass, rendered
+from opkit import OperatorProcess, bridge, operator_logs_on_failure, pod, poke_and_wait_pass, rendered, wait_condition
 
 from apibridge.base.kubeclient import Client
 from apibridge.kubeovn import rules

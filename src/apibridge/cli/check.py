@@ -16,18 +16,16 @@ files alone assume, are reported when the cluster lacks them (AB029). Files alon
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 
 from apibridge.base.errors import InputError, Location
-from apibridge.base.kubeclient import ApiError, UnreachableError
 from apibridge.check.verdict import judge
 from apibridge.cli.common import (
     EXIT_FINDINGS,
-    EXIT_INPUT,
     EXIT_OK,
+    api_errors,
     kube_config,
     kube_options,
     limits_option,
@@ -146,14 +144,8 @@ def check_command(
     with steps(ui.err, ("loading", "planning", "checking")) as step:
         if live:
             step("listing the cluster" + (f" and loading {len(files)} path(s)" if files else ""))
-            try:
+            with api_errors("list"):
                 cluster = live_cluster(files, limits, kubeconfig, kube_context)
-            except UnreachableError as exc:
-                click.echo(f"error: {exc}", err=True)
-                sys.exit(EXIT_INPUT)
-            except ApiError as exc:
-                click.echo(f"error: the API server refused a list: {exc.message}", err=True)
-                sys.exit(EXIT_INPUT)
         else:
             step(f"loading {len(files)} path(s)")
             cluster = load_cluster(files, limits=limits)

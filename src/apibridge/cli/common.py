@@ -5,9 +5,12 @@ Kept apart from ``main`` so that command modules can use it without importing th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import ipaddress
-from collections.abc import Callable
+import logging
+import sys
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -25,6 +28,8 @@ EXIT_FINDINGS = 1  # findings of severity error (or a plan that cannot be made)
 EXIT_INPUT = 2  # unusable input or usage
 
 F = TypeVar("F", bound=Callable[..., Any])
+LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def kube_options(func: F) -> F:
@@ -45,6 +50,32 @@ def kube_config(kubeconfig: str | None, kube_context: str | None) -> KubeConfig:
     from apibridge.base.kubeclient import KubeConfig  # kr8s and httpx only for the commands that call out
 
     return KubeConfig(kubeconfig=kubeconfig, context=kube_context)
+
+
+@contextlib.contextmanager
+def api_errors(request: str) -> Iterator[None]:
+    """A live cluster that cannot be read, as one ``error:`` line and exit 2 (unusable input, not a finding):
+    the API server unreachable, or refusing ``request`` (``list``, ``read``)."""
+    from apibridge.base.kubeclient import ApiError, UnreachableError
+
+    try:
+        yield
+    except UnreachableError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INPUT)
+    except ApiError as exc:
+        click.echo(f"error: the API server refused a {request}: {exc.message}", err=True)
+        sys.exit(EXIT_INPUT)
+
+
+def log_level_option(func: F) -> F:
+    """``--log-level`` of the long-running commands (``operator``, ``webhook``)."""
+    return click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)(func)
+
+
+def setup_logging(level: str, *, force: bool = False) -> None:
+    """The long-running commands' log lines: ``<time> <LEVEL> <logger>: <message>`` at ``level``."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT, force=force)
 
 
 def output_option(choices: tuple[str, ...], default: str) -> Callable[[F], F]:

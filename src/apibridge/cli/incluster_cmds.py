@@ -29,7 +29,14 @@ from apibridge.admission.tls import ReloadingContext
 from apibridge.admission.watch import WatchSource
 from apibridge.base.certs import CertificateAuthority, write_bundle
 from apibridge.base.errors import InputError
-from apibridge.cli.common import kube_config, kube_options, planner_config, pool_options
+from apibridge.cli.common import (
+    kube_config,
+    kube_options,
+    log_level_option,
+    planner_config,
+    pool_options,
+    setup_logging,
+)
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -78,9 +85,7 @@ def _fail(err: InputError) -> NoReturn:
     show_default=True,
     help="Seconds to keep serving after SIGTERM (not ready) while Service endpoints update.",
 )
-@click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
-)
+@log_level_option
 @kube_options
 @pool_options
 def webhook_command(
@@ -106,7 +111,7 @@ def webhook_command(
     apibridge webhook --snapshot examples/apibridge --port 8443 \\
         --tls-cert-file certs/tls.crt --tls-private-key-file certs/tls.key
     """
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(log_level)
     if bool(snapshots) == watch:
         raise click.UsageError("give either --snapshot FILE (repeatable) or --watch")
     if (kubeconfig or kube_context) and not watch:

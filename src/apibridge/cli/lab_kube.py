@@ -366,8 +366,7 @@ def up(
             settings_docs = [d.body for d in docs if _is_api_setting(d.body)]
             kp.root.mkdir(parents=True)
             if kube_ovn:  # before the daemons create NB and SB: with Kube-OVN's schemas
-                first_node = str(nodes[0]["metadata"]["name"])
-                engine.write(lab.place, engine.EngineConfig(engine.KUBE_OVN, first_node))
+                engine.write(lab.place, engine.EngineConfig(engine.KUBE_OVN))
                 kovn_schema.write(crds, engine.schema_dir(lab.place))
                 lab.close()
                 lab = Lab(lab.place)

@@ -22,16 +22,19 @@ from typing import Any
 import click
 
 from apibridge.base.errors import InputError
-from apibridge.base.kubeclient import ApiError, Client, KubeConfig, UnreachableError
+from apibridge.base.kubeclient import Client, KubeConfig
 from apibridge.cli.common import (
     EXIT_FINDINGS,
     EXIT_INPUT,
     EXIT_OK,
+    api_errors,
     kube_config,
     kube_options,
+    log_level_option,
     output_option,
     planner_config,
     pool_options,
+    setup_logging,
 )
 from apibridge.operator import doctor, drift, install, runner
 from apibridge.plan.settings import Settings
@@ -123,9 +126,7 @@ def _rate(_: click.Context, __: click.Parameter, value: str) -> tuple[float, flo
     show_default=True,
     help="Seconds between full passes without any watch event.",
 )
-@click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info", show_default=True
-)
+@log_level_option
 @kube_options
 @pool_options
 def operator_command(
@@ -154,7 +155,7 @@ def operator_command(
     \b
     KUBECONFIG=~/.kube/config apibridge operator --namespace apibridge-system
     """
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    setup_logging(log_level, force=True)
     if log_level != "debug":
         logging.getLogger("kopf").setLevel(logging.WARNING)  # kopf narrates every watch event at INFO
         logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -262,19 +263,14 @@ def doctor_command(
     """
     kube = kube_config(kubeconfig, kube_context)
     try:
-        if target is None:
-            report = _install(kube, operator_namespace)
-        else:
-            settings = planner_config(pool_v4, pool_v6, service_cidrs)
-            diagnoses = asyncio.run(_diagnose(target, namespace, kube, settings))
+        with api_errors("read"):
+            if target is None:
+                report = _install(kube, operator_namespace)
+            else:
+                settings = planner_config(pool_v4, pool_v6, service_cidrs)
+                diagnoses = asyncio.run(_diagnose(target, namespace, kube, settings))
     except InputError as exc:
         Ui().input_error(exc)
-        sys.exit(EXIT_INPUT)
-    except UnreachableError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INPUT)
-    except ApiError as exc:
-        click.echo(f"error: the API server refused a read: {exc.message}", err=True)
         sys.exit(EXIT_INPUT)
     if target is None:
         if output == "json":

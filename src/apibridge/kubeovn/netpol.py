@@ -33,7 +33,6 @@ stage, ``ls_out_acl``. Priorities compete only inside one stage (and, from OVN 2
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Final
 
 from apibridge.kubeovn import rules
@@ -128,18 +127,5 @@ def applies_to(provider: str, providers: frozenset[str] | None) -> bool:
     return providers is None or provider in providers
 
 
-def anp_acl_priority(priority: int, index: int) -> int:
-    return ANP_ACL_MAX - priority * 100 - index
-
-
-def banp_acl_priority(index: int) -> int:
-    return BANP_ACL_MAX - index
-
-
 def family_match(family: int) -> str:
     return "ip4" if family == 4 else "ip6"
-
-
-def inline_set(items: Iterable[str]) -> str:
-    values = list(items)
-    return values[0] if len(values) == 1 else "{" + ", ".join(values) + "}"

@@ -146,7 +146,9 @@ def node_seed(node: TwinNode, chassis: str | None) -> dict[str, str]:
     never recreated), so the node's join address is the model's, offered to the controller the way it
     finds it after a restart: ``allocated``/``ip_address``/``mac_address``/``logical_switch``, which
     ``handleAddNode`` takes through ``ipam.GetStaticAddress`` (pkg/controller/node.go, v1.16.2) and programs
-    as the ``node-<name>`` port. ``chassis`` (``ovn.kubernetes.io/chassis``) is what kube-ovn-cni writes.
+    as the ``node-<name>`` port. ``chassis`` (``ovn.kubernetes.io/chassis``) is what kube-ovn-cni writes:
+    each Node names its own chassis, whose hostname is the node's name, because ``gcChassis`` deletes a
+    chassis no Node names and one whose hostname is not the Node naming it (pkg/controller/gc.go, v1.16.2).
     """
     nic = node.nic
     out = {

@@ -23,10 +23,6 @@ ENGINES = (MODEL, KUBE_OVN)
 @dataclass(frozen=True)
 class EngineConfig:
     engine: str = MODEL
-    # the first node (informational: with a chassis per node, each chassis carries its node's name as its
-    # hostname and each Node is annotated with its own chassis, so kube-ovn-controller's gcChassis, which
-    # deletes a chassis no Node claims or one two Nodes claim, finds every chassis claimed once)
-    chassis_node: str = ""
 
     @property
     def kube_ovn(self) -> bool:
@@ -46,7 +42,7 @@ def read(place: LabPlace) -> EngineConfig:
         data = json.loads(config_file(place).read_text())
     except (OSError, ValueError):
         return EngineConfig()
-    return EngineConfig(str(data.get("engine", MODEL)), str(data.get("chassis_node", "")))
+    return EngineConfig(str(data.get("engine", MODEL)))
 
 
 def write(place: LabPlace, config: EngineConfig) -> None:

@@ -133,7 +133,7 @@ class _Upsert(ovs_command.BaseCommand):  # type: ignore[misc]
 
 
 class _Link(ovs_command.BaseCommand):  # type: ignore[misc]
-    """Add a reference (``ls_lb_add``, ``lr_lb_add``): ``parent.column += child`` if absent."""
+    """Add a reference (``ls_lb_add``): ``parent.column += child`` if absent."""
 
     def __init__(self, api: Any, parent: tuple[str, str, str], child: tuple[str, str], may_exist: bool) -> None:
         super().__init__(api)
@@ -460,22 +460,6 @@ class Batch:
             CHILDREN,
             ("ls_lb", switch, lb),
             lambda api: _Link(api, ("Logical_Switch", switch, "load_balancer"), ("Load_Balancer", lb), may),
-        )
-
-    def lr_lb_add(self, router: str, lb: str) -> None:
-        may = self.ensure
-        self._queue(
-            CHILDREN,
-            ("lr_lb", router, lb),
-            lambda api: _Link(api, ("Logical_Router", router, "load_balancer"), ("Load_Balancer", lb), may),
-        )
-
-    def lb_set_vip(self, lb: str, vip: str, backends: Sequence[str]) -> None:
-        """Add or replace one VIP of an existing LB (what the endpoint controller does)."""
-        self._queue(
-            CHILDREN,
-            ("lb_vip", lb, vip),
-            lambda api: _SetKeys(api, "Load_Balancer", lb, "vips", {vip: ",".join(backends)}),
         )
 
     def lr_route_add(

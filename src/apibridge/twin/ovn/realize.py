@@ -174,6 +174,22 @@ def _map(value: Any) -> dict[str, str]:
     return dict(value) if isinstance(value, dict) else {}
 
 
+def _acl_row(acl: Any, with_options: bool) -> tuple[AclKey, Cols]:
+    """An ACL row's key and compared columns. ``options`` only for port-group ACLs: the twin writes
+    ``apply-after-lb`` there (NetworkPolicy) and never on a switch's ACLs, so comparing it on those
+    would only invite churn from columns OVN maintains."""
+    cols: Cols = {
+        "action": acl.action,
+        "log": bool(acl.log),
+        "name": nbapi.plain(acl.name) or "",
+        "severity": nbapi.plain(acl.severity) or "",
+    }
+    if with_options:
+        cols["options"] = _map(acl.options)
+    cols["external_ids"] = _map(acl.external_ids)
+    return (acl.direction, int(acl.priority), acl.match), cols
+
+
 def current(northbound: nbapi.Northbound) -> NbModel:
     """The lab's NB rows, from the IDL replica (under the connection lock)."""
     api = northbound.api
@@ -235,14 +251,8 @@ def current(northbound: nbapi.Northbound) -> NbModel:
                 m.uuids[("lsp", p.name)] = p.uuid
             acls: dict[AclKey, Cols] = {}
             for a in row.acls:
-                akey = (a.direction, int(a.priority), a.match)
-                acls[akey] = {
-                    "action": a.action,
-                    "log": bool(a.log),
-                    "name": nbapi.plain(a.name) or "",
-                    "severity": nbapi.plain(a.severity) or "",
-                    "external_ids": _map(a.external_ids),
-                }
+                akey, cols = _acl_row(a, with_options=False)
+                acls[akey] = cols
                 m.uuids[("acl", row.name, akey)] = a.uuid
             m.acls[row.name] = acls
         for row in t["Port_Group"].rows.values():
@@ -250,15 +260,8 @@ def current(northbound: nbapi.Northbound) -> NbModel:
             m.pg_ports[row.name] = frozenset(p.name for p in row.ports)
             pg_acls: dict[AclKey, Cols] = {}
             for a in row.acls:
-                akey = (a.direction, int(a.priority), a.match)
-                pg_acls[akey] = {
-                    "action": a.action,
-                    "log": bool(a.log),
-                    "name": nbapi.plain(a.name) or "",
-                    "severity": nbapi.plain(a.severity) or "",
-                    "options": _map(a.options),
-                    "external_ids": _map(a.external_ids),
-                }
+                akey, cols = _acl_row(a, with_options=True)
+                pg_acls[akey] = cols
                 m.uuids[("pgacl", row.name, akey)] = a.uuid
             m.pg_acls[row.name] = pg_acls
         for row in t["Address_Set"].rows.values():

@@ -175,16 +175,20 @@ def netns_pids(name: str) -> list[int]:
     return [int(tok) for tok in out.split() if tok.isdigit()]
 
 
-def delete_netns(name: str, *, grace: float = 3.0) -> None:
-    """Kill the processes inside ``name`` (they are ours: the namespace is), then delete it."""
-    pids = netns_pids(name)
+def _kill(pids: list[int], grace: float) -> None:
+    """SIGTERM, ``grace`` seconds, then SIGKILL what is left (processes inside namespaces we made)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, sig)
         pids = [pid for pid in pids if not wait_gone(pid, grace if sig == signal.SIGTERM else 5.0)]
         if not pids:
-            break
+            return
+
+
+def delete_netns(name: str, *, grace: float = 3.0) -> None:
+    """Kill the processes inside ``name`` (they are ours: the namespace is), then delete it."""
+    _kill(netns_pids(name), grace)
     if netns_exists(name):
         run(["ip", "netns", "del", name])
 
@@ -230,14 +234,7 @@ def ip_batches(lines: Sequence[str], *, step: str, workers: int = PARALLEL_IP, f
 
 def delete_many(names: Sequence[str], *, grace: float = 3.0) -> None:
     """Kill the processes inside ``names`` (they are ours: the namespaces are), then delete them all."""
-    pids = [pid for found in pids_in(names).values() for pid in found]
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        pids = [pid for pid in pids if not wait_gone(pid, grace if sig == signal.SIGTERM else 5.0)]
-        if not pids:
-            break
+    _kill([pid for found in pids_in(names).values() for pid in found], grace)
     ip_batches(
         [f"netns del {n}" for n in names if netns_exists(n)],
         step=f"deleting {len(names)} namespaces",
