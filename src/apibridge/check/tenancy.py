@@ -136,6 +136,12 @@ def _candidates(pod: PodLike) -> bool:
     return any(k in pod.annotations for k in NAD_REFERENCE_KEYS) or bool(rules.subnet_claim_keys(pod.annotations))
 
 
+def _reference_items(annotations: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The annotations ``BridgeRefs.references`` and the pod's placement read: the Multus references and every
+    provider-scoped key (a hashable key for pods that share them)."""
+    return tuple((k, v) for k, v in annotations.items() if k in NAD_REFERENCE_KEYS or rules.PROVIDER_KEY_INFIX in k)
+
+
 def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]:
     """Every pod (and pod template) that references a bridge from outside the bridge's VPC, in pod order.
 
@@ -143,10 +149,16 @@ def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]
     """
     index = BridgeRefs(plan)
     out: list[ForeignAttachment] = []
+    # What a pod references depends only on its namespace and its Multus and provider-scoped keys; pods
+    # stamped from one template share them, so each distinct combination is looked up once.
+    seen: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, list[str]]] = {}
     for pod in cluster.pods:
         if not pod.annotations or not _candidates(pod):
             continue
-        refs = index.references(pod.annotations, pod.namespace)
+        shape = (pod.namespace, _reference_items(pod.annotations))
+        refs = seen.get(shape)
+        if refs is None:
+            refs = seen[shape] = index.references(pod.annotations, pod.namespace)
         if not refs:
             continue
         vpcs = _vpcs(cluster, pod)
@@ -174,10 +186,14 @@ def _open_ports(cluster: Cluster, plan: Plan) -> list[Finding]:
     index = BridgeRefs(plan)
     selection = BridgeIndex(cluster, plan)
     out: list[Finding] = []
+    seen: dict[tuple[str, tuple[str | None, ...]], dict[str, list[str]]] = {}
     for pod in cluster.pods:
         if not pod.annotations or not any(k in pod.annotations for k in NAD_REFERENCE_KEYS):
             continue
-        refs = index.nad_refs(pod.annotations, pod.namespace)
+        shape = (pod.namespace, tuple(pod.annotations.get(k) for k in NAD_REFERENCE_KEYS))
+        refs = seen.get(shape)
+        if refs is None:
+            refs = seen[shape] = index.nad_refs(pod.annotations, pod.namespace)
         if not refs:
             continue
         annotations: Mapping[str, str] = pod.annotations

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from apibridge.base.errors import InputError, Location
+from apibridge.base.frozen import fast_init
 from apibridge.kubeovn import dualstack, nadconf, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model import crdschema
@@ -25,6 +26,7 @@ from apibridge.model.load import Document
 from apibridge.model.selectors import LabelSelector, SelectorError
 
 
+@fast_init
 @dataclass(frozen=True)
 class Meta:
     kind: str
@@ -106,6 +108,7 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+@fast_init
 @dataclass(frozen=True)
 class PodLike:
     """A Pod, or the pod template of a workload: what a bridge selects and the webhook mutates.
@@ -171,6 +174,7 @@ class Acl:
     action: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Subnet:
     meta: Meta
