@@ -149,16 +149,22 @@ def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]
     """
     index = BridgeRefs(plan)
     out: list[ForeignAttachment] = []
-    # What a pod references depends only on its namespace and its Multus and provider-scoped keys; pods
-    # stamped from one template share them, so each distinct combination is looked up once.
-    seen: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, list[str]]] = {}
+    # What a pod references depends only on its namespace and its annotations: pods stamped from one template
+    # share one annotation map (``objects.parse_podlike``), recognised by identity while the pods hold them.
+    by_map: dict[tuple[str, int], dict[str, list[str]]] = {}
+    # ... and among maps that differ, on the Multus and provider-scoped keys alone
+    by_items: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, list[str]]] = {}
     for pod in cluster.pods:
-        if not pod.annotations or not _candidates(pod):
-            continue
-        shape = (pod.namespace, _reference_items(pod.annotations))
-        refs = seen.get(shape)
+        annotations = pod.annotations
+        refs = by_map.get((pod.namespace, id(annotations)))
         if refs is None:
-            refs = seen[shape] = index.references(pod.annotations, pod.namespace)
+            refs = {}
+            if annotations and _candidates(pod):
+                shape = (pod.namespace, _reference_items(annotations))
+                refs = by_items.get(shape)
+                if refs is None:
+                    refs = by_items[shape] = index.references(annotations, pod.namespace)
+            by_map[(pod.namespace, id(annotations))] = refs
         if not refs:
             continue
         vpcs = _vpcs(cluster, pod)
@@ -186,14 +192,18 @@ def _open_ports(cluster: Cluster, plan: Plan) -> list[Finding]:
     index = BridgeRefs(plan)
     selection = BridgeIndex(cluster, plan)
     out: list[Finding] = []
-    seen: dict[tuple[str, tuple[str | None, ...]], dict[str, list[str]]] = {}
+    by_map: dict[tuple[str, int], dict[str, list[str]]] = {}  # as in foreign_attachments
+    by_values: dict[tuple[str, tuple[str | None, ...]], dict[str, list[str]]] = {}
     for pod in cluster.pods:
-        if not pod.annotations or not any(k in pod.annotations for k in NAD_REFERENCE_KEYS):
-            continue
-        shape = (pod.namespace, tuple(pod.annotations.get(k) for k in NAD_REFERENCE_KEYS))
-        refs = seen.get(shape)
+        refs = by_map.get((pod.namespace, id(pod.annotations)))
         if refs is None:
-            refs = seen[shape] = index.nad_refs(pod.annotations, pod.namespace)
+            refs = {}
+            if pod.annotations and any(k in pod.annotations for k in NAD_REFERENCE_KEYS):
+                shape = (pod.namespace, tuple(pod.annotations.get(k) for k in NAD_REFERENCE_KEYS))
+                refs = by_values.get(shape)
+                if refs is None:
+                    refs = by_values[shape] = index.nad_refs(pod.annotations, pod.namespace)
+            by_map[(pod.namespace, id(pod.annotations))] = refs
         if not refs:
             continue
         annotations: Mapping[str, str] = pod.annotations

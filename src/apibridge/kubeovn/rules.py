@@ -400,6 +400,7 @@ MAC_PROTOCOL: Final = "Mac"  # kubeovnv1.ProtocolMac, master (v1.17) only: an un
 
 
 # --- rules that differ by Kube-OVN release (``Settings.kubeovn_version``) ---------------------------
+@functools.lru_cache(maxsize=64)  # a handful of versions, asked once per Subnet by check
 def version_tuple(version: str) -> tuple[int, int, int]:
     """``v1.16.2`` -> (1, 16, 2); a text without three numbers reads as (0, 0, 0) (the oldest rules)."""
     digits = re.findall(r"\d+", version)[:3]

@@ -143,6 +143,7 @@ class Cluster:
     # object the input does not contain is unknown, not missing.
     listed: frozenset[str] = frozenset()
     _assumed: set[Assumption] = field(default_factory=set, repr=False)  # the same, for O(1) membership
+    _shapes: o.Shapes = field(default_factory=dict, repr=False)  # pods' label/annotation maps, shared when equal
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
     _ns_vpcs: dict[str, list[o.Vpc]] | None = field(default=None, repr=False)  # namespace -> VPCs listing it
@@ -227,6 +228,9 @@ class Cluster:
                 raise InputError(f"defined twice (first in {first.source}, document {first.index + 1})", meta.location)
             seen[key] = doc
         self.documents.append(doc)
+        if parser is o.parse_podlike:  # most of a cluster dump: no placement cache depends on pods
+            self.pods.append(o.parse_podlike(doc, meta, self._shapes))
+            return
         obj = parser(doc, meta)
         self._index(obj)
 
