@@ -62,7 +62,10 @@ class IntervalSet:
 
 
 def _span(net: IPNetwork) -> tuple[int, int]:
-    return int(net.network_address), int(net.broadcast_address)
+    """First and last address as ints (``broadcast_address`` builds an address object per network: 10,000
+    subnets are reserved on every plan)."""
+    lo = int(net.network_address)
+    return lo, lo | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
 
 
 class Allocator:
