@@ -56,6 +56,17 @@ def _address(part: str) -> IPAddress:
     return ipaddress.ip_address(part)
 
 
+def network(text: str, *, strict: bool = False) -> IPNetwork:
+    """``ipaddress.ip_network(text, strict=strict)``, cached (the same error for a bad value)."""
+    return _network(text, strict)
+
+
+def span(net: IPNetwork) -> tuple[int, int]:
+    """The closed integer interval a CIDR covers (without ``broadcast_address``, an address object per call)."""
+    lo = int(net.network_address)
+    return lo, lo | ((1 << (net.max_prefixlen - net.prefixlen)) - 1)
+
+
 def parse_cidrs(value: str | None, *, strict: bool = False) -> list[IPNetwork]:
     """Parse a (dual-stack) CIDR value. ``strict=False`` normalises host bits away like ``net.ParseCIDR``.
 
