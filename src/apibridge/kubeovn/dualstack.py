@@ -40,7 +40,7 @@ def _v4_int(m: re.Match[str]) -> int:
     return int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
 
 
-@functools.lru_cache(maxsize=4096)  # values are immutable; bounded, so hostile input cannot grow it
+@functools.lru_cache(maxsize=16384)  # immutable values; bounded (a few MB), so hostile input cannot grow it
 def _network(part: str, strict: bool) -> IPNetwork:
     m = _V4.fullmatch(part)
     if m is not None and m.group(5) is not None:
@@ -48,7 +48,7 @@ def _network(part: str, strict: bool) -> IPNetwork:
     return ipaddress.ip_network(part, strict=strict)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _address(part: str) -> IPAddress:
     m = _V4.fullmatch(part)
     if m is not None and m.group(5) is None:
