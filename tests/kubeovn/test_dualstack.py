@@ -72,3 +72,29 @@ def test_host_prefix_is_exactly_the_address(ip: ipaddress.IPv4Address | ipaddres
     assert net.num_addresses == 1
     assert net.network_address == ip
     assert dualstack.host_prefix(ip).endswith("/32" if ip.version == 4 else "/128")
+
+
+_octets = st.one_of(st.integers(0, 300).map(str), st.integers(0, 9).map(lambda i: f"0{i}"), st.just(""))
+_v4_like = st.builds(
+    lambda parts, prefix: ".".join(parts) + prefix,
+    st.lists(_octets, min_size=3, max_size=5),
+    st.one_of(st.just(""), st.integers(0, 40).map(lambda p: f"/{p}"), st.just("/08"), st.just("/255.255.255.0")),
+)
+
+
+def _outcome(fn: object, *args: object) -> str:
+    try:
+        return repr(fn(*args))  # type: ignore[operator]
+    except ValueError as exc:
+        return f"ValueError: {exc}"
+
+
+@FAST
+@given(_v4_like, st.booleans())
+def test_fast_ipv4_reading_is_exactly_ipaddress(text: str, strict: bool) -> None:
+    """The regex fast path accepts exactly what ``ipaddress`` accepts, with the same value (and the same error
+    for the rest, which it hands to ``ipaddress``)."""
+    dualstack._network.cache_clear()
+    dualstack._address.cache_clear()
+    assert _outcome(dualstack._network, text, strict) == _outcome(ipaddress.ip_network, text, strict)
+    assert _outcome(dualstack._address, text) == _outcome(ipaddress.ip_address, text)

@@ -257,3 +257,20 @@ def test_vpc_default_subnet_must_be_a_member_of_the_vpc() -> None:
     (p,) = c.pods
     s = c.pod_subnet(p)
     assert s is not None and s.name == "ovn-default"
+
+
+def test_pods_with_equal_maps_share_them_and_keep_their_own_values() -> None:
+    """Pods stamped from one template share their label and annotation maps (check works per distinct shape
+    by identity); a pod whose maps differ in any value keeps its own."""
+    same = {"app": "web"}, {"example.com/owner": "team-x"}
+    c = cluster(
+        pod("a", "ns1", dict(same[0]), dict(same[1])),
+        pod("b", "ns2", dict(same[0]), dict(same[1])),
+        pod("c", "ns1", {"app": "db"}, dict(same[1])),
+        workload("Deployment", "d", "ns1", dict(same[0]), {"example.com/owner": "team-y"}),
+    )
+    a, b, other, deploy = c.pods
+    assert a.labels is b.labels and a.annotations is b.annotations
+    assert (dict(a.labels), dict(a.annotations)) == same
+    assert other.labels == {"app": "db"} and other.annotations is a.annotations
+    assert deploy.labels is a.labels and deploy.annotations == {"example.com/owner": "team-y"}

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from apibridge.base.frozen import fast_init
 
+
+@fast_init
 @dataclass(frozen=True)
 class Location:
     """Where something came from: a file (or ``-``), a 0-based document index, an object and a field."""

@@ -25,6 +25,7 @@ author wanted.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
@@ -132,6 +133,7 @@ def intent_context(cluster: Cluster, plan: Plan | None = None) -> IntentContext:
     )
 
 
+@functools.lru_cache(maxsize=256)  # the cluster's API and DNS addresses, asked once per distinct pod shape
 def _host(ip: IPAddress) -> IPNetwork:
     return ipaddress.ip_network(f"{ip}/{ip.max_prefixlen}")
 

@@ -13,12 +13,13 @@ import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from apibridge.kubeovn import dualstack
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 
 
 def span(net: IPNetwork) -> tuple[int, int]:
     """The closed integer interval a CIDR covers."""
-    return int(net.network_address), int(net.broadcast_address)
+    return dualstack.span(net)
 
 
 def overlap_partners(spans: Sequence[tuple[int, int]]) -> dict[int, int]:

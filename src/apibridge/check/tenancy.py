@@ -136,6 +136,12 @@ def _candidates(pod: PodLike) -> bool:
     return any(k in pod.annotations for k in NAD_REFERENCE_KEYS) or bool(rules.subnet_claim_keys(pod.annotations))
 
 
+def _reference_items(annotations: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """The annotations ``BridgeRefs.references`` and the pod's placement read: the Multus references and every
+    provider-scoped key (a hashable key for pods that share them)."""
+    return tuple((k, v) for k, v in annotations.items() if k in NAD_REFERENCE_KEYS or rules.PROVIDER_KEY_INFIX in k)
+
+
 def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]:
     """Every pod (and pod template) that references a bridge from outside the bridge's VPC, in pod order.
 
@@ -143,10 +149,22 @@ def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]
     """
     index = BridgeRefs(plan)
     out: list[ForeignAttachment] = []
+    # What a pod references depends only on its namespace and its annotations: pods stamped from one template
+    # share one annotation map (``objects.parse_podlike``), recognised by identity while the pods hold them.
+    by_map: dict[tuple[str, int], dict[str, list[str]]] = {}
+    # ... and among maps that differ, on the Multus and provider-scoped keys alone
+    by_items: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, list[str]]] = {}
     for pod in cluster.pods:
-        if not pod.annotations or not _candidates(pod):
-            continue
-        refs = index.references(pod.annotations, pod.namespace)
+        annotations = pod.annotations
+        refs = by_map.get((pod.namespace, id(annotations)))
+        if refs is None:
+            refs = {}
+            if annotations and _candidates(pod):
+                shape = (pod.namespace, _reference_items(annotations))
+                refs = by_items.get(shape)
+                if refs is None:
+                    refs = by_items[shape] = index.references(annotations, pod.namespace)
+            by_map[(pod.namespace, id(annotations))] = refs
         if not refs:
             continue
         vpcs = _vpcs(cluster, pod)
@@ -174,10 +192,18 @@ def _open_ports(cluster: Cluster, plan: Plan) -> list[Finding]:
     index = BridgeRefs(plan)
     selection = BridgeIndex(cluster, plan)
     out: list[Finding] = []
+    by_map: dict[tuple[str, int], dict[str, list[str]]] = {}  # as in foreign_attachments
+    by_values: dict[tuple[str, tuple[str | None, ...]], dict[str, list[str]]] = {}
     for pod in cluster.pods:
-        if not pod.annotations or not any(k in pod.annotations for k in NAD_REFERENCE_KEYS):
-            continue
-        refs = index.nad_refs(pod.annotations, pod.namespace)
+        refs = by_map.get((pod.namespace, id(pod.annotations)))
+        if refs is None:
+            refs = {}
+            if pod.annotations and any(k in pod.annotations for k in NAD_REFERENCE_KEYS):
+                shape = (pod.namespace, tuple(pod.annotations.get(k) for k in NAD_REFERENCE_KEYS))
+                refs = by_values.get(shape)
+                if refs is None:
+                    refs = by_values[shape] = index.nad_refs(pod.annotations, pod.namespace)
+            by_map[(pod.namespace, id(pod.annotations))] = refs
         if not refs:
             continue
         annotations: Mapping[str, str] = pod.annotations

@@ -10,19 +10,22 @@ and ``pods`` for how the work stays near-linear.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
 from apibridge.model.cluster import Cluster
-from apibridge.plan.types import Plan
+from apibridge.plan.types import BridgePlan, Plan
 
 from .attachments import AttachmentStats, check_attachments
 from .bridges import BridgeStats, Selector, check_bridges
 from .findings import Finding, sort_findings
 from .index import build_view
 from .nads import check_nads
-from .pods import SAMPLES, PodAnalyzer, absent_namespace, misplaced, pin
+from .pods import SAMPLES, PodAnalysis, PodAnalyzer, absent_namespace, misplaced, pin
 from .policies import check_policies
 from .subnets import absent_defaults, check_subnets
 from .tenancy import check_tenancy
+
+_Shape = tuple[list[BridgePlan], PodAnalysis, Mapping[str, str], Mapping[str, str]]
 
 
 def check(cluster: Cluster, plan: Plan) -> list[Finding]:
@@ -32,14 +35,25 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
     selector = Selector(cluster, plan)
     bridge_stats = BridgeStats()
     findings: list[Finding] = []
+    # Placement, selection and analysis depend only on the pod's namespace, labels and annotations. The model
+    # shares equal label and annotation maps between pods (``objects.parse_podlike``), so pods stamped from one
+    # template are recognised by identity, and each distinct shape is worked out once. The maps are kept in
+    # the value, so an id cannot be reused while the table lives.
+    shapes: dict[tuple[str, int, int], _Shape] = {}
     for pod in cluster.pods:
         ref = pod.meta.ref
-        primary = cluster.pod_subnet(pod)
-        vpc = primary.vpc if primary is not None else None
-        bridges = selector.selecting(pod, vpc)
+        labels, annotations = pod.labels, pod.annotations
+        shape = shapes.get((pod.namespace, id(labels), id(annotations)))
+        if shape is None:
+            primary = cluster.pod_subnet(pod)
+            vpc = primary.vpc if primary is not None else None
+            bridges = selector.selecting(pod, vpc)
+            analysis = analyzer.analyse(pod, primary, vpc, bridges[0] if bridges else None)
+            shape = (bridges, analysis, labels, annotations)
+            shapes[(pod.namespace, id(labels), id(annotations))] = shape
+        bridges, analysis = shape[0], shape[1]
         if len(bridges) > 1:
             bridge_stats.record_overlap(ref, bridges)
-        analysis = analyzer.analyse(pod, primary, vpc, bridges[0] if bridges else None)
         analysis.count(ref)
         if analysis.templates:
             findings += pin(pod, analysis)

@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 
-from apibridge.kubeovn import rules
+from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.networks import check_entries, check_size
 
@@ -119,7 +119,7 @@ def cni_dst(text: str) -> IPNetwork | None:
     if not prefix.isascii() or not prefix.isdigit():  # a netmask ("/255.255.255.0") is Python's, not Go's
         return None
     try:
-        return ipaddress.ip_network(text, strict=False)
+        return dualstack.network(text, strict=False)
     except ValueError:
         return None
 

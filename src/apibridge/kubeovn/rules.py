@@ -99,17 +99,17 @@ ROUTES_MAX_ENTRIES: Final = 256
 
 
 # --- provider-scoped pod annotations (pkg/util/const.go: "%s.kubernetes.io/<key>") -------------
-_PROVIDER_KEY_INFIX = ".kubernetes.io/"
+PROVIDER_KEY_INFIX: Final = ".kubernetes.io/"
 
 
 def provider_key(provider: str, key: str) -> str:
     """The pod annotation key ``<provider>.kubernetes.io/<key>`` that Kube-OVN reads or writes."""
-    return f"{provider}{_PROVIDER_KEY_INFIX}{key}"
+    return f"{provider}{PROVIDER_KEY_INFIX}{key}"
 
 
 def provider_key_suffix(key: str) -> str:
     """``.kubernetes.io/<key>``: what every provider's ``key`` annotation ends with."""
-    return f"{_PROVIDER_KEY_INFIX}{key}"
+    return f"{PROVIDER_KEY_INFIX}{key}"
 
 
 def provider_of_key(annotation: str, key: str) -> str | None:
@@ -173,12 +173,16 @@ def subnet_claim_keys(annotations: Mapping[str, str]) -> list[tuple[str, str, st
     """
     out: list[tuple[str, str, str]] = []
     for key in annotations:
-        for claim in SUBNET_CLAIM_KEYS:
-            provider = provider_of_key(key, claim)
-            if provider is not None:
-                out.append((key, claim, provider))
+        if PROVIDER_KEY_INFIX not in key:  # most keys of most pods: one substring test, not three suffixes
+            continue
+        for claim, suffix in _CLAIM_SUFFIXES:
+            if key.endswith(suffix) and len(key) > len(suffix):
+                out.append((key, claim, key[: -len(suffix)]))
                 break
     return out
+
+
+_CLAIM_SUFFIXES: Final = tuple((claim, provider_key_suffix(claim)) for claim in SUBNET_CLAIM_KEYS)
 
 
 def names_subnet(value: str, subnet: str) -> bool:
@@ -396,6 +400,7 @@ MAC_PROTOCOL: Final = "Mac"  # kubeovnv1.ProtocolMac, master (v1.17) only: an un
 
 
 # --- rules that differ by Kube-OVN release (``Settings.kubeovn_version``) ---------------------------
+@functools.lru_cache(maxsize=64)  # a handful of versions, asked once per Subnet by check
 def version_tuple(version: str) -> tuple[int, int, int]:
     """``v1.16.2`` -> (1, 16, 2); a text without three numbers reads as (0, 0, 0) (the oldest rules)."""
     digits = re.findall(r"\d+", version)[:3]

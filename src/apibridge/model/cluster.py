@@ -144,14 +144,17 @@ class Cluster:
     # object the input does not contain is unknown, not missing.
     listed: frozenset[str] = frozenset()
     _assumed: set[Assumption] = field(default_factory=set, repr=False)  # the same, for O(1) membership
+    _shapes: o.Shapes = field(default_factory=dict, repr=False)  # pods' label/annotation maps, shared when equal
     _ns_subnet: dict[str, o.Subnet | None] = field(default_factory=dict, repr=False)
     _ns_listing: dict[str, list[o.Subnet]] | None = field(default=None, repr=False)
+    _ns_vpcs: dict[str, list[o.Vpc]] | None = field(default=None, repr=False)  # namespace -> VPCs listing it
     _vpc_default: dict[str, o.Subnet] | None = field(default=None, repr=False)
     _selecting: list[o.Subnet] | None = field(default=None, repr=False)  # Subnets with namespaceSelectors
 
     def _invalidate(self) -> None:
         self._ns_subnet.clear()
         self._ns_listing = None
+        self._ns_vpcs = None
         self._vpc_default = None
         self._selecting = None
 
@@ -229,6 +232,9 @@ class Cluster:
                 raise InputError(f"defined twice (first in {first.source}, document {first.index + 1})", meta.location)
             seen[key] = doc
         self.documents.append(doc)
+        if parser is o.parse_podlike:  # most of a cluster dump: no placement cache depends on pods
+            self.pods.append(o.parse_podlike(doc, meta, self._shapes))
+            return
         obj = parser(doc, meta)
         self._index(obj)
 
@@ -415,7 +421,7 @@ class Cluster:
                 if any(sel.matches(labels) for sel in s.namespace_selectors):
                     chosen.setdefault(s.name, s)
         out = [chosen[name] for name in sorted(chosen)]
-        listing_vpcs = sorted((v for v in self.vpcs.values() if namespace in v.namespaces), key=lambda v: v.meta.name)
+        listing_vpcs = self._vpc_listing().get(namespace, [])
         if namespace != KUBE_SYSTEM:
             for v in listing_vpcs:
                 first = self.subnets.get(v.default_subnet) if v.default_subnet else None
@@ -439,6 +445,17 @@ class Cluster:
                     listing.setdefault(ns, []).append(s)
             self._ns_listing = listing
         return self._ns_listing
+
+    def _vpc_listing(self) -> dict[str, list[o.Vpc]]:
+        """namespace -> VPCs whose ``spec.namespaces`` list it, by name (built once per change: a scan of every
+        VPC per namespace made 1,000 VPCs quadratic)."""
+        if self._ns_vpcs is None:
+            listing: dict[str, list[o.Vpc]] = {}
+            for v in sorted(self.vpcs.values(), key=lambda v: v.meta.name):
+                for ns in dict.fromkeys(v.namespaces):
+                    listing.setdefault(ns, []).append(v)
+            self._ns_vpcs = listing
+        return self._ns_vpcs
 
     def vpc_default_subnet(self, vpc: str) -> o.Subnet | None:
         """``Vpc.spec.defaultSubnet``, else the VPC's subnet marked ``default: true`` (vpc.go getVpcSubnets)."""
@@ -522,8 +539,10 @@ class Cluster:
 
 def _field_value(subnet: o.Subnet, path: str) -> str:
     """The defaulted value of a Subnet spec field, as Kube-OVN's formatSubnet writes it."""
+    # only the asked field is formatted: 10,000 Subnets with defaulted fields are described on every load
+    if path == "spec.gateway":
+        return ",".join(str(g) for g in subnet.gateways)
     values = {
-        "spec.gateway": ",".join(str(g) for g in subnet.gateways),
         "spec.provider": subnet.provider,
         "spec.vpc": subnet.vpc,
         "spec.protocol": subnet.protocol,

@@ -38,6 +38,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from apibridge.base.errors import InputError, Location
+from apibridge.base.frozen import fast_init
 from apibridge.model import skim
 
 try:  # libyaml composes ~10x faster than the pure-Python parser
@@ -73,6 +74,7 @@ def format_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+@fast_init
 @dataclass(frozen=True)
 class Document:
     """One Kubernetes object as written, with where it came from."""

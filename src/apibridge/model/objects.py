@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from apibridge.base.errors import InputError, Location
+from apibridge.base.frozen import fast_init
 from apibridge.kubeovn import dualstack, nadconf, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model import crdschema
@@ -25,6 +26,7 @@ from apibridge.model.load import Document
 from apibridge.model.selectors import LabelSelector, SelectorError
 
 
+@fast_init
 @dataclass(frozen=True)
 class Meta:
     kind: str
@@ -106,6 +108,7 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
+@fast_init
 @dataclass(frozen=True)
 class PodLike:
     """A Pod, or the pod template of a workload: what a bridge selects and the webhook mutates.
@@ -171,6 +174,7 @@ class Acl:
     action: str
 
 
+@fast_init
 @dataclass(frozen=True)
 class Subnet:
     meta: Meta
@@ -301,6 +305,30 @@ def _str_map_or_none(value: Any) -> dict[str, str] | None:
 
 
 def meta_of(doc: Document) -> Meta:
+    body = doc.body
+    kind, api, md = body.get("kind"), body.get("apiVersion"), body.get("metadata")
+    if type(kind) is str and kind and type(api) is str and api and type(md) is dict:  # the common case, fast
+        name, namespace = md.get("name"), md.get("namespace")
+        labels, annotations = _str_map_or_none(md.get("labels")), _str_map_or_none(md.get("annotations"))
+        if (
+            type(name) is str
+            and name
+            and (namespace is None or type(namespace) is str)
+            and labels is not None
+            and annotations is not None
+        ):
+            if kind in NAMESPACED:
+                namespace = namespace or "default"
+                ref = f"{kind}/{namespace}/{name}"
+            else:
+                namespace, ref = None, f"{kind}/{name}"
+            uid = md.get("uid")
+            location = Location(doc.source, doc.index, ref)
+            return Meta(kind, name, namespace, labels, annotations, location, uid if type(uid) is str else None)
+    return _meta_checked(doc)
+
+
+def _meta_checked(doc: Document) -> Meta:
     body = doc.body
     kind = body.get("kind")
     api = body.get("apiVersion")
@@ -439,9 +467,18 @@ def parse_endpointslice(doc: Document, meta: Meta) -> Endpoints:
 _PROTOCOLS = {None: "TCP", "TCP": "TCP", "UDP": "UDP", "SCTP": "SCTP"}
 
 
-def parse_podlike(doc: Document, meta: Meta) -> PodLike:
+# items (in order) -> the first label or annotation map read with them; pods with equal maps share that one
+Shapes = dict[tuple[tuple[str, str], ...], Mapping[str, str]]
+
+
+def parse_podlike(doc: Document, meta: Meta, shapes: Shapes | None = None) -> PodLike:
     """The pod (or pod template) as read; plain well-formed input takes a fast path (100,000 pods in a
-    cluster dump), anything else the checked path, which names the field that is wrong."""
+    cluster dump), anything else the checked path, which names the field that is wrong.
+
+    ``shapes``: pods stamped from one template (a Deployment's, a generator's) carry equal label and
+    annotation maps; with a table here they share one object each, so per-pod work downstream can be done
+    once per distinct (namespace, labels, annotations) by identity (``check.validator``). The maps are read-only.
+    """
     path = TEMPLATE_PATHS[meta.kind]
     tmpl: Any = doc.body
     for part in path:
@@ -463,7 +500,7 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
         labels, annotations = meta.labels, meta.annotations
     spec = tmpl.get("spec")
     node: Any = None
-    ports: list[ContainerPort] = []
+    found: list[tuple[int, str, str]] = []
     if spec is not None:
         if type(spec) is not dict:
             return _parse_podlike_checked(doc, meta)
@@ -483,13 +520,32 @@ def parse_podlike(doc: Document, meta: Meta) -> PodLike:
                 if type(cports) is not list:
                     return _parse_podlike_checked(doc, meta)
                 for p in cports:
-                    number = p.get("containerPort") if type(p) is dict else None
-                    proto = _PROTOCOLS.get(p.get("protocol")) if type(p) is dict else None
+                    if type(p) is not dict:
+                        return _parse_podlike_checked(doc, meta)
+                    number, proto = p.get("containerPort"), _PROTOCOLS.get(p.get("protocol"))
                     if type(number) is not int or not 0 < number < 65536 or proto is None:
                         return _parse_podlike_checked(doc, meta)
                     pname = p.get("name")
-                    ports.append(ContainerPort(number, proto, pname if type(pname) is str else ""))
-    return PodLike(meta, meta.namespace or "default", labels, annotations, node, tuple(ports), path, doc.body)
+                    found.append((number, proto, pname if type(pname) is str else ""))
+    ports = _container_ports(tuple(found)) if found else ()
+    if shapes is not None:
+        labels = shapes.setdefault(tuple(labels.items()), labels)
+        annotations = shapes.setdefault(tuple(annotations.items()), annotations)
+    return PodLike(meta, meta.namespace or "default", labels, annotations, node, ports, path, doc.body)
+
+
+_PORTS: dict[tuple[tuple[int, str, str], ...], tuple[ContainerPort, ...]] = {}
+
+
+def _container_ports(found: tuple[tuple[int, str, str], ...]) -> tuple[ContainerPort, ...]:
+    """The ``ContainerPort`` tuple for these (port, protocol, name) triples, shared between pods that have the
+    same (values are immutable; the table is bounded)."""
+    ports = _PORTS.get(found)
+    if ports is None:
+        if len(_PORTS) >= 4096:
+            _PORTS.clear()
+        ports = _PORTS[found] = tuple(ContainerPort(*triple) for triple in found)
+    return ports
 
 
 def _parse_podlike_checked(doc: Document, meta: Meta) -> PodLike:

@@ -23,6 +23,7 @@ import hashlib
 import ipaddress
 from collections.abc import Iterable
 
+from apibridge.kubeovn import dualstack
 from apibridge.kubeovn.dualstack import IPNetwork
 
 READABLE_BLOCKS = 1 << 16  # IPv6 starts: fd00:100:100::XXXX00/120 at most
@@ -61,25 +62,21 @@ class IntervalSet:
         self._ends[lo:hi] = [end]
 
 
-def _span(net: IPNetwork) -> tuple[int, int]:
-    return int(net.network_address), int(net.broadcast_address)
-
-
 class Allocator:
     def __init__(self, taken: Iterable[IPNetwork]) -> None:
         by_family: dict[int, list[tuple[int, int]]] = {4: [], 6: []}
         for net in taken:
-            by_family[net.version].append(_span(net))
+            by_family[net.version].append(dualstack.span(net))
         self._taken = {fam: IntervalSet(spans) for fam, spans in by_family.items()}
 
     def is_free(self, net: IPNetwork) -> bool:
-        return not self._taken[net.version].overlaps(*_span(net))
+        return not self._taken[net.version].overlaps(*dualstack.span(net))
 
     def is_free_all(self, nets: Iterable[IPNetwork]) -> bool:
         return all(self.is_free(n) for n in nets)
 
     def reserve(self, net: IPNetwork) -> None:
-        self._taken[net.version].add(*_span(net))
+        self._taken[net.version].add(*dualstack.span(net))
 
     def allocate(self, pool: IPNetwork, prefixlen: int, key: str, *, start_index: int | None = None) -> IPNetwork:
         """The first free ``/prefixlen`` block of ``pool``, probing from the block ``key`` hashes to (or from

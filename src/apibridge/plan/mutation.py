@@ -228,6 +228,28 @@ def _annotation_error(pod: PodLike, key: str, exc: ValueError) -> InputError:
     )
 
 
+def _changes(
+    index: BridgeIndex, pod: PodLike, api_ips: tuple[Any, ...], replace_attachment: bool
+) -> tuple[BridgePlan | None, dict[str, str], set[str]]:
+    """The bridge that injects ``pod``, the annotations it sets and the ones it removes."""
+    bridge_plan = index.bridge_for(pod)
+    changes: dict[str, str] = {}
+    removed: set[str] = set()
+    if bridge_plan is not None:
+        base: Mapping[str, str] = pod.annotations
+        if replace_attachment:
+            base, removed = replace_attachments(pod.annotations, pod.namespace, api_ips, bridge_plan)
+        try:
+            rewritten = {k: v for k, v in base.items() if pod.annotations.get(k) != v}
+            changes = {**rewritten, **pod_mutation(base, pod.namespace, bridge_plan)}
+        except networks.NetworksError as exc:
+            raise _annotation_error(pod, rules.NETWORKS_ANNOTATION, exc) from None
+        except routes.RoutesError as exc:
+            key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
+            raise _annotation_error(pod, key, exc) from None
+    return bridge_plan, changes, removed
+
+
 def inject_documents(
     cluster: Cluster, plan: Plan, documents: list[Document], *, replace_attachment: bool = False
 ) -> list[dict[str, Any]]:
@@ -239,25 +261,19 @@ def inject_documents(
     out: list[dict[str, Any]] = []
     known = {id(p.raw): p for p in cluster.pods}  # already parsed when the cluster was built
     index = BridgeIndex(cluster, plan)
+    # The bridge and the changes depend only on the pod's namespace, labels and annotations; pods from one
+    # template share those maps (``objects.parse_podlike``), so each distinct shape is worked out once. The
+    # pod is kept in the value: its maps stay alive, so their ids cannot be reused while the table lives.
+    shapes: dict[tuple[str, int, int], tuple[BridgePlan | None, dict[str, str], set[str], PodLike]] = {}
     for doc in documents:
         kind, api = doc.body.get("kind"), doc.body.get("apiVersion")
         if isinstance(kind, str) and kind in TEMPLATE_PATHS and (api, kind) in KNOWN_KINDS:
             pod = known.get(id(doc.body)) or parse_podlike(doc, meta_of(doc))
-            bridge_plan = index.bridge_for(pod)
-            changes: dict[str, str] = {}
-            removed: set[str] = set()
-            if bridge_plan is not None:
-                base: Mapping[str, str] = pod.annotations
-                if replace_attachment:
-                    base, removed = replace_attachments(pod.annotations, pod.namespace, api_ips, bridge_plan)
-                try:
-                    rewritten = {k: v for k, v in base.items() if pod.annotations.get(k) != v}
-                    changes = {**rewritten, **pod_mutation(base, pod.namespace, bridge_plan)}
-                except networks.NetworksError as exc:
-                    raise _annotation_error(pod, rules.NETWORKS_ANNOTATION, exc) from None
-                except routes.RoutesError as exc:
-                    key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
-                    raise _annotation_error(pod, key, exc) from None
+            shape = (pod.namespace, id(pod.labels), id(pod.annotations))
+            found = shapes.get(shape)
+            if found is None:
+                found = shapes[shape] = (*_changes(index, pod, api_ips, replace_attachment), pod)
+            changes, removed = found[1], found[2]
             if changes or removed:
                 out.append(apply_to_body(doc.body, pod.template_path, changes, removed))
                 continue
