@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from apibridge.base.errors import InputError
-from apibridge.check.netpol import Endpoint, Policies
+from apibridge.check.objects.netpol import Endpoint, Policies
 from apibridge.kubeovn import netpol as rules_np
 from apibridge.plan.fence import DROP
 from apibridge.plan.settings import Settings

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from apibridge.check.intervals import PointIndex, RangeIndex, overlap_partners, span
-from apibridge.check.subnets import SubnetReporter, overlap_findings
+from apibridge.check.objects.subnets import SubnetReporter, overlap_findings
 from apibridge.kubeovn.dualstack import IPNetwork
 
 from .kit import by_code, run, subnet, vpc

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from apibridge.check.tenancy import foreign_attachments
+from apibridge.check.objects.tenancy import foreign_attachments
 from apibridge.plan.planner import plan
 
 from .kit import bridge, by_code, load, pod, service, vpc

@@ -21,6 +21,7 @@ import pytest
 from apibridge.base.errors import InputError
 from apibridge.model.load import Limits, load_documents, parse_text
 
+from .clusters import KUBESPRAY_API
 from .support import BIN, REPO
 
 CPU_LIMIT_S = 2.0
@@ -40,14 +41,6 @@ data:
   g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
   h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
   i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
-"""
-KUBESPRAY_API = """\
-apiVersion: v1
-kind: Service
-metadata: {name: kubernetes, namespace: default}
-spec:
-  clusterIP: 10.233.0.1
-  ports: [{name: https, port: 443, protocol: TCP, targetPort: 6443}]
 """
 
 

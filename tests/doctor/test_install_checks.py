@@ -1,4 +1,4 @@
-"""The install checks (``apibridge.operator.install``) on hand-made cluster states: each check is first fed the
+"""The install checks (``apibridge.operator.diagnose.install``) on hand-made cluster states: each check is first fed the
 state that must make it fail. The same checks on a live install run in tests/twin_lab/test_kube_lab.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from apibridge.base.certs import CertificateAuthority
-from apibridge.operator.install import InstallReport, render_text, run_checks
+from apibridge.operator.diagnose.install import InstallReport, render_text, run_checks
 
 NOW = dt.datetime.now(dt.UTC)
 NS = "apibridge-system"

@@ -9,7 +9,7 @@ from opkit import OPERATOR_NAMESPACE
 
 from apibridge.base.kubeclient import Client
 from apibridge.operator import kube
-from apibridge.operator.leader import LeaderElector, LeaseConfig
+from apibridge.operator.process.leader import LeaderElector, LeaseConfig
 
 pytestmark = pytest.mark.kube
 

@@ -7,7 +7,7 @@ import copy
 from opkit import bridge, pod
 
 from apibridge.operator.controller import Controller
-from apibridge.operator.metrics import Metrics
+from apibridge.operator.process.metrics import Metrics
 
 
 def controller() -> Controller:

@@ -155,7 +155,7 @@ CODES: dict[str, CodeInfo] = {
     "AB303": CodeInfo("info", "ApiBridge isolation is open: no ACL fence on its subnet"),
     "AB304": CodeInfo("error", "Pod attaches a bridge's NAD or names its subnet from outside the bridge's VPC"),
     "AB305": CodeInfo("error", "Pod attaches a bridge without port security (it can spoof other pods' MAC/IP)"),
-    # --- policies on attachment ports (check/policies.py; Kube-OVN puts attachments in policy port groups) --
+    # --- policies on attachment ports (check/objects/policies.py; Kube-OVN puts attachments in policy port groups) --
     "AB310": CodeInfo("error", "NetworkPolicy egress drops an attached pod's API traffic (allow the endpoints)"),
     "AB311": CodeInfo("error", "NetworkPolicy ingress allow outranks the attachment subnet's drop (opens it)"),
     "AB312": CodeInfo("error", "AdminNetworkPolicy Allow (tier 1) opens a fenced attachment to the default VPC"),

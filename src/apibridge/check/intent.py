@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from apibridge.check.netpol import Endpoint, Policies, api_endpoints
+from apibridge.check.objects.netpol import Endpoint, Policies, api_endpoints
 from apibridge.kubeovn import networks, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster

@@ -15,15 +15,15 @@ from collections.abc import Mapping
 from apibridge.model.cluster import Cluster
 from apibridge.plan.types import BridgePlan, Plan
 
-from .attachments import AttachmentStats, check_attachments
-from .bridges import BridgeStats, Selector, check_bridges
 from .findings import Finding, sort_findings
 from .index import build_view
-from .nads import check_nads
-from .pods import SAMPLES, PodAnalysis, PodAnalyzer, absent_namespace, misplaced, pin
-from .policies import check_policies
-from .subnets import absent_defaults, check_subnets
-from .tenancy import check_tenancy
+from .objects.attachments import AttachmentStats, check_attachments
+from .objects.bridges import BridgeStats, Selector, check_bridges
+from .objects.nads import check_nads
+from .objects.pods import SAMPLES, PodAnalysis, PodAnalyzer, absent_namespace, misplaced, pin
+from .objects.policies import check_policies
+from .objects.subnets import absent_defaults, check_subnets
+from .objects.tenancy import check_tenancy
 
 _Shape = tuple[list[BridgePlan], PodAnalysis, Mapping[str, str], Mapping[str, str]]
 

@@ -61,7 +61,7 @@ def live_cluster(files: tuple[str, ...], limits: Limits, kubeconfig: str | None,
     A file's bad object fails the command as it does without a cluster; a cluster object the model refuses
     (someone else's malformed Subnet) is left out with an info line, as the operator leaves it out.
     """
-    from apibridge.operator.install import LISTED_KINDS, ClientApi, cluster_documents
+    from apibridge.operator.diagnose.install import LISTED_KINDS, ClientApi, cluster_documents
 
     skipped: list[str] = []
     given = load_documents(files, limits, skipped) if files else []

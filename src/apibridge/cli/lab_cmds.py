@@ -207,7 +207,7 @@ def doctor_command(ctx: click.Context, name: str, output: str) -> None:
     webhook configuration, certificates, the API server reaching the webhook, the operator's Lease, every
     bridge's objects and conditions, pods lacking their attachment. Exit 1 if a check fails."""
     from apibridge.cli.lab_kube import doctor
-    from apibridge.operator.install import render_text
+    from apibridge.operator.diagnose.install import render_text
 
     try:
         result = doctor(name)

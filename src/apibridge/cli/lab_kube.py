@@ -42,7 +42,7 @@ from apibridge.base.kubeclient import KubeConfig
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import load_documents
-from apibridge.operator.install import ClientApi, InstallReport, peer_certificate, run_checks
+from apibridge.operator.diagnose.install import ClientApi, InstallReport, peer_certificate, run_checks
 from apibridge.twin.control import cluster as cp
 from apibridge.twin.control.kubelet import nodes_file
 from apibridge.twin.kubeovn import controller as kovn_controller

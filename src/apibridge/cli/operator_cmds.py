@@ -36,7 +36,9 @@ from apibridge.cli.common import (
     pool_options,
     setup_logging,
 )
-from apibridge.operator import doctor, drift, install, runner
+from apibridge.operator import drift
+from apibridge.operator.diagnose import doctor, install
+from apibridge.operator.process import runner
 from apibridge.plan.settings import Settings
 from apibridge.report.console import Ui
 

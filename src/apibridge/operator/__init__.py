@@ -36,6 +36,7 @@ their own ports (``metrics``, ``serve``), answered by leader and standby alike.
 
 Module map: ``kube`` (API objects -> documents/Cluster), ``client`` (kr8s calls), ``reconcile`` (pure
 desired-vs-actual), ``status``, ``drift`` (pods without the mutation, restarts), ``events``, ``controller``
-(the worker), ``handlers`` (kopf), ``leader``, ``metrics``, ``serve``, ``runner`` (the process),
-``doctor`` (walks one pod's chain against a live cluster).
+(the worker), ``handlers`` (kopf); ``process/``: ``leader``, ``metrics``, ``serve``, ``runner`` (the
+process); ``diagnose/``: ``doctor`` (walks one pod's chain against a live cluster), ``install`` (the
+install-wide checks).
 """

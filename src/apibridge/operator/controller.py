@@ -29,7 +29,7 @@ from apibridge.base.kubeclient import (
     NotFoundError,
     UnreachableError,
 )
-from apibridge.check.tenancy import ForeignAttachment, foreign_attachments
+from apibridge.check.objects.tenancy import ForeignAttachment, foreign_attachments
 from apibridge.check.verdict import judge
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
@@ -43,7 +43,7 @@ from apibridge.operator.drift import (
     restart_patch,
 )
 from apibridge.operator.events import EventRecorder
-from apibridge.operator.metrics import Metrics
+from apibridge.operator.process.metrics import Metrics
 from apibridge.operator.reconcile import BridgeDecision, Decisions, Write, decide
 from apibridge.operator.status import READY, ApplyOutcome, desired_status, status_patch
 from apibridge.plan.planner import plan as make_plan

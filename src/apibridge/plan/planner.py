@@ -10,7 +10,7 @@ sets ``natOutgoing`` only when an API endpoint is not a node address (``Cluster.
 Routes go to each destination address (/32, /128) via the gateway of its family.
 The Subnet carries the bridge's VPC and the names of that VPC's Subnets (``apibridge.dev/vpc``,
 ``apibridge.dev/vpc-subnets``): the chart's admission policy takes bridge Subnets as its parameters and
-admits the bridge's attachment only from namespaces of that VPC (see ``apibridge.check.tenancy``).
+admits the bridge's attachment only from namespaces of that VPC (see ``apibridge.check.objects.tenancy``).
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from apibridge.check.netpol import Policies
+from apibridge.check.objects.netpol import Policies
 from apibridge.kubeovn import netpol, rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.networkpolicy import IPBlock, NetworkPolicy, Peer, PolicyPort, PolicyRule

@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
-from apibridge.check import tenancy
 from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent, with_policies
-from apibridge.check.netpol import Policies
+from apibridge.check.objects import tenancy
+from apibridge.check.objects.netpol import Policies
 from apibridge.kubeovn import addresses, nadconf, networks, routes, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster

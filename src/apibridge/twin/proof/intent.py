@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from apibridge.check.intent import Want
-from apibridge.check.netpol import Endpoint, api_endpoints
+from apibridge.check.objects.netpol import Endpoint, api_endpoints
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.twin.ovn.externals import probe_address

@@ -32,7 +32,7 @@ from apibridge.base.errors import InputError, Location
 from apibridge.base.kinds import Kind
 from apibridge.base.kubeclient import ApiError, Client
 from apibridge.check.findings import Finding
-from apibridge.check.pods import annotation_field
+from apibridge.check.objects.pods import annotation_field
 from apibridge.check.validator import check
 from apibridge.check.verdict import judge
 from apibridge.kubeovn import dualstack, netstatus, networks, rules

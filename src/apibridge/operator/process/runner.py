@@ -26,10 +26,11 @@ from typing import Any
 import kopf
 
 from apibridge.base.kubeclient import Client, KubeConfig, UnreachableError
-from apibridge.operator import handlers, serve
+from apibridge.operator import handlers
 from apibridge.operator.controller import AlwaysLeading, Controller, ControllerConfig
-from apibridge.operator.leader import LeaderElector, LeaseConfig, default_identity
-from apibridge.operator.metrics import Metrics
+from apibridge.operator.process import serve
+from apibridge.operator.process.leader import LeaderElector, LeaseConfig, default_identity
+from apibridge.operator.process.metrics import Metrics
 from apibridge.plan.settings import Settings
 
 log = logging.getLogger(__name__)

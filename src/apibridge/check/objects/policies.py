@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from apibridge.check.findings import Finding, finding
 from apibridge.check.intent import IntentContext, attachment_subnets, intent_context, pod_intent
-from apibridge.check.netpol import Endpoint, Policies, allow_rule_yaml, api_endpoints
+from apibridge.check.objects.netpol import Endpoint, Policies, allow_rule_yaml, api_endpoints
 from apibridge.kubeovn import netpol, rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster

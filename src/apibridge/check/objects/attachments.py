@@ -17,8 +17,8 @@ from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPNetwork
 from apibridge.model.objects import Subnet
 
-from .findings import Finding
-from .index import View, is_attachment_subnet
+from ..findings import Finding
+from ..index import View, is_attachment_subnet
 from .pods import PodAnalysis
 from .subnets import SubnetReporter
 

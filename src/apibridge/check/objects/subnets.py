@@ -19,9 +19,9 @@ from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model.cluster import Cluster
 from apibridge.model.objects import Subnet
 
-from .findings import Finding, finding
-from .index import View
-from .intervals import PointIndex, overlap_partners, span
+from ..findings import Finding, finding
+from ..index import View
+from ..intervals import PointIndex, overlap_partners, span
 
 # pkg/util/net.go CIDRGlobalUnicast: ranges a subnet must not touch
 SPECIAL_RANGES: tuple[tuple[IPNetwork, str], ...] = tuple(

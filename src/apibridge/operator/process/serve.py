@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from apibridge.operator.metrics import CONTENT_TYPE_LATEST, Metrics
+from apibridge.operator.process.metrics import CONTENT_TYPE_LATEST, Metrics
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from apibridge.model.objects import PodLike
 from apibridge.plan.mutation import BridgeIndex, pod_mutation
 from apibridge.plan.types import BridgePlan, Plan
 
-from .findings import Finding, finding
+from ..findings import Finding, finding
 
 # the annotations through which Multus attaches a NAD to a pod
 NAD_REFERENCE_KEYS = (rules.NETWORKS_ANNOTATION, rules.DEFAULT_NETWORK_ANNOTATION)

@@ -14,8 +14,8 @@ from collections.abc import Mapping
 from apibridge.kubeovn import rules
 from apibridge.model.objects import Nad
 
-from .findings import Finding, finding
-from .index import View, is_attachment_subnet
+from ..findings import Finding, finding
+from ..index import View, is_attachment_subnet
 from .subnets import SubnetReporter
 
 

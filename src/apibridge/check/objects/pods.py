@@ -25,10 +25,10 @@ from apibridge.model.objects import Nad, PodLike, Subnet
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.types import BridgePlan
 
-from .findings import CODES, Finding, finding
-from .index import View, effective_gateway
-from .intent import intent_context, pod_intent
-from .intervals import PointIndex
+from ..findings import CODES, Finding, finding
+from ..index import View, effective_gateway
+from ..intent import intent_context, pod_intent
+from ..intervals import PointIndex
 from .routes import Iface, Problem, RouteContext, check_route, parse_dst
 from .unreached import CODE as UNREACHED
 from .unreached import unreached

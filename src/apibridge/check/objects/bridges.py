@@ -15,7 +15,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.plan.mutation import BridgeIndex
 from apibridge.plan.types import BridgePlan, Plan
 
-from .findings import Finding, finding, from_problem
+from ..findings import Finding, finding, from_problem
 from .pods import PodAnalysis
 
 Selector = BridgeIndex  # selection has one definition, in the planner

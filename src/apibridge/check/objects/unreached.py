@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 from apibridge.kubeovn import rules
 
-from .findings import CODES
-from .intent import PodIntent
+from ..findings import CODES
+from ..intent import PodIntent
 
 CODE = "AB214"
 

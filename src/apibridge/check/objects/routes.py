@@ -18,8 +18,8 @@ from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.kubeovn.routes import Route
 from apibridge.model.objects import Subnet
 
-from .index import View, effective_gateway
-from .intervals import PointIndex
+from ..index import View, effective_gateway
+from ..intervals import PointIndex
 
 IfaceKind = Literal["primary", "ovn", "ipam"]
 
