@@ -524,6 +524,14 @@ class Lab:
             and old.netns == netns
         }
         kept_netns |= {want[r][0] for r in in_place}
+        for ref in sorted(in_place):
+            # the OVS ports first: ovs-vswitchd (userspace datapath) keeps a dead handle on a deleted device
+            # and does not reopen one re-created under the same name
+            bridge = bridge_of[ref]
+            cmd = [*bridge.vsctl()]
+            for host in record.pods[ref].host_ifnames:
+                cmd += ["--", "--if-exists", "del-port", bridge.name, host]
+            run(cmd, timeout=30)
         doomed = {p.netns for r, p in record.pods.items() if r not in keep | in_place} | (existing - kept_netns)
         gone_hosts = [h for r, p in record.pods.items() if r not in keep for h in p.host_ifnames if h in host_ports]
         for switch_ns, ports in switch_ports.items():
