@@ -92,12 +92,6 @@ def test_lab_diff_without_files_or_of_an_absent_lab_says_so(base: Path) -> None:
     assert absent.returncode == 3 and "is not up" in absent.stderr, absent.stderr
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="`lab up --kube examples/dualstack` fails with either engine on this branch (2026-12-03): the node "
-    "agent's first reconcile rebuilds the control-plane node's namespace (~1 pod, namespaces 6.5 s in "
-    "kube-agent.log), the control plane is stopped with it and the webhook never becomes ready",
-)
 def test_lab_diff_on_dual_stack_finds_only_known_differences(base: Path) -> None:
     seen: dict[str, list[str]] = {}
     _judge("dual stack", apibridge(base, "lab", "diff", *DUAL_STACK, "-o", "json", timeout=500), seen)

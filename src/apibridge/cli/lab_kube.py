@@ -44,6 +44,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.load import load_documents
 from apibridge.operator.diagnose.install import ClientApi, InstallReport, peer_certificate, run_checks
 from apibridge.twin.control import cluster as cp
+from apibridge.twin.control.kubeapi import Resource
 from apibridge.twin.control.kubelet import nodes_file
 from apibridge.twin.kubeovn import controller as kovn_controller
 from apibridge.twin.kubeovn import engine
@@ -136,6 +137,48 @@ def _is_api_setting(body: dict[str, Any]) -> bool:
     if kind in ("Service", "Endpoints") and meta.get("name") == "kubernetes":
         return True
     return kind == "EndpointSlice" and (meta.get("labels") or {}).get(rules.SERVICE_NAME_LABEL) == "kubernetes"
+
+
+def _api_settings(kp: cp.KubePlace, settings: cp.KubeSettings, docs: Sequence[dict[str, Any]]) -> None:
+    """The control plane's own ``default/kubernetes`` Service and EndpointSlices as the input has them.
+
+    kube-apiserver creates the Service single-stack in its primary family (the kubernetes Service controller,
+    pkg/controlplane/controller/kubernetesservice, Kubernetes v1.36, which later reconciles only its ports and
+    type) and its endpoint reconciler writes one EndpointSlice, for ``--advertise-address``. A dual-stack input
+    asks for both families: left at the API server's view, the node agent's twin lost the IPv6 half of the
+    Service and of the join switch on its first pass. So the Service is upgraded to the input's ClusterIPs (an
+    upgrade to dual-stack is what a user may do too) and the input's EndpointSlices of the other family are
+    applied next to the reconciler's (the API server listens on every family of its node: ``--bind-address``
+    0.0.0.0). Runs before the node agent starts, so its first pass sees the lab as it was built."""
+    api = kp.api()
+    services = Resource("v1", "services", True)
+    deadline = time.monotonic() + cp.START_TIMEOUT
+    have = api.get(services, "kubernetes", "default")
+    while have is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+        have = api.get(services, "kubernetes", "default")
+    if have is None:
+        raise RuntimeError(f"kube-apiserver did not create the default/kubernetes Service in {cp.START_TIMEOUT:g}s")
+    want = next((d for d in docs if d.get("kind") == "Service"), None)
+    spec = (want or {}).get("spec") or {}
+    want_ips = [str(ip) for ip in spec.get("clusterIPs") or [spec.get("clusterIP")] if ip]
+    have_ips = [str(ip) for ip in (have.get("spec") or {}).get("clusterIPs") or []]
+    if len(want_ips) > len(have_ips) and want_ips[: len(have_ips)] == have_ips:
+        families = ["IPv6" if ":" in ip else "IPv4" for ip in want_ips]
+        policy = spec.get("ipFamilyPolicy") if spec.get("ipFamilyPolicy") != "SingleStack" else None
+        patch = {
+            "spec": {"ipFamilyPolicy": policy or "RequireDualStack", "ipFamilies": families, "clusterIPs": want_ips}
+        }
+        api.merge_patch(services, "kubernetes", patch, "default")
+    own = "IPv6" if ":" in settings.advertise else "IPv4"  # the endpoint reconciler's slice
+    extra = []
+    for d in docs:
+        if d.get("kind") == "EndpointSlice" and d.get("addressType") not in (None, own):
+            body = _apply_body(d)
+            if body["metadata"].get("name") == "kubernetes":  # the reconciler's name
+                body["metadata"]["name"] = f"kubernetes-{str(d.get('addressType')).lower()}"
+            extra.append(body)
+    _apply(kp, extra)
 
 
 def _apply_body(body: dict[str, Any]) -> dict[str, Any]:
@@ -402,6 +445,8 @@ def up(
         before = {p: cp.alive(kp, p) for p in cp.PROCESSES}
         cp.start_control_plane(kp, settings)
         report.started += [p for p, was in before.items() if not was]
+        boot = json.loads((kp.root / "bootstrap.json").read_text())["items"]
+        _api_settings(kp, settings, [b for b in boot if _is_api_setting(b)])
         if fresh:
             progress("installing Kube-OVN's and Multus' CRDs")
             for crd in sorted(crds.glob("*.yaml")):

@@ -23,12 +23,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
 import json
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -526,7 +527,29 @@ class Lab:
             ):
                 keep.add(ref)
         kept_netns = {record.pods[r].netns for r in keep}
-        doomed = {p.netns for r, p in record.pods.items() if r not in keep} | (existing - kept_netns)
+        # A kube lab's node namespaces hold its control plane (etcd, kube-apiserver…, and the host link):
+        # a node whose NICs or addresses changed is rewired in place, as kube-ovn-cni reconfigures a node's
+        # ovn0, never deleted under the processes that run in it.
+        in_place = {
+            ref
+            for ref, (netns, _, _, _) in want.items()
+            if self.kube
+            and ref.startswith("node/")
+            and ref not in keep
+            and netns in existing
+            and (old := record.pods.get(ref)) is not None
+            and old.netns == netns
+        }
+        kept_netns |= {want[r][0] for r in in_place}
+        for ref in sorted(in_place):
+            # the OVS ports first: ovs-vswitchd (userspace datapath) keeps a dead handle on a deleted device
+            # and does not reopen one re-created under the same name
+            bridge = bridge_of[ref]
+            cmd = [*bridge.vsctl()]
+            for host in record.pods[ref].host_ifnames:
+                cmd += ["--", "--if-exists", "del-port", bridge.name, host]
+            run(cmd, timeout=30)
+        doomed = {p.netns for r, p in record.pods.items() if r not in keep | in_place} | (existing - kept_netns)
         gone_hosts = [h for r, p in record.pods.items() if r not in keep for h in p.host_ifnames if h in host_ports]
         for switch_ns, ports in switch_ports.items():
             # synchronously: a deleted namespace's veth peers vanish only later, asynchronously
@@ -586,6 +609,8 @@ class Lab:
                     f"{p.ifname}: dst {s.route.dst or '(default)'!r} gw {s.route.gw or '(on-link)'!r}: {s.reason}"
                 )
         for ref, (netns, nics, addrs, fp) in new.items():
+            if ref in in_place:
+                _drop_host_addresses(netns, keep=addrs)
             if addrs:
                 self.namespaces.add_host_addresses(netns, addrs)
             record.pods[ref] = PodRecord(
@@ -818,6 +843,20 @@ class Lab:
 
     def exec_argv(self, ref: str, command: list[str]) -> list[str]:
         return ns.exec_argv(self.resolve(ref).netns, command)
+
+
+def _drop_host_addresses(netns: str, keep: Sequence[str]) -> None:
+    """Remove the global addresses on ``lo`` of a rewired node that it no longer has (its InternalIPs are
+    there: :meth:`Namespaces.add_host_addresses`)."""
+    out = run(["ip", "-n", netns, "-o", "addr", "show", "dev", "lo", "scope", "global"], check=False).stdout
+    wanted = {str(ipaddress.ip_interface(a)) for a in keep}
+    lines = []
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) > 3 and fields[2] in ("inet", "inet6") and fields[3] not in wanted:
+            lines.append(f"addr del {fields[3]} dev lo")
+    if lines:
+        run(["ip", "-n", netns, "-force", "-b", "-"], input="".join(x + "\n" for x in lines), check=False)
 
 
 def _url(node: TwinNode) -> str:
