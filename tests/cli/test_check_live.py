@@ -212,6 +212,48 @@ def test_kube_ovns_own_objects_the_cluster_lacks_are_reported_not_assumed(
     assert not [k for k in findings(again.stdout) if k.startswith("AB029")], again.stdout
 
 
+def test_a_tenant_policy_in_the_cluster_that_drops_the_api_is_found(live: KubeCluster, invoke: Invoke) -> None:
+    """NetworkPolicies are listed too: a default-deny egress policy in a namespace a bridge selects drops its
+    API traffic through the attachment (AB310, an error), whether the policy comes from a file or the cluster."""
+    apply_all(
+        live,
+        [
+            macvlan(),
+            {
+                "apiVersion": "discovery.k8s.io/v1",
+                "kind": "EndpointSlice",
+                "metadata": {
+                    "name": "kubernetes-live-check",
+                    "namespace": "default",
+                    "labels": {"kubernetes.io/service-name": "kubernetes"},
+                },
+                "addressType": "IPv4",
+                "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": True}}],
+                "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+            },
+            {
+                "apiVersion": rules.APIBRIDGE_API,
+                "kind": "ApiBridge",
+                "metadata": {"name": "live-bridge"},
+                "spec": {"vpc": "live-vpc", "cidrBlock": "10.79.0.0/24", "podSelector": {}},
+            },
+        ],
+    )
+    before = invoke("check", "--kubeconfig", str(live.kubeconfig), "-o", "json")
+    assert not [k for k in findings(before.stdout) if k.startswith("AB310")], before.output
+    deny = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-egress", "namespace": NS},
+        "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
+    }
+    apply_all(live, [deny])
+    result = invoke("check", "--kubeconfig", str(live.kubeconfig), "-o", "json")
+    assert result.exit_code == 1, result.output
+    error = findings(result.stdout)[f"AB310 NetworkPolicy/{NS}/deny-egress"]
+    assert error["severity"] == "error" and "172.18.0.2" in error["message"] + error.get("hint", ""), error
+
+
 def test_check_without_files_or_cluster_is_a_usage_error(invoke: Invoke) -> None:
     result = invoke("check")
     assert result.exit_code == 2 and "--kubeconfig" in result.stderr

@@ -119,7 +119,7 @@ def test_a_missing_crd_is_named_with_the_fix() -> None:
     del objects["/apis/apiextensions.k8s.io/v1/customresourcedefinitions/apibridges.apibridge.dev"]
     report = check(objects)
     assert any("apibridges.apibridge.dev is missing" in m for m in failures(report))
-    assert "helm install" in render_text(report)
+    assert "helm upgrade --install" in render_text(report)
 
 
 def test_an_expired_certificate_fails() -> None:

@@ -279,6 +279,7 @@ PLURALS = {
     "Subnet": "subnets",
     "NetworkAttachmentDefinition": "network-attachment-definitions",
     "ApiBridge": "apibridges",
+    "NetworkPolicy": "networkpolicies",
     "CustomResourceDefinition": "customresourcedefinitions",
     "MutatingWebhookConfiguration": "mutatingwebhookconfigurations",
     "Deployment": "deployments",

@@ -43,6 +43,7 @@ NAMESPACED_KINDS = [
     ("v1", "events"),
     ("events.k8s.io/v1", "events"),
     ("coordination.k8s.io/v1", "leases"),
+    ("networking.k8s.io/v1", "networkpolicies"),
 ]
 KEEP = {("coordination.k8s.io/v1", "leases", "kube-system"), ("coordination.k8s.io/v1", "leases", "kube-node-lease")}
 

@@ -129,6 +129,19 @@ def test_the_picture_draws_dns_and_extra_routes_where_the_destinations_live(tmp_
     assert graph.render(dot, tmp_path / "lab.svg").read_text().lstrip().startswith("<?xml")
 
 
+def test_the_picture_names_the_dns_service_the_plan_took(tmp_path: Path) -> None:
+    """kubespray names it ``coredns`` (found by its ``k8s-app: kube-dns`` label), not ``kube-dns``."""
+    cluster = tmp_path / "cluster.yaml"
+    text = (KUBESPRAY / "cluster.yaml").read_text()
+    assert "  name: kube-dns\n  namespace: kube-system" in text
+    cluster.write_text(
+        text.replace("  name: kube-dns\n  namespace: kube-system", "  name: coredns\n  namespace: kube-system")
+    )
+    dot = graph.to_dot(_topology(cluster, KUBESPRAY / "bridge-extra.yaml"))
+    assert "Service kube-system/coredns\\n10.233.0.3:53" in dot
+    assert "kube-system/kube-dns" not in dot
+
+
 def test_a_verify_that_probed_nothing_fails_and_names_the_pods_that_are_not_running() -> None:
     """`lab up` with a NAD provider typo on a cluster whose only pod needs it: nothing runs, nothing is proven."""
     cluster = load_cluster(

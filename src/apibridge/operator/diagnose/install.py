@@ -148,7 +148,7 @@ def check_crd(api: Api, report: InstallReport) -> bool:
             "crd",
             False,
             f"CustomResourceDefinition {CRD_NAME} is missing",
-            "install the chart (helm install apibridge deploy/chart), or apply deploy/chart/files/",
+            "install the chart (helm upgrade --install apibridge deploy/chart), or apply deploy/chart/files/",
         )
         return False
     version = rules.APIBRIDGE_API.split("/")[1]
@@ -286,7 +286,7 @@ def check_webhook(
             "webhook",
             False,
             "no MutatingWebhookConfiguration has the webhook pods.apibridge.dev",
-            "install the chart: helm install apibridge deploy/chart",
+            "install the chart, or restore it if the release exists: helm upgrade --install apibridge deploy/chart",
         )
         return None
     config, hook = found[0]
@@ -458,6 +458,9 @@ WATCHED_PATHS = (
     f"/apis/{rules.KUBEOVN_API}/subnets",
     f"/apis/{rules.NAD_API}/network-attachment-definitions",
     f"/apis/{rules.APIBRIDGE_API}/apibridges",
+    f"/apis/{rules.NETWORKING_API}/networkpolicies",
+    f"/apis/{rules.ANP_API}/adminnetworkpolicies",
+    f"/apis/{rules.ANP_API}/baselineadminnetworkpolicies",
 )
 KINDS = {
     "nodes": ("v1", "Node"),
@@ -469,6 +472,10 @@ KINDS = {
     "subnets": (rules.KUBEOVN_API, "Subnet"),
     "network-attachment-definitions": (rules.NAD_API, "NetworkAttachmentDefinition"),
     "apibridges": (rules.APIBRIDGE_API, "ApiBridge"),
+    # a tenant's egress policy can drop a bridge's API traffic (AB310): the live check reads them too
+    "networkpolicies": (rules.NETWORKING_API, "NetworkPolicy"),
+    "adminnetworkpolicies": (rules.ANP_API, "AdminNetworkPolicy"),
+    "baselineadminnetworkpolicies": (rules.ANP_API, "BaselineAdminNetworkPolicy"),
 }
 
 

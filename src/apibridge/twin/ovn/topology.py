@@ -234,6 +234,7 @@ class Topology:
     netpolicies: Policies | None = None
     # kube-proxy runs on the nodes (``Settings.kube_proxy``): the hosts DNAT Service VIPs (``hostpath``)
     kube_proxy: bool = False
+    dns_service: str = "kube-system/kube-dns"  # the cluster DNS Service the plan took (``apibridge.plan.dns``)
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -389,6 +390,9 @@ class _Builder:
         self.kept: dict[str, tuple[str, ...]] = {}  # LSP -> addresses claimed from ``previous``
         self.sources: dict[str, PodLike] = {}  # twin pod ref -> the Pod (or expanded template) it came from
         self.owners: dict[str, str] = {}  # twin pod ref -> the workload it stands for
+        # twin pod ref -> the bridge that selects it but whose mutation it lacks (admitted as it is: the
+        # webhook was down or bypassed). Its intent is still the bridge's: the proof must fail, not expect it.
+        self.unmutated: dict[str, str] = {}
 
     def _claim_previous(self) -> None:
         """Keep the addresses existing ports already have (Kube-OVN keeps a running pod's IP)."""
@@ -420,6 +424,8 @@ class _Builder:
         topo = self.topo
         topo.api_cluster_ips = self.cluster.api_cluster_ips()
         topo.kube_proxy = self.plan.kube_proxy
+        if self.plan.dns is not None and self.plan.dns.service is not None:
+            topo.dns_service = self.plan.dns.ref
         topo.bridges = [
             TwinBridge(bp.bridge.name, bp.bridge.vpc, bp.subnet_name, bp.bridge.isolation, bp.destinations)
             for _, bp in sorted(self.plan.bridges.items())
@@ -448,7 +454,8 @@ class _Builder:
         for pod in pods:
             twin = self._pod(pod)
             owner = "" if pod.meta.kind == "Pod" else self._owner(pod)
-            bp = self.plan.bridges.get(twin.bridge) if twin.bridge else None
+            selecting = twin.bridge or self.unmutated.get(twin.ref)
+            bp = self.plan.bridges.get(selecting) if selecting else None
             intent = pod_intent(
                 pod.annotations,
                 pod.namespace,
@@ -456,6 +463,9 @@ class _Builder:
                 intents,
                 nad=f"{bp.nad_namespace}/{bp.nad_name}" if bp else "",
             )
+            if selecting and not twin.bridge:
+                lacks = f"ApiBridge {selecting} selects it, but it was admitted without the bridge's attachment"
+                intent = replace(intent, wants=tuple(w if w.evidence else replace(w, why=lacks) for w in intent.wants))
             via = _api_nic(twin, bp.subnet_name if bp else None, self.topo)
             if policies and via is not None:
                 intent = with_policies(intent, pod.namespace, pod.labels, via.provider, policies, self.cluster)
@@ -736,6 +746,8 @@ class _Builder:
     def _pod(self, pod: PodLike) -> TwinPod:
         bridge_plan, changes = mutate_annotations(self.cluster, self.plan, pod)
         if self.admitted and changes:  # admitted by the API server without the bridge's mutation: as it is
+            if bridge_plan is not None:
+                self.unmutated[f"{pod.namespace}/{pod.meta.name}"] = bridge_plan.bridge.name
             bridge_plan, changes = None, {}
         annotations = {**pod.annotations, **changes}
         node = self._pod_node(pod, len(self.topo.pods))

@@ -82,7 +82,7 @@ def _destination_lines(topo: Topology) -> list[str]:
                 ports = ",".join(f"{p.port}/{p.protocol}" for p in want.ports) or "any port"
                 extra.setdefault(str(want.network), (want.network, ports))
     if dns:
-        label = "Service kube-system/kube-dns\n" + ", ".join(f"{ip}:53" for ip in dns)
+        label = f"Service {topo.dns_service}\n" + ", ".join(f"{ip}:53" for ip in dns)
         lines.append(f"  dns [shape=diamond, style=filled, fillcolor=lightcyan, label={_q(label)}];")
     places = Places(topo)
     for key, (net, ports) in sorted(extra.items()):

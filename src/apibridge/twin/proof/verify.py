@@ -134,6 +134,7 @@ class Checked:
             "protocol": e.protocol,
             "kind": e.kind,
             "expect": e.expect,
+            "why": e.why,  # where the expectation comes from (the intent), e.g. a policy that breaks it
             "result": self.result,
             "ok": self.ok,
             "detail": self.detail,
