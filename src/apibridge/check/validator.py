@@ -23,7 +23,7 @@ from .objects.nads import check_nads
 from .objects.pods import SAMPLES, PodAnalysis, PodAnalyzer, absent_namespace, misplaced, pin
 from .objects.policies import check_policies
 from .objects.subnets import absent_defaults, check_subnets
-from .objects.tenancy import check_tenancy
+from .objects.tenancy import check_tenancy, foreign_attachments
 
 _Shape = tuple[list[BridgePlan], PodAnalysis, Mapping[str, str], Mapping[str, str]]
 
@@ -61,12 +61,14 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
             findings += misplaced(pod)
         findings += absent_namespace(cluster, pod)
 
+    foreign = foreign_attachments(cluster, plan)
+    refused = frozenset(a.pod for a in foreign)
     attachment_stats = AttachmentStats()
     nad_users: dict[tuple[str, str], tuple[int, list[str]]] = defaultdict(lambda: (0, []))
     providers_named: set[str] = set()
     for analysis in analyzer.analyses():
         bridge_stats.record(analysis)
-        attachment_stats.record(analysis)
+        attachment_stats.record(analysis, refused)
         providers_named |= analysis.providers_named
         for nad_ref in dict.fromkeys(analysis.nad_refs):
             count, samples = nad_users[nad_ref]
@@ -77,6 +79,6 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
     findings += check_nads(view, nad_users, providers_named)
     findings += check_attachments(view, attachment_stats)
     findings += check_bridges(cluster, plan, bridge_stats)
-    findings += check_tenancy(cluster, plan)
+    findings += check_tenancy(cluster, plan, foreign)
     findings += check_policies(cluster, plan)
     return sort_findings(findings)

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from apibridge.base.errors import InputError
+from apibridge.check.objects.tenancy import ADMISSION_REFUSALS
 from apibridge.check.verdict import judge
 from apibridge.cli.common import (
     EXIT_FINDINGS,
@@ -116,6 +117,14 @@ def inject_command(
     if errors:
         report.print_findings(ui.err, errors, sources=report.object_sources(cluster))
         ui.error("not injected: the plan has errors (see above)")
+        ctx.exit(EXIT_FINDINGS)
+    # -f's own objects that the chart's admission policy refuses (another VPC's bridge, no port security):
+    # the API server would refuse them as written, so nothing is printed to apply
+    own_refs = {meta_of(d).ref for d in documents}
+    refused = [f for f in verdict.findings if f.code in ADMISSION_REFUSALS and f.obj in own_refs]
+    if refused:
+        report.print_findings(ui.err, refused, sources=report.object_sources(cluster))
+        ui.error("not injected: the API server refuses these objects (the chart's admission policy, see above)")
         ctx.exit(EXIT_FINDINGS)
     if not cluster.bridges:
         ui.warning("no ApiBridge in -f or --cluster: nothing to inject")

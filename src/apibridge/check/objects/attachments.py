@@ -31,11 +31,13 @@ class AttachmentStats:
     api: set[str] = field(default_factory=set)
     clusterip: set[str] = field(default_factory=set)
 
-    def record(self, analysis: PodAnalysis) -> None:
-        """Once per distinct analysis, after the pod pass (its pods share VPC and attachments)."""
+    def record(self, analysis: PodAnalysis, refused: frozenset[str] = frozenset()) -> None:
+        """Once per distinct analysis, after the pod pass (its pods share VPC and attachments). Pods the
+        chart's admission policy refuses (``refused``: AB304, reported on the pod) never join the subnet, so
+        they do not make it shared (AB301 would blame the bridge they tried to use)."""
         self.api |= analysis.api_subnets
         self.clusterip |= analysis.clusterip_subnets
-        if analysis.vpc is None or not analysis.samples:
+        if analysis.vpc is None or not analysis.samples or analysis.samples[0] in refused:
             return
         vpc, ref = analysis.vpc, analysis.samples[0]
         for att in analysis.attachments:

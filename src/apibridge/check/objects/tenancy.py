@@ -233,6 +233,10 @@ def _open_ports(cluster: Cluster, plan: Plan) -> list[Finding]:
     return out
 
 
+# the findings for which the chart's admission policy (apibridge-tenancy) refuses the pod outright
+ADMISSION_REFUSALS = frozenset({"AB304", "AB305"})
+
+
 def refusal(
     cluster: Cluster, plan: Plan, pod: PodLike, annotations: Mapping[str, str], index: BridgeRefs | None = None
 ) -> str | None:
@@ -264,8 +268,9 @@ def refusal(
     return None
 
 
-def check_tenancy(cluster: Cluster, plan: Plan) -> list[Finding]:
-    """AB304 for every foreign attachment, AB305 for every bridge attachment without port security."""
+def check_tenancy(cluster: Cluster, plan: Plan, foreign: list[ForeignAttachment] | None = None) -> list[Finding]:
+    """AB304 for every foreign attachment (``foreign``: ``foreign_attachments`` when the caller has them),
+    AB305 for every bridge attachment without port security."""
     out = [
         finding(
             "AB304",
@@ -275,6 +280,6 @@ def check_tenancy(cluster: Cluster, plan: Plan) -> list[Finding]:
             f"only namespaces of VPC {a.bridge_vpc} may use ApiBridge {a.bridge}; give this VPC its own ApiBridge "
             f"(the chart's admission policy refuses this pod)",
         )
-        for a in foreign_attachments(cluster, plan)
+        for a in (foreign_attachments(cluster, plan) if foreign is None else foreign)
     ]
     return out + _open_ports(cluster, plan)
