@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+from apibridge.base import kinds
 from apibridge.base.kinds import Kind
 
 # --- API groups and kinds ---------------------------------------------------------------------
@@ -28,6 +29,28 @@ SUBNET_KIND: Final = Kind(KUBEOVN_API, "Subnet", "subnets", False)
 VPC_KIND: Final = Kind(KUBEOVN_API, "Vpc", "vpcs", False)
 NAD_KIND: Final = Kind(NAD_API, "NetworkAttachmentDefinition", "network-attachment-definitions", True)
 APIBRIDGE_KIND: Final = Kind(APIBRIDGE_API, "ApiBridge", "apibridges", False)
+NETWORKPOLICY_KIND: Final = Kind(NETWORKING_API, "NetworkPolicy", "networkpolicies", True)
+ANP_KIND: Final = Kind(ANP_API, "AdminNetworkPolicy", "adminnetworkpolicies", False)
+BANP_KIND: Final = Kind(ANP_API, "BaselineAdminNetworkPolicy", "baselineadminnetworkpolicies", False)
+# plural -> (apiVersion, kind) of every resource apibridge lists or watches on an API server (the live check,
+# doctor, the kube lab's node agent): one table, so a listing and the documents made of it cannot disagree
+API_RESOURCES: Final = {
+    k.plural: (k.api_version, k.kind)
+    for k in (
+        kinds.NODE,
+        kinds.NAMESPACE,
+        kinds.POD,
+        kinds.SERVICE,
+        kinds.ENDPOINTSLICE,
+        VPC_KIND,
+        SUBNET_KIND,
+        NAD_KIND,
+        APIBRIDGE_KIND,
+        NETWORKPOLICY_KIND,
+        ANP_KIND,
+        BANP_KIND,
+    )
+}
 
 # --- Multus -----------------------------------------------------------------------------------
 NETWORKS_ANNOTATION: Final = "k8s.v1.cni.cncf.io/networks"

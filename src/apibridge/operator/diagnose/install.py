@@ -462,21 +462,7 @@ WATCHED_PATHS = (
     f"/apis/{rules.ANP_API}/adminnetworkpolicies",
     f"/apis/{rules.ANP_API}/baselineadminnetworkpolicies",
 )
-KINDS = {
-    "nodes": ("v1", "Node"),
-    "namespaces": ("v1", "Namespace"),
-    "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice"),
-    "services": ("v1", "Service"),
-    "pods": ("v1", "Pod"),
-    "vpcs": (rules.KUBEOVN_API, "Vpc"),
-    "subnets": (rules.KUBEOVN_API, "Subnet"),
-    "network-attachment-definitions": (rules.NAD_API, "NetworkAttachmentDefinition"),
-    "apibridges": (rules.APIBRIDGE_API, "ApiBridge"),
-    # a tenant's egress policy can drop a bridge's API traffic (AB310): the live check reads them too
-    "networkpolicies": (rules.NETWORKING_API, "NetworkPolicy"),
-    "adminnetworkpolicies": (rules.ANP_API, "AdminNetworkPolicy"),
-    "baselineadminnetworkpolicies": (rules.ANP_API, "BaselineAdminNetworkPolicy"),
-}
+KINDS = {path.rsplit("/", 1)[1]: rules.API_RESOURCES[path.rsplit("/", 1)[1]] for path in WATCHED_PATHS}
 
 
 # Every kind ``cluster_documents`` lists, each completely: for these the listing is a closed world.

@@ -67,17 +67,7 @@ WATCHED = (
     Resource(rules.APIBRIDGE_API, "apibridges", False),
     Resource(rules.NETWORKING_API, "networkpolicies", True),  # Kube-OVN programs them (twin/ovn/netpol.py)
 )
-KIND_OF = {
-    "pods": ("v1", "Pod"),
-    "namespaces": ("v1", "Namespace"),
-    "services": ("v1", "Service"),
-    "endpointslices": ("discovery.k8s.io/v1", "EndpointSlice"),
-    "vpcs": (rules.KUBEOVN_API, "Vpc"),
-    "subnets": (rules.KUBEOVN_API, "Subnet"),
-    "network-attachment-definitions": (rules.NAD_API, "NetworkAttachmentDefinition"),
-    "apibridges": (rules.APIBRIDGE_API, "ApiBridge"),
-    "networkpolicies": (rules.NETWORKING_API, "NetworkPolicy"),
-}
+KIND_OF = rules.API_RESOURCES
 LEASE_SECONDS = 40
 RENEW_EVERY = 10.0
 HEARTBEAT_EVERY = 60.0
