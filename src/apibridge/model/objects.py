@@ -213,6 +213,19 @@ class Subnet:
     def gateway(self, family: int) -> IPAddress | None:
         return next((g for g in self.gateways if g.version == family), None)
 
+    @property
+    def on_host_path(self) -> bool:
+        """In kube-ovn-cni's ``ovn40subnets``/``ovn60subnets`` host sets: a default-VPC overlay subnet
+        (kube-ovn v1.16.2 pkg/daemon/gateway.go ``getDefaultVpcSubnetsCIDR``; ``logicalGateway`` is not
+        modelled, so a VLAN subnet is never in it)."""
+        return self.vpc == rules.DEFAULT_VPC and not self.vlan and bool(self.cidrs)
+
+    @property
+    def host_masquerades(self) -> bool:
+        """The node's host masquerades this subnet's traffic to addresses outside the host sets
+        (``ovn40subnets-nat``; kube-ovn v1.16.2 pkg/daemon/gateway.go ``isSubnetNeedNat``)."""
+        return self.nat_outgoing and self.on_host_path
+
 
 @dataclass(frozen=True)
 class Nad:

@@ -45,13 +45,13 @@ from apibridge.twin.control import cluster as kube_cluster
 from apibridge.twin.control.apiserver import apiserver_hosts, start_apiserver
 from apibridge.twin.health import DEFAULT_WAIT, Fault, Health, LabUnhealthyError, caught_up, daemon_faults
 from apibridge.twin.kubeovn import cni, engine
-from apibridge.twin.ovn import hostpath, realize
+from apibridge.twin.ovn import hostpath, outside, realize
 from apibridge.twin.ovn.daemons import LabStatus, OvnDaemons
 from apibridge.twin.ovn.nb import Northbound
 from apibridge.twin.ovn.topology import OVN0, LspNic, Topology, TwinNode, allocations, build_topology
 from apibridge.twin.pods import netns as ns
 from apibridge.twin.pods.hub import HubClient, HubError, start_hub
-from apibridge.twin.pods.nsock import interfaces, link_up, sysctl
+from apibridge.twin.pods.nsock import interfaces, link_up, sysctl, tx_checksum_off
 from apibridge.twin.proc import owned_by, read_pidfile, run, stop_pidfile
 from apibridge.twin.state import ApiServerRecord, LabPlace, LabRecord, PodRecord, read_record, write_record
 
@@ -59,6 +59,7 @@ Progress = Callable[[str], None]
 # The node the lab realizes an input without Nodes on: kind's single control-plane node, as ``kind create
 # cluster`` names and addresses it on its default docker network.
 LAB_NODE = AssumedNode("kind-control-plane", "172.18.0.2", "one kind control-plane node")
+OUTSIDE_API = "(outside)"  # record.apiservers key of the stand-in beyond the nodes: no Node can be named so
 _NO_DAD = {"net.ipv6.conf.all.accept_dad": "0", "net.ipv6.conf.default.accept_dad": "0"}
 _PARSE_FAILED = re.compile(r"\|WARN\|(.*): parsing expression failed \((.*)\)$")
 
@@ -425,6 +426,7 @@ class Lab:
         )
         self._namespaces(topo, record, report)
         self._host_path(topo, record, report, desired.plan.kubeovn_version)
+        self._outside(topo, record, report)
         clock.lap("namespaces")
 
         progress("starting listeners and API servers")
@@ -470,18 +472,83 @@ class Lab:
         return report
 
     def _host_path(self, topo: Topology, record: LabRecord, report: UpReport, version: str) -> None:
-        """kube-proxy's Service DNAT in each node's namespace (``twin/ovn/hostpath.py``; issue 11 item 2)."""
+        """kube-proxy's Service DNAT and kube-ovn-cni's ``natOutgoing`` masquerade in each node's namespace
+        (``twin/ovn/hostpath.py``; issue 11 items 2 and 5)."""
         if self.engine.kube_ovn:
             return
         if shutil.which("nft") is None:
             if topo.kube_proxy:
                 report.notes.append("nft not installed: the nodes do not DNAT Service VIPs as kube-proxy would")
+            if topo.outside_ips:
+                report.notes.append("nft not installed: the nodes do not masquerade natOutgoing subnets")
             return
-        ruleset = hostpath.kube_proxy_ruleset(topo, version)
+        ruleset = hostpath.kube_proxy_ruleset(topo, version) + hostpath.masquerade_ruleset(topo)
         for node in topo.nodes:
             rec = record.pods.get(f"node/{node.name}")
             if rec is not None:
                 run(["ip", "netns", "exec", rec.netns, "nft", "-f", "-"], input=ruleset, step="kube-proxy DNAT")
+
+    def _outside(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
+        """The namespace beyond the nodes holding API endpoints that are no node's address, with the API
+        server stand-in (``twin/ovn/outside.py``; issue 11 item 5). Rebuilt whole when what it stands for
+        changed or a node's link went with its namespace; removed when nothing needs it."""
+        netns = self.place.outside_netns
+        node_ns = {n.name: rec.netns for n in topo.nodes if (rec := record.pods.get(f"node/{n.name}")) is not None}
+        want = bool(topo.outside_ips) and topo.outside_port is not None and not self.kube and not self.engine.kube_ovn
+        wired = outside.links(topo, node_ns) if want else []
+        fp = outside.fingerprint(topo, wired) if want else ""
+        exists = ns.netns_exists(netns)
+        api = record.apiservers.get(OUTSIDE_API)
+        if (
+            want
+            and exists
+            and fp == record.outside
+            and api is not None
+            and owned_by(api.pid, self.place.marker)
+            and {k.peer for k in wired} <= set(interfaces(netns))
+            and all(outside.NODE_IFNAME in interfaces(k.node_netns) for k in wired)
+        ):
+            report.apiservers[OUTSIDE_API] = _outside_url(topo)
+            return
+        if api is not None:
+            stop_pidfile(Path(api.pidfile), self.place.marker)
+            del record.apiservers[OUTSIDE_API]
+        if exists:
+            ns.delete_netns(netns)  # the stand-in inside is ours; the links' node ends go with their peers
+        for node_netns in node_ns.values():
+            if record.outside or want:  # a link of the last outside may still be there
+                run(["ip", "-n", node_netns, "link", "del", outside.NODE_IFNAME], check=False)
+            if record.outside and not want:
+                sysctl(node_netns, outside.FORWARDING_OFF)
+        record.outside = ""
+        if not want or topo.outside_port is None:
+            return
+        ns.ensure_netns(netns)
+        run(["ip", "-force", "-b", "-"], input="".join(x + "\n" for x in outside.create_lines(wired, netns)))
+        run(["ip", "-n", netns, "-b", "-"], input="".join(x + "\n" for x in outside.outside_lines(topo, wired)))
+        tx_checksum_off(netns, [k.peer for k in wired])
+        for k in wired:
+            run(["ip", "-n", k.node_netns, "-b", "-"], input="".join(x + "\n" for x in outside.node_lines(topo, k)))
+            tx_checksum_off(k.node_netns, [outside.NODE_IFNAME])
+            sysctl(k.node_netns, outside.FORWARDING_ON)
+        ips = [str(ip) for ip in topo.outside_ips]
+        sans = apiserver_hosts([str(ip) for ip in topo.api_cluster_ips], ips)
+        ca = self._ca()
+        bundle = write_bundle(self.place.pki / "outside", ca, ca.issue(sans, common_name="kube-apiserver"))
+        spawned = start_apiserver(
+            netns,
+            bind="::" if any(ip.version == 6 for ip in topo.outside_ips) else "0.0.0.0",
+            cert=bundle.cert,
+            key=bundle.key,
+            run_dir=self.place.run_dir,
+            port=topo.outside_port,
+            node=outside.NAME,
+        )
+        record.apiservers[OUTSIDE_API] = ApiServerRecord(
+            OUTSIDE_API, netns, spawned.pid, str(spawned.pidfile), topo.outside_port, sans
+        )
+        record.outside = fp
+        report.apiservers[OUTSIDE_API] = _outside_url(topo)
 
     def _namespaces(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
         place = self.place
@@ -509,7 +576,11 @@ class Lab:
             want[ref] = (netns, nics, addrs, _fingerprint([fp, bridge_of[ref].netns]))
         record.failures = failures
 
-        existing = {n for n in _list_netns() if n.startswith(place.prefix) and not self.daemons.is_daemon_netns(n)}
+        existing = {
+            n
+            for n in _list_netns()
+            if n.startswith(place.prefix) and not self.daemons.is_daemon_netns(n) and n != place.outside_netns
+        }
         switch_ports: dict[str, set[str]] = {}  # chassis namespace -> host veth ends in it
         for b in self.daemons.bridges():
             switch_ports[b.netns] = set(interfaces(b.netns)) if existing and ns.netns_exists(b.netns) else set()
@@ -753,7 +824,7 @@ class Lab:
             )
             report.apiservers[node.name] = _url(node)
         for name in list(record.apiservers):
-            if topo.node(name) is None:
+            if name != OUTSIDE_API and topo.node(name) is None:
                 stop_pidfile(Path(record.apiservers.pop(name).pidfile), self.place.marker)
 
     # --- down ------------------------------------------------------------------------------------
@@ -857,6 +928,11 @@ def _drop_host_addresses(netns: str, keep: Sequence[str]) -> None:
             lines.append(f"addr del {fields[3]} dev lo")
     if lines:
         run(["ip", "-n", netns, "-force", "-b", "-"], input="".join(x + "\n" for x in lines), check=False)
+
+
+def _outside_url(topo: Topology) -> str:
+    ip = topo.outside_ips[0]
+    return f"https://{f'[{ip}]' if ip.version == 6 else ip}:{topo.outside_port}"
 
 
 def _url(node: TwinNode) -> str:

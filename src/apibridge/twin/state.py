@@ -77,6 +77,11 @@ class LabPlace:
     def node_netns(self, node: str) -> str:
         return f"{self.prefix}node.{node}"
 
+    @property
+    def outside_netns(self) -> str:
+        """The network beyond the nodes (``twin/ovn/outside.py``): no ``_`` (pods) and no ``node.`` (nodes)."""
+        return f"{self.prefix}outside"
+
 
 def locate(name: str = DEFAULT_NAME, base: Path | None = None) -> LabPlace:
     """The place of lab ``name`` (``InputError`` for a name we could not turn into namespace names)."""
@@ -126,6 +131,7 @@ class LabRecord:
     hub_pid: int | None = None
     acl_fingerprint: str = ""  # of the ACL set last checked for OVN compile errors
     acl_errors: list[str] = field(default_factory=list)
+    outside: str = ""  # fingerprint of the namespace beyond the nodes, "" when there is none
     assumptions: list[list[str]] = field(default_factory=list)
     build_started: float = 0.0  # when the last ``lab up`` began
     build_completed: float = 0.0  # when it finished; 0: it did not (killed, failed) — the next up rebuilds

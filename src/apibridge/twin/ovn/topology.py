@@ -235,6 +235,13 @@ class Topology:
     # kube-proxy runs on the nodes (``Settings.kube_proxy``): the hosts DNAT Service VIPs (``hostpath``)
     kube_proxy: bool = False
     dns_service: str = "kube-system/kube-dns"  # the cluster DNS Service the plan took (``apibridge.plan.dns``)
+    # kube-ovn-cni's host NAT sets (``hostpath.masquerade_ruleset``): the default-VPC subnets and those it masquerades
+    host_subnets: tuple[IPNetwork, ...] = ()
+    nat_subnets: tuple[IPNetwork, ...] = ()
+    # API endpoints that are no node's InternalIP (an external load balancer, a VIP): they answer in the
+    # namespace beyond the nodes (``twin/ovn/outside.py``), on ``outside_port``
+    outside_ips: tuple[IPAddress, ...] = ()
+    outside_port: int | None = None
 
     def pod(self, ref: str) -> TwinPod | None:
         return next((p for p in self.pods if p.ref == ref), None)
@@ -476,6 +483,7 @@ class _Builder:
         program_policies(topo, self.cluster, self.plan.kubeovn_version)
         self._services()
         self._externals()
+        self._outside(subnets)
         self._foreign_attempts()
         return topo
 
@@ -519,6 +527,23 @@ class _Builder:
         placed = external_addresses(wanted, owned, [c for s in self.topo.switches for c in s.cidrs])
         if placed:
             self.topo.nodes = [replace(n, external_ips=placed) for n in self.topo.nodes]
+
+    def _outside(self, subnets: list[Subnet]) -> None:
+        """What the node's host does with traffic the 29000 reroute hands it for an API endpoint beyond the
+        nodes (issue 11 item 5): the host NAT sets, and the endpoints the outside namespace holds. An endpoint
+        the lab already owns or that lies in a subnet is not placed (it would shadow that address)."""
+        self.topo.host_subnets = tuple(c for s in subnets if s.on_host_path for c in s.cidrs)
+        self.topo.nat_subnets = tuple(c for s in subnets if s.host_masquerades for c in s.cidrs)
+        off = self.cluster.api_endpoints_off_nodes()
+        eps = self.cluster.service_endpoints(*rules.KUBERNETES_SERVICE)
+        ports = sorted({p.port for e in eps for p in e.ports})
+        if not off or not ports:
+            return
+        owned = [ip for _, nic in iter_nics(self.topo) for ip in nic.ips]
+        owned += [ip for n in self.topo.nodes for ip in (*n.internal_ips, *n.external_ips)]
+        inside = [c for s in self.topo.switches for c in s.cidrs]
+        self.topo.outside_ips = external_addresses([ipaddress.ip_network(ip) for ip in off], owned, inside)
+        self.topo.outside_port = ports[0] if self.topo.outside_ips else None
 
     def _foreign_attempts(self) -> None:
         first: dict[str, TwinPod] = {}
