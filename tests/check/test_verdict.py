@@ -86,3 +86,24 @@ def test_a_bridge_the_planner_could_not_plan_fails() -> None:
     verdict = judge(cluster, plan(cluster))
     assert not verdict.ok("nodns")
     assert "AB102" in [f.code for f in verdict.bridges["nodns"].errors]
+
+
+def test_a_policy_finding_about_a_bridges_pods_reaches_the_bridges_verdict_without_failing_it() -> None:
+    """AB310 is about the tenant's NetworkPolicy, but it concerns the bridge whose pods it drops: the one verdict
+    carries it to every consumer (operator status, doctor) as ``affecting``, and the bridge stays sound."""
+    from apibridge.check.verdict import judge
+    from apibridge.plan.planner import plan
+
+    from .kit import DENY_EGRESS, bridge, load, netpol, node, pod, vpc
+
+    cluster = load(
+        vpc("vpc1", "ns1"),
+        node("kind-control-plane", "172.18.0.2"),
+        bridge("b"),
+        pod("app", "ns1"),
+        netpol("deny", **DENY_EGRESS),
+    )
+    verdict = judge(cluster, plan(cluster))
+    b = verdict.bridges["b"]
+    assert b.ok
+    assert [(f.code, f.obj) for f in b.affecting] == [("AB310", "NetworkPolicy/ns1/deny")]

@@ -108,6 +108,7 @@ async def test_healthy_pod_passes(client: Client, kubeconfig: Path) -> None:
         "kubeovn.allocated",
         "kubeovn.routed",
         "multus.status",
+        "netpol.egress",
     ]
 
 
@@ -117,6 +118,21 @@ async def broken(kubeconfig: Path, *extra: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(result.output)
     assert data["healthy"] is False
     return data["broken"]  # type: ignore[no-any-return]
+
+
+async def test_a_tenant_egress_policy_is_listed_and_named(client: Client, kubeconfig: Path) -> None:
+    """doctor lists the pod's namespace's NetworkPolicies and judges them as check does (AB310)."""
+    await bridged(client)
+    deny = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-egress", "namespace": "ingress-nginx"},
+        "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
+    }
+    await client.create(kube.NETWORKPOLICY, deny)
+    link = await broken(kubeconfig)
+    assert link["key"] == "netpol.egress"
+    assert "NetworkPolicy/ingress-nginx/deny-egress" in link["detail"] and "AB310" in link["detail"]
 
 
 async def test_missing_nad(client: Client, kubeconfig: Path) -> None:

@@ -163,3 +163,17 @@ def test_a_selected_pod_without_the_attachment_fails() -> None:
     objects["/api/v1/pods"] = {"items": [pod]}
     report = check(objects)
     assert any("ingress-nginx/p (bridge tenant-a)" in m for m in failures(report)), render_text(report)
+
+
+def test_a_bridge_degraded_by_a_tenant_policy_fails_naming_it() -> None:
+    """The operator's Degraded/NetworkPolicyDropsApi (check's AB310 through the verdict) is a failed bridge line."""
+    objects = healthy()
+    bridge = objects["/apis/apibridge.dev/v1alpha1/apibridges"]["items"][0]
+    message = "NetworkPolicy/ingress-nginx/deny: AB310 (spec.egress): isolates the egress of Pod/ingress-nginx/p"
+    bridge["status"]["conditions"].append(
+        {"type": "Degraded", "status": "True", "reason": "NetworkPolicyDropsApi", "message": message}
+    )
+    report = check(objects)
+    assert any("NetworkPolicy/ingress-nginx/deny" in m and "tenant-a" in m for m in failures(report)), render_text(
+        report
+    )

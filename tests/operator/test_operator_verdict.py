@@ -7,9 +7,9 @@ on, its condition says why, and a bridge that becomes invalid keeps what exists 
 
 from __future__ import annotations
 
-from opkit import applied, bridge, run, with_uid, world
+from opkit import applied, bridge, pod, run, with_uid, world
 
-from apibridge.operator.status import READY, VALIDATED, ApplyOutcome, conditions
+from apibridge.operator.status import DEGRADED, READY, VALIDATED, ApplyOutcome, conditions
 
 
 def _by_type(decision: object) -> dict[str, dict[str, object]]:
@@ -47,3 +47,41 @@ def test_a_bridge_that_becomes_invalid_keeps_its_objects_and_gets_no_updates() -
     message = str(_by_type(decision)[READY]["message"])
     assert "NetworkAttachmentDefinition/kube-system/apibridge-tenant-a" in message
     assert "Subnet/apibridge-tenant-a are kept" in message
+
+
+DENY_EGRESS = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "deny-egress", "namespace": "ingress-nginx"},
+    "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
+}
+
+
+def test_a_tenant_egress_policy_that_drops_the_api_endpoints_degrades_the_bridge_naming_it() -> None:
+    """The verdict ``check`` gives (AB310) reaches the bridge's status: the bridge's objects are still written
+    (they are sound; the tenant's policy is the tenant's), and Degraded names the policy and the endpoint."""
+    decisions = run(world(with_uid(bridge("tenant-a")), pod("app"), DENY_EGRESS))
+    decision = decisions.bridges["tenant-a"]
+    assert decision.valid and [w.kind.kind for w in decision.writes] == ["Subnet", "NetworkAttachmentDefinition"]
+    degraded = _by_type(decision)[DEGRADED]
+    assert degraded["status"] == "True" and degraded["reason"] == "NetworkPolicyDropsApi"
+    message = str(degraded["message"])
+    assert "AB310" in message and "NetworkPolicy/ingress-nginx/deny-egress" in message and "172.18.0.2:6443" in message
+    assert _by_type(decision)[VALIDATED]["status"] == "True"
+
+
+def test_an_egress_policy_that_allows_the_endpoints_leaves_the_bridge_as_expected() -> None:
+    allow = {
+        **DENY_EGRESS,
+        "spec": {**DENY_EGRESS["spec"], "egress": [{"to": [{"ipBlock": {"cidr": "172.18.0.2/32"}}]}]},
+    }
+    decisions = run(world(with_uid(bridge("tenant-a")), pod("app"), allow))
+    assert _by_type(decisions.bridges["tenant-a"])[DEGRADED]["status"] == "False"
+
+
+def test_the_operator_watches_network_policies() -> None:
+    """Without them in its cache the controller would never see the policy (kube.WATCHED feeds the cache)."""
+    from apibridge.kubeovn.rules import NETWORKPOLICY_KIND
+    from apibridge.operator import kube
+
+    assert NETWORKPOLICY_KIND in kube.WATCHED

@@ -43,6 +43,9 @@ class Finding:
     field: str
     message: str
     hint: str = ""
+    # other objects the finding is a verdict on (``Kind/name`` refs; not in the JSON): an AB310 on a tenant's
+    # NetworkPolicy concerns the ApiBridges whose pods it drops, so the one verdict reaches their status
+    concerns: tuple[str, ...] = ()
 
     def to_json(self) -> FindingJson:
         return {
@@ -163,9 +166,9 @@ CODES: dict[str, CodeInfo] = {
 }
 
 
-def finding(code: str, obj: str, field: str, message: str, hint: str = "") -> Finding:
+def finding(code: str, obj: str, field: str, message: str, hint: str = "", concerns: tuple[str, ...] = ()) -> Finding:
     """A finding with the registry's severity for ``code`` (a KeyError for an unregistered code is a bug)."""
-    return Finding(code, CODES[code].severity, obj, field, message, hint)
+    return Finding(code, CODES[code].severity, obj, field, message, hint, concerns)
 
 
 def from_problem(problem: PlanProblem) -> Finding:

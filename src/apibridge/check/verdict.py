@@ -37,6 +37,10 @@ class BridgeVerdict:
     name: str
     plan: BridgePlan | None
     findings: tuple[Finding, ...]  # about the bridge and its objects, every severity
+    # about other objects but concerning this bridge (``Finding.concerns``): a tenant's NetworkPolicy that drops
+    # its pods' API traffic (AB310). They do not fail the bridge — its objects are sound, the policy is the
+    # tenant's — but every consumer shows them (the operator's Degraded condition, ``doctor``)
+    affecting: tuple[Finding, ...] = ()
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -83,8 +87,11 @@ def judge(cluster: Cluster, plan: Plan, findings: Iterable[Finding] | None = Non
     """
     found = _with_problems(list(check(cluster, plan) if findings is None else findings), plan)
     by_obj: dict[str, list[Finding]] = {}
+    concerning: dict[str, list[Finding]] = {}
     for f in found:
         by_obj.setdefault(f.obj, []).append(f)
+        for ref in f.concerns:
+            concerning.setdefault(ref, []).append(f)
     prefix = f"{rules.APIBRIDGE_KIND.kind}/"
     planned_for = {p.obj.removeprefix(prefix) for p in plan.problems if p.obj.startswith(prefix)}
     names = set(cluster.bridges) | set(plan.bridges) | planned_for
@@ -92,5 +99,6 @@ def judge(cluster: Cluster, plan: Plan, findings: Iterable[Finding] | None = Non
     for name in sorted(names):
         bridge_plan = plan.bridges.get(name)
         about = [f for ref in sorted(bridge_refs(name, bridge_plan)) for f in by_obj.get(ref, ())]
-        bridges[name] = BridgeVerdict(name, bridge_plan, tuple(sort_findings(about)))
+        affecting = tuple(sort_findings(concerning.get(f"{prefix}{name}", [])))
+        bridges[name] = BridgeVerdict(name, bridge_plan, tuple(sort_findings(about)), affecting)
     return Verdict(bridges, tuple(sort_findings(found)))

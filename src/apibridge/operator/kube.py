@@ -42,6 +42,7 @@ APIBRIDGE = rules.APIBRIDGE_KIND
 SUBNET = rules.SUBNET_KIND
 VPC = rules.VPC_KIND
 NAD = rules.NAD_KIND
+NETWORKPOLICY = rules.NETWORKPOLICY_KIND
 NAMESPACE = kinds.NAMESPACE
 NODE = kinds.NODE
 SERVICE = kinds.SERVICE
@@ -55,7 +56,8 @@ STATEFULSET = kinds.STATEFULSET
 DAEMONSET = kinds.DAEMONSET
 
 # What the controller watches to plan (all of them) and to find drift (pods).
-WATCHED: tuple[Kind, ...] = (APIBRIDGE, SUBNET, VPC, NAD, NAMESPACE, NODE, SERVICE, ENDPOINTSLICE, POD)
+# NetworkPolicies: the verdict judges them (AB310 on a bridge's pods: its Degraded condition).
+WATCHED: tuple[Kind, ...] = (APIBRIDGE, SUBNET, VPC, NAD, NAMESPACE, NODE, SERVICE, ENDPOINTSLICE, POD, NETWORKPOLICY)
 # Services the planner reads: the API server's (destinations) and whichever can be the cluster DNS Service
 # (``dns: true``; ``apibridge.plan.dns``: labelled k8s-app=kube-dns in kube-system, the usual names, or the
 # one the settings name).

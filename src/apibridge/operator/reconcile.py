@@ -80,6 +80,7 @@ class BridgeDecision:
     writes: list[Write] = field(default_factory=list)
     verdicts: list[ObjectVerdict] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    affecting: list[Finding] = field(default_factory=list)  # the verdict's findings on others about this bridge
     valid: bool = True  # the plan's verdict on this bridge (``check.verdict``): False means no writes
     kept: list[str] = field(default_factory=list)  # for a refused bridge: its objects that exist and stay
 
@@ -254,6 +255,7 @@ def decide(
         out.bridges[name] = decision
         judged = verdict.bridges.get(name)
         decision.findings = list(judged.findings) if judged else []
+        decision.affecting = list(judged.affecting) if judged else []
         decision.valid = judged is not None and judged.ok and decision.rejected is None
         if bridge_plan is None or kube.is_terminating(body):
             continue

@@ -6,7 +6,9 @@ Three conditions in the ``metav1.Condition`` shape, each with ``observedGenerati
 * ``Ready`` — the NAD and Subnet exist exactly as planned and the bridge is valid: pods created from now
   on get API access.
 * ``Degraded`` — something needs a human: a foreign object holds our name (``NameTaken``), a write failed
-  (``ApplyFailed``), or selected pods run without the attachment (``PodsPendingRestart``).
+  (``ApplyFailed``), selected pods run without the attachment (``PodsPendingRestart``), or a tenant's
+  NetworkPolicy drops the API traffic of the bridge's pods (``NetworkPolicyDropsApi``: ``check``'s AB310,
+  through the verdict's ``affecting``; the bridge's objects are still written).
 
 ``lastTransitionTime`` moves only when a condition's status flips, and ``status_patch`` returns None when
 nothing else changed, so a level-based controller that recomputes status on every pass does not write —
@@ -26,6 +28,7 @@ from apibridge.operator.reconcile import BridgeDecision
 READY = "Ready"
 VALIDATED = "Validated"
 DEGRADED = "Degraded"
+POLICY_DROPS_API = "NetworkPolicyDropsApi"  # Degraded's reason for a bridge's ``affecting`` errors (AB310)
 MAX_MESSAGE = 1024
 
 
@@ -92,6 +95,9 @@ def conditions(decision: BridgeDecision, outcome: ApplyOutcome, generation: int)
             f"{len(outcome.pods_pending)} selected pod(s) run without the attachment and need a restart: {shown}",
             generation,
         )
+    elif dropping := [f for f in decision.affecting if f.severity == "error"]:
+        text = "; ".join(f"{f.obj}: {finding_text(f)}" for f in dropping)
+        degraded = _condition(DEGRADED, True, POLICY_DROPS_API, text, generation)
     else:
         degraded = _condition(DEGRADED, False, "AsExpected", "nothing needs attention", generation)
 

@@ -85,6 +85,11 @@ class _Pods:
             self.subnets[bp.subnet_name] = bp.model_subnet
 
     def attachments(self, pod: PodLike) -> tuple[list[Attachment], bool]:
+        out, wants_api, _ = self.bridged(pod)
+        return out, wants_api
+
+    def bridged(self, pod: PodLike) -> tuple[list[Attachment], bool, str | None]:
+        """The pod's attachments, whether it intends the API server, and the bridge that selects it."""
         vpc = self.cluster.pod_vpc(pod)
         bridges = self.index.selecting(pod, vpc)
         bp = bridges[0] if bridges else None
@@ -98,7 +103,74 @@ class _Pods:
             if subnet is not None and all(a.subnet.name != name for a in out):
                 out.append(Attachment(subnet.provider, subnet, to_lport_drop(subnet) is not None))
         intent = pod_intent(pod.annotations, pod.namespace, bp.bridge if bp else None, self.ctx, nad=nad)
-        return out, intent.api and vpc != rules.DEFAULT_VPC
+        return out, intent.api and vpc != rules.DEFAULT_VPC, bp.bridge.name if bp else None
+
+
+class ApiEgress:
+    """AB310's judgement, per pod: the NetworkPolicies that isolate the egress of the attachment it reaches the
+    API server through, and the API endpoints none of them allows. ``check`` groups it per policy, ``doctor``
+    asks it for one pod, and the operator reads it through the verdict (``Finding.concerns``)."""
+
+    def __init__(self, cluster: Cluster, plan: Plan, pods: _Pods | None = None) -> None:
+        self.cluster = cluster
+        self.plan = plan
+        self.pods = pods or _Pods(cluster, plan)
+        self.policies = Policies(cluster, plan.kubeovn_version)
+        self.endpoints = api_endpoints(cluster)
+        self._memo: dict[tuple[str, tuple[tuple[str, str], ...], str], Judged] = {}
+
+    def judge(self, pod: PodLike, via: Attachment) -> Judged:
+        """(isolating policies, endpoints they drop) for ``pod``'s egress through ``via``."""
+        # pods alike (namespace, labels, provider) get one evaluation: rules and peers are tenant input
+        key = (pod.namespace, tuple(sorted(pod.labels.items())), via.provider)
+        judged = self._memo.get(key)
+        if judged is None:
+            verdicts = [
+                (ep, self.policies.egress(pod.namespace, pod.labels, via.provider, Endpoint(ep[0]), ep[1]))
+                for ep in self.endpoints
+            ]
+            blocked = tuple(ep for ep, v in verdicts if not v.allowed)
+            isolating = next((v.isolating for _, v in verdicts if not v.allowed), ())
+            judged = self._memo[key] = (isolating, blocked)
+        return judged
+
+    def finding(
+        self, np: NetworkPolicy, names: str, provider: str, blocked: tuple[Endpoint_, ...], bridges: Iterable[str]
+    ) -> Finding:
+        """AB310 on ``np`` for the pods ``names`` (one wording for ``check``, the operator and ``doctor``)."""
+        hint = f"add the rule {allow_rule_yaml(blocked)} to spec"
+        dropped = ", ".join(f"{ip}:{port}" for ip, port in blocked)
+        vips = ", ".join(str(ip) for ip in self.cluster.api_cluster_ips())
+        if netpol.honours_policy_for(self.plan.kubeovn_version):
+            hint += (
+                f"; or annotate the policy {netpol.NETWORK_POLICY_FOR}: ovn so that Kube-OVN "
+                f"{self.plan.kubeovn_version} leaves the attachment out of its port group"
+            )
+        return finding(
+            "AB310",
+            np.meta.ref,
+            "spec.egress",
+            f"isolates the egress of {names}, reaching the API server through the attachment "
+            f"{provider}; Kube-OVN puts that port into this policy's port group too, and its egress ACLs "
+            f"run after the load balancer, where the API traffic is addressed to the endpoints {dropped}, "
+            f"not the ClusterIP {vips}: no rule allows them, so the API traffic is dropped",
+            hint,
+            tuple(sorted(f"{rules.APIBRIDGE_KIND.kind}/{b}" for b in set(bridges))),
+        )
+
+
+def pod_api_drops(cluster: Cluster, plan: Plan, pod: PodLike) -> list[Finding]:
+    """AB310 for one pod: each NetworkPolicy that drops its API traffic (``doctor``'s link)."""
+    if not cluster.network_policies:
+        return []
+    egress = ApiEgress(cluster, plan)
+    attached, wants_api, bridge = egress.pods.bridged(pod)
+    if not attached or not wants_api or not egress.endpoints:
+        return []
+    isolating, blocked = egress.judge(pod, attached[0])
+    return [
+        egress.finding(np, pod.meta.ref, attached[0].provider, blocked, [bridge] if bridge else []) for np in isolating
+    ]
 
 
 ALWAYS_THERE = ("default", "kube-system")  # namespaces every cluster has, in the input or not
@@ -215,38 +287,32 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
     if not cluster.network_policies and not cluster.admin_policies:
         return []
     pods = _Pods(cluster, plan)
-    policies = Policies(cluster, plan.kubeovn_version)
-    endpoints = api_endpoints(cluster)
+    api_egress = ApiEgress(cluster, plan, pods)
+    policies = api_egress.policies
+    endpoints = api_egress.endpoints
     default_ns = _default_vpc_namespaces(cluster)
     cidrs = _default_vpc_cidrs(cluster, pods.subnets.values())
     anps = sorted((a for a in cluster.admin_policies if not a.baseline), key=lambda a: (a.priority, a.meta.name))
-    egress: dict[tuple[str, str, tuple[Endpoint_, ...]], tuple[NetworkPolicy, _Group, str, tuple[Endpoint_, ...]]] = {}
+    egress: dict[
+        tuple[str, str, tuple[Endpoint_, ...]], tuple[NetworkPolicy, _Group, str, tuple[Endpoint_, ...], set[str]]
+    ] = {}
     ingress: dict[tuple[str, int, str], tuple[NetworkPolicy, _Group, str, Attachment, int, int]] = {}
     admin_in: dict[tuple[str, int], tuple[AdminPolicy, _Group, str, int]] = {}
     admin_eg: dict[tuple[str, int], tuple[AdminPolicy, _Group, int]] = {}
-    memo: dict[tuple[str, tuple[tuple[str, str], ...], str], Judged] = {}
     for pod in cluster.pods:
-        attached, wants_api = pods.attachments(pod)
+        attached, wants_api, bridge = pods.bridged(pod)
         if not attached:
             continue
         ref = pod.meta.ref
         if wants_api and endpoints:
             via = attached[0]
-            # pods alike (namespace, labels, provider) get one evaluation: rules and peers are tenant input
-            memo_key = (pod.namespace, tuple(sorted(pod.labels.items())), via.provider)
-            judged = memo.get(memo_key)
-            if judged is None:
-                verdicts = [
-                    (ep, policies.egress(pod.namespace, pod.labels, via.provider, Endpoint(ep[0]), ep[1]))
-                    for ep in endpoints
-                ]
-                blocked = tuple(ep for ep, v in verdicts if not v.allowed)
-                isolating = next((v.isolating for _, v in verdicts if not v.allowed), ())
-                judged = memo[memo_key] = (isolating, blocked)
+            judged = api_egress.judge(pod, via)
             for np in judged[0]:
                 key = (np.ref, via.provider, judged[1])
-                entry = egress.setdefault(key, (np, _Group(), via.provider, judged[1]))
+                entry = egress.setdefault(key, (np, _Group(), via.provider, judged[1], set()))
                 entry[1].add(ref)
+                if bridge:
+                    entry[4].add(bridge)
             for anp in anps:
                 if not _admin_subject(anp, cluster, pod):
                     continue
@@ -274,28 +340,8 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                     entry4[1].add(ref)
     out: list[Finding] = []
     shown = ", ".join(f"{ip}:{port}" for ip, port in endpoints)
-    vips = ", ".join(str(ip) for ip in cluster.api_cluster_ips())
-    opt_out = netpol.honours_policy_for(plan.kubeovn_version)
-    for np, group, provider, blocked_eps in egress.values():
-        hint = f"add the rule {allow_rule_yaml(blocked_eps)} to spec"
-        dropped = ", ".join(f"{ip}:{port}" for ip, port in blocked_eps)
-        if opt_out:
-            hint += (
-                f"; or annotate the policy {netpol.NETWORK_POLICY_FOR}: ovn so that Kube-OVN "
-                f"{plan.kubeovn_version} leaves the attachment out of its port group"
-            )
-        out.append(
-            finding(
-                "AB310",
-                np.meta.ref,
-                "spec.egress",
-                f"isolates the egress of {group.names()}, reaching the API server through the attachment "
-                f"{provider}; Kube-OVN puts that port into this policy's port group too, and its egress ACLs "
-                f"run after the load balancer, where the API traffic is addressed to the endpoints {dropped}, "
-                f"not the ClusterIP {vips}: no rule allows them, so the API traffic is dropped",
-                hint,
-            )
-        )
+    for np, group, provider, blocked_eps, bridges in egress.values():
+        out.append(api_egress.finding(np, group.names(), provider, blocked_eps, bridges))
     for np, group, why, att, drop, index in ingress.values():
         out.append(
             finding(

@@ -15,7 +15,9 @@ planned NAD and Subnet nor the webhook's injection hide what the cluster really 
 shows the finding's code, message and hint, the wording ``apibridge check`` prints. What doctor adds is
 what only a live cluster or the bridge's plan can say: which bridge (or hand-written attachment) the pod
 uses, whether the pod carries what its bridge injects and the Subnet the ACLs its bridge plans, and what
-kube-ovn-controller (``allocated``/``routed``) and Multus (``network-status``) wrote. Which pods a bridge
+kube-ovn-controller (``allocated``/``routed``) and Multus (``network-status``) wrote. The last link is the
+pod's NetworkPolicies (its namespace's), judged by ``check``'s AB310 function: an egress policy that drops
+the API endpoints is named there. Which pods a bridge
 selects, and with which NAD, provider and routes, comes from the same planner ``render`` and the
 controller use; every annotation key comes from ``apibridge.kubeovn.rules``.
 """
@@ -33,6 +35,7 @@ from apibridge.base.kinds import Kind
 from apibridge.base.kubeclient import ApiError, Client
 from apibridge.check.findings import Finding
 from apibridge.check.objects.pods import annotation_field
+from apibridge.check.objects.policies import pod_api_drops
 from apibridge.check.validator import check
 from apibridge.check.verdict import judge
 from apibridge.kubeovn import dualstack, netstatus, networks, rules
@@ -564,6 +567,21 @@ def _check_multus(walk: _Walk, pod: PodLike, target: _Target, subnet: Subnet | N
         walk.ok("multus.status", title, f"{ifname} {', '.join(ips)}")
 
 
+def _check_policies(walk: _Walk, cluster: Cluster, settled: Plan, pod: PodLike) -> None:
+    """The pod's own NetworkPolicies, as ``check`` judges them (AB310, ``pod_api_drops``): an egress policy
+    isolating the attachment drops the API traffic unless it allows the endpoints (its ACLs run after the load
+    balancer). Only the pod's namespace's policies can select it; doctor lists those."""
+    title = f"no NetworkPolicy of namespace {pod.namespace} drops its API traffic"
+    drops = pod_api_drops(cluster, settled, pod)
+    if drops:
+        walk.broken("netpol.egress", title, "; ".join(f"{f.obj} — {f.code}: {f.message}" for f in drops), _fix(drops))
+        return
+    mine = [np.meta.name for np in cluster.network_policies if np.namespace == pod.namespace]
+    walk.ok(
+        "netpol.egress", title, f"none drops it (of {', '.join(sorted(mine))})" if mine else "none in the namespace"
+    )
+
+
 def _check_verdict(walk: _Walk, cluster: Cluster, the_plan: Plan, bridge_plan: BridgePlan) -> bool:
     """The plan's verdict on the pod's bridge (``check.verdict``, as the operator and webhook obey it)."""
     name = bridge_plan.bridge.name
@@ -617,14 +635,15 @@ def diagnose_objects(
     ifname = _check_annotations(walk, facts, cluster, pod, provider, subnet, target)
     _check_kube_ovn(walk, pod, provider, subnet)
     _check_multus(walk, pod, target, subnet, ifname)
+    _check_policies(walk, cluster, settled, pod)
     return diagnosis
 
 
 # ---- reading the cluster --------------------------------------------------------------------------------
-async def _list_services(client: Client, namespace: str) -> list[dict[str, Any]]:
-    """The Services of ``namespace``; none when the user may not list them there (403)."""
+async def _list_in(client: Client, kind: Kind, namespace: str) -> list[dict[str, Any]]:
+    """The objects of ``kind`` in ``namespace``; none when the user may not list them there (403)."""
     try:
-        return await client.list(kube.SERVICE, namespace)
+        return await client.list(kind, namespace)
     except ApiError as exc:
         if exc.code in (403, 404):
             return []
@@ -641,9 +660,10 @@ async def _list(client: Client, kind: Kind) -> list[dict[str, Any]]:
         raise
 
 
-async def _context(client: Client, settings: Settings | None = None) -> list[dict[str, Any]]:
-    """Everything a pod's chain depends on but the pod itself."""
+async def _context(client: Client, namespace: str, settings: Settings | None = None) -> list[dict[str, Any]]:
+    """Everything the chain of a pod of ``namespace`` depends on but the pod itself."""
     objects: list[dict[str, Any]] = []
+    objects += await _list_in(client, kube.NETWORKPOLICY, namespace)  # only its own namespace's can select it
     for kind in (kube.APIBRIDGE, kube.SUBNET, kube.VPC, kube.NAD, kube.NAMESPACE, kube.NODE):
         objects += await _list(client, kind)
     api_ns, api_name = rules.KUBERNETES_SERVICE
@@ -652,7 +672,7 @@ async def _context(client: Client, settings: Settings | None = None) -> list[dic
     # every Service that can be the cluster DNS Service (``apibridge.plan.dns``)
     candidates = [*rules.DNS_SERVICE_NAMES, *([settings.dns_service] if settings and settings.dns_service else [])]
     for svc_ns in sorted({rules.DNS_SERVICE_NAMESPACE, *(ns for ns, _ in candidates)}):
-        for svc in await _list_services(client, svc_ns):
+        for svc in await _list_in(client, kube.SERVICE, svc_ns):
             if kube.planned_service(svc, settings):
                 objects.append(svc)
     return [kube.slim(o) if o.get("kind") == "Node" else o for o in objects]
@@ -663,7 +683,7 @@ async def diagnose(client: Client, namespace: str, name: str, settings: Settings
     pod = await client.get(kube.POD, name, namespace)
     if pod is None:
         raise InputError(f"pod {namespace}/{name} not found")
-    return diagnose_objects(namespace, name, [pod, *await _context(client, settings)], settings)
+    return diagnose_objects(namespace, name, [pod, *await _context(client, namespace, settings)], settings)
 
 
 # ``doctor deploy/x``: the workload kinds by the names kubectl accepts for them
@@ -707,7 +727,7 @@ async def diagnose_workload(
             f"{kind.kind} {namespace}/{name} has no pods (selector {selector})",
             hint=f"kubectl -n {namespace} describe {kind.plural}/{name}",
         )
-    context = await _context(client, settings)
+    context = await _context(client, namespace, settings)
     return [
         diagnose_objects(namespace, kube.name_of(pod), [pod, *context], settings) for pod in pods[:MAX_WORKLOAD_PODS]
     ]

@@ -34,6 +34,7 @@ from apibridge.base.kubeclient import Client, KubeConfig, NotFoundError
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document
+from apibridge.operator.status import DEGRADED, POLICY_DROPS_API
 from apibridge.plan.mutation import BridgeIndex, pod_mutation
 from apibridge.plan.planner import plan as make_plan
 from apibridge.plan.types import BridgePlan, Plan
@@ -493,6 +494,7 @@ def check_bridges(api: Api, report: InstallReport, bridges: list[JSON]) -> None:
         nad_ns = str(spec.get("nadNamespace") or rules.SEED_NAD_NAMESPACE)
         ready = _condition(bridge, "Ready") or {}
         validated = _condition(bridge, "Validated") or {}
+        degraded = _condition(bridge, DEGRADED) or {}
         missing = []
         if api.get(f"/apis/{rules.NAD_API}/namespaces/{nad_ns}/network-attachment-definitions/{obj_name}") is None:
             missing.append(f"NetworkAttachmentDefinition {nad_ns}/{obj_name}")
@@ -511,6 +513,14 @@ def check_bridges(api: Api, report: InstallReport, bridges: list[JSON]) -> None:
                 False,
                 f"ApiBridge {name} lacks its {' and '.join(missing)}: its pods get no API access",
                 "the operator recreates them when it runs and leads; check the operator check above and its logs",
+            )
+        elif degraded.get("status") == "True" and degraded.get("reason") == POLICY_DROPS_API:
+            report.add(
+                "bridges",
+                False,
+                f"ApiBridge {name}'s pods lose their API traffic to a tenant NetworkPolicy: "
+                f"{degraded.get('message', '')}",
+                "allow the API endpoints in that policy (apibridge check shows the rule to add, AB310)",
             )
         elif ready.get("status") != "True":
             report.add(
