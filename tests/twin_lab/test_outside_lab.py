@@ -64,3 +64,23 @@ def test_an_external_api_endpoint_answers_only_a_nat_outgoing_attachment(tmp_pat
         lab.up([cluster, str(nat), workload])  # the endpoint back on the node: nothing beyond it
         assert not netns_exists(lab.place.outside_netns)
         assert _api(lab)[ingress] == "reach"
+
+
+def test_planned_bridges_set_nat_outgoing_and_reach_an_external_endpoint_without_leaks() -> None:
+    """The planner sets ``natOutgoing: true`` on a bridge's Subnet when an API endpoint is off the nodes
+    (item 5, planner side): on real OVN the bridges' pods reach it, and the adversarial verify finds no leak."""
+    with running_lab("outb") as lab:
+        report = lab.up([example("apibridge"), data("external-api-lb.yaml")])
+        assert report.failures == {}
+        topo = lab.desired().topology
+        nat = {str(c) for c in topo.nat_subnets}
+        for b in topo.bridges:
+            sw = topo.switch(b.subnet)
+            assert sw is not None and {str(c) for c in sw.cidrs} <= nat
+        netns = {ref: rec.netns for ref, rec in lab.require().pods.items()}
+        result = verify(topo, netns, ca_file=lab.place.ca_file, adversarial=True)
+        api = {c.exp.source: c.result for c in result.checked if c.exp.kind == "api"}
+        bridged = [p.ref for p in topo.pods if p.bridge]
+        assert bridged and all(api[ref] == "reach" for ref in bridged), api
+        assert result.leaks() == [], [c.message() for c in result.leaks()]
+        assert result.failed == 0, [c.message() for c in result.failures]
