@@ -45,3 +45,10 @@ def parse(value: str | None) -> list[NetworkStatusEntry]:
         for e in data
         if isinstance(e, dict)
     ]
+
+
+def entry(entries: list[NetworkStatusEntry], nad: str) -> NetworkStatusEntry | None:
+    """The first entry named ``nad`` (``<ns>/<name>``), as kube-ovn v1.16.2
+    pkg/util/network_attachment.go ``GetNadInterfaceFromNetworkStatusAnnotation`` takes it (it then wants an
+    ``interface``; ``doctor`` says which is missing)."""
+    return next((e for e in entries if e.name == nad), None)

@@ -537,7 +537,7 @@ def _check_multus(walk: _Walk, pod: PodLike, target: _Target, subnet: Subnet | N
             "(kubectl describe pod shows the CNI error)",
         )
         return
-    entry = next((e for e in entries if e.name == ref), None)
+    entry = netstatus.entry(entries, ref)
     if entry is None:
         names = ", ".join(e.name for e in entries) or "nothing"
         walk.broken(
