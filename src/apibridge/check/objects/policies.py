@@ -18,6 +18,10 @@ Kube-OVN puts the attachment port of a selected pod into a policy's port group (
   tenant's policies say.
 
 Pods are grouped (one finding per policy rule, naming a few pods), so 100,000 pods cost one pass.
+
+AB310 is the one of these the live paths show too: ``ApiEgress`` holds its per-pod judgement and its wording,
+the finding names the bridges it concerns (``Finding.concerns``, which ``check.verdict`` hands to each bridge
+for the operator's Degraded condition), and ``pod_api_drops`` answers it for one pod (``doctor``).
 """
 
 from __future__ import annotations
@@ -83,10 +87,6 @@ class _Pods:
         self.subnets = dict(cluster.subnets)
         for bp in plan.bridges.values():
             self.subnets[bp.subnet_name] = bp.model_subnet
-
-    def attachments(self, pod: PodLike) -> tuple[list[Attachment], bool]:
-        out, wants_api, _ = self.bridged(pod)
-        return out, wants_api
 
     def bridged(self, pod: PodLike) -> tuple[list[Attachment], bool, str | None]:
         """The pod's attachments, whether it intends the API server, and the bridge that selects it."""
