@@ -281,6 +281,31 @@ async def test_validation_errors_and_invalid_specs_show_in_conditions(
         await wait_condition(client, "tenant-b", "Ready", "True")
 
 
+async def test_a_tenant_policy_that_drops_the_api_degrades_the_bridge_and_lifting_it_clears(
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
+    """The operator watches NetworkPolicies (with the chart's RBAC) and judges them with check's AB310."""
+    labels = {"app.kubernetes.io/name": "ingress-nginx"}
+    op = operators()
+    with operator_logs_on_failure(op):
+        await client.create(kube.APIBRIDGE, bridge("tenant-a", podSelector={"matchLabels": labels}))
+        await wait_condition(client, "tenant-a", "Ready", "True")
+        bp = (await rendered(client)).bridges["tenant-a"]
+        await client.create(kube.POD, pod("good", labels=labels, annotations=pod_mutation({}, "ingress-nginx", bp)))
+        deny = {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "deny-egress", "namespace": "ingress-nginx"},
+            "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
+        }
+        await client.create(kube.NETWORKPOLICY, deny)
+        degraded = await wait_condition(client, "tenant-a", "Degraded", "True", "NetworkPolicyDropsApi")
+        assert "NetworkPolicy/ingress-nginx/deny-egress" in degraded["message"] and "AB310" in degraded["message"]
+        await wait_condition(client, "tenant-a", "Ready", "True")  # its objects stay as planned
+        await client.delete(kube.NETWORKPOLICY, "deny-egress", "ingress-nginx")
+        await wait_condition(client, "tenant-a", "Degraded", "False", "AsExpected")
+
+
 async def _events(client: Client, namespace: str, reason: str) -> list[dict[str, Any]]:
     return [e for e in await client.list(kube.EVENT, namespace) if e.get("reason") == reason]
 
