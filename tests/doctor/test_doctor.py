@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from opkit import ROOT, bridge, dump, free_port, pod
+from opkit import ROOT, bridge, deny_egress, dump, free_port, pod
 
 from apibridge.base.kubeclient import Client
 from apibridge.cli.operator_cmds import doctor_command
@@ -123,13 +123,7 @@ async def broken(kubeconfig: Path, *extra: str) -> dict[str, Any]:
 async def test_a_tenant_egress_policy_is_listed_and_named(client: Client, kubeconfig: Path) -> None:
     """doctor lists the pod's namespace's NetworkPolicies and judges them as check does (AB310)."""
     await bridged(client)
-    deny = {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": "deny-egress", "namespace": "ingress-nginx"},
-        "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
-    }
-    await client.create(kube.NETWORKPOLICY, deny)
+    await client.create(kube.NETWORKPOLICY, deny_egress())
     link = await broken(kubeconfig)
     assert link["key"] == "netpol.egress"
     assert "NetworkPolicy/ingress-nginx/deny-egress" in link["detail"] and "AB310" in link["detail"]

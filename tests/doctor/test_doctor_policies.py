@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opkit import bridge, pod, world
+from opkit import bridge, deny_egress, pod, world
 from test_doctor import LABELS, kube_ovn_and_multus
 
 from apibridge.model.cluster import Cluster
@@ -16,13 +16,6 @@ from apibridge.model.load import Document
 from apibridge.operator.diagnose.doctor import diagnose_objects
 from apibridge.plan.mutation import pod_mutation
 from apibridge.plan.planner import plan
-
-DENY_EGRESS: dict[str, Any] = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "NetworkPolicy",
-    "metadata": {"name": "deny-egress", "namespace": "ingress-nginx"},
-    "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
-}
 
 
 def _objects(*extra: dict[str, Any]) -> list[dict[str, Any]]:
@@ -44,7 +37,7 @@ def test_a_healthy_pod_has_an_ok_policy_link() -> None:
 
 
 def test_an_egress_policy_that_drops_the_api_endpoints_is_the_broken_link_naming_it() -> None:
-    d = diagnose_objects("ingress-nginx", "ctrl", _objects(DENY_EGRESS))
+    d = diagnose_objects("ingress-nginx", "ctrl", _objects(deny_egress()))
     link = d.broken
     assert link is not None and link.key == "netpol.egress", d.to_json()
     assert "NetworkPolicy/ingress-nginx/deny-egress" in link.detail and "AB310" in link.detail
@@ -53,9 +46,6 @@ def test_an_egress_policy_that_drops_the_api_endpoints_is_the_broken_link_naming
 
 
 def test_an_allow_for_the_endpoints_keeps_the_link_ok() -> None:
-    allow = {
-        **DENY_EGRESS,
-        "spec": {**DENY_EGRESS["spec"], "egress": [{"to": [{"ipBlock": {"cidr": "172.18.0.2/32"}}]}]},
-    }
+    allow = deny_egress(egress=[{"to": [{"ipBlock": {"cidr": "172.18.0.2/32"}}]}])
     d = diagnose_objects("ingress-nginx", "ctrl", _objects(allow))
     assert d.healthy, d.to_json()

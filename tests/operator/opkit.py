@@ -142,6 +142,16 @@ def pod(
     }
 
 
+def deny_egress(ns: str = "ingress-nginx", **spec: Any) -> dict[str, Any]:
+    """NetworkPolicy ``deny-egress``: isolates the egress of every pod of ``ns``; ``spec`` adds rules (``egress``)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "deny-egress", "namespace": ns},
+        "spec": {"podSelector": {}, "policyTypes": ["Egress"], **spec},
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from opkit import (
     OperatorProcess,
     bridge,
+    deny_egress,
     dump,
     operator_logs_on_failure,
     pod,
@@ -292,13 +293,7 @@ async def test_a_tenant_policy_that_drops_the_api_degrades_the_bridge_and_liftin
         await wait_condition(client, "tenant-a", "Ready", "True")
         bp = (await rendered(client)).bridges["tenant-a"]
         await client.create(kube.POD, pod("good", labels=labels, annotations=pod_mutation({}, "ingress-nginx", bp)))
-        deny = {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "deny-egress", "namespace": "ingress-nginx"},
-            "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
-        }
-        await client.create(kube.NETWORKPOLICY, deny)
+        await client.create(kube.NETWORKPOLICY, deny_egress())
         degraded = await wait_condition(client, "tenant-a", "Degraded", "True", "NetworkPolicyDropsApi")
         assert "NetworkPolicy/ingress-nginx/deny-egress" in degraded["message"] and "AB310" in degraded["message"]
         await wait_condition(client, "tenant-a", "Ready", "True")  # its objects stay as planned

@@ -7,7 +7,7 @@ on, its condition says why, and a bridge that becomes invalid keeps what exists 
 
 from __future__ import annotations
 
-from opkit import applied, bridge, pod, run, with_uid, world
+from opkit import applied, bridge, deny_egress, pod, run, with_uid, world
 
 from apibridge.operator.status import DEGRADED, READY, VALIDATED, ApplyOutcome, conditions
 
@@ -49,18 +49,10 @@ def test_a_bridge_that_becomes_invalid_keeps_its_objects_and_gets_no_updates() -
     assert "Subnet/apibridge-tenant-a are kept" in message
 
 
-DENY_EGRESS = {
-    "apiVersion": "networking.k8s.io/v1",
-    "kind": "NetworkPolicy",
-    "metadata": {"name": "deny-egress", "namespace": "ingress-nginx"},
-    "spec": {"podSelector": {}, "policyTypes": ["Egress"]},
-}
-
-
 def test_a_tenant_egress_policy_that_drops_the_api_endpoints_degrades_the_bridge_naming_it() -> None:
     """The verdict ``check`` gives (AB310) reaches the bridge's status: the bridge's objects are still written
     (they are sound; the tenant's policy is the tenant's), and Degraded names the policy and the endpoint."""
-    decisions = run(world(with_uid(bridge("tenant-a")), pod("app"), DENY_EGRESS))
+    decisions = run(world(with_uid(bridge("tenant-a")), pod("app"), deny_egress()))
     decision = decisions.bridges["tenant-a"]
     assert decision.valid and [w.kind.kind for w in decision.writes] == ["Subnet", "NetworkAttachmentDefinition"]
     degraded = _by_type(decision)[DEGRADED]
@@ -71,10 +63,7 @@ def test_a_tenant_egress_policy_that_drops_the_api_endpoints_degrades_the_bridge
 
 
 def test_an_egress_policy_that_allows_the_endpoints_leaves_the_bridge_as_expected() -> None:
-    allow = {
-        **DENY_EGRESS,
-        "spec": {**DENY_EGRESS["spec"], "egress": [{"to": [{"ipBlock": {"cidr": "172.18.0.2/32"}}]}]},
-    }
+    allow = deny_egress(egress=[{"to": [{"ipBlock": {"cidr": "172.18.0.2/32"}}]}])
     decisions = run(world(with_uid(bridge("tenant-a")), pod("app"), allow))
     assert _by_type(decisions.bridges["tenant-a"])[DEGRADED]["status"] == "False"
 
