@@ -10,22 +10,20 @@ and ``pods`` for how the work stays near-linear.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
 
 from apibridge.model.cluster import Cluster
-from apibridge.plan.types import BridgePlan, Plan
+from apibridge.model.objects import PodLike
+from apibridge.plan.types import Plan
 
 from .findings import Finding, sort_findings
 from .index import build_view
 from .objects.attachments import AttachmentStats, check_attachments
 from .objects.bridges import BridgeStats, Selector, check_bridges
 from .objects.nads import check_nads
-from .objects.pods import SAMPLES, PodAnalysis, PodAnalyzer, absent_namespace, misplaced, pin
+from .objects.pods import SAMPLES, PodAnalyzer, absent_namespace, misplaced, namespace_absent, pin
 from .objects.policies import check_policies
 from .objects.subnets import absent_defaults, check_subnets
 from .objects.tenancy import check_tenancy, foreign_attachments
-
-_Shape = tuple[list[BridgePlan], PodAnalysis, Mapping[str, str], Mapping[str, str]]
 
 
 def check(cluster: Cluster, plan: Plan) -> list[Finding]:
@@ -37,29 +35,36 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
     findings: list[Finding] = []
     # Placement, selection and analysis depend only on the pod's namespace, labels and annotations. The model
     # shares equal label and annotation maps between pods (``objects.parse_podlike``), so pods stamped from one
-    # template are recognised by identity, and each distinct shape is worked out once. The maps are kept in
-    # the value, so an id cannot be reused while the table lives.
-    shapes: dict[tuple[str, int, int], _Shape] = {}
+    # template are recognised by identity: the pods are grouped by (namespace, labels, annotations) first, and
+    # each group is worked out once. The groups hold their pods, so an id cannot be reused while they live.
+    groups: dict[tuple[str, int, int], list[PodLike]] = {}
     for pod in cluster.pods:
-        ref = pod.meta.ref
-        labels, annotations = pod.labels, pod.annotations
-        shape = shapes.get((pod.namespace, id(labels), id(annotations)))
-        if shape is None:
-            primary = cluster.pod_subnet(pod)
-            vpc = primary.vpc if primary is not None else None
-            bridges = selector.selecting(pod, vpc)
-            analysis = analyzer.analyse(pod, primary, vpc, bridges[0] if bridges else None)
-            shape = (bridges, analysis, labels, annotations)
-            shapes[(pod.namespace, id(labels), id(annotations))] = shape
-        bridges, analysis = shape[0], shape[1]
+        key = (pod.namespace, id(pod.labels), id(pod.annotations))
+        members = groups.get(key)
+        if members is None:
+            groups[key] = [pod]
+        else:
+            members.append(pod)
+    absent: dict[str, bool] = {}
+    for members in groups.values():
+        first = members[0]
+        primary = cluster.pod_subnet(first)
+        vpc = primary.vpc if primary is not None else None
+        bridges = selector.selecting(first, vpc)
+        analysis = analyzer.analyse(first, primary, vpc, bridges[0] if bridges else None)
+        refs = [pod.meta.ref for pod in members]
         if len(bridges) > 1:
-            bridge_stats.record_overlap(ref, bridges)
-        analysis.count(ref)
+            for ref in refs:
+                bridge_stats.record_overlap(ref, bridges)
+        analysis.count(refs)
         if analysis.templates:
-            findings += pin(pod, analysis)
-        if pod.template_path:
-            findings += misplaced(pod)
-        findings += absent_namespace(cluster, pod)
+            for pod in members:
+                findings += pin(pod, analysis)
+        for pod in members:
+            if pod.template_path:
+                findings += misplaced(pod)
+        if absent.setdefault(first.namespace, namespace_absent(cluster, first.namespace)):
+            findings += [absent_namespace(pod) for pod in members]
 
     foreign = foreign_attachments(cluster, plan)
     refused = frozenset(a.pod for a in foreign)

@@ -121,6 +121,9 @@ _PARSERS: dict[str, Callable[[Document, o.Meta], Any]] = {
     **{k: o.parse_podlike for k in ("Pod", *o.WORKLOAD_KINDS)},
 }
 
+# (apiVersion, kind) -> its parser, for the kinds the model reads: one lookup on the path every object takes
+_READ = {(api, kind): _PARSERS[kind] for api, kind in o.KNOWN_KINDS}
+
 
 @dataclass
 class Cluster:
@@ -197,11 +200,11 @@ class Cluster:
         if not isinstance(kind, str) or not isinstance(api, str):
             o.meta_of(doc)  # raises the precise error
             return
-        if _ignored_memo(api, kind):  # the common case in a cluster export: ConfigMaps, Secrets, Events…
-            self.others.append(doc)
-            return
-        parser = _PARSERS.get(kind) if (api, kind) in o.KNOWN_KINDS else None
+        parser = _READ.get((api, kind))
         if parser is None:
+            if _ignored_memo(api, kind):  # the common case in a cluster export: ConfigMaps, Secrets, Events…
+                self.others.append(doc)
+                return
             served = next((a for a, k in o.KNOWN_KINDS if k == kind), None)
             if served is not None and _group(served) == _group(api):
                 raise InputError(
@@ -233,7 +236,7 @@ class Cluster:
             seen[key] = doc
         self.documents.append(doc)
         if parser is o.parse_podlike:  # most of a cluster dump: no placement cache depends on pods
-            self.pods.append(o.parse_podlike(doc, meta, self._shapes))
+            self.pods.append(parser(doc, meta, self._shapes))
             return
         obj = parser(doc, meta)
         self._index(obj)

@@ -12,7 +12,7 @@ and pins cached results to each pod; per pod the cost is a dict lookup and the f
 
 from __future__ import annotations
 
-import bisect
+import heapq
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -80,15 +80,10 @@ class PodAnalysis:
     pods: int = 0  # how many pods share this analysis
     samples: list[str] = field(default_factory=list)  # the smallest few of their refs, sorted (for messages)
 
-    def count(self, ref: str) -> None:
-        """One more pod with this analysis; keep the ``SAMPLES`` smallest refs so messages do not depend on order."""
-        self.pods += 1
-        samples = self.samples
-        if len(samples) < SAMPLES:
-            bisect.insort(samples, ref)
-        elif ref < samples[-1]:
-            bisect.insort(samples, ref)
-            samples.pop()
+    def count(self, refs: list[str]) -> None:
+        """More pods with this analysis; keep the ``SAMPLES`` smallest refs so messages do not depend on order."""
+        self.pods += len(refs)
+        self.samples = heapq.nsmallest(SAMPLES, [*self.samples, *refs])
 
 
 SAMPLES = 3
@@ -521,23 +516,25 @@ def _network_keys(value: object) -> list[str]:
     )
 
 
-def absent_namespace(cluster: Cluster, pod: PodLike) -> list[Finding]:
-    """AB046: a pod (or workload) in a namespace that a live cluster's complete listing of Namespaces does not
-    have — one from a file applied on top, whose create the API server refuses (``namespaces "x" not found``).
-    From files alone the model implies the namespace (open world: it is merely not in the input)."""
-    ns = cluster.namespaces.get(pod.namespace)
-    implied = ns is None or ns.meta.location.source == IMPLIED
-    if not implied or "Namespace" not in cluster.listed:
-        return []
-    return [
-        finding(
-            "AB046",
-            pod.meta.ref,
-            "metadata.namespace",
-            f"namespace {pod.namespace!r} does not exist in the cluster, so the API server refuses this object",
-            f"create Namespace {pod.namespace} first, or fix metadata.namespace",
-        )
-    ]
+def namespace_absent(cluster: Cluster, namespace: str) -> bool:
+    """Does a live cluster's complete listing of Namespaces lack ``namespace`` (AB046)? From files alone the
+    model implies the namespace (open world: it is merely not in the input), so never."""
+    if "Namespace" not in cluster.listed:
+        return False
+    ns = cluster.namespaces.get(namespace)
+    return ns is None or ns.meta.location.source == IMPLIED
+
+
+def absent_namespace(pod: PodLike) -> Finding:
+    """AB046 on a pod (or workload) whose namespace is ``namespace_absent``: one from a file applied on top,
+    whose create the API server refuses (``namespaces "x" not found``)."""
+    return finding(
+        "AB046",
+        pod.meta.ref,
+        "metadata.namespace",
+        f"namespace {pod.namespace!r} does not exist in the cluster, so the API server refuses this object",
+        f"create Namespace {pod.namespace} first, or fix metadata.namespace",
+    )
 
 
 def misplaced(pod: PodLike) -> list[Finding]:
