@@ -16,7 +16,7 @@ import pytest
 
 from apibridge.base.errors import InputError
 from apibridge.model import load
-from apibridge.model.cluster import ignored, load_cluster
+from apibridge.model.cluster import ignored, load_cluster, unread
 from apibridge.model.load import Limits, load_documents, parse_text
 
 CONFIGMAP = "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d, namespace: default}\ndata: {k: v}\n"
@@ -192,3 +192,121 @@ def test_skimmed_list_items_keep_their_file_and_index(tmp_path: Path) -> None:
     docs = load_documents([str(path)], skip=ignored)
     assert len(docs) == 51
     assert {d.source for d in docs} == {str(path)} and {d.index for d in docs} == {0}
+
+
+# ---- subtrees the model never reads (issue #13 item 4: a realistic export, Deployments and Pods) ---------------
+MANAGED = (
+    "  managedFields:\n  - apiVersion: apps/v1\n    fieldsType: FieldsV1\n    fieldsV1:\n      f:spec:\n"
+    '        f:template:\n          k:{"name":"app"}:\n            .: {}\n    manager: kubectl\n'
+)
+DEPLOYMENT = (
+    "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  labels:\n    app: web\n"
+    + MANAGED
+    + "  name: web-%d\n  namespace: default\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n"
+    "    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: app\n        ports:\n"
+    "        - containerPort: 8080\nstatus:\n  conditions:\n  - status: 'True'\n    type: Available\n  replicas: 2\n"
+)
+NODE = (
+    "---\napiVersion: v1\nkind: Node\nmetadata:\n  name: node-1\n"
+    + MANAGED
+    + "status:\n  addresses:\n  - address: 172.18.0.2\n    type: InternalIP\n"
+)
+
+
+def unread_too(text: str, limits: Limits = load.DEFAULT_LIMITS) -> list[Any]:
+    return parse_text(text, "f.yaml", limits, skip=ignored, unread=unread)
+
+
+def without_unread(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as the model sees it: without the subtrees ``unread`` names for its kind."""
+    out = dict(body)
+    for path in unread(str(body.get("apiVersion")), str(body.get("kind"))):
+        top, _, sub = path.partition(".")
+        if sub and isinstance(out.get(top), dict):
+            out[top] = {k: v for k, v in out[top].items() if k != sub}
+        elif not sub:
+            out.pop(top, None)
+    return out
+
+
+def as_list_items(docs: str) -> str:
+    """The same objects as a kubectl ``kind: List``: each document an item, indented by two."""
+    items = [d for d in docs.split("---\n") if d.strip()]
+    body = "".join("- " + item.replace("\n", "\n  ").rstrip(" ") for item in items)
+    return "apiVersion: v1\nitems:\n" + body + "kind: List\n"
+
+
+@pytest.mark.parametrize("shape", [str, as_list_items], ids=["documents", "kind-List"])
+def test_unread_subtrees_are_not_built_and_the_rest_is(shape: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """managedFields of every read kind and status of a Deployment are left unbuilt; a Node's status (its
+    addresses) and everything else read as a full build reads them."""
+    text = shape("".join(DEPLOYMENT % i for i in range(20)) + NODE)
+    full = parse_text(text, "f.yaml")
+    counter = NodeCounter(monkeypatch)
+    cut = unread_too(text)
+    assert [d.index for d in cut] == [d.index for d in full]
+    assert [d.body for d in cut] == [without_unread(d.body) for d in full]
+    assert "status" in cut[-1].body and "managedFields" not in cut[-1].body["metadata"]  # the Node
+    assert "status" not in cut[0].body and "managedFields" not in cut[0].body["metadata"]
+    built = counter.count
+    counter.count = 0
+    parse_text(text, "f.yaml")
+    assert built < counter.count * 0.7, (built, counter.count)
+
+
+def test_a_pod_keeps_its_status() -> None:
+    """``PodLike.status_ips`` reads status.podIPs: a Pod's status is built."""
+    pod = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n" + MANAGED + "status:\n  podIPs:\n  - ip: 10.16.0.5\n"
+    (doc,) = unread_too(pod)
+    assert doc.body["status"] == {"podIPs": [{"ip": "10.16.0.5"}]}
+    assert "managedFields" not in doc.body["metadata"]
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        pytest.param("status:\n  a: [unclosed\n", id="syntax"),
+        pytest.param("status:\n  a: &a [1, 2]\n  b: *a\n", id="alias-over-limit"),
+        pytest.param("status:\n  a: " + "[" * 150 + "]" * 150 + "\n", id="deep-flow"),
+        pytest.param("status:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 150)) + "x\n", id="deep-block"),
+        pytest.param("status:\n  a: !!python/object:os.system x\n", id="unknown-tag"),
+        pytest.param("status:\n  <<: 1\n", id="bad-merge"),
+        pytest.param("status:\n  ? [a]\n  : b\n", id="complex-key"),
+        pytest.param("status: {}\nstatus:\n  a: 1\n", id="status-twice"),
+        pytest.param("status:\n  a: 1\nspec: {a: 1}\nspec: {}\n", id="a-key-twice-beside-it"),
+    ],
+)
+def test_errors_in_unread_subtrees_are_those_of_a_full_build(status: str) -> None:
+    """What the builder refuses in a subtree it would leave unbuilt, it still refuses there, with the same
+    file, document and line (the subtree is built when its text could hide an error)."""
+    bad = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\n" + status
+    for text in (
+        configmaps(3) + DEPLOYMENT % 1 + "---\n" + bad + configmaps(2),
+        as_list_items(DEPLOYMENT % 1 + "---\n" + bad),
+    ):
+        limits = Limits(max_alias_nodes=2)
+        with pytest.raises(InputError) as full:
+            parse_text(text, "f.yaml", limits)
+        with pytest.raises(InputError) as cut:
+            unread_too(text, limits)
+        assert str(cut.value) == str(full.value)
+
+
+def test_a_finding_on_a_field_beside_an_unread_subtree_is_still_found(tmp_path: Path) -> None:
+    """``check`` on a Deployment with managedFields and status: the misplaced annotation (AB043) on the
+    workload's own metadata, below managedFields, is still reported with its file and field."""
+    deployment = (DEPLOYMENT % 1).replace(
+        "  labels:\n    app: web\n",
+        "  annotations:\n    k8s.v1.cni.cncf.io/networks: kube-system/x\n  labels:\n    app: web\n",
+    )
+    path = tmp_path / "export.yaml"
+    path.write_text(deployment + DEPLOYMENT % 2)
+    cluster = load_cluster([str(path)])
+    (workload, _) = cluster.pods
+    assert workload.meta.annotations == {"k8s.v1.cni.cncf.io/networks": "kube-system/x"}
+    assert "managedFields" not in workload.raw["metadata"] and "status" not in workload.raw
+    from apibridge.check.validator import check
+    from apibridge.plan.planner import plan
+
+    found = [f for f in check(cluster, plan(cluster)) if f.code == "AB043"]
+    assert [(f.obj, f.field) for f in found] == [("Deployment/default/web-1", "metadata.annotations")]

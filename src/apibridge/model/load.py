@@ -367,11 +367,14 @@ def _valid_yaml(text: str) -> bool:
     return True
 
 
-def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) -> list[Any] | None:
-    """The documents of ``text`` with a stub for each one ``skip`` ignores (see ``skim``), built as
-    ``_yaml_documents`` builds them otherwise; None when nothing can be skimmed or the text is not one the
-    skim handles (the caller then builds everything, with the errors it always had)."""
-    stream = skim.documents(text, skip, limits.max_depth)
+def _skimmed_documents(
+    text: str, source: str, limits: Limits, skip: skim.Skip, unread: skim.Unread | None = None
+) -> list[Any] | None:
+    """The documents of ``text`` with a stub for each one ``skip`` ignores, and without the subtrees ``unread``
+    names in the others (see ``skim``), built as ``_yaml_documents`` builds them otherwise; None when nothing
+    can be skimmed or the text is not one the skim handles (the caller then builds everything, with the errors
+    it always had)."""
+    stream = skim.documents(text, skip, limits.max_depth, unread)
     if stream is None:
         return None
     units = stream.documents
@@ -380,11 +383,13 @@ def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) 
         items = (
             skim.list_items(stream, text, unit.start, unit.end, skip, limits.max_depth) if unit.stub is None else None
         )
-        if items and any(item.stub for item in items):
+        if items and any(item.stub is not None or item.cuts for item in items):
             lists[i] = items
     skimmed = [u for u in units if u.stub is not None]
     items = [item for found in lists.values() for item in found if item.stub is not None]
-    saved = sum(u.end - u.start for u in skimmed) + sum(item.end - item.start for item in items)
+    cuts = [cut for u in units if u.stub is None for cut in u.cuts]
+    cuts += (cut for found in lists.values() for item in found if item.stub is None for cut in item.cuts)
+    saved = sum(u.end - u.start for u in (*skimmed, *items)) + sum(end - start for start, end in cuts)
     if saved * SKIM_WORTH < len(text):
         return None  # too little to leave unbuilt to pay for reading it twice
     # what is left unbuilt must still be YAML: libyaml parses it, without building (the rest is built)
@@ -392,6 +397,8 @@ def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) 
         return None  # the full build reports the error, where it is
     if items and not _valid_yaml("".join(text[item.start : item.end] for item in items)):
         return None
+    if cuts and not _valid_yaml("".join(f"---\n{text[start:end]}" for start, end in cuts)):
+        return None  # each cut subtree stands alone as a document: a mapping of its one key
     builder = _Builder(None, limits)
     raw_docs: list[Any] = []
     line = 0
@@ -409,8 +416,16 @@ def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) 
                 j += 1
         start, end = unit.start, units[j - 1].end
         line += text.count("\n", done, start)
-        part = text[start:end] if i not in lists else _blank_items(text, start, end, lists[i])
-        built = _yaml_documents(part, source, limits, builder=builder, line=line, first=len(raw_docs))
+        blank: list[tuple[int, int]] = []
+        for u in lists.get(i, units[i:j]):  # a List's skimmed items go whole, any other unit's cuts
+            blank += [(u.start, u.end)] if u.stub is not None else u.cuts
+        part = _blank(text, start, end, blank) if blank else text[start:end]
+        try:
+            built = _yaml_documents(part, source, limits, builder=builder, line=line, first=len(raw_docs))
+        except InputError:
+            if any(u.cuts for u in (lists[i] if i in lists else units[i:j])):
+                return None  # the full build reports it, and cannot differ from it
+            raise
         if len(built) != j - i:
             return None  # the skim's split is not libyaml's: build it all
         if i in lists and not _fill_items(built[0], lists[i]):
@@ -420,21 +435,21 @@ def _skimmed_documents(text: str, source: str, limits: Limits, skip: skim.Skip) 
     return raw_docs
 
 
-def _blank_items(text: str, start: int, end: int, items: list[skim.Unit]) -> str:
-    """``text[start:end]`` without the skimmed List items (each left as its blank lines, so lines still count)."""
+def _blank(text: str, start: int, end: int, ranges: list[tuple[int, int]]) -> str:
+    """``text[start:end]`` without ``ranges`` (sorted, disjoint), each left as its blank lines so lines still
+    count."""
     parts: list[str] = []
     at = start
-    for item in items:
-        if item.stub is not None:
-            parts.append(text[at : item.start])
-            parts.append("\n" * text.count("\n", item.start, item.end))
-            at = item.end
+    for lo, hi in ranges:
+        parts.append(text[at:lo])
+        parts.append("\n" * text.count("\n", lo, hi))
+        at = hi
     parts.append(text[at:end])
     return "".join(parts)
 
 
 def _fill_items(raw: Any, items: list[skim.Unit]) -> bool:
-    """Put the stubs of the skimmed items back among the List's items built from ``_blank_items``; False if it
+    """Put the stubs of the skimmed items back among the List's items built from ``_blank``; False if it
     is not that List."""
     if not isinstance(raw, dict) or raw.get("kind") != "List":
         return False
@@ -490,13 +505,19 @@ def _json_loads(text: str, source: str, limits: Limits) -> Any:
 
 
 def parse_text(
-    text: str, source: str, limits: Limits = DEFAULT_LIMITS, skip: skim.Skip | None = None
+    text: str,
+    source: str,
+    limits: Limits = DEFAULT_LIMITS,
+    skip: skim.Skip | None = None,
+    unread: skim.Unread | None = None,
 ) -> list[Document]:
     """Split ``text`` into documents. JSON (one value) and YAML (``---``-separated) are both accepted.
 
     With ``skip``, a YAML document or List item of a kind it ignores may come back as a stub
     ``{"apiVersion", "kind"}`` instead of its body (``skim`` says when): for callers that read nothing else
-    of such objects. Errors and limits are those of a full build."""
+    of such objects. With ``unread`` as well, the other YAML objects may come back without the subtrees it
+    names for their kind (``metadata.managedFields``, ``status``): for callers that never read those. Errors
+    and limits are those of a full build (but for a key repeated inside what is left unbuilt)."""
     stripped = text.lstrip()
     raw_docs: list[Any] = []
     json_error: json.JSONDecodeError | None = None
@@ -507,7 +528,7 @@ def parse_text(
             json_error = exc
     if not raw_docs:
         try:
-            skimmed = _skimmed_documents(text, source, limits, skip) if skip is not None else None
+            skimmed = _skimmed_documents(text, source, limits, skip, unread) if skip is not None else None
             raw_docs = skimmed if skimmed is not None else _yaml_documents(text, source, limits)
         except InputError:
             if json_error is not None:
@@ -558,8 +579,10 @@ def load_documents(
     limits: Limits = DEFAULT_LIMITS,
     skipped: list[str] | None = None,
     skip: skim.Skip | None = None,
+    unread: skim.Unread | None = None,
 ) -> list[Document]:
-    """All documents of all ``paths`` (files, directories, ``-``), in order.
+    """All documents of all ``paths`` (files, directories, ``-``), in order (``skip``, ``unread``: see
+    ``parse_text``).
 
     A file found in a directory none of whose documents has a ``kind`` (a ``kustomization.yaml``, a Helm
     ``values.yaml``) is not a manifest: it is left out and its name appended to ``skipped``. Named
@@ -568,7 +591,7 @@ def load_documents(
     docs: list[Document] = []
     with no_gc():
         for source, in_directory in _expand(paths):
-            found = parse_text(_read(source, limits), source, limits, skip)
+            found = parse_text(_read(source, limits), source, limits, skip, unread)
             if in_directory and found and not any("kind" in d.body for d in found):
                 if skipped is not None:
                     skipped.append(source)

@@ -294,6 +294,9 @@ KNOWN_KINDS = {
     (rules.ANP_API, "AdminNetworkPolicy"),
     (rules.ANP_API, "BaselineAdminNetworkPolicy"),
 }
+# The kinds whose ``status`` the model reads: a Node's addresses (``parse_node``), a Pod's podIPs
+# (``PodLike.status_ips``). Of every other kind the loader may leave ``status`` unbuilt (``cluster.unread``).
+STATUS_READ = frozenset({"Node", "Pod"})
 NAMESPACED = {
     "Service",
     "Endpoints",

@@ -40,6 +40,9 @@ from typing import NamedTuple
 import yaml
 
 Skip = Callable[[str, str], bool]  # (apiVersion, kind) -> the caller ignores objects of this kind
+# (apiVersion, kind) -> the subtrees the caller never reads of an object it does read: top-level keys and keys
+# one level below them ("status", "metadata.managedFields")
+Unread = Callable[[str, str], tuple[str, ...]]
 
 _IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
 _CONTENT = re.compile(r"^[ \t]*[^\s#]", re.M)
@@ -88,6 +91,7 @@ class Unit(NamedTuple):
     start: int
     end: int
     stub: dict[str, str] | None  # {"apiVersion", "kind"} when the unit may be skimmed (a dict of its own)
+    cuts: tuple[tuple[int, int], ...] = ()  # of a unit that is built: text of subtrees it may leave unbuilt
 
 
 def _plain_str(value: str) -> bool:
@@ -138,18 +142,21 @@ def _units(
     skip: Skip,
     max_depth: int,
     anywhere: list[int],
+    unread: Unread | None = None,
 ) -> list[Unit]:
     """``spans`` (unit start, content start, end) as units, with a stub for each that may be skimmed. Each
     pattern runs once over the region; the loops only sort its matches into units."""
     starts = [start for _, start, _ in spans]
     lo, hi = bisect_right(anywhere, region[0] - 1), bisect_right(anywhere, region[1])
-    bad = {bisect_right(starts, at) - 1 for at in anywhere[lo:hi]}
-    bad.update(bisect_right(starts, m.start()) - 1 for m in _lines(_BAD_LINE[column], t, *region))
+    # units with a line at the key column that is not a plain key (or a sequence document): neither skimmed
+    # nor cut, their keys may hide in other syntax
+    odd = {bisect_right(starts, m.start()) - 1 for m in _lines(_BAD_LINE[column], t, *region)}
     if column == 0:  # documents whose first line is no key: a comment first (fine) or a sequence (not)
         slow = {bisect_right(starts, m.end()) - 1 for m in _lines(_NOT_KEY_FIRST, t, *region)}
         if spans and spans[0][0] == spans[0][1]:
             slow.add(0)  # the implicit first document
-        bad.update(k for k in slow if k not in bad and not _first_is_key(text, spans[k][1], spans[k][2]))
+        odd.update(k for k in slow if k not in odd and not _first_is_key(text, spans[k][1], spans[k][2]))
+    bad = odd | {bisect_right(starts, at) - 1 for at in anywhere[lo:hi]}
     fields: list[list[str]] = [[] for _ in spans]  # per unit: name, value, name, value, …
     if column == 0 and region == (0, len(text)):  # all documents: one findall, in order, split at the markers
         k = 0 if spans and spans[0][1] == 0 else -1  # an implicit first document, then one per marker
@@ -165,6 +172,7 @@ def _units(
                 fields[k] += m.groups("")
     budget = max_depth - 2 * (_DEEP_FROM + 1) - 2  # flow openers a unit may have (see the module docstring)
     decided: dict[tuple[str, ...], dict[str, str] | None] = {}  # fields -> the stub they allow
+    paths: dict[tuple[str, ...], tuple[str, ...]] = {}  # fields -> the subtrees left unread
     units: list[Unit] = []
     for k, (at, start, end) in enumerate(spans):
         stub = None
@@ -176,18 +184,120 @@ def _units(
                 stub = decided[found] = _stub(found, skip)
             if stub is not None and text.count("[", start, end) + text.count("{", start, end) > budget:
                 stub = None
-        units.append(Unit(at, end, None if stub is None else dict(stub)))
+        cuts: tuple[tuple[int, int], ...] = ()
+        if stub is None and unread is not None and k not in odd:
+            if found not in paths:
+                named = _api_kind(found)
+                paths[found] = unread(*named) if named is not None else ()
+            if paths[found]:
+                cuts = _cuts(text, t, start, end, column, paths[found], max_depth)
+        units.append(Unit(at, end, None if stub is None else dict(stub), cuts))
     return units
+
+
+def _key_at(column: int, name: str) -> re.Pattern[str]:
+    """``name:`` at ``column``, as a ``\\n``-led pattern; group 1 is None when its value is a block (on the
+    lines below)."""
+    key = (column, name)
+    pattern = _KEY_LINES.get(key)
+    if pattern is None:
+        pattern = _KEY_LINES[key] = re.compile(
+            r"\n" + " " * column + re.escape(name) + r":(?:[ \t]*(?=\n)|([ \t][^\n]*|\Z))"
+        )
+    return pattern
+
+
+def _odd_at(column: int) -> re.Pattern[str]:
+    """A line at ``column`` that is not a plain key, a ``- `` entry or a comment (``_BAD_LINE`` at that column)."""
+    pattern = _ODD.get(column)
+    if pattern is None:
+        pattern = _ODD[column] = re.compile(r"\n" + " " * column + r"(?![ \t]|" + _KEY + r"|-(?:[ \t]|$)|\#|$)", re.M)
+    return pattern
+
+
+def _block_end(column: int) -> re.Pattern[str]:
+    """The first line after a block key at ``column`` that is no longer its value: content at the key's column
+    or left of it, other than a ``- `` entry at the key's column (kubectl's sequences are not indented)."""
+    pattern = _ENDS.get(column)
+    if pattern is None:
+        pattern = _ENDS[column] = re.compile(
+            r"\n(?! {" + str(column + 1) + r"}|" + " " * column + r"- |[ \t]*(?:\n|\Z))"
+        )
+    return pattern
+
+
+_KEY_LINES: dict[tuple[int, str], re.Pattern[str]] = {}
+_ODD: dict[int, re.Pattern[str]] = {}
+_ENDS: dict[int, re.Pattern[str]] = {}
+_CUT_BAD = re.compile(r"[&*!]|<<|\?(?:[ \t\n]|\Z)")  # what _BAD_ANYWHERE refuses, in the cut text itself
+_INDENTED: dict[int, re.Pattern[str]] = {}
+
+
+def _only_block(t: str, column: int, name: str, lo: int, hi: int) -> tuple[int, int] | None:
+    """The one ``name:`` block at ``column`` among the lines starting in ``[lo, hi)``: (its key line's start, its
+    end); None when there is none, when the key is there more than once (a repeated key is left to the builder
+    to report) or its value is not a block."""
+    found = list(_lines(_key_at(column, name), t, lo, hi))
+    if len(found) != 1 or found[0].group(1) is not None:
+        return None
+    start = found[0].start()
+    after = _block_end(column).search(t, found[0].end(), hi + 1)
+    return start, after.start() if after is not None and after.start() < hi else hi
+
+
+def _cuts(
+    text: str, t: str, start: int, end: int, column: int, paths: tuple[str, ...], max_depth: int
+) -> tuple[tuple[int, int], ...]:
+    """The text of the subtrees ``paths`` of the unit ``text[start:end]`` whose keys are at ``column``, where it
+    may be left unbuilt: a block (``key:`` with its value on the lines below) that occurs once where it is,
+    whose text has no anchor, alias, tag, merge or complex key, and whose nesting is provably within
+    ``max_depth`` (the bound of the module docstring: block levels from its deepest indentation, one level
+    per flow opener that is not closed at once)."""
+    out: list[tuple[int, int]] = []
+    for path in paths:
+        top, _, sub = path.partition(".")
+        block = _only_block(t, column, top, start, end)
+        if block is not None and sub:  # the key below: where every line at its column is a plain key
+            if next(_lines(_odd_at(column + 2), t, block[0] + 1, block[1]), None) is None:
+                block = _only_block(t, column + 2, sub, block[0] + 1, block[1])
+            else:
+                block = None
+        if block is None:
+            continue
+        lo, hi = block
+        if _CUT_BAD.search(text, lo, hi):
+            continue
+        openers = (
+            text.count("[", lo, hi) + text.count("{", lo, hi) - text.count("[]", lo, hi) - text.count("{}", lo, hi)
+        )
+        deepest = (max_depth - 2 - openers) // 2 - 1  # a line indented this far may nest too deep: build it
+        if deepest <= column + 2:
+            continue
+        indented = _INDENTED.get(deepest)
+        if indented is None:
+            indented = _INDENTED[deepest] = re.compile(r"\n {" + str(deepest) + "}")
+        if indented.search(t, lo + 1, hi + 1) is None:
+            out.append(block)
+    return tuple(sorted(out))
+
+
+def _api_kind(found: tuple[str, ...]) -> tuple[str, str] | None:
+    """(apiVersion, kind) of a unit whose apiVersion/kind lines are ``found`` (name, value, …), when both are
+    there once, as plain strings."""
+    if len(found) != 4 or not found[1] or not found[3] or found[0] == found[2]:
+        return None
+    api, kind = (found[1], found[3]) if found[0] == "apiVersion" else (found[3], found[1])
+    if not _plain_str(api) or not _plain_str(kind):
+        return None
+    return api, kind
 
 
 def _stub(found: tuple[str, ...], skip: Skip) -> dict[str, str] | None:
     """The stub for a unit whose apiVersion/kind lines are ``found`` (name, value, …), if it may be skimmed."""
-    if len(found) != 4 or not found[1] or not found[3] or found[0] == found[2]:
+    named = _api_kind(found)
+    if named is None or not skip(*named):
         return None
-    api, kind = (found[1], found[3]) if found[0] == "apiVersion" else (found[3], found[1])
-    if not _plain_str(api) or not _plain_str(kind) or not skip(api, kind):
-        return None
-    return {"apiVersion": api, "kind": kind}
+    return {"apiVersion": named[0], "kind": named[1]}
 
 
 @dataclass
@@ -197,9 +307,10 @@ class Stream:
     documents: list[Unit]
     t: str  # "\n" + the text (see ``_lines``)
     anywhere: list[int]  # see ``_bad_anywhere``
+    unread: Unread | None = None  # the subtrees a built unit may leave unbuilt (``Unit.cuts``)
 
 
-def documents(text: str, skip: Skip, max_depth: int) -> Stream | None:
+def documents(text: str, skip: Skip, max_depth: int, unread: Unread | None = None) -> Stream | None:
     """The stream's documents in libyaml's order, or None when this text is not one the skim handles
     (directives, ``...`` document ends, a ``---`` with content on its line, CR line ends)."""
     if text.startswith(("\ufeff", "%", "...")) or "\r" in text or "\n%" in text or "\n..." in text:
@@ -213,7 +324,8 @@ def documents(text: str, skip: Skip, max_depth: int) -> Stream | None:
     if _CONTENT.search(text, 0, first):
         spans.insert(0, (0, 0, first))  # content before the first ---: an implicit document
     anywhere = _bad_anywhere(text, t)
-    return Stream(_units(text, t, spans, 0, (0, len(text)), skip, max_depth, anywhere), t, anywhere)
+    units = _units(text, t, spans, 0, (0, len(text)), skip, max_depth, anywhere, unread)
+    return Stream(units, t, anywhere, unread)
 
 
 _LIST_KIND = re.compile(r"\nkind:[ \t]+List[ \t]*(?:\#.*)?$", re.M)
@@ -242,4 +354,4 @@ def list_items(stream: Stream, text: str, start: int, end: int, skip: Skip, max_
     if not cuts or _CONTENT.search(text, begin, cuts[0]):
         return None
     spans = [(at, at, cuts[i + 1] if i + 1 < len(cuts) else stop) for i, at in enumerate(cuts)]
-    return _units(text, t, spans, 2, (cuts[0], stop), skip, max_depth, stream.anywhere)
+    return _units(text, t, spans, 2, (cuts[0], stop), skip, max_depth, stream.anywhere, stream.unread)
