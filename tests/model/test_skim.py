@@ -310,3 +310,33 @@ def test_a_finding_on_a_field_beside_an_unread_subtree_is_still_found(tmp_path: 
 
     found = [f for f in check(cluster, plan(cluster)) if f.code == "AB043"]
     assert [(f.obj, f.field) for f in found] == [("Deployment/default/web-1", "metadata.annotations")]
+
+
+def test_a_list_built_item_by_item_reads_as_a_full_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A List's items are built one at a time (their nodes do not all live at once); an alias to an anchor in
+    another item, which only the whole List resolves, and a depth counted from the List's root still read as
+    the full build reads them."""
+    items = (
+        DEPLOYMENT % 1
+        + DEPLOYMENT.replace("replicas: 2", "replicas: &r 2") % 2
+        + "---\n"
+        + ("apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  priority: *r\n")
+    )
+    text = as_list_items(items + "".join(DEPLOYMENT % i for i in range(3, 20)))
+    full, cut = parse_text(text, "f.yaml"), unread_too(text)
+    assert [d.body for d in cut] == [d.body for d in full]  # item by item it fails: the List is built whole
+    assert cut[2].body["spec"] == {"priority": 2}
+    plain = as_list_items("".join(DEPLOYMENT % i for i in range(20)))
+    assert [d.body for d in unread_too(plain)] == [without_unread(d.body) for d in parse_text(plain, "f.yaml")]
+    # a mapping 50 levels below the List's root: too deep for max_depth 50 there (49 below the item's own root)
+    deep = "spec:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, 48)) + "  " * 48 + "x: 1\n"
+    pod = "---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: d\n" + deep
+    block_configmap = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-%d\ndata:\n  k: v\n"
+    near = as_list_items("".join(block_configmap % i for i in range(20)) + pod)
+    limits = Limits(max_depth=50)
+    assert any(d.body == {"apiVersion": "v1", "kind": "ConfigMap"} for d in unread_too(near.replace("k47:", "x:")))
+    with pytest.raises(InputError) as full_error:
+        parse_text(near, "f.yaml", limits)
+    with pytest.raises(InputError) as cut_error:
+        unread_too(near, limits)
+    assert str(cut_error.value) == str(full_error.value) and "nested deeper" in str(full_error.value)

@@ -236,9 +236,10 @@ class _Builder:
     expanded: int = 0  # nodes added by aliases, in this file
     _memo: dict[int, Any] = field(default_factory=dict)
 
-    def build(self, node: Node) -> Any:
+    def build(self, node: Node, depth: int = 0) -> Any:
+        """The value of ``node``, a document's root (``depth``: how deep that root is where the text came from)."""
         self._memo.clear()  # anchors are per document
-        return self._node(node, 0)[0]
+        return self._node(node, depth)[0]
 
     def _node(self, node: Node, depth: int) -> tuple[Any, int]:
         """(value, number of nodes it stands for once aliases are expanded)."""
@@ -322,10 +323,18 @@ def _mark(node: Node, line: int = 0) -> str:
 
 
 def _yaml_documents(
-    text: str, source: str, limits: Limits, *, builder: _Builder | None = None, line: int = 0, first: int = 0
+    text: str,
+    source: str,
+    limits: Limits,
+    *,
+    builder: _Builder | None = None,
+    line: int = 0,
+    first: int = 0,
+    depth: int = 0,
 ) -> list[Any]:
     """The documents of ``text``; errors name lines and documents counted from ``line`` and ``first`` (the
-    place of ``text`` in its file when it is a part of it). ``builder`` carries the file's alias count."""
+    place of ``text`` in its file when it is a part of it), and nesting counts from ``depth`` (1 for an item
+    of a List, built on its own). ``builder`` carries the file's alias count."""
     loader = _Loader(text)
     if builder is None:
         builder = _Builder(loader, limits)
@@ -334,7 +343,7 @@ def _yaml_documents(
     try:
         while loader.check_node():
             node = loader.get_node()
-            raw_docs.append(None if node is None else builder.build(node))
+            raw_docs.append(None if node is None else builder.build(node, depth))
     except _LimitError as exc:
         raise InputError(
             f"invalid YAML{_mark(exc.node, line)}: {exc.message}", Location(source, first + len(raw_docs))
@@ -416,23 +425,71 @@ def _skimmed_documents(
                 j += 1
         start, end = unit.start, units[j - 1].end
         line += text.count("\n", done, start)
-        blank: list[tuple[int, int]] = []
-        for u in lists.get(i, units[i:j]):  # a List's skimmed items go whole, any other unit's cuts
-            blank += [(u.start, u.end)] if u.stub is not None else u.cuts
-        part = _blank(text, start, end, blank) if blank else text[start:end]
-        try:
-            built = _yaml_documents(part, source, limits, builder=builder, line=line, first=len(raw_docs))
-        except InputError:
-            if any(u.cuts for u in (lists[i] if i in lists else units[i:j])):
-                return None  # the full build reports it, and cannot differ from it
-            raise
-        if len(built) != j - i:
-            return None  # the skim's split is not libyaml's: build it all
-        if i in lists and not _fill_items(built[0], lists[i]):
-            return None
+        if i in lists:
+            built = _list_items_apart(text, source, limits, builder, unit, lists[i], line, len(raw_docs))
+            if built is None:
+                return None
+        else:
+            blank = [cut for u in units[i:j] for cut in u.cuts]
+            part = _blank(text, start, end, blank) if blank else text[start:end]
+            try:
+                built = _yaml_documents(part, source, limits, builder=builder, line=line, first=len(raw_docs))
+            except InputError:
+                if blank:
+                    return None  # the full build reports it, and cannot differ from it
+                raise
+            if len(built) != j - i:
+                return None  # the skim's split is not libyaml's: build it all
         raw_docs.extend(built)
         done, i = start, j
     return raw_docs
+
+
+def _list_items_apart(
+    text: str,
+    source: str,
+    limits: Limits,
+    builder: _Builder,
+    unit: skim.Unit,
+    items: list[skim.Unit],
+    line: int,
+    index: int,
+) -> list[Any] | None:
+    """The ``kind: List`` document ``unit`` built a part at a time: its own keys, then each item that is not
+    skimmed on its own (a sequence of one entry, nested as deep as in the List, lines counted where they are),
+    so that no more than one item's YAML nodes live at once (a 50 MB export took 940 MB built whole, 270 MB
+    like this). None when it does not come out as the List it is, or on any error: the full build then reports
+    it, where it is (an alias to an anchor in another item is one)."""
+    try:
+        head = _yaml_documents(
+            _blank(text, unit.start, unit.end, [(it.start, it.end) for it in items]),
+            source,
+            limits,
+            builder=builder,
+            line=line,
+            first=index,
+        )
+        if len(head) != 1 or not isinstance(head[0], dict) or head[0].get("kind") != "List":
+            return None
+        if head[0].get("items") is not None:  # "items:" with all its entries blanked has no value
+            return None
+        values: list[Any] = []
+        at = unit.start
+        for it in items:
+            if it.stub is not None:
+                values.append(dict(it.stub))
+                continue
+            line += text.count("\n", at, it.start)
+            at = it.start
+            part = _blank(text, it.start, it.end, list(it.cuts)) if it.cuts else text[it.start : it.end]
+            one = _yaml_documents(part, source, limits, builder=builder, line=line, first=index, depth=1)
+            if len(one) != 1 or not isinstance(one[0], list) or len(one[0]) != 1:
+                return None
+            values.append(one[0][0])
+    except InputError:
+        return None
+    head[0]["items"] = values
+    return head
 
 
 def _blank(text: str, start: int, end: int, ranges: list[tuple[int, int]]) -> str:
@@ -446,21 +503,6 @@ def _blank(text: str, start: int, end: int, ranges: list[tuple[int, int]]) -> st
         at = hi
     parts.append(text[at:end])
     return "".join(parts)
-
-
-def _fill_items(raw: Any, items: list[skim.Unit]) -> bool:
-    """Put the stubs of the skimmed items back among the List's items built from ``_blank``; False if it
-    is not that List."""
-    if not isinstance(raw, dict) or raw.get("kind") != "List":
-        return False
-    built = raw.get("items")
-    if built is None:  # every item was skimmed: "items:" has no value left
-        built = []
-    if not isinstance(built, list) or len(built) != sum(item.stub is None for item in items):
-        return False
-    rest = iter(built)
-    raw["items"] = [dict(item.stub) if item.stub is not None else next(rest) for item in items]
-    return True
 
 
 def _frames() -> int:
