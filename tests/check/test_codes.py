@@ -31,6 +31,7 @@ from .kit import (
     by_code,
     codes,
     deployment,
+    endpointslice,
     nad,
     netpol,
     node,
@@ -59,6 +60,8 @@ ROUTES_FIELD = f'metadata.annotations["{SEED_ROUTES_KEY}"]'
 NETWORKS_FIELD = f'metadata.annotations["{NETWORKS}"]'
 GW = "100.100.100.1"
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
+DNS = service("kube-system", "kube-dns", "10.96.0.10", port=53)
+DNS_BRIDGE = bridge("b", destinations={"dns": True})
 
 
 def labelled(body: str, labels: dict[str, str]) -> str:
@@ -442,6 +445,29 @@ CASES = [
         [VPC1, pod(), bridge("b")],
         "ApiBridge/b",
         "spec.destinations.dns",
+    ),
+    Case(  # CoreDNS not ready: its EndpointSlice lists no ready endpoint, so nothing answers the ClusterIP
+        "AB117",
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5", ready=False), DNS_BRIDGE],
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
+        "Service/kube-system/kube-dns",
+        "spec.selector",
+    ),
+    Case(  # the same from a live cluster whose EndpointSlices were listed: none is missing, not unknown
+        "AB117",
+        [VPC1, pod(), DNS, DNS_BRIDGE],
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
+        "Service/kube-system/kube-dns",
+        "spec.selector",
+        id="listed",
+        listed=frozenset({"EndpointSlice"}),
+    ),
+    Case(  # files without the DNS Service's EndpointSlices: unknown, so a warning
+        "AB118",
+        [VPC1, pod(), DNS, DNS_BRIDGE],
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
+        "Service/kube-system/kube-dns",
+        "spec.selector",
     ),
     Case(
         "AB103",

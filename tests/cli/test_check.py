@@ -202,3 +202,17 @@ def test_did_you_mean_for_a_misspelled_vpc(invoke: Invoke, tmp_path: Path) -> No
     result = invoke("render", str(_kubespray(tmp_path)), "--vpc", "alpah")
     assert result.exit_code == 1 and result.stdout == ""
     assert "did you mean alpha?" in result.stderr
+
+
+def test_dns_whose_service_has_no_ready_endpoint_is_an_error(invoke: Invoke) -> None:
+    """RKE2's CoreDNS not ready (the EndpointSlice lists both replicas ready: false): a bridge naming DNS
+    gets nothing, and check says which Service has no endpoints (the lab proves it: test_intent_lab). On the
+    Service, not the bridge: the bridge stays sound (the operator still makes it, its API access goes on)."""
+    data = "tests/twin_lab/data"
+    code, findings = _findings(invoke, f"{data}/rke2/cluster.yaml", f"{data}/rke2-dns-not-ready.yaml")
+    (dns,) = [f for f in findings if f["severity"] != "info"]
+    assert code == 1 and (dns["code"], dns["object"]) == ("AB117", "Service/kube-system/rke2-coredns-rke2-coredns")
+    assert "the DNS Service kube-system/rke2-coredns-rke2-coredns has no endpoints" in str(dns["message"])
+    assert "ApiBridge web names DNS" in str(dns["message"])
+    rendered = invoke("render", f"{data}/rke2/cluster.yaml", f"{data}/rke2-dns-not-ready.yaml")
+    assert rendered.exit_code == 0 and "name: apibridge-web" in rendered.stdout, rendered.stderr

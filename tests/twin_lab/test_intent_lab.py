@@ -149,3 +149,15 @@ def test_extra_destinations_outside_the_cluster_are_reached_in_both_families(lab
     assert report.failed == 0, [c.message() for c in report.failures]
     extra = {(c.exp.target, c.exp.port): c.result for c in report.checked if c.exp.kind == "extra"}
     assert extra == {("2001:db8:40::40", 8200): "reach", ("192.0.2.40", 8200): "reach"}
+
+
+def test_dns_whose_service_has_no_endpoints_fails_naming_the_service(lab: Lab) -> None:
+    """RKE2's CoreDNS not ready: the probes time out, and the failure says why (issue #10 trial, item 1)."""
+    assert not lab.up([str(RKE2 / "cluster.yaml"), str(DATA / "rke2-dns-not-ready.yaml")]).failures
+    report = _verify(lab)
+    pod = "ingress-nginx/ingress-nginx-controller-0"
+    dns = [c.message() for c in report.failures if c.exp.kind == "dns" and c.exp.source == pod]
+    assert len(dns) == 2 and report.failed == 2, [c.message() for c in report.failures]
+    for message in dns:
+        assert message.startswith(f"BLOCKED: {pod} could not reach 10.43.0.10:53"), message
+        assert "the DNS Service kube-system/rke2-coredns-rke2-coredns has no endpoints" in message, message

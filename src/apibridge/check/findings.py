@@ -136,6 +136,9 @@ CODES: dict[str, CodeInfo] = {
     "AB114": CodeInfo("info", "Selected pods already reach the API server through a hand-written attachment"),
     "AB115": CodeInfo("info", "ApiBridge NAD lives outside 'default' (Multus namespaceIsolation would refuse it)"),
     "AB116": CodeInfo("warning", "Selected pod already has an API attachment: the bridge stacks a second one"),
+    # on the DNS Service (the bridge is sound): none ready (its EndpointSlices, or the cluster's listed) vs unknown
+    "AB117": CodeInfo("error", "DNS Service an ApiBridge names has no ready endpoint (nothing answers its ClusterIP)"),
+    "AB118": CodeInfo("warning", "DNS Service an ApiBridge names has no endpoint in the input (unknown, not missing)"),
     # --- routes annotation (kube-ovn-cni handleAdd / configureContainerNic) -----------------------------
     "AB201": CodeInfo("error", "Routes annotation is not a JSON list of route objects (the pod fails to start)"),
     "AB202": CodeInfo("error", "Route dst is not a CIDR (kube-ovn-cni silently skips it)"),

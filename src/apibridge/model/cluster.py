@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from apibridge.base import kinds
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import dualstack, rules
 from apibridge.kubeovn.dualstack import IPAddress
@@ -504,6 +505,22 @@ class Cluster:
         found = self.endpoints.get((namespace, name), [])
         slices = [e for e in found if e.meta.kind == "EndpointSlice"]
         return slices or found
+
+    def service_backed(self, namespace: str, name: str) -> bool | None:
+        """Does the Service have a backend for Kube-OVN's load balancer to DNAT to?
+
+        True: its endpoints list a ready address, or (none in the input) a pod or pod template its selector
+        picks; False: its endpoints list none ready (``parse_endpointslice`` drops not-ready ones, as the
+        load balancer never gets them), or the cluster's EndpointSlices were listed and it has none;
+        None: the input says nothing either way (no endpoints, no pod the selector picks: unknown).
+        """
+        found = self.service_endpoints(namespace, name)
+        if found:
+            return any(e.addresses for e in found)
+        svc = self.service(namespace, name)
+        if svc is not None and any(svc.selects(p.namespace, p.labels) for p in self.pods):
+            return True
+        return False if kinds.ENDPOINTSLICE.kind in self.listed else None
 
     def api_cluster_ips(self) -> tuple[IPAddress, ...]:
         svc = self.services.get(rules.KUBERNETES_SERVICE)

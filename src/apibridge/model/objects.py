@@ -71,6 +71,15 @@ class Service:
     selector: Mapping[str, str] | None
     session_affinity: bool = False  # spec.sessionAffinity: ClientIP (Kube-OVN: the *-session-* load balancers)
 
+    def selects(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        """Would the EndpointSlice controller make a pod with these labels a backend? Only in the Service's
+        own namespace, and never for a Service without a selector (its endpoints are written by hand)."""
+        return (
+            bool(self.selector)
+            and namespace == self.meta.namespace
+            and all(labels.get(k) == v for k, v in (self.selector or {}).items())
+        )
+
 
 @dataclass(frozen=True)
 class EndpointPort:
