@@ -61,6 +61,8 @@ NETWORKS_FIELD = f'metadata.annotations["{NETWORKS}"]'
 GW = "100.100.100.1"
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
 DNS = service("kube-system", "kube-dns", "10.96.0.10", port=53)
+RKE2_API = service("default", "kubernetes", "10.43.0.1")
+RKE2_DNS = service("kube-system", "rke2-coredns-rke2-coredns", "10.43.0.10", port=53)
 DNS_BRIDGE = bridge("b", destinations={"dns": True})
 
 
@@ -243,6 +245,20 @@ CASES = [
         "Subnet/vpc1-net",
         "spec.cidrBlock",
         config=Settings(service_cidrs=(ipaddress.ip_network("10.233.0.0/18"),)),
+    ),
+    Case(  # RKE2: a bridge CIDR holding the DNS Service's ClusterIP 10.43.0.10 (the API's 10.43.0.1 is AB014)
+        "AB047",
+        [RKE2_API, RKE2_DNS, VPC1, pod(), bridge("b", cidrBlock="10.43.0.8/29")],
+        [RKE2_API, RKE2_DNS, VPC1, pod(), bridge("b", cidrBlock="10.43.0.16/29")],
+        "ApiBridge/b",
+        "spec.cidrBlock",
+    ),
+    Case(  # RKE2 without --service-cidr: 10.43.200.0/24 is inside the /16 around the API ClusterIP 10.43.0.1
+        "AB048",
+        [RKE2_API, VPC1, pod(), bridge("b", cidrBlock="10.43.200.0/24")],
+        [RKE2_API, VPC1, pod(), bridge("b", cidrBlock="10.44.200.0/24")],
+        "ApiBridge/b",
+        "spec.cidrBlock",
     ),
     # --- networks annotation and NADs -------------------------------------------------------------------
     Case("AB030", [*SEED, pod(annotations={NETWORKS: "a/b/c"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),

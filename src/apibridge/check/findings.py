@@ -105,6 +105,8 @@ CODES: dict[str, CodeInfo] = {
     "AB027": CodeInfo("info", "Attachment subnet has enableLb: false; kube-proxy DNATs its ClusterIPs on the host"),
     "AB026": CodeInfo("error", "API endpoints are not node addresses and the attachment subnet has no natOutgoing"),
     "AB025": CodeInfo("error", "Subnet overlaps the cluster's service CIDR (--service-cidr): its pods get ClusterIPs"),
+    "AB047": CodeInfo("error", "Default-VPC subnet holds a Service's ClusterIP (a pod address that is a VIP)"),
+    "AB048": CodeInfo("warning", "Attachment subnet overlaps the service range assumed around the API ClusterIP"),
     "AB030": CodeInfo("error", "k8s.v1.cni.cncf.io/networks does not parse (Multus rejects the pod)"),
     "AB031": CodeInfo("error", "Pod references a NAD that is not in the input, where the input shows it should be"),
     "AB032": CodeInfo("error", "NetworkAttachmentDefinition spec.config is not a JSON object"),

@@ -69,6 +69,10 @@ JOIN_CIDR: Final = "100.64.0.0/16"  # --node-switch-cidr
 DEFAULT_SUBNET: Final = "ovn-default"  # --default-ls
 DEFAULT_CIDR: Final = "10.16.0.0/16"  # --default-cidr
 SERVICE_CIDR: Final = "10.96.0.0/12"  # --service-cluster-ip-range
+# Not Kube-OVN's: the service range assumed around an API ClusterIP outside SERVICE_CIDR when none is given
+# (kube-apiserver gives the kubernetes Service the range's first address, so the range holds at least it; k3s,
+# RKE2, OpenShift and EKS use a /16 — kubespray a /18 — and IPv6 installs a /112)
+ASSUMED_SERVICE_PREFIX: Final = {4: 16, 6: 112}
 # dual-stack install defaults (dist/images/install.sh)
 JOIN_CIDR_V6: Final = "fd00:100:64::/112"
 DEFAULT_CIDR_V6: Final = "fd00:10:16::/112"

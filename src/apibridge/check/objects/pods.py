@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from apibridge.kubeovn import networks, routes, rules
-from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model.cluster import IMPLIED, Cluster
 from apibridge.model.objects import Nad, PodLike, Subnet
 from apibridge.plan.mutation import pod_mutation
@@ -28,7 +27,6 @@ from apibridge.plan.types import BridgePlan
 from ..findings import CODES, Finding, finding
 from ..index import View, effective_gateway
 from ..intent import intent_context, pod_intent
-from ..intervals import PointIndex
 from .routes import Iface, Problem, RouteContext, check_route, parse_dst
 from .unreached import CODE as UNREACHED
 from .unreached import unreached
@@ -138,10 +136,7 @@ class PodAnalyzer:
             names[name].append(ns)
         self._nad_namespaces = dict(names)
         self._nad_namespace_set = {ns for ns, _ in view.cluster.nads}  # namespaces whose NADs the input has
-        service_items: dict[int, list[tuple[IPAddress, str]]] = defaultdict(list)
-        for ip, svc in view.service_ips.items():
-            service_items[ip.version].append((ip, svc))
-        self.services = {fam: PointIndex(items) for fam, items in service_items.items()}
+        self.services = view.service_index
         self.intents = intent_context(view.cluster, view.plan)
 
     # ---- parsing, once per distinct value --------------------------------------------------------------
