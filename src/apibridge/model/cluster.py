@@ -22,7 +22,7 @@ from typing import Any
 from apibridge.base import kinds
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import dualstack, rules
-from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model import objects as o
 from apibridge.model.load import DEFAULT_LIMITS, Document, Limits, load_documents, no_gc
 from apibridge.model.networkpolicy import AdminPolicy, NetworkPolicy, parse_admin_policy, parse_network_policy
@@ -357,6 +357,20 @@ class Cluster:
         """The input has no ``default/kubernetes`` Service: its ClusterIP is a guess."""
         svc = self.services.get(rules.KUBERNETES_SERVICE)
         return svc is None or svc.meta.location.source == "(assumed)"
+
+    def assume_api_service_in(self, service_cidrs: Iterable[IPNetwork]) -> bool:
+        """Without the ``kubernetes`` Service in the input: take the first address of each family's service CIDR,
+        as kube-apiserver gives it (``GetIndexedIP(serviceCIDR, 1)`` in pkg/controlplane/services.go). False
+        when the input has the Service, or no CIDR is given (the kubeadm default stays, as an assumption)."""
+        nets = list(service_cidrs)
+        if not self.api_service_assumed() or not nets:
+            return False
+        firsts: dict[int, IPAddress] = {}
+        for net in nets:
+            firsts.setdefault(net.version, net.network_address + 1)
+        cidrs = ",".join(str(n) for n in nets)
+        self.assume_api_service(tuple(firsts[v] for v in sorted(firsts)), f"first address of --service-cidr {cidrs}")
+        return True
 
     def assume_api_service(self, ips: tuple[IPAddress, ...], why: str) -> None:
         """Take ``ips`` as the ``kubernetes`` Service's ClusterIPs (the input has no Service), saying why."""
