@@ -230,7 +230,7 @@ class Cluster:
         if seen is not None:
             if key in seen:
                 first = seen[key]
-                raise InputError(f"defined twice (first in {first.source}, document {first.index + 1})", meta.location)
+                raise InputError(f"defined twice (first in {first.location().where()})", meta.location)
             seen[key] = doc
         self.documents.append(doc)
         if parser is o.parse_podlike:  # most of a cluster dump: no placement cache depends on pods

@@ -345,7 +345,7 @@ def meta_of(doc: Document) -> Meta:
             else:
                 namespace, ref = None, f"{kind}/{name}"
             uid = md.get("uid")
-            location = Location(doc.source, doc.index, ref)
+            location = doc.location(ref)
             return Meta(kind, name, namespace, labels, annotations, location, uid if type(uid) is str else None)
     return _meta_checked(doc)
 
@@ -369,7 +369,7 @@ def _meta_checked(doc: Document) -> Meta:
         raise InputError("metadata.namespace must be a string", doc.location(kind, "metadata.namespace"))
     namespace = (namespace or "default") if kind in NAMESPACED else None
     ref = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
-    location = Location(doc.source, doc.index, ref)
+    location = doc.location(ref)
     labels = _str_map_or_none(md.get("labels"))
     annotations = _str_map_or_none(md.get("annotations"))
     if labels is None or annotations is None:  # not a plain map of strings: the precise error
