@@ -62,6 +62,18 @@ GW = "100.100.100.1"
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
 DNS = service("kube-system", "kube-dns", "10.96.0.10", port=53)
 RKE2_API = service("default", "kubernetes", "10.43.0.1")
+LIVE_BRIDGE_SUBNET = yaml.safe_dump(
+    {
+        "apiVersion": "kubeovn.io/v1",
+        "kind": "Subnet",
+        "metadata": {
+            "name": "apibridge-b",
+            "labels": {"apibridge.dev/bridge": "b", "app.kubernetes.io/managed-by": "apibridge"},
+        },
+        "spec": {"vpc": "ovn-cluster", "cidrBlock": "100.100.7.0/24", "provider": "apibridge-b.kube-system.ovn"},
+        "status": {"v4usingIPs": 2, "v6usingIPs": 0},
+    }
+)
 RKE2_DNS = service("kube-system", "rke2-coredns-rke2-coredns", "10.43.0.10", port=53)
 DNS_BRIDGE = bridge("b", destinations={"dns": True})
 
@@ -484,6 +496,13 @@ CASES = [
         [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
         "Service/kube-system/kube-dns",
         "spec.selector",
+    ),
+    Case(  # a live bridge Subnet with pods on it, and the bridge's cidrBlock edited (kube-ovn denies the move)
+        "AB119",
+        [VPC1, pod(), bridge("b", cidrBlock="100.100.9.0/24"), LIVE_BRIDGE_SUBNET],
+        [VPC1, pod(), bridge("b", cidrBlock="100.100.7.0/24"), LIVE_BRIDGE_SUBNET],
+        "ApiBridge/b",
+        "spec.cidrBlock",
     ),
     Case(
         "AB103",

@@ -138,6 +138,7 @@ CODES: dict[str, CodeInfo] = {
     "AB114": CodeInfo("info", "Selected pods already reach the API server through a hand-written attachment"),
     "AB115": CodeInfo("info", "ApiBridge NAD lives outside 'default' (Multus namespaceIsolation would refuse it)"),
     "AB116": CodeInfo("warning", "Selected pod already has an API attachment: the bridge stacks a second one"),
+    "AB119": CodeInfo("error", "ApiBridge cidrBlock moves its Subnet while addresses on it are in use"),
     # on the DNS Service (the bridge is sound): none ready (its EndpointSlices, or the cluster's listed) vs unknown
     "AB117": CodeInfo("error", "DNS Service an ApiBridge names has no ready endpoint (nothing answers its ClusterIP)"),
     "AB118": CodeInfo("warning", "DNS Service an ApiBridge names has no endpoint in the input (unknown, not missing)"),

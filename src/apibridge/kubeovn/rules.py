@@ -82,6 +82,26 @@ NAD_SERVER_SOCKET: Final = "/run/openvswitch/kube-ovn-daemon.sock"
 NAD_TYPE: Final = "kube-ovn"
 NAD_CNI_VERSION: Final = "0.3.1"
 
+# SubnetStatus counts of the addresses Kube-OVN gave out (pkg/apis/kubeovn/v1 SubnetStatus); its webhook denies
+# a gateway change while either is not zero (v1.16.2 pkg/webhook/subnet.go SubnetUpdateHook: "can't update
+# gateway of cidr when any IPs in Using")
+SUBNET_USING_IPS: Final = ("v4usingIPs", "v6usingIPs")
+
+
+def subnet_usage(status: object) -> dict[str, int]:
+    """The ``SUBNET_USING_IPS`` counts that are not zero, as 1: whether addresses are in use, per family. Watch
+    caches keep only this, so a pod starting on a Subnet that is in use already changes nothing they hold."""
+    out: dict[str, int] = {}
+    for key in SUBNET_USING_IPS:
+        value = status.get(key) if isinstance(status, Mapping) else None
+        try:
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool) and float(value) > 0:
+                out[key] = 1
+        except ValueError:
+            continue
+    return out
+
+
 # --- the seed's configuration (examples/seed/, as the seed wrote it) -----------------------------
 SEED_NAD_NAME: Final = "api-ovn-nad"
 SEED_NAD_NAMESPACE: Final = "kube-system"

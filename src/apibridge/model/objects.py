@@ -207,6 +207,7 @@ class Subnet:
     assumed_fields: tuple[str, ...] = ()  # spec fields filled by Kube-OVN's defaulting
     assumed: bool = False  # the whole object is a Kube-OVN default (join, ovn-default)
     namespace_selectors: tuple[LabelSelector, ...] = ()  # spec.namespaceSelectors (``{}`` selects every one)
+    in_use: bool = False  # a live Subnet's status says Kube-OVN gave out addresses on it (``rules.subnet_usage``)
 
     @property
     def name(self) -> str:
@@ -703,6 +704,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         raw_gateway=raw_gw,
         assumed_fields=tuple(assumed),
         namespace_selectors=_selectors(f, "spec.namespaceSelectors"),
+        in_use=bool(rules.subnet_usage(doc.body.get("status"))),
     )
 
 

@@ -141,6 +141,8 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = value
     if kind == "ApiBridge" and status:
         out["status"] = dict(status)  # the controller compares against it before writing
+    if kind == "Subnet" and (usage := rules.subnet_usage(status)):  # a bridge's CIDR cannot move under it (AB119)
+        out["status"] = usage
     return out
 
 

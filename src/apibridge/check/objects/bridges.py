@@ -95,6 +95,34 @@ def _dns_unbacked(cluster: Cluster, plan: Plan, wanting: list[str]) -> list[Find
     ]
 
 
+def _moved_under_pods(cluster: Cluster, bp: BridgePlan) -> Finding | None:
+    """AB119: the plan moves the bridge's live Subnet to another CIDR while Kube-OVN has addresses on it in use.
+
+    The gateway moves with the CIDR, and kube-ovn v1.16.2 ``pkg/webhook/subnet.go SubnetUpdateHook`` denies
+    that ("can't update gateway of cidr when any IPs in Using"); without its webhook, ``pkg/ipam
+    AddOrUpdateSubnet`` drops the pods' addresses outside the new range while the pods keep them and their
+    routes to the old gateway. So the operator must not write it (the verdict refuses the bridge: its objects
+    stay as they are, and its condition says why) and ``check --live`` says so before anyone applies it.
+    """
+    have = cluster.subnets.get(bp.subnet_name)
+    if have is None or not rules.owned_by_bridge(have.meta.labels, bp.bridge.name) or not have.in_use:
+        return None
+    if set(have.cidrs) == set(bp.cidrs):
+        return None
+    old, new = ",".join(map(str, have.cidrs)), ",".join(map(str, bp.cidrs))
+    return finding(
+        "AB119",
+        bp.bridge.meta.ref,
+        "spec.cidrBlock",
+        f"cidrBlock {new} would move Subnet {bp.subnet_name} from {old}, whose addresses in use belong to "
+        "running pods: Kube-OVN denies the gateway change that comes with it (\"can't update gateway "
+        'of cidr when any IPs in Using", kube-ovn v1.16.2 pkg/webhook/subnet.go), and the pods would keep '
+        "addresses and routes of the old range",
+        f"set spec.cidrBlock back to {old}; to move the bridge, first scale the pods that use it to zero (the "
+        f"Subnet's usingIPs drop to 0), then change cidrBlock and scale them back",
+    )
+
+
 def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Finding]:
     out = [from_problem(p) for p in plan.problems]
     bridges = {**cluster.bridges, **{bp.bridge.name: bp.bridge for bp in plan.bridges.values()}}
@@ -130,6 +158,8 @@ def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Find
         bp = plan.bridges.get(name)
         if bp is None:
             continue
+        if (moved := _moved_under_pods(cluster, bp)) is not None:
+            out.append(moved)
         if b.isolation == "open":
             out.append(
                 finding(
