@@ -381,17 +381,31 @@ def _service_cidr_rules(report: SubnetReporter, view: View, s: Subnet) -> Iterab
     names the assumption (AB048). Not ``ovn-default`` or ``join``: kubespray's pods (10.233.64.0/18) sit in
     the /16 around its API ClusterIP, outside its /18 service range.
     """
-    for service_cidr in view.plan.service_cidrs:
-        cidr = s.cidr(service_cidr.version)
-        if cidr is not None and cidr.overlaps(service_cidr):
-            yield report(
-                "AB025",
-                s,
-                "spec.cidrBlock",
-                f"cidr {cidr} overlaps the service CIDR {service_cidr} (--service-cidr): "
-                "addresses of its pods are also ClusterIPs",
-                "pick a CIDR outside the service range",
-            )
+    given = bool(view.plan.service_cidrs)  # then view.service_cidrs are they, else the assumed range
+    if given or (s.vpc == rules.DEFAULT_VPC and is_attachment_subnet(s)):
+        for service_cidr in view.service_cidrs:
+            cidr = s.cidr(service_cidr.version)
+            if cidr is None or not cidr.overlaps(service_cidr):
+                continue
+            if given:
+                yield report(
+                    "AB025",
+                    s,
+                    "spec.cidrBlock",
+                    f"cidr {cidr} overlaps the service CIDR {service_cidr} (--service-cidr): "
+                    "addresses of its pods are also ClusterIPs",
+                    "pick a CIDR outside the service range",
+                )
+            else:
+                yield report(
+                    "AB048",
+                    s,
+                    "spec.cidrBlock",
+                    f"cidr {cidr} overlaps the service range assumed without --service-cidr: "
+                    f"{view.service_cidrs_assumed}; if it is the range, addresses of its pods are also ClusterIPs",
+                    "pick a CIDR outside it, or give the cluster's range with --service-cidr "
+                    "(kube-apiserver --service-cluster-ip-range) to check exactly",
+                )
     if s.vpc != rules.DEFAULT_VPC:
         return
     api = {str(ip) for ip in view.api_ips[:1]}  # AB014's
@@ -407,20 +421,6 @@ def _service_cidr_rules(report: SubnetReporter, view: View, s: Subnet) -> Iterab
                 f"cidr {cidr} holds the ClusterIP {shown}: a pod given that address is a load-balancer VIP on "
                 "every default-VPC switch, and traffic to it is DNATed to the Service's endpoints",
                 "pick a CIDR outside the service range",
-            )
-    if view.plan.service_cidrs or not is_attachment_subnet(s):
-        return
-    for service_cidr in view.service_cidrs:
-        cidr = s.cidr(service_cidr.version)
-        if cidr is not None and cidr.overlaps(service_cidr):
-            yield report(
-                "AB048",
-                s,
-                "spec.cidrBlock",
-                f"cidr {cidr} overlaps the service range assumed without --service-cidr: "
-                f"{view.service_cidrs_assumed}; if it is the range, addresses of its pods are also ClusterIPs",
-                "pick a CIDR outside it, or give the cluster's range with --service-cidr "
-                "(kube-apiserver --service-cluster-ip-range) to check exactly",
             )
 
 
