@@ -58,7 +58,7 @@ def _example(refs: list[str], total: int | None = None) -> str:
 def _dns_unbacked(cluster: Cluster, plan: Plan, wanting: list[str]) -> list[Finding]:
     """The DNS Service the ``wanting`` bridges name, when it has no backend, so nothing answers its ClusterIP
     — kube-ovn-controller deletes the VIP of a Service port without ready endpoints ("for performance reason
-    delete lb with no backends", ``endpointReady``: kube-ovn master 063554c pkg/controller/endpoint_slice.go
+    delete lb with no backends", ``endpointReady``: kube-ovn v1.16.2 pkg/controller/endpoint_slice.go
     ``handleUpdateEndpointSlice``) — or when the input shows none (unknown: a warning). Reported on the
     Service, not the bridges: the bridge is sound (its verdict stands, its API access goes on), the DNS pods
     are what is broken."""
