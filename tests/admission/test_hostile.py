@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -253,17 +253,7 @@ def test_memory_stays_bounded_over_thousands_of_namespaces_and_shapes(monkeypatc
         outcome = admit(snap, review(obj, namespace=f"ns-{i}"))
         assert outcome.result == "mutated", outcome
 
-    one(0)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(1, count):
-            one(i)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = _heap_growth(one, count)
     assert grown <= 4 * mib, f"{grown / mib:.1f} MiB kept after {count} reviews"
 
 
@@ -298,6 +288,22 @@ def test_held_connections_cost_kilobytes_each(bundle: BundlePaths) -> None:
     assert per_connection <= 64 * 1024, f"{per_connection / 1024:.0f} KiB per held connection"
 
 
+def _heap_growth(one: Callable[[int], None], count: int) -> int:
+    """Bytes the Python heap keeps after ``one(1)`` … ``one(count - 1)``, measured after a warm-up ``one(0)``
+    (its one-off allocations: memos created, code paths first taken) and a collection on both sides."""
+    one(0)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(1, count):
+            one(i)
+        gc.collect()
+        return int(tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()
+
+
 def _deep_size(value: Any) -> int:
     """Characters of strings in ``value`` (keys and values of dicts, items of tuples, lists and sets)."""
     if isinstance(value, str):
@@ -324,17 +330,7 @@ def test_one_megabyte_objects_are_not_kept() -> None:
         outcome = admit(snap, review(obj, namespace=f"ns-{i}"))
         assert outcome.result == "mutated", outcome
 
-    one(0)
-    gc.collect()
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        for i in range(1, count):
-            one(i)
-        gc.collect()
-        grown = tracemalloc.get_traced_memory()[0] - before
-    finally:
-        tracemalloc.stop()
+    grown = _heap_growth(one, count)
     assert grown <= mib // 2, f"{grown / mib:.1f} MiB kept after {count} reviews of 1 MB objects"
     memos: dict[str, BoundedLRU[Any, Any]] = {
         "tenancy": snap._tenancy,

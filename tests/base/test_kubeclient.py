@@ -106,6 +106,34 @@ async def test_the_context_picks_the_server(api: tuple[FakeApi, Path]) -> None:
     assert info["server"].startswith("http://127.0.0.1:") and info["token"] == "t"
 
 
+async def test_an_unreachable_server_is_one_line_naming_the_server_and_the_cause(
+    api: tuple[FakeApi, Path], tmp_path: Path
+) -> None:
+    """A kubeconfig whose server is not an API server (here: a web server answering 404) gave httpx's message
+    plus a second line, 'For more information check: https://developer.mozilla.org/…/404', and no server."""
+    _, kubeconfig = api
+    with pytest.raises(UnreachableError) as refused:
+        await Client.connect(KubeConfig(str(kubeconfig)))  # the current context: nothing listens on port 1
+    assert "\n" not in str(refused.value) and "http://127.0.0.1:1" in str(refused.value), str(refused.value)
+    runner = web.AppRunner(web.Application())  # no routes: 404 for /version, as an ingress or a proxy answers
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    server = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    config = yaml.safe_load(kubeconfig.read_text())
+    config["clusters"][1]["cluster"]["server"] = server
+    other = tmp_path / "other"
+    other.write_text(yaml.safe_dump(config))
+    try:
+        with pytest.raises(UnreachableError) as not_api:
+            await Client.connect(KubeConfig(str(other)))
+    finally:
+        await runner.cleanup()
+    message = str(not_api.value)
+    assert "\n" not in message and "mozilla" not in message, message
+    assert server in message and "404" in message, message
+
+
 async def test_a_410_event_and_a_410_answer_are_gone(api: tuple[FakeApi, Path]) -> None:
     _, kubeconfig = api
     client = await Client.connect(KubeConfig(str(kubeconfig), "good"))

@@ -176,6 +176,24 @@ def service(ns: str, name: str, *ips: str, port: int = 443) -> str:
     )
 
 
+def endpointslice(ns: str, service_name: str, *addresses: str, ready: bool = True, port: int = 53) -> str:
+    """The EndpointSlice of ``service_name``: one endpoint per address, all ready or all not ready."""
+    return doc(
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": f"{service_name}-x7k2p",
+                "namespace": ns,
+                "labels": {"kubernetes.io/service-name": service_name},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [a], "conditions": {"ready": ready}} for a in addresses],
+            "ports": [{"name": "p", "port": port, "protocol": "TCP"}],
+        }
+    )
+
+
 def node(name: str = "kind-control-plane", *ips: str) -> str:
     return doc(
         {

@@ -31,6 +31,7 @@ from .kit import (
     by_code,
     codes,
     deployment,
+    endpointslice,
     nad,
     netpol,
     node,
@@ -59,6 +60,22 @@ ROUTES_FIELD = f'metadata.annotations["{SEED_ROUTES_KEY}"]'
 NETWORKS_FIELD = f'metadata.annotations["{NETWORKS}"]'
 GW = "100.100.100.1"
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
+DNS = service("kube-system", "kube-dns", "10.96.0.10", port=53)
+RKE2_API = service("default", "kubernetes", "10.43.0.1")
+LIVE_BRIDGE_SUBNET = yaml.safe_dump(
+    {
+        "apiVersion": "kubeovn.io/v1",
+        "kind": "Subnet",
+        "metadata": {
+            "name": "apibridge-b",
+            "labels": {"apibridge.dev/bridge": "b", "app.kubernetes.io/managed-by": "apibridge"},
+        },
+        "spec": {"vpc": "ovn-cluster", "cidrBlock": "100.100.7.0/24", "provider": "apibridge-b.kube-system.ovn"},
+        "status": {"v4usingIPs": 2, "v6usingIPs": 0},
+    }
+)
+RKE2_DNS = service("kube-system", "rke2-coredns-rke2-coredns", "10.43.0.10", port=53)
+DNS_BRIDGE = bridge("b", destinations={"dns": True})
 
 
 def labelled(body: str, labels: dict[str, str]) -> str:
@@ -240,6 +257,20 @@ CASES = [
         "Subnet/vpc1-net",
         "spec.cidrBlock",
         config=Settings(service_cidrs=(ipaddress.ip_network("10.233.0.0/18"),)),
+    ),
+    Case(  # RKE2: a bridge CIDR holding the DNS Service's ClusterIP 10.43.0.10 (the API's 10.43.0.1 is AB014)
+        "AB047",
+        [RKE2_API, RKE2_DNS, VPC1, pod(), bridge("b", cidrBlock="10.43.0.8/29")],
+        [RKE2_API, RKE2_DNS, VPC1, pod(), bridge("b", cidrBlock="10.43.0.16/29")],
+        "ApiBridge/b",
+        "spec.cidrBlock",
+    ),
+    Case(  # RKE2 without --service-cidr: 10.43.200.0/24 is inside the /16 around the API ClusterIP 10.43.0.1
+        "AB048",
+        [RKE2_API, VPC1, pod(), bridge("b", cidrBlock="10.43.200.0/24")],
+        [RKE2_API, VPC1, pod(), bridge("b", cidrBlock="10.44.200.0/24")],
+        "ApiBridge/b",
+        "spec.cidrBlock",
     ),
     # --- networks annotation and NADs -------------------------------------------------------------------
     Case("AB030", [*SEED, pod(annotations={NETWORKS: "a/b/c"})], [*SEED, seed_pod()], POD, NETWORKS_FIELD),
@@ -442,6 +473,36 @@ CASES = [
         [VPC1, pod(), bridge("b")],
         "ApiBridge/b",
         "spec.destinations.dns",
+    ),
+    Case(  # CoreDNS not ready: its EndpointSlice lists no ready endpoint, so nothing answers the ClusterIP
+        "AB117",
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5", ready=False), DNS_BRIDGE],
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
+        "Service/kube-system/kube-dns",
+        "spec.selector",
+    ),
+    Case(  # the same from a live cluster whose EndpointSlices were listed: none is missing, not unknown
+        "AB117",
+        [VPC1, pod(), DNS, DNS_BRIDGE],
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
+        "Service/kube-system/kube-dns",
+        "spec.selector",
+        id="listed",
+        listed=frozenset({"EndpointSlice"}),
+    ),
+    Case(  # files without the DNS Service's EndpointSlices: unknown, so a warning
+        "AB118",
+        [VPC1, pod(), DNS, DNS_BRIDGE],
+        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
+        "Service/kube-system/kube-dns",
+        "spec.selector",
+    ),
+    Case(  # a live bridge Subnet with pods on it, and the bridge's cidrBlock edited (kube-ovn denies the move)
+        "AB119",
+        [VPC1, pod(), bridge("b", cidrBlock="100.100.9.0/24"), LIVE_BRIDGE_SUBNET],
+        [VPC1, pod(), bridge("b", cidrBlock="100.100.7.0/24"), LIVE_BRIDGE_SUBNET],
+        "ApiBridge/b",
+        "spec.cidrBlock",
     ),
     Case(
         "AB103",

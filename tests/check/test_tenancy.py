@@ -3,6 +3,8 @@ without port security (AB305); ``foreign_attachments`` gives the operator the sa
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from apibridge.check.objects.tenancy import foreign_attachments
@@ -83,3 +85,47 @@ spec:
     (f,) = by_code(check(cluster, plan(cluster)), "AB304")
     assert f.obj == "Deployment/ns2/d"
     assert f.field == f'spec.template.metadata.annotations["{case.key}"]'
+
+
+KUBESPRAY = Path(__file__).resolve().parents[1] / "twin_lab" / "data" / "kubespray" / "cluster.yaml"
+BRIDGES = """\
+apiVersion: apibridge.dev/v1alpha1
+kind: ApiBridge
+metadata: {name: alpha}
+spec: {vpc: alpha, podSelector: {matchLabels: {app: cert-manager}}}
+---
+apiVersion: apibridge.dev/v1alpha1
+kind: ApiBridge
+metadata: {name: beta}
+spec: {vpc: beta, podSelector: {matchLabels: {app: external-secrets}}}
+"""
+BORROWER = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: batch, namespace: beta}
+spec:
+  selector: {matchLabels: {app: batch}}
+  template:
+    metadata:
+      labels: {app: batch}
+      annotations: {k8s.v1.cni.cncf.io/networks: kube-system/apibridge-alpha}
+    spec: {containers: [{name: batch, image: busybox}]}
+"""
+
+
+@pytest.mark.parametrize("beta_bridge", [True, False], ids=["beta-has-a-bridge", "beta-has-none"])
+def test_hints_for_a_foreign_pod_suggest_only_its_own_vpcs_bridge(beta_bridge: bool) -> None:
+    """A beta pod that attaches alpha's bridge: AB211's hint offered alpha's routes key and gateway."""
+    from apibridge.check.validator import check
+
+    bridges = BRIDGES if beta_bridge else BRIDGES.split("---\n")[0]
+    cluster = load(KUBESPRAY.read_text(), bridges, BORROWER)
+    the_plan = plan(cluster)
+    found = [f for f in check(cluster, the_plan) if f.obj == "Deployment/beta/batch"]
+    assert {"AB211", "AB304"} <= {f.code for f in found}, found
+    alpha = the_plan.bridges["alpha"]
+    for f in found:
+        assert str(alpha.gateways[0]) not in f.hint and alpha.provider not in f.hint + f.field, f
+    own = "ApiBridge beta of its own VPC beta" if beta_bridge else "an ApiBridge for its own VPC beta"
+    for f in by_code(found, "AB211") + by_code(found, "AB304"):
+        assert own in f.hint, f

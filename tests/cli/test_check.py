@@ -15,7 +15,7 @@ from apibridge.model.objects import Meta
 from .clusters import KUBESPRAY_API, OPEN_BRIDGE, SEED_NAD, SEED_SUBNET, TENANT_VPC, stream
 from .support import EXAMPLES, REPO, Invoke, example_inputs, run_installed
 
-FINDING_KEYS = {"code", "severity", "object", "field", "message", "hint", "file", "document"}
+FINDING_KEYS = {"code", "severity", "object", "field", "message", "hint", "file", "document", "item"}
 INPUTS = example_inputs()
 
 
@@ -119,7 +119,7 @@ def test_stdin_and_files_agree(invoke: Invoke) -> None:
     assert from_stdin.exit_code == from_dir.exit_code
 
     def located_elsewhere(doc: dict[str, Any]) -> list[dict[str, Any]]:  # file and document differ, by design
-        return [{k: v for k, v in f.items() if k not in ("file", "document")} for f in doc["findings"]]
+        return [{k: v for k, v in f.items() if k not in ("file", "document", "item")} for f in doc["findings"]]
 
     assert located_elsewhere(json.loads(from_stdin.stdout)) == located_elsewhere(json.loads(from_dir.stdout))
     assert {f["file"] for f in json.loads(from_stdin.stdout)["findings"] if f["file"]} == {"-"}
@@ -202,3 +202,39 @@ def test_did_you_mean_for_a_misspelled_vpc(invoke: Invoke, tmp_path: Path) -> No
     result = invoke("render", str(_kubespray(tmp_path)), "--vpc", "alpah")
     assert result.exit_code == 1 and result.stdout == ""
     assert "did you mean alpha?" in result.stderr
+
+
+def test_dns_whose_service_has_no_ready_endpoint_is_an_error(invoke: Invoke) -> None:
+    """RKE2's CoreDNS not ready (the EndpointSlice lists both replicas ready: false): a bridge naming DNS
+    gets nothing, and check says which Service has no endpoints (the lab proves it: test_intent_lab). On the
+    Service, not the bridge: the bridge stays sound (the operator still makes it, its API access goes on)."""
+    data = "tests/twin_lab/data"
+    code, findings = _findings(invoke, f"{data}/rke2/cluster.yaml", f"{data}/rke2-dns-not-ready.yaml")
+    (dns,) = [f for f in findings if f["severity"] != "info"]
+    assert code == 1 and (dns["code"], dns["object"]) == ("AB117", "Service/kube-system/rke2-coredns-rke2-coredns")
+    assert "the DNS Service kube-system/rke2-coredns-rke2-coredns has no endpoints" in str(dns["message"])
+    assert "ApiBridge web names DNS" in str(dns["message"])
+    rendered = invoke("render", f"{data}/rke2/cluster.yaml", f"{data}/rke2-dns-not-ready.yaml")
+    assert rendered.exit_code == 0 and "name: apibridge-web" in rendered.stdout, rendered.stderr
+
+
+def test_items_of_a_list_are_located_by_document_and_item(invoke: Invoke, tmp_path: Path) -> None:
+    """``kubectl get -o yaml`` writes a List: every item was reported as "(document 1)"."""
+    items = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": f"team-{i}"}} for i in range(6)]
+    items.append(
+        {
+            "apiVersion": "kubeovn.io/v1",
+            "kind": "Subnet",
+            "metadata": {"name": "alpha-net"},
+            "spec": {"protocol": "IPv4", "cidrBlock": "10.10.0.0/24", "gateway": "10.10.1.1"},
+        }
+    )
+    export = tmp_path / "export.yaml"
+    export.write_text(KUBESPRAY_API + "---\n" + yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}))
+    text = invoke("check", str(export), "--min-severity", "error")
+    assert f"Subnet/alpha-net  {export} (document 2, item 7)" in text.stdout, text.stdout
+    _, findings = _findings(invoke, str(export))
+    (gw,) = [f for f in findings if f["code"] == "AB001"]
+    assert (gw["file"], gw["document"], gw["item"]) == (str(export), 2, 7)
+    api = [f for f in findings if f["object"] == "Service/default/kubernetes"]
+    assert all(f["item"] is None for f in api)

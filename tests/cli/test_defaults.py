@@ -206,3 +206,57 @@ def test_a_nad_the_input_does_not_contain_is_unknown_not_missing(invoke: Invoke,
     assert checked.exit_code == 0
     codes = {f["code"]: f["severity"] for f in json.loads(checked.stdout)["findings"]}
     assert codes.get("AB044") == "warning" and "AB031" not in codes
+
+
+# ---- a bridge CIDR inside the service range, known or inferred (new-user trial after issue #10) -------------
+RKE2_DNS = """\
+apiVersion: v1
+kind: Service
+metadata:
+  name: rke2-coredns-rke2-coredns
+  namespace: kube-system
+  labels: {k8s-app: kube-dns, app.kubernetes.io/name: rke2-coredns}
+spec:
+  clusterIP: 10.43.0.10
+  selector: {app.kubernetes.io/instance: rke2-coredns, k8s-app: kube-dns}
+  ports: [{name: udp-53, port: 53, protocol: UDP}, {name: tcp-53, port: 53, protocol: TCP}]
+"""
+
+
+def _bridge_at(cidr: str) -> str:
+    return BRIDGE.replace("spec: {vpc: alpha}", f"spec: {{vpc: alpha, cidrBlock: {cidr}}}")
+
+
+def _check(invoke: Invoke, tmp_path: Path, *docs: str, flags: tuple[str, ...] = ()) -> tuple[int, list[dict[str, str]]]:
+    (tmp_path / "cluster.yaml").write_text(stream(*docs))
+    result = invoke("check", str(tmp_path), "-o", "json", *flags)
+    assert result.exit_code in (0, 1), result.stderr
+    return result.exit_code, [f for f in json.loads(result.stdout)["findings"] if f["severity"] != "info"]
+
+
+def test_a_bridge_cidr_holding_a_service_clusterip_is_an_error(invoke: Invoke, tmp_path: Path) -> None:
+    """10.43.0.8/29 holds RKE2's DNS ClusterIP 10.43.0.10: a pod given that address is a load-balancer VIP."""
+    code, found = _check(invoke, tmp_path, RKE2_API, RKE2_DNS, TENANT_VPC, _bridge_at("10.43.0.8/29"))
+    assert code == 1
+    hits = [f for f in found if f["object"] == "ApiBridge/alpha" and f["severity"] == "error"]
+    assert [f["code"] for f in hits] == ["AB047"], found
+    assert "10.43.0.10" in hits[0]["message"] and "Service/kube-system/rke2-coredns-rke2-coredns" in hits[0]["message"]
+    assert invoke("render", str(tmp_path)).exit_code == 1  # the bridge's own Subnet is unsound: nothing to apply
+
+
+def test_a_bridge_cidr_in_the_range_around_the_api_clusterip_is_a_warning_naming_the_assumption(
+    invoke: Invoke, tmp_path: Path
+) -> None:
+    """It was accepted silently unless --service-cidr was given; the range holds 10.43.0.1 at least."""
+    code, found = _check(invoke, tmp_path, RKE2_API, TENANT_VPC, _bridge_at("10.43.200.0/24"))
+    assert code == 0 and [(f["code"], f["object"]) for f in found] == [("AB048", "ApiBridge/alpha")], found
+    message = found[0]["message"]
+    assert "10.43.0.0/16" in message and "API ClusterIP 10.43.0.1" in message and "--service-cidr" in message
+    # the range given: precise both ways (kubespray's /18 leaves 10.233.100.0/24 outside; RKE2's /16 does not)
+    given = _check(
+        invoke, tmp_path, RKE2_API, TENANT_VPC, _bridge_at("10.43.200.0/24"), flags=("--service-cidr", "10.43.0.0/16")
+    )
+    assert [f["code"] for f in given[1]] == ["AB025"]
+    kubespray = (KUBESPRAY_API, TENANT_VPC, _bridge_at("10.233.100.0/24"))
+    assert [f["code"] for f in _check(invoke, tmp_path, *kubespray)[1]] == ["AB048"]
+    assert _check(invoke, tmp_path, *kubespray, flags=("--service-cidr", "10.233.0.0/18")) == (0, [])

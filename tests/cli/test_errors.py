@@ -36,7 +36,7 @@ BAD_INPUTS: dict[str, tuple[str | None, tuple[str, ...]]] = {
         "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n  labels:\n    enabled: true\n",
         ("(document 1)", "Namespace/a", 'field metadata.labels["enabled"]', "hint:"),
     ),
-    "not-an-object": ("- just\n- a list\n", ("(document 1)", "expected a Kubernetes object")),
+    "not-an-object": ("- just\n- a list\n", ("(document 1, item 1)", "expected a Kubernetes object")),
 }
 
 

@@ -127,7 +127,7 @@ def test_items_that_are_not_objects_are_errors() -> None:
             "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: List\nitems: [1]\n",
             "f.yaml",
         )
-    assert "f.yaml (document 2)" in str(err.value)
+    assert "f.yaml (document 2, item 1)" in str(err.value)
     with pytest.raises(InputError, match="items"):
         parse_text('{"apiVersion": "v1", "kind": "List", "items": {"a": 1}}', "f.json")
     with pytest.raises(InputError):

@@ -398,3 +398,27 @@ async def test_rollout_restart_restarts_owners_once_per_generation_at_a_bounded_
             return all(kube.annotations_of(d).get(rules.RESTARTED_FOR_ANNOTATION, "").endswith("/2") for d in deps)
 
         await eventually(marked_gen2, what="both restarted for generation 2")
+
+
+async def test_a_cidr_change_under_pods_in_use_is_not_written_and_the_bridge_says_why(
+    client: Client, operators: Callable[..., OperatorProcess]
+) -> None:
+    """Editing a live bridge's cidrBlock while its Subnet has addresses in use: the operator rewrote the Subnet
+    in place and stayed Ready; Kube-OVN v1.16.2's webhook denies that gateway change (AB119)."""
+    op = operators()
+    with operator_logs_on_failure(op):
+        await client.create(kube.APIBRIDGE, bridge("tenant-a", cidrBlock="100.100.7.0/24"))
+        await wait_condition(client, "tenant-a", "Ready", "True")
+        # kube-ovn-controller's count of the addresses it gave out on the bridge's Subnet (two pods)
+        await client.patch(kube.SUBNET, "apibridge-tenant-a", {"status": {"v4usingIPs": 2}}, subresource="status")
+        await client.patch(kube.APIBRIDGE, "tenant-a", {"spec": {"cidrBlock": "100.100.9.0/24"}})
+        validated = await wait_condition(client, "tenant-a", "Validated", "False", "ValidationFailed")
+        assert "AB119" in validated["message"] and "100.100.7.0/24" in validated["message"]
+        await wait_condition(client, "tenant-a", "Ready", "False")
+        subnet = await client.get(kube.SUBNET, "apibridge-tenant-a") or {}
+        assert subnet["spec"]["cidrBlock"] == "100.100.7.0/24"  # not rewritten under the pods
+        # drained (no address in use): the move is written
+        await client.patch(kube.SUBNET, "apibridge-tenant-a", {"status": {"v4usingIPs": 0}}, subresource="status")
+        await wait_condition(client, "tenant-a", "Ready", "True")
+        moved = await client.get(kube.SUBNET, "apibridge-tenant-a") or {}
+        assert moved["spec"]["cidrBlock"] == "100.100.9.0/24"

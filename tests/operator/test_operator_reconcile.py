@@ -10,6 +10,7 @@ from opkit import applied, bridge, run, with_uid, world
 from apibridge.kubeovn import rules
 from apibridge.operator import kube
 from apibridge.operator.reconcile import desired_object, update_patch
+from apibridge.operator.status import READY, VALIDATED, ApplyOutcome, conditions
 from apibridge.plan.planner import plan
 
 
@@ -213,3 +214,26 @@ def test_slim_keeps_what_the_model_and_controller_read() -> None:
     assert kube.fingerprint(kube.slim(changed)) == kube.fingerprint(slim)
     changed["metadata"]["labels"]["a"] = "c"
     assert kube.fingerprint(kube.slim(changed)) != kube.fingerprint(slim)
+
+
+def test_a_cidr_change_under_pods_in_use_is_refused_not_written() -> None:
+    """A live bridge's cidrBlock edited while its Subnet has addresses in use: the operator patched the Subnet
+    in place and stayed Ready. Kube-OVN v1.16.2 denies the gateway change that comes with it
+    (pkg/webhook/subnet.go SubnetUpdateHook: "can't update gateway of cidr when any IPs in Using")."""
+    b = with_uid(bridge("tenant-a", cidrBlock="100.100.7.0/24"))
+    subnet, nad = applied(run(world(b)), "tenant-a")[::-1]
+    assert subnet["kind"] == "Subnet"
+    subnet["status"] = {"v4usingIPs": 3, "v6usingIPs": 0}  # three pods hold addresses on it
+    moved = with_uid(bridge("tenant-a", cidrBlock="100.100.9.0/24"), generation=2)
+    d = run(world(moved, kube.slim(subnet), kube.slim(nad))).bridges["tenant-a"]
+    assert d.writes == [] and not d.valid, d.writes
+    (err,) = [f for f in d.errors if f.code == "AB119"]
+    assert (err.obj, err.field) == ("ApiBridge/tenant-a", "spec.cidrBlock")
+    assert "100.100.7.0/24" in err.message and "addresses in use" in err.message and "v1.16.2" in err.message
+    assert "100.100.7.0/24" in err.hint  # the fix: back to the range in use, or free it first
+    shown = {c["type"]: c for c in conditions(d, ApplyOutcome(), 2)}  # not green: Ready and Validated say why
+    assert shown[READY]["status"] == "False" and shown[VALIDATED]["status"] == "False"
+    assert "AB119" in shown[VALIDATED]["message"]
+    subnet["status"] = {"v4usingIPs": 0, "v6usingIPs": 0}  # drained: the move is Kube-OVN's to accept
+    free = run(world(moved, kube.slim(subnet), kube.slim(nad))).bridges["tenant-a"]
+    assert [(w.op, w.kind.kind) for w in free.writes] == [("update", "Subnet")]

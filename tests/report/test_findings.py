@@ -50,13 +50,15 @@ def _text(findings: Sequence[FindingLike], sources: dict[str, str] | None = None
 def test_document_shape() -> None:
     doc = findings_document(FINDINGS)
     assert list(doc) == ["findings"]
-    keys = ["code", "severity", "object", "field", "message", "hint", "file", "document"]
+    keys = ["code", "severity", "object", "field", "message", "hint", "file", "document", "item"]
     assert [list(f) for f in doc["findings"]] == [keys] * 3
     assert doc["findings"][0]["object"] == "Subnet/a"
     assert doc["findings"][1]["field"] is None
     assert doc["findings"][0]["file"] == "" and doc["findings"][0]["document"] is None
-    located = findings_document(FINDINGS, {"Subnet/a": ("net.yaml", 2)})["findings"][0]
-    assert (located["file"], located["document"]) == ("net.yaml", 3)
+    located = findings_document(FINDINGS, {"Subnet/a": ("net.yaml", 2, None)})["findings"][0]
+    assert (located["file"], located["document"], located["item"]) == ("net.yaml", 3, None)
+    listed = findings_document(FINDINGS, {"Subnet/a": ("export.yaml", 0, 6)})["findings"][0]
+    assert (listed["document"], listed["item"]) == (1, 7)
 
 
 def test_plan_problems_print_like_findings() -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from apibridge.plan.types import PlanProblem
 from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting, make_console
 from apibridge.twin import demo
@@ -48,6 +49,17 @@ def test_up_prints_results_on_stdout_and_warnings_on_stderr(capsys: pytest.Captu
     ]
     assert captured.err == "warning: bad ACL\n"
     assert lab_report.up_document(report)["northbound"] == {"added": {"switches": 1}, "changed": {}, "removed": {}}
+
+
+def test_up_prints_a_planner_note_as_info_not_as_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+    taken = PlanProblem(
+        "AB105", "ApiBridge/web", "spec.destinations.dns", "DNS Service kube-system/kube-dns", severity="info"
+    )
+    lab_report.print_up(Ui(), _up(problems=[taken, PlanProblem("AB101", "ApiBridge/x", "f", "no ClusterIP")]))
+    assert capsys.readouterr().err.splitlines() == [
+        "info: ApiBridge/web: DNS Service kube-system/kube-dns",
+        "warning: ApiBridge/x: no ClusterIP",
+    ]
 
 
 def test_verify_summary_and_the_demo_table(capsys: pytest.CaptureFixture[str]) -> None:

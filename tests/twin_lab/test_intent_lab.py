@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterator
+from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
 from apibridge.cli.lab_cmds import lab_group
+from apibridge.report import lab as lab_report
+from apibridge.report.console import Ui
 from apibridge.twin.lab import Lab
 from apibridge.twin.pods import probe
 from apibridge.twin.proof import trace
@@ -149,3 +152,39 @@ def test_extra_destinations_outside_the_cluster_are_reached_in_both_families(lab
     assert report.failed == 0, [c.message() for c in report.failures]
     extra = {(c.exp.target, c.exp.port): c.result for c in report.checked if c.exp.kind == "extra"}
     assert extra == {("2001:db8:40::40", 8200): "reach", ("192.0.2.40", 8200): "reach"}
+
+
+def test_dns_whose_service_has_no_endpoints_fails_naming_the_service(lab: Lab) -> None:
+    """RKE2's CoreDNS not ready: the probes time out, and the failure says why (issue #10 trial, item 1)."""
+    assert not lab.up([str(RKE2 / "cluster.yaml"), str(DATA / "rke2-dns-not-ready.yaml")]).failures
+    report = _verify(lab)
+    pod = "ingress-nginx/ingress-nginx-controller-0"
+    dns = [c.message() for c in report.failures if c.exp.kind == "dns" and c.exp.source == pod]
+    assert len(dns) == 2 and report.failed == 2, [c.message() for c in report.failures]
+    for message in dns:
+        assert message.startswith(f"BLOCKED: {pod} could not reach 10.43.0.10:53"), message
+        assert "the DNS Service kube-system/rke2-coredns-rke2-coredns has no endpoints" in message, message
+
+
+def test_up_on_partial_input_says_which_api_clusterip_it_assumed(
+    lab: Lab, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """RKE2 without its kubernetes Service: lab up kept kubeadm's 10.96.0.1 with only an info line on stderr
+    (issue #10 item 5: it may keep its default, but says so in its summary); --service-cidr gives the range."""
+    partial = tmp_path / "rke2-partial.yaml"
+    docs = (RKE2 / "cluster.yaml").read_text().split("---\n")
+    partial.write_text("---\n".join(d for d in docs if "kind: Service" not in d and "kind: EndpointSlice" not in d))
+    files = [str(partial), str(RKE2 / "seed.yaml")]
+    lab_report.print_up(Ui(), lab.up(files))
+    kept = capsys.readouterr().out
+    assert "API ClusterIP 10.96.0.1 assumed: the input has no Service default/kubernetes" in kept
+    assert "--service-cidr" in kept
+    lab_report.print_up(Ui(), lab.up(files, service_cidrs=("10.43.0.0/16",)))
+    assert "API ClusterIP 10.43.0.1 assumed: first address of --service-cidr 10.43.0.0/16" in capsys.readouterr().out
+    topo = lab.desired().topology  # reloaded from the lab's own input: the setting is kept
+    assert [str(ip) for ip in topo.api_cluster_ips] == ["10.43.0.1"]
+    lab.up(files)  # a reconcile without the flag keeps the lab's setting
+    assert lab.last is not None and [str(ip) for ip in lab.last.topology.api_cluster_ips] == ["10.43.0.1"]
+    report = _verify(lab)
+    (message,) = _api(report, "ingress-nginx/ingress-nginx-controller-0")
+    assert "https://10.43.0.1:443" in message  # the seed's 10.96.0.1 route misses it: blocked, as on RKE2

@@ -11,11 +11,8 @@ leaves nothing behind. A node whose addresses change under a running lab is rewi
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from .conftest import assert_clean, example
-from .test_kube_lab import KUBECTL, KubeLab
+from .conftest import example
+from .test_kube_lab import KUBECTL, KubeLab, running_kube_lab
 
 pytestmark = pytest.mark.ovn
 CONTROL_PLANE = ("etcd", "kube-apiserver")
@@ -32,24 +29,8 @@ CONTROL_PLANE = ("etcd", "kube-apiserver")
 
 @contextmanager
 def dual_lab(engine: str) -> Iterator[KubeLab]:
-    base = Path(tempfile.mkdtemp(prefix="abk-", dir="/tmp"))
-    kl = KubeLab(base, f"tkd{uuid.uuid4().hex[:6]}")
-    try:
-        up = kl.run("up", "--kube", "--engine", engine, example("dualstack"), "-o", "json", timeout=600)
-        assert up.returncode == 0, up.stderr + up.stdout
+    with running_kube_lab("tkd", "--engine", engine, example("dualstack"), timeout=600) as kl:
         yield kl
-    finally:
-        settings = kl.lab.place.kube_dir / "settings.json"
-        host_link = json.loads(settings.read_text())["host_ifname"] if settings.exists() else None
-        down = kl.run("down", timeout=300)
-        try:
-            assert down.returncode == 0, down.stderr
-            assert_clean(kl.lab)
-            if host_link:
-                links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
-                assert host_link not in links, "the host link of the lab is left behind"
-        finally:
-            shutil.rmtree(base, ignore_errors=True)
 
 
 def pids(kl: KubeLab) -> dict[str, int]:

@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,20 +61,20 @@ class KubeLab:
         return json.loads(done.stdout)
 
 
-@pytest.fixture(scope="module")
-def kube_lab() -> Iterator[KubeLab]:
+@contextmanager
+def running_kube_lab(tag: str, *up_args: str, timeout: float = 300) -> Iterator[KubeLab]:
+    """``lab up --kube UP_ARGS`` under a fresh /tmp base as ``<tag><random>``; then ``lab down``, checked: no
+    process, namespace or state (``assert_clean``) and no host link of the lab left behind."""
     base = Path(tempfile.mkdtemp(prefix="abk-", dir="/tmp"))
-    kl = KubeLab(base, f"tk{uuid.uuid4().hex[:6]}")
+    kl = KubeLab(base, f"{tag}{uuid.uuid4().hex[:6]}")
     try:
-        up = kl.run("up", "--kube", example("apibridge"), "-o", "json")
+        up = kl.run("up", "--kube", *up_args, "-o", "json", timeout=timeout)
         assert up.returncode == 0, up.stderr + up.stdout
         yield kl
     finally:
-        host_link = None
         settings = kl.lab.place.kube_dir / "settings.json"
-        if settings.exists():
-            host_link = json.loads(settings.read_text())["host_ifname"]
-        down = kl.run("down")
+        host_link = json.loads(settings.read_text())["host_ifname"] if settings.exists() else None
+        down = kl.run("down", timeout=timeout)
         try:
             assert down.returncode == 0, down.stderr
             assert_clean(kl.lab)
@@ -82,6 +83,12 @@ def kube_lab() -> Iterator[KubeLab]:
                 assert host_link not in links, "the host link of the lab is left behind"
         finally:
             shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def kube_lab() -> Iterator[KubeLab]:
+    with running_kube_lab("tk", example("apibridge")) as kl:
+        yield kl
 
 
 def test_controllers_make_the_pods_and_the_webhook_injects_them(kube_lab: KubeLab) -> None:

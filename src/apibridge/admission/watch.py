@@ -136,7 +136,7 @@ def slim(obj: Mapping[str, Any], label_keys: frozenset[str] | None = None) -> di
 
     Namespaces keep the ``logical_switch`` annotation and, of their labels, only ``label_keys`` (the keys
     the bridges' namespace selectors name); every kind drops ``managedFields`` and ``status`` (Nodes keep
-    their addresses).
+    their addresses, Subnets whether addresses are in use: ``rules.subnet_usage``).
     """
     md = _mapping(obj.get("metadata"))
     meta = {k: md[k] for k in _KEEP_META if k in md}
@@ -153,6 +153,8 @@ def slim(obj: Mapping[str, Any], label_keys: frozenset[str] | None = None) -> di
     for key, value in obj.items():
         if key not in ("apiVersion", "kind", "metadata", "status"):
             out[key] = value
+    if kind == rules.SUBNET_KIND.kind and (usage := rules.subnet_usage(obj.get("status"))):
+        out["status"] = usage  # a bridge whose CIDR would move under pods is refused here too (AB119)
     return out
 
 

@@ -16,17 +16,26 @@ from apibridge.base.frozen import fast_init
 @fast_init
 @dataclass(frozen=True)
 class Location:
-    """Where something came from: a file (or ``-``), a 0-based document index, an object and a field."""
+    """Where something came from: a file (or ``-``), a 0-based document index (and item, inside a ``kind: List``),
+    an object and a field."""
 
     source: str | None = None
     document: int | None = None
     obj: str | None = None  # "Kind/namespace/name" or "Kind/name"
     field: str | None = None
+    item: int | None = None  # 0-based position among the items of the List that document is
+
+    def where(self) -> str:
+        """``file (document 2, item 7)``: the file and, when known, the 1-based document and List item."""
+        if self.document is None:
+            return self.source or ""
+        item = f", item {self.item + 1}" if self.item is not None else ""
+        return f"{self.source} (document {self.document + 1}{item})"
 
     def __str__(self) -> str:
         parts: list[str] = []
         if self.source is not None:
-            parts.append(self.source if self.document is None else f"{self.source} (document {self.document + 1})")
+            parts.append(self.where())
         if self.obj:
             parts.append(self.obj)
         if self.field:

@@ -66,6 +66,29 @@ class UnreachableError(Exception):
     """No usable connection to the API server (no credentials, refused, timed out)."""
 
 
+def _why(exc: BaseException) -> str:
+    """One line: the server a failed request went to (when known), and the cause. httpx's messages can run to
+    two lines (a status error adds 'For more information check: https://developer.mozilla.org/…'), and kr8s
+    wraps them (``ServerError``): the httpx error is looked for down the chain."""
+    found: BaseException | None = exc
+    while found is not None and not isinstance(found, httpx.HTTPError):
+        found = found.__cause__ or found.__context__
+    lines = str(exc).strip().splitlines()
+    cause = lines[0] if lines else type(exc).__name__
+    if not isinstance(found, httpx.HTTPError):
+        return f": {cause}"
+    if isinstance(found, httpx.HTTPStatusError):
+        r = found.response
+        cause = f"it answered {r.status_code} {r.reason_phrase} to {r.request.method} {r.request.url.path}"
+        if r.status_code == 404:
+            cause += " (is it a Kubernetes API server?)"
+    try:
+        url = found.request.url
+    except RuntimeError:  # httpx raises when the error carries no request
+        return f": {cause}"
+    return f" at {url.scheme}://{url.netloc.decode()}: {cause}"
+
+
 def _error(response: httpx.Response) -> ApiError:
     try:
         body = response.json()
@@ -113,7 +136,7 @@ class Client:
                 warnings.simplefilter("ignore")  # kr8s warns about server versions it was not tested with
                 api = await kr8s.asyncio.api(kubeconfig=config.kubeconfig, context=config.context)
         except (ValueError, KeyError, OSError, httpx.HTTPError, kr8s.ServerError) as exc:
-            raise UnreachableError(f"cannot connect to the Kubernetes API: {exc or type(exc).__name__}") from exc
+            raise UnreachableError(f"cannot connect to the Kubernetes API{_why(exc)}") from exc
         api.timeout = timeout
         return cls(api)
 
@@ -171,7 +194,7 @@ class Client:
                         return {}
                     return resp.json()
             except (httpx.TransportError, kr8s.APITimeoutError) as exc:
-                raise UnreachableError(f"{method} {path}: {exc or type(exc).__name__}") from exc
+                raise UnreachableError(f"{method} {path}{_why(exc)}") from exc
         raise AssertionError("unreachable")
 
     async def list_page(

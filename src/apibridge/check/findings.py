@@ -105,6 +105,8 @@ CODES: dict[str, CodeInfo] = {
     "AB027": CodeInfo("info", "Attachment subnet has enableLb: false; kube-proxy DNATs its ClusterIPs on the host"),
     "AB026": CodeInfo("error", "API endpoints are not node addresses and the attachment subnet has no natOutgoing"),
     "AB025": CodeInfo("error", "Subnet overlaps the cluster's service CIDR (--service-cidr): its pods get ClusterIPs"),
+    "AB047": CodeInfo("error", "Default-VPC subnet holds a Service's ClusterIP (a pod address that is a VIP)"),
+    "AB048": CodeInfo("warning", "Attachment subnet overlaps the service range assumed around the API ClusterIP"),
     "AB030": CodeInfo("error", "k8s.v1.cni.cncf.io/networks does not parse (Multus rejects the pod)"),
     "AB031": CodeInfo("error", "Pod references a NAD that is not in the input, where the input shows it should be"),
     "AB032": CodeInfo("error", "NetworkAttachmentDefinition spec.config is not a JSON object"),
@@ -136,6 +138,10 @@ CODES: dict[str, CodeInfo] = {
     "AB114": CodeInfo("info", "Selected pods already reach the API server through a hand-written attachment"),
     "AB115": CodeInfo("info", "ApiBridge NAD lives outside 'default' (Multus namespaceIsolation would refuse it)"),
     "AB116": CodeInfo("warning", "Selected pod already has an API attachment: the bridge stacks a second one"),
+    "AB119": CodeInfo("error", "ApiBridge cidrBlock moves its Subnet while addresses on it are in use"),
+    # on the DNS Service (the bridge is sound): none ready (its EndpointSlices, or the cluster's listed) vs unknown
+    "AB117": CodeInfo("error", "DNS Service an ApiBridge names has no ready endpoint (nothing answers its ClusterIP)"),
+    "AB118": CodeInfo("warning", "DNS Service an ApiBridge names has no endpoint in the input (unknown, not missing)"),
     # --- routes annotation (kube-ovn-cni handleAdd / configureContainerNic) -----------------------------
     "AB201": CodeInfo("error", "Routes annotation is not a JSON list of route objects (the pod fails to start)"),
     "AB202": CodeInfo("error", "Route dst is not a CIDR (kube-ovn-cni silently skips it)"),

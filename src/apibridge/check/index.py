@@ -22,7 +22,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.objects import Nad, Subnet
 from apibridge.plan.types import BridgePlan, Plan
 
-from .intervals import RangeIndex
+from .intervals import PointIndex, RangeIndex
 
 
 def effective_gateway(subnet: Subnet, family: int) -> IPAddress | None:
@@ -47,6 +47,8 @@ class View:
     api_ips: tuple[IPAddress, ...]
     service_ips: dict[IPAddress, str]  # every Service ClusterIP -> "ns/name"
     service_cidrs: tuple[IPNetwork, ...]  # where ClusterIPs come from, as far as we can tell
+    service_cidrs_assumed: str  # how ``service_cidrs`` were assumed ("" when given: --service-cidr)
+    service_index: dict[int, PointIndex]  # family -> every Service ClusterIP, with its "ns/name"
     api_endpoints: tuple[IPAddress, ...]
     _vpc_index: dict[tuple[str, int], RangeIndex] = field(default_factory=dict, repr=False)
 
@@ -59,6 +61,32 @@ class View:
 
     def subnet_owner(self, name: str) -> BridgePlan | None:
         return self.planned_subnets.get(name)
+
+
+def service_range(plan: Plan, api_ips: tuple[IPAddress, ...]) -> tuple[tuple[IPNetwork, ...], str]:
+    """The service CIDRs, and how they were assumed ("" when given with ``--service-cidr``).
+
+    Without the flag, per family of the API ClusterIPs: Kube-OVN's and kubeadm's default 10.96.0.0/12 when it
+    holds the API ClusterIP, else the ``rules.ASSUMED_SERVICE_PREFIX`` network around it (10.43.0.0/16 for
+    RKE2's 10.43.0.1): kube-apiserver gives the kubernetes Service the first address of its range
+    (``GetIndexedIP(serviceCIDR, 1)``, pkg/controlplane/services.go), so the range holds at least that one.
+    """
+    if plan.service_cidrs:
+        return plan.service_cidrs, ""
+    default = ipaddress.ip_network(rules.SERVICE_CIDR)
+    nets: list[IPNetwork] = []
+    said: list[str] = []
+    for ip in api_ips:
+        if any(n.version == ip.version for n in nets):
+            continue
+        if ip in default:
+            nets.append(default)
+            said.append(f"{default} (Kube-OVN's and kubeadm's default, which holds the API ClusterIP {ip})")
+        else:
+            net = ipaddress.ip_network(f"{ip}/{rules.ASSUMED_SERVICE_PREFIX[ip.version]}", strict=False)
+            nets.append(net)
+            said.append(f"{net} (the /{net.prefixlen} around the API ClusterIP {ip})")
+    return tuple(nets), "; ".join(said)
 
 
 def build_view(cluster: Cluster, plan: Plan) -> View:
@@ -86,10 +114,10 @@ def build_view(cluster: Cluster, plan: Plan) -> View:
         for ip in svc.cluster_ips:
             service_ips.setdefault(ip, f"{ns}/{svc_name}")
     api_ips = cluster.api_cluster_ips()
-    default_service_cidr = ipaddress.ip_network(rules.SERVICE_CIDR)
-    service_cidrs = plan.service_cidrs or tuple(
-        default_service_cidr for ip in api_ips[:1] if ip in default_service_cidr
-    )
+    service_cidrs, assumed = service_range(plan, api_ips)
+    service_items: dict[int, list[tuple[IPAddress, str]]] = defaultdict(list)
+    for ip, ref in service_ips.items():
+        service_items[ip.version].append((ip, ref))
     endpoints = [a for ep in cluster.service_endpoints(*rules.KUBERNETES_SERVICE) for a in ep.addresses]
     return View(
         cluster=cluster,
@@ -102,6 +130,8 @@ def build_view(cluster: Cluster, plan: Plan) -> View:
         api_ips=api_ips,
         service_ips=service_ips,
         service_cidrs=service_cidrs,
+        service_cidrs_assumed=assumed,
+        service_index={fam: PointIndex(items) for fam, items in service_items.items()},
         api_endpoints=tuple(dict.fromkeys(endpoints)),
         _vpc_index={key: RangeIndex(items) for key, items in vpc_items.items()},
     )

@@ -57,6 +57,7 @@ class Want:
     evidence: str = ""  # the annotation that shows the intent ("" for a bridge: its spec does)
     # the pod's own NetworkPolicies drop it (see ``with_policies``): intended by the bridge, refused by the tenant
     blocked_by: str = ""
+    service: str = ""  # ``namespace/name`` of the Service whose ClusterIP this is (a DNS want), for messages
 
     def covers(self, ip: IPAddress, port: int | None = None, protocol: str | None = None) -> bool:
         if ip not in self.network:
@@ -96,6 +97,7 @@ class IntentContext:
     default_vpc_providers: Mapping[str, str] = field(default_factory=dict)  # attachment provider -> subnet name
     nad_providers: Mapping[tuple[str, str], str] = field(default_factory=dict)  # NAD -> its config's provider
     dns_ports: tuple[PortSpec, ...] = DNS_PORTS  # the DNS Service's DNS ports, by name
+    dns_service: str = ""  # ``namespace/name`` of the DNS Service taken
 
 
 def intent_context(cluster: Cluster, plan: Plan | None = None) -> IntentContext:
@@ -127,6 +129,7 @@ def intent_context(cluster: Cluster, plan: Plan | None = None) -> IntentContext:
         api_ports=api_ports or (PortSpec(rules.DEFAULT_API_PORT, "TCP"),),
         dns_ips=dns.service.cluster_ips if dns.service else (),
         dns_ports=dns.ports,
+        dns_service=dns.ref if dns.service else "",
         default_vpc_subnets=default_subnets,
         default_vpc_providers=providers,
         nad_providers=nad_providers,
@@ -145,7 +148,7 @@ def bridge_wants(bridge: ApiBridge, ctx: IntentContext) -> tuple[Want, ...]:
     if bridge.apiserver:
         out += [Want("api", _host(ip), ctx.api_ports, why) for ip in ctx.api_ips]
     if bridge.dns:
-        out += [Want("dns", _host(ip), ctx.dns_ports, why) for ip in ctx.dns_ips]
+        out += [Want("dns", _host(ip), ctx.dns_ports, why, service=ctx.dns_service) for ip in ctx.dns_ips]
     for extra in bridge.extra:
         ports = tuple(PortSpec(p.port, p.protocol) for p in extra.ports)
         out.append(Want("extra", extra.cidr, ports, why))

@@ -135,7 +135,7 @@ def check_command(
 
     \b
     JSON/YAML shape: {"findings": [{"code", "severity", "object", "field", "message", "hint",
-                                    "file", "document"}]}
+                                    "file", "document", "item"}]}
     """
     ui = Ui()
     live = live or bool(kubeconfig or kube_context)

@@ -108,6 +108,14 @@ def _network(family: int) -> Callable[[click.Context, click.Parameter, Any], Any
     return convert
 
 
+def service_cidr_option(help: str) -> Callable[[F], F]:
+    """``--service-cidr CIDR`` (repeatable, or ``a,b``): the command receives ``service_cidrs``, a tuple of
+    networks; without the ``kubernetes`` Service in the input, its ClusterIP is each family's first address."""
+    return click.option(
+        "--service-cidr", "service_cidrs", multiple=True, callback=_network(0), metavar="CIDR", help=help
+    )
+
+
 def pool_options(func: F) -> F:
     """``--pool``, ``--pool-v6``, ``--service-cidr``: where ``cidrBlock: auto`` allocates and what it avoids.
 
@@ -130,14 +138,7 @@ def pool_options(func: F) -> F:
         help="The cluster DNS Service for destinations.dns (default: found by the label k8s-app=kube-dns, "
         "then the usual names kube-dns, coredns, rke2-coredns-rke2-coredns, openshift-dns/dns-default).",
     )(func)
-    func = click.option(
-        "--service-cidr",
-        "service_cidrs",
-        multiple=True,
-        callback=_network(0),
-        metavar="CIDR",
-        help="The cluster's service CIDR(s), kept clear by auto allocation (repeatable).",
-    )(func)
+    func = service_cidr_option("The cluster's service CIDR(s), kept clear by auto allocation (repeatable).")(func)
     func = click.option(
         "--pool-v6",
         callback=_network(6),
@@ -265,15 +266,9 @@ def settle_api_service(
     10.96.0.1. A kubespray cluster (10.233.0.1) or an RKE2 one (10.43.0.1) would otherwise get routes to an
     address nothing answers.
     """
-    if not cluster.api_service_assumed() or not cluster.documents:
+    if not cluster.api_service_assumed() or not cluster.documents or cluster.assume_api_service_in(service_cidrs):
         return
-    firsts: dict[int, Any] = {}
-    for net in service_cidrs:
-        firsts.setdefault(net.version, net.network_address + 1)
-    if firsts:
-        cidrs = ",".join(str(n) for n in service_cidrs)
-        cluster.assume_api_service(tuple(firsts[v] for v in sorted(firsts)), f"first address of --service-cidr {cidrs}")
-    elif not assume_default:
+    if not assume_default:
         raise InputError(
             "the input has no Service default/kubernetes, so the API server's ClusterIP is unknown",
             Location(", ".join(paths)),

@@ -28,7 +28,8 @@ import click
 
 from apibridge.base.errors import InputError, Location
 from apibridge.base.kubeclient import ApiError, UnreachableError
-from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option
+from apibridge.cli.common import EXIT_FINDINGS, EXIT_OK, output_option, service_cidr_option
+from apibridge.kubeovn.dualstack import IPNetwork
 from apibridge.report import findings as report
 from apibridge.report import lab as lab_report
 from apibridge.report.console import Ui, activity, counting
@@ -158,10 +159,21 @@ def lab_group() -> None:
     "default) or the real kube-ovn-controller (kube-ovn; the twin then plays kube-ovn-cni). Fixed when the lab "
     "is built.",
 )
+@service_cidr_option(
+    "Without the default/kubernetes Service in the input, its ClusterIP is the first address of CIDR (else the "
+    "lab keeps kubeadm's 10.96.0.1, and says so); kept by the lab for later reconciles."
+)
 @_name_option()
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
-def up_command(files: tuple[str, ...], kube: bool, engine: str | None, name: str, output: str) -> None:
+def up_command(
+    files: tuple[str, ...],
+    kube: bool,
+    engine: str | None,
+    service_cidrs: tuple[IPNetwork, ...],
+    name: str,
+    output: str,
+) -> None:
     """Build the twin from manifests, or reconcile a running one to them.
 
     Without FILE: the lab's own input again — restarts dead daemons and servers, recreates lost
@@ -172,13 +184,19 @@ def up_command(files: tuple[str, ...], kube: bool, engine: str | None, name: str
     """
     ui = Ui()
     if kube or _open(name).kube:
+        if service_cidrs:
+            raise InputError(
+                "--service-cidr is for a plain lab: a kube lab takes the API ClusterIP from its kube-apiserver",
+                Location(field="--service-cidr"),
+                hint="include the default/kubernetes Service in the FILEs (its ClusterIP sets the lab's range)",
+            )
         lab_kube_up(ui, name, files, output, engine)
         return
     if engine is not None:
         raise InputError("--engine needs --kube (a plain lab has no API server to run a controller against)",
                          Location(field="--engine"))  # fmt: skip
     with _open(name) as lab, activity(ui.err, "starting") as step:
-        result = lab.up(files, progress=step)
+        result = lab.up(files, progress=step, service_cidrs=[str(c) for c in service_cidrs] or None)
     if output == "text":
         report.print_assumptions(ui.err, result.assumptions)
         lab_report.print_up(ui, result)

@@ -69,6 +69,10 @@ JOIN_CIDR: Final = "100.64.0.0/16"  # --node-switch-cidr
 DEFAULT_SUBNET: Final = "ovn-default"  # --default-ls
 DEFAULT_CIDR: Final = "10.16.0.0/16"  # --default-cidr
 SERVICE_CIDR: Final = "10.96.0.0/12"  # --service-cluster-ip-range
+# Not Kube-OVN's: the service range assumed around an API ClusterIP outside SERVICE_CIDR when none is given
+# (kube-apiserver gives the kubernetes Service the range's first address, so the range holds at least it; k3s,
+# RKE2, OpenShift and EKS use a /16 — kubespray a /18 — and IPv6 installs a /112)
+ASSUMED_SERVICE_PREFIX: Final = {4: 16, 6: 112}
 # dual-stack install defaults (dist/images/install.sh)
 JOIN_CIDR_V6: Final = "fd00:100:64::/112"
 DEFAULT_CIDR_V6: Final = "fd00:10:16::/112"
@@ -77,6 +81,26 @@ DEFAULT_GATEWAY_TYPE: Final = "distributed"
 NAD_SERVER_SOCKET: Final = "/run/openvswitch/kube-ovn-daemon.sock"
 NAD_TYPE: Final = "kube-ovn"
 NAD_CNI_VERSION: Final = "0.3.1"
+
+# SubnetStatus counts of the addresses Kube-OVN gave out (pkg/apis/kubeovn/v1 SubnetStatus); its webhook denies
+# a gateway change while either is not zero (v1.16.2 pkg/webhook/subnet.go SubnetUpdateHook: "can't update
+# gateway of cidr when any IPs in Using")
+SUBNET_USING_IPS: Final = ("v4usingIPs", "v6usingIPs")
+
+
+def subnet_usage(status: object) -> dict[str, int]:
+    """The ``SUBNET_USING_IPS`` counts that are not zero, as 1: whether addresses are in use, per family. Watch
+    caches keep only this, so a pod starting on a Subnet that is in use already changes nothing they hold."""
+    out: dict[str, int] = {}
+    for key in SUBNET_USING_IPS:
+        value = status.get(key) if isinstance(status, Mapping) else None
+        try:
+            if isinstance(value, (int, float, str)) and not isinstance(value, bool) and float(value) > 0:
+                out[key] = 1
+        except ValueError:
+            continue
+    return out
+
 
 # --- the seed's configuration (examples/seed/, as the seed wrote it) -----------------------------
 SEED_NAD_NAME: Final = "api-ovn-nad"

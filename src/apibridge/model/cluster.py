@@ -19,9 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from apibridge.base import kinds
 from apibridge.base.errors import InputError, Location
 from apibridge.kubeovn import dualstack, rules
-from apibridge.kubeovn.dualstack import IPAddress
+from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.model import objects as o
 from apibridge.model.load import DEFAULT_LIMITS, Document, Limits, load_documents, no_gc
 from apibridge.model.networkpolicy import AdminPolicy, NetworkPolicy, parse_admin_policy, parse_network_policy
@@ -232,7 +233,7 @@ class Cluster:
         if seen is not None:
             if key in seen:
                 first = seen[key]
-                raise InputError(f"defined twice (first in {first.source}, document {first.index + 1})", meta.location)
+                raise InputError(f"defined twice (first in {first.location().where()})", meta.location)
             seen[key] = doc
         self.documents.append(doc)
         if parser is o.parse_podlike:  # most of a cluster dump: no placement cache depends on pods
@@ -359,6 +360,20 @@ class Cluster:
         """The input has no ``default/kubernetes`` Service: its ClusterIP is a guess."""
         svc = self.services.get(rules.KUBERNETES_SERVICE)
         return svc is None or svc.meta.location.source == "(assumed)"
+
+    def assume_api_service_in(self, service_cidrs: Iterable[IPNetwork]) -> bool:
+        """Without the ``kubernetes`` Service in the input: take the first address of each family's service CIDR,
+        as kube-apiserver gives it (``GetIndexedIP(serviceCIDR, 1)`` in pkg/controlplane/services.go). False
+        when the input has the Service, or no CIDR is given (the kubeadm default stays, as an assumption)."""
+        nets = list(service_cidrs)
+        if not self.api_service_assumed() or not nets:
+            return False
+        firsts: dict[int, IPAddress] = {}
+        for net in nets:
+            firsts.setdefault(net.version, net.network_address + 1)
+        cidrs = ",".join(str(n) for n in nets)
+        self.assume_api_service(tuple(firsts[v] for v in sorted(firsts)), f"first address of --service-cidr {cidrs}")
+        return True
 
     def assume_api_service(self, ips: tuple[IPAddress, ...], why: str) -> None:
         """Take ``ips`` as the ``kubernetes`` Service's ClusterIPs (the input has no Service), saying why."""
@@ -507,6 +522,22 @@ class Cluster:
         found = self.endpoints.get((namespace, name), [])
         slices = [e for e in found if e.meta.kind == "EndpointSlice"]
         return slices or found
+
+    def service_backed(self, namespace: str, name: str) -> bool | None:
+        """Does the Service have a backend for Kube-OVN's load balancer to DNAT to?
+
+        True: its endpoints list a ready address, or (none in the input) a pod or pod template its selector
+        picks; False: its endpoints list none ready (``parse_endpointslice`` drops not-ready ones, as the
+        load balancer never gets them), or the cluster's EndpointSlices were listed and it has none;
+        None: the input says nothing either way (no endpoints, no pod the selector picks: unknown).
+        """
+        found = self.service_endpoints(namespace, name)
+        if found:
+            return any(e.addresses for e in found)
+        svc = self.service(namespace, name)
+        if svc is not None and any(svc.selects(p.namespace, p.labels) for p in self.pods):
+            return True
+        return False if kinds.ENDPOINTSLICE.kind in self.listed else None
 
     def api_cluster_ips(self) -> tuple[IPAddress, ...]:
         svc = self.services.get(rules.KUBERNETES_SERVICE)

@@ -82,9 +82,10 @@ class Document:
     body: dict[str, Any]
     source: str
     index: int  # 0-based document index within the source (items of a List share their List's index)
+    item: int | None = None  # 0-based position among the List's items (None: the document is the object)
 
     def location(self, obj: str | None = None, field: str | None = None) -> Location:
-        return Location(self.source, self.index, obj, field)
+        return Location(self.source, self.index, obj, field, self.item)
 
 
 # ---- which files --------------------------------------------------------------------------------------------
@@ -581,6 +582,7 @@ def parse_text(
     for index, raw in enumerate(raw_docs):
         if raw is None:
             continue  # empty document between '---' separators
+        listed = True
         if isinstance(raw, list):  # a bare JSON array of objects
             items = raw
         elif (isinstance(raw, dict) and raw.get("kind") == "List") or (
@@ -590,13 +592,15 @@ def parse_text(
             if not isinstance(items, list):
                 raise InputError("'items' must be a list", Location(source, index, "List", "items"))
         else:
-            items = [raw]
-        for item in items:
+            items, listed = [raw], False
+        for position, item in enumerate(items):
+            place = position if listed else None
             if not isinstance(item, dict):
                 raise InputError(
-                    f"expected a Kubernetes object (a mapping), got {type(item).__name__}", Location(source, index)
+                    f"expected a Kubernetes object (a mapping), got {type(item).__name__}",
+                    Location(source, index, item=place),
                 )
-            docs.append(Document(item, source, index))
+            docs.append(Document(item, source, index, place))
     return docs
 
 

@@ -71,6 +71,15 @@ class Service:
     selector: Mapping[str, str] | None
     session_affinity: bool = False  # spec.sessionAffinity: ClientIP (Kube-OVN: the *-session-* load balancers)
 
+    def selects(self, namespace: str, labels: Mapping[str, str]) -> bool:
+        """Would the EndpointSlice controller make a pod with these labels a backend? Only in the Service's
+        own namespace, and never for a Service without a selector (its endpoints are written by hand)."""
+        return (
+            bool(self.selector)
+            and namespace == self.meta.namespace
+            and all(labels.get(k) == v for k, v in (self.selector or {}).items())
+        )
+
 
 @dataclass(frozen=True)
 class EndpointPort:
@@ -198,6 +207,7 @@ class Subnet:
     assumed_fields: tuple[str, ...] = ()  # spec fields filled by Kube-OVN's defaulting
     assumed: bool = False  # the whole object is a Kube-OVN default (join, ovn-default)
     namespace_selectors: tuple[LabelSelector, ...] = ()  # spec.namespaceSelectors (``{}`` selects every one)
+    in_use: bool = False  # a live Subnet's status says Kube-OVN gave out addresses on it (``rules.subnet_usage``)
 
     @property
     def name(self) -> str:
@@ -339,7 +349,7 @@ def meta_of(doc: Document) -> Meta:
             else:
                 namespace, ref = None, f"{kind}/{name}"
             uid = md.get("uid")
-            location = Location(doc.source, doc.index, ref)
+            location = doc.location(ref)
             return Meta(kind, name, namespace, labels, annotations, location, uid if type(uid) is str else None)
     return _meta_checked(doc)
 
@@ -363,7 +373,7 @@ def _meta_checked(doc: Document) -> Meta:
         raise InputError("metadata.namespace must be a string", doc.location(kind, "metadata.namespace"))
     namespace = (namespace or "default") if kind in NAMESPACED else None
     ref = f"{kind}/{namespace}/{name}" if namespace else f"{kind}/{name}"
-    location = Location(doc.source, doc.index, ref)
+    location = doc.location(ref)
     labels = _str_map_or_none(md.get("labels"))
     annotations = _str_map_or_none(md.get("annotations"))
     if labels is None or annotations is None:  # not a plain map of strings: the precise error
@@ -697,6 +707,7 @@ def parse_subnet(doc: Document, meta: Meta) -> Subnet:
         raw_gateway=raw_gw,
         assumed_fields=tuple(assumed),
         namespace_selectors=_selectors(f, "spec.namespaceSelectors"),
+        in_use=bool(rules.subnet_usage(doc.body.get("status"))),
     )
 
 

@@ -141,17 +141,22 @@ def slim(obj: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = value
     if kind == "ApiBridge" and status:
         out["status"] = dict(status)  # the controller compares against it before writing
+    if kind == "Subnet" and (usage := rules.subnet_usage(status)):  # a bridge's CIDR cannot move under it (AB119)
+        out["status"] = usage
     return out
 
 
 def fingerprint(obj: Mapping[str, Any]) -> str:
-    """A digest of the parts of ``obj`` a plan or a drift verdict depends on (not status, not versions)."""
+    """A digest of the parts of ``obj`` a plan or a drift verdict depends on (not versions, and of the status only
+    what the model reads: a Node's addresses, a Pod's phase, whether a Subnet's addresses are in use)."""
     md = {k: v for k, v in meta(obj).items() if k not in ("resourceVersion", "managedFields", "generation")}
     body = {k: v for k, v in obj.items() if k not in ("metadata", "status")}
     if obj.get("kind") == "Node":
         body["addresses"] = (obj.get("status") or {}).get("addresses")
     elif obj.get("kind") == "Pod":
         body["phase"] = (obj.get("status") or {}).get("phase")
+    elif obj.get("kind") == "Subnet":  # in use or not (a bridge's CIDR may move only when not: AB119)
+        body["usage"] = rules.subnet_usage(obj.get("status"))
     text = json.dumps({"m": md, "b": body}, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 

@@ -1,9 +1,10 @@
 """Findings and assumptions, for people (grouped, coloured text) and for programs (a stable shape).
 
 The machine shape is a contract — scripts and CI parse it — so it is exactly
-``{"findings": [{"code", "severity", "object", "field", "message", "hint", "file", "document"}]}`` and
-nothing else: ``file`` is where the object was read (empty when it was not: assumed or planned objects)
-and ``document`` its 1-based document number in that file (``null`` when unknown).
+``{"findings": [{"code", "severity", "object", "field", "message", "hint", "file", "document", "item"}]}``
+and nothing else: ``file`` is where the object was read (empty when it was not: assumed or planned objects),
+``document`` its 1-based document number in that file (``null`` when unknown) and ``item`` its 1-based
+position among the items when that document is a ``kind: List`` (``null`` otherwise).
 The text form groups findings by the object they are about, names the file that object came from,
 and ends with one summary line, because a reviewer reads per object and a CI log is scanned for the
 last line. Validator findings and the planner's problems have the same fields, so both print here.
@@ -18,6 +19,7 @@ from typing import Any, Protocol
 from rich.console import Console
 from rich.markup import escape
 
+from apibridge.base.errors import Location
 from apibridge.model.cluster import Assumption, Cluster
 
 SEVERITIES = ("error", "warning", "info")
@@ -41,12 +43,12 @@ class FindingLike(Protocol):
     def hint(self) -> str | None: ...
 
 
-Origin = tuple[str, int | None]  # file, 0-based document index
+Origin = tuple[str, int | None, int | None]  # file, 0-based document index, 0-based List item
 
 
 def finding_record(finding: FindingLike, origins: Mapping[str, Origin] | None = None) -> dict[str, Any]:
     """One finding in the machine shape (``obj`` is spelled ``object`` there)."""
-    source, document = (origins or {}).get(finding.obj, ("", None))
+    source, document, item = (origins or {}).get(finding.obj, ("", None, None))
     return {
         "code": finding.code,
         "severity": finding.severity,
@@ -56,6 +58,7 @@ def finding_record(finding: FindingLike, origins: Mapping[str, Origin] | None = 
         "hint": finding.hint,
         "file": source,
         "document": None if document is None else document + 1,
+        "item": None if item is None else item + 1,
     }
 
 
@@ -96,7 +99,7 @@ def summary(findings: Sequence[FindingLike], objects: int | None = None) -> str:
 
 
 def object_origins(cluster: Cluster) -> dict[str, Origin]:
-    """``Kind/ns/name`` -> (file, 0-based document index) for every object read from the input."""
+    """``Kind/ns/name`` -> (file, 0-based document index, 0-based List item) for every object read from the input."""
     metas = [
         *(x.meta for x in cluster.nodes.values()),
         *(x.meta for x in cluster.namespaces.values()),
@@ -115,15 +118,15 @@ def object_origins(cluster: Cluster) -> dict[str, Origin]:
         loc = meta.location
         if loc.source is None or loc.source.startswith("("):  # "(assumed)", "(implied)", "(--vpc)"
             continue
-        out.setdefault(meta.ref, (loc.source, loc.document))
+        out.setdefault(meta.ref, (loc.source, loc.document, loc.item))
     return out
 
 
 def object_sources(cluster: Cluster) -> dict[str, str]:
-    """``Kind/ns/name`` -> ``file (document N)`` for every object read from the input."""
+    """``Kind/ns/name`` -> ``file (document N, item M)`` for every object read from the input."""
     return {
-        ref: source if document is None else f"{source} (document {document + 1})"
-        for ref, (source, document) in object_origins(cluster).items()
+        ref: Location(source, document, item=item).where()
+        for ref, (source, document, item) in object_origins(cluster).items()
     }
 
 

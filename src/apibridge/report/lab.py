@@ -43,7 +43,7 @@ def up_document(r: UpReport) -> dict[str, Any]:
         "pods": {"up": r.pods_up, "added": r.added, "removed": r.removed, "recreated": r.recreated,
                  "failed": r.failures},
         "nodes": r.nodes, "apiServers": r.apiservers, "skippedRoutes": r.skipped_routes,
-        "aclErrors": r.acl_errors, "notes": r.notes, "timings": r.timings,
+        "aclErrors": r.acl_errors, "notes": r.notes, "timings": r.timings, "apiClusterIpAssumed": r.api_assumed,
         "assumptions": [{"object": a.obj, "what": a.what} for a in r.assumptions],
         "planProblems": [{"code": p.code, "object": p.obj, "message": p.message} for p in r.problems],
     }  # fmt: skip
@@ -65,6 +65,8 @@ def print_up(ui: Ui, r: UpReport) -> None:
         f"  pods: {r.pods_up} up, {len(r.failures)} failed; nodes: {r.nodes}"
         + (f" ({', '.join(moved)})" if moved else "")
     )
+    if r.api_assumed:
+        out.print(f"  [warning]{escape(r.api_assumed)}[/warning]")
     for node, url in sorted(r.apiservers.items()):
         out.print(f"  API server stand-in on {escape(node)}: {escape(url)}")
     for ref, why in sorted(r.failures.items()):
@@ -75,7 +77,7 @@ def print_up(ui: Ui, r: UpReport) -> None:
     for line in r.acl_errors:
         ui.warning(line)
     for p in r.problems:
-        ui.warning(f"{p.obj}: {p.message}")
+        (ui.info if p.severity == "info" else ui.warning)(f"{p.obj}: {p.message}")
     for note in r.notes:
         ui.info(note)
 

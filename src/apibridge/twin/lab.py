@@ -106,6 +106,7 @@ class UpReport:
     pods_up: int = 0
     nodes: int = 0
     rebuilt: bool = False  # the lab's last build had not completed: it was removed and built afresh
+    api_assumed: str = ""  # the input has no kubernetes Service: which ClusterIP the lab took, and why
 
 
 @dataclass
@@ -185,6 +186,19 @@ def snapshot_text(documents: Iterable[Document]) -> str:
     return json.dumps({"apiVersion": "v1", "kind": "List", "items": [d.body for d in documents]}, default=str)
 
 
+def _api_assumed(cluster: Cluster, service_cidrs: Sequence[str]) -> str:
+    """What ``lab up`` says in its summary when the input has no ``kubernetes`` Service (issue #10 item 5: the
+    lab may keep kubeadm's default, but not silently)."""
+    if not cluster.api_service_assumed():
+        return ""
+    ips = ",".join(str(ip) for ip in cluster.api_cluster_ips())
+    missing = f"the input has no Service {'/'.join(rules.KUBERNETES_SERVICE)}"
+    if service_cidrs:
+        return f"API ClusterIP {ips} assumed: first address of --service-cidr {','.join(service_cidrs)} ({missing})"
+    how = "kubeadm's default; --service-cidr CIDR takes the range's first address"
+    return f"API ClusterIP {ips} assumed: {missing} ({how})"
+
+
 class Lab:
     """One lab (see the module docstring). Keep an instance to reconcile repeatedly without reconnecting."""
 
@@ -262,10 +276,18 @@ class Lab:
         )
 
     # --- intent ------------------------------------------------------------------------------------
-    def load(self, paths: Iterable[str], record: LabRecord | None = None) -> Desired:
-        """Documents -> cluster (with lab defaults) -> plan -> topology, keeping ``record``'s addresses."""
+    def load(
+        self, paths: Iterable[str], record: LabRecord | None = None, service_cidrs: Sequence[str] | None = None
+    ) -> Desired:
+        """Documents -> cluster (with lab defaults) -> plan -> topology, keeping ``record``'s addresses.
+
+        ``service_cidrs`` (else ``record``'s): an input without the ``kubernetes`` Service gets the first
+        address of each as its API ClusterIP; without them the lab keeps kubeadm's 10.96.0.1 and says so.
+        """
         docs = load_documents(paths)
         cluster = Cluster.from_documents(docs, assume_node=LAB_NODE)
+        cidrs = service_cidrs if service_cidrs is not None else (record.service_cidrs if record else [])
+        cluster.assume_api_service_in(ipaddress.ip_network(c) for c in cidrs)
         the_plan = make_plan(cluster)
         topo = build_topology(cluster, the_plan, previous=record.previous() if record else None, admitted=self.kube)
         if self.engine.kube_ovn:  # kube-ovn-controller allocated the addresses: wire what it wrote
@@ -340,14 +362,23 @@ class Lab:
         return health
 
     # --- up / reconcile ------------------------------------------------------------------------------
-    def up(self, paths: Iterable[str], progress: Progress = _quiet, *, trim: bool = True) -> UpReport:
+    def up(
+        self,
+        paths: Iterable[str],
+        progress: Progress = _quiet,
+        *,
+        trim: bool = True,
+        service_cidrs: Sequence[str] | None = None,
+    ) -> UpReport:
         """Build the lab from ``paths``, or reconcile the running lab to them.
 
         No ``paths``: the lab's own input again (what recovers a dead daemon, server or namespace). A
         lab whose last build did not complete is removed and built afresh, never reconciled: what a
         killed build left is unknown. ``trim=False`` leaves compacting the OVSDB servers to the caller
         (``Lab.daemons.trim``): the kube lab's node agent reconciles on every watch event and trims once
-        idle, not in every pass, where it delayed each batch of pods by 0.07-0.3 s.
+        idle, not in every pass, where it delayed each batch of pods by 0.07-0.3 s. ``service_cidrs``
+        (``--service-cidr``; None: the lab's own setting) place the API ClusterIP of an input without the
+        ``kubernetes`` Service (:meth:`load`).
         """
         clock = _Clock()
         paths = list(paths)
@@ -363,8 +394,10 @@ class Lab:
             paths, inputs = [str(self.place.input_file)], list(previous.inputs)
         else:
             inputs = [str(Path(p).absolute()) if p != "-" else p for p in paths]
+        if service_cidrs is None:
+            service_cidrs = list(previous.service_cidrs) if previous is not None else []
         progress("loading manifests")
-        desired = self.load(paths, None if incomplete else previous)
+        desired = self.load(paths, None if incomplete else previous, service_cidrs)
         self.last = desired
         if incomplete:
             progress("removing the incomplete lab")
@@ -373,6 +406,7 @@ class Lab:
         record = previous or LabRecord(self.name, created=time.time())
         clock.lap("load")
         record.inputs = inputs
+        record.service_cidrs = list(service_cidrs)
         record.build_started, record.build_completed = time.time(), 0.0
         self.place.run_dir.mkdir(parents=True, exist_ok=True)
         self.place.input_file.write_text(snapshot_text(desired.documents))
@@ -423,6 +457,7 @@ class Lab:
             assumptions=list(desired.cluster.assumptions),
             problems=list(desired.plan.problems),
             notes=list(topo.notes),
+            api_assumed=_api_assumed(desired.cluster, record.service_cidrs),
         )
         self._namespaces(topo, record, report)
         self._host_path(topo, record, report, desired.plan.kubeovn_version)

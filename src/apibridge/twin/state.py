@@ -133,6 +133,8 @@ class LabRecord:
     acl_errors: list[str] = field(default_factory=list)
     outside: str = ""  # fingerprint of the namespace beyond the nodes, "" when there is none
     assumptions: list[list[str]] = field(default_factory=list)
+    # ``lab up --service-cidr``: the API ClusterIP of an input without the kubernetes Service (kept on reconcile)
+    service_cidrs: list[str] = field(default_factory=list)
     build_started: float = 0.0  # when the last ``lab up`` began
     build_completed: float = 0.0  # when it finished; 0: it did not (killed, failed) — the next up rebuilds
     version: int = RECORD_VERSION

@@ -55,9 +55,78 @@ def _example(refs: list[str], total: int | None = None) -> str:
     return ", ".join(refs) + (f" and {more} more" if more > 0 else "")
 
 
+def _dns_unbacked(cluster: Cluster, plan: Plan, wanting: list[str]) -> list[Finding]:
+    """The DNS Service the ``wanting`` bridges name, when it has no backend, so nothing answers its ClusterIP
+    — kube-ovn-controller deletes the VIP of a Service port without ready endpoints ("for performance reason
+    delete lb with no backends", ``endpointReady``: kube-ovn v1.16.2 pkg/controller/endpoint_slice.go
+    ``handleUpdateEndpointSlice``) — or when the input shows none (unknown: a warning). Reported on the
+    Service, not the bridges: the bridge is sound (its verdict stands, its API access goes on), the DNS pods
+    are what is broken."""
+    dns = plan.dns
+    if not wanting or dns is None or dns.service is None or not dns.service.cluster_ips:
+        return []  # no DNS Service at all: AB102
+    meta = dns.service.meta
+    backed = cluster.service_backed(meta.namespace or "", meta.name)
+    if backed:
+        return []
+    bridges = f"ApiBridge {wanting[0]} names DNS" if len(wanting) == 1 else f"ApiBridges {_example(wanting)} name DNS"
+    ips = ", ".join(map(str, dns.service.cluster_ips))
+    if backed is False:
+        return [
+            finding(
+                "AB117",
+                meta.ref,
+                "spec.selector",
+                f"the DNS Service {dns.ref} has no endpoints (none ready): nothing answers {ips}, and {bridges}",
+                f"make the DNS pods ready (kubectl -n {meta.namespace} get pods,endpointslices), or name the "
+                "cluster's real DNS Service (--dns-service namespace/name)",
+            )
+        ]
+    return [
+        finding(
+            "AB118",
+            meta.ref,
+            "spec.selector",
+            f"the input has no endpoint of the DNS Service {dns.ref} (no EndpointSlice, no pod its selector "
+            f"picks), and {bridges}: if the cluster has none either, nothing answers {ips}",
+            f"add its EndpointSlices to the input (kubectl -n {meta.namespace} get endpointslices -o yaml), "
+            "or check the live cluster (--live)",
+        )
+    ]
+
+
+def _moved_under_pods(cluster: Cluster, bp: BridgePlan) -> Finding | None:
+    """AB119: the plan moves the bridge's live Subnet to another CIDR while Kube-OVN has addresses on it in use.
+
+    The gateway moves with the CIDR, and kube-ovn v1.16.2 ``pkg/webhook/subnet.go SubnetUpdateHook`` denies
+    that ("can't update gateway of cidr when any IPs in Using"); without its webhook, ``pkg/ipam
+    AddOrUpdateSubnet`` drops the pods' addresses outside the new range while the pods keep them and their
+    routes to the old gateway. So the operator must not write it (the verdict refuses the bridge: its objects
+    stay as they are, and its condition says why) and ``check --live`` says so before anyone applies it.
+    """
+    have = cluster.subnets.get(bp.subnet_name)
+    if have is None or not rules.owned_by_bridge(have.meta.labels, bp.bridge.name) or not have.in_use:
+        return None
+    if set(have.cidrs) == set(bp.cidrs):
+        return None
+    old, new = ",".join(map(str, have.cidrs)), ",".join(map(str, bp.cidrs))
+    return finding(
+        "AB119",
+        bp.bridge.meta.ref,
+        "spec.cidrBlock",
+        f"cidrBlock {new} would move Subnet {bp.subnet_name} from {old}, whose addresses in use belong to "
+        "running pods: Kube-OVN denies the gateway change that comes with it (\"can't update gateway "
+        'of cidr when any IPs in Using", kube-ovn v1.16.2 pkg/webhook/subnet.go), and the pods would keep '
+        "addresses and routes of the old range",
+        f"set spec.cidrBlock back to {old}; to move the bridge, first scale the pods that use it to zero (the "
+        f"Subnet's usingIPs drop to 0), then change cidrBlock and scale them back",
+    )
+
+
 def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Finding]:
     out = [from_problem(p) for p in plan.problems]
     bridges = {**cluster.bridges, **{bp.bridge.name: bp.bridge for bp in plan.bridges.values()}}
+    out += _dns_unbacked(cluster, plan, [name for name, b in bridges.items() if b.dns])
     for name in sorted(bridges):
         b = bridges[name]
         ref = b.meta.ref
@@ -89,6 +158,8 @@ def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Find
         bp = plan.bridges.get(name)
         if bp is None:
             continue
+        if (moved := _moved_under_pods(cluster, bp)) is not None:
+            out.append(moved)
         if b.isolation == "open":
             out.append(
                 finding(

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
 from apibridge.kubeovn import networks, routes, rules
-from apibridge.kubeovn.dualstack import IPAddress
 from apibridge.model.cluster import IMPLIED, Cluster
 from apibridge.model.objects import Nad, PodLike, Subnet
 from apibridge.plan.mutation import pod_mutation
@@ -28,8 +27,8 @@ from apibridge.plan.types import BridgePlan
 from ..findings import CODES, Finding, finding
 from ..index import View, effective_gateway
 from ..intent import intent_context, pod_intent
-from ..intervals import PointIndex
 from .routes import Iface, Problem, RouteContext, check_route, parse_dst
+from .tenancy import own_way
 from .unreached import CODE as UNREACHED
 from .unreached import unreached
 
@@ -133,10 +132,7 @@ class PodAnalyzer:
             names[name].append(ns)
         self._nad_namespaces = dict(names)
         self._nad_namespace_set = {ns for ns, _ in view.cluster.nads}  # namespaces whose NADs the input has
-        service_items: dict[int, list[tuple[IPAddress, str]]] = defaultdict(list)
-        for ip, svc in view.service_ips.items():
-            service_items[ip.version].append((ip, svc))
-        self.services = {fam: PointIndex(items) for fam, items in service_items.items()}
+        self.services = view.service_index
         self.intents = intent_context(view.cluster, view.plan)
 
     # ---- parsing, once per distinct value --------------------------------------------------------------
@@ -471,14 +467,18 @@ class PodAnalyzer:
         if not api_families:
             shown = ", ".join(f"{ip}/{ip.max_prefixlen}" for ip in api_ips)
             gw = (effective_gateway(att.subnet, api_ips[0].version) if att.subnet else None) or "<gateway>"
+            owner = self.view.subnet_owner(att.subnet.name) if att.subnet else None
+            foreign = owner is not None and owner.bridge.vpc != vpc  # another tenant's bridge (AB304)
             notes.add(
                 "AB211",
-                key,
+                rules.NETWORKS_ANNOTATION if foreign else key,  # where to remove it, not where to finish it
                 "",
                 f"the pod attaches {att.nad[0]}/{att.nad[1]} (subnet "
                 f"{att.subnet.name if att.subnet else '?'} in the default VPC) but routes no API ClusterIP "
                 f"({shown}) through it: it gets the interface, not the API server",
-                f'add {key}: \'[{{"dst":"{api_ips[0]}/{api_ips[0].max_prefixlen}","gw":"{gw}"}}]\'',
+                own_way(self.view.plan, vpc)
+                if foreign
+                else f'add {key}: \'[{{"dst":"{api_ips[0]}/{api_ips[0].max_prefixlen}","gw":"{gw}"}}]\'',
             )
         elif len(wanted) > 1 and len(api_families) < len(wanted):
             missing = [ip for ip in api_ips if ip.version not in api_families]

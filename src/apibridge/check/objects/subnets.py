@@ -20,7 +20,7 @@ from apibridge.model.cluster import Cluster
 from apibridge.model.objects import Subnet
 
 from ..findings import Finding, finding
-from ..index import View
+from ..index import View, is_attachment_subnet
 from ..intervals import PointIndex, overlap_partners, span
 
 # pkg/util/net.go CIDRGlobalUnicast: ranges a subnet must not touch
@@ -372,16 +372,54 @@ def _vpc_rules(report: SubnetReporter, view: View, s: Subnet, custom_ns: dict[st
 
 
 def _service_cidr_rules(report: SubnetReporter, view: View, s: Subnet) -> Iterable[Finding]:
-    """A pod address inside the service range is also a ClusterIP: load balancers and kube-proxy DNAT it."""
-    for service_cidr in view.plan.service_cidrs:
-        cidr = s.cidr(service_cidr.version)
-        if cidr is not None and cidr.overlaps(service_cidr):
+    """A pod address inside the service range is also a ClusterIP: load balancers and kube-proxy DNAT it.
+
+    With ``--service-cidr`` the range is known (AB025). Without it, a default-VPC subnet — whose switches carry
+    the cluster load balancers — that holds a Service's ClusterIP is wrong on evidence (AB047; the API
+    server's own is AB014, as Kube-OVN refuses it), and an attachment subnet (the bridge's, the seed's: an
+    address range someone picked) inside the range assumed around the API ClusterIP gets a warning that
+    names the assumption (AB048). Not ``ovn-default`` or ``join``: kubespray's pods (10.233.64.0/18) sit in
+    the /16 around its API ClusterIP, outside its /18 service range.
+    """
+    given = bool(view.plan.service_cidrs)  # then view.service_cidrs are they, else the assumed range
+    if given or (s.vpc == rules.DEFAULT_VPC and is_attachment_subnet(s)):
+        for service_cidr in view.service_cidrs:
+            cidr = s.cidr(service_cidr.version)
+            if cidr is None or not cidr.overlaps(service_cidr):
+                continue
+            if given:
+                yield report(
+                    "AB025",
+                    s,
+                    "spec.cidrBlock",
+                    f"cidr {cidr} overlaps the service CIDR {service_cidr} (--service-cidr): "
+                    "addresses of its pods are also ClusterIPs",
+                    "pick a CIDR outside the service range",
+                )
+            else:
+                yield report(
+                    "AB048",
+                    s,
+                    "spec.cidrBlock",
+                    f"cidr {cidr} overlaps the service range assumed without --service-cidr: "
+                    f"{view.service_cidrs_assumed}; if it is the range, addresses of its pods are also ClusterIPs",
+                    "pick a CIDR outside it, or give the cluster's range with --service-cidr "
+                    "(kube-apiserver --service-cluster-ip-range) to check exactly",
+                )
+    if s.vpc != rules.DEFAULT_VPC:
+        return
+    api = {str(ip) for ip in view.api_ips[:1]}  # AB014's
+    for cidr in s.cidrs:
+        index = view.service_index.get(cidr.version)
+        held = [(ip, svc) for ip, svc in (index.within(cidr) if index else []) if ip not in api]
+        if held:
+            shown = ", ".join(f"{ip} (Service/{svc})" for ip, svc in held[:3]) + (" …" if len(held) > 3 else "")
             yield report(
-                "AB025",
+                "AB047",
                 s,
                 "spec.cidrBlock",
-                f"cidr {cidr} overlaps the service CIDR {service_cidr} (--service-cidr): "
-                "addresses of its pods are also ClusterIPs",
+                f"cidr {cidr} holds the ClusterIP {shown}: a pod given that address is a load-balancer VIP on "
+                "every default-VPC switch, and traffic to it is DNATed to the Service's endpoints",
                 "pick a CIDR outside the service range",
             )
 

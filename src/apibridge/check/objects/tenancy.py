@@ -268,6 +268,18 @@ def refusal(
     return None
 
 
+def own_way(plan: Plan, vpc: str | None) -> str:
+    """What a pod of ``vpc`` may use to reach the API server: its own VPC's ApiBridge, never another tenant's
+    (every hint for a foreign attachment says this, not how to finish wiring the other tenant's bridge)."""
+    own = [bp.bridge.name for bp in plan.by_vpc.get(vpc or "", [])]
+    if own:
+        return (
+            f"ApiBridge {', '.join(own)} of its own VPC {vpc} is the way for this pod: remove the attachment and "
+            "match the bridge's podSelector"
+        )
+    return f"remove the attachment and create an ApiBridge for its own VPC {vpc or '(unplaced)'}"
+
+
 def check_tenancy(cluster: Cluster, plan: Plan, foreign: list[ForeignAttachment] | None = None) -> list[Finding]:
     """AB304 for every foreign attachment (``foreign``: ``foreign_attachments`` when the caller has them),
     AB305 for every bridge attachment without port security."""
@@ -277,7 +289,7 @@ def check_tenancy(cluster: Cluster, plan: Plan, foreign: list[ForeignAttachment]
             a.pod,
             a.field,
             a.message,
-            f"only namespaces of VPC {a.bridge_vpc} may use ApiBridge {a.bridge}; give this VPC its own ApiBridge "
+            f"only namespaces of VPC {a.bridge_vpc} may use ApiBridge {a.bridge}; {own_way(plan, a.vpc)} "
             f"(the chart's admission policy refuses this pod)",
         )
         for a in (foreign_attachments(cluster, plan) if foreign is None else foreign)

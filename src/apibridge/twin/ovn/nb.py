@@ -196,6 +196,24 @@ class _SetPorts(ovs_command.BaseCommand):  # type: ignore[misc]
                     pg.addvalue("ports", row)
 
 
+class _LspDel(ovs_command.BaseCommand):  # type: ignore[misc]
+    """``lsp-del --if-exists``. ovsdbapp's ``lsp_del`` without a switch scans every switch's ``ports``, and a
+    switch inserted earlier in the same transaction has none yet: its IDL row raises AttributeError."""
+
+    def __init__(self, api: Any, name: str) -> None:
+        super().__init__(api)
+        self.name = name
+
+    def run_idl(self, txn: Any) -> None:
+        row = idlutils.row_by_value(self.api.idl, "Logical_Switch_Port", "name", self.name, None)
+        if row is None:
+            return
+        for switch in list(self.api.tables["Logical_Switch"].rows.values()):
+            if row in getattr(switch, "ports", ()):
+                switch.delvalue("ports", row)
+        row.delete()
+
+
 class _BumpCfg(ovs_command.BaseCommand):  # type: ignore[misc]
     """``nb_cfg += 1`` (what ``ovn-nbctl --wait`` does); the result is the new value."""
 
@@ -382,7 +400,7 @@ class Batch:
         self._queue(PARENTS, ("del", "Port_Group", name), lambda api: api.pg_del(name, if_exists=True))
 
     def lsp_del(self, name: str) -> None:
-        self._queue(PARENTS, ("del", "Logical_Switch_Port", name), lambda api: api.lsp_del(name, if_exists=True))
+        self._queue(PARENTS, ("del", "Logical_Switch_Port", name), lambda api: _LspDel(api, name))
 
     def address_set_del(self, name: str) -> None:
         self._queue(PARENTS, ("del", "Address_Set", name), lambda api: api.address_set_del(name, if_exists=True))

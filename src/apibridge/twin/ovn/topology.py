@@ -371,7 +371,8 @@ class Ipam:
         return True
 
 
-def _vip(ip: IPAddress, port: int) -> str:
+def vip_key(ip: IPAddress, port: int) -> str:
+    """A load balancer VIP (or backend) as OVN writes it: ``ip:port``, ``[ip6]:port``."""
     return f"[{ip}]:{port}" if ip.version == 6 else f"{ip}:{port}"
 
 
@@ -1057,7 +1058,7 @@ class _Builder:
                         rules.load_balancer_for(vpc or rules.DEFAULT_VPC, sp.protocol, session=svc.session_affinity)
                     )
                     if lb is not None:
-                        lb.vips[_vip(vip, sp.port)] = ",".join(_vip(ip, port) for ip, port in family)
+                        lb.vips[vip_key(vip, sp.port)] = ",".join(vip_key(ip, port) for ip, port in family)
 
     def _backends(self, ns: str, name: str, sp: ServicePort) -> list[tuple[IPAddress, int]]:
         """(address, target port) of Service port ``sp``: from the Service's endpoints, matched by port
@@ -1079,9 +1080,7 @@ class _Builder:
         for pod in self.topo.pods:
             src = self.sources.get(pod.ref)
             eth0 = pod.nic(rules.PRIMARY_IFNAME)
-            if src is None or eth0 is None or pod.namespace != ns:
-                continue
-            if all(src.labels.get(k) == v for k, v in svc.selector.items()):
+            if src is not None and eth0 is not None and svc.selects(pod.namespace, src.labels):
                 selected += [(ip, target) for ip in eth0.ips]
         return selected
 

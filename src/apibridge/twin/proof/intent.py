@@ -20,7 +20,7 @@ from apibridge.check.objects.netpol import Endpoint, api_endpoints
 from apibridge.kubeovn import rules
 from apibridge.kubeovn.dualstack import IPAddress, IPNetwork
 from apibridge.twin.ovn.externals import probe_address
-from apibridge.twin.ovn.topology import Topology, TwinPod, iter_nics
+from apibridge.twin.ovn.topology import Topology, TwinPod, iter_nics, vip_key
 
 FALLBACK_PORT = 80  # a destination without ports: any port will do, and a refusal proves the path
 MAX_DESTINATION_PROBES = 256  # DNS and extra probes per pod
@@ -102,17 +102,29 @@ def owned_addresses(topo: Topology) -> list[IPAddress]:
 
 
 class Places:
-    """The probe address of each intended network, worked out once per network (not once per pod)."""
+    """The probe address of each intended network, worked out once per network (not once per pod), and
+    the ClusterIPs the lab's load balancers serve (a DNS Service without endpoints has no VIP)."""
 
     def __init__(self, topo: Topology) -> None:
         self.owned = owned_addresses(topo)
         self._address: dict[str, IPAddress] = {}
+        self._vips = {(vip, lb.protocol) for lb in topo.load_balancers for vip in lb.vips}
+        self._served = {vip.rpartition(":")[0].strip("[]") for vip, _ in self._vips}
 
     def address(self, network: IPNetwork) -> IPAddress:
         key = str(network)
         if key not in self._address:
             self._address[key] = probe_address(network, self.owned)
         return self._address[key]
+
+    def unserved(self, want: Want, ip: IPAddress, port: int, protocol: str) -> str:
+        """Why a DNS probe of ``ip:port`` cannot be answered, when no load balancer has it ("" when one has):
+        Kube-OVN programs a Service port's VIP only with backends of that port's name (twin ``_services``)."""
+        if want.kind != "dns" or (vip_key(ip, port), protocol) in self._vips:
+            return ""
+        if str(ip) not in self._served:
+            return f", but the DNS Service {want.service} has no endpoints (no load balancer has its ClusterIP {ip})"
+        return f", but the DNS Service {want.service} has no endpoint for {port}/{protocol.upper()}"
 
 
 def destinations(pod: TwinPod, places: Places) -> Iterator[Destination]:
@@ -124,14 +136,14 @@ def destinations(pod: TwinPod, places: Places) -> Iterator[Destination]:
     for want in pod.intent.wants:
         if want.kind == "api" or want.blocked_by:  # the tenant's own policy refuses it: not probed as reachable
             continue
-        for d in _probes(want, places.address(want.network)):
+        for d in _probes(want, places.address(want.network), places):
             if count >= MAX_DESTINATION_PROBES:
                 return
             count += 1
             yield d
 
 
-def _probes(want: Want, ip: IPAddress) -> Iterator[Destination]:
+def _probes(want: Want, ip: IPAddress, places: Places) -> Iterator[Destination]:
     kind: Literal["dns", "extra"] = "dns" if want.kind == "dns" else "extra"
     what = "DNS" if kind == "dns" else f"{want.network}"
     why = f"{want.why} and names {what}"
@@ -140,7 +152,8 @@ def _probes(want: Want, ip: IPAddress) -> Iterator[Destination]:
         return
     for p in want.ports:
         if p.protocol in ("TCP", "UDP"):
-            yield Destination(ip, p.port, "udp" if p.protocol == "UDP" else "tcp", kind, why)
+            protocol: Literal["tcp", "udp"] = "udp" if p.protocol == "UDP" else "tcp"
+            yield Destination(ip, p.port, protocol, kind, why + places.unserved(want, ip, p.port, protocol))
 
 
 def same_vpc_expectation(topo: Topology, src: TwinPod, dst: TwinPod, ip: IPAddress, port: int) -> tuple[Expect, str]:
