@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from apibridge.model.cluster import Cluster
-from apibridge.model.objects import PodLike
 from apibridge.plan.types import Plan
 
 from .findings import Finding, sort_findings
+from .groups import group_pods
 from .index import build_view
 from .objects.attachments import AttachmentStats, check_attachments
 from .objects.bridges import BridgeStats, Selector, check_bridges
@@ -33,20 +33,10 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
     selector = Selector(cluster, plan)
     bridge_stats = BridgeStats()
     findings: list[Finding] = []
-    # Placement, selection and analysis depend only on the pod's namespace, labels and annotations. The model
-    # shares equal label and annotation maps between pods (``objects.parse_podlike``), so pods stamped from one
-    # template are recognised by identity: the pods are grouped by (namespace, labels, annotations) first, and
-    # each group is worked out once. The groups hold their pods, so an id cannot be reused while they live.
-    groups: dict[tuple[str, int, int], list[PodLike]] = {}
-    for pod in cluster.pods:
-        key = (pod.namespace, id(pod.labels), id(pod.annotations))
-        members = groups.get(key)
-        if members is None:
-            groups[key] = [pod]
-        else:
-            members.append(pod)
+    # placement, selection and analysis are worked out once per group of pods stamped from one template
+    groups = group_pods(cluster.pods)
     absent: dict[str, bool] = {}
-    for members in groups.values():
+    for members in groups:
         first = members[0]
         primary = cluster.pod_subnet(first)
         vpc = primary.vpc if primary is not None else None
@@ -66,7 +56,7 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
         if absent.setdefault(first.namespace, namespace_absent(cluster, first.namespace)):
             findings += [absent_namespace(pod) for pod in members]
 
-    foreign = foreign_attachments(cluster, plan)
+    foreign = foreign_attachments(cluster, plan, groups)
     refused = frozenset(a.pod for a in foreign)
     attachment_stats = AttachmentStats()
     nad_users: dict[tuple[str, str], tuple[int, list[str]]] = defaultdict(lambda: (0, []))
@@ -84,6 +74,6 @@ def check(cluster: Cluster, plan: Plan) -> list[Finding]:
     findings += check_nads(view, nad_users, providers_named)
     findings += check_attachments(view, attachment_stats)
     findings += check_bridges(cluster, plan, bridge_stats)
-    findings += check_tenancy(cluster, plan, foreign)
+    findings += check_tenancy(cluster, plan, foreign, groups)
     findings += check_policies(cluster, plan)
     return sort_findings(findings)

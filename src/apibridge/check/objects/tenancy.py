@@ -34,6 +34,7 @@ from apibridge.plan.mutation import BridgeIndex, pod_mutation
 from apibridge.plan.types import BridgePlan, Plan
 
 from ..findings import Finding, finding
+from ..groups import PodGroups, group_pods
 
 # the annotations through which Multus attaches a NAD to a pod
 NAD_REFERENCE_KEYS = (rules.NETWORKS_ANNOTATION, rules.DEFAULT_NETWORK_ANNOTATION)
@@ -142,94 +143,90 @@ def _reference_items(annotations: Mapping[str, str]) -> tuple[tuple[str, str], .
     return tuple((k, v) for k, v in annotations.items() if k in NAD_REFERENCE_KEYS or rules.PROVIDER_KEY_INFIX in k)
 
 
-def foreign_attachments(cluster: Cluster, plan: Plan) -> list[ForeignAttachment]:
-    """Every pod (and pod template) that references a bridge from outside the bridge's VPC, in pod order.
+def foreign_attachments(cluster: Cluster, plan: Plan, groups: PodGroups | None = None) -> list[ForeignAttachment]:
+    """Every pod (and pod template) that references a bridge from outside the bridge's VPC, in the order of
+    ``groups`` (``group_pods``: pods of one namespace with the same labels and annotations, worked out once).
 
     The operator reports these for pods that already exist (the admission policy refuses new ones).
     """
     index = BridgeRefs(plan)
     out: list[ForeignAttachment] = []
-    # What a pod references depends only on its namespace and its annotations: pods stamped from one template
-    # share one annotation map (``objects.parse_podlike``), recognised by identity while the pods hold them.
-    by_map: dict[tuple[str, int], dict[str, list[str]]] = {}
-    # ... and among maps that differ, on the Multus and provider-scoped keys alone
+    # among annotation maps that differ, what a group references depends on the Multus and provider keys alone
     by_items: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, list[str]]] = {}
-    for pod in cluster.pods:
-        annotations = pod.annotations
-        refs = by_map.get((pod.namespace, id(annotations)))
+    for members in group_pods(cluster.pods) if groups is None else groups:
+        first = members[0]
+        annotations = first.annotations
+        if not annotations or not _candidates(first):
+            continue
+        shape = (first.namespace, _reference_items(annotations))
+        refs = by_items.get(shape)
         if refs is None:
-            refs = {}
-            if annotations and _candidates(pod):
-                shape = (pod.namespace, _reference_items(annotations))
-                refs = by_items.get(shape)
-                if refs is None:
-                    refs = by_items[shape] = index.references(annotations, pod.namespace)
-            by_map[(pod.namespace, id(annotations))] = refs
+            refs = by_items[shape] = index.references(annotations, first.namespace)
         if not refs:
             continue
-        vpcs = _vpcs(cluster, pod)
-        for name in sorted(refs):
-            bp = plan.bridges[name]
-            if _inside(vpcs, bp.bridge.vpc):
-                continue
-            out.append(
-                ForeignAttachment(
-                    pod=pod.meta.ref,
-                    namespace=pod.namespace,
-                    vpc=_elsewhere(vpcs, bp.bridge.vpc),
-                    bridge=name,
-                    bridge_vpc=bp.bridge.vpc,
-                    nad=f"{bp.nad_namespace}/{bp.nad_name}",
-                    keys=tuple(sorted(refs[name])),
-                    field_prefix=_prefix(pod),
+        vpcs = _vpcs(cluster, first)  # the namespace and the annotations place the pod
+        foreign = [(name, plan.bridges[name]) for name in sorted(refs)]
+        foreign = [(name, bp) for name, bp in foreign if not _inside(vpcs, bp.bridge.vpc)]
+        for pod in members:
+            for name, bp in foreign:
+                out.append(
+                    ForeignAttachment(
+                        pod=pod.meta.ref,
+                        namespace=pod.namespace,
+                        vpc=_elsewhere(vpcs, bp.bridge.vpc),
+                        bridge=name,
+                        bridge_vpc=bp.bridge.vpc,
+                        nad=f"{bp.nad_namespace}/{bp.nad_name}",
+                        keys=tuple(sorted(refs[name])),
+                        field_prefix=_prefix(pod),
+                    )
                 )
-            )
     return out
 
 
-def _open_ports(cluster: Cluster, plan: Plan) -> list[Finding]:
+def _open_ports(cluster: Cluster, plan: Plan, groups: PodGroups) -> list[Finding]:
     """AB305: pods of the bridge's VPC that attach it, after the mutation, without port security."""
     index = BridgeRefs(plan)
     selection = BridgeIndex(cluster, plan)
     out: list[Finding] = []
-    by_map: dict[tuple[str, int], dict[str, list[str]]] = {}  # as in foreign_attachments
     by_values: dict[tuple[str, tuple[str | None, ...]], dict[str, list[str]]] = {}
-    for pod in cluster.pods:
-        refs = by_map.get((pod.namespace, id(pod.annotations)))
+    for members in groups:
+        first = members[0]
+        if not first.annotations or not any(k in first.annotations for k in NAD_REFERENCE_KEYS):
+            continue
+        shape = (first.namespace, tuple(first.annotations.get(k) for k in NAD_REFERENCE_KEYS))
+        refs = by_values.get(shape)
         if refs is None:
-            refs = {}
-            if pod.annotations and any(k in pod.annotations for k in NAD_REFERENCE_KEYS):
-                shape = (pod.namespace, tuple(pod.annotations.get(k) for k in NAD_REFERENCE_KEYS))
-                refs = by_values.get(shape)
-                if refs is None:
-                    refs = by_values[shape] = index.nad_refs(pod.annotations, pod.namespace)
-            by_map[(pod.namespace, id(pod.annotations))] = refs
+            refs = by_values[shape] = index.nad_refs(first.annotations, first.namespace)
         if not refs:
             continue
-        annotations: Mapping[str, str] = pod.annotations
-        selected = selection.bridge_for(pod)
+        # selection, the mutation and placement depend on the namespace, labels and annotations the group shares
+        annotations: Mapping[str, str] = first.annotations
+        selected = selection.bridge_for(first)
         if selected is not None:
             with contextlib.suppress(ValueError):  # AB030/AB201 report an annotation the mutation cannot extend
-                annotations = {**annotations, **pod_mutation(annotations, pod.namespace, selected)}
+                annotations = {**annotations, **pod_mutation(annotations, first.namespace, selected)}
+        vpcs = _vpcs(cluster, first)
         for name in sorted(refs):
             bp = plan.bridges[name]
-            if not _inside(_vpcs(cluster, pod), bp.bridge.vpc) or rules.port_security_on(annotations, bp.provider):
+            if not _inside(vpcs, bp.bridge.vpc) or rules.port_security_on(annotations, bp.provider):
                 continue  # a foreign pod is AB304's
             key = rules.port_security_key(bp.provider)
             have = annotations.get(key)
             state = f"is {have!r}" if have is not None else "is not set"
-            out.append(
-                finding(
-                    "AB305",
-                    pod.meta.ref,
-                    f'{_prefix(pod)}metadata.annotations["{key}"]',
-                    f"attaches NAD {bp.nad_namespace}/{bp.nad_name} of ApiBridge {name}, but {key} {state}: "
-                    f"Kube-OVN leaves the port without port_security, so the pod can send frames with another "
-                    f"pod's MAC or IP (ARP spoofing on the bridge's subnet)",
-                    f'set {key}: "true" (the webhook and apibridge inject add it); the chart\'s admission '
-                    f"policy refuses this pod",
-                )
+            message = (
+                f"attaches NAD {bp.nad_namespace}/{bp.nad_name} of ApiBridge {name}, but {key} {state}: "
+                f"Kube-OVN leaves the port without port_security, so the pod can send frames with another "
+                f"pod's MAC or IP (ARP spoofing on the bridge's subnet)"
             )
+            hint = (
+                f'set {key}: "true" (the webhook and apibridge inject add it); the chart\'s admission '
+                f"policy refuses this pod"
+            )
+            for pod in members:
+                out.append(
+                    finding("AB305", pod.meta.ref, f'{_prefix(pod)}metadata.annotations["{key}"]', message, hint)
+                )
     return out
 
 
@@ -280,9 +277,12 @@ def own_way(plan: Plan, vpc: str | None) -> str:
     return f"remove the attachment and create an ApiBridge for its own VPC {vpc or '(unplaced)'}"
 
 
-def check_tenancy(cluster: Cluster, plan: Plan, foreign: list[ForeignAttachment] | None = None) -> list[Finding]:
+def check_tenancy(
+    cluster: Cluster, plan: Plan, foreign: list[ForeignAttachment] | None = None, groups: PodGroups | None = None
+) -> list[Finding]:
     """AB304 for every foreign attachment (``foreign``: ``foreign_attachments`` when the caller has them),
-    AB305 for every bridge attachment without port security."""
+    AB305 for every bridge attachment without port security (``groups``: ``group_pods``, likewise)."""
+    groups = group_pods(cluster.pods) if groups is None else groups
     out = [
         finding(
             "AB304",
@@ -292,6 +292,6 @@ def check_tenancy(cluster: Cluster, plan: Plan, foreign: list[ForeignAttachment]
             f"only namespaces of VPC {a.bridge_vpc} may use ApiBridge {a.bridge}; {own_way(plan, a.vpc)} "
             f"(the chart's admission policy refuses this pod)",
         )
-        for a in (foreign_attachments(cluster, plan) if foreign is None else foreign)
+        for a in (foreign_attachments(cluster, plan, groups) if foreign is None else foreign)
     ]
-    return out + _open_ports(cluster, plan)
+    return out + _open_ports(cluster, plan, groups)
