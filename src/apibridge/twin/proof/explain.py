@@ -34,10 +34,13 @@ def ofproto_flow(request: trace.TraceRequest, in_port: str) -> str:
     addr = ("ipv6_src", "ipv6_dst") if v6 else ("nw_src", "nw_dst")
     ttl = "nw_ttl=64"
     flags = ",tcp_flags=syn" if request.protocol == "tcp" else ""
+    # OVS names the ports per protocol: tcp_src (alias tp_src) needs nw_proto=6, udp_src nw_proto=17
+    # (OVS 3.1 lib/meta-flow.xml); tp_src on a udp flow is "prerequisites not met for setting tp_src"
+    port = request.protocol
     return (
         f"in_port={in_port},{proto},dl_src={request.eth_src},dl_dst={request.eth_dst},"
         f"{addr[0]}={request.src},{addr[1]}={request.dst},{ttl},"
-        f"tp_src={trace.TRACE_SRC_PORT},tp_dst={request.port}{flags}"
+        f"{port}_src={trace.TRACE_SRC_PORT},{port}_dst={request.port}{flags}"
     )
 
 
