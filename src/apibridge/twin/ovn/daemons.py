@@ -395,6 +395,7 @@ class OvnDaemons:
         Only pids from our pidfiles whose command line names our state directory are signalled.
         """
         t0 = time.monotonic()
+        self._adopt_recorded_layout()
         stopped: list[str] = []
         stale: list[str] = []
         daemons = list(reversed(self._daemons))
@@ -482,6 +483,15 @@ class OvnDaemons:
         if name in PER_CHASSIS:  # the bare name: the first chassis's
             return self._by_name(self._chassis[0].daemon(name))
         raise KeyError(name)
+
+    def _adopt_recorded_layout(self) -> None:
+        """Add the chassis the lab recorded on disk since we were made (another process's ``up``), so that
+        ``stop`` from a new process, or from an object made before ``up``, finds every node's daemons."""
+        recorded = self._read_layout()
+        if any(self._layout.get(node) != i for node, i in recorded.items()):
+            self._layout = {**self._layout, **recorded}
+            self._chassis = self._make_chassis()
+            self._daemons = self._specs()
 
     def _read_layout(self) -> dict[str, int]:
         try:
