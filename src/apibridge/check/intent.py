@@ -268,8 +268,11 @@ def with_policies(
         if want.kind == "api":
             targets = service_endpoints(cluster, rules.KUBERNETES_SERVICE)
         elif want.kind == "dns":
+            # the Service the want was resolved from (RKE2's, kubespray's… : plan.dns.find_dns_service)
+            ref = want.service or find_dns_service(cluster).ref
+            dns_ns, _, dns_name = ref.partition("/")
             targets = tuple(
-                (ip, p.port) for ip, _ in service_endpoints(cluster, rules.KUBE_DNS_SERVICE) for p in want.ports
+                (ip, p.port) for ip, _ in service_endpoints(cluster, (dns_ns, dns_name)) for p in want.ports
             )
         elif want.network.num_addresses == 1:
             targets = tuple((want.network.network_address, p.port) for p in want.ports) or (
