@@ -51,14 +51,17 @@ def test_up_prints_results_on_stdout_and_warnings_on_stderr(capsys: pytest.Captu
     assert lab_report.up_document(report)["northbound"] == {"added": {"switches": 1}, "changed": {}, "removed": {}}
 
 
-def test_up_prints_a_planner_note_as_info_not_as_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
+def test_up_prints_each_plan_problem_by_its_severity(capsys: pytest.CaptureFixture[str]) -> None:
     taken = PlanProblem(
         "AB105", "ApiBridge/web", "spec.destinations.dns", "DNS Service kube-system/kube-dns", severity="info"
     )
-    lab_report.print_up(Ui(), _up(problems=[taken, PlanProblem("AB101", "ApiBridge/x", "f", "no ClusterIP")]))
+    odd = PlanProblem("AB106", "ApiBridge/y", "f", "odd but workable", severity="warning")
+    problems = [taken, odd, PlanProblem("AB101", "ApiBridge/x", "f", "no ClusterIP")]  # severity "error"
+    lab_report.print_up(Ui(), _up(problems=problems))
     assert capsys.readouterr().err.splitlines() == [
         "info: ApiBridge/web: DNS Service kube-system/kube-dns",
-        "warning: ApiBridge/x: no ClusterIP",
+        "warning: ApiBridge/y: odd but workable",
+        "error: ApiBridge/x: no ClusterIP",
     ]
 
 

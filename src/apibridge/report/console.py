@@ -65,6 +65,10 @@ class Ui:
     def info(self, message: str) -> None:
         self.err.print(f"[info]info:[/info] {escape(one_line(message))}")
 
+    def by_severity(self, severity: str, message: str) -> None:
+        """``error:``/``warning:``/``info:`` as the problem's own severity says (unknown: a warning)."""
+        {"error": self.error, "info": self.info}.get(severity, self.warning)(message)
+
     def input_error(self, exc: InputError) -> None:
         """The one line the user gets for unusable input: file (document N): object: field F: message (hint)."""
         self.error(str(exc))

@@ -77,7 +77,7 @@ def print_up(ui: Ui, r: UpReport) -> None:
     for line in r.acl_errors:
         ui.warning(line)
     for p in r.problems:
-        (ui.info if p.severity == "info" else ui.warning)(f"{p.obj}: {p.message}")
+        ui.by_severity(p.severity, f"{p.obj}: {p.message}")
     for note in r.notes:
         ui.info(note)
 
