@@ -61,6 +61,8 @@ NETWORKS_FIELD = f'metadata.annotations["{NETWORKS}"]'
 GW = "100.100.100.1"
 DUAL_API = service("default", "kubernetes", "10.96.0.1", "fd00:10:96::1")
 DNS = service("kube-system", "kube-dns", "10.96.0.10", port=53)
+API = service("default", "kubernetes", "10.96.0.1")
+API_SLICE = endpointslice("default", "kubernetes", "172.18.0.2", port=6443)  # a live cluster always lists it
 RKE2_API = service("default", "kubernetes", "10.43.0.1")
 LIVE_BRIDGE_SUBNET = yaml.safe_dump(
     {
@@ -483,12 +485,20 @@ CASES = [
     ),
     Case(  # the same from a live cluster whose EndpointSlices were listed: none is missing, not unknown
         "AB117",
-        [VPC1, pod(), DNS, DNS_BRIDGE],
-        [VPC1, pod(), DNS, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
+        [VPC1, pod(), DNS, API_SLICE, DNS_BRIDGE],
+        [VPC1, pod(), DNS, API_SLICE, endpointslice("kube-system", "kube-dns", "10.16.0.5"), DNS_BRIDGE],
         "Service/kube-system/kube-dns",
         "spec.selector",
         id="listed",
         listed=frozenset({"EndpointSlice"}),
+    ),
+    Case(  # the API server's EndpointSlice lists no ready endpoint: nothing answers default/kubernetes
+        "AB117",
+        [API, VPC1, pod(), endpointslice("default", "kubernetes", "172.18.0.2", ready=False, port=6443), bridge("b")],
+        [API, VPC1, pod(), endpointslice("default", "kubernetes", "172.18.0.2", port=6443), bridge("b")],
+        "Service/default/kubernetes",
+        "spec.selector",
+        id="api",
     ),
     Case(  # files without the DNS Service's EndpointSlices: unknown, so a warning
         "AB118",

@@ -139,8 +139,9 @@ CODES: dict[str, CodeInfo] = {
     "AB115": CodeInfo("info", "ApiBridge NAD lives outside 'default' (Multus namespaceIsolation would refuse it)"),
     "AB116": CodeInfo("warning", "Selected pod already has an API attachment: the bridge stacks a second one"),
     "AB119": CodeInfo("error", "ApiBridge cidrBlock moves its Subnet while addresses on it are in use"),
-    # on the DNS Service (the bridge is sound): none ready (its EndpointSlices, or the cluster's listed) vs unknown
-    "AB117": CodeInfo("error", "DNS Service an ApiBridge names has no ready endpoint (nothing answers its ClusterIP)"),
+    # on the DNS or API Service (the bridge is sound): none ready (its EndpointSlices, or the cluster's listed) vs
+    # unknown (DNS only: the API's traffic is then judged at the control-plane nodes)
+    "AB117": CodeInfo("error", "DNS or API Service an ApiBridge needs has no ready endpoint (nothing answers it)"),
     "AB118": CodeInfo("warning", "DNS Service an ApiBridge names has no endpoint in the input (unknown, not missing)"),
     # --- routes annotation (kube-ovn-cni handleAdd / configureContainerNic) -----------------------------
     "AB201": CodeInfo("error", "Routes annotation is not a JSON list of route objects (the pod fails to start)"),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
+from apibridge.model.objects import Service
 from apibridge.plan.mutation import BridgeIndex
 from apibridge.plan.types import BridgePlan, Plan
 
@@ -55,31 +56,40 @@ def _example(refs: list[str], total: int | None = None) -> str:
     return ", ".join(refs) + (f" and {more} more" if more > 0 else "")
 
 
-def _dns_unbacked(cluster: Cluster, plan: Plan, wanting: list[str]) -> list[Finding]:
-    """The DNS Service the ``wanting`` bridges name, when it has no backend, so nothing answers its ClusterIP
-    — kube-ovn-controller deletes the VIP of a Service port without ready endpoints ("for performance reason
-    delete lb with no backends", ``endpointReady``: kube-ovn v1.16.2 pkg/controller/endpoint_slice.go
-    ``handleUpdateEndpointSlice``) — or when the input shows none (unknown: a warning). Reported on the
-    Service, not the bridges: the bridge is sound (its verdict stands, its API access goes on), the DNS pods
-    are what is broken."""
-    dns = plan.dns
-    if not wanting or dns is None or dns.service is None or not dns.service.cluster_ips:
-        return []  # no DNS Service at all: AB102
-    meta = dns.service.meta
+def _unbacked(
+    cluster: Cluster, service: Service | None, what: str, wanting: list[str], *, unknown: bool = True
+) -> list[Finding]:
+    """The Service (``what``: "DNS" or "API") the ``wanting`` bridges need, when it has no backend, so
+    nothing answers its ClusterIP — kube-ovn-controller deletes the VIP of a Service port without ready
+    endpoints ("for performance reason delete lb with no backends", ``endpointReady``: kube-ovn v1.16.2
+    pkg/controller/endpoint_slice.go ``handleUpdateEndpointSlice``) — or, if ``unknown``, when the input
+    shows none (a warning). Reported on the Service, not the bridges: the bridge is sound (its verdict
+    stands), the Service's backends are what is broken."""
+    if not wanting or service is None or not service.cluster_ips:
+        return []  # no such Service at all: AB102 (DNS) and the API checks say so
+    meta = service.meta
+    ref = f"{meta.namespace}/{meta.name}"
     backed = cluster.service_backed(meta.namespace or "", meta.name)
-    if backed:
+    if backed or (backed is None and not unknown):
         return []
-    bridges = f"ApiBridge {wanting[0]} names DNS" if len(wanting) == 1 else f"ApiBridges {_example(wanting)} name DNS"
-    ips = ", ".join(map(str, dns.service.cluster_ips))
+    one, many = (f"names {what}", f"name {what}") if what == "DNS" else (f"needs the {what}", f"need the {what}")
+    bridges = f"ApiBridge {wanting[0]} {one}" if len(wanting) == 1 else f"ApiBridges {_example(wanting)} {many}"
+    ips = ", ".join(map(str, service.cluster_ips))
     if backed is False:
+        fix = (
+            f"make the DNS pods ready (kubectl -n {meta.namespace} get pods,endpointslices), or name the "
+            "cluster's real DNS Service (--dns-service namespace/name)"
+            if what == "DNS"
+            else f"check the API servers (kubectl -n {meta.namespace} get endpointslices "
+            f"-l kubernetes.io/service-name={meta.name})"
+        )
         return [
             finding(
                 "AB117",
                 meta.ref,
                 "spec.selector",
-                f"the DNS Service {dns.ref} has no endpoints (none ready): nothing answers {ips}, and {bridges}",
-                f"make the DNS pods ready (kubectl -n {meta.namespace} get pods,endpointslices), or name the "
-                "cluster's real DNS Service (--dns-service namespace/name)",
+                f"the {what} Service {ref} has no endpoints (none ready): nothing answers {ips}, and {bridges}",
+                fix,
             )
         ]
     return [
@@ -87,7 +97,7 @@ def _dns_unbacked(cluster: Cluster, plan: Plan, wanting: list[str]) -> list[Find
             "AB118",
             meta.ref,
             "spec.selector",
-            f"the input has no endpoint of the DNS Service {dns.ref} (no EndpointSlice, no pod its selector "
+            f"the input has no endpoint of the {what} Service {ref} (no EndpointSlice, no pod its selector "
             f"picks), and {bridges}: if the cluster has none either, nothing answers {ips}",
             f"add its EndpointSlices to the input (kubectl -n {meta.namespace} get endpointslices -o yaml), "
             "or check the live cluster (--live)",
@@ -126,7 +136,12 @@ def _moved_under_pods(cluster: Cluster, bp: BridgePlan) -> Finding | None:
 def check_bridges(cluster: Cluster, plan: Plan, stats: BridgeStats) -> list[Finding]:
     out = [from_problem(p) for p in plan.problems]
     bridges = {**cluster.bridges, **{bp.bridge.name: bp.bridge for bp in plan.bridges.values()}}
-    out += _dns_unbacked(cluster, plan, [name for name, b in bridges.items() if b.dns])
+    dns = plan.dns.service if plan.dns is not None else None
+    out += _unbacked(cluster, dns, "DNS", [name for name, b in bridges.items() if b.dns])
+    # the API Service's endpoints are often not in files (its traffic is then judged at the control-plane
+    # nodes, ``netpol.api_endpoints``), so only its listed-but-none-ready endpoints are a finding
+    api = cluster.service(*rules.KUBERNETES_SERVICE)
+    out += _unbacked(cluster, api, "API", [n for n, b in bridges.items() if b.apiserver], unknown=False)
     for name in sorted(bridges):
         b = bridges[name]
         ref = b.meta.ref
