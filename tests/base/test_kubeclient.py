@@ -161,3 +161,32 @@ async def test_the_webhook_reflector_relists_on_410_instead_of_rewatching(api: t
         assert fake.watches[:2] == ["10", "15"]  # never a second watch from the expired version
     finally:
         await source.stop()
+
+
+@pytest.mark.parametrize(
+    "field", ["certificate-authority", "client-certificate", "client-key"], ids=["ca", "cert", "key"]
+)
+async def test_a_missing_file_a_kubeconfig_names_is_named_with_the_kubeconfig_and_field(
+    tmp_path: Path, field: str
+) -> None:
+    """It said '[Errno 2] No such file or directory' and no more: which kubeconfig, which field, which file?"""
+    missing = tmp_path / "gone" / "file.pem"
+    where = "cluster" if field == "certificate-authority" else "user"
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", **(
+                    {field: str(missing)} if where == "cluster" else {})}}],
+                "users": [{"name": "u", "user": {field: str(missing)} if where == "user" else {"token": "t"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )  # fmt: skip
+    with pytest.raises(UnreachableError) as failed:
+        await Client.connect(KubeConfig(str(kubeconfig)))
+    message = str(failed.value)
+    assert str(kubeconfig) in message and field in message and str(missing) in message, message

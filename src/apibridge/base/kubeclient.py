@@ -17,14 +17,17 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import warnings
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import kr8s
 import kr8s.asyncio
+import yaml
 
 from apibridge.base.kinds import Kind
 
@@ -120,6 +123,39 @@ class KubeConfig:
     context: str | None = None
 
 
+# The kubeconfig fields that name a file (k8s.io/client-go tools/clientcmd/api/v1 types.go), resolved
+# against the kubeconfig's directory as client-go does (clientcmd loader.go ResolvePaths).
+_FILE_FIELDS = (
+    ("clusters", "cluster", "certificate-authority"),
+    ("users", "user", "client-certificate"),
+    ("users", "user", "client-key"),
+)
+
+
+def missing_file(config: KubeConfig) -> str | None:
+    """``kubeconfig F: cluster C: certificate-authority: no file P`` when the context's cluster or user names
+    a file that is not there — kr8s says only '[Errno 2] No such file or directory'. None when all are there,
+    or the kubeconfig cannot be read (kr8s then reports that itself)."""
+    path = config.kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or "~/.kube/config"
+    file = Path(path).expanduser()
+    try:
+        doc = yaml.safe_load(file.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    contexts = {c.get("name"): c.get("context") or {} for c in doc.get("contexts") or [] if isinstance(c, dict)}
+    context = contexts.get(config.context or doc.get("current-context"), {})
+    for section, key, field in _FILE_FIELDS:
+        name = context.get(key) if isinstance(context, dict) else None
+        entry = next((e for e in doc.get(section) or [] if isinstance(e, dict) and e.get("name") == name), None)
+        named = (entry or {}).get(key) or {}
+        value = named.get(field) if isinstance(named, dict) else None
+        if isinstance(value, str) and value and not (file.parent / Path(value).expanduser()).is_file():
+            return f"kubeconfig {file}: {key} {name}: {field}: no file {file.parent / Path(value).expanduser()}"
+    return None
+
+
 class Client:
     """Async JSON calls against one API server; build with :meth:`connect`."""
 
@@ -131,6 +167,8 @@ class Client:
         """Credentials as ``config`` says (a plain string is a kubeconfig path)."""
         if not isinstance(config, KubeConfig):
             config = KubeConfig(kubeconfig=config)
+        if (missing := missing_file(config)) is not None:
+            raise UnreachableError(f"cannot connect to the Kubernetes API: {missing}")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # kr8s warns about server versions it was not tested with
