@@ -218,6 +218,24 @@ def test_a_bug_in_the_decision_is_answered_not_crashed(bundle: BundlePaths) -> N
         running.close()
 
 
+def test_a_bug_outside_the_decision_is_a_400_not_a_5xx(bundle: BundlePaths) -> None:
+    running = RunningServer(StaticSource(make_cluster()), ReloadingContext(bundle.cert, bundle.key))
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    try:
+        running.server.metrics.record = broken  # type: ignore[method-assign]
+        running.server.metrics.collect = broken  # type: ignore[method-assign]
+        c = Client(running.port, bundle.ca_cert)
+        assert c.request("POST", "/mutate-pods", json.dumps(review(pod(labels=INGRESS))).encode())[0] == 400
+        assert c.request("GET", "/metrics")[0] == 400
+        assert c.request("GET", "/healthz")[0] == 200
+        c.close()
+    finally:
+        running.close()
+
+
 # ---- certificate rotation ------------------------------------------------------------------------------
 def _served_cert(port: int, ca_file: Path) -> x509.Certificate:
     ctx = ssl.create_default_context(cafile=str(ca_file))
