@@ -63,6 +63,10 @@ class Snapshot:
     _changes: BoundedLRU[tuple[str | None, ...], dict[str, str]] = field(
         default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
     )
+    # admission.mutate's whole answer per (namespace, labels, annotations): what a review's pod is read for
+    decisions: BoundedLRU[tuple[object, ...], object] = field(
+        default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
+    )
 
     @classmethod
     def build(
