@@ -8,76 +8,12 @@ from typing import Any
 import orjson
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from apibridge.admission.mutate import admit
 from apibridge.admission.review import decode
 from apibridge.admission.snapshot import Snapshot
-from apibridge.kubeovn import rules
 
-from .support import INGRESS, pod, review
-
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20,
-)
-# every member decode keeps, and some it skips, at any depth: a value of another shape anywhere
-_paths = st.lists(
-    st.sampled_from(
-        [
-            "apiVersion",
-            "kind",
-            "request",
-            "uid",
-            "group",
-            "operation",
-            "namespace",
-            "subResource",
-            "dryRun",
-            "object",
-            "metadata",
-            "name",
-            "generateName",
-            "labels",
-            "annotations",
-            "spec",
-            "containers",
-            rules.NETWORKS_ANNOTATION,
-            rules.INJECT_ANNOTATION,
-        ]
-    ),
-    min_size=1,
-    max_size=4,
-)
-
-
-def _poke(payload: Any, path: list[str], value: Any) -> Any:
-    node: Any = payload
-    for key in path[:-1]:
-        if not isinstance(node, dict):
-            return payload
-        node = node.setdefault(key, {})
-    if isinstance(node, dict):
-        node[path[-1]] = value
-    return payload
-
-
-def _drop(payload: Any, path: list[str]) -> Any:
-    node: Any = payload
-    for key in path[:-1]:
-        node = node.get(key) if isinstance(node, dict) else None
-    if isinstance(node, dict):
-        node.pop(path[-1], None)
-    return payload
-
-
-def _without(paths: list[list[str]]) -> bytes:
-    """A review of a selected pod with members removed (absent is not null: ``dryRun`` absent is false)."""
-    payload = review(pod(labels=INGRESS, annotations={}))
-    for path in paths:
-        _drop(payload, path)
-    return json.dumps(payload).encode()
+from .support import INGRESS, REVIEW_BODIES, pod, review
 
 
 def _same_decision(snapshot: Snapshot, body: bytes) -> None:
@@ -121,23 +57,7 @@ def _reduced(full: dict[str, Any]) -> Any:
 
 
 @settings(max_examples=400, deadline=None)
-@given(
-    body=st.one_of(
-        _json.map(lambda v: json.dumps(v).encode()),
-        st.builds(
-            lambda p, v, ann: json.dumps(_poke(review(pod(labels=INGRESS, annotations=ann)), p, v)).encode(),
-            _paths,
-            _json,
-            st.dictionaries(
-                st.sampled_from([rules.NETWORKS_ANNOTATION, rules.INJECT_ANNOTATION, "x/y"]),
-                st.text(max_size=30),
-                max_size=3,
-            ),
-        ),
-        st.lists(_paths, min_size=1, max_size=3).map(_without),
-        st.binary(max_size=64),
-    )
-)
+@given(body=REVIEW_BODIES)
 def test_decode_decides_as_a_full_decode(snapshot: Snapshot, body: bytes) -> None:
     _same_decision(snapshot, body)
 
