@@ -16,10 +16,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from hypothesis import strategies as st
+
 from apibridge.admission.guard import Limits
 from apibridge.admission.server import MUTATE_PATH, ServerConfig, WebhookServer
 from apibridge.admission.snapshot import SnapshotSource
 from apibridge.admission.tls import ReloadingContext
+from apibridge.kubeovn import rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import load_documents, parse_text
 
@@ -199,3 +202,87 @@ class Client:
 
     def close(self) -> None:
         self.conn.close()
+
+
+# ---- fuzzing reviews: any JSON value, poked at (or removed from) the members the webhook reads --------------
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=20,
+)
+REVIEW_PATHS = st.lists(
+    st.sampled_from(
+        [
+            "apiVersion",
+            "kind",
+            "request",
+            "uid",
+            "group",
+            "operation",
+            "namespace",
+            "subResource",
+            "dryRun",
+            "object",
+            "metadata",
+            "name",
+            "generateName",
+            "labels",
+            "annotations",
+            "spec",
+            "containers",
+            rules.NETWORKS_ANNOTATION,
+            rules.INJECT_ANNOTATION,
+        ]
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+def poke(payload: Any, path: list[str], value: Any) -> Any:
+    """``payload`` with ``value`` at ``path`` (missing members made on the way; a non-object stops it)."""
+    node: Any = payload
+    for key in path[:-1]:
+        if not isinstance(node, dict):
+            return payload
+        node = node.setdefault(key, {})
+    if isinstance(node, dict):
+        node[path[-1]] = value
+    return payload
+
+
+def drop(payload: Any, path: list[str]) -> Any:
+    """``payload`` without the member at ``path`` (if it is there)."""
+    node: Any = payload
+    for key in path[:-1]:
+        node = node.get(key) if isinstance(node, dict) else None
+    if isinstance(node, dict):
+        node.pop(path[-1], None)
+    return payload
+
+
+def _without(paths: list[list[str]]) -> bytes:
+    """A review of a selected pod with members removed (absent is not null: ``dryRun`` absent is false)."""
+    payload = review(pod(labels=INGRESS, annotations={}))
+    for path in paths:
+        drop(payload, path)
+    return json.dumps(payload).encode()
+
+
+# review bodies a fuzzer sends: any JSON, reviews with any value at a member the webhook reads, reviews
+# missing such members, and bytes that are not JSON
+REVIEW_BODIES = st.one_of(
+    JSON_VALUES.map(lambda v: json.dumps(v).encode()),
+    st.builds(
+        lambda p, v, ann: json.dumps(poke(review(pod(labels=INGRESS, annotations=ann)), p, v)).encode(),
+        REVIEW_PATHS,
+        JSON_VALUES,
+        st.dictionaries(
+            st.sampled_from([rules.NETWORKS_ANNOTATION, rules.INJECT_ANNOTATION, "x/y"]),
+            st.text(max_size=30),
+            max_size=3,
+        ),
+    ),
+    st.lists(REVIEW_PATHS, min_size=1, max_size=3).map(_without),
+    st.binary(max_size=64),
+)

@@ -335,3 +335,30 @@ def test_pod_of_reads_labels_and_annotations_like_parse_podlike(labels: Any, ann
             dict(reference.labels),
             dict(reference.annotations),
         )
+
+
+_NAMESPACES = st.sampled_from(["ingress-nginx", "tenant-b", "tenant-b-sandbox", "default", "kube-system"])
+_LABELS = st.dictionaries(
+    st.sampled_from(["app.kubernetes.io/name", "app", "tier"]),
+    st.sampled_from(["ingress-nginx", "web", ""]),
+    max_size=2,
+)
+_ANNOTATIONS = st.none() | st.dictionaries(
+    st.sampled_from([NETWORKS, rules.INJECT_ANNOTATION, f"{TENANT_A}.kubernetes.io/logical_switch", "x/y"]),
+    st.sampled_from(["", "false", "kube-system/apibridge-tenant-a", "other/nad", "[", "apibridge-tenant-a"]),
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(shapes=st.lists(st.tuples(_NAMESPACES, _LABELS, _ANNOTATIONS, st.booleans()), min_size=1, max_size=12))
+def test_remembered_decisions_are_the_ones_a_fresh_snapshot_makes(
+    snapshot: Snapshot, shapes: list[tuple[str, dict[str, str], dict[str, str] | None, bool]]
+) -> None:
+    """``Snapshot.decisions`` answers pods of a seen shape from memory: never another answer than deciding anew."""
+    fresh = Snapshot.build(snapshot.cluster)
+    for namespace, labels, notes, in_metadata in shapes:
+        body = review(pod(namespace if in_metadata else None, labels=labels, annotations=notes), namespace=namespace)
+        remembered = admit(snapshot, body)  # the session's snapshot has seen many pods
+        fresh.decisions.clear()
+        assert remembered == admit(fresh, body)

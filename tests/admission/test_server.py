@@ -8,19 +8,26 @@ import socket
 import ssl
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from cryptography import x509
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from apibridge.admission.snapshot import Snapshot, StaticSource
 from apibridge.admission.tls import ReloadingContext
 from apibridge.base.certs import BundlePaths, CertificateAuthority, write_bundle
 from apibridge.kubeovn import rules
 
-from .support import INGRESS, Client, RunningServer, make_cluster, patch_of, pod, review
+from .support import (
+    INGRESS,
+    REVIEW_BODIES,
+    Client,
+    RunningServer,
+    make_cluster,
+    patch_of,
+    pod,
+    review,
+)
 
 
 def test_mutates_a_selected_pod_over_tls(client: Client) -> None:
@@ -126,65 +133,8 @@ def test_oversized_body_is_413(client: Client) -> None:
     assert status == 413
 
 
-_json = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=20,
-)
-_paths = st.lists(
-    st.sampled_from(
-        [
-            "request",
-            "object",
-            "metadata",
-            "annotations",
-            "labels",
-            "uid",
-            "kind",
-            "namespace",
-            "operation",
-            "dryRun",
-            "name",
-            "generateName",
-            "spec",
-            "containers",
-            rules.NETWORKS_ANNOTATION,
-            "apiVersion",
-        ]
-    ),
-    min_size=1,
-    max_size=4,
-)
-
-
-def _poke(payload: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
-    node: Any = payload
-    for key in path[:-1]:
-        if not isinstance(node, dict):
-            return payload
-        node = node.setdefault(key, {})
-    if isinstance(node, dict):
-        node[path[-1]] = value
-    return payload
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    body=st.one_of(
-        _json.map(lambda v: json.dumps(v).encode()),
-        st.builds(
-            lambda p, v, ann: json.dumps(_poke(review(pod(labels=INGRESS, annotations=ann)), p, v)).encode(),
-            _paths,
-            _json,
-            st.dictionaries(
-                st.sampled_from([rules.NETWORKS_ANNOTATION, rules.INJECT_ANNOTATION, "x/y"]),
-                st.text(max_size=30),
-                max_size=3,
-            ),
-        ),
-        st.binary(max_size=64),
-    )
-)
+@given(body=REVIEW_BODIES)
 def test_fuzzed_reviews_never_get_a_5xx(client: Client, body: bytes) -> None:
     status, answer = client.request("POST", "/mutate-pods", body)
     assert status < 500
@@ -212,6 +162,24 @@ def test_a_bug_in_the_decision_is_answered_not_crashed(bundle: BundlePaths) -> N
             "allowed": True,
             "warnings": ["apibridge: internal error; pod admitted unchanged"],
         }
+        assert c.request("GET", "/healthz")[0] == 200
+        c.close()
+    finally:
+        running.close()
+
+
+def test_a_bug_outside_the_decision_is_a_400_not_a_5xx(bundle: BundlePaths) -> None:
+    running = RunningServer(StaticSource(make_cluster()), ReloadingContext(bundle.cert, bundle.key))
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    try:
+        running.server.metrics.record = broken  # type: ignore[method-assign]
+        running.server.metrics.collect = broken  # type: ignore[method-assign]
+        c = Client(running.port, bundle.ca_cert)
+        assert c.request("POST", "/mutate-pods", json.dumps(review(pod(labels=INGRESS))).encode())[0] == 400
+        assert c.request("GET", "/metrics")[0] == 400
         assert c.request("GET", "/healthz")[0] == 200
         c.close()
     finally:

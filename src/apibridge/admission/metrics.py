@@ -7,15 +7,21 @@ names, so the series count is bounded and ``/metrics`` reveals nothing about ten
 ``pods_injected_total`` counts patches that added an attachment, excluding ``dryRun`` reviews
 (a dry run creates no pod); ``reviews_total`` counts every review answered, dry or not, because it
 measures the webhook's work rather than the cluster's state.
+
+The per-review figures are plain integers, exported by a collector at scrape time: prometheus-client's
+``Counter.inc`` and ``Histogram.observe`` take a lock and walk the buckets on every call, a cost the
+review path paid for thread safety it does not need (reviews and scrapes run on the one event loop).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client import CollectorRegistry, ProcessCollector
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from apibridge.admission.mutate import RESULTS, Result
 from apibridge.admission.snapshot import Snapshot
@@ -50,7 +56,13 @@ class _StateCollector(Collector):
         yield CounterMetricFamily(f"{NAMESPACE}_tls_reloads", "serving certificate reloads", value=self._tls_reloads())
 
 
-class WebhookMetrics:
+class WebhookMetrics(Collector):
+    """Review counts and latencies as plain numbers, read by the registry at scrape time.
+
+    ``record`` is the one call on the review path: no lock, one bisect. Not thread-safe by design: the
+    server records and scrapes on its single event loop.
+    """
+
     def __init__(
         self,
         snapshot: Callable[[], Snapshot | None],
@@ -58,19 +70,40 @@ class WebhookMetrics:
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.registry = registry or CollectorRegistry()
-        reviews = Counter(
-            f"{NAMESPACE}_reviews", "admission reviews answered, by result", ["result"], registry=self.registry
-        )
-        # Children bound once: .labels() on the hot path costs a lock and a dict lookup per call.
-        self.reviews: dict[Result, Counter] = {r: reviews.labels(result=r) for r in RESULTS}
-        self.latency = Histogram(
-            f"{NAMESPACE}_review_duration_seconds",
-            "time to answer one review",
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
-        )
-        self.injected = Counter(
-            f"{NAMESPACE}_pods_injected", "pods given the API attachment (dry runs excluded)", registry=self.registry
-        )
+        self.reviews: dict[Result, int] = dict.fromkeys(RESULTS, 0)
+        self.injected = 0
+        self._buckets = [0] * (len(LATENCY_BUCKETS) + 1)  # the last one: above every bound (+Inf)
+        self._latency_sum = 0.0
+        self.registry.register(self)
         self.registry.register(_StateCollector(snapshot, tls_reloads))
         ProcessCollector(registry=self.registry)  # CPU, memory, open files of the webhook process
+
+    def record(self, result: Result, injected: bool, seconds: float | None) -> None:
+        """One review answered with ``result``; ``seconds`` to answer it (``None``: refused unread, not timed)."""
+        self.reviews[result] += 1
+        if injected:
+            self.injected += 1
+        if seconds is not None:
+            self._buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+            self._latency_sum += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        reviews = CounterMetricFamily(
+            f"{NAMESPACE}_reviews", "admission reviews answered, by result", labels=["result"]
+        )
+        for result, count in self.reviews.items():
+            reviews.add_metric([result], count)
+        yield reviews
+        yield CounterMetricFamily(
+            f"{NAMESPACE}_pods_injected", "pods given the API attachment (dry runs excluded)", value=self.injected
+        )
+        cumulative, buckets = 0, []
+        for bound, count in zip((*map(floatToGoString, LATENCY_BUCKETS), "+Inf"), self._buckets, strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        yield HistogramMetricFamily(
+            f"{NAMESPACE}_review_duration_seconds",
+            "time to answer one review",
+            buckets=buckets,
+            sum_value=self._latency_sum,
+        )

@@ -5,7 +5,9 @@ send back (or ``None`` when the body is not a review at all — the server answe
 label for metrics. It produces exactly what ``apibridge inject`` writes for the same pod: the bridge
 is the one ``plan.mutation.bridge_for`` chooses and the changes are ``plan.mutation.pod_mutation``'s,
 looked up through the snapshot's per-namespace index and memo (the tests hold both equal to the
-planner's functions, and the applied patch equal to ``apply_to_body``).
+planner's functions, and the applied patch equal to ``apply_to_body``). Pods of one workload arrive
+alike, so the whole answer but the uid is remembered per (namespace, labels, annotations) in the
+snapshot's bounded ``decisions`` (tests hold a remembered answer equal to a fresh one).
 
 Rules:
 * Never deny. The webhook only adds an attachment; an answer it cannot compute is ``allowed`` with a
@@ -22,7 +24,7 @@ Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, cast
 
 from apibridge.admission.lru import BoundedLRU
 from apibridge.admission.patch import annotation_patch
@@ -159,16 +161,49 @@ def admit(snapshot: Snapshot | None, payload: Any) -> ReviewAnswer:
     except InputError as exc:
         where = f" ({exc.location.field})" if exc.location.field else ""
         return _allowed(req, "invalid", f"pod not checked for an API attachment: {exc.message}{where}")
-    if mutation.opted_out(pod.annotations):
-        return _allowed(req, "opted_out")
     if snapshot is None:
+        if mutation.opted_out(pod.annotations):
+            return _allowed(req, "opted_out")
         return _allowed(req, "not_ready", "the cluster view is not loaded yet; the pod is admitted unchanged")
+    current = req.obj["metadata"].get("annotations") if req.obj is not None else None
+    has_annotations = isinstance(current, dict)
+    # Everything from here on reads only the namespace, labels and annotations (and whether the pod has an
+    # annotations map at all): pods of one workload share the decision, looked up by those.
+    key = (pod.namespace, tuple(pod.labels.items()), tuple(pod.annotations.items()) if has_annotations else None)
+    found = cast(PodDecision | None, snapshot.decisions.get(key))
+    if found is None:
+        found = _decide_pod(snapshot, pod, has_annotations)
+        size = sum(map(len, pod.labels)) + sum(map(len, pod.labels.values())) + len(found.patch or "")
+        size += sum(map(len, pod.annotations)) + sum(map(len, pod.annotations.values())) + len(pod.namespace)
+        snapshot.decisions.put(key, found, size)
+    return ReviewAnswer(
+        response(req.uid, patch=found.patch, warnings=[found.warning] if found.warning else None),
+        found.result,
+        req.dry_run,
+    )
+
+
+class PodDecision(NamedTuple):
+    """The answer for a pod, apart from the review's uid: a result, the encoded patch, a warning."""
+
+    result: Result
+    patch: str | None = None
+    warning: str | None = None
+
+
+def _decided(result: Result, warning: str | None = None) -> PodDecision:
+    return PodDecision(result, None, _warning(warning) if warning else None)
+
+
+def _decide_pod(snapshot: Snapshot, pod: PodLike, has_annotations: bool) -> PodDecision:
+    """What ``admit`` answers for ``pod`` (already read and checked) from ``snapshot``."""
+    if mutation.opted_out(pod.annotations):
+        return _decided("opted_out")
     bridge_plan = snapshot.bridge_for(pod)
     if bridge_plan is None:
-        return _allowed(req, "not_selected")
+        return _decided("not_selected")
     if not snapshot.is_valid(bridge_plan):
-        return _allowed(
-            req,
+        return _decided(
             "refused",
             "the API attachment that selects this pod has plan errors (its ApiBridge status says which); "
             "the pod is admitted without it",
@@ -176,32 +211,26 @@ def admit(snapshot: Snapshot | None, payload: Any) -> ReviewAnswer:
     try:
         changes = snapshot.changes(bridge_plan, pod)
     except networks.NetworksError as exc:
-        return _allowed(
-            req,
+        return _decided(
             "invalid",
             f"annotation {rules.NETWORKS_ANNOTATION} is not valid ({exc}); "
             "the pod is admitted without its API attachment",
         )
     except routes.RoutesError as exc:
         key = rules.provider_key(bridge_plan.provider, rules.ROUTES)
-        return _allowed(
-            req, "invalid", f"annotation {key} is not valid ({exc}); the pod is admitted without its API attachment"
+        return _decided(
+            "invalid", f"annotation {key} is not valid ({exc}); the pod is admitted without its API attachment"
         )
     if not changes:
-        return _allowed(req, "unchanged")
+        return _decided("unchanged")
     if not snapshot.is_realised(bridge_plan):
-        return _allowed(
-            req,
+        return _decided(
             "not_ready",
             "the API attachment for this pod is not created yet; the pod is admitted "
             "without it and needs a restart once it is ready",
         )
-    assert req.obj is not None  # pod_of checked it
-    current = req.obj["metadata"].get("annotations")
-    present = tuple(key in current for key in changes) if isinstance(current, dict) else None
-    return ReviewAnswer(
-        response(req.uid, patch=_encoded_patch(tuple(changes.items()), present)), "mutated", req.dry_run
-    )
+    present = tuple(key in pod.annotations for key in changes) if has_annotations else None
+    return PodDecision("mutated", _encoded_patch(tuple(changes.items()), present))
 
 
 _PATCHES: BoundedLRU[tuple[tuple[tuple[str, str], ...], tuple[bool, ...] | None], str] = BoundedLRU(

@@ -8,16 +8,16 @@ Two listeners, because they face different clients:
   and the kubelet, restricted by NetworkPolicy to a monitoring namespace. Without it, ``/metrics``
   moves to the webhook port.
 
-The review handler reads the body (within ``Limits.body_timeout``), decodes it with orjson, asks the pure
-``mutate.admit`` and writes the answer; nothing on that path logs, allocates per-request loggers or
-calls the API server. Connections are bounded before a handler runs (``guard``): a TLS handshake
+The review handler reads the body (within ``Limits.body_timeout``), decodes the members it reads
+(``review.decode``), asks the pure ``mutate.admit`` and writes the answer; nothing on that path logs,
+takes a lock or calls the API server. Connections are bounded before a handler runs (``guard``): a TLS handshake
 timeout, a header timeout, an idle timeout and a connection cap. A body over ``Limits.max_body`` (the
 API server never sends one: it refuses objects over 3 MiB) is answered 413 without being read; the API
 server then applies ``failurePolicy`` (``Ignore``: the pod is created unchanged and the controller's
 drift report lists it). A body that arrives slower than ``body_timeout`` is answered 408.
 A body that is not JSON or names no review uid gets 400 (there is nobody to
 answer); anything else gets 200 with a well-formed review. A bug that escapes anyway is caught by the
-top-level middleware and turned into an allowed answer or a 400 — the API server then applies
+handler's last line of defence and turned into an allowed answer or a 400 — the API server then applies
 ``failurePolicy`` — and logged at most once per minute.
 """
 
@@ -27,7 +27,6 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +37,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from apibridge.admission.guard import GuardedSite, Limits
 from apibridge.admission.metrics import WebhookMetrics
 from apibridge.admission.mutate import ReviewAnswer, admit
-from apibridge.admission.review import response
+from apibridge.admission.review import decode, response
 from apibridge.admission.snapshot import SnapshotSource, cancel_all
 from apibridge.admission.tls import ReloadingContext
 
@@ -47,7 +46,6 @@ log = logging.getLogger(__name__)
 MUTATE_PATH = "/mutate-pods"
 _JSON = "application/json"
 HEAVY_BODY = 256 * 1024  # bodies above this are decoded one at a time (see _mutate)
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 @dataclass(frozen=True)
@@ -111,7 +109,7 @@ class WebhookServer:
 
     # ---- apps ----------------------------------------------------------------------------------------
     def webhook_app(self) -> web.Application:
-        app = web.Application(client_max_size=self.config.limits.max_body, middlewares=[self._guard])
+        app = web.Application(client_max_size=self.config.limits.max_body)
         app.router.add_post(MUTATE_PATH, self._mutate)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -120,7 +118,7 @@ class WebhookServer:
         return app
 
     def metrics_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard])
+        app = web.Application()
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/readyz", self._readyz)
@@ -128,39 +126,47 @@ class WebhookServer:
 
     # ---- handlers ------------------------------------------------------------------------------------
     async def _mutate(self, request: web.Request) -> web.Response:
-        start = time.perf_counter()
-        limits = self.config.limits
-        if request.content_length is not None and request.content_length > limits.max_body:
-            return self._refuse(413, f"the body is over {limits.max_body} bytes (the API server sends at most 3 MiB)")
-        try:
-            async with asyncio.timeout(limits.body_timeout):
-                body = await request.read()
-        except TimeoutError:
-            return self._refuse(408, f"the body did not arrive within {limits.body_timeout:g} s")
-        except web.HTTPRequestEntityTooLarge:
-            return self._refuse(413, f"the body is over {limits.max_body} bytes (the API server sends at most 3 MiB)")
-        if len(body) > HEAVY_BODY:
-            # One heavy review at a time: decoding megabytes blocks the loop (a thread would not help: the
-            # GIL), so they take turns, and ordinary reviews run between two of them instead of after all.
-            async with self._heavy:
-                await asyncio.sleep(0)
+        try:  # the last line of defence is here, not in a middleware: that would cost every review two coroutines
+            start = time.perf_counter()
+            limits = self.config.limits
+            if request.content_length is not None and request.content_length > limits.max_body:
+                return self._refuse(
+                    413, f"the body is over {limits.max_body} bytes (the API server sends at most 3 MiB)"
+                )
+            try:
+                if request.content.is_eof():  # the whole body came with the head (the usual case): nothing to wait for
+                    body = await request.read()
+                else:
+                    async with asyncio.timeout(limits.body_timeout):
+                        body = await request.read()
+            except TimeoutError:
+                return self._refuse(408, f"the body did not arrive within {limits.body_timeout:g} s")
+            except web.HTTPRequestEntityTooLarge:
+                return self._refuse(
+                    413, f"the body is over {limits.max_body} bytes (the API server sends at most 3 MiB)"
+                )
+            if len(body) > HEAVY_BODY:
+                # One heavy review at a time: decoding megabytes blocks the loop (a thread would not help: the
+                # GIL), so they take turns, and ordinary reviews run between two of them instead of after all.
+                async with self._heavy:
+                    await asyncio.sleep(0)
+                    outcome = self._decide(body)
+            else:
                 outcome = self._decide(body)
-        else:
-            outcome = self._decide(body)
-        metrics = self.metrics
-        metrics.reviews[outcome.result].inc()
-        if outcome.injected and not outcome.dry_run:
-            metrics.injected.inc()
-        if outcome.review is None:
-            resp = web.Response(status=400, text=outcome.error + "\n")
-        else:
-            resp = web.Response(body=orjson.dumps(outcome.review), content_type=_JSON)
-        metrics.latency.observe(time.perf_counter() - start)
-        return resp
+            if outcome.review is None:
+                resp = web.Response(status=400, text=outcome.error + "\n")
+            else:
+                resp = web.Response(body=orjson.dumps(outcome.review), content_type=_JSON)
+            self.metrics.record(outcome.result, outcome.injected and not outcome.dry_run, time.perf_counter() - start)
+            return resp
+        except web.HTTPException:
+            raise
+        except Exception:
+            return self._bug(request)
 
     def _decide(self, body: bytes) -> ReviewAnswer:
         try:
-            payload: Any = orjson.loads(body)
+            payload: Any = decode(body)
         except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
             outcome = ReviewAnswer(None, "rejected", error="the body is not a JSON AdmissionReview")
         else:
@@ -181,7 +187,7 @@ class WebhookServer:
 
     def _refuse(self, status: int, text: str) -> web.Response:
         """An answer without reading (the rest of) the body: the connection is closed after it."""
-        self.metrics.reviews["rejected"].inc()
+        self.metrics.record("rejected", False, None)
         resp = web.Response(status=status, text=text + "\n")
         resp.force_close()
         return resp
@@ -197,23 +203,20 @@ class WebhookServer:
         return web.Response(text="ok\n")
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        resp = web.Response(body=generate_latest(self.metrics.registry))
+        try:
+            body = generate_latest(self.metrics.registry)
+        except Exception:
+            return self._bug(request)
+        resp = web.Response(body=body)
         resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
         return resp
 
-    @web.middleware
-    async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Last line of defence: HTTP errors pass (404, 405, 413 …), anything else becomes a 400."""
-        try:
-            return await handler(request)
-        except web.HTTPException:
-            raise
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            if self._log_bug():
-                log.exception("unexpected error serving %s %s", request.method, request.path)
-            return web.Response(status=400, text="unusable request\n")
+    def _bug(self, request: web.Request) -> web.Response:
+        """Last line of defence, in each handler that can fail (no middleware: it would cost every review two
+        more coroutine layers): a bug becomes a 400, logged at most once per minute, never a 5xx."""
+        if self._log_bug():
+            log.exception("unexpected error serving %s %s", request.method, request.path)
+        return web.Response(status=400, text="unusable request\n")
 
     # ---- lifecycle -----------------------------------------------------------------------------------
     async def start(self) -> None:

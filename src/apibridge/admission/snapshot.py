@@ -37,6 +37,11 @@ from apibridge.plan.types import BridgePlan, Plan
 MEMO_ENTRIES = 4096
 MEMO_BYTES = 4 * 1024 * 1024
 MEMO_ENTRY_BYTES = 16 * 1024
+# The whole-answer memo (``decisions``) keeps the pod's labels and annotations as its key: smaller bounds, so a
+# flood of distinct heavy pods (bench/hostile.py: 20,000 namespaces, ~10 KB each) costs it at most ~1 MiB of
+# estimate; a workload's pod shape is typically well under 4 KiB.
+DECISION_BYTES = 1024 * 1024
+DECISION_ENTRY_BYTES = 4 * 1024
 
 
 @dataclass
@@ -62,6 +67,10 @@ class Snapshot:
     )
     _changes: BoundedLRU[tuple[str | None, ...], dict[str, str]] = field(
         default_factory=lambda: BoundedLRU(MEMO_ENTRIES, MEMO_BYTES, MEMO_ENTRY_BYTES), repr=False
+    )
+    # admission.mutate's whole answer per (namespace, labels, annotations): what a review's pod is read for
+    decisions: BoundedLRU[tuple[object, ...], object] = field(
+        default_factory=lambda: BoundedLRU(MEMO_ENTRIES, DECISION_BYTES, DECISION_ENTRY_BYTES), repr=False
     )
 
     @classmethod
