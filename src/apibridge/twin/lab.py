@@ -226,6 +226,7 @@ class Lab:
         # ports plugged by this up, per chassis bridge, until ovn-controller installed them
         self._plugged_hosts: list[tuple[ns.Bridge, list[str]]] = []
         self.last: Desired | None = None  # what the last ``up`` built (the node agent reports pods from it)
+        self._host_path_loaded: dict[str, str] = {}  # node namespace -> the nft rulesets this instance loaded in it
 
     # --- plumbing --------------------------------------------------------------------------------
     @property
@@ -518,10 +519,19 @@ class Lab:
                 report.notes.append("nft not installed: the nodes do not masquerade natOutgoing subnets")
             return
         ruleset = hostpath.kube_proxy_ruleset(topo, version) + hostpath.masquerade_ruleset(topo)
+        kept = set(report.kept)
         for node in topo.nodes:
-            rec = record.pods.get(f"node/{node.name}")
-            if rec is not None:
-                run(["ip", "netns", "exec", rec.netns, "nft", "-f", "-"], input=ruleset, step="kube-proxy DNAT")
+            ref = f"node/{node.name}"
+            rec = record.pods.get(ref)
+            if rec is None:
+                continue
+            # a kept namespace still holds the tables this instance loaded (each ruleset replaces its table whole):
+            # no process in each of the node agent's passes (23 ms p50, 43 ms max at load 10.6; on every pod's
+            # path) when nothing changed
+            if ref in kept and self._host_path_loaded.get(rec.netns) == ruleset:
+                continue
+            run(["ip", "netns", "exec", rec.netns, "nft", "-f", "-"], input=ruleset, step="kube-proxy DNAT")
+            self._host_path_loaded[rec.netns] = ruleset
 
     def _outside(self, topo: Topology, record: LabRecord, report: UpReport) -> None:
         """The namespace beyond the nodes holding API endpoints that are no node's address, with the API

@@ -44,7 +44,7 @@ from pathlib import Path
 from apibridge.kubeovn import routes, rules
 from apibridge.kubeovn.routes import Route
 from apibridge.twin.pods import rtnl
-from apibridge.twin.pods.nsock import NETNS_DIR, tx_checksum_off
+from apibridge.twin.pods.nsock import NETNS_DIR, interfaces, tx_checksum_off
 from apibridge.twin.proc import CommandError, run, wait_gone
 
 log = logging.getLogger(__name__)
@@ -377,7 +377,8 @@ class Namespaces:
         if not items:
             return []
         bridge = bridge or self.bridge
-        existing = set(self.host_ports(bridge))
+        # every name in the switch namespace, without an ``ip`` process: a host end is a veth by its name
+        existing = set(interfaces(bridge.netns)) if netns_exists(bridge.netns) else set()
         hosts: list[str] = []
         sw_lines: list[str] = []
         per_ns: dict[str, list[KernelNic]] = {}
