@@ -234,8 +234,16 @@ async def test_webhook_down_failure_policy_decides(stack: Stack) -> None:
         {"webhooks": [{**_hook(await _mwc(stack)), "failurePolicy": "Fail"}]},
     )
     assert status == 200
-    status, body = await stack.env.create(pod("ingress-nginx", name="refused", labels=INGRESS))
-    assert status == 500 and "failed calling webhook" in body["message"]
+    # The API server reads webhook configurations through an informer: a create right after the
+    # PATCH may still see "Ignore" (seen at load 8: the pod was created). Each try is a new pod.
+    tries = iter(range(1000))
+
+    async def refused() -> bool:
+        status, body = await stack.env.create(pod("ingress-nginx", name=f"refused-{next(tries)}", labels=INGRESS))
+        assert status == 500, status
+        return "failed calling webhook" in body["message"]
+
+    await eventually(refused, timeout=20, interval=0.2, what="failurePolicy: Fail to refuse a pod")
 
 
 async def _mwc(stack: Stack) -> dict[str, Any]:
