@@ -87,3 +87,10 @@ def test_silent_https_probes_are_not_queued_behind_the_servers_gate(monkeypatch:
     probes = [probe.Probe(f"ns{i}", "10.96.0.1", 443, "https") for i in range(16)]
     out = asyncio.run(probe.run_async(probes, parallel_silent=64))
     assert inside["most"] == 16 and all(o.cause == "timeout" for o in out)
+
+
+def test_a_busy_machine_gets_a_bounded_verify_that_says_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    # sentinels always answered, never quickly enough: each probe goes at most 1 + RESENDS times
+    out, waves = _run(monkeypatch, 100, [WAIT * probe.WAIT_GROWTH * 0.9], first=64)
+    assert sum(n for n, _ in waves) <= 100 * (1 + probe.RESENDS)
+    assert len(out) == 100 and all(probe.UNPROVEN in o.detail for o in out.values())

@@ -94,6 +94,7 @@ SENTINELS = 8  # handshakes known to be answered, sent with each wave: its silen
 PROOF_SHARE = 1 / 3  # ... answered within this share of the silent wait
 WAIT_GROWTH = 3  # the silent wait grows up to this many times while sentinels are slow
 PROOF_TRIES = 3  # waves of WAVE_MIN whose sentinels all failed before silence is taken unproven
+RESENDS = 2  # a silent probe whose wave was not proven is sent again at most this many times
 RETRIES = 2  # extra attempts for a timed-out probe marked ``retry``
 RETRY_PARALLEL = 64  # probes in flight during a retry pass
 ANSWER_PATIENCE = 2  # probes that should be answered wait this many timeouts
@@ -333,6 +334,27 @@ async def _handshake(probe: Probe, wait: float) -> float | None:
     return seconds
 
 
+@dataclass
+class _Wave:
+    batch: list[int]  # indices of the silent probes
+    silent: list[asyncio.Future[ProbeResult]]
+    sentinels: list[asyncio.Future[float | None]]
+
+
+def _launch(probes: Sequence[Probe], batch: list[int], guards: list[Probe], attempt: Attempt, wait: float) -> _Wave:
+    """Start a wave; its SYNs leave in this order: sentinel k after (k + 1) / len(guards) of the silent probes."""
+    silent: list[asyncio.Future[ProbeResult]] = []
+    sentinels: list[asyncio.Future[float | None]] = []
+    start = 0
+    for k, guard in enumerate(guards):
+        cut = len(batch) * (k + 1) // len(guards)
+        silent += [asyncio.ensure_future(attempt(probes[i], wait)) for i in batch[start:cut]]
+        sentinels.append(asyncio.ensure_future(_handshake(guard, wait)))
+        start = cut
+    silent += [asyncio.ensure_future(attempt(probes[i], wait)) for i in batch[start:]]
+    return _Wave(batch, silent, sentinels)
+
+
 async def _silent_waves(
     probes: Sequence[Probe],
     todo: Sequence[int],
@@ -344,36 +366,45 @@ async def _silent_waves(
 ) -> None:
     """Probes ``todo`` (expected unanswered) in waves, each sent with :data:`SENTINELS` handshakes known to be
     answered, spread through it (the last one after every silent probe). A wave's timeouts count only if every
-    sentinel was answered within :data:`PROOF_SHARE` of the wave's wait: the datapath then forwarded what was
-    sent with them with room to spare, so a leak among them would have answered too. Otherwise they are sent
+    sentinel sent with it — and with the next wave, which starts as soon as they are back, while it still
+    waits — was answered within :data:`PROOF_SHARE` of the wait: the datapath then forwarded what was sent
+    with them with room to spare, so a leak among them would have answered too. Otherwise they are sent
     again, first, in a wave half the size; a proven wave doubles the next one, from ``first`` up to
     :data:`WAVE_MAX`. Each wave waits long enough for what the last one's sentinels took (at least ``wait``,
     at most :data:`WAIT_GROWTH` times it): on a busy machine every path is slow, however few probes are in
-    flight, and smaller waves alone would never be proven. An answer (connected,
-    refused, unreachable) counts at once. Without sentinels, or once :data:`PROOF_TRIES` waves failed in a row
-    at the smallest size and longest wait, silence counts unproven, and its detail says so. ``counted`` gets
-    each final outcome."""
+    flight, and smaller waves alone would never be proven. An answer (connected, refused, unreachable)
+    counts at once. Without sentinels, after :data:`RESENDS` sends again, or once :data:`PROOF_TRIES` waves
+    failed in a row at the smallest size and longest wait, silence counts unproven, and its detail says so
+    (a machine too busy to prove it gets a bounded verify that says why, not an endless one). ``counted``
+    gets each final outcome."""
     queue = list(todo)
     size, now_wait = max(WAVE_MIN, min(WAVE_MAX, first)), wait
     turn = failed = 0
     proving = bool(sentinels)
+    held: _Wave | None = None  # proven by its own sentinels, waiting for the next wave's
+    sends: dict[int, int] = {}
+
+    async def settle(w: _Wave, proven: bool) -> list[int]:
+        """Count ``w``'s outcomes (its timeouts only if ``proven``, or unproven once proving is over);
+        returns the silent probes to send again."""
+        again = []
+        for i, r in zip(w.batch, await asyncio.gather(*w.silent), strict=True):
+            sends[i] = sends.get(i, 0) + 1
+            if r.cause != "timeout" or proven:
+                counted(i, r)
+            elif not proving or sends[i] > RESENDS:
+                counted(i, dataclasses.replace(r, detail=r.detail + UNPROVEN))
+            else:
+                again.append(i)
+        return again
+
     while queue:
         batch, queue = queue[:size], queue[size:]
         guards = [sentinels[(turn + k) % len(sentinels)] for k in range(SENTINELS)] if proving else []
         turn += len(guards)
-        # in the order the SYNs leave: sentinel k after (k + 1) / SENTINELS of the wave
-        jobs: list[Awaitable[ProbeResult | float | None]] = []
-        start = 0
-        for k, guard in enumerate(guards):
-            cut = len(batch) * (k + 1) // len(guards)
-            jobs += [attempt(probes[i], now_wait) for i in batch[start:cut]]
-            jobs.append(_handshake(guard, now_wait))
-            start = cut
-        jobs += [attempt(probes[i], now_wait) for i in batch[start:]]
-        results = await asyncio.gather(*jobs)
-        mine = [r for r in results if isinstance(r, ProbeResult)]
-        times = [r for r in results if not isinstance(r, ProbeResult)]
-        slowest = max((t if t is not None else float("inf") for t in times), default=0.0)
+        wave = _launch(probes, batch, guards, attempt, now_wait)
+        times = await asyncio.gather(*wave.sentinels)
+        slowest = max((t if t is not None else float("inf") for t in times), default=float("inf"))
         proven = bool(guards) and slowest <= now_wait * PROOF_SHARE
         longest = wait * WAIT_GROWTH
         if proving and not proven:
@@ -382,21 +413,16 @@ async def _silent_waves(
         # the next wave waits long enough for what the sentinels just took (never less than ``wait``)
         room = slowest / PROOF_SHARE * 1.2 if slowest < now_wait else now_wait * 2
         now_wait = min(longest, max(wait, room))
-        if proven or not proving:
-            for i, r in zip(batch, mine, strict=True):
-                counted(i, r if proven or r.cause != "timeout" else dataclasses.replace(r, detail=r.detail + UNPROVEN))
-            if proven:
-                size, failed = min(WAVE_MAX, size * 2), 0
-            continue
-        size = max(WAVE_MIN, size // 2)
-        # not proven: keep the answers, send the silences again first
-        again = []
-        for i, r in zip(batch, mine, strict=True):
-            if r.cause == "timeout":
-                again.append(i)
-            else:
-                counted(i, r)
-        queue = again + queue
+        if held is not None:  # its wait overlapped this wave's: this wave's sentinels vouch for the rest of it
+            queue = await settle(held, proven) + queue
+            held = None
+        if proven:
+            size, failed, held = min(WAVE_MAX, size * 2), 0, wave
+        else:
+            queue = await settle(wave, False) + queue
+            size = max(WAVE_MIN, size // 2)
+    if held is not None:  # the last wave: nothing was sent after its sentinels
+        await settle(held, True)
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
