@@ -94,3 +94,10 @@ def test_a_busy_machine_gets_a_bounded_verify_that_says_why(monkeypatch: pytest.
     out, waves = _run(monkeypatch, 100, [WAIT * probe.WAIT_GROWTH * 0.9], first=64)
     assert sum(n for n, _ in waves) <= 100 * (1 + probe.RESENDS)
     assert len(out) == 100 and all(probe.UNPROVEN in o.detail for o in out.values())
+
+
+def test_a_wave_too_large_for_the_datapath_does_not_use_up_its_probes_resends(monkeypatch: pytest.MonkeyPatch) -> None:
+    # waves of 1,024, 512 and 256 fail (their own flood), then the datapath keeps up: every silence proven
+    out, waves = _run(monkeypatch, 1024, [None, None, None, 0.01], first=1024)
+    assert [n for n, _ in waves][:4] == [1024, 512, 256, 128]
+    assert len(out) == 1024 and not any(probe.UNPROVEN in o.detail for o in out.values())

@@ -94,7 +94,7 @@ SENTINELS = 8  # handshakes known to be answered, sent with each wave: its silen
 PROOF_SHARE = 1 / 3  # ... answered within this share of the silent wait
 WAIT_GROWTH = 3  # the silent wait grows up to this many times while sentinels are slow
 PROOF_TRIES = 3  # waves of WAVE_MIN whose sentinels all failed before silence is taken unproven
-RESENDS = 2  # a silent probe whose wave was not proven is sent again at most this many times
+RESENDS = 2  # a silent probe is sent again at most this many times after small waves that were not proven
 RETRIES = 2  # extra attempts for a timed-out probe marked ``retry``
 RETRY_PARALLEL = 64  # probes in flight during a retry pass
 ANSWER_PATIENCE = 2  # probes that should be answered wait this many timeouts
@@ -373,10 +373,10 @@ async def _silent_waves(
     :data:`WAVE_MAX`. Each wave waits long enough for what the last one's sentinels took (at least ``wait``,
     at most :data:`WAIT_GROWTH` times it): on a busy machine every path is slow, however few probes are in
     flight, and smaller waves alone would never be proven. An answer (connected, refused, unreachable)
-    counts at once. Without sentinels, after :data:`RESENDS` sends again, or once :data:`PROOF_TRIES` waves
-    failed in a row at the smallest size and longest wait, silence counts unproven, and its detail says so
-    (a machine too busy to prove it gets a bounded verify that says why, not an endless one). ``counted``
-    gets each final outcome."""
+    counts at once. Without sentinels, after :data:`RESENDS` sends again in small waves, or once
+    :data:`PROOF_TRIES` waves failed in a row at the smallest size and longest wait, silence counts unproven,
+    and its detail says so (a machine too busy to prove it gets a bounded verify that says why, not an
+    endless one). ``counted`` gets each final outcome."""
     queue = list(todo)
     size, now_wait = max(WAVE_MIN, min(WAVE_MAX, first)), wait
     turn = failed = 0
@@ -389,10 +389,11 @@ async def _silent_waves(
         returns the silent probes to send again."""
         again = []
         for i, r in zip(w.batch, await asyncio.gather(*w.silent), strict=True):
-            sends[i] = sends.get(i, 0) + 1
+            if len(w.batch) <= DEFAULT_PARALLEL_SILENT:  # a larger wave may have failed of its own flood
+                sends[i] = sends.get(i, 0) + 1
             if r.cause != "timeout" or proven:
                 counted(i, r)
-            elif not proving or sends[i] > RESENDS:
+            elif not proving or sends.get(i, 0) > RESENDS:
                 counted(i, dataclasses.replace(r, detail=r.detail + UNPROVEN))
             else:
                 again.append(i)
