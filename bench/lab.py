@@ -540,11 +540,12 @@ def scale(sizes: list[int], verifies: int, base: Path, tag: str) -> dict[str, An
 
 def concurrency(n: int, settings: list[tuple[int, int]], base: Path, tag: str) -> dict[str, Any]:
     """What the userspace datapath (and the prober) sustain: one ``n``-pod lab, its class-verify probes
-    run at each (answered, unanswered) concurrency. Among the unanswered ones go *canaries*: copies of the
-    answered probes run as if they were expected blocked (one timeout, no retry) — each stands for a leak,
-    and a canary reported blocked is a leak the verify would have missed. Per setting: the seconds, the
-    answered probes that timed out on their first try, the canaries missed, and the false results after
-    retries."""
+    run at each (answered in flight, first wave of unanswered) setting. Among the unanswered ones go
+    *canaries*: copies of the answered probes run as if they were expected blocked (the silent wait, no
+    retry) — each stands for a leak, and a canary reported blocked is a leak the verify would have missed
+    (``canaries_missed``; ``canaries_error``: connected, then TLS or HTTP failed — a leak the verify reports,
+    as an error). Per setting: the seconds, the answered probes that timed out on their first try, the
+    canaries missed, and the false results after retries."""
     manifests = base / f"conc-{n}.yaml"
     manifests.write_text(yaml.safe_dump_all(synthetic.manifests(n)))
     lab = Lab(locate(f"b{tag}c{n}", base))
@@ -573,7 +574,8 @@ def concurrency(n: int, settings: list[tuple[int, int]], base: Path, tag: str) -
             outcomes = probe.run(every, ca_file=lab.place.ca_file, parallel=answered, parallel_silent=quiet)
             seconds = time.monotonic() - t0
             first_try = sum(1 for pr, o in zip(every, outcomes, strict=True) if pr.expect_answer and o.attempts > 1)
-            missed = sum(1 for c, o in zip(is_canary, outcomes, strict=True) if c and o.verdict != "reach")
+            missed = sum(1 for c, o in zip(is_canary, outcomes, strict=True) if c and o.verdict == "blocked")
+            errors = sum(1 for c, o in zip(is_canary, outcomes, strict=True) if c and o.verdict == "error")
             wrong = 0
             for k, (pr, o) in enumerate(zip(every, outcomes, strict=True)):
                 e = real.get(id(pr))
@@ -584,9 +586,11 @@ def concurrency(n: int, settings: list[tuple[int, int]], base: Path, tag: str) -
                 "seconds": round(seconds, 2),
                 "answered_timeouts_first_try": first_try,
                 "canaries_missed": missed,
+                "canaries_error": errors,
+                "canaries": len(canaries),
                 "false_results": wrong,
             }
-            say(f"  answered {answered}, unanswered {quiet}: {out[key]}; {len(every)} probes")
+            say(f"  answered {answered}, first unanswered wave {quiet}: {out[key]}; {len(every)} probes")
     finally:
         lab.close()
         lab.down()
@@ -664,7 +668,7 @@ def main() -> int:
     parser.add_argument(
         "--concurrency",
         default="",
-        help="answered/unanswered probe concurrencies to measure on the last --sizes lab (e.g. 128/512,128/1024)",
+        help="answered probes in flight / first wave of unanswered ones, last --sizes lab (e.g. 128/64,128/1024)",
     )
     parser.add_argument(
         "--engines", type=int, default=0, metavar="PODS", help="pod start with each engine, PODS pods (issue 12)"

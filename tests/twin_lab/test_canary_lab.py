@@ -10,11 +10,14 @@ expected to be blocked, probed with their patience — then passes for blocked.
 Here the answers come from the construction (:mod:`apibridge.twin.proof.synthetic`): blocked
 probes between tenants, and *canaries* — same-tenant paths, reachable by construction — probed as
 if they were expected blocked and spread among them, as a leak would be. Every canary must reach,
-every blocked probe must stay blocked.
+every blocked probe must stay blocked. The prober starts with the largest wave of silent probes it
+allows: its sentinels (the same-tenant paths, probed first as expected answered) must bring it down
+to what the datapath forwards in time.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -64,8 +67,10 @@ def test_a_reachable_path_among_many_blocked_probes_is_reported_reachable(tmp_pa
         for i, c in enumerate(canaries):
             every += [*blocked[i * step : (i + 1) * step], c]
         every += blocked[len(canaries) * step :]
-        per_subnet = max(sum(1 for q in pods if q.namespace == p.namespace) for p in pods) + 1  # + the router port
-        outcomes = probe.run(every, ca_file=lab.place.ca_file, parallel_silent=probe.silent_parallel(per_subnet))
+        answered = [dataclasses.replace(c, expect_answer=True) for c in canaries]
+        outcomes = probe.run([*answered, *every], ca_file=lab.place.ca_file, parallel_silent=probe.WAVE_MAX)
+        assert all(o.verdict == "reach" for o in outcomes[: len(answered)]), outcomes[: len(answered)]
+        outcomes = outcomes[len(answered) :]
         missed = [(p, o.detail) for p, o in zip(every, outcomes, strict=True) if p in canaries and o.verdict != "reach"]
         assert not missed, f"{len(missed)} of {len(canaries)} reachable paths reported blocked: {missed[:3]}"
         leaked = [p for p, o in zip(every, outcomes, strict=True) if p not in canaries and o.verdict != "blocked"]

@@ -16,11 +16,11 @@ A busy machine must not turn a reachable path into "blocked": a probe that shoul
 (``expect_answer``) waits :data:`ANSWER_PATIENCE` timeouts (an answer normally takes milliseconds),
 and if it still timed out (or stalled after connecting) it is tried again — after the first pass,
 with fewer probes in flight and twice the wait, at most :data:`RETRIES` times — before its timeout
-counts. A probe that should go unanswered waits one timeout: silence always costs all of it.
+counts. A probe that should go unanswered waits its whole wait: silence always costs all of it.
 
 All probes of a run share one asyncio loop; each socket is created inside its source namespace
-(:mod:`apibridge.twin.pods.nsock`), so a thousand probes cost no processes. Two semaphores bound
-what is in flight, from measurements on this 2-core machine (``bench/lab.py --scale`` prints them):
+(:mod:`apibridge.twin.pods.nsock`), so a thousand probes cost no processes. What is in flight is
+bounded, from measurements on this 2-core machine (``bench/lab.py --scale`` prints them):
 probes that should be answered do the work — handshakes through the userspace datapath's single
 main thread, TLS, the listener hub — and at a 300-pod lab with 2,048 probes in flight 344 of
 them timed out, 37 at 512, none at 128 (:data:`DEFAULT_PARALLEL`). The answered probes go first,
@@ -29,24 +29,32 @@ together, 0 with the answered ones first).
 
 A probe that should go unanswered is *not* cheap: in a Kube-OVN custom VPC the router's only route
 for another VPC's addresses is the subnet's src-ip route whose next hop is the router's own gateway
-address (research/kubeovn.md §custom VPCs), so every blocked SYN is an ``arp`` packet-in to
-ovn-controller and an ARP broadcast to every port of the source's subnet — at 1,000 pods a pod that
-sent 11 packets had received 1,963 ARP requests, and one chassis counted 365,605 ``dpif_execute``
-(the ``datapath_drop_userspace_action_error`` counter is those packet-ins: the packet is consumed by
-the controller action). A flood of them delays everything the datapath forwards by seconds, and a
-*leak* — a reachable path among the probes expected blocked, waiting as they do — then passes for
-blocked. ``bench/lab.py --concurrency`` measures it with *canaries* (reachable probes run as if
-expected blocked, spread among the blocked ones) on a 1,000-pod lab with two chassis, load 8–12:
-205 canaries among 2,434 blocked probes, missed (reported blocked) with 1,024 unanswered in flight:
-51–202; 512: 105; 256: 81; 128: 49; 96: 36; 64: 0, 1 and 25 in three runs (41–57 s). Re-probing every
-silent timeout at 256 with twice the wait still missed 86. The cost is the number in flight times the
-broadcast's reach, so :func:`silent_parallel` keeps that product at :data:`SILENT_BUDGET` (64 at 100
-ports a subnet, 206 at 30, 640 at 10; a caller that knows nothing uses :data:`DEFAULT_PARALLEL_SILENT`),
-and a silent probe waits :data:`SILENT_PATIENCE` timeouts (past the kernel's SYN retransmission at 1 s,
-so a leak whose first SYN was lost still answers). Known limit: this bounds the flood, it does not prove silence —
-on a machine much busier than the one measured a leak can still be delayed past its wait; the cure
-is to make a blocked SYN cheap (e.g. an OVN CoPP meter on the routers' ``arp`` action), which is
-the topology's to decide.
+address (kube-ovn v1.16.2 ``pkg/controller/subnet.go`` ``addCustomVPCStaticRouteForSubnet``), so every
+blocked SYN is an ``arp`` packet-in to ovn-controller and an ARP broadcast to every port of the
+source's subnet; OVN sends one per packet (ovn v23.03.1 ``controller/pinctrl.c`` ``pinctrl_handle_arp``,
+the same in v24.03), and only a CoPP meter would bound it, which Kube-OVN does not set. Where the time
+goes (1,000 pods, two chassis, ``coverage/show`` and ``perf``): not in ovn-controller (0.6 s of CPU per
+chassis for 2,400 packet-ins) but in ovs-vswitchd (15 s), and there mostly not in the broadcast itself:
+each wake-up of its main thread polls every port (755 per chassis), and OVS 3.1's ``netdev-linux``
+allocates 32 packet buffers per port per poll even when nothing came (``lib/netdev-linux.c``
+``netdev_linux_batch_rxq_recv_sock``): ``util_xalloc`` counts ~32,000 per packet-out, malloc is a
+quarter of the profile, ~6 ms of CPU per wake-up. Blocked SYNs that trickle in (a fixed number in
+flight) each cost such wake-ups; sent together they share them (a quarter of the CPU for the same
+probes). On a shared machine ovs-vswitchd gets its share of the cores, no more, and a flood it cannot
+keep up with delays every path it forwards: a *leak* — a reachable path among the probes expected
+blocked — then passes for blocked. ``bench/lab.py --concurrency`` measures it with *canaries*
+(reachable probes run as if expected blocked, spread among the blocked ones): with a fixed number in
+flight, 2 of 205 were missed at 64 and 92 at 256 (1,000 pods, load 7-10).
+
+So silence is proven, not assumed: the silent probes go in *waves*, each sent with :data:`SENTINELS`
+handshakes known to be answered (probes of this run that were), spread through it, and a wave's
+timeouts count only if every sentinel was answered within :data:`PROOF_SHARE` of the wait — the
+kernel's own SYN to SYN-ACK time (``TCP_INFO``), not the prober's clock. A wave that is not proven is
+sent again, smaller, with a wait fitted to what its sentinels took; a proven one doubles the next
+(:func:`_silent_waves`). The wait starts at :data:`SILENT_PATIENCE` timeouts, under the kernel's 1 s
+SYN retransmission, so a silent probe costs one broadcast, not two. A verify is then as fast as the
+machine lets ovs-vswitchd be, and its silences hold; without a path known to answer there is nothing
+to prove them with, and their detail says so (:data:`UNPROVEN`).
 
 The timeout counts from the SYN: the socket connects before anything is awaited, and when the wait
 ends the verdict is the kernel's socket state, not the loop's — an answer the loop read late is an
@@ -64,8 +72,9 @@ import os
 import resource
 import socket
 import ssl
+import struct
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -78,13 +87,20 @@ Cause = Literal["connected", "refused", "echoed", "timeout", "stalled", "unreach
 _RETRIED: frozenset[str] = frozenset({"timeout", "stalled"})  # what a busy machine can cause
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_PARALLEL = 128  # probes expected to be answered, in flight at once
-DEFAULT_PARALLEL_SILENT = 64  # probes expected to go unanswered: what the datapath sustains (see above)
-SILENT_BUDGET = 6400  # unanswered probes in flight x ports of the largest subnet (64 x 100, measured)
+DEFAULT_PARALLEL_SILENT = 64  # the first wave of probes expected to go unanswered (see above)
+SILENT_BUDGET = 6400  # first wave x ports of the largest subnet (64 x 100: sustained at load 8-12)
+WAVE_MIN, WAVE_MAX = 16, 1024  # bounds of a wave of silent probes
+SENTINELS = 8  # handshakes known to be answered, sent with each wave: its silence counts if they are quick
+PROOF_SHARE = 1 / 3  # ... answered within this share of the silent wait
+WAIT_GROWTH = 3  # the silent wait grows up to this many times while sentinels are slow
+PROOF_TRIES = 3  # waves of WAVE_MIN whose sentinels all failed before silence is taken unproven
+RESENDS = 2  # a silent probe is sent again at most this many times after small waves that were not proven
 RETRIES = 2  # extra attempts for a timed-out probe marked ``retry``
 RETRY_PARALLEL = 64  # probes in flight during a retry pass
 ANSWER_PATIENCE = 2  # probes that should be answered wait this many timeouts
-SILENT_PATIENCE = 1.25  # probes that should go unanswered wait this many timeouts (past the SYN retransmit)
+SILENT_PATIENCE = 0.9  # probes that should go unanswered wait this many timeouts: under the 1 s SYN retransmit
 HTTPS_PER_SERVER = 4
+UNPROVEN = "; silence not proven: reachable probes sent with it were slow or unanswered too"
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EACCES, errno.EPERM}
 
 
@@ -196,12 +212,24 @@ async def _tcp(probe: Probe, timeout: float) -> ProbeResult:
     return ProbeResult("reach", f"connected{who}", time.monotonic() - t0)
 
 
-async def _https(probe: Probe, timeout: float, ctx: ssl.SSLContext) -> ProbeResult:
+async def _https(
+    probe: Probe, timeout: float, ctx: ssl.SSLContext, gate: asyncio.Semaphore | None = None
+) -> ProbeResult:
+    """``gate``, if given, is taken after the handshake, for TLS and HTTP: the server's work, not the SYN's."""
     t0 = time.monotonic()
     sock, early = await _connect(probe, socket.SOCK_STREAM, timeout)
     if sock is None:
         assert early is not None
         return early
+    if gate is None:
+        return await _https_session(probe, sock, timeout, ctx, t0)
+    async with gate:
+        return await _https_session(probe, sock, timeout, ctx, t0)
+
+
+async def _https_session(
+    probe: Probe, sock: socket.socket, timeout: float, ctx: ssl.SSLContext, t0: float
+) -> ProbeResult:
     writer: asyncio.StreamWriter | None = None
     try:
         reader, stream = await asyncio.wait_for(
@@ -280,9 +308,122 @@ async def _udp(probe: Probe, timeout: float) -> ProbeResult:
 
 
 def silent_parallel(fanout: int) -> int:
-    """Unanswered probes to have in flight when a blocked SYN can be broadcast to ``fanout`` ports (the
+    """The first wave of unanswered probes when a blocked SYN can be broadcast to ``fanout`` ports (the
     largest subnet's): the flood's cost is their product, measured sustainable at 64 x 100 ports."""
-    return max(16, min(1024, SILENT_BUDGET // max(1, fanout)))
+    return max(WAVE_MIN, min(WAVE_MAX, SILENT_BUDGET // max(1, fanout)))
+
+
+Attempt = Callable[[Probe, float], Awaitable[ProbeResult]]
+
+
+async def _handshake(probe: Probe, wait: float) -> float | None:
+    """Seconds a TCP handshake to ``probe`` took through the datapath (None: no answer within ``wait``): a
+    sentinel's measure. The kernel's own sample (``TCP_INFO``: the SYN to SYN-ACK time) when the SYN went
+    once; the prober's clock otherwise, which also counts its own lateness."""
+    t0 = time.monotonic()
+    sock, _ = await _connect(probe, socket.SOCK_STREAM, wait)
+    if sock is None:
+        return None
+    seconds = time.monotonic() - t0
+    with contextlib.suppress(OSError, struct.error):
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+        rtt_us, total_retrans = struct.unpack_from("=I", info, 68)[0], struct.unpack_from("=I", info, 100)[0]
+        if total_retrans == 0 and rtt_us > 0:
+            seconds = rtt_us / 1e6
+    sock.close()
+    return seconds
+
+
+@dataclass
+class _Wave:
+    batch: list[int]  # indices of the silent probes
+    silent: list[asyncio.Future[ProbeResult]]
+    sentinels: list[asyncio.Future[float | None]]
+
+
+def _launch(probes: Sequence[Probe], batch: list[int], guards: list[Probe], attempt: Attempt, wait: float) -> _Wave:
+    """Start a wave; its SYNs leave in this order: sentinel k after (k + 1) / len(guards) of the silent probes."""
+    silent: list[asyncio.Future[ProbeResult]] = []
+    sentinels: list[asyncio.Future[float | None]] = []
+    start = 0
+    for k, guard in enumerate(guards):
+        cut = len(batch) * (k + 1) // len(guards)
+        silent += [asyncio.ensure_future(attempt(probes[i], wait)) for i in batch[start:cut]]
+        sentinels.append(asyncio.ensure_future(_handshake(guard, wait)))
+        start = cut
+    silent += [asyncio.ensure_future(attempt(probes[i], wait)) for i in batch[start:]]
+    return _Wave(batch, silent, sentinels)
+
+
+async def _silent_waves(
+    probes: Sequence[Probe],
+    todo: Sequence[int],
+    sentinels: Sequence[Probe],
+    attempt: Attempt,
+    wait: float,
+    first: int,
+    counted: Callable[[int, ProbeResult], None],
+) -> None:
+    """Probes ``todo`` (expected unanswered) in waves, each sent with :data:`SENTINELS` handshakes known to be
+    answered, spread through it (the last one after every silent probe). A wave's timeouts count only if every
+    sentinel sent with it — and with the next wave, which starts as soon as they are back, while it still
+    waits — was answered within :data:`PROOF_SHARE` of the wait: the datapath then forwarded what was sent
+    with them with room to spare, so a leak among them would have answered too. Otherwise they are sent
+    again, first, in a wave half the size; a proven wave doubles the next one, from ``first`` up to
+    :data:`WAVE_MAX`. Each wave waits long enough for what the last one's sentinels took (at least ``wait``,
+    at most :data:`WAIT_GROWTH` times it): on a busy machine every path is slow, however few probes are in
+    flight, and smaller waves alone would never be proven. An answer (connected, refused, unreachable)
+    counts at once. Without sentinels, after :data:`RESENDS` sends again in small waves, or once
+    :data:`PROOF_TRIES` waves failed in a row at the smallest size and longest wait, silence counts unproven,
+    and its detail says so (a machine too busy to prove it gets a bounded verify that says why, not an
+    endless one). ``counted`` gets each final outcome."""
+    queue = list(todo)
+    size, now_wait = max(WAVE_MIN, min(WAVE_MAX, first)), wait
+    turn = failed = 0
+    proving = bool(sentinels)
+    held: _Wave | None = None  # proven by its own sentinels, waiting for the next wave's
+    sends: dict[int, int] = {}
+
+    async def settle(w: _Wave, proven: bool) -> list[int]:
+        """Count ``w``'s outcomes (its timeouts only if ``proven``, or unproven once proving is over);
+        returns the silent probes to send again."""
+        again = []
+        for i, r in zip(w.batch, await asyncio.gather(*w.silent), strict=True):
+            if len(w.batch) <= DEFAULT_PARALLEL_SILENT:  # a larger wave may have failed of its own flood
+                sends[i] = sends.get(i, 0) + 1
+            if r.cause != "timeout" or proven:
+                counted(i, r)
+            elif not proving or sends.get(i, 0) > RESENDS:
+                counted(i, dataclasses.replace(r, detail=r.detail + UNPROVEN))
+            else:
+                again.append(i)
+        return again
+
+    while queue:
+        batch, queue = queue[:size], queue[size:]
+        guards = [sentinels[(turn + k) % len(sentinels)] for k in range(SENTINELS)] if proving else []
+        turn += len(guards)
+        wave = _launch(probes, batch, guards, attempt, now_wait)
+        times = await asyncio.gather(*wave.sentinels)
+        slowest = max((t if t is not None else float("inf") for t in times), default=float("inf"))
+        proven = bool(guards) and slowest <= now_wait * PROOF_SHARE
+        longest = wait * WAIT_GROWTH
+        if proving and not proven:
+            failed = failed + 1 if size == WAVE_MIN and now_wait >= longest else 0
+            proving = failed < PROOF_TRIES
+        # the next wave waits long enough for what the sentinels just took (never less than ``wait``)
+        room = slowest / PROOF_SHARE * 1.2 if slowest < now_wait else now_wait * 2
+        now_wait = min(longest, max(wait, room))
+        if held is not None:  # its wait overlapped this wave's: this wave's sentinels vouch for the rest of it
+            queue = await settle(held, proven) + queue
+            held = None
+        if proven:
+            size, failed, held = min(WAVE_MAX, size * 2), 0, wave
+        else:
+            queue = await settle(wave, False) + queue
+            size = max(WAVE_MIN, size // 2)
+    if held is not None:  # the last wave: nothing was sent after its sentinels
+        await settle(held, True)
 
 
 def tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -316,6 +457,8 @@ async def run_async(
     async def attempt(probe: Probe, seconds: float) -> ProbeResult:
         if probe.protocol == "https":
             server = per_server.setdefault((probe.target, probe.port), asyncio.Semaphore(HTTPS_PER_SERVER))
+            if not probe.expect_answer:  # its SYN is not held back (the listen backlog takes bursts): a
+                return await _https(probe, seconds, ctx, gate=server)  # queued silent probe waits in vain
             async with server:
                 return await _https(probe, seconds, ctx)
         if probe.protocol == "udp":
@@ -346,18 +489,21 @@ async def run_async(
     # busy for seconds, and an answer read late is an answer that "timed out"
     again = await answered_round([i for i in range(len(probes)) if probes[i].expect_answer], 0)
 
-    # 2. the silent ones, each waiting a little past the kernel's SYN retransmission (a leak whose first SYN
-    # was lost still answers), at most ``parallel_silent`` in flight: a blocked SYN costs the datapath far
-    # more than an answered one (the module's docstring), and too many of them delay every path past its wait
-    silent_gate = asyncio.Semaphore(max(1, parallel_silent))
+    # 2. the silent ones, in waves with sentinels (the module's docstring): a blocked SYN costs the datapath
+    # far more than an answered one, and too many of them delay every path past its wait
+    silent = [i for i in range(len(probes)) if not probes[i].expect_answer]
+    sentinels = [
+        probes[i]
+        for i, p in enumerate(probes)
+        if p.expect_answer and p.protocol == "tcp" and outcomes[i].verdict == "reach"
+    ]
 
-    async def silent(i: int) -> None:
-        async with silent_gate:
-            outcomes[i] = await attempt(probes[i], timeout * SILENT_PATIENCE)
+    def counted(i: int, out: ProbeResult) -> None:
+        outcomes[i] = out
         if done is not None:
-            done(i, outcomes[i])
+            done(i, out)
 
-    await asyncio.gather(*(silent(i) for i in range(len(probes)) if not probes[i].expect_answer))
+    await _silent_waves(probes, silent, sentinels, attempt, timeout * SILENT_PATIENCE, parallel_silent, counted)
 
     # 3. answered probes that timed out, tried again (bounded) once the flood is over
     for round_ in range(1, RETRIES + 1):
@@ -380,7 +526,7 @@ def run(
     ones in flight); outcomes in the same order."""
     if not probes:
         return []
-    _raise_fd_limit(4 * (parallel + parallel_silent) + 256)
+    _raise_fd_limit(4 * (parallel + max(parallel_silent, WAVE_MAX) + SENTINELS) + 256)
     return asyncio.run(
         run_async(
             probes, ca_file=ca_file, timeout=timeout, parallel=parallel, parallel_silent=parallel_silent, done=done
