@@ -117,6 +117,27 @@ def test_connections_over_the_cap_are_closed_at_once(tight: RunningServer, bundl
     client.close()
 
 
+def test_half_headers_that_never_close_free_their_slots_at_the_header_timeout(
+    tight: RunningServer, bundle: BundlePaths
+) -> None:
+    """A new-user trial held every slot of the cap with 300 TLS connections that sent half a header and
+    never read or closed: the header timeout started a TLS shutdown that waited asyncio's ~30 s for the
+    peer's close_notify, and new reviews were refused for 35.8 s."""
+    held = [_tls(tight.port, bundle.ca_cert) for _ in range(FAST.max_connections)]
+    try:
+        for sock in held:
+            sock.sendall(b"POST /mutate-pods HTTP/1.1\r\nHost: x\r\n")  # never finished, never read
+        time.sleep(3 * FAST.header_timeout)
+        client = Client(tight.port, bundle.ca_cert)
+        try:
+            assert client.request("GET", "/healthz")[0] == 200
+        finally:
+            client.close()
+    finally:
+        for sock in held:
+            sock.close()
+
+
 def test_a_body_over_the_cap_gets_413_without_being_read(tight: RunningServer, bundle: BundlePaths) -> None:
     sock = _tls(tight.port, bundle.ca_cert)
     try:

@@ -46,6 +46,9 @@ class Limits:
     header_timeout: float = 5.0
     body_timeout: float = 10.0
     idle_timeout: float = 75.0  # above Go's default idle keep-alive of the API server's client (90 s) is moot
+    # how long a closing TLS connection waits for the peer's close_notify (asyncio's default is 30 s, and
+    # a slot is free only once the connection is gone: a peer that never reads held the cap for 35 s)
+    shutdown_timeout: float = 1.0
     max_line_size: int = 8190
     max_field_size: int = 8190
     max_headers: int = 64
@@ -88,9 +91,10 @@ class _GuardedHandler(RequestHandler):
 
     def _head_expired(self) -> None:
         self._head_timer = None
-        if self._request_count == 0:
+        if self._request_count == 0 and self.transport is not None:
             self._guard.timed_out += 1
-            self.force_close()
+            # abort, not close: a peer that stalled its header gets no TLS shutdown to stall as well
+            self.transport.abort()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._head_timer is not None:
@@ -154,6 +158,7 @@ class GuardedSite(web.BaseSite):
             backlog=self._backlog,
             reuse_address=True,
             ssl_handshake_timeout=self.limits.handshake_timeout if self._ssl_context else None,
+            ssl_shutdown_timeout=self.limits.shutdown_timeout if self._ssl_context else None,
         )
 
     @property
