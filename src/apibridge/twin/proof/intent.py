@@ -43,6 +43,30 @@ class Unrealized:
         return {"pod": self.pod, "reason": self.reason, "intends": self.intends}
 
 
+@dataclass(frozen=True)
+class Unprogrammed:
+    """A ``check`` finding on what the twin does not program (an AdminNetworkPolicy): no probe can show it."""
+
+    code: str
+    obj: str
+    field: str
+    reason: str
+
+    def message(self) -> str:
+        return (
+            f"FAILED: {self.obj} {self.field}: {self.reason} (check: {self.code}); the twin does not program "
+            f"AdminNetworkPolicies (OVN 23.03 has no ACL tiers), so its probes cannot show this"
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "object": self.obj, "field": self.field, "reason": self.reason}
+
+
+def unprogrammed(topo: Topology) -> list[Unprogrammed]:
+    """What a real cluster does to the pods' paths that the twin cannot imitate (``twin.ovn.netpol``)."""
+    return [Unprogrammed(f.code, f.obj, f.field, f.message) for f in topo.unprogrammed]
+
+
 def _intends(pod: TwinPod) -> str:
     kinds = {"api": "the API server", "dns": "DNS", "extra": "extra destinations"}
     return ", ".join(dict.fromkeys(kinds[w.kind] for w in pod.intent.wants))
