@@ -204,3 +204,25 @@ def test_dns_service_of_rke2_is_found_and_the_setting_overrides_it(invoke: Invok
     assert "10.43.0.53" in named.stdout and "10.43.0.10/32" not in named.stdout
     bad = invoke("render", "--dns-service", "resolver", *files)
     assert bad.exit_code == 2 and "namespace/name" in bad.stderr
+
+
+def test_render_warns_of_policies_that_drop_the_bridged_pods_api_traffic(invoke: Invoke, tmp_path: Path) -> None:
+    """AB310/AB313 do not fail the bridge (its objects are sound), but render must not stay silent on them."""
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: deny-egress, namespace: ingress-nginx}\n"
+        "spec: {podSelector: {}, policyTypes: [Egress]}\n"
+        "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n"
+        "metadata: {name: no-api}\nspec:\n  priority: 10\n  subject: {namespaces: {}}\n"
+        "  egress:\n  - {name: nodes, action: Deny, to: [{networks: ['172.18.0.0/16']}]}\n"
+    )
+    result = invoke("render", "examples/apibridge/", str(policies))
+    assert result.exit_code == 0, result.stderr
+    assert documents(result.stdout)
+    for code, obj, field in [
+        ("AB310", "NetworkPolicy/ingress-nginx/deny-egress", "spec.egress"),
+        ("AB313", "AdminNetworkPolicy/no-api", "spec.egress[0]"),
+    ]:
+        assert code in result.stderr and obj in result.stderr and field in result.stderr
+    assert "warning" in result.stderr and "will not reach the API server" in result.stderr
