@@ -910,11 +910,12 @@ class _Builder:
         ]
         *earlier, holder = [primary, *takers_nics]
         detached = [self._detach(pod, nic) for nic in earlier]
+        gone = ", ".join(n.ifname for n in detached)
         self.topo.notes.append(
             f"{pod.namespace}/{pod.meta.name}: a kube-ovn NAD without provider: kube-ovn-cni gives "
-            f"{holder.ifname} eth0's address and port {primary.lsp} and CleanDuplicatePort detaches "
-            + ", ".join(n.ifname for n in detached)
-            + " (bound here to empty switches)"
+            f"{holder.ifname} eth0's address and port {primary.lsp} and CleanDuplicatePort detaches {gone}, so "
+            f"{gone} {'carries' if len(detached) == 1 else 'carry'} no traffic (its address and routes stay in "
+            f"the pod, but lead nowhere) and {holder.ifname} takes its place"
         )
         by_name = {n.ifname: n for n in [*detached, holder]}
         return by_name[primary.ifname], [by_name.get(n.ifname, n) for n in [*nics, *takers_nics]]
