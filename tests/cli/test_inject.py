@@ -16,7 +16,16 @@ from apibridge.kubeovn import networks, routes, rules
 from apibridge.model.cluster import load_cluster
 from apibridge.model.objects import TEMPLATE_PATHS
 
-from .support import EXAMPLES, REPO, Invoke, assert_one_line_error, documents, run_installed
+from .support import (
+    DROPS_API,
+    EXAMPLES,
+    REPO,
+    Invoke,
+    assert_one_line_error,
+    assert_warns_of_api_drops,
+    documents,
+    run_installed,
+)
 
 WORKLOAD = "examples/apibridge/workload.yaml"
 CLUSTER = "examples/apibridge/"
@@ -301,35 +310,10 @@ def test_a_selected_pod_that_stays_broken_is_reported_not_silently_passed() -> N
     assert "AB204" in result.stderr and "Pod/ingress-nginx/p" in result.stderr
 
 
-DROPS_API = """
-apiVersion: networking.k8s.io/v1
-kind: NetworkPolicy
-metadata: {name: deny-egress, namespace: ingress-nginx}
-spec: {podSelector: {}, policyTypes: [Egress]}
----
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
-metadata: {name: no-api}
-spec:
-  priority: 10
-  subject: {namespaces: {}}
-  egress:
-  - {name: nodes, action: Deny, to: [{networks: ["172.18.0.0/16"]}]}
-"""
-
-
-def test_inject_warns_of_policies_that_drop_the_injected_pods_api_traffic(invoke: Invoke, tmp_path: Path) -> None:
+def test_inject_warns_of_policies_that_drop_the_injected_pods_api_traffic(invoke: Invoke) -> None:
     """`check` exits 1 on AB310/AB313; the plan is sound (inject's exit contract stays: 0 and the manifests),
     but the user who injects must learn that the pods will not reach the API server."""
-    policies = tmp_path / "policies.yaml"
-    policies.write_text(DROPS_API)
-    result = invoke("inject", "-f", WORKLOAD, "--cluster", CLUSTER, "--cluster", str(policies))
+    result = invoke("inject", "-f", WORKLOAD, "--cluster", CLUSTER, "--cluster", str(DROPS_API))
     assert result.exit_code == 0, result.stderr
     assert documents(result.stdout)
-    for code, obj, field in [
-        ("AB310", "NetworkPolicy/ingress-nginx/deny-egress", "spec.egress"),
-        ("AB313", "AdminNetworkPolicy/no-api", "spec.egress[0]"),
-    ]:
-        assert code in result.stderr and obj in result.stderr and field in result.stderr
-    assert str(policies) in result.stderr  # the file the policy came from
-    assert "warning" in result.stderr and "will not reach the API server" in result.stderr
+    assert_warns_of_api_drops(result.stderr)

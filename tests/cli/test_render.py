@@ -11,7 +11,15 @@ import pytest
 from apibridge.kubeovn import dualstack, nadconf, rules
 from apibridge.model.cluster import load_cluster
 
-from .support import EXAMPLES, Invoke, assert_one_line_error, documents, run_installed
+from .support import (
+    DROPS_API,
+    EXAMPLES,
+    Invoke,
+    assert_one_line_error,
+    assert_warns_of_api_drops,
+    documents,
+    run_installed,
+)
 
 
 def _by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -206,23 +214,9 @@ def test_dns_service_of_rke2_is_found_and_the_setting_overrides_it(invoke: Invok
     assert bad.exit_code == 2 and "namespace/name" in bad.stderr
 
 
-def test_render_warns_of_policies_that_drop_the_bridged_pods_api_traffic(invoke: Invoke, tmp_path: Path) -> None:
+def test_render_warns_of_policies_that_drop_the_bridged_pods_api_traffic(invoke: Invoke) -> None:
     """AB310/AB313 do not fail the bridge (its objects are sound), but render must not stay silent on them."""
-    policies = tmp_path / "policies.yaml"
-    policies.write_text(
-        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
-        "metadata: {name: deny-egress, namespace: ingress-nginx}\n"
-        "spec: {podSelector: {}, policyTypes: [Egress]}\n"
-        "---\napiVersion: policy.networking.k8s.io/v1alpha1\nkind: AdminNetworkPolicy\n"
-        "metadata: {name: no-api}\nspec:\n  priority: 10\n  subject: {namespaces: {}}\n"
-        "  egress:\n  - {name: nodes, action: Deny, to: [{networks: ['172.18.0.0/16']}]}\n"
-    )
-    result = invoke("render", "examples/apibridge/", str(policies))
+    result = invoke("render", "examples/apibridge/", str(DROPS_API))
     assert result.exit_code == 0, result.stderr
     assert documents(result.stdout)
-    for code, obj, field in [
-        ("AB310", "NetworkPolicy/ingress-nginx/deny-egress", "spec.egress"),
-        ("AB313", "AdminNetworkPolicy/no-api", "spec.egress[0]"),
-    ]:
-        assert code in result.stderr and obj in result.stderr and field in result.stderr
-    assert "warning" in result.stderr and "will not reach the API server" in result.stderr
+    assert_warns_of_api_drops(result.stderr)

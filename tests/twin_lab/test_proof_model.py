@@ -156,24 +156,10 @@ def test_a_verify_that_probed_nothing_fails_and_names_the_pods_that_are_not_runn
     assert report.to_json()["unrealized"][0]["reason"].startswith("no address allocated to pod alpha/cert-manager-0")
 
 
-ANP_DENY_API = """
-apiVersion: policy.networking.k8s.io/v1alpha1
-kind: AdminNetworkPolicy
-metadata: {name: no-api}
-spec:
-  priority: 10
-  subject: {namespaces: {}}
-  egress:
-  - {name: nodes, action: Deny, to: [{networks: ["172.18.0.0/16"]}]}
-"""
-
-
-def test_a_verify_fails_on_an_anp_the_twin_cannot_program(tmp_path: Path) -> None:
+def test_a_verify_fails_on_an_anp_the_twin_cannot_program() -> None:
     """An ANP Deny drops a bridged pod's API traffic on a real cluster (check: AB313); the twin has no ACL
     tiers and does not program it, so its probes reach — the verify must still fail, naming the ANP."""
-    anp = tmp_path / "anp.yaml"
-    anp.write_text(ANP_DENY_API)
-    topo = _topology(example("demo", "cluster.yaml"), example("demo", "3-bridges.yaml"), anp)
+    topo = _topology(example("demo", "cluster.yaml"), example("demo", "3-bridges.yaml"), DATA / "drops-api.yaml")
     report = verify.verify(topo, {}, ca_file=None)
     assert [u.code for u in report.unprogrammed] == ["AB313"]
     message = report.unprogrammed[0].message()
