@@ -803,3 +803,18 @@ def test_ab035_says_eth0_is_detached() -> None:
     """kube-ovn v1.16.2 CleanDuplicatePort: a kube-ovn NAD without provider takes eth0's port (issue 11 item 7)."""
     found = [f for f in run(nad(provider=None), api_subnet()) if f.code == "AB035"]
     assert found and "eth0 detached" in found[0].message and "CleanDuplicatePort" in found[0].message
+
+
+def test_ab211_hints_the_routes_key_kube_ovn_cni_reads_for_a_nad_without_provider() -> None:
+    """kube-ovn-cni sends provider ``ovn`` for a kube-ovn NAD without one (cmd/cni/cni.go loadNetConf) and reads
+    that provider's annotations: the hint must name ``ovn.kubernetes.io/routes``, not ``<nad>.<ns>.ovn...``."""
+    found = by_code(
+        run(
+            nad(provider=None), api_subnet(), vpc("vpc1", "ns1"), pod(annotations={NETWORKS: "kube-system/api-ovn-nad"})
+        ),
+        "AB211",
+    )
+    assert len(found) == 1
+    assert found[0].field == 'metadata.annotations["ovn.kubernetes.io/routes"]', found[0].field
+    assert found[0].hint.startswith("add ovn.kubernetes.io/routes: "), found[0].hint
+    assert SEED_ROUTES_KEY not in found[0].hint

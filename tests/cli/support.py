@@ -66,3 +66,17 @@ def assert_one_line_error(stderr: str, *needles: str) -> str:
     for needle in needles:
         assert needle in line, f"{needle!r} not in {line!r}"
     return line
+
+
+DROPS_API = REPO / "tests" / "twin_lab" / "data" / "drops-api.yaml"  # a NetworkPolicy (AB310) and an ANP (AB313)
+
+
+def assert_warns_of_api_drops(stderr: str) -> None:
+    """``render``/``inject`` on ``DROPS_API``: each finding as a warning, with its file, object and field."""
+    for code, obj, field in [
+        ("AB310", "NetworkPolicy/ingress-nginx/deny-egress", "spec.egress"),
+        ("AB313", "AdminNetworkPolicy/no-api", "spec.egress[0]"),
+    ]:
+        assert code in stderr and obj in stderr and field in stderr, (code, stderr)
+    assert str(DROPS_API) in stderr  # the file the policies came from
+    assert "warning" in stderr and "will not reach the API server" in stderr

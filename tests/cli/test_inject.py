@@ -16,7 +16,16 @@ from apibridge.kubeovn import networks, routes, rules
 from apibridge.model.cluster import load_cluster
 from apibridge.model.objects import TEMPLATE_PATHS
 
-from .support import EXAMPLES, REPO, Invoke, assert_one_line_error, documents, run_installed
+from .support import (
+    DROPS_API,
+    EXAMPLES,
+    REPO,
+    Invoke,
+    assert_one_line_error,
+    assert_warns_of_api_drops,
+    documents,
+    run_installed,
+)
 
 WORKLOAD = "examples/apibridge/workload.yaml"
 CLUSTER = "examples/apibridge/"
@@ -299,3 +308,12 @@ def test_a_selected_pod_that_stays_broken_is_reported_not_silently_passed() -> N
     (out,) = [d for d in yaml.safe_load_all(result.stdout) if d]
     assert rules.NETWORKS_ANNOTATION in out["metadata"]["annotations"]  # injected all the same
     assert "AB204" in result.stderr and "Pod/ingress-nginx/p" in result.stderr
+
+
+def test_inject_warns_of_policies_that_drop_the_injected_pods_api_traffic(invoke: Invoke) -> None:
+    """`check` exits 1 on AB310/AB313; the plan is sound (inject's exit contract stays: 0 and the manifests),
+    but the user who injects must learn that the pods will not reach the API server."""
+    result = invoke("inject", "-f", WORKLOAD, "--cluster", CLUSTER, "--cluster", str(DROPS_API))
+    assert result.exit_code == 0, result.stderr
+    assert documents(result.stdout)
+    assert_warns_of_api_drops(result.stderr)

@@ -11,7 +11,15 @@ import pytest
 from apibridge.kubeovn import dualstack, nadconf, rules
 from apibridge.model.cluster import load_cluster
 
-from .support import EXAMPLES, Invoke, assert_one_line_error, documents, run_installed
+from .support import (
+    DROPS_API,
+    EXAMPLES,
+    Invoke,
+    assert_one_line_error,
+    assert_warns_of_api_drops,
+    documents,
+    run_installed,
+)
 
 
 def _by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -204,3 +212,11 @@ def test_dns_service_of_rke2_is_found_and_the_setting_overrides_it(invoke: Invok
     assert "10.43.0.53" in named.stdout and "10.43.0.10/32" not in named.stdout
     bad = invoke("render", "--dns-service", "resolver", *files)
     assert bad.exit_code == 2 and "namespace/name" in bad.stderr
+
+
+def test_render_warns_of_policies_that_drop_the_bridged_pods_api_traffic(invoke: Invoke) -> None:
+    """AB310/AB313 do not fail the bridge (its objects are sound), but render must not stay silent on them."""
+    result = invoke("render", "examples/apibridge/", str(DROPS_API))
+    assert result.exit_code == 0, result.stderr
+    assert documents(result.stdout)
+    assert_warns_of_api_drops(result.stderr)

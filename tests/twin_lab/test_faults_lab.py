@@ -21,7 +21,7 @@ from apibridge.twin.lab import Lab
 from apibridge.twin.proc import owned_by, wait_gone
 from apibridge.twin.proof.verify import verify
 
-from .conftest import example, running_lab
+from .conftest import data, example, running_lab
 
 pytestmark = pytest.mark.ovn
 BRIDGES = [example("seed", "cluster.yaml"), example("apibridge", "bridges.yaml"), example("apibridge", "workload.yaml")]
@@ -143,4 +143,8 @@ def test_every_lab_command_uses_one_exit_code_table(tmp_path: Path, monkeypatch:
         assert up.exit_code == 0, up.output
         assert _cli(lab, monkeypatch, "status").exit_code == 0
         assert _cli(lab, monkeypatch, "verify").exit_code == 1  # the seed's leak
+        # a pod the input asks for that Kube-OVN fails contradicts the intent: 1, with its reason
+        failing = _cli(lab, monkeypatch, "up", example("seed", "cluster.yaml"), data("failures.yaml"))
+        assert failing.exit_code == 1, failing.output
+        assert "tenant-b/unbound: provider orphan-nad.kube-system.ovn is not bound to any subnet" in failing.output
         assert _cli(lab, monkeypatch, "down").exit_code == 0

@@ -365,4 +365,7 @@ def test_a_nad_without_provider_takes_eth0s_port_and_detaches_eth0() -> None:
     assert detached.router_port is None and not detached.load_balancers  # eth0's frames reach nothing
     others = [n for _, n in iter_nics(topo) if n.switch == detached.name]
     assert others == [eth0_nic]
-    assert any("CleanDuplicatePort" in note for note in topo.notes)
+    (note,) = [note for note in topo.notes if "CleanDuplicatePort" in note]
+    # in the user's terms: what the pod can and cannot do, not how the twin stands in for it
+    assert "empty switches" not in note
+    assert "eth0 carries no traffic" in note and "net1 takes its place" in note

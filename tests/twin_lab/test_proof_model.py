@@ -12,7 +12,7 @@ from apibridge.model.cluster import load_cluster
 from apibridge.plan.planner import plan
 from apibridge.twin.lab import LAB_NODE
 from apibridge.twin.ovn.topology import Topology, build_topology
-from apibridge.twin.proof import graph, trace, verify
+from apibridge.twin.proof import graph, intent, trace, verify
 
 from .conftest import DATA, example
 
@@ -154,3 +154,61 @@ def test_a_verify_that_probed_nothing_fails_and_names_the_pods_that_are_not_runn
     assert [(u.pod, u.intends) for u in report.unrealized] == [("alpha/cert-manager-0", "the API server")]
     assert report.failed == 2 and report.passed == 0
     assert report.to_json()["unrealized"][0]["reason"].startswith("no address allocated to pod alpha/cert-manager-0")
+
+
+def test_a_verify_fails_on_an_anp_the_twin_cannot_program() -> None:
+    """An ANP Deny drops a bridged pod's API traffic on a real cluster (check: AB313); the twin has no ACL
+    tiers and does not program it, so its probes reach — the verify must still fail, naming the ANP."""
+    topo = _topology(example("demo", "cluster.yaml"), example("demo", "3-bridges.yaml"), DATA / "drops-api.yaml")
+    report = verify.verify(topo, {}, ca_file=None)
+    assert [u.code for u in report.unprogrammed] == ["AB313"]
+    message = report.unprogrammed[0].message()
+    assert "AdminNetworkPolicy/no-api" in message and "does not program" in message
+    assert report.failed == 1 + len(report.unrealized) + int(report.empty)
+    assert report.to_json()["unprogrammed"][0]["code"] == "AB313"
+
+
+def test_a_next_hop_no_port_has_is_explained_in_the_users_terms(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pod route through an address no port owns: say what it means (nothing answers ARP for it: the packet
+    is never sent), not only that the twin does not know it."""
+    topo = _topology(KUBESPRAY / "cluster.yaml", KUBESPRAY / "seed.yaml")
+    pod = topo.pod("alpha/cert-manager-0")
+    assert pod is not None
+    monkeypatch.setattr(trace, "route_get", lambda netns, ip: ("net1", "10.60.0.1", None))
+    with pytest.raises(InputError) as caught:
+        trace.build_request(topo, pod, "unused", "10.233.0.1:443")
+    message = caught.value.message
+    assert "alpha/cert-manager-0 routes 10.233.0.1 via 10.60.0.1 on net1" in message
+    assert "no port" in message and "nothing answers its ARP" in message
+
+
+def test_the_trace_names_a_network_policys_allow_related_acl_by_its_nb_action() -> None:
+    """A NetworkPolicy's ACLs hang on its port group, not on the switch: the trace still finds the NB ACL and
+    says allow-related (the logical flow of allow and allow-related look alike)."""
+    topo = _topology(example("demo", "cluster.yaml"), example("demo", "3-bridges.yaml"), DATA / "netpol.yaml")
+    acl = next(
+        a for pg in topo.port_groups for a in pg.acls if a.action == "allow-related" and a.direction == "to-lport"
+    )
+    text = (
+        'egress(dp="ovn-default", inport="x", outport="y")\n'
+        "--------------------------------------------------\n"
+        f" 4. ls_out_acl (northd.c:6445): reg0[7] == 1 && ({acl.match}), priority "
+        f"{acl.priority + trace.ACL_PRIORITY_OFFSET}, uuid d66cfd82\n"
+        "    reg0[1] = 1;\n    next;\n"
+    )
+    (step,) = [s.text for s in trace.summarize(text, topo).steps if s.what == "acl"]
+    assert step.endswith(": allow-related → allowed"), step
+
+
+def test_an_api_path_without_nat_outgoing_points_to_ab026() -> None:
+    """An API endpoint beyond the nodes answers only natOutgoing attachments: the expectation the blocked probe
+    prints names check's finding, as a NetworkPolicy's drop names AB310."""
+    seed = [example("seed", "cluster.yaml"), example("seed", "seed.yaml"), example("seed", "workload.yaml")]
+    topo = _topology(*seed, DATA / "external-api-lb.yaml")
+    pod = next(p for p in topo.pods if p.ref.startswith("ingress-nginx/ingress-nginx-controller"))
+    expect, why = intent.api_expectation(pod, topo.api_cluster_ips[0], topo.api_port, topo)
+    assert expect == "reach"
+    assert "203.0.113.10" in why and "natOutgoing" in why and why.endswith("(check: AB026)"), why
+    plain = _topology(*seed)  # the endpoint on the node: nothing to point to
+    pod = next(p for p in plain.pods if p.ref.startswith("ingress-nginx/ingress-nginx-controller"))
+    assert "AB026" not in intent.api_expectation(pod, plain.api_cluster_ips[0], plain.api_port, plain)[1]

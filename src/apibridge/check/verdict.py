@@ -67,6 +67,12 @@ class Verdict:
         """The bridges that may not be acted on, by name."""
         return [v for _, v in sorted(self.bridges.items()) if not v.ok]
 
+    def affecting(self, names: Iterable[str] | None = None) -> list[Finding]:
+        """The findings on other objects that concern the bridges ``names`` (all: None), deduplicated, sorted:
+        what ``render``/``inject`` warn of, since they do not fail the bridge."""
+        chosen = self.bridges if names is None else {n: self.bridges[n] for n in names if n in self.bridges}
+        return sort_findings(list(dict.fromkeys(f for v in chosen.values() for f in v.affecting)))
+
     @property
     def errors(self) -> list[Finding]:
         """The errors that make bridges fail (deduplicated, sorted): what ``render``/``inject`` print."""

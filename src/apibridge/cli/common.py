@@ -6,6 +6,7 @@ Kept apart from ``main`` so that command modules can use it without importing th
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import ipaddress
 import logging
@@ -16,9 +17,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from apibridge.base.errors import InputError, Location
+from apibridge.check.findings import Finding
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import DEFAULT_LIMITS, Limits, format_bytes, no_gc
 from apibridge.plan.settings import DEFAULT_POOL_V4, DEFAULT_POOL_V6, Settings, SettingsError, parse_service_ref
+from apibridge.report import findings as report
+from apibridge.report.console import Ui
 
 if TYPE_CHECKING:
     from apibridge.base.kubeclient import KubeConfig
@@ -275,3 +279,18 @@ def settle_api_service(
             hint="pass --service-cidr CIDR (the ClusterIP is its first address), include the Service "
             "(kubectl get service -n default kubernetes -o yaml), or --assume-default-service for 10.96.0.1",
         )
+
+
+def warn_affecting(ui: Ui, findings: list[Finding], cluster: Cluster, done: str) -> None:
+    """Warn of ``findings`` that make a sound bridge's pods lose the API server (a tenant's NetworkPolicy,
+    AB310; an AdminNetworkPolicy, AB313): they do not fail the plan — ``done`` stands and the exit code
+    with it — but ``check`` exits 1 on them, so the user who renders or injects must learn of them too."""
+    if not findings:
+        return
+    as_warnings = [dataclasses.replace(f, severity="warning") for f in findings]
+    report.print_findings(ui.err, as_warnings, sources=report.object_sources(cluster))
+    bridges = sorted({ref.partition("/")[2] for f in findings for ref in f.concerns})
+    ui.warning(
+        f"{done}, but the pods of ApiBridge {', '.join(bridges)} will not reach the API server: the policies "
+        f"above drop their API traffic (apibridge check reports them as errors)"
+    )

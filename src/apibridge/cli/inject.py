@@ -29,6 +29,7 @@ from apibridge.cli.common import (
     pool_options,
     service_option,
     settle_api_service,
+    warn_affecting,
 )
 from apibridge.model.cluster import Cluster
 from apibridge.model.load import Document, Limits, load_documents
@@ -134,6 +135,7 @@ def inject_command(
             injected.add(meta_of(doc).ref)
             ui.info(f"injected {meta_of(doc).ref}")
     click.echo(dump_documents(out, output), nl=False)
+    warn_affecting(ui, verdict.affecting(), cluster, "injected")
     # Injection only appends: a pod that was broken before still is. Say so instead of staying silent.
     broken = [f for f in verdict.findings if f.severity == "error" and f.obj in injected]
     if broken:

@@ -202,6 +202,12 @@ def up_command(
         lab_report.print_up(ui, result)
     else:
         _dump(lab_report.up_document(result), output)
+    if result.failures:  # the input asks for these pods: one that failed contradicts the intent (exit table: 1)
+        ui.error(
+            f"{len(result.failures)} pod(s) failed as Kube-OVN would fail them: "
+            + "; ".join(f"{ref}: {why}" for ref, why in sorted(result.failures.items()))
+        )
+        raise click.exceptions.Exit(EXIT_FINDINGS)
 
 
 @lab_group.command("tools", context_settings={"ignore_unknown_options": True})

@@ -24,6 +24,7 @@ from apibridge.cli.common import (
     pool_options,
     service_option,
     settle_api_service,
+    warn_affecting,
 )
 from apibridge.model.cluster import Cluster, load_cluster
 from apibridge.model.load import Limits
@@ -94,4 +95,5 @@ def render_command(
         ctx.exit(EXIT_FINDINGS)
     documents = [doc for bp in planned for doc in (bp.nad, bp.subnet)]
     click.echo(dump_documents(documents, output), nl=False)
+    warn_affecting(ui, verdict.affecting(chosen), cluster, "rendered")
     ctx.exit(EXIT_OK)

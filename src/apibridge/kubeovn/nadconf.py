@@ -38,6 +38,12 @@ class NadConfig:
         """What kube-ovn-cni uses: the config's provider, ``ovn`` when empty (cmd/cni/cni.go loadNetConf)."""
         return self.provider or rules.OVN_PROVIDER
 
+    def routes_key(self) -> str:
+        """The routes annotation kube-ovn-cni reads for an interface of this NAD: the one of the provider it
+        sends (``cni_provider``; kube-ovn v1.16.2 pkg/daemon/handler.go handleAdd reads
+        ``<provider>.kubernetes.io/routes``) — eth0's plain ``ovn.kubernetes.io/routes`` without a provider."""
+        return rules.provider_key(self.cni_provider(), rules.ROUTES)
+
     def derived_provider(self, name: str, namespace: str) -> str | None:
         """What kube-ovn-controller derives, or None for a NAD it ignores."""
         if self.kind == "kube-ovn":

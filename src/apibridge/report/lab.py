@@ -96,6 +96,8 @@ def print_verify(ui: Ui, result: VerifyReport, *, show_all: bool = False, indent
                 out.print(f"{indent}    [muted]{escape(line)}[/muted]", highlight=False)
     for u in result.unrealized:
         out.print(f"{indent}[error]{escape(u.message())}[/error]")
+    for n in result.unprogrammed:
+        out.print(f"{indent}[error]{escape(n.message())}[/error]")
     if result.empty:
         out.print(f"{indent}[error]FAILED: nothing was probed, so nothing is proven[/error]")
     kinds: dict[str, list[int]] = {}

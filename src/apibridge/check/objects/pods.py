@@ -462,7 +462,13 @@ class PodAnalyzer:
         if not api_atts:
             return
         att = api_atts[0]
-        key = rules.provider_key(att.provider, rules.ROUTES)
+        nad = self.view.nads.get(att.nad)
+        config = nad.config if nad is not None else None
+        # the key kube-ovn-cni reads (a NAD without provider: eth0's), not the one named after the NAD
+        if config is not None and config.kind == "kube-ovn":
+            key = config.routes_key()
+        else:
+            key = rules.provider_key(att.provider, rules.ROUTES)
         wanted = sorted({ip.version for ip in api_ips})
         if not api_families:
             shown = ", ".join(f"{ip}/{ip.max_prefixlen}" for ip in api_ips)

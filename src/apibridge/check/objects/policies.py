@@ -21,7 +21,8 @@ Pods are grouped (one finding per policy rule, naming a few pods), so 100,000 po
 
 AB310 is the one of these the live paths show too: ``ApiEgress`` holds its per-pod judgement and its wording,
 the finding names the bridges it concerns (``Finding.concerns``, which ``check.verdict`` hands to each bridge
-for the operator's Degraded condition), and ``pod_api_drops`` answers it for one pod (``doctor``).
+for the operator's Degraded condition and ``render``/``inject``'s warnings; AB313 names them too), and
+``pod_api_drops`` answers it for one pod (``doctor``).
 """
 
 from __future__ import annotations
@@ -155,8 +156,13 @@ class ApiEgress:
             f"run after the load balancer, where the API traffic is addressed to the endpoints {dropped}, "
             f"not the ClusterIP {vips}: no rule allows them, so the API traffic is dropped",
             hint,
-            tuple(sorted(f"{rules.APIBRIDGE_KIND.kind}/{b}" for b in set(bridges))),
+            _concerning(bridges),
         )
+
+
+def _concerning(bridges: Iterable[str]) -> tuple[str, ...]:
+    """``Finding.concerns`` for the bridges whose pods lose their API traffic (AB310, AB313)."""
+    return tuple(sorted(f"{rules.APIBRIDGE_KIND.kind}/{b}" for b in set(bridges)))
 
 
 def pod_api_drops(cluster: Cluster, plan: Plan, pod: PodLike) -> list[Finding]:
@@ -298,7 +304,7 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
     ] = {}
     ingress: dict[tuple[str, int, str], tuple[NetworkPolicy, _Group, str, Attachment, int, int]] = {}
     admin_in: dict[tuple[str, int], tuple[AdminPolicy, _Group, str, int]] = {}
-    admin_eg: dict[tuple[str, int], tuple[AdminPolicy, _Group, int]] = {}
+    admin_eg: dict[tuple[str, int], tuple[AdminPolicy, _Group, int, set[str]]] = {}
     for pod in cluster.pods:
         attached, wants_api, bridge = pods.bridged(pod)
         if not attached:
@@ -319,8 +325,10 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                 hit = next((r for r in anp.egress if _admin_rule_covers(r.peers, cluster, endpoints)), None)
                 if hit is not None:
                     if hit.action == "Deny":
-                        entry2 = admin_eg.setdefault((anp.ref, hit.index), (anp, _Group(), hit.index))
+                        entry2 = admin_eg.setdefault((anp.ref, hit.index), (anp, _Group(), hit.index, set()))
                         entry2[1].add(ref)
+                        if bridge:
+                            entry2[3].add(bridge)
                     break  # the first admin rule that matches decides (Allow, Deny) or passes to tier 2
         for att in attached:
             drop = to_lport_drop(att.subnet)
@@ -367,7 +375,7 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                 "exclude the attached pods from the subject, or use Pass (which hands the decision to tier 2)",
             )
         )
-    for anp, group, index in admin_eg.values():
+    for anp, group, index, bridges in admin_eg.values():
         out.append(
             finding(
                 "AB313",
@@ -377,6 +385,7 @@ def check_policies(cluster: Cluster, plan: Plan) -> list[Finding]:
                 f"through their attachment: ANP egress ACLs run after the load balancer in tier {netpol.ANP_TIER}, "
                 f"ahead of every NetworkPolicy, so their API traffic is dropped",
                 f"put an Allow for {shown} before this rule (or in an ANP of a lower priority number)",
+                _concerning(bridges),
             )
         )
     return out

@@ -14,21 +14,28 @@ Follows ``pkg/controller/network_policy.go handleUpdateNp`` and ``pkg/ovs/ovn-nb
 
 OVN 23.03 has no ACL ``tier`` column: the twin's ACLs carry none (Kube-OVN writes tier 2 for all of
 these and for Subnet ACLs, so within this twin nothing changes order). ANP/BANP (tiers 1 and 3)
-are not programmed: see docs/networkpolicy.md.
+are not programmed: see docs/networkpolicy.md. What ``check`` finds about them on bridged pods (AB312 an
+ANP opens a fenced attachment, AB313 an ANP drops the API traffic) the twin's probes cannot show, so
+``admin_findings`` hands those findings to ``lab verify``, which fails on them rather than pass a path a
+real cluster drops (or call an attachment sealed that a real cluster opens).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from apibridge.check.findings import Finding
 from apibridge.check.objects.netpol import Policies
+from apibridge.check.objects.policies import check_policies
 from apibridge.kubeovn import netpol, rules
 from apibridge.model.cluster import Cluster
 from apibridge.model.networkpolicy import IPBlock, NetworkPolicy, Peer, PolicyPort, PolicyRule
+from apibridge.plan.types import Plan
 
 from .topology import AclRule, AddressSet, PortGroup, Topology, TwinPod
 
 ANY = {4: "0.0.0.0/0", 6: "::/0"}
+UNPROGRAMMED = ("AB312", "AB313")  # check's AdminNetworkPolicy findings on bridged pods: tier 1, not in this OVN
 
 
 def _port_matches(base: str, ports: tuple[PolicyPort, ...], named: dict[str, int]) -> list[str]:
@@ -181,3 +188,10 @@ def program_policies(topo: Topology, cluster: Cluster, version: str) -> None:
     programmer = _Programmer(topo, cluster, version)
     for np in cluster.network_policies:
         programmer.program(np)
+
+
+def admin_findings(cluster: Cluster, plan: Plan) -> list[Finding]:
+    """``check``'s findings on the AdminNetworkPolicies the twin does not program (``UNPROGRAMMED``)."""
+    if not cluster.admin_policies:
+        return []
+    return [f for f in check_policies(cluster, plan) if f.code in UNPROGRAMMED]

@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
+from apibridge.check.findings import Finding
 from apibridge.check.intent import NO_INTENT, PodIntent, intent_context, pod_intent, with_policies
 from apibridge.check.objects import tenancy
 from apibridge.check.objects.netpol import Policies
@@ -232,6 +233,8 @@ class Topology:
     foreign_attempts: list[ForeignAttempt] = field(default_factory=list)
     # the cluster's NetworkPolicies as Kube-OVN judges them (check.netpol), for verify's expectations
     netpolicies: Policies | None = None
+    # ``check`` findings on what the twin does not program (AdminNetworkPolicies: ``netpol.admin_findings``)
+    unprogrammed: list[Finding] = field(default_factory=list)
     # kube-proxy runs on the nodes (``Settings.kube_proxy``): the hosts DNAT Service VIPs (``hostpath``)
     kube_proxy: bool = False
     dns_service: str = "kube-system/kube-dns"  # the cluster DNS Service the plan took (``apibridge.plan.dns``)
@@ -479,9 +482,10 @@ class _Builder:
                 intent = with_policies(intent, pod.namespace, pod.labels, via.provider, policies, self.cluster)
             topo.pods.append(replace(twin, owner=owner, intent=intent, labels=dict(pod.labels)))
         self._default_vpc_routing(subnets)
-        from apibridge.twin.ovn.netpol import program_policies  # it builds on this module's types
+        from apibridge.twin.ovn.netpol import admin_findings, program_policies  # it builds on this module's types
 
         program_policies(topo, self.cluster, self.plan.kubeovn_version)
+        topo.unprogrammed = admin_findings(self.cluster, self.plan)
         self._services()
         self._externals()
         self._outside(subnets)
@@ -906,11 +910,12 @@ class _Builder:
         ]
         *earlier, holder = [primary, *takers_nics]
         detached = [self._detach(pod, nic) for nic in earlier]
+        gone = ", ".join(n.ifname for n in detached)
         self.topo.notes.append(
             f"{pod.namespace}/{pod.meta.name}: a kube-ovn NAD without provider: kube-ovn-cni gives "
-            f"{holder.ifname} eth0's address and port {primary.lsp} and CleanDuplicatePort detaches "
-            + ", ".join(n.ifname for n in detached)
-            + " (bound here to empty switches)"
+            f"{holder.ifname} eth0's address and port {primary.lsp} and CleanDuplicatePort detaches {gone}, so "
+            f"{gone} {'carries' if len(detached) == 1 else 'carry'} no traffic (its address and routes stay in "
+            f"the pod, but lead nowhere) and {holder.ifname} takes its place"
         )
         by_name = {n.ifname: n for n in [*detached, holder]}
         return by_name[primary.ifname], [by_name.get(n.ifname, n) for n in [*nics, *takers_nics]]

@@ -60,7 +60,7 @@ def explain_one(c: Checked, topo: Topology, daemons: OvnDaemons) -> tuple[str, .
     try:
         request = trace.build_request(topo, pod, e.netns, f"{host}:{e.port}", protocol=protocol)
     except InputError as exc:
-        return (f"ovn-trace: not traced: {exc}",)
+        return (f"ovn-trace: not traced: {exc.message}",)  # the probe's own destination: no field to name
     lines: list[str] = []
     try:
         _, summary = trace.trace(topo, request, daemons.paths.sb_remote, env=daemons.env())

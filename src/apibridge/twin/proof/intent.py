@@ -43,6 +43,30 @@ class Unrealized:
         return {"pod": self.pod, "reason": self.reason, "intends": self.intends}
 
 
+@dataclass(frozen=True)
+class Unprogrammed:
+    """A ``check`` finding on what the twin does not program (an AdminNetworkPolicy): no probe can show it."""
+
+    code: str
+    obj: str
+    field: str
+    reason: str
+
+    def message(self) -> str:
+        return (
+            f"FAILED: {self.obj} {self.field}: {self.reason} (check: {self.code}); the twin does not program "
+            f"AdminNetworkPolicies (OVN 23.03 has no ACL tiers), so its probes cannot show this"
+        )
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "object": self.obj, "field": self.field, "reason": self.reason}
+
+
+def unprogrammed(topo: Topology) -> list[Unprogrammed]:
+    """What a real cluster does to the pods' paths that the twin cannot imitate (``twin.ovn.netpol``)."""
+    return [Unprogrammed(f.code, f.obj, f.field, f.message) for f in topo.unprogrammed]
+
+
 def _intends(pod: TwinPod) -> str:
     kinds = {"api": "the API server", "dns": "DNS", "extra": "extra destinations"}
     return ", ".join(dict.fromkeys(kinds[w.kind] for w in pod.intent.wants))
@@ -79,8 +103,30 @@ def api_expectation(pod: TwinPod, vip: IPAddress, port: int, topo: Topology | No
         # so the proof fails too (the probe still shows the drop), rather than expect what breaks the intent
         return "reach", f"{want.why}, so it intends the API server, but {want.blocked_by} (check: AB310)"
     if want is not None:
-        return "reach", f"{want.why}, so it intends the API server"
+        return "reach", f"{want.why}, so it intends the API server" + _unmasqueraded(pod, vip, topo)
     return "blocked", f"custom VPC {pod.vpc} has no path to the API server and nothing in its intent asks for one"
+
+
+def _unmasqueraded(pod: TwinPod, vip: IPAddress, topo: Topology | None) -> str:
+    """Why the API server's replies cannot come back, when that is ``check``'s AB026: its endpoints are no
+    node's address (the lab's ``outside_ips``) and the pod's default-VPC attachment is not masqueraded
+    (``topo.nat_subnets``: natOutgoing). "" otherwise."""
+    if topo is None:
+        return ""
+    beyond = [ip for ip in topo.outside_ips if ip.version == vip.version]
+    if not beyond:
+        return ""
+    for nic in pod.nics:
+        switch = topo.switch(nic.switch)
+        if nic.ifname == rules.PRIMARY_IFNAME or switch is None or switch.vpc != rules.DEFAULT_VPC:
+            continue
+        if not any(ip in c for ip in nic.ips for c in topo.nat_subnets if c.version == ip.version):
+            shown = ", ".join(str(ip) for ip in beyond)
+            return (
+                f", but the API endpoints {shown} are no node's address and its attachment subnet {nic.switch} has "
+                f"no natOutgoing: the host does not masquerade it, so the replies never come back (check: AB026)"
+            )
+    return ""
 
 
 @dataclass(frozen=True)

@@ -207,7 +207,14 @@ def build_request(
         else:
             owner = _owner_of(topo, hop)
             if owner is None:
-                raise InputError(f"next hop {next_hop} is no port the twin knows", Location(field="DEST"))
+                asks = "ARP" if hop.version == 4 else "neighbour solicitation"
+                raise InputError(
+                    f"{pod.ref} routes {ip_text} via {next_hop} on {nic.ifname}, but no port of the twin (pod, "
+                    f"router or node) has {next_hop}: nothing answers its {asks} for it, so the packet is never "
+                    f"sent — on a cluster too, unless something outside the input owns {next_hop}",
+                    Location(field="DEST"),
+                    hint=f"route via the gateway of {nic.ifname}'s subnet (the routes annotation's gw)",
+                )
             eth_dst = owner[1].mac
     else:
         owner = _owner_of(topo, ip)
@@ -308,6 +315,8 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
     # one VIP can be in the TCP and the UDP load balancer (kube-dns 10.96.0.10:53): key by protocol too
     lbs_by_vip = {(vip, lb.protocol): lb.name for lb in topo.load_balancers for vip in lb.vips}
     acls = {(sw.name, a.direction, a.priority, a.match): a for sw in topo.switches for a in sw.acls}
+    # a NetworkPolicy's ACLs hang on its port group (on every switch with one of its ports): keyed without one
+    acls.update({("", a.direction, a.priority, a.match): a for pg in topo.port_groups for a in pg.acls})
     seen_dp: list[tuple[str, str]] = []
     last_outputs: list[tuple[str, str]] = []
     for line in text.splitlines():
@@ -336,7 +345,8 @@ def summarize(text: str, topo: Topology, request: TraceRequest | None = None) ->
         if "_acl" in st.table and "hint" not in st.table and st.priority >= ACL_PRIORITY_OFFSET:
             direction = "from-lport" if st.table.startswith("ls_in") else "to-lport"
             match = _acl_match(st.match)
-            acl = acls.get((st.dp, direction, st.priority - ACL_PRIORITY_OFFSET, match))
+            key = (direction, st.priority - ACL_PRIORITY_OFFSET, match)
+            acl = acls.get((st.dp, *key)) or acls.get(("", *key))
             verdict = "drop" if "drop;" in st.actions else "allow"
             label = f"{acl.action}" if acl else verdict
             s.steps.append(

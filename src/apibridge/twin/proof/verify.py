@@ -10,7 +10,8 @@ simply be "expected":
 * **DNS and extra** — each pod → every DNS and ``extra`` destination its intent names, on each
   port, probed where the destination lives (``proof/intent.py``, ``ovn/externals.py``): *reach*.
 * **not running** — a pod Kube-OVN would fail, or one the lab lacks, fails the verify with the
-  reason; so does a verify that probed nothing.
+  reason; so does a verify that probed nothing, and each ``check`` finding on an AdminNetworkPolicy the
+  twin cannot program (AB312, AB313: ``twin.ovn.netpol.admin_findings``).
 * **own VPC** — each pod → the next pod of its VPC on a declared port: *reach*.
 * **VPC boundary** — each pod → one pod of every other VPC, its eth0 and its attachment addresses:
   *blocked*. Pairs between the default VPC and a pod whose attachment is *not* fenced (the seed,
@@ -154,6 +155,7 @@ class VerifyReport:
     coverage: Coverage | None = None
     # --- intent (proof/intent.py): what fails a verify besides a probe
     unrealized: list[intent.Unrealized] = field(default_factory=list)
+    unprogrammed: list[intent.Unprogrammed] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -166,8 +168,10 @@ class VerifyReport:
 
     @property
     def failed(self) -> int:
-        """Unexpected probes, plus each pod that is not running, plus one for an empty verify."""
-        return sum(1 for c in self.checked if not c.ok) + len(self.unrealized) + int(self.empty)
+        """Unexpected probes, plus each pod that is not running, each finding the twin cannot show, plus one
+        for an empty verify."""
+        unexpected = sum(1 for c in self.checked if not c.ok)
+        return unexpected + len(self.unrealized) + len(self.unprogrammed) + int(self.empty)
 
     # --- end intent
 
@@ -184,6 +188,7 @@ class VerifyReport:
             "passed": self.passed,
             "failed": self.failed,
             "unrealized": [u.to_json() for u in self.unrealized],
+            "unprogrammed": [u.to_json() for u in self.unprogrammed],
             "adversarial": self.adversarial,
             "seconds": round(self.seconds, 3),
             **({"coverage": self.coverage.to_json()} if self.coverage else {}),
@@ -593,6 +598,7 @@ def verify(
         for e, o in zip(exps, outcomes, strict=True)
     ]
     report.unrealized = intent.unrealized(topo, netns_of)
+    report.unprogrammed = intent.unprogrammed(topo)
     if adversarial:
         from apibridge.twin.proof.spoof import spoof_checks  # spoof builds on this module's types
 
