@@ -144,6 +144,48 @@ def test_a_rollout_restart_in_a_bridge_namespace_and_nothing_more(controller: tu
     assert refused(kube, "PATCH", path, label, token, MERGE) is not None
 
 
+# A new-user trial sent each of these beside a legitimate restart with the controller's token: all were
+# accepted, and the garbage collector then deleted the Deployment (a made-up owner).
+BESIDE_A_RESTART = {
+    "ownerReferences": {
+        "metadata": {
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "ConfigMap", "name": "gone", "uid": "00000000-0000-0000-0000-000000000001"}
+            ]
+        }
+    },
+    "finalizers": {"metadata": {"finalizers": ["example.com/hold"]}},
+    "paused": {"spec": {"paused": True}},
+    "strategy": {"spec": {"strategy": {"type": "Recreate", "rollingUpdate": None}}},
+    "progressDeadlineSeconds": {"spec": {"progressDeadlineSeconds": 1}},
+    "revisionHistoryLimit": {"spec": {"revisionHistoryLimit": 0}},
+    "minReadySeconds": {"spec": {"minReadySeconds": 30}},
+    "template labels": {"spec": {"template": {"metadata": {"labels": {"app": "app", "team": "evil"}}}}},
+}
+
+
+def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def test_nothing_rides_along_with_a_restart(controller: tuple[KubeCluster, str]) -> None:
+    kube, token = controller
+    path = "/apis/apps/v1/namespaces/ns1/deployments/app"
+    allowed = []
+    for name, extra in BESIDE_A_RESTART.items():
+        kube.apply(deployment("ns1"))  # back, if an accepted ownerReference let the garbage collector take it
+        if refused(kube, "PATCH", path, _merged(restart(f"b1/uid/{name}"), extra), token, MERGE) is None:
+            allowed.append(name)
+    assert allowed == []
+    assert refused(kube, "PATCH", path, restart("b1/uid/again"), token, MERGE) is None  # a restart still passes
+
+
 def test_no_restart_outside_the_bridge_vpc(controller: tuple[KubeCluster, str]) -> None:
     kube, token = controller
     why = refused(kube, "PATCH", "/apis/apps/v1/namespaces/ns2/deployments/app", restart("b1/uid/1"), token, MERGE)
