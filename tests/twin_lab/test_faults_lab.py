@@ -77,6 +77,9 @@ def test_a_dead_daemon_is_named_with_its_recovery_and_verify_does_not_probe(
     assert verified.exit_code == 3, verified.output
     assert daemon in verified.output
     assert "BLOCKED" not in verified.output and '"probes"' not in verified.output  # nothing was probed
+    # a trace reads the live southbound database: on a lab with a dead daemon it would describe stale flows
+    traced = _cli(lab, monkeypatch, "trace", next(iter(lab.require().pods)), "10.96.0.1:443")
+    assert traced.exit_code == 3 and daemon in traced.output, traced.output
 
     report = lab.up([])  # the recovery the fault names: up again from the lab's own input
     assert any(_is(d, daemon) for d in report.started_daemons), report.started_daemons

@@ -444,11 +444,15 @@ def verify_command(
 @output_option(("text", "json", "yaml"), "text")
 @twin_errors
 def trace_command(pod: str, dest: str, udp: bool, via: str | None, summary_only: bool, name: str, output: str) -> None:
-    """The path of one packet from POD to DEST, in plain words, then the ovn-trace behind it."""
+    """The path of one packet from POD to DEST, in plain words, then the ovn-trace behind it.
+
+    Exit 3 if the lab is not healthy (a dead daemon, OVN behind): the trace would describe stale flows.
+    """
 
     ui = Ui()
     with _open(name) as lab:
         rec = lab.resolve(pod)
+        lab.require_healthy()  # ovn-trace reads the live southbound database: stale flows would be described
         topo = _topology(lab)
         twin_pod = topo.pod(rec.ref)
         if twin_pod is None:
