@@ -18,7 +18,7 @@ import yaml
 from apibridge.kubeovn import rules
 from kube.cluster import KubeCluster, KubeError
 
-from .helm import NAMESPACE, template
+from .helm import NAMESPACE, merge, template
 from .test_tenancy_policy_kube import NAMESPACES, bridge_subnet
 
 VALUES = {
@@ -164,23 +164,13 @@ BESIDE_A_RESTART = {
 }
 
 
-def _merged(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in extra.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merged(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 def test_nothing_rides_along_with_a_restart(controller: tuple[KubeCluster, str]) -> None:
     kube, token = controller
     path = "/apis/apps/v1/namespaces/ns1/deployments/app"
     allowed = []
     for name, extra in BESIDE_A_RESTART.items():
         kube.apply(deployment("ns1"))  # back, if an accepted ownerReference let the garbage collector take it
-        if refused(kube, "PATCH", path, _merged(restart(f"b1/uid/{name}"), extra), token, MERGE) is None:
+        if refused(kube, "PATCH", path, merge(restart(f"b1/uid/{name}"), extra), token, MERGE) is None:
             allowed.append(name)
     assert allowed == []
     assert refused(kube, "PATCH", path, restart("b1/uid/again"), token, MERGE) is None  # a restart still passes
