@@ -13,7 +13,7 @@ import yaml
 
 from apibridge.kubeovn import rules
 from kube.cluster import KubeCluster
-from kube.incluster import apply_all, reset
+from kube.incluster import api_endpoint_slice, apply_all, reset
 
 from .support import Invoke
 
@@ -219,18 +219,7 @@ def test_a_tenant_policy_in_the_cluster_that_drops_the_api_is_found(live: KubeCl
         live,
         [
             macvlan(),
-            {
-                "apiVersion": "discovery.k8s.io/v1",
-                "kind": "EndpointSlice",
-                "metadata": {
-                    "name": "kubernetes-live-check",
-                    "namespace": "default",
-                    "labels": {"kubernetes.io/service-name": "kubernetes"},
-                },
-                "addressType": "IPv4",
-                "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": True}}],
-                "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
-            },
+            api_endpoint_slice("kubernetes-live-check"),
             {
                 "apiVersion": rules.APIBRIDGE_API,
                 "kind": "ApiBridge",

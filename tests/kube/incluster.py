@@ -91,6 +91,19 @@ def reset(kube: KubeCluster) -> None:
                 )
 
 
+def api_endpoint_slice(name: str = "kubernetes", address: str = "172.18.0.2") -> dict[str, Any]:
+    """An EndpointSlice of the ``default/kubernetes`` Service with one ready endpoint on 6443 (the kind node's
+    address by default): what a live cluster lists for its API server."""
+    return {
+        "apiVersion": "discovery.k8s.io/v1",
+        "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+        "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
+    }
+
+
 def apply_all(kube: KubeCluster, objects: Iterable[dict[str, Any]]) -> None:
     """Server-side apply each object; a ``status`` (Node addresses, …) goes through the status subresource,
     as the kubelet or a controller would write it."""

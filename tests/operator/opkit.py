@@ -36,6 +36,7 @@ from kube.incluster import (
     CONTROLLER_ACCOUNT,
     account_kubeconfig,
     admin_kubeconfig,
+    api_endpoint_slice,
     apply_all,
     install_chart_rbac,
     reset,
@@ -64,18 +65,7 @@ def base_objects() -> list[dict[str, Any]]:
             "metadata": {"name": "kind-control-plane", "labels": {"node-role.kubernetes.io/control-plane": ""}},
             "status": {"addresses": [{"type": "InternalIP", "address": "172.18.0.2"}]},
         },
-        {
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": {
-                "name": "kubernetes",
-                "namespace": "default",
-                "labels": {"kubernetes.io/service-name": "kubernetes"},
-            },
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": ["172.18.0.2"], "conditions": {"ready": True}}],
-            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}],
-        },
+        api_endpoint_slice(),
         {
             "apiVersion": rules.KUBEOVN_API,
             "kind": "Vpc",
